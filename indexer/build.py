@@ -1,0 +1,135 @@
+"""The offline indexer: data files -> one new, atomically published index version."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from movierec.artifact import BUILDING_PREFIX, publish, prune, sha256_file, write_artifact
+from movierec.diagnostics import ArtifactError
+from movierec.embedding import Encoder, model_fingerprint
+from movierec.indexer.cache import EmbeddingCache
+from movierec.indexer.catalogue import Catalogue, load_catalogue
+from movierec.indexer.datafiles import DataFiles, find_data_files
+from movierec.indexer.ratings import Ratings, load_ratings
+from movierec.indexer.vectors import centroid_taste_vectors, group_by_user
+from movierec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    version: str
+    path: Path
+    movies: int
+    users: int
+    ratings: int
+    embedded: int  # movie texts that were not in the cache
+    seconds: float
+
+
+def new_version() -> str:
+    """Sortable by build time, unique even for builds in the same millisecond."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
+
+
+def embed_catalogue(catalogue: Catalogue, encoder: Encoder, cache: EmbeddingCache, progress: bool = True) -> tuple[np.ndarray, int]:
+    """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
+    texts = [e.text for e in catalogue.entries]
+    vectors = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)
+    cached = cache.get_many(texts)
+    for i, v in cached.items():
+        vectors[i] = v
+    missing = [i for i in range(len(texts)) if i not in cached]
+    if missing:
+        with tqdm(total=len(missing), desc="embedding movies", unit="movie", disable=not progress) as bar:
+            fresh = encoder.encode([texts[i] for i in missing], progress=bar.update)
+        vectors[missing] = fresh
+        cache.put_many([texts[i] for i in missing], fresh)
+    return vectors, len(missing)
+
+
+def user_arrays(ratings: Ratings, movie_row: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user_ids int64 (u,), rated_ptr int64 (u+1,), rated_rows int32 (r,), rated_values float32 (r,))."""
+    frame = ratings.frame.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+    user_ids, user_index = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
+    rated_ptr = group_by_user(user_index, len(user_ids))
+    rated_rows = frame["movie_id"].map(movie_row).to_numpy().astype(np.int32)
+    return user_ids.astype(np.int64), rated_ptr, rated_rows, frame["rating"].to_numpy(np.float32)
+
+
+def build_index(settings: Settings, encoder: Encoder | None = None, progress: bool = True) -> BuildResult:
+    """Load the data, embed (with the cache), compute user vectors, write and publish a new version.
+
+    Only one build runs at a time per index_dir (a lock file); the previous version stays
+    loadable until the new one is complete.
+    """
+    started = time.monotonic()
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ArtifactError(f"{index_dir}: another build is running (lock held on {index_dir / '.lock'})") from None
+        files = find_data_files(settings)
+        catalogue = load_catalogue(files.movies, files.credits)
+        ratings = load_ratings(files.ratings, files.links, catalogue.movie_ids)
+        for report in (catalogue.movies_report, catalogue.credits_report, ratings.ratings_report, ratings.links_report):
+            log.info("%s", report.summary())
+            for example in report.examples[:5]:
+                log.info("  e.g. %s", example)
+
+        encoder = encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size)
+        fingerprint = model_fingerprint(encoder.model_dir)
+        cache = EmbeddingCache(index_dir / "cache", fingerprint, encoder.dimensions)
+        try:
+            movie_vectors, embedded = embed_catalogue(catalogue, encoder, cache, progress)
+        finally:
+            cache.close()
+
+        movies = [e.movie for e in catalogue.entries]
+        movie_row = {m.movie_id: i for i, m in enumerate(movies)}
+        user_ids, rated_ptr, rated_rows, rated_values = user_arrays(ratings, movie_row)
+        user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+
+        version = new_version()
+        manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
+        building = index_dir / f"{BUILDING_PREFIX}{version}"
+        write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
+                       rated_ptr, rated_rows, rated_values)
+        path = publish(index_dir, building, version)
+        removed = prune(index_dir, settings.keep_versions)
+        if removed:
+            log.info("pruned old versions: %s", ", ".join(removed))
+    return BuildResult(version, path, len(movies), len(user_ids), len(rated_rows), embedded,
+                       time.monotonic() - started)
+
+
+def _manifest(version: str, settings: Settings, encoder: Encoder, fingerprint: str, files: DataFiles,
+              catalogue: Catalogue, ratings: Ratings, n_users: int) -> dict[str, object]:
+    reports = {"movies": catalogue.movies_report, "credits": catalogue.credits_report,
+               "ratings": ratings.ratings_report, "links": ratings.links_report}
+    return {
+        "index_version": version,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
+        "model": {"name": encoder.name, "path": str(encoder.model_dir), "fingerprint": fingerprint,
+                  "max_seq_length": encoder.max_seq_length},
+        "dimensions": encoder.dimensions,
+        "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
+        "user_vectors": "centroid of rated movies' embeddings, unit length",
+        "inputs": {name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
+                   for name, path in files.as_dict().items()},
+    }

@@ -1,0 +1,27 @@
+"""User taste vectors from ratings and movie embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def group_by_user(user_index: np.ndarray, n_users: int) -> np.ndarray:
+    """CSR pointer for rows sorted by user: int64 (n_users + 1,). `user_index` must be sorted."""
+    counts = np.bincount(user_index, minlength=n_users)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def centroid_taste_vectors(movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray) -> np.ndarray:
+    """The original design's user vector: the centroid of the embeddings of the movies a user rated,
+    scaled to unit length so that inner products compare like cosines.
+
+    movie_vectors: float32 (n_movies, d); rated_ptr: int64 (n_users + 1,); rated_rows: int (n_ratings,).
+    Returns float32 (n_users, d); a user with no ratings gets a zero vector.
+    """
+    n_users = len(rated_ptr) - 1
+    d = movie_vectors.shape[1]
+    sums = np.zeros((n_users, d), dtype=np.float64)
+    owner = np.repeat(np.arange(n_users), np.diff(rated_ptr))
+    np.add.at(sums, owner, movie_vectors[rated_rows].astype(np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)

@@ -1,0 +1,55 @@
+"""The one place where protobuf messages become domain types and back (`from_pb` / `to_pb`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError, Message
+
+from movierec.domain import IndexInfo, RecommendResult
+from movierec.v1 import recommender_pb2 as pb
+
+
+@dataclass(frozen=True)
+class UnparsableRequest:
+    """Stands in for a request whose bytes did not parse (e.g. a string field that is not UTF-8)."""
+
+    message_type: str
+    reason: str
+
+
+def parser(message_type: type[Message]) -> Any:
+    """A request deserializer that never raises: gRPC would report a raising one as INTERNAL."""
+
+    def parse(data: bytes) -> Message | UnparsableRequest:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, ValueError, UnicodeDecodeError) as e:
+            return UnparsableRequest(message_type.DESCRIPTOR.full_name, str(e) or type(e).__name__)
+
+    return parse
+
+
+def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
+    """Keyword arguments for `validate_query` (limits are checked there, not here)."""
+    return {
+        "prompt": request.prompt,
+        "user_id": request.user_id if request.HasField("user_id") else None,
+        "limit": request.limit,
+        "include_rated": request.include_rated,
+    }
+
+
+def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
+    return pb.RecommendResponse(
+        index_version=result.index_version,
+        movies=[pb.ScoredMovie(movie_id=r.movie.movie_id, title=r.movie.title, year=r.movie.year,
+                               genres=list(r.movie.genres), score=r.score, signals=r.signals)
+                for r in result.movies],
+    )
+
+
+def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
+    return pb.IndexInfo(index_version=info.index_version, model=info.model, dimensions=info.dimensions,
+                        movies=info.movies, users=info.users)

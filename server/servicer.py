@@ -1,0 +1,22 @@
+"""The Recommender service: each method converts at the edge and calls the core."""
+
+from __future__ import annotations
+
+import grpc
+
+from movierec.recommender import validate_query
+from movierec.server.convert import index_info_to_pb, recommend_args_from_pb, recommend_response_to_pb
+from movierec.server.state import ServingState
+from movierec.v1 import recommender_pb2 as pb
+
+
+class RecommenderServicer:
+    def __init__(self, state: ServingState):
+        self.state = state
+
+    def Recommend(self, request: pb.RecommendRequest, context: grpc.ServicerContext) -> pb.RecommendResponse:
+        query = validate_query(**recommend_args_from_pb(request), max_prompt_chars=self.state.settings.max_prompt_chars)
+        return recommend_response_to_pb(self.state.recommend(query, timeout_s=context.time_remaining()))
+
+    def GetIndexInfo(self, request: pb.GetIndexInfoRequest, context: grpc.ServicerContext) -> pb.IndexInfo:
+        return index_info_to_pb(self.state.info())

@@ -1,0 +1,119 @@
+"""What the server is serving: the current Recommender, loaded from index_dir and swapped on reindex."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from movierec.artifact import current_version, load_artifact
+from movierec.diagnostics import MovierecError, Unavailable
+from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
+from movierec.embedding import Encoder
+from movierec.recommender import Recommender, ranking_config
+from movierec.server.batcher import MicroBatcher
+from movierec.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ServingState:
+    """Holds the loaded index (None until the first load) and batches requests against it.
+
+    A watcher thread loads the encoder, then the version CURRENT names, and afterwards checks
+    CURRENT every `reload_interval_s`: a new version is loaded beside the old one and swapped in
+    with one assignment, so in-flight requests finish on the version they started with. A version
+    that fails to load is logged and skipped; the previous one keeps serving.
+    """
+
+    def __init__(self, settings: Settings, encoder: Encoder | None = None,
+                 on_ready: Callable[[bool], None] | None = None):
+        self.settings = settings
+        self._encoder = encoder
+        self._recommender: Recommender | None = None
+        self._on_ready = on_ready or (lambda serving: None)
+        self._failed_version: str | None = None
+        self._stop = threading.Event()
+        self.load_error: str | None = "the index is loading"
+        self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult] = MicroBatcher(
+            self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+        self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
+        self._watcher.start()
+
+    # -- requests -------------------------------------------------------------------------
+    def recommender(self) -> Recommender:
+        current = self._recommender
+        if current is None:
+            raise Unavailable(f"no index loaded yet ({self.load_error}); build one with `make reindex`")
+        return current
+
+    def info(self) -> IndexInfo:
+        return self.recommender().info()
+
+    def recommend(self, query: RecommendQuery, timeout_s: float | None = None) -> RecommendResult:
+        recommender = self.recommender()
+        recommender.user_row(query.user_id)  # NOT_FOUND now, not inside a shared batch
+        return self.batcher.submit((recommender, query)).result(timeout_s)
+
+    @staticmethod
+    def _run_batch(items: list[tuple[Recommender, RecommendQuery]]) -> list[RecommendResult]:
+        # Around a swap one batch may span two versions: answer each group with its own.
+        results: list[RecommendResult | None] = [None] * len(items)
+        groups: dict[int, list[int]] = {}
+        for i, (recommender, _) in enumerate(items):
+            groups.setdefault(id(recommender), []).append(i)
+        for positions in groups.values():
+            recommender = items[positions[0]][0]
+            for i, result in zip(positions, recommender.recommend_batch([items[i][1] for i in positions])):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    # -- loading --------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Load CURRENT's version if it is not the one being served. True when a new version was swapped in."""
+        index_dir = self.settings.index_dir
+        try:
+            version = current_version(index_dir)
+        except MovierecError as e:
+            self.load_error = str(e)
+            return False
+        if version is None:
+            self.load_error = f"no index in {index_dir}"
+            return False
+        serving = self._recommender.version if self._recommender else None
+        if version in (serving, self._failed_version):
+            return False
+        try:
+            if self._encoder is None:
+                self._encoder = Encoder(self.settings.model_dir, self.settings.max_seq_length,
+                                        self.settings.embed_batch_size)
+            recommender = Recommender(load_artifact(index_dir / version), self._encoder,
+                                      ranking_config(self.settings))
+        except (MovierecError, OSError) as e:
+            self._failed_version = version
+            self.load_error = f"index version {version} could not be loaded: {e}"
+            log.error("%s; %s", self.load_error,
+                      f"still serving {serving}" if serving else "no index is being served")
+            return False
+        self._recommender = recommender
+        self._failed_version = None
+        self.load_error = None
+        log.info("serving index %s (%d movies, %d users)", version, len(recommender.index.movies),
+                 len(recommender.index.user_ids))
+        self._on_ready(True)
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reload()
+            except Exception:
+                log.exception("bug while reloading the index")
+            interval = self.settings.reload_interval_s
+            if interval <= 0 and self._recommender is not None:
+                return
+            self._stop.wait(interval if interval > 0 else 1.0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.batcher.close()
