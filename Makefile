@@ -1,0 +1,54 @@
+# movierec — run `make` for the list of targets.
+PYTHON    ?= python3
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+# The data folder (TMDB CSVs + ratings/links). Default: the sample shipped in this repository.
+DATA_DIR  ?= data/sample
+# Where `make reindex` writes index versions and `make serve` reads them.
+INDEX_DIR ?= var/index
+PORT      ?= 50051
+# The real data the test suite and `make eval` read (never copied into this repository).
+REAL_DATA_DIR ?= ../shared/data/seed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast reindex serve proto sample-users clean
+
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) REAL_DATA_DIR=$(REAL_DATA_DIR)"
+
+# torch is installed first and pinned: that version resolves to the CPU build here, and anything
+# installed before it that depends on torch would otherwise pull a CUDA build (gigabytes).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install everything (CPU-only torch)
+
+demo: install ## Build an index, serve it, query it through the CLI, stop (DATA_DIR=... for other data)
+	$(BIN)/python -m movierec.clients.demo --data-dir $(DATA_DIR) --index-dir var/demo/$(notdir $(abspath $(DATA_DIR)))
+
+test: install ## Run the whole test suite (real-data tests read REAL_DATA_DIR)
+	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest
+
+test-fast: install ## Run the tests not marked slow
+	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
+
+reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
+	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
+
+serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT (picks up new versions from `make reindex`)
+	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT)
+
+proto: install ## Regenerate the checked-in gRPC/protobuf code and type stubs from proto/
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -I proto \
+		--python_out=proto --grpc_python_out=proto --mypy_out=proto --mypy_grpc_out=proto \
+		proto/movierec/v1/recommender.proto
+
+sample-users: install ## Regenerate the sample's synthetic ratings (seeded, reproducible)
+	$(BIN)/python -m movierec.indexer.sample_users --movies data/sample/tmdb_5000_movies.csv --out data/sample
+
+clean: ## Remove .venv and built indexes
+	rm -rf $(VENV) var build *.egg-info

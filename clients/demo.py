@@ -1,0 +1,71 @@
+"""`make demo`: build an index, start the server, query it through the command-line client, stop.
+
+Every step runs the real console scripts in their own processes, as a user would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+REQUESTS = [
+    ["recommend", "a thrilling action flick", "--limit", "5"],
+    ["recommend", "a suspenseful detective film", "--limit", "5"],
+    ["recommend", "a feel-good romcom", "--user", "1", "--limit", "5"],
+    ["recommend", "an animated movie about toys that come to life", "--limit", "5"],
+    ["recommend", "--user", "1", "--limit", "5"],
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="movierec-demo", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    target = f"127.0.0.1:{args.port or free_port()}"
+
+    step(f"building an index of {args.data_dir} in {args.index_dir}")
+    subprocess.run([BIN / "movierec-index", "--data-dir", args.data_dir, "--index-dir", args.index_dir], check=True)
+
+    step(f"starting the server on {target}")
+    server = subprocess.Popen([BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target])
+    try:
+        cli = [BIN / "movierec", "--target", target]
+        if subprocess.run([*cli, "wait", "--for", "120"]).returncode != 0:
+            print("the server did not become ready", file=sys.stderr)
+            return 1
+        subprocess.run([*cli, "info"], check=True)
+        for request in REQUESTS:
+            step("movierec " + " ".join(f'"{a}"' if " " in a else a for a in request))
+            subprocess.run([*cli, *request], check=True)
+        step("a bad request gets a clear status")
+        subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
+    finally:
+        step("stopping the server")
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

