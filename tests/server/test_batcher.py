@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from movierec.server.batcher import MicroBatcher
+
+
+def test_concurrent_items_share_batches_and_keep_their_order() -> None:
+    sizes: list[int] = []
+
+    def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        time.sleep(0.01)  # while a batch runs, the next one fills up
+        return [i * 10 for i in items]
+
+    batcher = MicroBatcher(run, max_size=8, max_wait_s=0.005)
+    futures = [batcher.submit(i) for i in range(40)]
+    assert [f.result(5) for f in futures] == [i * 10 for i in range(40)]
+    assert sum(sizes) == 40 and max(sizes) <= 8 and len(sizes) < 40
+    batcher.close()
+
+
+def test_a_failing_batch_fails_each_of_its_items() -> None:
+    batcher = MicroBatcher(lambda items: 1 / 0, max_size=4, max_wait_s=0.01)
+    futures = [batcher.submit(i) for i in range(3)]
+    for f in futures:
+        with pytest.raises(ZeroDivisionError):
+            f.result(5)
+    batcher.close()
+
+
+def test_a_wrong_number_of_results_is_an_error_not_a_mixup() -> None:
+    batcher = MicroBatcher(lambda items: items[:1], max_size=4, max_wait_s=0.05)
+    futures = [batcher.submit(i) for i in range(2)]
+    with pytest.raises(RuntimeError, match="gave 1 results"):
+        futures[1].result(5)
+    batcher.close()
+
+
+def test_a_single_item_is_not_held_back_long() -> None:
+    batcher = MicroBatcher(lambda items: items, max_size=32, max_wait_s=0.002)
+    started = time.monotonic()
+    assert batcher.submit(7).result(5) == 7
+    assert time.monotonic() - started < 0.5
+    answers: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: answers.append(batcher.submit(i).result(5))) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == list(range(8))
+    batcher.close()
