@@ -71,7 +71,11 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
     kind = str(annotation)
     try:
         if "Path" in kind:
-            return Path(text).expanduser() if text else None
+            if not text:
+                if "None" in kind:
+                    return None  # an optional path left empty
+                raise ValueError(text)
+            return Path(text).expanduser()
         if kind == "int" or annotation is int:
             return int(text)
         if kind == "float" or annotation is float:
@@ -83,7 +87,7 @@ def _coerce(name: str, raw: Any, annotation: Any) -> Any:
                 return False
             raise ValueError(text)
     except ValueError:
-        raise ValueError(f"setting {name}: cannot read {text!r} as {kind}") from None
+        raise ValueError(f"setting {name}: cannot read {text!r} as {kind.replace('pathlib.', '')}") from None
     return text
 
 

@@ -44,26 +44,39 @@ class Catalogue:
         return [e.movie.movie_id for e in self.entries]
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a CSV file, after checking its header."""
+def _rows(path: Path, required: tuple[str, ...], report: LoadReport) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line where the record starts, row) from a CSV file, after checking its header.
+
+    Records may span lines (quoted newlines); blank lines are passed over; a byte-order mark and
+    spaces around header names are ignored. Records with the wrong number of fields are counted
+    in `report` and left out.
+    """
     try:
-        f = open(path, newline="", encoding="utf-8")
+        f = open(path, newline="", encoding="utf-8-sig")
     except OSError as e:
         raise DataError(path, f"cannot open: {e.strerror}") from e
     with f:
-        reader = csv.DictReader(f)
+        reader = csv.reader(f)
         try:
-            header = reader.fieldnames or []
+            header = [name.strip() for name in next(reader, [])]
         except (UnicodeDecodeError, csv.Error) as e:
             raise DataError(path, f"unreadable header: {e}", line=1) from e
         missing = [c for c in required if c not in header]
         if missing:
             raise DataError(path, f"missing column(s) {', '.join(missing)}; header has {', '.join(header) or 'nothing'}", line=1)
+        consumed = reader.line_num
         try:
-            for row in reader:
-                yield reader.line_num, row
+            for fields in reader:
+                start, consumed = consumed + 1, reader.line_num
+                if not fields:
+                    continue
+                report.rows_read += 1
+                if len(fields) != len(header):
+                    report.skip("wrong number of fields", f"line {start}: {len(fields)} fields, the header has {len(header)}")
+                    continue
+                yield start, dict(zip(header, fields))
         except (UnicodeDecodeError, csv.Error) as e:
-            raise DataError(path, f"unreadable CSV: {e}", line=reader.line_num + 1) from e
+            raise DataError(path, f"unreadable CSV: {e}", line=consumed + 1) from e
 
 
 def _json_list(report: LoadReport, cell: str | None, line: int, column: str) -> list[dict]:
@@ -121,21 +134,20 @@ def load_credits(path: Path) -> tuple[dict[int, tuple[list[str], list[str]]], Lo
     """movie id -> (directors, top-3 cast), from either credits format."""
     report = LoadReport(str(path))
     credits: dict[int, tuple[list[str], list[str]]] = {}
-    for line, row in _rows(path, CREDITS_COLUMNS):
-        report.rows_read += 1
+    for line, row in _rows(path, CREDITS_COLUMNS, report):
         try:
             movie_id = int(row["movie_id"])
         except (TypeError, ValueError):
             report.skip("movie_id is not an integer", f"line {line}, column 'movie_id': {row.get('movie_id')!r}")
+            continue
+        if movie_id in credits:
+            report.skip("duplicate movie_id (first row kept)", f"line {line}, column 'movie_id': {movie_id}")
             continue
         cast = _json_list(report, row["cast"], line, "cast")
         # Billing order where given (both formats have it), else file order.
         cast = sorted(cast, key=lambda o: (o.get("order") if isinstance(o.get("order"), int) else 1 << 30))
         crew = _json_list(report, row["crew"], line, "crew")
         directors = list(dict.fromkeys(_names([c for c in crew if c.get("job") == "Director"])))
-        if movie_id in credits:
-            report.skip("duplicate movie_id (first row kept)", f"line {line}, column 'movie_id': {movie_id}")
-            continue
         credits[movie_id] = (directors, _names(cast)[:TOP_CAST])
         report.rows_used += 1
     return credits, report
@@ -152,8 +164,7 @@ def load_catalogue(movies_csv: Path, credits_csv: Path) -> Catalogue:
     report = LoadReport(str(movies_csv))
     entries: list[CatalogueEntry] = []
     seen: set[int] = set()
-    for line, row in _rows(movies_csv, MOVIE_COLUMNS):
-        report.rows_read += 1
+    for line, row in _rows(movies_csv, MOVIE_COLUMNS, report):
         try:
             movie_id = int(row["id"])
         except (TypeError, ValueError):

@@ -30,7 +30,8 @@ class Ratings:
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # Blank lines are kept (and counted) so that row i is line i + 2 of the file.
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
     except FileNotFoundError as e:
         raise DataError(path, "file not found") from e
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -47,22 +48,42 @@ def _skip_rows(report: LoadReport, frame: pd.DataFrame, mask: pd.Series, reason:
     bad = frame.index[mask.to_numpy()]
     for i in bad[:3]:
         report.skip(reason, f"line {i + 2}, column {column!r}: {frame.at[i, column]!r}")
-    for _ in bad[3:]:
-        report.skipped[reason] += 1
+    if len(bad) > 3:
+        report.skipped[reason] += len(bad) - 3
+
+
+def _blank(frame: pd.DataFrame) -> pd.Series:
+    return frame.fillna("").astype(str).apply(lambda c: c.str.strip() == "").all(axis=1)
+
+
+def _integers(report: LoadReport, frame: pd.DataFrame, column: str, usable: pd.Series) -> pd.Series:
+    """Parse an integer column; rows still `usable` whose value is not a whole number are counted."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    whole = values.notna() & np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2 ** 53)
+    _skip_rows(report, frame, usable & ~whole, f"{column} is not a whole number", column)
+    return values.where(whole)
 
 
 def load_links(path: Path) -> tuple[dict[int, int], LoadReport]:
-    """MovieLens movieId -> TMDB id. Rows without a usable tmdbId are counted and left out."""
+    """MovieLens movieId -> TMDB id. Rows without a usable tmdbId, or repeating a movieId, are counted and left out."""
     report = LoadReport(str(path))
     frame = _read_csv(path, LINK_COLUMNS)
     report.rows_read = len(frame)
-    movie = pd.to_numeric(frame["movieId"], errors="coerce")
-    # tmdbId sometimes appears as "862.0"; empty cells mean "no TMDB entry".
-    tmdb = pd.to_numeric(frame["tmdbId"], errors="coerce")
-    _skip_rows(report, frame, movie.isna(), "movieId is not a number", "movieId")
-    _skip_rows(report, frame, movie.notna() & tmdb.isna(), "no tmdbId", "tmdbId")
-    ok = movie.notna() & tmdb.notna()
-    links = dict(zip(movie[ok].astype(np.int64).tolist(), tmdb[ok].astype(np.int64).tolist()))
+    blank = _blank(frame)
+    report.skipped.update({"blank line": int(blank.sum())} if blank.any() else {})
+    usable = ~blank
+    movie = _integers(report, frame, "movieId", usable)
+    usable &= movie.notna()
+    # tmdbId sometimes appears as "862.0"; an empty cell means "no TMDB entry".
+    no_tmdb = usable & (frame["tmdbId"].fillna("").str.strip() == "")
+    _skip_rows(report, frame, no_tmdb, "no tmdbId", "tmdbId")
+    usable &= ~no_tmdb
+    tmdb = _integers(report, frame, "tmdbId", usable)
+    usable &= tmdb.notna()
+    repeated = usable & movie.duplicated(keep="first")
+    _skip_rows(report, frame, repeated, "movieId repeated (first row kept)", "movieId")
+    usable &= ~repeated
+    links = dict(zip(movie[usable].astype(np.int64).tolist(), tmdb[usable].astype(np.int64).tolist()))
     report.rows_used = len(links)
     return links, report
 
@@ -80,21 +101,29 @@ def load_ratings(ratings_csv: Path, links_csv: Path, catalogue_ids: set[int] | l
     frame = _read_csv(ratings_csv, RATING_COLUMNS)
     report.rows_read = len(frame)
 
-    parsed = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce") for c in RATING_COLUMNS})
-    for column in RATING_COLUMNS:
-        mask = parsed[column].isna() & parsed[list(RATING_COLUMNS[: RATING_COLUMNS.index(column)])].notna().all(axis=1)
-        _skip_rows(report, frame, mask, f"{column} is not a number", column)
-    ok = parsed.notna().all(axis=1)
+    blank = _blank(frame)
+    report.skipped.update({"blank line": int(blank.sum())} if blank.any() else {})
+    ok = ~blank
+    parsed = pd.DataFrame(index=frame.index)
+    for column in ("userId", "movieId"):
+        parsed[column] = _integers(report, frame, column, ok)
+        ok &= parsed[column].notna()
+    parsed["rating"] = pd.to_numeric(frame["rating"], errors="coerce")
+    _skip_rows(report, frame, ok & parsed["rating"].isna(), "rating is not a number", "rating")
+    ok &= parsed["rating"].notna()
     out_of_range = ok & ~parsed["rating"].between(MIN_RATING, MAX_RATING)
     _skip_rows(report, frame, out_of_range, f"rating outside {MIN_RATING}-{MAX_RATING}", "rating")
     ok &= ~out_of_range
+    parsed["timestamp"] = _integers(report, frame, "timestamp", ok)
+    ok &= parsed["timestamp"].notna()
 
     tmdb = parsed["movieId"].map(lambda m: links.get(int(m)) if pd.notna(m) else None)
     unmapped = ok & tmdb.isna()
     _skip_rows(report, frame, unmapped, "movieId has no tmdbId in the links file", "movieId")
     ok &= ~unmapped
     outside = ok & ~tmdb.isin(catalogue_ids)
-    report.skipped["movie not in the catalogue"] += int(outside.sum())
+    if outside.any():
+        report.skipped["movie not in the catalogue"] += int(outside.sum())
     ok &= ~outside
 
     kept = pd.DataFrame({

@@ -1,0 +1,119 @@
+"""Settings from defaults, a TOML file, the environment and overrides, in that order of precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from movierec.settings import Settings, load_settings
+
+
+def toml(tmp_path: Path, text: str, name: str = "movierec.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults() -> None:
+    s = load_settings(env={})
+    assert s == Settings()
+    assert s.index_dir == Path("var/index") and s.data_dir == Path("data/sample")
+    assert s.candidate_movies == 500 and s.weight_taste == 0.5 and s.keep_versions == 2
+    assert s.movies_csv is None and s.ratings_csv is None
+
+
+def test_environment_values_are_typed() -> None:
+    s = load_settings(env={"MOVIEREC_INDEX_DIR": "/srv/movierec/index", "MOVIEREC_CANDIDATE_MOVIES": " 123 ",
+                           "MOVIEREC_WEIGHT_TASTE": "0.75", "MOVIEREC_RATINGS_CSV": "/d/r.csv",
+                           "HOME": "/root", "PATH": "/bin", "MOVIERECX": "ignored"})
+    assert s.index_dir == Path("/srv/movierec/index") and isinstance(s.index_dir, Path)
+    assert s.candidate_movies == 123 and type(s.candidate_movies) is int
+    assert s.weight_taste == 0.75 and type(s.weight_taste) is float
+    assert s.ratings_csv == Path("/d/r.csv")
+    assert s.weight_prompt == Settings().weight_prompt  # untouched
+
+
+def test_integer_text_for_a_float_setting() -> None:
+    s = load_settings(env={"MOVIEREC_WEIGHT_QUALITY": "2"})
+    assert s.weight_quality == 2.0 and type(s.weight_quality) is float
+
+
+def test_toml_file_with_a_movierec_table(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[movierec]\nindex_dir = "/var/lib/movierec"\ncandidate_movies = 42\n'
+                          'weight_taste = 0.125\naddress = "0.0.0.0:6000"\n')
+    s = load_settings(path, env={})
+    assert s.index_dir == Path("/var/lib/movierec")
+    assert s.candidate_movies == 42 and type(s.candidate_movies) is int
+    assert s.weight_taste == 0.125 and s.address == "0.0.0.0:6000"
+    assert s.similar_users == Settings().similar_users
+
+
+def test_toml_file_with_top_level_keys(tmp_path: Path) -> None:
+    s = load_settings(toml(tmp_path, "similar_users = 7\nweight_prompt = 3\n"), env={})
+    assert s.similar_users == 7 and s.weight_prompt == 3.0 and type(s.weight_prompt) is float
+
+
+def test_toml_file_named_by_movierec_config(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[movierec]\nkeep_versions = 9\n")
+    assert load_settings(env={"MOVIEREC_CONFIG": str(path)}).keep_versions == 9
+
+
+def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[movierec]\ncandidate_movies = 10\nsimilar_users = 10\nmax_workers = 10\n")
+    env = {"MOVIEREC_SIMILAR_USERS": "20", "MOVIEREC_MAX_WORKERS": "20"}
+    s = load_settings(path, env=env, max_workers=30, batch_max_size=None)
+    assert s.candidate_movies == 10     # TOML over the default
+    assert s.similar_users == 20        # env over TOML
+    assert s.max_workers == 30          # override over env
+    assert s.batch_max_size == Settings().batch_max_size  # a None override is ignored
+    assert s.embed_batch_size == Settings().embed_batch_size  # default where nobody set it
+
+
+def test_unknown_environment_key_is_an_error() -> None:
+    with pytest.raises(ValueError) as info:
+        load_settings(env={"MOVIEREC_CANDIDATES": "10"})
+    assert "MOVIEREC_CANDIDATES" in str(info.value) and "candidates" in str(info.value)
+
+
+def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
+    path = toml(tmp_path, "[movierec]\ncandidate_movies = 1\nweight_tatse = 0.3\n")
+    with pytest.raises(ValueError) as info:
+        load_settings(path, env={})
+    assert "weight_tatse" in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("key,value,setting", [
+    ("MOVIEREC_CANDIDATE_MOVIES", "lots", "candidate_movies"),
+    ("MOVIEREC_KEEP_VERSIONS", "2.5", "keep_versions"),
+    ("MOVIEREC_WEIGHT_TASTE", "heavy", "weight_taste"),
+])
+def test_non_numeric_environment_value_is_an_error(key: str, value: str, setting: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load_settings(env={key: value})
+    assert setting in str(info.value) and value in str(info.value)
+
+
+def test_non_numeric_toml_value_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as info:
+        load_settings(toml(tmp_path, '[movierec]\nsimilar_users = "many"\n'), env={})
+    assert "similar_users" in str(info.value) and "many" in str(info.value)
+
+
+def test_empty_optional_path_means_none() -> None:
+    s = load_settings(env={"MOVIEREC_MOVIES_CSV": ""})
+    assert s.movies_csv is None
+
+
+def test_empty_required_path_is_not_none() -> None:
+    try:
+        s = load_settings(env={"MOVIEREC_DATA_DIR": ""})
+    except ValueError as e:
+        assert "data_dir" in str(e)
+    else:
+        assert isinstance(s.data_dir, Path), s.data_dir
+
+
+def test_replace_ignores_none() -> None:
+    s = Settings().replace(candidate_movies=7, index_dir=None)
+    assert s.candidate_movies == 7 and s.index_dir == Settings().index_dir

@@ -1,0 +1,162 @@
+"""The offline build on the bundled sample: manifest, embedding cache, crash safety, pruning, locking."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import movierec.indexer.build as build_module
+from movierec.artifact import BUILDING_PREFIX, CURRENT, current_version, load_artifact
+from movierec.diagnostics import ArtifactError
+from movierec.embedding import Encoder
+from movierec.indexer.build import build_index
+from movierec.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data" / "sample"
+INPUTS = {"movies": "tmdb_5000_movies.csv", "credits": "tmdb_5000_credits.csv",
+          "ratings": "ratings.csv", "links": "links.csv"}
+
+
+def settings_for(index_dir: Path, **changes: object) -> Settings:
+    return Settings(data_dir=SAMPLE, index_dir=index_dir, reload_interval_s=0.2).replace(**changes)
+
+
+@pytest.fixture()
+def warm_settings(tmp_path: Path, sample_settings: Settings) -> Settings:
+    """A fresh index_dir whose embedding cache is a copy of the session sample index's (so builds are quick)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_settings.index_dir / "cache", index_dir / "cache")
+    return settings_for(index_dir)
+
+
+def version_folders(index_dir: Path) -> set[str]:
+    return {p.name for p in index_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != "cache"}
+
+
+def building_folders(index_dir: Path) -> list[str]:
+    return [p.name for p in index_dir.iterdir() if p.name.startswith(BUILDING_PREFIX)]
+
+
+def sample_counts() -> tuple[int, int]:
+    with open(SAMPLE / INPUTS["movies"], newline="", encoding="utf-8") as f:
+        movies = {row["id"] for row in csv.DictReader(f)}
+    with open(SAMPLE / INPUTS["ratings"], newline="", encoding="utf-8") as f:
+        users = {row["userId"] for row in csv.DictReader(f)}
+    return len(movies), len(users)
+
+
+def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> None:
+    started = datetime.now(timezone.utc)
+    result = build_index(warm_settings, encoder=encoder, progress=False)
+    index_dir = warm_settings.index_dir
+    n_movies, n_users = sample_counts()
+    assert (result.movies, result.users) == (n_movies, n_users)
+
+    artifact = load_artifact(index_dir)
+    manifest = artifact.manifest
+    assert manifest["model"]["name"] == encoder.name and manifest["model"]["name"]
+    assert manifest["dimensions"] == 384 == encoder.dimensions
+    assert manifest["counts"]["movies"] == n_movies
+    assert manifest["counts"]["users"] == n_users
+    assert manifest["counts"]["ratings"] == result.ratings > 0
+    for name, filename in INPUTS.items():
+        data = (SAMPLE / filename).read_bytes()
+        assert Path(manifest["inputs"][name]["path"]) == SAMPLE / filename
+        assert manifest["inputs"][name]["sha256"] == hashlib.sha256(data).hexdigest(), name
+    built_at = datetime.fromisoformat(manifest["built_at"])
+    assert started - timedelta(seconds=2) <= built_at <= datetime.now(timezone.utc) + timedelta(seconds=2)
+
+    current = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    assert manifest["index_version"] == current == result.version == artifact.version
+    assert result.path == index_dir / current and artifact.path == result.path
+    assert building_folders(index_dir) == []
+
+
+def test_second_build_reembeds_nothing_and_gives_a_new_version(tmp_path: Path, encoder: Encoder) -> None:
+    settings = settings_for(tmp_path / "index")  # cold cache
+    first = build_index(settings, encoder=encoder, progress=False)
+    assert first.embedded == first.movies == sample_counts()[0]
+    second = build_index(settings, encoder=encoder, progress=False)
+    assert second.embedded == 0
+    assert second.version != first.version and second.version > first.version
+    assert current_version(settings.index_dir) == second.version
+    assert load_artifact(settings.index_dir).version == second.version
+    # Same inputs, same vectors.
+    a, b = load_artifact(first.path), load_artifact(second.path)
+    assert (a.movie_vectors == b.movie_vectors).all() and (a.user_vectors == b.user_vectors).all()
+
+
+def _crash_in_write_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(folder: Path, *args: object, **kwargs: object) -> None:
+        folder.mkdir(parents=True)
+        (folder / "movies.faiss").write_bytes(b"half a file")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(build_module, "write_artifact", broken)
+
+
+def _crash_in_publish(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(index_dir: Path, building: Path, version: str) -> Path:
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(build_module, "publish", broken)
+
+
+@pytest.mark.parametrize("crash", [_crash_in_write_artifact, _crash_in_publish], ids=["write_artifact", "publish"])
+def test_crash_leaves_the_previous_version_serving(encoder: Encoder, warm_settings: Settings, crash) -> None:  # noqa: ANN001
+    index_dir = warm_settings.index_dir
+    first = build_index(warm_settings, encoder=encoder, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        crash(mp)
+        with pytest.raises(OSError):
+            build_index(warm_settings, encoder=encoder, progress=False)
+    assert (index_dir / CURRENT).read_text(encoding="utf-8").strip() == first.version
+    assert load_artifact(index_dir).version == first.version
+    assert load_artifact(first.path).version == first.version
+    leftovers = building_folders(index_dir)
+    assert len(leftovers) == 1
+    assert version_folders(index_dir) == {first.version}
+
+    third = build_index(warm_settings, encoder=encoder, progress=False)
+    assert building_folders(index_dir) == []
+    assert not (index_dir / leftovers[0]).exists()
+    assert current_version(index_dir) == third.version
+    assert load_artifact(index_dir).version == third.version
+
+
+def test_pruning_keeps_current_and_keep_versions_others(encoder: Encoder, warm_settings: Settings) -> None:
+    settings = warm_settings.replace(keep_versions=1)
+    versions = [build_index(settings, encoder=encoder, progress=False).version for _ in range(4)]
+    assert len(set(versions)) == 4 and versions == sorted(versions)
+    assert version_folders(settings.index_dir) == {versions[2], versions[3]}
+    assert current_version(settings.index_dir) == versions[3]
+    assert (settings.index_dir / "cache").is_dir()  # the cache is not a version
+    assert load_artifact(settings.index_dir / versions[2]).version == versions[2]
+
+
+def test_keep_versions_zero_keeps_only_current(encoder: Encoder, warm_settings: Settings) -> None:
+    settings = warm_settings.replace(keep_versions=0)
+    versions = [build_index(settings, encoder=encoder, progress=False).version for _ in range(2)]
+    assert version_folders(settings.index_dir) == {versions[1]}
+
+
+def test_a_second_concurrent_build_is_refused(encoder: Encoder, warm_settings: Settings) -> None:
+    index_dir = warm_settings.index_dir
+    first = build_index(warm_settings, encoder=encoder, progress=False)
+    with open(index_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            with pytest.raises(ArtifactError) as info:
+                build_index(warm_settings, encoder=encoder, progress=False)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    assert str(index_dir) in str(info.value)
+    assert current_version(index_dir) == first.version
+    assert version_folders(index_dir) == {first.version} and building_folders(index_dir) == []
+    # Once the lock is free again, building works.
+    assert build_index(warm_settings, encoder=encoder, progress=False).version != first.version
