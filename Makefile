@@ -11,7 +11,7 @@ PORT      ?= 50051
 REAL_DATA_DIR ?= ../shared/data/seed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast reindex serve proto sample-users clean
+.PHONY: help install demo test test-fast eval reindex serve proto sample-users clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ test: install ## Run the whole test suite (real-data tests read REAL_DATA_DIR)
 
 test-fast: install ## Run the tests not marked slow
 	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
+
+eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
+	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(abspath $(REAL_DATA_DIR)))ml-latest-small
 
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)

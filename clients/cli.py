@@ -2,7 +2,8 @@
 
     movierec recommend "a feel-good romcom" --user 42
     movierec info
-    movierec wait --timeout 60
+    movierec wait --for 60
+    movierec eval                      (offline evaluation; `make eval`)
 """
 
 from __future__ import annotations
@@ -17,22 +18,22 @@ import grpc
 from movierec.clients.client import Recommendations, RecommenderClient
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+SIGNAL_ORDER = ("prompt", "match", "collaborative", "community", "taste", "quality")
 
 
 def format_table(result: Recommendations, width: int | None = None) -> str:
     """A readable ranked table: rank, title (year), genres, score and its parts."""
     width = width or shutil.get_terminal_size((110, 24)).columns
     signal_names = sorted({k for m in result.movies for k in m.signals},
-                          key=lambda k: ("prompt", "taste", "community", "quality").index(k)
-                          if k in ("prompt", "taste", "community", "quality") else 9)
-    head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {n[:9]:>9}" for n in signal_names)
+                          key=lambda k: (SIGNAL_ORDER.index(k) if k in SIGNAL_ORDER else len(SIGNAL_ORDER), k))
+    head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {n[:7]:>7}" for n in signal_names)
     lines = [head, "-" * min(len(head), width)]
     for rank, m in enumerate(result.movies, 1):
         title = f"{m.title} ({m.year})" if m.year else m.title
         genres = ", ".join(m.genres)
         lines.append(f"{rank:>3}  {textwrap.shorten(title, 40, placeholder='…'):<40} "
                      f"{textwrap.shorten(genres, 28, placeholder='…') if genres else '-':<28} {m.score:>6.2f}"
-                     + "".join(f" {m.signals[n]:>9.2f}" if n in m.signals else f" {'':>9}" for n in signal_names))
+                     + "".join(f" {m.signals[n]:>7.2f}" if n in m.signals else f" {'':>7}" for n in signal_names))
     if not result.movies:
         lines.append("  (no movies)")
     lines.append(f"index {result.index_version}")
@@ -52,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="what index the server is serving")
     wait = sub.add_parser("wait", help="wait until the server reports SERVING")
     wait.add_argument("--for", dest="wait_s", type=float, default=60.0, help="seconds to wait")
+    sub.add_parser("eval", help="offline evaluation on real ratings (see `movierec eval --help`)", add_help=False)
+    if argv is None:
+        argv = sys.argv[1:]
+    if "eval" in argv and argv.index("eval") == next((i for i, a in enumerate(argv) if not a.startswith("-")), -1):
+        from movierec.evaluation.cli import main as eval_main
+
+        return eval_main(argv[argv.index("eval") + 1:])
     args = parser.parse_args(argv)
 
     with RecommenderClient(args.target, timeout_s=args.timeout) as client:

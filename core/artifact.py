@@ -9,6 +9,7 @@ Layout of `index_dir`::
         users.faiss          IndexFlatIP over user taste vectors, row j = users.npz user_ids[j]
         movies.jsonl         movie metadata
         users.npz            user ids and each user's rated movies (CSR)
+        ease.npz             the EASE item-item weights over the movies that have ratings
     .building-<version>/     a build in progress (never read; removed by the next build)
     cache/                   embedding cache (see movierec.indexer.cache)
 
@@ -32,14 +33,15 @@ import numpy as np
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 MOVIES_INDEX = "movies.faiss"
 USERS_INDEX = "users.faiss"
 MOVIES_META = "movies.jsonl"
 USERS_DATA = "users.npz"
-DATA_FILES = (MOVIES_INDEX, USERS_INDEX, MOVIES_META, USERS_DATA)
+EASE_DATA = "ease.npz"
+DATA_FILES = (MOVIES_INDEX, USERS_INDEX, MOVIES_META, USERS_DATA, EASE_DATA)
 BUILDING_PREFIX = ".building-"
 
 
@@ -67,6 +69,8 @@ class IndexArtifact:
     movie_vectors: float32 (n_movies, d), unit rows; user_vectors: float32 (n_users, d).
     rated_ptr: int64 (n_users + 1,); rated_rows: int32 (n_ratings,) movie rows rated by user j are
     rated_rows[rated_ptr[j]:rated_ptr[j+1]], with ratings rated_values (float32) alongside.
+    ease_items: int32 (a,) movie rows that had ratings at build time; ease_weights: float32 (a, a),
+    the EASE item-item matrix over them (zero diagonal).
     """
 
     path: Path
@@ -81,6 +85,8 @@ class IndexArtifact:
     rated_ptr: np.ndarray
     rated_rows: np.ndarray
     rated_values: np.ndarray
+    ease_items: np.ndarray
+    ease_weights: np.ndarray
 
     def __post_init__(self) -> None:
         self.user_row: dict[int, int] = {int(u): j for j, u in enumerate(self.user_ids.tolist())}
@@ -109,6 +115,8 @@ def write_artifact(
     rated_ptr: np.ndarray,
     rated_rows: np.ndarray,
     rated_values: np.ndarray,
+    ease_items: np.ndarray,
+    ease_weights: np.ndarray,
 ) -> None:
     """Write one version's files into `folder` (which must be new) and fsync them.
 
@@ -127,10 +135,13 @@ def write_artifact(
         for m in movies:
             f.write(json.dumps({"movie_id": m.movie_id, "title": m.title, "year": m.year, "genres": list(m.genres),
                                 "vote_average": m.vote_average, "vote_count": m.vote_count,
-                                "popularity": m.popularity}, ensure_ascii=False) + "\n")
+                                "popularity": m.popularity, "keywords": list(m.keywords)},
+                               ensure_ascii=False) + "\n")
     with open(folder / USERS_DATA, "wb") as f:
         np.savez(f, user_ids=user_ids.astype(np.int64), rated_ptr=rated_ptr.astype(np.int64),
                  rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32))
+    with open(folder / EASE_DATA, "wb") as f:
+        np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32))
     manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES})
     with open(folder / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
@@ -219,13 +230,15 @@ def load_artifact(path: Path) -> IndexArtifact:
         movies = [_movie(json.loads(line)) for line in (path / MOVIES_META).read_text(encoding="utf-8").splitlines()]
         with np.load(path / USERS_DATA) as users:
             arrays = {k: users[k] for k in ("user_ids", "rated_ptr", "rated_rows", "rated_values")}
+        with np.load(path / EASE_DATA) as ease:
+            ease_items, ease_weights = ease["items"], ease["weights"]
     except (RuntimeError, OSError, ValueError, KeyError) as e:
         raise ArtifactError(f"{path}: cannot read index files: {e}") from e
     d = int(manifest["dimensions"])
     n_movies, n_users = int(manifest["counts"]["movies"]), int(manifest["counts"]["users"])
     if (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies) or \
             (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users) or \
-            len(arrays["rated_ptr"]) != n_users + 1:
+            len(arrays["rated_ptr"]) != n_users + 1 or ease_weights.shape != (len(ease_items), len(ease_items)):
         raise ArtifactError(f"{path}: index shapes disagree with {MANIFEST}")
     movie_vectors = movie_index.reconstruct_n(0, n_movies) if n_movies else np.zeros((0, d), np.float32)
     user_vectors = user_index.reconstruct_n(0, n_users) if n_users else np.zeros((0, d), np.float32)
@@ -235,10 +248,12 @@ def load_artifact(path: Path) -> IndexArtifact:
         movie_vectors=movie_vectors, movie_index=movie_index,
         user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
         rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
+        ease_items=ease_items, ease_weights=ease_weights,
     )
 
 
 def _movie(record: dict[str, Any]) -> Movie:
     return Movie(movie_id=int(record["movie_id"]), title=record["title"], year=int(record["year"]),
                  genres=tuple(record["genres"]), vote_average=float(record["vote_average"]),
-                 vote_count=int(record["vote_count"]), popularity=float(record["popularity"]))
+                 vote_count=int(record["vote_count"]), popularity=float(record["popularity"]),
+                 keywords=tuple(record.get("keywords", ())))

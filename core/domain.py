@@ -16,6 +16,7 @@ class Movie:
     vote_average: float = 0.0
     vote_count: int = 0
     popularity: float = 0.0
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ is measured is what is served.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from movierec.artifact import IndexArtifact
@@ -20,11 +22,7 @@ MAX_LIMIT = 100
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
-    return RankingConfig(
-        candidate_movies=settings.candidate_movies, similar_users=settings.similar_users,
-        weight_prompt=settings.weight_prompt, weight_community=settings.weight_community,
-        weight_taste=settings.weight_taste, weight_quality=settings.weight_quality,
-    )
+    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig)})
 
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
@@ -49,6 +47,13 @@ class Recommender:
         self.index = index
         self.encoder = encoder
         self.ranker = Ranker(index, config)
+
+    def with_config(self, config: RankingConfig) -> Recommender:
+        """The same index and encoder ranked under other weights."""
+        other = object.__new__(Recommender)
+        other.__dict__.update(self.__dict__)
+        other.ranker = self.ranker.with_config(config)
+        return other
 
     @property
     def version(self) -> str:
@@ -75,7 +80,7 @@ class Recommender:
         user_rows = [self.user_row(q.user_id) for q in queries]
         prompts = [q.prompt for q in queries if q.prompt]
         vectors = iter(self.encoder.encode(prompts) if prompts else np.zeros((0, self.index.dimensions), np.float32))
-        requests = [RankRequest(prompt_vector=next(vectors) if q.prompt else None, user_row=row,
+        requests = [RankRequest(prompt=q.prompt, prompt_vector=next(vectors) if q.prompt else None, user_row=row,
                                 limit=q.limit, include_rated=q.include_rated)
                     for q, row in zip(queries, user_rows)]
         results = []

@@ -34,6 +34,8 @@ class Settings:
     data_dir: Path = Path("data/sample")
     # Where index versions, the CURRENT pointer and the embedding cache live.
     index_dir: Path = Path("var/index")
+    # The embedding cache; empty means index_dir/cache.
+    cache_dir: Path | None = None
     # Explicit file paths; empty means "find it in data_dir by its usual names".
     movies_csv: Path | None = None
     credits_csv: Path | None = None
@@ -51,13 +53,22 @@ class Settings:
     max_prompt_chars: int = 1000
     # How often the server checks index_dir/CURRENT for a new version (seconds; 0 = never).
     reload_interval_s: float = 2.0
-    # Ranking (see movierec.ranking).
+    # Ranking (see movierec.ranking). Defaults chosen on the validation split by `make eval`
+    # (reports/eval.md); the test split they are reported on played no part in choosing them.
     candidate_movies: int = 500
+    match_candidates: int = 500
+    collaborative_candidates: int = 500
     similar_users: int = 50
-    weight_prompt: float = 1.0
-    weight_community: float = 0.5
-    weight_taste: float = 0.5
-    weight_quality: float = 0.25
+    weight_prompt: float = 0.25
+    weight_match: float = 6.0
+    weight_collaborative: float = 1.0
+    weight_community: float = 0.2
+    weight_taste: float = 0.2
+    weight_quality: float = 0.2
+    # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
+    # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
+    ease_lambda: float = 300.0
+    taste_vectors: str = "centred"
     # Versions kept in index_dir besides the current one.
     keep_versions: int = 2
 

@@ -7,11 +7,13 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, publish, prune, sha256_file, write_artifact
@@ -21,7 +23,8 @@ from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
 from movierec.indexer.ratings import Ratings, load_ratings
-from movierec.indexer.vectors import centroid_taste_vectors, group_by_user
+from movierec.indexer.ease import fit_ease
+from movierec.indexer.vectors import centred_taste_vectors, centroid_taste_vectors, group_by_user
 from movierec.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,13 +72,18 @@ def user_arrays(ratings: Ratings, movie_row: dict[int, int]) -> tuple[np.ndarray
     return user_ids.astype(np.int64), rated_ptr, rated_rows, frame["rating"].to_numpy(np.float32)
 
 
-def build_index(settings: Settings, encoder: Encoder | None = None, progress: bool = True) -> BuildResult:
+def build_index(settings: Settings, encoder: Encoder | None = None, progress: bool = True,
+                ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                ratings_note: str | None = None) -> BuildResult:
     """Load the data, embed (with the cache), compute user vectors, write and publish a new version.
 
     Only one build runs at a time per index_dir (a lock file); the previous version stays
-    loadable until the new one is complete.
+    loadable until the new one is complete. `ratings_filter` narrows the ratings (the evaluation
+    builds on a training split this way); `ratings_note` says how, in the manifest.
     """
     started = time.monotonic()
+    if settings.taste_vectors not in ("centred", "centroid"):
+        raise ValueError(f"setting taste_vectors: {settings.taste_vectors!r} is not 'centred' or 'centroid'")
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as lock:
@@ -86,6 +94,8 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
         files = find_data_files(settings)
         catalogue = load_catalogue(files.movies, files.credits)
         ratings = load_ratings(files.ratings, files.links, catalogue.movie_ids)
+        if ratings_filter is not None:
+            ratings.frame = ratings_filter(ratings.frame).reset_index(drop=True)
         for report in (catalogue.movies_report, catalogue.credits_report, ratings.ratings_report, ratings.links_report):
             log.info("%s", report.summary())
             for example in report.examples[:5]:
@@ -93,7 +103,7 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
 
         encoder = encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size)
         fingerprint = model_fingerprint(encoder.model_dir)
-        cache = EmbeddingCache(index_dir / "cache", fingerprint, encoder.dimensions)
+        cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
             movie_vectors, embedded = embed_catalogue(catalogue, encoder, cache, progress)
         finally:
@@ -102,13 +112,22 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
         movies = [e.movie for e in catalogue.entries]
         movie_row = {m.movie_id: i for i, m in enumerate(movies)}
         user_ids, rated_ptr, rated_rows, rated_values = user_arrays(ratings, movie_row)
-        user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+        if settings.taste_vectors == "centroid":
+            user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+        else:
+            user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
+        started_ease = time.monotonic()
+        ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda)
+        log.info("EASE over %d rated movies (lambda %g) in %.1fs", len(ease_items), settings.ease_lambda,
+                 time.monotonic() - started_ease)
 
         version = new_version()
         manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
+        if ratings_note:
+            manifest["ratings_filter"] = ratings_note
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
-                       rated_ptr, rated_rows, rated_values)
+                       rated_ptr, rated_rows, rated_values, ease_items, ease_weights)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:
@@ -129,7 +148,9 @@ def _manifest(version: str, settings: Settings, encoder: Encoder, fingerprint: s
                   "max_seq_length": encoder.max_seq_length},
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
-        "user_vectors": "centroid of rated movies' embeddings, unit length",
+        "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(
+            settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"),
+        "ease_lambda": settings.ease_lambda,
         "inputs": {name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
                    for name, path in files.as_dict().items()},
     }

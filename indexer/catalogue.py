@@ -192,6 +192,7 @@ def load_catalogue(movies_csv: Path, credits_csv: Path) -> Catalogue:
             vote_average=_number(row["vote_average"]),
             vote_count=int(_number(row["vote_count"])),
             popularity=_number(row["popularity"]),
+            keywords=tuple(keywords),
         )
         text = movie_text(title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors, cast)
         entries.append(CatalogueEntry(movie, text))

@@ -8,7 +8,8 @@ import numpy as np
 
 from movierec.artifact import IndexArtifact, load_artifact, write_artifact
 from movierec.domain import Movie
-from movierec.indexer.vectors import centroid_taste_vectors, group_by_user
+from movierec.indexer.ease import fit_ease
+from movierec.indexer.vectors import centred_taste_vectors, group_by_user
 
 
 def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -21,17 +22,23 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
     """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes."""
     rng = np.random.default_rng(seed)
     movie_vectors = unit_rows(rng, n_movies, d)
-    movies = [Movie(movie_id=1000 + i, title=f"movie {i}", year=1990 + i % 30, genres=("Drama",),
-                    vote_average=float(rng.uniform(3, 9)), vote_count=int(rng.integers(0, 5000)))
+    genres = ("Drama", "Comedy", "Horror", "Romance", "Western")
+    keywords = ("time travel", "heist", "zombie", "small town", "road trip", "space")
+    movies = [Movie(movie_id=1000 + i, title=f"movie {i}", year=1990 + i % 30,
+                    genres=tuple(sorted({genres[i % 5], genres[(i // 5) % 5]})),
+                    vote_average=float(rng.uniform(3, 9)), vote_count=int(rng.integers(0, 5000)),
+                    keywords=(keywords[i % 6],) if i % 4 else ())
               for i in range(n_movies)]
     owner = np.repeat(np.arange(n_users), per_user)
     rated_rows = np.concatenate([rng.choice(n_movies, per_user, replace=False) for _ in range(n_users)]).astype(np.int32)
     rated_values = rng.choice(np.arange(1, 11) / 2, size=len(rated_rows)).astype(np.float32)
     rated_ptr = group_by_user(owner, n_users)
-    user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+    user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
+    ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, n_movies, lam=50.0)
     user_ids = np.arange(1, n_users + 1, dtype=np.int64) * 7
     manifest = {"index_version": f"synthetic-{seed}", "dimensions": d,
                 "counts": {"movies": n_movies, "users": n_users, "ratings": len(rated_rows)},
                 "model": {"name": "synthetic"}}
-    write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values)
+    write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values,
+                   ease_items, ease_weights)
     return load_artifact(folder)

@@ -56,7 +56,8 @@ def test_a_real_user_gets_explained_results_without_rated_movies(real_channel: g
                               timeout=30)
     assert len(response.movies) == 20
     assert not {m.movie_id for m in response.movies} & rated
-    assert all(set(m.signals) == {"prompt", "community", "taste", "quality"} for m in response.movies)
+    assert all(set(m.signals) == {"prompt", "match", "collaborative", "community", "taste", "quality"}
+               for m in response.movies)
     # The mood holds: most results carry a crime/mystery/thriller genre.
     fitting = sum(bool({"Crime", "Mystery", "Thriller"} & set(m.genres)) for m in response.movies)
     assert fitting >= 14, [(m.title, list(m.genres)) for m in response.movies]

@@ -21,38 +21,77 @@ def prompt(seed: int, d: int = 16) -> np.ndarray:
 
 
 def test_scores_are_the_sum_of_signals_and_sorted(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest(prompt(1), user_row=3, limit=25)])[0]
+    ranked = Ranker(index, CONFIG).rank([RankRequest("a drama", prompt(1), user_row=3, limit=25)])[0]
     assert len(ranked.rows) == 25
-    assert set(ranked.signals) == {"prompt", "community", "taste", "quality"}
+    assert set(ranked.signals) == {"prompt", "match", "collaborative", "community", "taste", "quality"}
     np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, rtol=1e-5, atol=1e-5)
     assert np.all(np.diff(ranked.scores) <= 1e-6)
 
 
 def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
-    """Recompute one request with plain numpy over the whole catalogue and compare."""
+    """Recompute one request with plain numpy over the whole catalogue and compare, every signal on."""
     q = prompt(2)
+    text = "a comedy and romance movie about time travel"
     user = 5
-    cfg = CONFIG
-    ranked = Ranker(index, cfg).rank([RankRequest(q, user_row=user, limit=30)])[0]
+    cfg = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=30, similar_users=10,
+                        weight_prompt=0.7, weight_match=1.3, weight_collaborative=1.0, weight_community=0.4,
+                        weight_taste=0.3, weight_quality=0.2)
+    ranked = Ranker(index, cfg).rank([RankRequest(text, q, user_row=user, limit=30)])[0]
 
+    n = len(index.movies)
+    rated = set(index.rated(user).tolist())
+    # collaborative: x_user @ EASE over the whole catalogue
+    history = np.zeros(n)
+    history[list(rated)] = 1
+    ease = np.zeros((n, n))
+    ease[np.ix_(index.ease_items, index.ease_items)] = index.ease_weights
+    collaborative = history @ ease
+    # match: IDF-weighted share of the prompt's tags ("comedy", "romance", "time travel")
+    tags = {"comedy": [], "romance": [], "time travel": []}
+    for i, m in enumerate(index.movies):
+        carried = {t.lower() for t in (*m.genres, *m.keywords)}
+        for t in tags:
+            if t in carried:
+                tags[t].append(i)
+    idf = {t: np.log((n + 1) / (len(rows) + 1)) for t, rows in tags.items()}
+    match = np.zeros(n)
+    for t, rows in tags.items():
+        match[rows] += idf[t]
+    match /= sum(idf.values())
     sims = index.movie_vectors @ q
-    candidates = np.argsort(-sims, kind="stable")[: cfg.candidate_movies]
+    candidates = set(np.argsort(-sims, kind="stable")[:60].tolist())
+    positive = np.flatnonzero(match > 0)
+    candidates |= set(positive[np.argsort(-match[positive], kind="stable")][:40].tolist()) if len(positive) > 40 \
+        else set(positive.tolist())
+    candidates |= set(np.argsort(-collaborative, kind="stable")[:30].tolist())
+    candidates = np.array(sorted(candidates - rated))
+    # community: similarity-weighted centred ratings of the 10 users nearest the prompt
     user_sims = index.user_vectors @ q
-    neighbours = [u for u in np.argsort(-user_sims, kind="stable") if u != user][: cfg.similar_users]
-    valid = ~np.isin(candidates, index.rated(user))
+    neighbours = [u for u in np.argsort(-user_sims, kind="stable") if u != user][:10]
+    centred = np.zeros((len(index.user_ids), n))
+    for j in range(len(index.user_ids)):
+        rows = index.rated(j)
+        values = index.rated_values[index.rated_ptr[j]:index.rated_ptr[j + 1]]
+        centred[j, rows] = values - values.mean()
+    weights = np.maximum(user_sims[neighbours], 0)
+    community = (weights[:, None] * centred[neighbours]).sum(axis=0) / weights.sum()
     raw = {
-        "prompt": sims[candidates],
-        "community": (index.movie_vectors[candidates] @ index.user_vectors[neighbours].T).mean(axis=1),
-        "taste": index.movie_vectors[candidates] @ index.user_vectors[user],
+        "prompt": sims, "match": match, "collaborative": collaborative, "community": community,
+        "taste": index.movie_vectors @ index.user_vectors[user],
         "quality": quality_prior(np.array([m.vote_average for m in index.movies]),
-                                 np.array([m.vote_count for m in index.movies]))[candidates],
+                                 np.array([m.vote_count for m in index.movies])),
     }
-    total = np.zeros(len(candidates))
+    parts = {}
     for name, values in raw.items():
-        v = values[valid]
-        z = (values - v.mean()) / v.std()
-        total += cfg.weight(name) * z
-    total[~valid] = -np.inf
+        v = values[candidates]
+        parts[name] = cfg.weight(name) * ((v - v.mean()) / v.std() if v.std() > 1e-9 else 0 * v)
+    total = sum(parts.values())
+    assert set(ranked.signals) == set(raw)
+    position = {int(c): i for i, c in enumerate(candidates)}
+    assert set(ranked.rows.tolist()) <= set(position)
+    for name, part in parts.items():  # every signal of every returned movie, as recomputed
+        np.testing.assert_allclose(ranked.signals[name], part[[position[int(r)] for r in ranked.rows]],
+                                   atol=1e-4, err_msg=name)
     expected = candidates[np.argsort(-total, kind="stable")[:30]]
     np.testing.assert_array_equal(ranked.rows, expected)
 
@@ -61,30 +100,28 @@ def test_rated_movies_left_out_unless_asked(index: IndexArtifact) -> None:
     ranker = Ranker(index, RankingConfig(candidate_movies=300, similar_users=10))
     user = 2
     rated = set(index.rated(user).tolist())
-    excluded = ranker.rank([RankRequest(prompt(3), user_row=user, limit=100)])[0]
+    excluded = ranker.rank([RankRequest("x", prompt(3), user_row=user, limit=100)])[0]
     assert not rated & set(excluded.rows.tolist())
-    included = ranker.rank([RankRequest(prompt(3), user_row=user, limit=300, include_rated=True)])[0]
+    included = ranker.rank([RankRequest("x", prompt(3), user_row=user, limit=300, include_rated=True)])[0]
     assert rated <= set(included.rows.tolist())
 
 
 def test_anonymous_request_has_no_taste_signal(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest(prompt(4), user_row=None, limit=10)])[0]
-    assert set(ranked.signals) == {"prompt", "community", "quality"}
+    ranked = Ranker(index, CONFIG).rank([RankRequest("a western", prompt(4), user_row=None, limit=10)])[0]
+    assert set(ranked.signals) == {"prompt", "match", "community", "quality"}
 
 
 def test_empty_prompt_follows_the_users_taste(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest(None, user_row=7, limit=10)])[0]
+    ranked = Ranker(index, CONFIG).rank([RankRequest("", None, user_row=7, limit=10)])[0]
     assert "prompt" not in ranked.signals
     assert len(ranked.rows) == 10
-    # The taste-only candidates are the movies nearest the taste vector.
-    nearest = np.argsort(-(index.movie_vectors @ index.user_vectors[7]))[: CONFIG.candidate_movies]
-    assert set(ranked.rows.tolist()) <= set(nearest.tolist())
+    assert set(ranked.signals) == {"collaborative", "community", "taste", "quality"}
 
 
 def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
     ranker = Ranker(index, CONFIG)
-    requests = [RankRequest(prompt(10), None, 10), RankRequest(prompt(11), 1, 15),
-                RankRequest(None, 4, 5), RankRequest(prompt(12), 9, 20, include_rated=True)]
+    requests = [RankRequest("a horror movie", prompt(10), None, 10), RankRequest("heist", prompt(11), 1, 15),
+                RankRequest("", None, 4, 5), RankRequest("zombie road trip", prompt(12), 9, 20, include_rated=True)]
     batch = ranker.rank(requests)
     for request, together in zip(requests, batch):
         alone = ranker.rank([request])[0]
@@ -95,7 +132,7 @@ def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
 
 def test_limit_larger_than_the_catalogue(index: IndexArtifact) -> None:
     ranked = Ranker(index, RankingConfig(candidate_movies=10_000, similar_users=10_000)).rank(
-        [RankRequest(prompt(5), user_row=0, limit=1000)])[0]
+        [RankRequest("anything", prompt(5), user_row=0, limit=1000)])[0]
     assert len(ranked.rows) == len(index.movies) - len(index.rated(0))
     assert len(set(ranked.rows.tolist())) == len(ranked.rows)
 
@@ -113,3 +150,12 @@ def test_standardise_ignores_invalid_entries_and_constant_rows() -> None:
     np.testing.assert_allclose(z[0, :3], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
     np.testing.assert_array_equal(z[1], 0)
 
+
+
+def test_with_weights_switches_signals_off(index: IndexArtifact) -> None:
+    only_prompt = CONFIG.with_weights(prompt=1)
+    ranked = Ranker(index, only_prompt).rank([RankRequest("a drama", prompt(6), user_row=2, limit=10)])[0]
+    assert set(ranked.signals) == {"prompt"}
+    expected = [r for r in np.argsort(-(index.movie_vectors @ prompt(6)), kind="stable")
+                if r not in set(index.rated(2).tolist())][:10]
+    np.testing.assert_array_equal(ranked.rows, expected)

@@ -19,7 +19,7 @@ def test_defaults() -> None:
     s = load_settings(env={})
     assert s == Settings()
     assert s.index_dir == Path("var/index") and s.data_dir == Path("data/sample")
-    assert s.candidate_movies == 500 and s.weight_taste == 0.5 and s.keep_versions == 2
+    assert s.candidate_movies == 500 and s.similar_users == 50 and s.keep_versions == 2
     assert s.movies_csv is None and s.ratings_csv is None
 
 
@@ -117,3 +117,14 @@ def test_empty_required_path_is_not_none() -> None:
 def test_replace_ignores_none() -> None:
     s = Settings().replace(candidate_movies=7, index_dir=None)
     assert s.candidate_movies == 7 and s.index_dir == Settings().index_dir
+
+
+def test_ranking_defaults_agree_with_the_ranker() -> None:
+    """The server's settings and the ranker's own defaults are the same numbers (the ones `make eval` chose)."""
+    from dataclasses import fields
+
+    from movierec.ranking import RankingConfig
+    from movierec.recommender import ranking_config
+
+    assert ranking_config(Settings()) == RankingConfig()
+    assert all(getattr(Settings(), f.name) == f.default for f in fields(RankingConfig))

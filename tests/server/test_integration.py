@@ -63,7 +63,7 @@ def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.C
     scores = [m.score for m in response.movies]
     assert scores == sorted(scores, reverse=True)
     for m in response.movies:
-        assert set(m.signals) == {"prompt", "community", "quality"}
+        assert set(m.signals) == {"prompt", "match", "community", "quality"}
         assert m.score == pytest.approx(sum(m.signals.values()), abs=1e-4)
         assert m.title and m.genres and m.movie_id > 0
     assert response.index_version
@@ -75,7 +75,7 @@ def test_a_users_rated_movies_are_left_out_unless_asked(sample_channel: grpc.Cha
     response = call(sample_channel, prompt="a movie for tonight", user_id=1, limit=100)
     returned = {m.movie_id for m in response.movies}
     assert not returned & rated
-    assert all("taste" in m.signals for m in response.movies)
+    assert all({"taste", "collaborative"} <= set(m.signals) for m in response.movies)
     everything = call(sample_channel, prompt="a movie for tonight", user_id=1, limit=100, include_rated=True)
     assert len(everything.movies) == 100
     assert len({m.movie_id for m in everything.movies} & rated) >= len(rated) - 10  # 110 movies, 100 returned

@@ -126,16 +126,20 @@ class ScoredMovie(_message.Message):
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def signals(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
-        """The weighted parts of `score`, one entry per signal that took part in this request:
-          "prompt"     similarity of the movie to the prompt (cosine, standardised over the
-                       candidate movies, times its weight). Absent when the prompt is empty.
-          "community"  how much the users whose taste is closest to the request like the movie:
-                       mean inner product of the movie with those users' taste vectors
-                       (standardised, times its weight).
-          "taste"      inner product of the movie with the requesting user's own taste vector
-                       (standardised, times its weight). Absent for anonymous requests.
-          "quality"    the community review score: TMDB vote average shrunk towards the
-                       catalogue mean by vote count (standardised, times its weight).
+        """The weighted parts of `score`, one entry per signal that took part in this request. Each
+        is standardised over the request's candidate movies (z-score) and multiplied by its weight:
+          "prompt"         cosine similarity of the movie's text embedding to the prompt's.
+                           Absent when the prompt is empty.
+          "match"          the share of the genres/keywords the prompt names that the movie carries
+                           (rare ones weigh more). Absent when the prompt is empty.
+          "collaborative"  what people with the user's rating history watch and like (EASE, an
+                           item-item model learned from all ratings). Absent for anonymous requests.
+          "community"      how the users whose taste is closest to the request rated the movie
+                           (similarity-weighted, each user's ratings centred on their mean).
+          "taste"          inner product of the movie with the user's own taste vector.
+                           Absent for anonymous requests.
+          "quality"        the review score: TMDB vote average shrunk towards the catalogue mean
+                           by vote count.
         """
 
     def __init__(

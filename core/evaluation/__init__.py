@@ -1,0 +1,1 @@
+"""The offline evaluation harness (`make eval`, `movierec eval`): splits, tasks, rankers, report."""

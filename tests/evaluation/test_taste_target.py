@@ -1,0 +1,41 @@
+"""Guards the evaluation's taste target: the default ranking must not fall below EASE.
+
+A fixed, small subset of the real seed data (users 1-250, the same temporal split as `make eval`),
+built with the production indexer from the session's embedding cache, so this takes seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from movierec.embedding import Encoder
+from movierec.evaluation.harness import Dataset, build_training_index, load_dataset
+from movierec.evaluation.rankers import EaseReference, MemoEncoder, Popularity, ProductionRanker
+from movierec.evaluation.splits import temporal_split
+from movierec.evaluation.tasks import taste_task
+from movierec.recommender import Recommender, ranking_config
+from movierec.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+USERS = 250
+
+
+def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, encoder: Encoder,
+                                                     tmp_path: Path) -> None:
+    settings = Settings(data_dir=real_settings.data_dir)
+    dataset = Dataset("seed", settings)
+    _, ratings = load_dataset(dataset)
+    train, held_out = temporal_split(ratings[ratings["user_id"] <= USERS])
+    memo = MemoEncoder(encoder)
+    index = build_training_index(dataset, train, tmp_path / "index", real_settings.index_dir / "cache", memo,
+                                 "test subset", progress=False)
+    task = taste_task(held_out, index.user_row, index.movie_row)
+    assert len(task.requests) > 200
+    default = task.score(ProductionRanker("default", Recommender(index, memo, ranking_config(settings))))
+    ease = task.score(EaseReference(index, settings.ease_lambda))
+    popularity = task.score(Popularity(index))
+    assert popularity["NDCG@10"] < ease["NDCG@10"]  # the harness itself separates rankers
+    assert default["NDCG@10"] >= ease["NDCG@10"], (default, ease)
