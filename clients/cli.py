@@ -1,6 +1,8 @@
 """`movierec`: the command-line client.
 
     movierec recommend "a feel-good romcom" --user 42
+    movierec rate 42 862 4.5 --request-id abc     (user 42 rates Toy Story 4.5)
+    movierec user 42
     movierec info
     movierec wait --for 60
     movierec eval                      (offline evaluation; `make eval`)
@@ -50,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--user", type=int, help="user id whose taste to follow")
     rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
+    rate = sub.add_parser("rate", help="record a rating (0.5-5.0 in steps of 0.5)")
+    rate.add_argument("user", type=int)
+    rate.add_argument("movie", type=int, help="TMDB movie id")
+    rate.add_argument("rating", type=float)
+    rate.add_argument("--request-id", default="", help="makes a retry idempotent")
+    user = sub.add_parser("user", help="a user's rating count and recent ratings")
+    user.add_argument("user", type=int)
+    user.add_argument("--limit", type=int, default=10)
     sub.add_parser("info", help="what index the server is serving")
     wait = sub.add_parser("wait", help="wait until the server reports SERVING")
     wait.add_argument("--for", dest="wait_s", type=float, default=60.0, help="seconds to wait")
@@ -70,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
                 who = f" for user {args.user}" if args.user is not None else ""
                 print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of user {args.user}:")
                 print(format_table(result))
+            elif args.command == "rate":
+                ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)
+                print(f"user {args.user} rated movie {args.movie}: {args.rating:g}"
+                      f"{' (already recorded)' if ack.duplicate else ''}; {ack.ratings} ratings in all")
+            elif args.command == "user":
+                described = client.user(args.user, args.limit)
+                print(f"user {described.user_id}: {described.ratings} ratings; most recent:")
+                for r in described.recent:
+                    print(f"  movie {r.movie_id:>8}  {r.rating:>3.1f}  at {r.timestamp}")
             elif args.command == "info":
                 info = client.index_info()
                 print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "

@@ -29,6 +29,27 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
+class FeedbackAck:
+    duplicate: bool
+    ratings: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class UserRating:
+    movie_id: int
+    rating: float
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class UserDescription:
+    user_id: int
+    ratings: int
+    recent: list[UserRating]
+
+
+@dataclass(frozen=True)
 class IndexDescription:
     index_version: str
     model: str
@@ -73,6 +94,17 @@ class RecommenderClient:
     def index_info(self) -> IndexDescription:
         info = self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s)
         return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users)
+
+    def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
+        """Rate a movie; returns once the rating is stored durably. Reuse `request_id` when retrying."""
+        reply = self._stub.RecordFeedback(pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating,
+                                                             request_id=request_id), timeout=self.timeout_s)
+        return FeedbackAck(reply.duplicate, reply.ratings, reply.timestamp)
+
+    def user(self, user_id: int, limit: int = 20) -> UserDescription:
+        reply = self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit), timeout=self.timeout_s)
+        return UserDescription(reply.user_id, reply.ratings,
+                               [UserRating(r.movie_id, r.rating, r.timestamp) for r in reply.recent])
 
     def serving(self) -> bool:
         """True when the standard health service says SERVING."""

@@ -19,7 +19,6 @@ REQUESTS = [
     ["recommend", "a suspenseful detective film", "--limit", "5"],
     ["recommend", "a feel-good romcom", "--user", "1", "--limit", "5"],
     ["recommend", "an animated movie about toys that come to life", "--limit", "5"],
-    ["recommend", "--user", "1", "--limit", "5"],
 ]
 
 
@@ -33,6 +32,15 @@ def step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
+def _top_movie(cli: list, request: list[str]) -> int:
+    """The id of the first movie the server recommends (through the Python client)."""
+    from movierec.clients.client import RecommenderClient
+
+    target = cli[cli.index("--target") + 1]
+    with RecommenderClient(target) as client:
+        return client.recommend(user_id=int(request[request.index("--user") + 1]), limit=1).movies[0].movie_id
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="movierec-demo", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -41,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     target = f"127.0.0.1:{args.port or free_port()}"
 
+    # Each demo starts from the data alone: ratings given in an earlier demo are dropped.
+    for stale in args.index_dir.glob("feedback.sqlite*"):
+        stale.unlink()
     step(f"building an index of {args.data_dir} in {args.index_dir}")
     subprocess.run([BIN / "movierec-index", "--data-dir", args.data_dir, "--index-dir", args.index_dir], check=True)
 
@@ -55,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         for request in REQUESTS:
             step("movierec " + " ".join(f'"{a}"' if " " in a else a for a in request))
             subprocess.run([*cli, *request], check=True)
+        step("feedback: user 1's list, then they rate its first movie, then their next list")
+        subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
+        first = _top_movie(cli, ["recommend", "--user", "1", "--limit", "5"])
+        subprocess.run([*cli, "rate", "1", str(first), "5", "--request-id", "demo-1"], check=True)
+        subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
+        subprocess.run([*cli, "user", "1", "--limit", "3"], check=True)
         step("a bad request gets a clear status")
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
     finally:

@@ -33,7 +33,7 @@ import numpy as np
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
 
-FORMAT = 2
+FORMAT = 3
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 MOVIES_INDEX = "movies.faiss"
@@ -68,7 +68,8 @@ class IndexArtifact:
 
     movie_vectors: float32 (n_movies, d), unit rows; user_vectors: float32 (n_users, d).
     rated_ptr: int64 (n_users + 1,); rated_rows: int32 (n_ratings,) movie rows rated by user j are
-    rated_rows[rated_ptr[j]:rated_ptr[j+1]], with ratings rated_values (float32) alongside.
+    rated_rows[rated_ptr[j]:rated_ptr[j+1]], with ratings rated_values (float32) and unix-second
+    rated_timestamps (int64) alongside.
     ease_items: int32 (a,) movie rows that had ratings at build time; ease_weights: float32 (a, a),
     the EASE item-item matrix over them (zero diagonal).
     """
@@ -85,6 +86,7 @@ class IndexArtifact:
     rated_ptr: np.ndarray
     rated_rows: np.ndarray
     rated_values: np.ndarray
+    rated_timestamps: np.ndarray
     ease_items: np.ndarray
     ease_weights: np.ndarray
 
@@ -115,6 +117,7 @@ def write_artifact(
     rated_ptr: np.ndarray,
     rated_rows: np.ndarray,
     rated_values: np.ndarray,
+    rated_timestamps: np.ndarray,
     ease_items: np.ndarray,
     ease_weights: np.ndarray,
 ) -> None:
@@ -139,7 +142,8 @@ def write_artifact(
                                ensure_ascii=False) + "\n")
     with open(folder / USERS_DATA, "wb") as f:
         np.savez(f, user_ids=user_ids.astype(np.int64), rated_ptr=rated_ptr.astype(np.int64),
-                 rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32))
+                 rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32),
+                 rated_timestamps=rated_timestamps.astype(np.int64))
     with open(folder / EASE_DATA, "wb") as f:
         np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32))
     manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES})
@@ -229,7 +233,7 @@ def load_artifact(path: Path) -> IndexArtifact:
         user_index = faiss.read_index(str(path / USERS_INDEX))
         movies = [_movie(json.loads(line)) for line in (path / MOVIES_META).read_text(encoding="utf-8").splitlines()]
         with np.load(path / USERS_DATA) as users:
-            arrays = {k: users[k] for k in ("user_ids", "rated_ptr", "rated_rows", "rated_values")}
+            arrays = {k: users[k] for k in ("user_ids", "rated_ptr", "rated_rows", "rated_values", "rated_timestamps")}
         with np.load(path / EASE_DATA) as ease:
             ease_items, ease_weights = ease["items"], ease["weights"]
     except (RuntimeError, OSError, ValueError, KeyError) as e:
@@ -248,7 +252,7 @@ def load_artifact(path: Path) -> IndexArtifact:
         movie_vectors=movie_vectors, movie_index=movie_index,
         user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
         rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
-        ease_items=ease_items, ease_weights=ease_weights,
+        rated_timestamps=arrays["rated_timestamps"], ease_items=ease_items, ease_weights=ease_weights,
     )
 
 

@@ -57,12 +57,26 @@ class RankingConfig:
 
 
 @dataclass(frozen=True)
+class UserProfile:
+    """A user's history and taste, as of now (the index's ratings plus feedback since).
+
+    row: the user's row in the user index, None for a user newer than the index;
+    rated_rows: int64 (k,) movie rows; rated_values: float32 (k,); taste: float32 (d,) unit vector.
+    """
+
+    row: int | None
+    rated_rows: np.ndarray
+    rated_values: np.ndarray
+    taste: np.ndarray
+
+
+@dataclass(frozen=True)
 class RankRequest:
-    """One request in row terms: the prompt text and its vector float32 (d,) (None when empty), a user row."""
+    """One request in row terms: the prompt text and its vector float32 (d,) (None when empty), a user."""
 
     prompt: str
     prompt_vector: np.ndarray | None
-    user_row: int | None
+    user: UserProfile | None
     limit: int
     include_rated: bool = False
 
@@ -128,17 +142,24 @@ class Ranker:
         other.config = config
         return other
 
+    def profile(self, row: int) -> UserProfile:
+        """The profile of the user at `row` of the index, as the index has it."""
+        index = self.index
+        span = slice(index.rated_ptr[row], index.rated_ptr[row + 1])
+        return UserProfile(row, index.rated_rows[span].astype(np.int64), index.rated_values[span],
+                           index.user_vectors[row])
+
     # -- signals over the whole catalogue for the batch --------------------------------------
-    def collaborative_scores(self, user_rows: list[int | None]) -> np.ndarray:
+    def collaborative_scores(self, users: list[UserProfile | None]) -> np.ndarray:
         """EASE scores float32 (B, n_movies); zero rows for anonymous requests."""
         index = self.index
-        out = np.zeros((len(user_rows), len(index.movies)), dtype=np.float32)
-        known = [i for i, u in enumerate(user_rows) if u is not None]
+        out = np.zeros((len(users), len(index.movies)), dtype=np.float32)
+        known = [i for i, u in enumerate(users) if u is not None]
         if not known or len(index.ease_items) == 0:
             return out
         history = np.zeros((len(known), len(index.ease_items)), dtype=np.float32)          # (B_u, a)
         for k, i in enumerate(known):
-            positions = self.ease_position[index.rated(user_rows[i])]
+            positions = self.ease_position[users[i].rated_rows]
             history[k, positions[positions >= 0]] = 1.0
         out[np.ix_(known, index.ease_items)] = history @ index.ease_weights               # one product
         return out
@@ -150,15 +171,15 @@ class Ranker:
             return []
         b, n_movies = len(requests), len(index.movies)
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
-        has_user = np.array([r.user_row is not None for r in requests])
+        has_user = np.array([r.user is not None for r in requests])
         active = {s for s in SIGNALS if cfg.weight(s) != 0}
-        queries = np.stack([r.prompt_vector if r.prompt_vector is not None else index.user_vectors[r.user_row]
+        queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste
                             for r in requests]).astype(np.float32)                       # (B, d)
 
         # Candidates: prompt k-NN ∪ tag matches ∪ collaborative favourites.
         _, nearest = index.movie_index.search(queries, min(cfg.candidate_movies, n_movies))
         match = self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
-        collaborative = (self.collaborative_scores([r.user_row for r in requests])
+        collaborative = (self.collaborative_scores([r.user for r in requests])
                          if "collaborative" in active else np.zeros((b, n_movies), np.float32))
         pools = []
         for i, r in enumerate(requests):
@@ -168,8 +189,8 @@ class Ranker:
             if has_user[i] and "collaborative" in active:
                 pool.append(_top(collaborative[i], cfg.collaborative_candidates))
             pool = np.unique(np.concatenate(pool))
-            if r.user_row is not None and not r.include_rated:
-                pool = pool[~np.isin(pool, index.rated(r.user_row))]
+            if r.user is not None and not r.include_rated:
+                pool = pool[~np.isin(pool, r.user.rated_rows)]
             pools.append(pool)
         width = max(1, max(len(p) for p in pools))
         candidates = np.zeros((b, width), dtype=np.int64)                                 # (B, C)
@@ -189,7 +210,7 @@ class Ranker:
         if "community" in active and index.user_index.ntotal > int(has_user.any()):
             signals["community"] = self._community(requests, queries, candidates)
         if "taste" in active and has_user.any():
-            taste = np.stack([index.user_vectors[r.user_row] if r.user_row is not None
+            taste = np.stack([r.user.taste if r.user is not None
                               else np.zeros(index.dimensions, np.float32) for r in requests])    # (B, d)
             signals["taste"] = np.einsum("bcd,bd->bc", vectors, taste)
         if "quality" in active:
@@ -217,7 +238,8 @@ class Ranker:
         weights = np.zeros((len(requests), k), dtype=np.float32)
         neighbours = np.zeros((len(requests), k), dtype=np.int64)
         for i, r in enumerate(requests):
-            keep = (similar[i] >= 0) & (similar[i] != (r.user_row if r.user_row is not None else -1))
+            own_row = r.user.row if r.user is not None and r.user.row is not None else -1
+            keep = (similar[i] >= 0) & (similar[i] != own_row)
             rows, s = similar[i][keep][:k], sims[i][keep][:k]
             neighbours[i, :len(rows)] = rows
             weights[i, :len(rows)] = np.maximum(s, 0)

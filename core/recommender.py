@@ -1,12 +1,15 @@
 """The recommendation service core: validates requests, embeds prompts, ranks, returns domain objects.
 
 The gRPC server and the evaluation harness both go through `Recommender.recommend_batch`, so what
-is measured is what is served.
+is measured is what is served. A Recommender also holds the live overlay: ratings recorded since
+its index was built, applied at once to the users who gave them.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+import math
+import threading
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -14,11 +17,15 @@ from movierec.artifact import IndexArtifact
 from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
-from movierec.ranking import RankingConfig, RankRequest, Ranker
+from movierec.ranking import RankingConfig, RankRequest, Ranker, UserProfile
 from movierec.settings import Settings
+from movierec.store import StoredRating
+from movierec.taste import centred_taste_vectors
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+DEFAULT_RECENT, MAX_RECENT = 20, 1000
+MAX_REQUEST_ID = 128
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
@@ -38,8 +45,33 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
                           include_rated=include_rated)
 
 
+@dataclass(frozen=True)
+class Feedback:
+    user_id: int
+    movie_id: int
+    rating: float
+    request_id: str | None
+
+
+def validate_feedback(user_id: int, movie_id: int, rating: float, request_id: str) -> Feedback:
+    if user_id < 1:
+        raise InvalidArgument(f"user_id must be a positive number; got {user_id}")
+    if not math.isfinite(rating) or not 0.5 <= rating <= 5.0 or (rating * 2) != int(rating * 2):
+        raise InvalidArgument(f"rating must be 0.5 to 5.0 in steps of 0.5; got {rating:g}")
+    if len(request_id) > MAX_REQUEST_ID:
+        raise InvalidArgument(f"request_id is {len(request_id)} characters; the limit is {MAX_REQUEST_ID}")
+    return Feedback(user_id, movie_id, float(rating), request_id or None)
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    user_id: int
+    ratings: int
+    recent: list[tuple[int, float, int]]  # (movie_id, rating, timestamp), newest first
+
+
 class Recommender:
-    """Answers validated queries against one index artifact with one encoder."""
+    """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
     def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig):
         if encoder.dimensions != index.dimensions:
@@ -47,9 +79,13 @@ class Recommender:
         self.index = index
         self.encoder = encoder
         self.ranker = Ranker(index, config)
+        # Ratings newer than the index: user id -> movie row -> (rating, timestamp).
+        self._live: dict[int, dict[int, tuple[float, int]]] = {}
+        self._profiles: dict[int, UserProfile] = {}
+        self._lock = threading.Lock()
 
     def with_config(self, config: RankingConfig) -> Recommender:
-        """The same index and encoder ranked under other weights."""
+        """The same index, encoder and live state ranked under other weights."""
         other = object.__new__(Recommender)
         other.__dict__.update(self.__dict__)
         other.ranker = self.ranker.with_config(config)
@@ -59,30 +95,95 @@ class Recommender:
     def version(self) -> str:
         return self.index.version
 
+    @property
+    def store_seq(self) -> int:
+        """The last ratings-store row the index already contains."""
+        return int(self.index.manifest.get("store_seq", 0))
+
     def info(self) -> IndexInfo:
         m = self.index.manifest
+        new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
         return IndexInfo(index_version=self.version, model=m["model"]["name"], dimensions=self.index.dimensions,
-                         movies=len(self.index.movies), users=len(self.index.user_ids))
+                         movies=len(self.index.movies), users=len(self.index.user_ids) + new_users)
 
-    def user_row(self, user_id: int | None) -> int | None:
-        if user_id is None:
-            return None
-        row = self.index.user_row.get(user_id)
+    # -- users --------------------------------------------------------------------------------
+    def check_user(self, user_id: int | None) -> None:
+        if user_id is not None and user_id not in self.index.user_row and user_id not in self._live:
+            raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
+                           "a new user becomes known with their first rating)")
+
+    def check_movie(self, movie_id: int) -> int:
+        row = self.index.movie_row.get(movie_id)
         if row is None:
-            raise NotFound(f"user {user_id} is not in the index (it has {len(self.index.user_ids)} users)")
+            raise NotFound(f"movie {movie_id} is not in the catalogue")
         return row
 
+    def _history(self, user_id: int) -> dict[int, tuple[float, int]]:
+        """movie row -> (rating, timestamp): the index's ratings with live ones on top."""
+        history: dict[int, tuple[float, int]] = {}
+        row = self.index.user_row.get(user_id)
+        if row is not None:
+            span = slice(self.index.rated_ptr[row], self.index.rated_ptr[row + 1])
+            for movie, rating, ts in zip(self.index.rated_rows[span].tolist(), self.index.rated_values[span].tolist(),
+                                         self.index.rated_timestamps[span].tolist()):
+                history[movie] = (rating, ts)
+        history.update(self._live.get(user_id, {}))
+        return history
+
+    def profile(self, user_id: int | None) -> UserProfile | None:
+        if user_id is None:
+            return None
+        self.check_user(user_id)
+        row = self.index.user_row.get(user_id)
+        if user_id not in self._live:
+            return self.ranker.profile(row)  # type: ignore[arg-type]
+        cached = self._profiles.get(user_id)
+        if cached is not None:
+            return cached
+        with self._lock:
+            history = self._history(user_id)
+        rows = np.array(sorted(history), dtype=np.int64)
+        values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
+        taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows, values)[0]
+        profile = UserProfile(row, rows, values, taste)
+        self._profiles[user_id] = profile
+        return profile
+
+    def apply(self, rating: StoredRating) -> None:
+        """Fold a recorded rating into the user's live profile (the index itself is unchanged)."""
+        movie_row = self.index.movie_row.get(rating.movie_id)
+        if movie_row is None:  # rated against another catalogue; the next reindex reports it
+            return
+        with self._lock:
+            self._live.setdefault(rating.user_id, {})[movie_row] = (rating.rating, rating.timestamp)
+            self._profiles.pop(rating.user_id, None)
+
+    def user_summary(self, user_id: int, limit: int) -> UserSummary:
+        if limit < 0 or limit > MAX_RECENT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_RECENT} (0 means {DEFAULT_RECENT}); got {limit}")
+        self.check_user(user_id)
+        with self._lock:
+            history = self._history(user_id)
+        newest = sorted(history.items(), key=lambda kv: (-kv[1][1], kv[0]))[: limit or DEFAULT_RECENT]
+        return UserSummary(user_id, len(history),
+                           [(int(self.index.movie_ids[r]), float(v), int(ts)) for r, (v, ts) in newest])
+
+    def rating_count(self, user_id: int) -> int:
+        with self._lock:
+            return len(self._history(user_id))
+
+    # -- ranking ------------------------------------------------------------------------------
     def recommend_batch(self, queries: list[RecommendQuery]) -> list[RecommendResult]:
         """Answer several queries with one encoder forward and one ranking pass.
 
         Raises NotFound for an unknown user (checked before any work is done).
         """
-        user_rows = [self.user_row(q.user_id) for q in queries]
+        profiles = [self.profile(q.user_id) for q in queries]
         prompts = [q.prompt for q in queries if q.prompt]
         vectors = iter(self.encoder.encode(prompts) if prompts else np.zeros((0, self.index.dimensions), np.float32))
-        requests = [RankRequest(prompt=q.prompt, prompt_vector=next(vectors) if q.prompt else None, user_row=row,
+        requests = [RankRequest(prompt=q.prompt, prompt_vector=next(vectors) if q.prompt else None, user=profile,
                                 limit=q.limit, include_rated=q.include_rated)
-                    for q, row in zip(queries, user_rows)]
+                    for q, profile in zip(queries, profiles)]
         results = []
         for ranked in self.ranker.rank(requests):
             movies = [Recommendation(movie=self.index.movies[row], score=float(ranked.scores[j]),

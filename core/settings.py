@@ -36,6 +36,9 @@ class Settings:
     index_dir: Path = Path("var/index")
     # The embedding cache; empty means index_dir/cache.
     cache_dir: Path | None = None
+    # The ratings store (SQLite) that feedback is written to and reindex reads; empty means
+    # index_dir/feedback.sqlite.
+    store_path: Path | None = None
     # Explicit file paths; empty means "find it in data_dir by its usual names".
     movies_csv: Path | None = None
     credits_csv: Path | None = None

@@ -24,8 +24,9 @@ from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
 from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ease import fit_ease
-from movierec.indexer.vectors import centred_taste_vectors, centroid_taste_vectors, group_by_user
+from movierec.taste import centred_taste_vectors, centroid_taste_vectors, group_by_user
 from movierec.settings import Settings
+from movierec.store import STORE_NAME, read_store
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,31 @@ def embed_catalogue(catalogue: Catalogue, encoder: Encoder, cache: EmbeddingCach
     return vectors, len(missing)
 
 
-def user_arrays(ratings: Ratings, movie_row: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(user_ids int64 (u,), rated_ptr int64 (u+1,), rated_rows int32 (r,), rated_values float32 (r,))."""
-    frame = ratings.frame.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+def user_arrays(frame: pd.DataFrame, movie_row: dict[int, int]) -> tuple[np.ndarray, ...]:
+    """(user_ids int64 (u,), rated_ptr int64 (u+1,), rated_rows int32 (r,), rated_values float32 (r,),
+    rated_timestamps int64 (r,)), each user's ratings oldest first."""
+    frame = frame.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
     user_ids, user_index = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
     rated_ptr = group_by_user(user_index, len(user_ids))
     rated_rows = frame["movie_id"].map(movie_row).to_numpy().astype(np.int32)
-    return user_ids.astype(np.int64), rated_ptr, rated_rows, frame["rating"].to_numpy(np.float32)
+    return (user_ids.astype(np.int64), rated_ptr, rated_rows, frame["rating"].to_numpy(np.float32),
+            frame["timestamp"].to_numpy(np.int64))
+
+
+def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame, catalogue_ids: set[int]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """CSV ratings plus the ratings store: for the same user and movie the later rating wins
+    (by timestamp; at equal times the store's, then the later store row). Returns (frame, counts)."""
+    on_catalogue = store["movie_id"].isin(catalogue_ids)
+    stored = store[on_catalogue].assign(source=1)
+    frame = pd.concat([csv_ratings.assign(source=0, seq=0), stored], ignore_index=True)
+    frame = frame.sort_values(["user_id", "movie_id", "timestamp", "source", "seq"], kind="stable")
+    latest = frame.drop_duplicates(["user_id", "movie_id"], keep="last")
+    counts = {"rows": len(store), "not in the catalogue": int((~on_catalogue).sum()),
+              "replaced by a later rating": len(frame) - len(latest)}
+    columns = ["user_id", "movie_id", "rating", "timestamp"]
+    latest = latest[columns].astype({"user_id": np.int64, "movie_id": np.int64, "rating": np.float32,
+                                     "timestamp": np.int64})
+    return latest.reset_index(drop=True), counts
 
 
 def build_index(settings: Settings, encoder: Encoder | None = None, progress: bool = True,
@@ -96,6 +115,11 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
         ratings = load_ratings(files.ratings, files.links, catalogue.movie_ids)
         if ratings_filter is not None:
             ratings.frame = ratings_filter(ratings.frame).reset_index(drop=True)
+        store_path = settings.store_path or index_dir / STORE_NAME
+        store_frame, store_seq = read_store(store_path)
+        ratings.frame, store_counts = merge_feedback(ratings.frame, store_frame, set(catalogue.movie_ids))
+        log.info("ratings store %s: %d ratings up to seq %d merged (%d not in the catalogue)", store_path,
+                 store_counts["rows"], store_seq, store_counts["not in the catalogue"])
         for report in (catalogue.movies_report, catalogue.credits_report, ratings.ratings_report, ratings.links_report):
             log.info("%s", report.summary())
             for example in report.examples[:5]:
@@ -111,7 +135,7 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
 
         movies = [e.movie for e in catalogue.entries]
         movie_row = {m.movie_id: i for i, m in enumerate(movies)}
-        user_ids, rated_ptr, rated_rows, rated_values = user_arrays(ratings, movie_row)
+        user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(ratings.frame, movie_row)
         if settings.taste_vectors == "centroid":
             user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
         else:
@@ -125,9 +149,11 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
         manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
         if ratings_note:
             manifest["ratings_filter"] = ratings_note
+        manifest["store_seq"] = store_seq
+        manifest["inputs"]["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
-                       rated_ptr, rated_rows, rated_values, ease_items, ease_weights)
+                       rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:

@@ -33,6 +33,8 @@ def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
     methods = {
         "Recommend": (servicer.Recommend, pb.RecommendRequest, pb.RecommendResponse),
         "GetIndexInfo": (servicer.GetIndexInfo, pb.GetIndexInfoRequest, pb.IndexInfo),
+        "RecordFeedback": (servicer.RecordFeedback, pb.FeedbackRequest, pb.FeedbackResponse),
+        "GetUser": (servicer.GetUser, pb.GetUserRequest, pb.User),
     }
     return grpc.method_handlers_generic_handler(SERVICE, {
         name: grpc.unary_unary_rpc_method_handler(

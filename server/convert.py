@@ -8,6 +8,8 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from movierec.domain import IndexInfo, RecommendResult
+from movierec.recommender import UserSummary
+from movierec.store import StoredRating
 from movierec.v1 import recommender_pb2 as pb
 
 
@@ -53,3 +55,18 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
     return pb.IndexInfo(index_version=info.index_version, model=info.model, dimensions=info.dimensions,
                         movies=info.movies, users=info.users)
+
+
+def feedback_args_from_pb(request: pb.FeedbackRequest) -> dict[str, Any]:
+    """Keyword arguments for `validate_feedback`."""
+    return {"user_id": request.user_id, "movie_id": request.movie_id, "rating": request.rating,
+            "request_id": request.request_id}
+
+
+def feedback_response_to_pb(stored: StoredRating, ratings: int) -> pb.FeedbackResponse:
+    return pb.FeedbackResponse(duplicate=stored.duplicate, ratings=ratings, timestamp=stored.timestamp)
+
+
+def user_to_pb(summary: UserSummary) -> pb.User:
+    return pb.User(user_id=summary.user_id, ratings=summary.ratings,
+                   recent=[pb.Rating(movie_id=m, rating=r, timestamp=t) for m, r, t in summary.recent])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import grpc
 
-from movierec.recommender import validate_query
-from movierec.server.convert import index_info_to_pb, recommend_args_from_pb, recommend_response_to_pb
+from movierec.recommender import validate_feedback, validate_query
+from movierec.server.convert import (feedback_args_from_pb, feedback_response_to_pb, index_info_to_pb,
+                                     recommend_args_from_pb, recommend_response_to_pb, user_to_pb)
 from movierec.server.state import ServingState
 from movierec.v1 import recommender_pb2 as pb
 
@@ -20,3 +21,10 @@ class RecommenderServicer:
 
     def GetIndexInfo(self, request: pb.GetIndexInfoRequest, context: grpc.ServicerContext) -> pb.IndexInfo:
         return index_info_to_pb(self.state.info())
+
+    def RecordFeedback(self, request: pb.FeedbackRequest, context: grpc.ServicerContext) -> pb.FeedbackResponse:
+        stored, ratings = self.state.record_feedback(validate_feedback(**feedback_args_from_pb(request)))
+        return feedback_response_to_pb(stored, ratings)
+
+    def GetUser(self, request: pb.GetUserRequest, context: grpc.ServicerContext) -> pb.User:
+        return user_to_pb(self.state.user(request.user_id, request.limit))

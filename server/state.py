@@ -10,7 +10,8 @@ from movierec.artifact import current_version, load_artifact
 from movierec.diagnostics import MovierecError, Unavailable
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
-from movierec.recommender import Recommender, ranking_config
+from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
+from movierec.store import STORE_NAME, RatingsStore, StoredRating
 from movierec.server.batcher import MicroBatcher
 from movierec.settings import Settings
 
@@ -24,6 +25,10 @@ class ServingState:
     CURRENT every `reload_interval_s`: a new version is loaded beside the old one and swapped in
     with one assignment, so in-flight requests finish on the version they started with. A version
     that fails to load is logged and skipped; the previous one keeps serving.
+
+    Feedback is committed to the ratings store, then applied to the serving Recommender, under one
+    lock that a swap also takes: a new version replays the store rows its index does not contain
+    before it starts serving, so no acknowledged rating falls between two versions.
     """
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
@@ -34,6 +39,8 @@ class ServingState:
         self._on_ready = on_ready or (lambda serving: None)
         self._failed_version: str | None = None
         self._stop = threading.Event()
+        self._feedback_lock = threading.Lock()
+        self._store: RatingsStore | None = None
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult] = MicroBatcher(
             self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
@@ -52,8 +59,28 @@ class ServingState:
 
     def recommend(self, query: RecommendQuery, timeout_s: float | None = None) -> RecommendResult:
         recommender = self.recommender()
-        recommender.user_row(query.user_id)  # NOT_FOUND now, not inside a shared batch
+        recommender.check_user(query.user_id)  # NOT_FOUND now, not inside a shared batch
         return self.batcher.submit((recommender, query)).result(timeout_s)
+
+    def store(self) -> RatingsStore:
+        """The ratings store, opened on first use (so a store that cannot be opened fails feedback only)."""
+        if self._store is None:
+            self._store = RatingsStore(self.settings.store_path or self.settings.index_dir / STORE_NAME)
+        return self._store
+
+    def record_feedback(self, feedback: Feedback) -> tuple[StoredRating, int]:
+        """Commit durably, then apply live. Returns (the stored row, the user's rating count)."""
+        recommender = self.recommender()
+        recommender.check_movie(feedback.movie_id)
+        with self._feedback_lock:
+            stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
+            recommender = self.recommender()  # the version serving now (a swap waits for this lock)
+            if not stored.duplicate:
+                recommender.apply(stored)
+        return stored, recommender.rating_count(feedback.user_id)
+
+    def user(self, user_id: int, limit: int) -> UserSummary:
+        return self.recommender().user_summary(user_id, limit)
 
     @staticmethod
     def _run_batch(items: list[tuple[Recommender, RecommendQuery]]) -> list[RecommendResult]:
@@ -95,7 +122,17 @@ class ServingState:
             log.error("%s; %s", self.load_error,
                       f"still serving {serving}" if serving else "no index is being served")
             return False
-        self._recommender = recommender
+        with self._feedback_lock:
+            try:
+                missed = self.store().since(recommender.store_seq)
+            except MovierecError as e:  # the store is unreadable: serve the index alone, say so
+                log.error("ratings newer than index %s could not be replayed: %s", version, e)
+                missed = []
+            for stored in missed:
+                recommender.apply(stored)
+            self._recommender = recommender
+        if missed:
+            log.info("replayed %d ratings recorded after index %s was built", len(missed), version)
         self._failed_version = None
         self.load_error = None
         log.info("serving index %s (%d movies, %d users)", version, len(recommender.index.movies),
@@ -117,3 +154,6 @@ class ServingState:
     def close(self) -> None:
         self._stop.set()
         self.batcher.close()
+        with self._feedback_lock:
+            if self._store is not None:
+                self._store.close()

@@ -9,7 +9,7 @@ import numpy as np
 from movierec.artifact import IndexArtifact, load_artifact, write_artifact
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease
-from movierec.indexer.vectors import centred_taste_vectors, group_by_user
+from movierec.taste import centred_taste_vectors, group_by_user
 
 
 def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -39,6 +39,8 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
     manifest = {"index_version": f"synthetic-{seed}", "dimensions": d,
                 "counts": {"movies": n_movies, "users": n_users, "ratings": len(rated_rows)},
                 "model": {"name": "synthetic"}}
+    rated_timestamps = (1_500_000_000 + np.arange(len(rated_rows)) * 60).astype(np.int64)
     write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values,
+                   rated_timestamps,
                    ease_items, ease_weights)
     return load_artifact(folder)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec.artifact import IndexArtifact
-from movierec.ranking import RankingConfig, RankRequest, Ranker, quality_prior, standardise
+from movierec.ranking import RankingConfig, RankRequest, Ranker, UserProfile, quality_prior, standardise
 from synthetic import synthetic_artifact, unit_rows
 
 
@@ -16,12 +16,17 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
 CONFIG = RankingConfig(candidate_movies=120, similar_users=10)
 
 
+def P(index: IndexArtifact, row: int) -> UserProfile:  # noqa: N802 - reads like a constructor
+    """The index's profile of the user at `row`."""
+    return Ranker(index, CONFIG).profile(row)
+
+
 def prompt(seed: int, d: int = 16) -> np.ndarray:
     return unit_rows(np.random.default_rng(seed), 1, d)[0]
 
 
 def test_scores_are_the_sum_of_signals_and_sorted(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest("a drama", prompt(1), user_row=3, limit=25)])[0]
+    ranked = Ranker(index, CONFIG).rank([RankRequest("a drama", prompt(1), user=P(index, 3), limit=25)])[0]
     assert len(ranked.rows) == 25
     assert set(ranked.signals) == {"prompt", "match", "collaborative", "community", "taste", "quality"}
     np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, rtol=1e-5, atol=1e-5)
@@ -36,7 +41,7 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     cfg = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=30, similar_users=10,
                         weight_prompt=0.7, weight_match=1.3, weight_collaborative=1.0, weight_community=0.4,
                         weight_taste=0.3, weight_quality=0.2)
-    ranked = Ranker(index, cfg).rank([RankRequest(text, q, user_row=user, limit=30)])[0]
+    ranked = Ranker(index, cfg).rank([RankRequest(text, q, user=P(index, user), limit=30)])[0]
 
     n = len(index.movies)
     rated = set(index.rated(user).tolist())
@@ -100,19 +105,19 @@ def test_rated_movies_left_out_unless_asked(index: IndexArtifact) -> None:
     ranker = Ranker(index, RankingConfig(candidate_movies=300, similar_users=10))
     user = 2
     rated = set(index.rated(user).tolist())
-    excluded = ranker.rank([RankRequest("x", prompt(3), user_row=user, limit=100)])[0]
+    excluded = ranker.rank([RankRequest("x", prompt(3), user=P(index, user), limit=100)])[0]
     assert not rated & set(excluded.rows.tolist())
-    included = ranker.rank([RankRequest("x", prompt(3), user_row=user, limit=300, include_rated=True)])[0]
+    included = ranker.rank([RankRequest("x", prompt(3), user=P(index, user), limit=300, include_rated=True)])[0]
     assert rated <= set(included.rows.tolist())
 
 
 def test_anonymous_request_has_no_taste_signal(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest("a western", prompt(4), user_row=None, limit=10)])[0]
+    ranked = Ranker(index, CONFIG).rank([RankRequest("a western", prompt(4), user=None, limit=10)])[0]
     assert set(ranked.signals) == {"prompt", "match", "community", "quality"}
 
 
 def test_empty_prompt_follows_the_users_taste(index: IndexArtifact) -> None:
-    ranked = Ranker(index, CONFIG).rank([RankRequest("", None, user_row=7, limit=10)])[0]
+    ranked = Ranker(index, CONFIG).rank([RankRequest("", None, user=P(index, 7), limit=10)])[0]
     assert "prompt" not in ranked.signals
     assert len(ranked.rows) == 10
     assert set(ranked.signals) == {"collaborative", "community", "taste", "quality"}
@@ -120,8 +125,9 @@ def test_empty_prompt_follows_the_users_taste(index: IndexArtifact) -> None:
 
 def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
     ranker = Ranker(index, CONFIG)
-    requests = [RankRequest("a horror movie", prompt(10), None, 10), RankRequest("heist", prompt(11), 1, 15),
-                RankRequest("", None, 4, 5), RankRequest("zombie road trip", prompt(12), 9, 20, include_rated=True)]
+    requests = [RankRequest("a horror movie", prompt(10), None, 10), RankRequest("heist", prompt(11), P(index, 1), 15),
+                RankRequest("", None, P(index, 4), 5),
+                RankRequest("zombie road trip", prompt(12), P(index, 9), 20, include_rated=True)]
     batch = ranker.rank(requests)
     for request, together in zip(requests, batch):
         alone = ranker.rank([request])[0]
@@ -132,7 +138,7 @@ def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
 
 def test_limit_larger_than_the_catalogue(index: IndexArtifact) -> None:
     ranked = Ranker(index, RankingConfig(candidate_movies=10_000, similar_users=10_000)).rank(
-        [RankRequest("anything", prompt(5), user_row=0, limit=1000)])[0]
+        [RankRequest("anything", prompt(5), user=P(index, 0), limit=1000)])[0]
     assert len(ranked.rows) == len(index.movies) - len(index.rated(0))
     assert len(set(ranked.rows.tolist())) == len(ranked.rows)
 
@@ -154,7 +160,7 @@ def test_standardise_ignores_invalid_entries_and_constant_rows() -> None:
 
 def test_with_weights_switches_signals_off(index: IndexArtifact) -> None:
     only_prompt = CONFIG.with_weights(prompt=1)
-    ranked = Ranker(index, only_prompt).rank([RankRequest("a drama", prompt(6), user_row=2, limit=10)])[0]
+    ranked = Ranker(index, only_prompt).rank([RankRequest("a drama", prompt(6), user=P(index, 2), limit=10)])[0]
     assert set(ranked.signals) == {"prompt"}
     expected = [r for r in np.argsort(-(index.movie_vectors @ prompt(6)), kind="stable")
                 if r not in set(index.rated(2).tolist())][:10]

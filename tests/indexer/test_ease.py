@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from movierec.indexer.ease import fit_ease
-from movierec.indexer.vectors import group_by_user
+from movierec.taste import group_by_user
 
 
 def test_fit_ease_solves_the_closed_form() -> None:

@@ -34,7 +34,8 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict:
     building = index_dir / ".building-v1"
     manifest = {"index_version": "v1", "dimensions": D, "counts": {"movies": N_MOVIES, "users": N_USERS}}
     write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows,
-                   rated_values, np.zeros(0, np.int32), np.zeros((0, 0), np.float32))
+                   rated_values, np.zeros(len(rated_rows), np.int64), np.zeros(0, np.int32),
+                   np.zeros((0, 0), np.float32))
     publish(index_dir, building, "v1")
     return {"index_dir": index_dir, "movie_vectors": movie_vectors, "user_vectors": user_vectors,
             "movie_ids": movie_ids, "user_ids": user_ids, "rated_ptr": rated_ptr, "rated_rows": rated_rows,

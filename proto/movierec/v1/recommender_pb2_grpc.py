@@ -45,6 +45,16 @@ class RecommenderStub:
                 request_serializer=movierec_dot_v1_dot_recommender__pb2.GetIndexInfoRequest.SerializeToString,
                 response_deserializer=movierec_dot_v1_dot_recommender__pb2.IndexInfo.FromString,
                 _registered_method=True)
+        self.RecordFeedback = channel.unary_unary(
+                '/movierec.v1.Recommender/RecordFeedback',
+                request_serializer=movierec_dot_v1_dot_recommender__pb2.FeedbackRequest.SerializeToString,
+                response_deserializer=movierec_dot_v1_dot_recommender__pb2.FeedbackResponse.FromString,
+                _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/movierec.v1.Recommender/GetUser',
+                request_serializer=movierec_dot_v1_dot_recommender__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=movierec_dot_v1_dot_recommender__pb2.User.FromString,
+                _registered_method=True)
 
 
 class RecommenderServicer:
@@ -72,6 +82,31 @@ class RecommenderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordFeedback(self, request, context):
+        """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
+        store; the user's next Recommend already reflects it (the movie is left out as rated, their
+        taste and collaborative signal include it). A user id seen for the first time becomes a user.
+        Retrying with the same request_id is safe: the rating is stored once.
+
+        Errors:
+        INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
+        request_id longer than 128 characters, or reused for a different rating.
+        NOT_FOUND         movie_id is not in the catalogue.
+        UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
+        read-only); recommendations keep working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUser(self, request, context):
+        """A user's rating count and most recent ratings (from the index and from feedback since).
+        NOT_FOUND  the user has no ratings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecommenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -84,6 +119,16 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.GetIndexInfo,
                     request_deserializer=movierec_dot_v1_dot_recommender__pb2.GetIndexInfoRequest.FromString,
                     response_serializer=movierec_dot_v1_dot_recommender__pb2.IndexInfo.SerializeToString,
+            ),
+            'RecordFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordFeedback,
+                    request_deserializer=movierec_dot_v1_dot_recommender__pb2.FeedbackRequest.FromString,
+                    response_serializer=movierec_dot_v1_dot_recommender__pb2.FeedbackResponse.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=movierec_dot_v1_dot_recommender__pb2.GetUserRequest.FromString,
+                    response_serializer=movierec_dot_v1_dot_recommender__pb2.User.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +186,60 @@ class Recommender:
             '/movierec.v1.Recommender/GetIndexInfo',
             movierec_dot_v1_dot_recommender__pb2.GetIndexInfoRequest.SerializeToString,
             movierec_dot_v1_dot_recommender__pb2.IndexInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/movierec.v1.Recommender/RecordFeedback',
+            movierec_dot_v1_dot_recommender__pb2.FeedbackRequest.SerializeToString,
+            movierec_dot_v1_dot_recommender__pb2.FeedbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/movierec.v1.Recommender/GetUser',
+            movierec_dot_v1_dot_recommender__pb2.GetUserRequest.SerializeToString,
+            movierec_dot_v1_dot_recommender__pb2.User.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,23 @@ class RecommenderStub:
     """
     GetIndexInfo: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
+    RecordFeedback: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.FeedbackRequest, _recommender_pb2.FeedbackResponse]
+    """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
+    store; the user's next Recommend already reflects it (the movie is left out as rated, their
+    taste and collaborative signal include it). A user id seen for the first time becomes a user.
+    Retrying with the same request_id is safe: the rating is stored once.
+
+    Errors:
+      INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
+                        request_id longer than 128 characters, or reused for a different rating.
+      NOT_FOUND         movie_id is not in the catalogue.
+      UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
+                        read-only); recommendations keep working.
+    """
+    GetUser: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetUserRequest, _recommender_pb2.User]
+    """A user's rating count and most recent ratings (from the index and from feedback since).
+      NOT_FOUND  the user has no ratings.
+    """
 
 @_typing.type_check_only
 class RecommenderAsyncStub(RecommenderStub):
@@ -67,6 +84,23 @@ class RecommenderAsyncStub(RecommenderStub):
     """
     GetIndexInfo: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]  # type: ignore[assignment]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
+    RecordFeedback: _aio.UnaryUnaryMultiCallable[_recommender_pb2.FeedbackRequest, _recommender_pb2.FeedbackResponse]  # type: ignore[assignment]
+    """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
+    store; the user's next Recommend already reflects it (the movie is left out as rated, their
+    taste and collaborative signal include it). A user id seen for the first time becomes a user.
+    Retrying with the same request_id is safe: the rating is stored once.
+
+    Errors:
+      INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
+                        request_id longer than 128 characters, or reused for a different rating.
+      NOT_FOUND         movie_id is not in the catalogue.
+      UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
+                        read-only); recommendations keep working.
+    """
+    GetUser: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetUserRequest, _recommender_pb2.User]  # type: ignore[assignment]
+    """A user's rating count and most recent ratings (from the index and from feedback since).
+      NOT_FOUND  the user has no ratings.
+    """
 
 class RecommenderServicer(metaclass=_abc_1.ABCMeta):
     """Ranks movies for a free-text mood prompt and a user's taste."""
@@ -94,5 +128,34 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_recommender_pb2.IndexInfo, _abc.Awaitable[_recommender_pb2.IndexInfo]]:
         """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
+
+    @_abc_1.abstractmethod
+    def RecordFeedback(
+        self,
+        request: _recommender_pb2.FeedbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recommender_pb2.FeedbackResponse, _abc.Awaitable[_recommender_pb2.FeedbackResponse]]:
+        """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
+        store; the user's next Recommend already reflects it (the movie is left out as rated, their
+        taste and collaborative signal include it). A user id seen for the first time becomes a user.
+        Retrying with the same request_id is safe: the rating is stored once.
+
+        Errors:
+          INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
+                            request_id longer than 128 characters, or reused for a different rating.
+          NOT_FOUND         movie_id is not in the catalogue.
+          UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
+                            read-only); recommendations keep working.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUser(
+        self,
+        request: _recommender_pb2.GetUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recommender_pb2.User, _abc.Awaitable[_recommender_pb2.User]]:
+        """A user's rating count and most recent ratings (from the index and from feedback since).
+          NOT_FOUND  the user has no ratings.
+        """
 
 def add_RecommenderServicer_to_server(servicer: RecommenderServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

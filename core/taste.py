@@ -1,4 +1,4 @@
-"""User taste vectors from ratings and movie embeddings."""
+"""User taste vectors from ratings and movie embeddings (used by the indexer, and by the server for live updates)."""
 
 from __future__ import annotations
 

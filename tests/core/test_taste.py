@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.indexer.vectors import centroid_taste_vectors, group_by_user
+from movierec.taste import centroid_taste_vectors, group_by_user
 
 
 def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

@@ -1,0 +1,206 @@
+"""Against real server processes: SIGKILL durability, and hot reindex under load."""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from conftest import REPO, SAMPLE_DATA
+from movierec.artifact import load_artifact
+from movierec.clients.client import RecommenderClient
+from movierec.settings import Settings
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`movierec-serve` in its own process, logging to a file."""
+
+    def __init__(self, index_dir: Path, log: Path):
+        self.index_dir, self.log = index_dir, log
+        self.target = f"127.0.0.1:{free_port()}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, MOVIEREC_RELOAD_INTERVAL_S="0.2")
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen([BIN / "movierec-serve", "--index-dir", self.index_dir,
+                                             "--address", self.target], stdout=out, stderr=out, env=env)
+        with RecommenderClient(self.target) as client:
+            assert client.wait_until_serving(90), self.log.read_text()[-2000:]
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture()
+def index_copy(tmp_path: Path, sample_settings: Settings) -> Path:
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    return index_dir
+
+
+def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy: Path, tmp_path: Path) -> None:
+    index = load_artifact(index_copy)
+    rng = random.Random(11)
+    users = [600_001, 600_002, 600_003, int(index.user_ids[0]), int(index.user_ids[1])]
+    movies = [int(m) for m in index.movie_ids.tolist()]
+    plan = [(f"durable-{i}", u, m, rng.choice([x / 2 for x in range(1, 11)]))
+            for i, (u, m) in enumerate((u, m) for u in users for m in rng.sample(movies, 32))]  # 160 ratings
+    pending: queue.Queue = queue.Queue()
+    for item in plan:
+        pending.put(item)
+    acked: dict[str, tuple[int, int, float]] = {}
+    lock = threading.Lock()
+    server = ServerProcess(index_copy, tmp_path / "server.log")
+    server.start()
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with RecommenderClient(server.target, timeout_s=5) as client:
+            while not stop.is_set():
+                try:
+                    request_id, user, movie, rating = pending.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                try:
+                    client.record_feedback(user, movie, rating, request_id)
+                except grpc.RpcError:  # the server is down: retry later with the same request_id
+                    pending.put((request_id, user, movie, rating))
+                    time.sleep(0.05)
+                    continue
+                with lock:
+                    acked[request_id] = (user, movie, rating)
+                time.sleep(0.05)  # paced (~80 ratings/s in all) so that the kills land mid-stream
+
+    clients = [threading.Thread(target=client_loop) for _ in range(4)]
+    for t in clients:
+        t.start()
+    kills = 0
+    deadline = time.monotonic() + 240
+    try:
+        while len(acked) < len(plan) and time.monotonic() < deadline:
+            target = min(len(plan), len(acked) + 25)
+            while len(acked) < target and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if kills < 4:  # killed mid-stream, with requests in flight
+                server.kill()
+                kills += 1
+                server.start()
+        assert len(acked) == len(plan), f"only {len(acked)} of {len(plan)} acknowledged"
+    finally:
+        stop.set()
+        for t in clients:
+            t.join()
+    server.kill()  # and once more after the last ack
+    server.start()
+    try:
+        with RecommenderClient(server.target) as client:
+            for user in users:
+                mine = {(m, r) for u, m, r in acked.values() if u == user}
+                seen = {(r.movie_id, r.rating) for r in client.user(user, 1000).recent}
+                assert mine <= seen, f"user {user}: lost {mine - seen}"
+    finally:
+        server.stop()
+    with sqlite3.connect(index_copy / "feedback.sqlite") as db:
+        rows = db.execute("SELECT request_id, user_id, movie_id, rating FROM feedback").fetchall()
+    assert kills == 4
+    assert len(rows) == len(plan)                               # zero duplicated
+    assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked    # zero lost, every value as acknowledged
+
+
+def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Path) -> None:
+    server = ServerProcess(index_copy, tmp_path / "server.log")
+    server.start()
+    stop = threading.Event()
+    counts = {"ok": 0, "failed": 0}
+    errors: list[str] = []
+    lock = threading.Lock()
+    prompts = ["a comedy", "a thrilling action flick", "", "space adventure", "a feel-good romcom"]
+
+    def load(seed: int) -> None:
+        rng = random.Random(seed)
+        with RecommenderClient(server.target, timeout_s=10) as client:
+            while not stop.is_set():
+                prompt = rng.choice(prompts)
+                try:
+                    result = client.recommend(prompt, user_id=rng.randint(1, 50) if not prompt or rng.random() < 0.5
+                                              else None, limit=10)
+                    assert len(result.movies) == 10
+                    with lock:
+                        counts["ok"] += 1
+                except Exception as e:  # counted: the assertion below says what went wrong
+                    with lock:
+                        counts["failed"] += 1
+                        errors.append(repr(e)[:300])
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(4)]
+    try:
+        with RecommenderClient(server.target) as client:
+            before = client.index_info().index_version
+            for t in threads:
+                t.start()
+            time.sleep(1.0)
+            reindex = subprocess.Popen(["make", "-s", "reindex", f"DATA_DIR={SAMPLE_DATA}", f"INDEX_DIR={index_copy}"],
+                                       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            # Feedback while the reindex runs is kept and shows after the switch.
+            ack = client.record_feedback(610_000, 862, 5.0, "during-reindex")
+            output, _ = reindex.communicate(timeout=300)
+            assert reindex.returncode == 0, output.decode()[-2000:]
+            deadline = time.monotonic() + 30
+            while client.index_info().index_version == before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            after = client.index_info().index_version
+            time.sleep(1.0)  # load goes on against the new version
+            stop.set()
+            for t in threads:
+                t.join()
+            assert after != before
+            assert counts["failed"] == 0, errors[:5]
+            assert counts["ok"] > 50
+            assert ack.ratings == 1 and client.user(610_000).ratings == 1
+            assert 862 not in {m.movie_id for m in client.recommend(user_id=610_000, limit=50).movies}
+
+            # A half-written version is refused; the server keeps serving the one it has.
+            half = index_copy / f"{after}-half"
+            shutil.copytree(index_copy / after, half)
+            (half / "users.npz").unlink()
+            (index_copy / "CURRENT").write_text(half.name + "\n")
+            time.sleep(1.5)
+            assert client.index_info().index_version == after
+            assert client.serving() and len(client.recommend("a comedy").movies) == 10
+        log = server.log.read_text()
+        assert f"index version {half.name} could not be loaded" in log and "users.npz: missing" in log
+    finally:
+        stop.set()
+        server.stop()
