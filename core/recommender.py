@@ -137,17 +137,18 @@ class Recommender:
         row = self.index.user_row.get(user_id)
         if user_id not in self._live:
             return self.ranker.profile(row)  # type: ignore[arg-type]
-        cached = self._profiles.get(user_id)
-        if cached is not None:
-            return cached
-        with self._lock:
+        with self._lock:  # built and cached under the lock, so a rating applied meanwhile is never lost
+            cached = self._profiles.get(user_id)
+            if cached is not None:
+                return cached
             history = self._history(user_id)
-        rows = np.array(sorted(history), dtype=np.int64)
-        values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
-        taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows, values)[0]
-        profile = UserProfile(row, rows, values, taste)
-        self._profiles[user_id] = profile
-        return profile
+            rows = np.array(sorted(history), dtype=np.int64)
+            values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
+            taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows,
+                                          values)[0]
+            profile = UserProfile(row, rows, values, taste)
+            self._profiles[user_id] = profile
+            return profile
 
     def apply(self, rating: StoredRating) -> None:
         """Fold a recorded rating into the user's live profile (the index itself is unchanged)."""

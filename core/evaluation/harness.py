@@ -21,7 +21,7 @@ from movierec.indexer.build import build_index
 from movierec.indexer.catalogue import load_catalogue
 from movierec.indexer.datafiles import find_data_files
 from movierec.indexer.ratings import load_ratings
-from movierec.ranking import SIGNALS, RankingConfig
+from movierec.ranking import SIGNALS
 from movierec.recommender import Recommender, ranking_config
 from movierec.settings import Settings
 

@@ -13,7 +13,6 @@ import grpc
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_DATA
 from movierec.artifact import load_artifact
 from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder
