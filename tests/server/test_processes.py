@@ -204,3 +204,77 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
     finally:
         stop.set()
         server.stop()
+
+
+def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: Path, tmp_path: Path) -> None:
+    """Three concurrent clients; after each acknowledged rating the server is SIGKILLed and restarted,
+    and every rating acknowledged so far must be there before the next one."""
+    movies = [int(m) for m in load_artifact(index_copy).movie_ids[:4]]
+    plan = {client: [(f"every-{client}-{i}", 620_000 + client, movie, 0.5 + i / 2)
+                     for i, movie in enumerate(movies)] for client in range(3)}  # 12 ratings
+    acked: dict[str, tuple[int, int, float]] = {}
+    failures: list[str] = []
+    lock = threading.Lock()
+    new_ack = threading.Event()
+    server = ServerProcess(index_copy, tmp_path / "server.log")
+    server.start()
+    done = threading.Event()
+    gate = threading.Event()  # closed while the server is killed, restarted and checked
+    gate.set()
+
+    def client_loop(items: list[tuple[str, int, int, float]]) -> None:
+        jitter = random.Random(items[0][1])
+        for request_id, user, movie, rating in items:
+            gate.wait()
+            time.sleep(jitter.uniform(0, 0.5))  # staggered: the first ack's kill catches the others in flight
+            while not done.is_set():
+                try:
+                    with RecommenderClient(server.target, timeout_s=5) as client:
+                        client.record_feedback(user, movie, rating, request_id)
+                    break
+                except grpc.RpcError as e:
+                    if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        failures.append(f"{request_id}: {e.code().name} {e.details()}")
+                        new_ack.set()
+                        return
+                    time.sleep(0.05)  # killed under us: the same request_id again, once the server is back
+                    gate.wait()
+            with lock:
+                acked[request_id] = (user, movie, rating)
+            new_ack.set()
+
+    threads = [threading.Thread(target=client_loop, args=(items,)) for items in plan.values()]
+    for t in threads:
+        t.start()
+    total = sum(len(items) for items in plan.values())
+    kills = 0
+    try:
+        while True:
+            with lock:
+                if len(acked) == total and kills and kills >= 1 and not new_ack.is_set():
+                    break
+            assert new_ack.wait(timeout=60), "no acknowledgement within a minute"
+            gate.clear()                                    # no new sends; in-flight ones may still land
+            new_ack.clear()
+            assert not failures, failures
+            server.kill()                                   # right after an ack
+            kills += 1
+            with lock:
+                expected = dict(acked)
+            server.start()
+            with RecommenderClient(server.target) as client:
+                for request_id, (user, movie, rating) in expected.items():
+                    seen = {(r.movie_id, r.rating) for r in client.user(user, 1000).recent}
+                    assert (movie, rating) in seen, f"acknowledged {request_id} lost after kill {kills}"
+            gate.set()
+    finally:
+        done.set()
+        gate.set()
+        for t in threads:
+            t.join()
+        server.stop()
+    with sqlite3.connect(index_copy / "feedback.sqlite") as db:
+        rows = db.execute("SELECT request_id, user_id, movie_id, rating FROM feedback").fetchall()
+    print(f"{kills} SIGKILLs for {total} acknowledged ratings")
+    assert kills >= total // 2  # two acks landing at the same instant share a kill; most get their own
+    assert len(rows) == total and {r[0]: (r[1], r[2], r[3]) for r in rows} == acked
