@@ -40,7 +40,7 @@ class RankingConfig:
     collaborative_candidates: int = 500
     similar_users: int = 50
     weight_prompt: float = 0.25
-    weight_match: float = 6.0
+    weight_match: float = 4.0
     weight_collaborative: float = 1.0
     weight_community: float = 0.2
     weight_taste: float = 0.2

@@ -82,10 +82,11 @@ def build_training_index(dataset: Dataset, train: pd.DataFrame, index_dir: Path,
     return load_artifact(index_dir)
 
 
-def make_tasks(held_out: pd.DataFrame, index: IndexArtifact, movies: list) -> dict[str, Task]:
+def make_tasks(held_out: pd.DataFrame, index: IndexArtifact, movies: list, per_user: int = 3) -> dict[str, Task]:
     return {
         "taste": taste_task(held_out, index.user_row, index.movie_row),
-        "mood+taste (genres)": mood_taste_task(held_out, index.user_row, movies, index.movie_row, "genres"),
+        "mood+taste (genres)": mood_taste_task(held_out, index.user_row, movies, index.movie_row, "genres",
+                                               per_user=per_user),
         "mood+taste (keywords)": mood_taste_task(held_out, index.user_row, movies, index.movie_row, "keywords"),
         "mood only": mood_only_task(movies),
     }
@@ -151,7 +152,7 @@ def objective(scores: dict[str, dict[str, float]], references: dict[str, dict[st
 def tune(index: IndexArtifact, held_out: pd.DataFrame, movies: list, encoder: MemoEncoder, settings: Settings,
          progress: bool) -> dict[str, Any]:
     """Coordinate ascent over the signal weights on the validation split (collaborative fixed at 1 as the scale)."""
-    tasks = make_tasks(held_out, index, movies)
+    tasks = make_tasks(held_out, index, movies, per_user=1)  # one mood request per user keeps tuning quick
     tasks = {name: tasks[name] for name in ("taste", "mood+taste (genres)", "mood only")}
     config = ranking_config(settings)
     recommender = Recommender(index, encoder, config)  # type: ignore[arg-type]

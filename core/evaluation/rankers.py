@@ -137,14 +137,19 @@ class EaseReference(_ScoreRanker):
 
     def __init__(self, index: IndexArtifact, lam: float):
         super().__init__(index)
-        g = (self.x.T @ self.x).astype(np.float64)
+        # Movies nobody rated have zero rows and columns in XᵀX, hence zero weights: solve without them.
+        self.active = np.flatnonzero(self.x.sum(axis=0) > 0)
+        x = self.x[:, self.active]
+        g = (x.T @ x).astype(np.float64)
         g[np.diag_indices_from(g)] += lam
         p = np.linalg.inv(g)
         self.b = (np.eye(len(g)) - p / np.diag(p)).astype(np.float32)
         np.fill_diagonal(self.b, 0.0)
 
     def scores(self, user_rows: np.ndarray) -> np.ndarray:
-        return self.x[user_rows] @ self.b
+        out = np.zeros((len(user_rows), self.x.shape[1]), dtype=np.float32)
+        out[:, self.active] = self.x[np.ix_(user_rows, self.active)] @ self.b
+        return out
 
 
 class OriginalDesign:

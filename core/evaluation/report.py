@@ -73,8 +73,8 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
     tuning = report.get("tuning")
     if tuning:
         out += ["## Choosing the weights (validation split)", "",
-                f"Coordinate ascent on `{tuning['dataset']}`'s validation split, collaborative fixed at 1 "
-                "as the scale. Objective: the mean of (default ÷ reference) over taste NDCG@10 (÷ EASE), "
+                f"Coordinate ascent on `{tuning['dataset']}`'s validation split (one mood+taste request per "
+                "user), collaborative fixed at 1 as the scale. Objective: the mean of (default ÷ reference) over taste NDCG@10 (÷ EASE), "
                 "mood+taste Hit@10 (÷ the better of EASE and z(prompt)+z(EASE)) and mood-only P@10 "
                 "(÷ prompt only).", "",
                 f"- started from the defaults: {tuning['start']} → objective {tuning['start_objective']:.4f}",
