@@ -37,7 +37,7 @@ test-fast: install ## Run the tests not marked slow
 	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
-	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(abspath $(REAL_DATA_DIR)))ml-latest-small
+	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small
 
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)

@@ -125,11 +125,13 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
             ax.barh(names, values, color=colours)
             for y, v in enumerate(values):
                 ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
-            ax.set_title(f"{split['dataset']}: {task} — {metric} ({split['tasks'][task]['requests']} requests)",
-                         fontsize=9)
+            ax.set_title(f"{split['dataset']}, split '{split['split']}', {split['users']} users: {task}\n"
+                         f"{metric} over {split['tasks'][task]['requests']} requests", fontsize=9)
             ax.set_xlim(0, max(values) * 1.25 if max(values) > 0 else 1)
             ax.tick_params(labelsize=8)
-    fig.tight_layout()
+    fig.suptitle("\n".join(["Held out ('test'): each user's newest 20% of ratings."] + [
+        f"{s['dataset']}: catalogue {s['data']}, ratings {s['ratings']}" for s in splits]), fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.012 * (1 + len(splits))))
     fig.savefig(out_dir / "eval.png", dpi=110)
     plt.close(fig)
     return ["eval.png"]
