@@ -127,10 +127,6 @@ class RatingsStore:
                                     "ORDER BY seq", (seq,)).fetchall()
         return [StoredRating(*r) for r in rows]
 
-    def last_seq(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()[0])
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
