@@ -106,6 +106,11 @@ class IndexArtifact:
         """Movie rows rated by the user at `user_row`: int32 (k,)."""
         return self.rated_rows[self.rated_ptr[user_row]:self.rated_ptr[user_row + 1]]
 
+    def history(self, user_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The user's ratings, oldest first: (movie rows int32 (k,), ratings float32 (k,), unix seconds int64 (k,))."""
+        span = slice(self.rated_ptr[user_row], self.rated_ptr[user_row + 1])
+        return self.rated_rows[span], self.rated_values[span], self.rated_timestamps[span]
+
 
 def write_artifact(
     folder: Path,

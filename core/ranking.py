@@ -27,6 +27,7 @@ import numpy as np
 
 from movierec.artifact import IndexArtifact
 from movierec.lexical import TagMatcher
+from movierec.settings import Settings
 
 SIGNALS = ("prompt", "match", "collaborative", "community", "taste", "quality")
 NEEDS_PROMPT = frozenset({"prompt", "match"})
@@ -35,16 +36,18 @@ NEEDS_USER = frozenset({"collaborative", "taste"})
 
 @dataclass(frozen=True)
 class RankingConfig:
-    candidate_movies: int = 500
-    match_candidates: int = 500
-    collaborative_candidates: int = 500
-    similar_users: int = 50
-    weight_prompt: float = 0.25
-    weight_match: float = 4.0
-    weight_collaborative: float = 1.0
-    weight_community: float = 0.2
-    weight_taste: float = 0.2
-    weight_quality: float = 0.2
+    """The ranking's knobs; the defaults are the settings' (chosen on validation by `make eval`)."""
+
+    candidate_movies: int = Settings.candidate_movies
+    match_candidates: int = Settings.match_candidates
+    collaborative_candidates: int = Settings.collaborative_candidates
+    similar_users: int = Settings.similar_users
+    weight_prompt: float = Settings.weight_prompt
+    weight_match: float = Settings.weight_match
+    weight_collaborative: float = Settings.weight_collaborative
+    weight_community: float = Settings.weight_community
+    weight_taste: float = Settings.weight_taste
+    weight_quality: float = Settings.weight_quality
 
     def weight(self, signal: str) -> float:
         return float(getattr(self, f"weight_{signal}"))
@@ -144,10 +147,8 @@ class Ranker:
 
     def profile(self, row: int) -> UserProfile:
         """The profile of the user at `row` of the index, as the index has it."""
-        index = self.index
-        span = slice(index.rated_ptr[row], index.rated_ptr[row + 1])
-        return UserProfile(row, index.rated_rows[span].astype(np.int64), index.rated_values[span],
-                           index.user_vectors[row])
+        rows, values, _ = self.index.history(row)
+        return UserProfile(row, rows.astype(np.int64), values, self.index.user_vectors[row])
 
     # -- signals over the whole catalogue for the batch --------------------------------------
     def collaborative_scores(self, users: list[UserProfile | None]) -> np.ndarray:
@@ -178,7 +179,8 @@ class Ranker:
 
         # Candidates: prompt k-NN ∪ tag matches ∪ collaborative favourites.
         _, nearest = index.movie_index.search(queries, min(cfg.candidate_movies, n_movies))
-        match = self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
+        match = (self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
+                 if "match" in active else np.zeros((b, n_movies), np.float32))
         collaborative = (self.collaborative_scores([r.user for r in requests])
                          if "collaborative" in active else np.zeros((b, n_movies), np.float32))
         pools = []

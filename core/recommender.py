@@ -123,9 +123,8 @@ class Recommender:
         history: dict[int, tuple[float, int]] = {}
         row = self.index.user_row.get(user_id)
         if row is not None:
-            span = slice(self.index.rated_ptr[row], self.index.rated_ptr[row + 1])
-            for movie, rating, ts in zip(self.index.rated_rows[span].tolist(), self.index.rated_values[span].tolist(),
-                                         self.index.rated_timestamps[span].tolist()):
+            rows, values, timestamps = self.index.history(row)
+            for movie, rating, ts in zip(rows.tolist(), values.tolist(), timestamps.tolist()):
                 history[movie] = (rating, ts)
         history.update(self._live.get(user_id, {}))
         return history

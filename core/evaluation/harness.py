@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from movierec.artifact import IndexArtifact, load_artifact
 from movierec.embedding import Encoder
-from movierec.evaluation.rankers import (EaseReference, EvalRanker, ItemKNN, MemoEncoder, OriginalDesign,
-                                         Popularity, ProductionRanker)
+from movierec.evaluation.rankers import (EaseReference, EvalRanker, EvalRequest, ItemKNN, MemoEncoder,
+                                         OriginalDesign, Popularity, ProductionRanker)
 from movierec.evaluation.splits import temporal_split
 from movierec.evaluation.tasks import Task, mood_only_task, mood_taste_task, taste_task
 from movierec.indexer.build import build_index
@@ -223,8 +223,6 @@ def ablations(dataset: Dataset, train: pd.DataFrame, held_out: pd.DataFrame, mov
 
 
 def free_text_examples(ranker: EvalRanker, index: IndexArtifact, prompts: list[str]) -> dict[str, list[str]]:
-    from movierec.evaluation.rankers import EvalRequest
-
     lists = ranker.rank([EvalRequest(p, None) for p in prompts], 5)
     return {p: [f"{index.movies[r].title} ({index.movies[r].year})" for r in rows] for p, rows in zip(prompts, lists)}
 
