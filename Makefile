@@ -11,7 +11,7 @@ PORT      ?= 50051
 REAL_DATA_DIR ?= ../shared/data/seed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast eval reindex serve proto sample-users clean
+.PHONY: help install demo test test-fast eval bench bench-scale reindex serve proto sample-users clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,12 @@ test-fast: install ## Run the tests not marked slow
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small
+
+bench: install ## Benchmark serving and indexing on REAL_DATA_DIR: reports/bench.md, .json, .png (~9 min)
+	$(BIN)/movierec-bench --data-dir $(REAL_DATA_DIR) --work-dir var/bench --out reports
+
+bench-scale: install ## Synthetic scale run (1M movies, 300k users; not in CI): reports/bench-scale.md
+	$(BIN)/movierec-bench-scale --out reports
 
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)

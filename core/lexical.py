@@ -49,14 +49,16 @@ def words(text: str) -> list[str]:
     return out
 
 
+# One pass finds every synonym phrase (longest first, whole words only).
+_SYNONYM_PATTERN = re.compile(r"(?<![a-z0-9])(" + "|".join(
+    re.escape(p) for p in sorted(SYNONYMS, key=len, reverse=True)) + r")(?![a-z0-9])")
+
+
 def expand(prompt: str) -> list[str]:
     """The prompt's words with synonyms appended (so both the word and its genre can match)."""
     ws = words(prompt)
-    text = " ".join(ws)
-    extra = []
-    for phrase, meaning in SYNONYMS.items():
-        if re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
-            extra.append(meaning)
+    found = set(_SYNONYM_PATTERN.findall(" ".join(ws)))
+    extra = [meaning for phrase, meaning in SYNONYMS.items() if phrase in found]
     return ws + [w for m in extra for w in ["|", *words(m)]]  # "|" keeps phrases from joining across
 
 
@@ -80,6 +82,7 @@ class TagMatcher:
             shape=(n, len(vocabulary)))
         df = np.asarray(self.movie_tags.sum(axis=0)).ravel()
         self.idf = np.log((n + 1) / (df + 1)).astype(np.float32)
+        self.tag_movies = self.movie_tags.T.tocsr()  # (n_tags, n_movies), for the per-request product
         self.vocabulary = vocabulary
         self.max_words = max((len(k.split()) for k in vocabulary), default=0)
 
@@ -99,15 +102,14 @@ class TagMatcher:
         """Match scores float32 (len(prompts), n_movies) in [0, 1]: IDF-weighted share of the prompt's tags."""
         if not prompts:
             return np.zeros((0, self.movie_tags.shape[0]), np.float32)
-        q_rows, q_cols, q_vals = [], [], []
+        n_movies = self.movie_tags.shape[0]
+        out = np.zeros((len(prompts), n_movies), dtype=np.float32)
+        ptr, movies = self.tag_movies.indptr, self.tag_movies.indices
         for i, prompt in enumerate(prompts):
-            for key, weight in self.tags_in(prompt).items():
-                q_rows.append(i)
-                q_cols.append(self.vocabulary[key])
-                q_vals.append(weight)
-        queries = sparse.csr_matrix((np.array(q_vals, np.float32), (q_rows, q_cols)),
-                                    shape=(len(prompts), len(self.vocabulary)))
-        total = np.asarray(queries.sum(axis=1), dtype=np.float32)                  # (B, 1)
-        shared = np.asarray((queries @ self.movie_tags.T).todense(), dtype=np.float32)
-        return shared / np.maximum(total, 1e-9)
+            found = self.tags_in(prompt)
+            total = sum(found.values())
+            for key, weight in found.items():  # each tag adds its weight to the movies carrying it
+                tag = self.vocabulary[key]
+                out[i, movies[ptr[tag]:ptr[tag + 1]]] += weight / max(total, 1e-9)
+        return out
 

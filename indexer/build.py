@@ -125,7 +125,7 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
             for example in report.examples[:5]:
                 log.info("  e.g. %s", example)
 
-        encoder = encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size)
+        encoder = encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
         fingerprint = model_fingerprint(encoder.model_dir)
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
@@ -153,7 +153,8 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
         manifest["inputs"]["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
-                       rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights)
+                       rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
+                       settings.exact_search_max)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:

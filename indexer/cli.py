@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
                                  movies_csv=args.movies, credits_csv=args.credits, ratings_csv=args.ratings,
                                  links_csv=args.links, model_dir=args.model_dir)
         from movierec.indexer.build import build_index
+        from movierec.runtime import tune_process
 
+        tune_process(settings.torch_threads)
         result = build_index(settings, progress=not args.quiet)
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-index: {e}", file=sys.stderr)

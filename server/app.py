@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from movierec.diagnostics import MovierecError
 from movierec.embedding import Encoder
+from movierec.runtime import tune_process
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
 from movierec.server.servicer import RecommenderServicer
@@ -52,6 +53,7 @@ def create_server(settings: Settings, address: str | None = None, *,
     service says NOT_SERVING and RPCs answer UNAVAILABLE. `server.stop()` also stops the state.
     """
     address = address or settings.address
+    threads = tune_process(settings.torch_threads)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"))
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE):
@@ -62,7 +64,7 @@ def create_server(settings: Settings, address: str | None = None, *,
         for name in ("", SERVICE):
             health_servicer.set(name, status)
 
-    state = ServingState(settings, encoder=encoder, on_ready=on_ready)
+    state = ServingState(settings, encoder=encoder, on_ready=on_ready, threads=threads)
     server.add_generic_rpc_handlers((_handlers(RecommenderServicer(state)),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

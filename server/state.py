@@ -32,7 +32,7 @@ class ServingState:
     """
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 on_ready: Callable[[bool], None] | None = None):
+                 on_ready: Callable[[bool], None] | None = None, threads: int = 1):
         self.settings = settings
         self._encoder = encoder
         self._recommender: Recommender | None = None
@@ -43,7 +43,8 @@ class ServingState:
         self._store: RatingsStore | None = None
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult] = MicroBatcher(
-            self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000)
+            self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
+            lanes=settings.batch_lanes, threads=threads)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
 
@@ -83,7 +84,7 @@ class ServingState:
         return self.recommender().user_summary(user_id, limit)
 
     @staticmethod
-    def _run_batch(items: list[tuple[Recommender, RecommendQuery]]) -> list[RecommendResult]:
+    def _run_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int) -> list[RecommendResult]:
         # Around a swap one batch may span two versions: answer each group with its own.
         results: list[RecommendResult | None] = [None] * len(items)
         groups: dict[int, list[int]] = {}
@@ -91,7 +92,7 @@ class ServingState:
             groups.setdefault(id(recommender), []).append(i)
         for positions in groups.values():
             recommender = items[positions[0]][0]
-            for i, result in zip(positions, recommender.recommend_batch([items[i][1] for i in positions])):
+            for i, result in zip(positions, recommender.recommend_batch([items[i][1] for i in positions], threads)):
                 results[i] = result
         return results  # type: ignore[return-value]
 
@@ -113,9 +114,10 @@ class ServingState:
         try:
             if self._encoder is None:
                 self._encoder = Encoder(self.settings.model_dir, self.settings.max_seq_length,
-                                        self.settings.embed_batch_size)
+                                        self.settings.embed_batch_size,
+                                        self.settings.embed_batch_tokens)
             recommender = Recommender(load_artifact(index_dir / version), self._encoder,
-                                      ranking_config(self.settings))
+                                      ranking_config(self.settings), self.settings.profile_cache_size)
         except (MovierecError, OSError) as e:
             self._failed_version = version
             self.load_error = f"index version {version} could not be loaded: {e}"

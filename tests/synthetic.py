@@ -18,7 +18,7 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: int = 16,
-                       per_user: int = 12, seed: int = 0) -> IndexArtifact:
+                       per_user: int = 12, seed: int = 0, exact_search_max: int = 200_000) -> IndexArtifact:
     """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes."""
     rng = np.random.default_rng(seed)
     movie_vectors = unit_rows(rng, n_movies, d)
@@ -41,6 +41,5 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
                 "model": {"name": "synthetic"}}
     rated_timestamps = (1_500_000_000 + np.arange(len(rated_rows)) * 60).astype(np.int64)
     write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values,
-                   rated_timestamps,
-                   ease_items, ease_weights)
+                   rated_timestamps, ease_items, ease_weights, exact_search_max)
     return load_artifact(folder)

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(args.config)
+        from movierec.runtime import tune_process
+
+        tune_process(settings.torch_threads)
         datasets = [Dataset(args.data_dir.name, settings.replace(data_dir=args.data_dir))]
         second = args.second_ratings
         if str(second) not in ("", ".") and second.is_dir():

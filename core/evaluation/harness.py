@@ -231,7 +231,7 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
         progress: bool = True, encoder: Encoder | None = None) -> dict[str, Any]:
     """The whole evaluation. The first dataset is also split for validation (tuning)."""
     started = time.monotonic()
-    encoder = MemoEncoder(encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size))
+    encoder = MemoEncoder(encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens))
     report: dict[str, Any] = {"settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}
                               | {"candidate_movies": settings.candidate_movies, "similar_users": settings.similar_users,
                                  "ease_lambda": settings.ease_lambda},

@@ -43,10 +43,10 @@ class MemoEncoder:
         self.max_seq_length = encoder.max_seq_length
         self._memo: dict[str, np.ndarray] = {}
 
-    def encode(self, texts: Sequence[str], progress=None) -> np.ndarray:  # noqa: ANN001
+    def encode(self, texts: Sequence[str], progress=None, threads: int | None = None) -> np.ndarray:  # noqa: ANN001
         missing = sorted({t for t in texts if t not in self._memo})
         if missing:
-            for text, vector in zip(missing, self.inner.encode(missing)):
+            for text, vector in zip(missing, self.inner.encode(missing, threads=threads)):
                 self._memo[text] = vector
         return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, self.dimensions), np.float32)
 

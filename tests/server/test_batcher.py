@@ -11,7 +11,7 @@ from movierec.server.batcher import MicroBatcher
 def test_concurrent_items_share_batches_and_keep_their_order() -> None:
     sizes: list[int] = []
 
-    def run(items: list[int]) -> list[int]:
+    def run(items: list[int], threads: int) -> list[int]:
         sizes.append(len(items))
         time.sleep(0.01)  # while a batch runs, the next one fills up
         return [i * 10 for i in items]
@@ -24,7 +24,7 @@ def test_concurrent_items_share_batches_and_keep_their_order() -> None:
 
 
 def test_a_failing_batch_fails_each_of_its_items() -> None:
-    batcher = MicroBatcher(lambda items: 1 / 0, max_size=4, max_wait_s=0.01)
+    batcher = MicroBatcher(lambda items, threads: 1 / 0, max_size=4, max_wait_s=0.01)
     futures = [batcher.submit(i) for i in range(3)]
     for f in futures:
         with pytest.raises(ZeroDivisionError):
@@ -33,7 +33,7 @@ def test_a_failing_batch_fails_each_of_its_items() -> None:
 
 
 def test_a_wrong_number_of_results_is_an_error_not_a_mixup() -> None:
-    batcher = MicroBatcher(lambda items: items[:1], max_size=4, max_wait_s=0.05)
+    batcher = MicroBatcher(lambda items, threads: items[:1], max_size=4, max_wait_s=0.05)
     futures = [batcher.submit(i) for i in range(2)]
     with pytest.raises(RuntimeError, match="gave 1 results"):
         futures[1].result(5)
@@ -41,7 +41,7 @@ def test_a_wrong_number_of_results_is_an_error_not_a_mixup() -> None:
 
 
 def test_a_single_item_is_not_held_back_long() -> None:
-    batcher = MicroBatcher(lambda items: items, max_size=32, max_wait_s=0.002)
+    batcher = MicroBatcher(lambda items, threads: items, max_size=32, max_wait_s=0.002)
     started = time.monotonic()
     assert batcher.submit(7).result(5) == 7
     assert time.monotonic() - started < 0.5
@@ -52,4 +52,31 @@ def test_a_single_item_is_not_held_back_long() -> None:
     for t in threads:
         t.join()
     assert sorted(answers) == list(range(8))
+    batcher.close()
+
+
+def test_an_idle_batcher_runs_solo_and_a_busy_one_shares_the_threads() -> None:
+    """One request alone gets every thread; under load two lanes run side by side with half each,
+    and a solo batch never overlaps another."""
+    seen: list[tuple[int, int]] = []  # (threads, batches running at once)
+    running = [0]
+    lock = threading.Lock()
+
+    def run(items: list[int], threads: int) -> list[int]:
+        with lock:
+            running[0] += 1
+            seen.append((threads, running[0]))
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return items
+
+    batcher = MicroBatcher(run, max_size=4, lanes=2, threads=2)
+    assert batcher.submit(1).result(5) == 1
+    assert seen == [(2, 1)] and batcher.solo_batches == 1
+    futures = [batcher.submit(i) for i in range(40)]
+    assert [f.result(5) for f in futures] == list(range(40))
+    assert (1, 2) in seen                                    # two shared batches ran at once
+    assert all(concurrent == 1 for threads, concurrent in seen if threads == 2)  # solo ran alone
+    assert all(threads in (1, 2) for threads, _ in seen)
     batcher.close()

@@ -1,0 +1,426 @@
+"""`make bench` / `movierec-bench`: serving and indexing measured against the encoder's own cost.
+
+One run, on one data folder (default the real seed data), in this order:
+
+1. indexing: a cold build (empty embedding cache) with `movierec-index`, then a reindex after
+   1,000 new ratings were written to the ratings store (cache warm);
+2. floors, in this process with the server's settings: one ~10-token prompt through the encoder
+   (median), and the encoder's batched throughput at batch 64;
+3. serving, `movierec-serve` in its own process, driven over loopback gRPC by the load generator
+   in another: one client (p50/p90/p99), then 64 clients with ~10-token prompts and 64 clients
+   with mixed prompt lengths; the server's RSS is sampled all along (the leak check);
+4. the floors again (the machine's speed drifts; the ratios use the mean of both);
+5. in-process ablations: the thread settings of movierec.runtime on and off;
+6. the naive peer (movierec.bench.naive) under the same 64-client load.
+
+Writes reports/bench.md, bench.json and bench.png. `--smoke` runs every step for a few seconds
+on small data (CI uses it so the benchmark cannot silently break; its numbers mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from movierec.bench.prompts import prompts
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Durations:
+    single_s: float = 12.0
+    short_s: float = 150.0     # 64 clients, ~10-token prompts
+    mixed_s: float = 150.0     # 64 clients, mixed lengths; short + mixed = the 5-minute leak run
+    naive_s: float = 20.0
+    warmup_s: float = 3.0
+    floor_repeats: int = 200
+    batch_repeats: int = 20
+
+
+SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, naive_s=2, warmup_s=0.5, floor_repeats=5, batch_repeats=2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentiles(latencies_ms: list[float]) -> dict[str, float]:
+    if not latencies_ms:
+        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan")}
+    p50, p90, p99 = np.percentile(latencies_ms, [50, 90, 99])
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99)}
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- indexing ---------------------------------------------------------------------------------
+def timed_index(data_dir: Path, index_dir: Path) -> float:
+    """Run `movierec-index` as a user would; wall seconds of the whole command."""
+    started = time.perf_counter()
+    subprocess.run([BIN / "movierec-index", "--data-dir", data_dir, "--index-dir", index_dir, "--quiet"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def add_ratings(index_dir: Path, n: int, seed: int = 0) -> None:
+    """Record `n` new ratings (known users, catalogue movies) in the ratings store, as feedback would."""
+    from movierec.artifact import load_artifact
+    from movierec.store import STORE_NAME, RatingsStore
+
+    index = load_artifact(index_dir)
+    rng = random.Random(seed)
+    store = RatingsStore(index_dir / STORE_NAME)
+    try:
+        for i in range(n):
+            store.record(int(rng.choice(index.user_ids.tolist())), int(rng.choice(index.movie_ids.tolist())),
+                         rng.randint(1, 10) / 2, f"bench-{seed}-{i}")
+    finally:
+        store.close()
+
+
+# -- floors -----------------------------------------------------------------------------------
+def floors(encoder: Any, durations: Durations, seed: int) -> dict[str, float]:
+    """The encoder alone: one ~10-token prompt (median ms) and batch-64 throughput (prompts/s)."""
+    pool = prompts("short", durations.floor_repeats + 64 * durations.batch_repeats + 20, seed)
+    for p in pool[:20]:
+        encoder.encode([p])
+    single = []
+    for p in pool[20:20 + durations.floor_repeats]:
+        started = time.perf_counter()
+        encoder.encode([p])
+        single.append((time.perf_counter() - started) * 1000)
+    rest = pool[20 + durations.floor_repeats:]
+    encoder.encode(rest[:64])
+    batch = []
+    for r in range(durations.batch_repeats):
+        chunk = rest[r * 64:(r + 1) * 64]
+        started = time.perf_counter()
+        encoder.encode(chunk)
+        batch.append(time.perf_counter() - started)
+    return {"single_ms": statistics.median(single), "single_p99_ms": float(np.percentile(single, 99)),
+            "batch64_per_s": 64 / statistics.median(batch)}
+
+
+def thread_ablation(index_dir: Path, settings: Any, encoder: Any, durations: Durations) -> dict[str, Any]:
+    """recommend_batch in this process with movierec.runtime's pool limits, then with them lifted."""
+    import threadpoolctl
+
+    from movierec.artifact import load_artifact
+    from movierec.domain import RecommendQuery
+    from movierec.recommender import Recommender, ranking_config
+
+    index = load_artifact(index_dir)
+    recommender = Recommender(index, encoder, ranking_config(settings))
+    users = index.user_ids.tolist()
+    rng = random.Random(1)
+    pool = prompts("short", 4000, 7)
+    repeats = max(3, durations.floor_repeats // 4)
+
+    def measure(batch: int) -> float:
+        times = []
+        for _repeat in range(repeats if batch == 1 else max(2, repeats // 8)):
+            queries = [RecommendQuery(prompt=rng.choice(pool), user_id=int(rng.choice(users)), limit=10)
+                       for _ in range(batch)]
+            started = time.perf_counter()
+            recommender.recommend_batch(queries)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    measure(1)
+    tuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
+    controller = threadpoolctl.ThreadpoolController()
+    with controller.limit(limits=os.cpu_count() or 1, user_api="blas"), \
+            controller.limit(limits=os.cpu_count() or 1, user_api="openmp"):  # restored on exit
+        measure(1)
+        untuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
+    return {"tuned": tuned, "untuned": untuned}
+
+
+def stage_profile(index_dir: Path, settings: Any, encoder: Any, durations: Durations) -> dict[str, Any]:
+    """Where a batch's time goes, in this process: encoder forward vs ranking, at batch 1 and 64."""
+    from movierec.artifact import load_artifact
+    from movierec.ranking import RankRequest
+    from movierec.recommender import Recommender, ranking_config
+
+    index = load_artifact(index_dir)
+    recommender = Recommender(index, encoder, ranking_config(settings))
+    users = index.user_ids.tolist()
+    rng = random.Random(2)
+    pool = prompts("short", 4000, 9)
+    out = {}
+    for batch in (1, 64):
+        repeats = max(3, durations.floor_repeats // (4 if batch == 1 else 32))
+        encode_ms, rank_ms = [], []
+        for r in range(repeats + 1):
+            texts = [rng.choice(pool) for _ in range(batch)]
+            profiles = [recommender.profile(int(rng.choice(users))) for _ in range(batch)]
+            started = time.perf_counter()
+            vectors = encoder.encode(texts)
+            encoded = time.perf_counter()
+            recommender.ranker.rank([RankRequest(t, v, p, 10) for t, v, p in zip(texts, vectors, profiles)])
+            ranked = time.perf_counter()
+            if r:  # the first is a warm-up
+                encode_ms.append((encoded - started) * 1000)
+                rank_ms.append((ranked - encoded) * 1000)
+        out[f"batch{batch}"] = {"encode_ms": statistics.median(encode_ms), "rank_ms": statistics.median(rank_ms)}
+    return out
+
+
+# -- serving ----------------------------------------------------------------------------------
+class Server:
+    """A server process (ours or the naive peer) on a free loopback port."""
+
+    def __init__(self, command: list[Any], log_path: Path):
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen([*command, "--address", self.target], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        import grpc
+
+        from movierec.v1 import recommender_pb2 as pb
+        from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+        deadline = time.monotonic() + timeout_s
+        with grpc.insecure_channel(self.target) as channel:
+            stub = pb_grpc.RecommenderStub(channel)
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log.name}")
+                try:
+                    stub.Recommend(pb.RecommendRequest(prompt="warm up", limit=1), timeout=5)
+                    return
+                except grpc.RpcError:
+                    time.sleep(0.3)
+        raise RuntimeError(f"server on {self.target} not ready after {timeout_s}s; see {self.log.name}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class RssSampler:
+    """Samples a process's RSS once a second in a background thread."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - self._started, rss_mb(self.pid)))
+            except OSError:
+                return
+            self._stop.wait(1.0)
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stop.set()
+        self._thread.join()
+        return self.samples
+
+
+def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
+         label: str, seed: int) -> dict[str, Any]:
+    """Run the load generator process; show a time-based progress bar meanwhile."""
+    command = [sys.executable, "-m", "movierec.bench.loadgen", "--target", target, "--clients", str(clients),
+               "--seconds", str(seconds), "--warmup", str(warmup_s), "--prompts", kind,
+               "--users", ",".join(map(str, users)), "--seed", str(seed)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    total = seconds + warmup_s
+    with tqdm(total=round(total), desc=label, unit="s", leave=False) as bar:
+        started = time.monotonic()
+        while process.poll() is None:
+            time.sleep(0.5)
+            bar.n = min(round(total), int(time.monotonic() - started))
+            bar.refresh()
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"load generator failed ({process.returncode})")
+    result = json.loads(output)
+    result.update(percentiles(result["latencies_ms"]))
+    return result
+
+
+def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str, Any]:
+    """RSS growth over the load run: the last minute's median against the first minute's (after warm-up)."""
+    steady = [(t, r) for t, r in samples if t >= warmup_s]
+    if len(steady) < 4:
+        return {"samples": len(samples), "growth_mb": float("nan"), "slope_mb_per_min": float("nan"), "ok": False}
+    span = min(60.0, (steady[-1][0] - steady[0][0]) / 3)
+    first = [r for t, r in steady if t <= steady[0][0] + span]
+    last = [r for t, r in steady if t >= steady[-1][0] - span]
+    growth = statistics.median(last) - statistics.median(first)
+    times, values = np.array([t for t, _ in steady]), np.array([r for _, r in steady])
+    slope = float(np.polyfit(times / 60, values, 1)[0]) if len(steady) > 2 else float("nan")
+    allowed = max(10.0, 0.02 * statistics.median(first))
+    return {"samples": len(samples), "first_mb": statistics.median(first), "last_mb": statistics.median(last),
+            "growth_mb": growth, "allowed_mb": allowed, "slope_mb_per_min": slope, "ok": growth <= allowed}
+
+
+# -- the run ----------------------------------------------------------------------------------
+def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int, seed: int = 0) -> dict[str, Any]:
+    from movierec.artifact import load_artifact
+    from movierec.embedding import Encoder
+    from movierec.runtime import tune_process
+    from movierec.settings import load_settings
+
+    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "data_dir": str(data_dir),
+                              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                          "python": platform.python_version()}}
+    index_dir = work_dir / "index"
+    if work_dir.exists():
+        subprocess.run(["rm", "-rf", str(work_dir)], check=True)
+    work_dir.mkdir(parents=True)
+    phases = tqdm(total=5, desc="bench", unit="step")
+
+    phases.set_postfix_str("cold build")
+    cold = timed_index(data_dir, index_dir)
+    phases.update()
+    phases.set_postfix_str(f"reindex after {ratings_added} ratings")
+    add_ratings(index_dir, ratings_added, seed)
+    warm = timed_index(data_dir, index_dir)
+    index = load_artifact(index_dir)
+    users = [int(u) for u in index.user_ids.tolist()]
+    report["indexing"] = {"movies": len(index.movies), "users": len(users), "ratings": int(len(index.rated_rows)),
+                          "cold_build_s": cold, "reindex_s": warm, "ratings_added": ratings_added}
+    phases.update()
+
+    settings = load_settings(index_dir=index_dir)
+    report["settings"] = {k: getattr(settings, k) for k in ("torch_threads", "batch_max_size", "batch_max_wait_ms",
+                                                            "max_workers", "embed_batch_tokens")}
+    report["settings"]["torch_threads_used"] = tune_process(settings.torch_threads)
+    encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
+                      settings.embed_batch_tokens)
+
+    phases.set_postfix_str("serving")
+    server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / "server.log")
+    try:
+        server.wait_ready()
+        report["server_rss_idle_mb"] = rss_mb(server.process.pid)
+        report["floors_before"] = floors(encoder, durations, seed)
+        known_user = users[0]
+        single = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
+                      "1 client", seed)
+        sampler = RssSampler(server.process.pid)
+        short = load(server.target, 64, durations.short_s, durations.warmup_s, "short", users,
+                     "64 clients, ~10-token prompts", seed + 1)
+        mixed = load(server.target, 64, durations.mixed_s, durations.warmup_s, "mixed", users,
+                     "64 clients, mixed lengths", seed + 2)
+        rss = sampler.stop()
+        report["server_rss_loaded_mb"] = rss_mb(server.process.pid)
+    finally:
+        server.stop()
+    report["serving"] = {"single": single, "short64": short, "mixed64": mixed}
+    report["rss_samples"] = rss
+    report["leak"] = leak_check(rss, durations.warmup_s + 30 if durations.short_s > 60 else 0)
+    phases.update()
+
+    phases.set_postfix_str("floors again, ablations")
+    report["floors_after"] = floors(encoder, durations, seed + 3)
+    report["stages"] = stage_profile(index_dir, settings, encoder, durations)
+    report["threads_ablation"] = thread_ablation(index_dir, settings, encoder, durations)
+    phases.update()
+    del encoder
+
+    phases.set_postfix_str("naive peer")
+    naive = Server([sys.executable, "-m", "movierec.bench.naive", "--index-dir", index_dir], work_dir / "naive.log")
+    try:
+        naive.wait_ready()
+        naive_short = load(naive.target, 64, durations.naive_s, durations.warmup_s, "short", users,
+                           "naive peer, 64 clients", seed + 1)
+    finally:
+        naive.stop()
+    report["serving"]["naive64"] = naive_short
+    phases.update()
+    phases.close()
+    report["targets"] = targets(report)
+    return report
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    fb, fa = report["floors_before"], report["floors_after"]
+    floor_single = (fb["single_ms"] + fa["single_ms"]) / 2
+    floor_batch = (fb["batch64_per_s"] + fa["batch64_per_s"]) / 2
+    s = report["serving"]
+    idx = report["indexing"]
+    rows = [
+        ("single-client p50 / encoder forward", s["single"]["p50"] / floor_single, "<=", 1.25),
+        ("single-client p99 / encoder forward", s["single"]["p99"] / floor_single, "<=", 2.0),
+        ("64-client throughput / batched encoder", s["short64"]["throughput"] / floor_batch, ">=", 0.8),
+        ("64-client throughput / naive peer", s["short64"]["throughput"] / max(s["naive64"]["throughput"], 1e-9),
+         ">=", 3.0),
+        ("reindex after 1,000 ratings / cold build", idx["reindex_s"] / idx["cold_build_s"], "<=", 0.10),
+        ("cold build of the data (s)", idx["cold_build_s"], "<", 120.0),
+        ("RSS growth over the load run (MB)", report["leak"]["growth_mb"], "<=", report["leak"].get("allowed_mb", 10.0)),
+    ]
+    out = []
+    for name, value, op, bound in rows:
+        met = bool(value <= bound) if op == "<=" else bool(value >= bound) if op == ">=" else bool(value < bound)
+        out.append({"target": name, "value": float(value), "op": op, "bound": float(bound), "met": met})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="movierec-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/seed"))
+    parser.add_argument("--work-dir", type=Path, default=Path("var/bench"))
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for bench.md/.json/.png")
+    parser.add_argument("--smoke", action="store_true", help="every step for a few seconds (CI)")
+    parser.add_argument("--ratings", type=int, default=1000, help="new ratings before the reindex")
+    args = parser.parse_args(argv)
+    from movierec.bench.report import write_report
+
+    durations = SMOKE if args.smoke else Durations()
+    started = time.monotonic()
+    report = run(args.data_dir, args.work_dir, durations, args.ratings)
+    report["smoke"] = args.smoke
+    report["bench_seconds"] = time.monotonic() - started
+    path = write_report(report, args.out)
+    met = sum(t["met"] for t in report["targets"])
+    print(f"{met}/{len(report['targets'])} targets met in {report['bench_seconds']:.0f}s; report: {path}")
+    errors = {k: v["errors"] for k, v in report["serving"].items() if v["errors"]}
+    if errors:
+        print(f"requests failed: {errors}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

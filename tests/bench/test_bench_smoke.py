@@ -1,0 +1,38 @@
+"""The benchmark's smoke run: every step of `make bench` for a few seconds on the sample data.
+
+Not a timed test: it checks that the benchmark still runs end to end and writes a complete
+report, so it cannot silently break. The measured numbers are not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    done = subprocess.run([Path(sys.executable).parent / "movierec-bench", "--smoke", "--data-dir",
+                           ROOT / "data" / "sample", "--work-dir", tmp_path / "work", "--out", out, "--ratings", "50"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "bench.json").read_text())
+    assert report["smoke"] is True
+    for run in ("single", "short64", "mixed64", "naive64"):
+        assert report["serving"][run]["requests"] > 0 and report["serving"][run]["errors"] == {}, run
+    assert report["serving"]["short64"]["clients"] == 64
+    assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
+    assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
+    assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
+    assert len(report["targets"]) == 7 and all(isinstance(t["met"], bool) for t in report["targets"])
+    text = (out / "bench.md").read_text()
+    for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer"):
+        assert section in text
+    assert (out / "bench.png").stat().st_size > 10_000

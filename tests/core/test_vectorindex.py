@@ -1,0 +1,62 @@
+"""Exact vs approximate (IVF) indexes: the size rule, recall against brute force, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from movierec.ranking import RankingConfig, RankRequest, Ranker
+from movierec.vectorindex import build_index, exact_top, recall_at, stored_vectors
+from synthetic import synthetic_artifact, unit_rows
+
+
+def clustered(rng: np.random.Generator, n: int, d: int, centres: int = 50) -> np.ndarray:
+    middle = unit_rows(rng, centres, d)
+    x = middle[rng.integers(centres, size=n)] + rng.normal(scale=0.3 / np.sqrt(d), size=(n, d)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_small_collections_get_an_exact_index() -> None:
+    vectors = unit_rows(np.random.default_rng(0), 500, 16)
+    index, choice = build_index(vectors, exact_max=500)
+    assert isinstance(index, faiss.IndexFlatIP) and choice.kind == "flat"
+    np.testing.assert_array_equal(stored_vectors(index), vectors)
+
+
+def test_large_collections_get_an_ivf_index_with_calibrated_recall() -> None:
+    rng = np.random.default_rng(1)
+    vectors = clustered(rng, 20_000, 32)
+    index, choice = build_index(vectors, exact_max=5_000, target_recall=0.95)
+    assert isinstance(index, faiss.IndexIVFFlat) and choice.kind == "ivf"
+    assert choice.lists == 512 and index.nprobe == choice.nprobe and choice.recall_at_100 >= 0.95
+    np.testing.assert_array_equal(stored_vectors(index), vectors)  # ids are rows, in order
+    # Independent check against brute force on fresh queries (tolerance: recall, not equality).
+    rng = np.random.default_rng(2)
+    queries = vectors[rng.choice(len(vectors), 100)] + rng.normal(scale=0.3 / np.sqrt(32), size=(100, 32))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    _, found = index.search(queries, 100)
+    truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :100]
+    assert recall_at(found, truth) >= 0.9
+
+
+def test_chunked_exact_top_matches_a_full_sort() -> None:
+    rng = np.random.default_rng(3)
+    vectors, queries = unit_rows(rng, 3_000, 8), unit_rows(rng, 20, 8)
+    top = exact_top(vectors, queries, 50, chunk=700)
+    truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :50]
+    assert [set(r) for r in top.tolist()] == [set(r) for r in truth.tolist()]
+
+
+def test_an_ivf_artifact_round_trips_and_ranks(tmp_path: Path) -> None:
+    index = synthetic_artifact(tmp_path / "v1", n_movies=3_000, n_users=40, exact_search_max=1_000)
+    assert isinstance(index.movie_index, faiss.IndexIVF) and isinstance(index.user_index, faiss.IndexFlat)
+    assert index.manifest["search"]["movies"]["kind"] == "ivf"
+    assert index.movie_index.nprobe == index.manifest["search"]["movies"]["nprobe"]  # restored on load
+    ranker = Ranker(index, RankingConfig(candidate_movies=200, similar_users=10))
+    assert not ranker.exact
+    q = index.movie_vectors[17]
+    ranked = ranker.rank([RankRequest("a drama", q, ranker.profile(3), limit=20)])[0]
+    assert len(ranked.rows) == 20 and len(set(ranked.rows.tolist())) == 20
+    np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, rtol=1e-5, atol=1e-5)
