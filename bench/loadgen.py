@@ -1,11 +1,11 @@
 """The load generator: a separate process that drives a Recommend server over loopback gRPC.
 
     python -m movierec.bench.loadgen --target 127.0.0.1:50051 --clients 64 --seconds 20 \
-        --prompts short --users 1,2,3 > result.json
+        --prompts short --users 1,2,3 --out result.json
 
 Each of `clients` concurrent callers (grpc.aio tasks on one channel) sends one request, waits
 for the answer, and sends the next. Prints one JSON object: every latency (ms) of the measured
-window, completions per second, and the errors by status code.
+window, completions per second, and the errors by status code (to --out, or stdout).
 """
 
 from __future__ import annotations
@@ -73,11 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     users = [int(u) for u in args.users.split(",") if u.strip()]
     result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
                                args.limit, args.seed))
-    json.dump(result, sys.stdout)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f)
+    else:
+        json.dump(result, sys.stdout)
     return 0
 
 

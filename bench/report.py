@@ -88,7 +88,7 @@ def markdown(report: dict[str, Any]) -> str:
         "## Memory", "",
         f"Server RSS: {report['server_rss_idle_mb']:.0f} MB idle with the index loaded, "
         f"{report['server_rss_loaded_mb']:.0f} MB after the load runs. Leak check over the "
-        f"{(report['rss_samples'][-1][0] if report['rss_samples'] else 0):.0f} s of 64-client load "
+        f"{(report['rss_samples'][-1][0] if report['rss_samples'] else 0):.0f} s of 64-client mixed-length load "
         f"({leak['samples']} samples): median of the first minute after warm-up "
         f"{leak.get('first_mb', float('nan')):.0f} MB, of the last minute {leak.get('last_mb', float('nan')):.0f} MB, "
         f"growth {leak['growth_mb']:+.1f} MB (allowed {leak.get('allowed_mb', float('nan')):.0f} MB), "
@@ -135,7 +135,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     rss = report["rss_samples"]
     if rss:
         ax.plot([t for t, _ in rss], [r for _, r in rss])
-    ax.set(title="server RSS during the 64-client load", xlabel="s", ylabel="MB")
+    ax.set(title="server RSS during the 5-minute 64-client mixed-length run", xlabel="s", ylabel="MB")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

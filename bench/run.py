@@ -7,8 +7,9 @@ One run, on one data folder (default the real seed data), in this order:
 2. floors, in this process with the server's settings: one ~10-token prompt through the encoder
    (median), and the encoder's batched throughput at batch 64;
 3. serving, `movierec-serve` in its own process, driven over loopback gRPC by the load generator
-   in another: one client (p50/p90/p99), then 64 clients with ~10-token prompts and 64 clients
-   with mixed prompt lengths; the server's RSS is sampled all along (the leak check);
+   in another: one client (p50/p90/p99), then 64 clients with ~10-token prompts, then 64 clients
+   with mixed prompt lengths for five minutes, the leak check: the server's RSS is sampled every
+   second and its last minute compared with its first minute after warm-up;
 4. the floors again (the machine's speed drifts; the ratios use the mean of both);
 5. in-process ablations: the thread settings of movierec.runtime on and off;
 6. the naive peer (movierec.bench.naive) under the same 64-client load.
@@ -29,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -46,15 +48,17 @@ BIN = Path(sys.executable).parent
 @dataclass
 class Durations:
     single_s: float = 12.0
-    short_s: float = 150.0     # 64 clients, ~10-token prompts
-    mixed_s: float = 150.0     # 64 clients, mixed lengths; short + mixed = the 5-minute leak run
+    short_s: float = 25.0      # 64 clients, ~10-token prompts
+    mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
+    leak_warmup_s: float = 60.0
     naive_s: float = 20.0
     warmup_s: float = 3.0
     floor_repeats: int = 200
     batch_repeats: int = 20
 
 
-SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, naive_s=2, warmup_s=0.5, floor_repeats=5, batch_repeats=2)
+SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, warmup_s=0.5, floor_repeats=5,
+                  batch_repeats=2)
 
 
 def free_port() -> int:
@@ -258,10 +262,11 @@ class RssSampler:
 def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
          label: str, seed: int) -> dict[str, Any]:
     """Run the load generator process; show a time-based progress bar meanwhile."""
+    out = Path(tempfile.mkstemp(prefix="movierec-load-", suffix=".json")[1])
     command = [sys.executable, "-m", "movierec.bench.loadgen", "--target", target, "--clients", str(clients),
                "--seconds", str(seconds), "--warmup", str(warmup_s), "--prompts", kind,
-               "--users", ",".join(map(str, users)), "--seed", str(seed)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+               "--users", ",".join(map(str, users)), "--seed", str(seed), "--out", str(out)]
+    process = subprocess.Popen(command)  # its result goes to a file: a pipe would fill up and block it
     total = seconds + warmup_s
     with tqdm(total=round(total), desc=label, unit="s", leave=False) as bar:
         started = time.monotonic()
@@ -269,10 +274,12 @@ def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, 
             time.sleep(0.5)
             bar.n = min(round(total), int(time.monotonic() - started))
             bar.refresh()
-    output, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"load generator failed ({process.returncode})")
-    result = json.loads(output)
+    try:
+        result = json.loads(out.read_text())
+    finally:
+        out.unlink()
     result.update(percentiles(result["latencies_ms"]))
     return result
 
@@ -337,18 +344,18 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         known_user = users[0]
         single = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
                       "1 client", seed)
-        sampler = RssSampler(server.process.pid)
         short = load(server.target, 64, durations.short_s, durations.warmup_s, "short", users,
                      "64 clients, ~10-token prompts", seed + 1)
+        sampler = RssSampler(server.process.pid)
         mixed = load(server.target, 64, durations.mixed_s, durations.warmup_s, "mixed", users,
-                     "64 clients, mixed lengths", seed + 2)
+                     "64 clients, mixed lengths (leak run)", seed + 2)
         rss = sampler.stop()
         report["server_rss_loaded_mb"] = rss_mb(server.process.pid)
     finally:
         server.stop()
     report["serving"] = {"single": single, "short64": short, "mixed64": mixed}
     report["rss_samples"] = rss
-    report["leak"] = leak_check(rss, durations.warmup_s + 30 if durations.short_s > 60 else 0)
+    report["leak"] = leak_check(rss, durations.warmup_s + durations.leak_warmup_s)
     phases.update()
 
     phases.set_postfix_str("floors again, ablations")

@@ -11,10 +11,12 @@ sample of queries. `reports/bench-scale.md` measures both at 1,000,000 movies.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
+import threadpoolctl
 
 NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
 
@@ -47,8 +49,11 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, lists, faiss.METRIC_INNER_PRODUCT)
     sample = vectors[rng.choice(n, size=min(n, 64 * lists), replace=False)]
-    index.train(sample)
-    index.add(vectors)
+    # Training and assignment are large matrix products: every core helps here (serving keeps
+    # FAISS to one thread, see movierec.runtime).
+    with threadpoolctl.threadpool_limits(os.cpu_count() or 1):
+        index.train(sample)
+        index.add(vectors)
     nprobe, recall = calibrate_nprobe(index, vectors, target_recall, rng)
     index.nprobe = nprobe
     return index, IndexChoice("ivf", lists, nprobe, recall)

@@ -12,9 +12,9 @@ thread team has gone idle measured ~3 ms slower for one client).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -40,8 +40,10 @@ class MicroBatcher(Generic[T, R]):
         self._max_wait_s = max(0.0, max_wait_s)
         self._threads = max(1, threads)
         self._lanes = max(1, lanes)
-        self._queue: queue.Queue[tuple[T, Future[R]] | None] = queue.Queue()
+        # One lock guards the waiting items and the lanes' state, so a lane's decision to take
+        # work and its solo/shared decision see the same picture.
         self._state = threading.Condition()
+        self._waiting: deque[tuple[T, Future[R]]] = deque()
         self._running = 0
         self._solo = False
         self._closed = False
@@ -55,73 +57,65 @@ class MicroBatcher(Generic[T, R]):
 
     def submit(self, item: T) -> Future[R]:
         future: Future[R] = Future()
-        self._queue.put((item, future))
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the batcher is closed")
+            self._waiting.append((item, future))
+            self._state.notify_all()
         return future
 
     def close(self) -> None:
+        """Stop taking work; batches already waiting still run."""
         with self._state:
             self._closed = True
             self._state.notify_all()
-        for _ in self._workers:
-            self._queue.put(None)
         for worker in self._workers:
             worker.join(timeout=5)
 
-    def _next(self, lane: int) -> tuple[T, Future[R]] | None:
-        """The next item for this lane; lanes after the first wait until the first is busy."""
-        while True:
-            if lane:
-                with self._state:
-                    while self._running == 0 and not self._closed:
-                        self._state.wait()
-            try:
-                return self._queue.get(timeout=0.05 if lane else None)
-            except queue.Empty:
-                continue
+    def _may_take(self, lane: int) -> bool:
+        # The first lane takes any waiting work; the others only help while a shared batch runs.
+        return bool(self._waiting) and (lane == 0 or (self._running > 0 and not self._solo))
 
     def _loop(self, lane: int) -> None:
         while True:
-            first = self._next(lane)
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + self._max_wait_s
-            closing = False
-            while len(batch) < self._max_size:
-                try:
-                    nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    closing = True
-                    break
-                batch.append(nxt)
-            self._run(batch)
-            if closing:
-                return
+            with self._state:
+                while not self._may_take(lane):
+                    if self._closed and (lane or not self._waiting):
+                        return
+                    self._state.wait()
+                batch = self._take()
+                if self._max_wait_s and len(batch) < self._max_size:
+                    deadline = time.monotonic() + self._max_wait_s
+                    while len(batch) < self._max_size and (left := deadline - time.monotonic()) > 0:
+                        self._state.wait(left)
+                        batch += self._take(self._max_size - len(batch))
+                solo = self._running == 0 and not self._waiting
+                self._running += 1
+                self._solo = solo
+            self._run(batch, solo)
 
-    def _run(self, batch: list[tuple[T, Future[R]]]) -> None:
+    def _take(self, limit: int | None = None) -> list[tuple[T, Future[R]]]:
+        n = min(len(self._waiting), self._max_size if limit is None else limit)
+        return [self._waiting.popleft() for _ in range(n)]
+
+    def _run(self, batch: list[tuple[T, Future[R]]], solo: bool) -> None:
         live = [(item, f) for item, f in batch if f.set_running_or_notify_cancel()]
-        if not live:
-            return
-        with self._state:
-            while self._solo:  # a solo batch has every thread; wait for it
-                self._state.wait()
-            solo = self._running == 0 and self._queue.empty()
-            self._running += 1
-            self._solo = solo
-            self.batches += 1
-            self.items += len(live)
-            self.solo_batches += solo
         try:
+            if not live:
+                return
+            with self._state:
+                self.batches += 1
+                self.items += len(live)
+                self.solo_batches += solo
             threads = self._threads if solo else max(1, self._threads // self._lanes)
-            results = self._run_batch([item for item, _ in live], threads)
-            if len(results) != len(live):
-                raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
-        except BaseException as e:  # handed to the callers, who map it to a status
-            for _, f in live:
-                f.set_exception(e)
-            return
+            try:
+                results = self._run_batch([item for item, _ in live], threads)
+                if len(results) != len(live):
+                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
+            except BaseException as e:  # handed to the callers, who map it to a status
+                for _, f in live:
+                    f.set_exception(e)
+                return
         finally:
             with self._state:
                 self._running -= 1
