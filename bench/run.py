@@ -47,13 +47,13 @@ BIN = Path(sys.executable).parent
 
 @dataclass
 class Durations:
-    single_s: float = 12.0
-    short_s: float = 25.0      # 64 clients, ~10-token prompts
+    single_s: float = 10.0
+    short_s: float = 22.0      # 64 clients, ~10-token prompts
     mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
     leak_warmup_s: float = 60.0
-    naive_s: float = 20.0
-    warmup_s: float = 3.0
-    floor_repeats: int = 200
+    naive_s: float = 15.0
+    warmup_s: float = 2.0
+    floor_repeats: int = 150
     batch_repeats: int = 20
 
 
