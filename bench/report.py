@@ -33,7 +33,7 @@ def _row(name: str, run: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    fb, fa = report["floors_before"], report["floors_after"]
+    fb, fm, fa = report["floors_before"], report["floors_between"], report["floors_after"]
     s, idx, leak = report["serving"], report["indexing"], report["leak"]
     st, th = report["stages"], report["threads_ablation"]
     out = ["# Benchmark", ""]
@@ -46,16 +46,20 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['bench_seconds']:.0f} s on {report['machine']['cpus']} CPUs ({report['machine']['platform']}).",
         "",
         "Ratios are the headline: each compares the server with the bare encoder measured in the same run, "
-        "so they carry across machines where absolute times do not. The encoder floors were measured twice "
-        "(before and after the serving runs) and the ratios use their mean.",
+        "so they carry across machines where absolute times do not. This VM's speed drifts (the floors below "
+        "differ by up to a fifth within one run), so each serving run is compared with the mean of the floors "
+        "measured right before and right after it: the single-client run with the first two, the 64-client "
+        "run with the last two.",
         "", "## Targets", "", headline_table(report), "",
         "![latency, throughput and memory](bench.png)", "",
         *_unmet(report),
         "## Floors (the encoder alone, in-process, same settings as the server)", "",
-        "| | before serving | after serving |", "|---|---|---|",
-        f"| one ~10-token prompt, median ms | {fb['single_ms']:.2f} | {fa['single_ms']:.2f} |",
-        f"| one ~10-token prompt, p99 ms | {fb['single_p99_ms']:.2f} | {fa['single_p99_ms']:.2f} |",
-        f"| batch of 64, prompts/s | {fb['batch64_per_s']:.0f} | {fa['batch64_per_s']:.0f} |", "",
+        "| | before the 1-client run | between | after the 64-client run |", "|---|---|---|---|",
+        f"| one ~10-token prompt, median ms | {fb['single_ms']:.2f} | {fm['single_ms']:.2f} | {fa['single_ms']:.2f} |",
+        f"| one ~10-token prompt, p99 ms | {fb['single_p99_ms']:.2f} | {fm['single_p99_ms']:.2f} | "
+        f"{fa['single_p99_ms']:.2f} |",
+        f"| batch of 64, prompts/s | {fb['batch64_per_s']:.0f} | {fm['batch64_per_s']:.0f} | {fa['batch64_per_s']:.0f} |",
+        "",
         "## Serving (`movierec-serve` over loopback gRPC, load from a separate process)", "",
         "| run | clients | requests/s | p50 ms | p90 ms | p99 ms | requests | errors |",
         "|---|---|---|---|---|---|---|---|",
@@ -104,9 +108,12 @@ def _unmet(report: dict[str, Any]) -> list[str]:
     missed = {t["target"] for t in report["targets"] if not t["met"]}
     if not missed:
         return []
-    fb, fa, s, st = report["floors_before"], report["floors_after"], report["serving"], report["stages"]
-    forward = (fb["single_ms"] + fa["single_ms"]) / 2
-    batched = (fb["batch64_per_s"] + fa["batch64_per_s"]) / 2
+    from movierec.bench.run import floor_for
+
+    s, st = report["serving"], report["stages"]
+    single_floor, batch_floor = floor_for(report, "single"), floor_for(report, "short64")
+    forward = single_floor["single_ms"]
+    batched = batch_floor["batch64_per_s"]
     out = ["## Targets not met: why, and what it would take", ""]
     if missed & {"single-client p50 / encoder forward", "single-client p99 / encoder forward"}:
         over = s["single"]["p50"] - forward
@@ -116,7 +123,7 @@ def _unmet(report: dict[str, Any]) -> list[str]:
                 f"took {rank:.1f} ms in-process (one core, right after the forward has evicted the caches), and the "
                 f"rest ({max(over - rank, 0):.1f} ms) is the gRPC round trip and the Python hand-offs between the "
                 "gRPC thread and the batching lane. The encoder alone has a p99 of "
-                f"{(fb['single_p99_ms'] + fa['single_p99_ms']) / 2:.1f} ms, {((fb['single_p99_ms'] + fa['single_p99_ms']) / 2) / forward:.2f}x "
+                f"{single_floor['single_p99_ms']:.1f} ms, {single_floor['single_p99_ms'] / forward:.2f}x "
                 "its own median, so the p99 bound of 2x leaves little room for anything else. It would take ranking "
                 "in compiled code (or fewer candidates: ~1,200 per request now), and a server edge outside "
                 "Python's GIL, to bring the overhead under a quarter of a forward."]
@@ -148,8 +155,10 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     s = report["serving"]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     ax = axes[0][0]
+    from movierec.bench.run import floor_for
+
     single = np.array(s["single"]["latencies_ms"])
-    floor = (report["floors_before"]["single_ms"] + report["floors_after"]["single_ms"]) / 2
+    floor = floor_for(report, "single")["single_ms"]
     if len(single):
         ax.hist(single, bins=np.linspace(0, max(np.percentile(single, 99.5), 2.2 * floor), 60), color="tab:blue")
     for ratio, style in ((1.0, "-"), (1.25, "--"), (2.0, ":")):
@@ -166,7 +175,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     ax = axes[1][0]
     for name, label in (("short64", "ours, ~10-token"), ("mixed64", "ours, mixed lengths"), ("naive64", "naive peer")):
         ax.plot(s[name]["per_second"][:-1], label=label)
-    batch = (report["floors_before"]["batch64_per_s"] + report["floors_after"]["batch64_per_s"]) / 2
+    batch = floor_for(report, "short64")["batch64_per_s"]
     ax.axhline(batch, color="black", linestyle="--", label="batched encoder (batch 64)")
     ax.axhline(0.8 * batch, color="gray", linestyle=":", label="0.8 x batched encoder")
     ax.set(title="64 clients: completed requests per second", xlabel="s", ylabel="requests/s")

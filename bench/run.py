@@ -5,13 +5,13 @@ One run, on one data folder (default the real seed data), in this order:
 1. indexing: a cold build (empty embedding cache) with `movierec-index`, then a reindex after
    1,000 new ratings were written to the ratings store (cache warm);
 2. floors, in this process with the server's settings: one ~10-token prompt through the encoder
-   (median), and the encoder's batched throughput at batch 64;
+   (median), and the encoder's batched throughput at batch 64, measured right before and right
+   after each serving run they are compared with (the VM's speed drifts by 20% within minutes);
 3. serving, `movierec-serve` in its own process, driven over loopback gRPC by the load generator
    in another: one client (p50/p90/p99), then 64 clients with ~10-token prompts, then 64 clients
    with mixed prompt lengths for five minutes, the leak check: the server's RSS is sampled every
    second and its last minute compared with its first minute after warm-up;
-4. the floors again (the machine's speed drifts; the ratios use the mean of both);
-5. in-process ablations: the thread settings of movierec.runtime on and off;
+4. in-process: where a batch's time goes, and the thread settings of movierec.runtime on and off;
 6. the naive peer (movierec.bench.naive) under the same 64-client load.
 
 Writes reports/bench.md, bench.json and bench.png. `--smoke` runs every step for a few seconds
@@ -47,14 +47,14 @@ BIN = Path(sys.executable).parent
 
 @dataclass
 class Durations:
-    single_s: float = 10.0
+    single_s: float = 8.0
     short_s: float = 22.0      # 64 clients, ~10-token prompts
     mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
     leak_warmup_s: float = 60.0
-    naive_s: float = 15.0
+    naive_s: float = 12.0
     warmup_s: float = 2.0
-    floor_repeats: int = 150
-    batch_repeats: int = 20
+    floor_repeats: int = 100
+    batch_repeats: int = 12
 
 
 SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, warmup_s=0.5, floor_repeats=5,
@@ -344,8 +344,10 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         known_user = users[0]
         single = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
                       "1 client", seed)
+        report["floors_between"] = floors(encoder, durations, seed + 4)
         short = load(server.target, 64, durations.short_s, durations.warmup_s, "short", users,
                      "64 clients, ~10-token prompts", seed + 1)
+        report["floors_after"] = floors(encoder, durations, seed + 3)
         sampler = RssSampler(server.process.pid)
         mixed = load(server.target, 64, durations.mixed_s, durations.warmup_s, "mixed", users,
                      "64 clients, mixed lengths (leak run)", seed + 2)
@@ -358,8 +360,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     report["leak"] = leak_check(rss, durations.warmup_s + durations.leak_warmup_s)
     phases.update()
 
-    phases.set_postfix_str("floors again, ablations")
-    report["floors_after"] = floors(encoder, durations, seed + 3)
+    phases.set_postfix_str("ablations")
     report["stages"] = stage_profile(index_dir, settings, encoder, durations)
     report["threads_ablation"] = thread_ablation(index_dir, settings, encoder, durations)
     phases.update()
@@ -380,10 +381,16 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     return report
 
 
+def floor_for(report: dict[str, Any], run: str) -> dict[str, float]:
+    """The floors measured right before and right after a serving run, averaged."""
+    pair = ("floors_before", "floors_between") if run == "single" else ("floors_between", "floors_after")
+    a, b = report[pair[0]], report[pair[1]]
+    return {k: (a[k] + b[k]) / 2 for k in a}
+
+
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    fb, fa = report["floors_before"], report["floors_after"]
-    floor_single = (fb["single_ms"] + fa["single_ms"]) / 2
-    floor_batch = (fb["batch64_per_s"] + fa["batch64_per_s"]) / 2
+    floor_single = floor_for(report, "single")["single_ms"]
+    floor_batch = floor_for(report, "short64")["batch64_per_s"]
     s = report["serving"]
     idx = report["indexing"]
     rows = [

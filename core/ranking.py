@@ -73,7 +73,7 @@ class UserProfile:
 
     row: the user's row in the user index, None for a user newer than the index;
     rated_rows: int64 (k,) movie rows; rated_values: float32 (k,); taste: float32 (d,) unit vector;
-    collaborative: float32 (n_movies,) the user's EASE scores, computed once when the profile is made;
+    collaborative: float32 (a,) the user's EASE scores over index.ease_items, computed once;
     taste_scores: float32 (n_movies,) every movie's inner product with `taste` (None for an
     approximate index, whose catalogue is too large to score whole).
     """
@@ -87,10 +87,13 @@ class UserProfile:
     # k -> the rows of the k best EASE scores (unordered), filled on first use.
     favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
-    def top_collaborative(self, k: int) -> np.ndarray:
+    def top_collaborative(self, k: int, ease_items: np.ndarray, n_movies: int) -> np.ndarray:
+        """Rows of the k best EASE scores over the whole catalogue (movies without ratings score 0)."""
         rows = self.favourites.get(k)
         if rows is None:
-            rows = self.favourites[k] = top_k_set(self.collaborative, k)
+            scores = np.zeros(n_movies, dtype=np.float32)
+            scores[ease_items] = self.collaborative
+            rows = self.favourites[k] = top_k_set(scores, k)
         return rows
 
 
@@ -181,14 +184,18 @@ class Ranker:
         return UserProfile(row, rated_rows, rated_values, taste, self.collaborative_scores(rated_rows), taste_scores)
 
     def collaborative_scores(self, rated_rows: np.ndarray) -> np.ndarray:
-        """EASE scores of a history, float32 (n_movies,): x_user @ B is the sum of B's rows the user rated."""
+        """EASE scores of a history over index.ease_items, float32 (a,): x_user @ B is the sum of the
+        rows of B the user rated."""
         index = self.index
-        out = np.zeros(len(index.movies), dtype=np.float32)
         positions = self.ease_position[rated_rows]
         positions = positions[positions >= 0]
-        if len(positions):
-            out[index.ease_items] = index.ease_weights[positions].sum(axis=0, dtype=np.float32)
-        return out
+        if not len(positions):
+            return np.zeros(len(index.ease_items), dtype=np.float32)
+        return index.ease_weights[positions].sum(axis=0, dtype=np.float32)
+
+    def profile_bytes(self) -> int:
+        """About what one cached profile holds (EASE scores, taste scores): for sizing the cache."""
+        return 4 * (len(self.index.ease_items) + (len(self.index.movies) if self.exact else 0)) + 4096
 
     def rank(self, requests: list[RankRequest]) -> list[Ranked]:
         """Rank a batch: one FAISS search per index, one product per signal, for all requests."""
@@ -222,7 +229,7 @@ class Ranker:
                 positive = np.flatnonzero(match[i] > 0)
                 chosen[positive[top_k_set(match[i][positive], cfg.match_candidates)]] = True
             if has_user[i] and "collaborative" in active:
-                chosen[r.user.top_collaborative(cfg.collaborative_candidates)] = True
+                chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items, n_movies)] = True
             if r.user is not None and not r.include_rated:
                 chosen[r.user.rated_rows] = False
             pools.append(np.flatnonzero(chosen))
@@ -249,9 +256,10 @@ class Ranker:
         if match is not None and has_prompt.any():
             signals["match"] = np.take_along_axis(match, candidates, axis=1)
         if "collaborative" in active and has_user.any():
+            position = self.ease_position[candidates]                                          # (B, C), -1: no EASE
             signals["collaborative"] = np.stack([
-                r.user.collaborative[candidates[i]] if r.user is not None else np.zeros(width, np.float32)
-                for i, r in enumerate(requests)])
+                np.where(position[i] >= 0, r.user.collaborative[position[i]], 0).astype(np.float32)
+                if r.user is not None else np.zeros(width, np.float32) for i, r in enumerate(requests)])
         if "community" in active and index.user_index.ntotal > int(has_user.any()):
             signals["community"] = self._community(requests, queries, candidates)
         if "quality" in active:

@@ -75,7 +75,7 @@ class Recommender:
     """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
     def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig,
-                 profile_cache_size: int = 4096):
+                 profile_cache_mb: float = 256):
         if encoder.dimensions != index.dimensions:
             raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, index {index.path} has {index.dimensions}")
         self.index = index
@@ -86,7 +86,7 @@ class Recommender:
         # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
         # lookup; a rating drops the user's entry. Least recently used go first.
         self._profiles: OrderedDict[int, UserProfile] = OrderedDict()
-        self._profile_cache_size = max(0, profile_cache_size)
+        self._profile_cache_size = int(max(0.0, profile_cache_mb) * 2**20 // self.ranker.profile_bytes())
         self._lock = threading.Lock()
 
     def with_config(self, config: RankingConfig) -> Recommender:

@@ -28,7 +28,6 @@ def tune_process(torch_threads: int = 0) -> int:
     """
     global _applied
     import threadpoolctl
-    import torch
 
     threads = torch_threads if torch_threads > 0 else (os.cpu_count() or 1)
     if _applied is None:
@@ -45,7 +44,18 @@ def tune_process(torch_threads: int = 0) -> int:
         for lib in controller.lib_controllers:
             if lib.internal_api == "openmp" and "faiss" in lib.filepath:
                 lib.set_num_threads(1)
-    # torch's own OpenMP runtime is a separate library: set it last so the calls above cannot reach it.
-    torch.set_num_threads(threads)
     _applied = threads
+    # torch's own OpenMP runtime is a separate library: set it last so the calls above cannot
+    # reach it. A process that has not imported torch yet (a reindex with every text cached never
+    # does) gets the count when the encoder loads (apply_torch_threads).
+    if "torch" in sys.modules:
+        apply_torch_threads()
     return threads
+
+
+def apply_torch_threads() -> None:
+    """Give torch the thread count tune_process chose (nothing if it was not called)."""
+    if _applied is not None:
+        import torch
+
+        torch.set_num_threads(_applied)

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, publish, prune, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
-from movierec.embedding import Encoder, model_fingerprint
+from movierec.embedding import Encoder, EncoderOnDemand, model_fingerprint
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
@@ -48,7 +48,7 @@ def new_version() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
 
 
-def embed_catalogue(catalogue: Catalogue, encoder: Encoder, cache: EmbeddingCache, progress: bool = True) -> tuple[np.ndarray, int]:
+def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, cache: EmbeddingCache, progress: bool = True) -> tuple[np.ndarray, int]:
     """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
     texts = [e.text for e in catalogue.entries]
     vectors = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)
@@ -91,7 +91,7 @@ def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame, catalogue_ids
     return latest.reset_index(drop=True), counts
 
 
-def build_index(settings: Settings, encoder: Encoder | None = None, progress: bool = True,
+def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = None, progress: bool = True,
                 ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                 ratings_note: str | None = None) -> BuildResult:
     """Load the data, embed (with the cache), compute user vectors, write and publish a new version.
@@ -125,7 +125,8 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
             for example in report.examples[:5]:
                 log.info("  e.g. %s", example)
 
-        encoder = encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
+        encoder = encoder or EncoderOnDemand(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
+                                             settings.embed_batch_tokens)
         fingerprint = model_fingerprint(encoder.model_dir)
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
@@ -163,7 +164,7 @@ def build_index(settings: Settings, encoder: Encoder | None = None, progress: bo
                        time.monotonic() - started)
 
 
-def _manifest(version: str, settings: Settings, encoder: Encoder, fingerprint: str, files: DataFiles,
+def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDemand, fingerprint: str, files: DataFiles,
               catalogue: Catalogue, ratings: Ratings, n_users: int) -> dict[str, object]:
     reports = {"movies": catalogue.movies_report, "credits": catalogue.credits_report,
                "ratings": ratings.ratings_report, "links": ratings.links_report}

@@ -117,7 +117,7 @@ class ServingState:
                                         self.settings.embed_batch_size,
                                         self.settings.embed_batch_tokens)
             recommender = Recommender(load_artifact(index_dir / version), self._encoder,
-                                      ranking_config(self.settings), self.settings.profile_cache_size)
+                                      ranking_config(self.settings), self.settings.profile_cache_mb)
         except (MovierecError, OSError) as e:
             self._failed_version = version
             self.load_error = f"index version {version} could not be loaded: {e}"

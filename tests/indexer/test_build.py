@@ -160,3 +160,23 @@ def test_a_second_concurrent_build_is_refused(encoder: Encoder, warm_settings: S
     assert version_folders(index_dir) == {first.version} and building_folders(index_dir) == []
     # Once the lock is free again, building works.
     assert build_index(warm_settings, encoder=encoder, progress=False).version != first.version
+
+
+@pytest.mark.slow
+def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: Settings) -> None:
+    """The warm reindex is the one `make reindex` runs after new ratings: it must not pay for torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from movierec.indexer.build import build_index\n"
+            "from movierec.runtime import tune_process\n"
+            "from movierec.settings import Settings\n"
+            "tune_process()\n"
+            f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}), index_dir=Path({str(warm_settings.index_dir)!r})),"
+            " progress=False)\n"
+            "print(result.embedded, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "False"]
