@@ -51,10 +51,10 @@ class Durations:
     short_s: float = 22.0      # 64 clients, ~10-token prompts
     mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
     leak_warmup_s: float = 60.0
-    naive_s: float = 12.0
+    naive_s: float = 10.0
     warmup_s: float = 2.0
-    floor_repeats: int = 100
-    batch_repeats: int = 12
+    floor_repeats: int = 60
+    batch_repeats: int = 8
 
 
 SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, warmup_s=0.5, floor_repeats=5,
