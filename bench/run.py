@@ -130,17 +130,13 @@ def floors(encoder: Any, durations: Durations, seed: int) -> dict[str, float]:
             "batch64_per_s": 64 / statistics.median(batch)}
 
 
-def thread_ablation(index_dir: Path, settings: Any, encoder: Any, durations: Durations) -> dict[str, Any]:
+def thread_ablation(recommender: Any, durations: Durations) -> dict[str, Any]:
     """recommend_batch in this process with movierec.runtime's pool limits, then with them lifted."""
     import threadpoolctl
 
-    from movierec.artifact import load_artifact
     from movierec.domain import RecommendQuery
-    from movierec.recommender import Recommender, ranking_config
 
-    index = load_artifact(index_dir)
-    recommender = Recommender(index, encoder, ranking_config(settings))
-    users = index.user_ids.tolist()
+    users = recommender.index.user_ids.tolist()
     rng = random.Random(1)
     pool = prompts("short", 4000, 7)
     repeats = max(3, durations.floor_repeats // 4)
@@ -165,15 +161,12 @@ def thread_ablation(index_dir: Path, settings: Any, encoder: Any, durations: Dur
     return {"tuned": tuned, "untuned": untuned}
 
 
-def stage_profile(index_dir: Path, settings: Any, encoder: Any, durations: Durations) -> dict[str, Any]:
+def stage_profile(recommender: Any, durations: Durations) -> dict[str, Any]:
     """Where a batch's time goes, in this process: encoder forward vs ranking, at batch 1 and 64."""
-    from movierec.artifact import load_artifact
     from movierec.ranking import RankRequest
-    from movierec.recommender import Recommender, ranking_config
 
-    index = load_artifact(index_dir)
-    recommender = Recommender(index, encoder, ranking_config(settings))
-    users = index.user_ids.tolist()
+    encoder = recommender.encoder
+    users = recommender.index.user_ids.tolist()
     rng = random.Random(2)
     pool = prompts("short", 4000, 9)
     out = {}
@@ -304,6 +297,7 @@ def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str,
 def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int, seed: int = 0) -> dict[str, Any]:
     from movierec.artifact import load_artifact
     from movierec.embedding import Encoder
+    from movierec.recommender import Recommender, ranking_config
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
 
@@ -361,10 +355,11 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     phases.update()
 
     phases.set_postfix_str("ablations")
-    report["stages"] = stage_profile(index_dir, settings, encoder, durations)
-    report["threads_ablation"] = thread_ablation(index_dir, settings, encoder, durations)
+    recommender = Recommender(index, encoder, ranking_config(settings))  # the index loaded after the reindex
+    report["stages"] = stage_profile(recommender, durations)
+    report["threads_ablation"] = thread_ablation(recommender, durations)
     phases.update()
-    del encoder
+    del encoder, recommender
 
     phases.set_postfix_str("naive peer")
     naive = Server([sys.executable, "-m", "movierec.bench.naive", "--index-dir", index_dir], work_dir / "naive.log")
