@@ -11,7 +11,6 @@ thread team has gone idle measured ~3 ms slower for one client).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -21,7 +20,6 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-log = logging.getLogger(__name__)
 
 
 class MicroBatcher(Generic[T, R]):
