@@ -17,7 +17,10 @@ For a batch of B requests (arrays float32 unless said otherwise):
    - taste:         movies (n, d) . taste vector (d,), once per user profile   the user's own taste
    - quality:       TMDB vote average shrunk towards the mean by vote count
 5. each signal is standardised over the request's candidates (z-score), weighted, and summed.
-   A signal that does not apply (no prompt, no user) or has weight 0 is left out.
+   A signal that does not apply (no prompt, no user) or has weight 0 is left out. A signal that
+   applies but whose model knows nothing here (no EASE items, no users in the user index, no tags,
+   no votes, a history of movies nobody else rated) is constant over the candidates: it is reported
+   with parts of 0 and leaves the order to the other signals.
 
 Cost: the serving path runs this once per micro-batch, single-threaded beside the encoder, so
 every step is a vectorised product or a top-k by partition (never a full sort of the catalogue);
@@ -88,12 +91,13 @@ class UserProfile:
     favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     def top_collaborative(self, k: int, ease_items: np.ndarray, n_movies: int) -> np.ndarray:
-        """Rows of the k best EASE scores over the whole catalogue (movies without ratings score 0)."""
+        """Rows int64 (<= k,) of the k best positive EASE scores (movies outside the model score 0)."""
         rows = self.favourites.get(k)
         if rows is None:
-            scores = np.zeros(n_movies, dtype=np.float32)
-            scores[ease_items] = self.collaborative
-            rows = self.favourites[k] = top_k_set(scores, k)
+            # Only movies the model scores above zero: with an empty model, or a history the model
+            # has never seen, there are no favourites (rather than k arbitrary movies tied at 0).
+            positive = np.flatnonzero(self.collaborative > 0)
+            rows = self.favourites[k] = ease_items[positive[top_k_set(self.collaborative[positive], k)]].astype(np.int64)
         return rows
 
 
@@ -256,11 +260,13 @@ class Ranker:
         if match is not None and has_prompt.any():
             signals["match"] = np.take_along_axis(match, candidates, axis=1)
         if "collaborative" in active and has_user.any():
-            position = self.ease_position[candidates]                                          # (B, C), -1: no EASE
+            # Position -1 (a movie outside the model, or every movie when the model is empty) reads
+            # the 0 appended to each user's scores.
+            position = self.ease_position[candidates]                                          # (B, C)
             signals["collaborative"] = np.stack([
-                np.where(position[i] >= 0, r.user.collaborative[position[i]], 0).astype(np.float32)
+                np.append(r.user.collaborative, np.float32(0))[position[i]]
                 if r.user is not None else np.zeros(width, np.float32) for i, r in enumerate(requests)])
-        if "community" in active and index.user_index.ntotal > int(has_user.any()):
+        if "community" in active:
             signals["community"] = self._community(requests, queries, candidates)
         if "quality" in active:
             signals["quality"] = self.quality[candidates]
@@ -291,11 +297,14 @@ class Ranker:
     def _community(self, requests: list[RankRequest], queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Similarity-weighted centred ratings of the candidates by the K users nearest each query: (B, C)."""
         index = self.index
-        k = min(self.config.similar_users, index.user_index.ntotal - 1)
-        sims, similar = index.user_index.search(queries, k + 1)                           # (B, K+1)
+        out = np.zeros(candidates.shape, dtype=np.float32)
+        k = min(self.config.similar_users, index.user_index.ntotal)
+        if k == 0:  # no users in the index: nobody to ask
+            return out
+        # One more than K, since the requester is usually among their own nearest users.
+        sims, similar = index.user_index.search(queries, min(k + 1, index.user_index.ntotal))  # (B, K+1)
         ratings = self.ratings
         n_movies = len(index.movies)
-        out = np.zeros(candidates.shape, dtype=np.float32)
         for i, r in enumerate(requests):
             own_row = r.user.row if r.user is not None and r.user.row is not None else -1
             keep = (similar[i] >= 0) & (similar[i] != own_row)

@@ -278,3 +278,67 @@ def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: P
     print(f"{kills} SIGKILLs for {total} acknowledged ratings")
     assert kills >= total // 2  # two acks landing at the same instant share a kill; most get their own
     assert len(rows) == total and {r[0]: (r[1], r[2], r[3]) for r in rows} == acked
+
+
+def test_a_catalogue_without_ratings_serves_new_users_before_and_after_a_reindex(tmp_path: Path) -> None:
+    """Build with a header-only ratings file, serve, rate, recommend; reindex with those ratings; again."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("tmdb_5000_movies.csv", "tmdb_5000_credits.csv", "links.csv"):
+        shutil.copy(SAMPLE_DATA / name, data / name)
+    (data / "ratings.csv").write_text("userId,movieId,rating,timestamp\n")
+    index_dir = tmp_path / "index"
+
+    def reindex() -> str:
+        done = subprocess.run([BIN / "movierec-index", "--data-dir", data, "--index-dir", index_dir],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return (index_dir / "CURRENT").read_text().strip()
+
+    first = reindex()
+    server = ServerProcess(index_dir, tmp_path / "server.log")
+    server.start()
+    try:
+        with RecommenderClient(server.target) as client:
+            assert client.index_info().users == 0
+            anonymous = client.recommend("a comedy", limit=5).movies
+            assert len(anonymous) == 5 and {"prompt", "quality"} <= set(anonymous[0].signals)
+            with pytest.raises(grpc.RpcError) as unknown:
+                client.recommend("a comedy", user_id=7)
+            assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+            rated = {int(m): r for m, r in zip(load_artifact(index_dir).movie_ids[:3].tolist(), (4.5, 5.0, 1.0))}
+            for i, (movie, rating) in enumerate(rated.items()):
+                assert client.record_feedback(7, movie, rating, f"first-{i}").ratings == i + 1
+
+            def check_user_lists() -> None:
+                for prompt in ("a comedy", ""):
+                    movies = client.recommend(prompt, user_id=7, limit=10).movies
+                    assert len(movies) == 10, prompt
+                    assert not {m.movie_id for m in movies} & set(rated), "rated movies are left out"
+                    # Their own taste is live; collaborative signals are zero where the model knows nothing.
+                    assert any(m.signals["taste"] != 0 for m in movies)
+                    for m in movies:
+                        assert m.signals.get("collaborative", 0) == 0 and m.signals.get("community", 0) == 0
+                        assert abs(sum(m.signals.values()) - m.score) < 1e-3
+                assert len(client.recommend("a comedy", user_id=7, limit=20, include_rated=True).movies) == 20
+                assert client.user(7).ratings == 3
+
+            check_user_lists()
+            second = reindex()
+            assert second != first
+            deadline = time.monotonic() + 30
+            while client.index_info().index_version != second and time.monotonic() < deadline:
+                time.sleep(0.1)
+            info = client.index_info()
+            assert info.index_version == second and info.users == 1  # the store's ratings are in the index
+            check_user_lists()
+
+            # A second new user after the reindex: the first one is now a similar user with ratings.
+            liked = next(iter(rated))
+            client.record_feedback(8, liked, 5.0, "second-user")
+            movies = client.recommend("an action movie", user_id=8, limit=10).movies
+            assert len(movies) == 10 and liked not in {m.movie_id for m in movies}
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        server.stop()
