@@ -20,7 +20,8 @@ from movierec.indexer.report import LoadReport
 MOVIE_COLUMNS = ("id", "title", "overview", "tagline", "genres", "keywords", "release_date",
                  "vote_average", "vote_count", "popularity")
 CREDITS_COLUMNS = ("movie_id", "cast", "crew")
-TOP_CAST = 3
+TOP_CAST = 3          # in the embedded text
+PEOPLE_CAST = 10      # kept on the movie, for requests that name an actor
 
 csv.field_size_limit(1 << 30)
 
@@ -131,7 +132,7 @@ def _names(objects: list[dict]) -> list[str]:
 
 
 def load_credits(path: Path) -> tuple[dict[int, tuple[list[str], list[str]]], LoadReport]:
-    """movie id -> (directors, top-3 cast), from either credits format."""
+    """movie id -> (directors, the first PEOPLE_CAST of the cast in billing order), from either credits format."""
     report = LoadReport(str(path))
     credits: dict[int, tuple[list[str], list[str]]] = {}
     for line, row in _rows(path, CREDITS_COLUMNS, report):
@@ -148,7 +149,7 @@ def load_credits(path: Path) -> tuple[dict[int, tuple[list[str], list[str]]], Lo
         cast = sorted(cast, key=lambda o: (o.get("order") if isinstance(o.get("order"), int) else 1 << 30))
         crew = _json_list(report, row["crew"], line, "crew")
         directors = list(dict.fromkeys(_names([c for c in crew if c.get("job") == "Director"])))
-        credits[movie_id] = (directors, _names(cast)[:TOP_CAST])
+        credits[movie_id] = (directors, _names(cast)[:PEOPLE_CAST])
         report.rows_used += 1
     return credits, report
 
@@ -193,8 +194,13 @@ def load_catalogue(movies_csv: Path, credits_csv: Path) -> Catalogue:
             vote_count=int(_number(row["vote_count"])),
             popularity=_number(row["popularity"]),
             keywords=tuple(keywords),
+            runtime=max(0, int(_number(row.get("runtime")))),
+            language=(row.get("original_language") or "").strip().lower(),
+            directors=tuple(directors),
+            cast=tuple(cast),
         )
-        text = movie_text(title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors, cast)
+        text = movie_text(title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors,
+                          cast[:TOP_CAST])
         entries.append(CatalogueEntry(movie, text))
         report.rows_used += 1
     if not entries:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class Movie:
-    """One catalogue entry. `movie_id` is the TMDB id; `year` is 0 when unknown."""
+    """One catalogue entry. `movie_id` is the TMDB id; `year` and `runtime` (minutes) are 0 when unknown;
+    `language` is the original language's ISO 639-1 code (TMDB's), "" when unknown; `cast` in billing order."""
 
     movie_id: int
     title: str
@@ -17,16 +19,35 @@ class Movie:
     vote_count: int = 0
     popularity: float = 0.0
     keywords: tuple[str, ...] = ()
+    runtime: int = 0
+    language: str = ""
+    directors: tuple[str, ...] = ()
+    cast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class RecommendQuery:
-    """A validated recommendation request."""
+    """A validated recommendation request. The explicit constraints win over what the prompt says:
+    genres, excluded_genres, languages (ISO 639-1) and each year bound or max_runtime replace the
+    text's; example and excluded movie ids (TMDB ids) are added to the ones the text names."""
 
     prompt: str
     user_id: int | None
     limit: int
     include_rated: bool = False
+    genres: tuple[str, ...] = ()
+    excluded_genres: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    max_runtime: int | None = None
+    languages: tuple[str, ...] = ()
+    example_movie_ids: tuple[int, ...] = ()
+    excluded_movie_ids: tuple[int, ...] = ()
+
+    @property
+    def has_explicit_constraints(self) -> bool:
+        return any((self.genres, self.excluded_genres, self.year_min is not None, self.year_max is not None,
+                    self.max_runtime is not None, self.languages, self.example_movie_ids, self.excluded_movie_ids))
 
 
 @dataclass(frozen=True)
@@ -40,8 +61,14 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendResult:
+    """A ranked list and what the request was understood to ask (movierec.understanding.Understood;
+    its movie references as Movie objects in `examples` and `excluded`)."""
+
     movies: list[Recommendation]
     index_version: str
+    understood: Any = None
+    examples: list[Movie] = field(default_factory=list)
+    excluded: list[Movie] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

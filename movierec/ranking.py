@@ -96,20 +96,27 @@ class UserProfile:
         if rows is None:
             # Only movies the model scores above zero: with an empty model, or a history the model
             # has never seen, there are no favourites (rather than k arbitrary movies tied at 0).
-            positive = np.flatnonzero(self.collaborative > 0)
-            rows = self.favourites[k] = ease_items[positive[top_k_set(self.collaborative[positive], k)]].astype(np.int64)
+            rows = self.favourites[k] = _favourites(self.collaborative, k, ease_items)
         return rows
 
 
 @dataclass(frozen=True)
 class RankRequest:
-    """One request in row terms: the prompt text and its vector float32 (d,) (None when empty), a user."""
+    """One request in row terms, as understood (movierec.understanding):
+
+    prompt: the mood text (what the tag match reads); prompt_vector float32 (d,): the mood's embedding,
+    or the examples' when only examples were given (None when neither); user: a profile or None;
+    allowed: bool (n_movies,) the movies the hard constraints allow (None: all); examples: int64 (e,)
+    rows of movies named as examples, whose EASE rows count as history.
+    """
 
     prompt: str
     prompt_vector: np.ndarray | None
     user: UserProfile | None
     limit: int
     include_rated: bool = False
+    allowed: np.ndarray | None = None
+    examples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True)
@@ -209,9 +216,15 @@ class Ranker:
         b, n_movies = len(requests), len(index.movies)
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
         has_user = np.array([r.user is not None for r in requests])
+        has_examples = np.array([len(r.examples) > 0 for r in requests])
+        # A request may have no query vector at all ("Tom Hanks movies": constraints only); its
+        # candidates are then the allowed movies with the best review prior.
+        has_query = has_prompt | has_user
         active = {s for s in SIGNALS if cfg.weight(s) != 0}
-        queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste
-                            for r in requests]).astype(np.float32)                       # (B, d)
+        queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste if r.user is not None
+                            else np.zeros(index.dimensions, np.float32) for r in requests]).astype(np.float32)  # (B, d)
+        # EASE scores over index.ease_items (a,) from the user's history plus the named examples.
+        collaborative = [self._collaborative(r) if "collaborative" in active else None for r in requests]
 
         # Candidates: prompt k-NN ∪ tag matches ∪ collaborative favourites.
         k = min(cfg.candidate_movies, n_movies)
@@ -219,10 +232,20 @@ class Ranker:
         if self.exact:
             # What IndexFlatIP.search computes, with a partition in place of its heap.
             prompt_all = _products(index.movie_vectors, queries)                              # (B, n_movies)
-            nearest = [top_k_set(prompt_all[i], k) for i in range(b)]
+            nearest = [self._nearest(prompt_all[i] if has_query[i] else self.quality, r.allowed, k)
+                       for i, r in enumerate(requests)]
         else:
             prompt_all = None
             nearest = list(index.movie_index.search(queries, k)[1])
+            for i, r in enumerate(requests):
+                if r.allowed is not None or not has_query[i]:  # filtered: scored over the allowed movies
+                    allowed = np.flatnonzero(r.allowed) if r.allowed is not None else np.arange(n_movies)
+                    if len(allowed) > 200_000:  # too many to score: search wider, then filter
+                        found = index.movie_index.search(queries[i:i + 1], 8 * k)[1][0]
+                        nearest[i] = found[(found >= 0) & r.allowed[np.maximum(found, 0)]][:k]  # type: ignore[index]
+                        continue
+                    scores = (index.movie_vectors[allowed] @ queries[i]) if has_query[i] else self.quality[allowed]
+                    nearest[i] = allowed[top_k_set(scores, k)]
         match = (self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
                  if "match" in active else None)
         pools = []
@@ -232,10 +255,15 @@ class Ranker:
             if match is not None and has_prompt[i]:
                 positive = np.flatnonzero(match[i] > 0)
                 chosen[positive[top_k_set(match[i][positive], cfg.match_candidates)]] = True
-            if has_user[i] and "collaborative" in active:
-                chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items, n_movies)] = True
+            if collaborative[i] is not None:
+                if has_examples[i] or r.user is None:
+                    chosen[_favourites(collaborative[i], cfg.collaborative_candidates, index.ease_items)] = True
+                else:
+                    chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items, n_movies)] = True
             if r.user is not None and not r.include_rated:
                 chosen[r.user.rated_rows] = False
+            if r.allowed is not None:
+                chosen &= r.allowed
             pools.append(np.flatnonzero(chosen))
             chosen[pools[-1]] = False
         width = max(1, max(len(p) for p in pools))
@@ -259,20 +287,20 @@ class Ranker:
                 signals["taste"] = self._gathered_products(candidates, tastes)
         if match is not None and has_prompt.any():
             signals["match"] = np.take_along_axis(match, candidates, axis=1)
-        if "collaborative" in active and has_user.any():
+        if "collaborative" in active and (has_user | has_examples).any():
             # Position -1 (a movie outside the model, or every movie when the model is empty) reads
-            # the 0 appended to each user's scores.
+            # the 0 appended to each request's scores.
             position = self.ease_position[candidates]                                          # (B, C)
             signals["collaborative"] = np.stack([
-                np.append(r.user.collaborative, np.float32(0))[position[i]]
-                if r.user is not None else np.zeros(width, np.float32) for i, r in enumerate(requests)])
+                np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
+                for i, c in enumerate(collaborative)])
         if "community" in active:
-            signals["community"] = self._community(requests, queries, candidates)
+            signals["community"] = self._community(requests, queries, candidates, has_query)
         if "quality" in active:
             signals["quality"] = self.quality[candidates]
 
-        applies = {name: (has_prompt if name in NEEDS_PROMPT else has_user if name in NEEDS_USER
-                          else np.ones(b, bool)) for name in signals}
+        applies = {name: (has_prompt if name in NEEDS_PROMPT else has_user | has_examples if name == "collaborative"
+                          else has_user if name in NEEDS_USER else np.ones(b, bool)) for name in signals}
         # All signals standardised in one pass: (S, B, C).
         names = list(signals)
         z = standardise(np.stack([signals[n] for n in names]).reshape(len(names) * b, width),
@@ -290,22 +318,43 @@ class Ranker:
                                        if applies[name][i]}))
         return out
 
+    def _collaborative(self, request: RankRequest) -> np.ndarray | None:
+        """EASE scores float32 (a,) of the user's history plus the examples; None with neither."""
+        if request.user is None and not len(request.examples):
+            return None
+        scores = request.user.collaborative if request.user is not None else None
+        if len(request.examples):
+            extra = self.collaborative_scores(request.examples)
+            scores = extra if scores is None else scores + extra
+        return scores
+
+    def _nearest(self, scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
+        """Rows of the k best scores (n_movies,) among the allowed movies (bool (n_movies,) or None)."""
+        if allowed is None:
+            return top_k_set(scores, k)
+        rows = np.flatnonzero(allowed)
+        return rows[top_k_set(scores[rows], k)]
+
     def _gathered_products(self, candidates: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """Inner products of the candidates int64 (B, C) with the queries float32 (B, d): (B, C)."""
         return np.matmul(self.index.movie_vectors[candidates], queries[:, :, None])[:, :, 0]
 
-    def _community(self, requests: list[RankRequest], queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Similarity-weighted centred ratings of the candidates by the K users nearest each query: (B, C)."""
+    def _community(self, requests: list[RankRequest], queries: np.ndarray, candidates: np.ndarray,
+                   has_query: np.ndarray) -> np.ndarray:
+        """Similarity-weighted centred ratings of the candidates by the K users nearest each query: (B, C).
+        Zero for requests without a query vector (has_query bool (B,))."""
         index = self.index
         out = np.zeros(candidates.shape, dtype=np.float32)
         k = min(self.config.similar_users, index.user_index.ntotal)
-        if k == 0:  # no users in the index: nobody to ask
+        if k == 0 or not has_query.any():  # no users in the index, or nothing to compare them with
             return out
         # One more than K, since the requester is usually among their own nearest users.
         sims, similar = index.user_index.search(queries, min(k + 1, index.user_index.ntotal))  # (B, K+1)
         ratings = self.ratings
         n_movies = len(index.movies)
         for i, r in enumerate(requests):
+            if not has_query[i]:
+                continue
             own_row = r.user.row if r.user is not None and r.user.row is not None else -1
             keep = (similar[i] >= 0) & (similar[i] != own_row)
             neighbours, s = similar[i][keep][:k], np.maximum(sims[i][keep][:k], 0)
@@ -331,6 +380,12 @@ def _products(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     if len(queries) <= 4:
         return np.stack([vectors @ q for q in queries]) if len(queries) else np.zeros((0, len(vectors)), np.float32)
     return np.ascontiguousarray((vectors @ queries.T).T)
+
+
+def _favourites(scores: np.ndarray, k: int, ease_items: np.ndarray) -> np.ndarray:
+    """Rows int64 of the k best positive EASE scores (a,) over ease_items."""
+    positive = np.flatnonzero(scores > 0)
+    return ease_items[positive[top_k_set(scores[positive], k)]].astype(np.int64)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -8,9 +8,11 @@ its index was built, applied at once to the users who gave them.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -18,14 +20,17 @@ from movierec.artifact import IndexArtifact
 from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
+from movierec.constraints import CatalogueFacets
 from movierec.ranking import RankingConfig, RankRequest, Ranker, UserProfile
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
+from movierec.understanding import Understander, Understood
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 DEFAULT_RECENT, MAX_RECENT = 20, 1000
+MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
 
 
@@ -34,16 +39,36 @@ def ranking_config(settings: Settings) -> RankingConfig:
 
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
-                   max_prompt_chars: int) -> RecommendQuery:
-    """Check a request's fields; raises InvalidArgument with a message a person can act on."""
+                   max_prompt_chars: int, **constraints: Any) -> RecommendQuery:
+    """Check a request's fields; raises InvalidArgument with a message a person can act on.
+
+    `constraints` are RecommendQuery's explicit constraint fields; their shapes are checked here,
+    their names against the catalogue by Recommender.understand.
+    """
     if len(prompt) > max_prompt_chars:
         raise InvalidArgument(f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}")
-    if not prompt.strip() and user_id is None:
-        raise InvalidArgument("prompt is empty: describe what you feel like watching, or give a user_id")
+    query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
+                           include_rated=include_rated, **constraints)
+    if not query.prompt and user_id is None and not query.has_explicit_constraints:
+        raise InvalidArgument("prompt is empty: describe what you feel like watching, give a user_id, "
+                              "or constrain the list (genres, years, languages, example movies)")
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT} (0 means {DEFAULT_LIMIT}); got {limit}")
-    return RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
-                          include_rated=include_rated)
+    for name in ("year_min", "year_max"):
+        year = getattr(query, name)
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+            raise InvalidArgument(f"{name} must be a year between {MIN_YEAR} and {MAX_YEAR}; got {year}")
+    if query.year_min is not None and query.year_max is not None and query.year_min > query.year_max:
+        raise InvalidArgument(f"year_min ({query.year_min}) is after year_max ({query.year_max})")
+    if query.max_runtime is not None and not 1 <= query.max_runtime <= 1000:
+        raise InvalidArgument(f"max_runtime must be 1 to 1000 minutes; got {query.max_runtime}")
+    both = sorted({g.lower() for g in query.genres} & {g.lower() for g in query.excluded_genres})
+    if both:
+        raise InvalidArgument(f"genres and excluded_genres both name {', '.join(both)}")
+    for code in query.languages:
+        if not re.fullmatch(r"[a-z]{2,3}", code):
+            raise InvalidArgument(f"languages: {code!r} is not an ISO 639-1 code such as 'fr' or 'ko'")
+    return query
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,9 @@ class Recommender:
         self.index = index
         self.encoder = encoder
         self.ranker = Ranker(index, config)
+        self.understander = Understander(index.movies)
+        self.facets = CatalogueFacets(index.movies)
+        self._genre_names = {g.lower(): g for g in self.understander.genres}
         # Ratings newer than the index: user id -> movie row -> (rating, timestamp).
         self._live: dict[int, dict[int, tuple[float, int]]] = {}
         # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
@@ -183,23 +211,86 @@ class Recommender:
         with self._lock:
             return len(self._history(user_id))
 
+    # -- understanding ------------------------------------------------------------------------
+    def understand(self, query: RecommendQuery) -> Understood:
+        """The prompt parsed against this catalogue, with the query's explicit constraints on top.
+
+        Raises InvalidArgument, naming the field, for genres, languages or movie ids the catalogue
+        does not have.
+        """
+        text = self.understander.understand(query.prompt) if query.prompt else Understood()
+        changes: dict[str, Any] = {}
+        if query.genres or query.excluded_genres:
+            wanted = self._genres("genres", query.genres) if query.genres else \
+                tuple(g for g in text.genres if g.lower() not in {x.lower() for x in query.excluded_genres})
+            excluded = self._genres("excluded_genres", query.excluded_genres) if query.excluded_genres else \
+                tuple(g for g in text.excluded_genres if g not in wanted)
+            changes.update(genres=wanted, excluded_genres=excluded)
+        if query.languages:
+            known = set(self.understander.languages_present)
+            unknown = [c for c in query.languages if c not in known]
+            if unknown:
+                raise InvalidArgument(f"languages: no catalogue movie is in {', '.join(unknown)}; "
+                                      f"the catalogue has {', '.join(sorted(known))}")
+            changes.update(languages=tuple(query.languages),
+                           excluded_languages=tuple(c for c in text.excluded_languages if c not in query.languages))
+        if query.year_min is not None:
+            changes["year_min"] = query.year_min
+        if query.year_max is not None:
+            changes["year_max"] = query.year_max
+        if query.max_runtime is not None:
+            changes["runtime_max"] = query.max_runtime
+        examples = self._rows("example_movie_ids", query.example_movie_ids)
+        excluded = self._rows("excluded_movie_ids", query.excluded_movie_ids)
+        if examples or excluded:
+            changes.update(examples=tuple(dict.fromkeys((*text.examples, *examples))),
+                           excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded))))
+        return replace(text, **changes) if changes else text
+
+    def _genres(self, field_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [g for g in names if g.lower() not in self._genre_names]
+        if unknown:
+            raise InvalidArgument(f"{field_name}: unknown genre {', '.join(map(repr, unknown))}; "
+                                  f"the catalogue's genres are {', '.join(self.understander.genres)}")
+        return tuple(dict.fromkeys(self._genre_names[g.lower()] for g in names))
+
+    def _rows(self, field_name: str, movie_ids: tuple[int, ...]) -> tuple[int, ...]:
+        unknown = [m for m in movie_ids if m not in self.index.movie_row]
+        if unknown:
+            raise InvalidArgument(f"{field_name}: movie {', '.join(map(str, unknown))} not in the catalogue")
+        return tuple(self.index.movie_row[m] for m in movie_ids)
+
     # -- ranking ------------------------------------------------------------------------------
-    def recommend_batch(self, queries: list[RecommendQuery], threads: int | None = None) -> list[RecommendResult]:
+    def recommend_batch(self, queries: list[RecommendQuery], threads: int | None = None,
+                        understood: list[Understood] | None = None) -> list[RecommendResult]:
         """Answer several queries with one encoder forward (`threads` torch threads) and one ranking pass.
 
-        Raises NotFound for an unknown user (checked before any work is done).
+        understand -> embed the moods -> constraints -> rank -> results with what was understood.
+        Raises NotFound for an unknown user and InvalidArgument for unknown constraint values
+        (checked before any work is done). `understood`: the queries already understood.
         """
+        understood = understood or [self.understand(q) for q in queries]
         profiles = [self.profile(q.user_id) for q in queries]
-        prompts = [q.prompt for q in queries if q.prompt]
-        vectors = iter(self.encoder.encode(prompts, threads=threads) if prompts
+        moods = [u.mood for u in understood if u.mood]
+        vectors = iter(self.encoder.encode(moods, threads=threads) if moods
                        else np.zeros((0, self.index.dimensions), np.float32))
-        requests = [RankRequest(prompt=q.prompt, prompt_vector=next(vectors) if q.prompt else None, user=profile,
-                                limit=q.limit, include_rated=q.include_rated)
-                    for q, profile in zip(queries, profiles)]
+        requests = []
+        for q, u, profile in zip(queries, understood, profiles):
+            examples = np.array(u.examples, dtype=np.int64)
+            vector = next(vectors) if u.mood else None
+            if len(examples):  # the query moves towards the movies named as examples
+                centroid = self.index.movie_vectors[examples].mean(axis=0)
+                vector = centroid if vector is None else vector + centroid
+                vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
+            allowed = self.facets.allowed(u, exclude_rows=() if q.include_rated else u.examples)
+            requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=profile, limit=q.limit,
+                                        include_rated=q.include_rated, allowed=allowed, examples=examples))
         results = []
-        for ranked in self.ranker.rank(requests):
+        for u, ranked in zip(understood, self.ranker.rank(requests)):
             movies = [Recommendation(movie=self.index.movies[row], score=float(ranked.scores[j]),
                                      signals={name: float(v[j]) for name, v in ranked.signals.items()})
                       for j, row in enumerate(ranked.rows.tolist())]
-            results.append(RecommendResult(movies=movies, index_version=self.version))
+            results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
+                                           examples=[self.index.movies[r] for r in u.examples],
+                                           excluded=[self.index.movies[r] for r in u.excluded_movies]))
         return results

@@ -105,17 +105,17 @@ def test_reduced_credits_format(tmp_path: Path) -> None:
         reduced_credits(30, "Three", [], []),
     ])
     credits, report = load_credits(path)
-    assert credits == {10: (["D1"], ["A1", "A2", "A3"]), 20: (["D2", "D3"], ["B1"]), 30: ([], [])}
+    assert credits == {10: (["D1"], ["A1", "A2", "A3", "A4"]), 20: (["D2", "D3"], ["B1"]), 30: ([], [])}
     assert (report.rows_read, report.rows_used) == (3, 3)
     assert not report.skipped and not report.warnings
 
 
-def test_full_kaggle_credits_format_takes_only_directors_and_top3_by_order(tmp_path: Path) -> None:
+def test_full_kaggle_credits_format_takes_only_directors_and_cast_by_order(tmp_path: Path) -> None:
     path = write_credits(tmp_path, [full_credits(19995, "Avatar")])
     credits, report = load_credits(path)
     directors, cast = credits[19995]
     assert directors == ["Dora Director", "Dan Director"]  # both kept, in file order; no other job
-    assert cast == ["Alice First", "Bob Second", "Carol Third"]  # sorted by "order", top 3
+    assert cast == ["Alice First", "Bob Second", "Carol Third", "Dana Fourth", "Eve Fifth"]  # sorted by "order"
     assert (report.rows_read, report.rows_used) == (1, 1)
     assert not report.warnings
 
@@ -124,7 +124,7 @@ def test_credits_cast_without_order_keeps_file_order(tmp_path: Path) -> None:
     row = {"movie_id": 5, "title": "X", "cast": json.dumps([{"name": n} for n in ("Z", "Y", "X", "W")]),
            "crew": "[]"}
     credits, _ = load_credits(write_credits(tmp_path, [row]))
-    assert credits[5] == ([], ["Z", "Y", "X"])
+    assert credits[5] == ([], ["Z", "Y", "X", "W"])
 
 
 def test_credits_duplicate_and_bad_movie_id_counted(tmp_path: Path) -> None:

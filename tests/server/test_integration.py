@@ -89,7 +89,7 @@ def test_empty_prompt_with_a_user_follows_their_taste(sample_channel: grpc.Chann
 
 @pytest.mark.parametrize("limit, expected", [(1, 1), (0, 10), (100, None)])
 def test_limits(sample_channel: grpc.Channel, limit: int, expected: int | None) -> None:
-    response = call(sample_channel, prompt="space adventure", limit=limit)
+    response = call(sample_channel, prompt="a story about growing up in a small town", limit=limit)  # no constraint
     with open(SAMPLE_DATA / "tmdb_5000_movies.csv", newline="") as f:
         catalogue = sum(1 for _ in csv.DictReader(f))
     assert len(response.movies) == (expected if expected is not None else min(100, catalogue))
@@ -136,7 +136,7 @@ def test_the_server_keeps_serving_after_bad_requests(sample_channel: grpc.Channe
     for _ in range(3):
         status_of(sample_channel, prompt="")
         status_of(sample_channel, prompt="a", limit=1000)
-    assert len(call(sample_channel, prompt="a western").movies) == 10
+    assert len(call(sample_channel, prompt="a duel at high noon on the frontier").movies) == 10
 
 
 def test_health_and_reflection(sample_channel: grpc.Channel) -> None:

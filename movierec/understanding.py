@@ -1,0 +1,605 @@
+"""Understand a request: free text -> a structured query (the first stage of every request).
+
+"a comedy, nothing romantic, from the 90s, like Super Troopers" becomes wanted genre Comedy,
+excluded genre Romance, years 1990-1999, example movie Super Troopers, and a mood (the words
+left for the encoder). Pure and fast: gazetteers built once per index from the catalogue
+(Aho-Corasick automata over titles and people's names, `pyahocorasick`), fuzzy titles after a
+cue such as "like" (`rapidfuzz`), language names from ISO 639 (`pycountry`), and a small table
+of everyday genre words. Nothing here knows about vectors or scores.
+
+Negation: a cue ("no", "not", "nothing", "without", "anything but", "except", "avoid", "don't",
+"never", "not too") opens a scope that runs to the next clause boundary (punctuation, "but",
+"though", ...); genres, keywords, people, languages and titles found inside it are exclusions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import ahocorasick
+import pycountry
+from rapidfuzz import fuzz, process
+
+from movierec.domain import Movie
+
+# Everyday words for TMDB's genres (whole words, lower case; longer phrases win).
+GENRE_WORDS: dict[str, tuple[str, ...]] = {
+    "action": ("Action",), "action-packed": ("Action",), "explosions": ("Action",), "martial arts": ("Action",),
+    "adventure": ("Adventure",), "adventurous": ("Adventure",),
+    "animation": ("Animation",), "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",),
+    "pixar": ("Animation",), "anime": ("Animation",),
+    "comedy": ("Comedy",), "comedies": ("Comedy",), "funny": ("Comedy",), "hilarious": ("Comedy",),
+    "comedic": ("Comedy",), "laugh": ("Comedy",), "laughs": ("Comedy",), "silly": ("Comedy",),
+    "romcom": ("Romance", "Comedy"), "rom-com": ("Romance", "Comedy"), "romantic comedy": ("Romance", "Comedy"),
+    "crime": ("Crime",), "gangster": ("Crime",), "gangsters": ("Crime",), "mob": ("Crime",), "mafia": ("Crime",),
+    "heist": ("Crime",), "criminal": ("Crime",),
+    "documentary": ("Documentary",), "documentaries": ("Documentary",),
+    "drama": ("Drama",), "dramas": ("Drama",), "dramatic": ("Drama",),
+    "family": ("Family",), "kids": ("Family",), "children": ("Family",), "child": ("Family",),
+    "fantasy": ("Fantasy",), "magic": ("Fantasy",), "magical": ("Fantasy",), "fairy tale": ("Fantasy",),
+    "history": ("History",), "historical": ("History",), "period piece": ("History",),
+    "horror": ("Horror",), "scary": ("Horror",), "spooky": ("Horror",), "creepy": ("Horror",),
+    "frightening": ("Horror",), "terrifying": ("Horror",), "gory": ("Horror",), "gore": ("Horror",),
+    "slasher": ("Horror",), "scares": ("Horror",),
+    "music": ("Music",), "musical": ("Music",), "musicals": ("Music",),
+    "mystery": ("Mystery",), "mysteries": ("Mystery",), "mysterious": ("Mystery",), "whodunit": ("Mystery",),
+    "detective": ("Mystery",),
+    "romance": ("Romance",), "romantic": ("Romance",), "romances": ("Romance",), "love story": ("Romance",),
+    "love stories": ("Romance",), "romantically": ("Romance",),
+    "science fiction": ("Science Fiction",), "sci-fi": ("Science Fiction",), "scifi": ("Science Fiction",),
+    "sci fi": ("Science Fiction",),
+    "thriller": ("Thriller",), "thrillers": ("Thriller",), "thrilling": ("Thriller",), "suspense": ("Thriller",),
+    "suspenseful": ("Thriller",), "tense": ("Thriller",),
+    "war": ("War",), "wartime": ("War",), "world war": ("War",),
+    "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "tv movie": ("TV Movie",),
+}
+# Words that ask for a film for children: Family or Animation, and nothing from Horror.
+KIDS_PHRASES = ("for the kids", "for kids", "for my kids", "for children", "for the children", "for a child",
+                "kid-friendly", "kid friendly", "family-friendly", "family friendly", "for the family",
+                "for my son", "for my daughter", "for little ones")
+
+# Written as `normalise` leaves them (no apostrophes); longer cues first.
+NEGATION_CUES = ("anything but", "anything except", "other than", "rather than", "instead of", "not too", "not so",
+                 "nothing too", "no more", "do not want", "dont want", "do not like", "dont like", "didnt like",
+                 "did not like", "didnt enjoy", "not a fan of", "not into", "no", "not", "nothing", "without",
+                 "except", "avoid", "never", "hate", "hated", "hates", "dislike", "disliked", "skip", "nor",
+                 "neither", "none", "isnt", "arent", "non")
+SCOPE_ENDS = frozenset("but though although however yet instead rather just so because while whereas".split())
+EXAMPLE_CUES = ("something like", "similar to", "such as", "in the vein of", "reminds me of", "as good as",
+                "along the lines of", "same as", "like", "liked", "loved", "love", "enjoyed", "enjoy", "fan of",
+                "seen", "watched", "favorite", "favourite", "favorites", "favourites", "including", "e.g.")
+# Words that are not a mood on their own: a prompt made only of these has no mood to embed.
+FILLER = frozenset("a an the and or of some any something anything movie movies film films flick flicks cinema "
+                   "to watch watching want wanna would like love please i me my we us our you tonight night "
+                   "evening today good great nice fun one ones kind sort type with for in on from about that "
+                   "this these those be is are was it its show shows recommend recommendation recommendations "
+                   "suggest suggestion suggestions looking look find give get can could should maybe perhaps "
+                   "also too really very just something's what's lets let's let have has had more less "
+                   "same similar other starring directed by made era years year decade old new "
+                   "minutes minute mins hours hour long short time feel mood".split())
+
+
+# Catalogue keywords that are everyday words and say nothing on their own in a request.
+KEYWORD_STOPWORDS = frozenset("will make made cry go going gone see seen tell need needs help way day days man woman "
+                              "men women boy girl friend friends life live death dead love lover money home family "
+                              "house night time world city town school water fire hope dream dreams game games "
+                              "kid kids child children small big little young first last end".split())
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What a request asks for. Movie references are catalogue rows; years and runtimes inclusive.
+
+    mood: the words left for the encoder ("" when nothing but constraints was said).
+    """
+
+    mood: str = ""
+    genres: tuple[str, ...] = ()
+    excluded_genres: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    excluded_keywords: tuple[str, ...] = ()
+    examples: tuple[int, ...] = ()
+    excluded_movies: tuple[int, ...] = ()
+    people: tuple[str, ...] = ()
+    excluded_people: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    languages: tuple[str, ...] = ()
+    excluded_languages: tuple[str, ...] = ()
+    for_kids: bool = False
+
+    @property
+    def has_constraints(self) -> bool:
+        return any((self.excluded_genres, self.excluded_keywords, self.excluded_movies, self.people,
+                    self.excluded_people, self.year_min is not None, self.year_max is not None,
+                    self.runtime_min is not None, self.runtime_max is not None, self.languages,
+                    self.excluded_languages, self.genres, self.for_kids))
+
+
+def prompt_words(prompt: str) -> list[str]:
+    """The prompt's normalised words, with "|" where a clause ends (, ; ! ? and a full stop before a space)."""
+    return normalise(re.sub(r"[,;!?]|\.(?=\s|$)", " | ", prompt), keep="|").split()
+
+
+def normalise(text: str, keep: str = "") -> str:
+    """Lower case, accents off, '&' as 'and', punctuation other than apostrophes and hyphens as spaces."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
+    return " ".join(re.sub(rf"[^a-z0-9'\-{re.escape(keep)}]+", " ", text).replace("'", "").split())
+
+
+@dataclass
+class _Span:
+    """A recognised piece of the text: [start, end) word positions in the normalised prompt."""
+
+    start: int
+    end: int
+    kind: str
+    value: object
+    negated: bool = False
+    scope_start: int = -1  # where the negation cue starts, when negated
+
+
+@dataclass
+class _Gazetteer:
+    """Whole-word phrase lookup over normalised text (Aho-Corasick)."""
+
+    automaton: ahocorasick.Automaton = field(default_factory=ahocorasick.Automaton)
+    empty: bool = True
+
+    def add(self, phrase: str, value: object) -> None:
+        key = f" {phrase} "
+        if key.strip():
+            existing = self.automaton.get(key, None)
+            self.automaton.add_word(key, (phrase, (existing[1] if existing else ()) + (value,)))
+            self.empty = False
+
+    def finish(self) -> _Gazetteer:
+        if not self.empty:
+            self.automaton.make_automaton()
+        return self
+
+    def find(self, words: list[str]) -> list[tuple[int, int, tuple[object, ...]]]:
+        """(start word, end word, values) of every phrase occurring in `words`, longest first where they overlap."""
+        if self.empty:
+            return []
+        text = " " + " ".join(words) + " "
+        starts = {0: 0}
+        position = 1
+        for i, w in enumerate(words):
+            starts[position] = i
+            position += len(w) + 1
+        hits = []
+        for end_char, (phrase, values) in self.automaton.iter(text):
+            first = end_char - len(phrase)  # the phrase's first character (keys are " phrase ")
+            if first in starts:
+                start = starts[first]
+                hits.append((start, start + len(phrase.split()), values))
+        hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+        taken: set[int] = set()
+        out = []
+        for start, end, values in hits:
+            if not taken & set(range(start, end)):
+                taken |= set(range(start, end))
+                out.append((start, end, values))
+        return sorted(out)
+
+
+def _language_names(codes: set[str]) -> dict[str, set[str]]:
+    """Everyday names of the catalogue's languages -> ISO 639-1 codes ("french" -> {"fr"})."""
+    names: dict[str, set[str]] = {}
+    for code in codes:
+        language = pycountry.languages.get(alpha_2=code)
+        if language is None:
+            continue
+        full = re.sub(r"\s*\(.*\)", "", language.name).lower()
+        for name in {full, *[w for w in full.split() if w not in ("modern", "standard")]}:
+            if len(name) > 3:
+                names.setdefault(normalise(name), set()).add(code)
+    if "cn" in codes:  # TMDB's code for Cantonese (not ISO 639-1)
+        names.setdefault("cantonese", set()).add("cn")
+        names.setdefault("chinese", set()).add("cn")
+    extra = {"bollywood": {"hi"}, "indian": {"hi", "ta", "te"}, "mandarin": {"zh"}, "hong kong": {"cn", "zh"},
+             "latin american": {"es", "pt"}, "brazilian": {"pt"}, "mexican": {"es"}, "iranian": {"fa"},
+             "scandinavian": {"sv", "da", "no", "nb"}}
+    for name, wanted in extra.items():
+        if wanted & codes:
+            names.setdefault(name, set()).update(wanted & codes)
+    return names
+
+
+class Understander:
+    """Parses prompts against one catalogue. Built once per index (a few hundred ms for 5,000 movies)."""
+
+    def __init__(self, movies: Sequence[Movie], keywords: Sequence[str] = ()):
+        self.movies = movies
+        self.genres = sorted({g for m in movies for g in m.genres})
+        known = {g.lower(): g for g in self.genres}
+        self.genre_words = _Gazetteer()
+        for word, genres in GENRE_WORDS.items():
+            kept = tuple(g for g in genres if g in self.genres)
+            if kept:
+                self.genre_words.add(normalise(word), kept)
+        for lower, genre in known.items():
+            if genre != "Foreign":  # "foreign" asks for a language other than English (see understand)
+                self.genre_words.add(normalise(lower), (genre,))
+        self.genre_words.finish()
+        self.keywords = _Gazetteer()
+        genre_phrases = {normalise(w) for w in GENRE_WORDS} | {normalise(g) for g in self.genres}
+        for keyword in sorted({k for m in movies for k in m.keywords}):
+            phrase = normalise(keyword)
+            if phrase and phrase not in genre_phrases and not set(phrase.split()) <= FILLER | KEYWORD_STOPWORDS:
+                self.keywords.add(phrase, keyword)
+                if not phrase.endswith("s"):  # "no zombies" names the keyword "zombie"
+                    self.keywords.add(phrase + "s", keyword)
+        self.keywords.finish()
+        self.languages_present = sorted({m.language for m in movies if m.language})
+        self.language_names = _language_names(set(self.languages_present))
+        self.language_words = _Gazetteer()
+        for name, codes in self.language_names.items():
+            self.language_words.add(name, tuple(sorted(codes)))
+        self.language_words.finish()
+        # People: full names of directors and cast; directors' surnames when unique among people.
+        self.people = _Gazetteer()
+        full_names: dict[str, str] = {}
+        for m in movies:
+            for name in (*m.directors, *m.cast):
+                key = normalise(name)
+                if len(key.split()) >= 2:
+                    full_names.setdefault(key, name)
+        for key, name in full_names.items():
+            self.people.add(key, name)
+        surnames: dict[str, set[str]] = {}
+        for key, name in full_names.items():
+            surnames.setdefault(key.split()[-1], set()).add(name)
+        directors = {normalise(d) for m in movies for d in m.directors}
+        self.director_surnames = {s: next(iter(n)) for s, n in surnames.items()
+                                  if len(n) == 1 and normalise(next(iter(n))) in directors and len(s) > 3}
+        self.people.finish()
+        # Titles: exact (normalised) lookups, and the list for fuzzy matching after a cue.
+        self.titles = _Gazetteer()
+        self.title_rows: dict[str, list[int]] = {}
+        for row, m in enumerate(movies):
+            key = normalise(m.title)
+            if key:
+                self.title_rows.setdefault(key, []).append(row)
+                self.titles.add(key, row)
+        self.titles.finish()
+        self.title_keys = list(self.title_rows)
+        years = [m.year for m in movies if m.year]
+        self.newest_year = max(years) if years else 2020
+
+    # -- the parse ---------------------------------------------------------------------------------
+    def understand(self, prompt: str) -> Understood:
+        original = prompt
+        words = prompt_words(prompt)
+        spans: list[_Span] = []
+        taken = [False] * len(words)
+
+        def claim(start: int, end: int, kind: str, value: object) -> None:
+            if not any(taken[start:end]):
+                spans.append(_Span(start, end, kind, value))
+                for i in range(start, end):
+                    taken[i] = True
+
+        # Titles with a year: "Inception (2010)".
+        for start, end, year in self._titles_with_year(original, words):
+            claim(start, end, "title", year)
+        # Titles after a cue ("like Super Troopers", "I loved inception"), exact or fuzzy.
+        for start, end, rows in self._titles_after_cues(words, taken):
+            claim(start, end, "title", rows)
+        # Lists go on: "like Inception (2010) and Interstellar", "Heat, Ronin or Drive".
+        extended = True
+        while extended:
+            extended = False
+            for s in [s for s in spans if s.kind == "title"]:
+                nxt = s.end + (1 if s.end < len(words) and words[s.end] in ("and", "or", "|", "also") else 0)
+                if nxt == s.end or nxt >= len(words) or taken[nxt]:
+                    continue
+                hit = self._title_at(words, nxt, taken)
+                if hit is not None:
+                    claim(*hit[:2], "title", hit[2])
+                    extended = True
+        # Multi-word titles written in Title Case anywhere ("Pulp Fiction or Reservoir Dogs").
+        cased = _title_cased_positions(original)
+        for start, end, rows in self.titles.find(words):
+            if end - start >= 2 and all(cased.get(i, False) for i in range(start, end)
+                                        if words[i] not in _SMALL_WORDS):
+                claim(start, end, "title", tuple(r for r in rows if isinstance(r, int)))
+        for start, end, names in self.people.find(words):
+            claim(start, end, "person", names[0])
+        for i, w in enumerate(words):
+            if w in self.director_surnames and cased.get(i, False):
+                claim(i, i + 1, "person", self.director_surnames[w])
+        for start, end, (low, high) in _years(words):
+            claim(start, end, "years", (low, high, self.newest_year))
+        for start, end, bound in _runtimes(words):
+            claim(start, end, "runtime", bound)
+        for start, end in _phrases(words, KIDS_PHRASES):
+            claim(start, end, "kids", True)
+        for start, end, genres in self.genre_words.find(words):
+            claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[union-attr]
+        for start, end, codes in self.language_words.find(words):
+            claim(start, end, "language", codes[0])
+        for start, end, keywords in self.keywords.find(words):
+            claim(start, end, "keyword", keywords[0])
+        if any(w in ("foreign", "subtitled", "subtitles", "non-english") for w in words):
+            i = next(i for i, w in enumerate(words) if w in ("foreign", "subtitled", "subtitles", "non-english"))
+            claim(i, i + 1, "foreign", True)
+        _mark_negations(words, spans)
+        return self._assemble(words, spans, taken)
+
+    def _assemble(self, words: list[str], spans: list[_Span], taken: list[bool]) -> Understood:
+        genres: list[str] = []
+        excluded_genres: list[str] = []
+        keywords: list[str] = []
+        excluded_keywords: list[str] = []
+        examples: list[int] = []
+        excluded_movies: list[int] = []
+        people: list[str] = []
+        excluded_people: list[str] = []
+        languages: list[str] = []
+        excluded_languages: list[str] = []
+        year_min = year_max = runtime_min = runtime_max = None
+        for_kids = False
+        mood_skip: set[int] = set()
+        for s in spans:
+            positions = set(range(s.start, s.end))
+            if s.kind == "genre":
+                (excluded_genres if s.negated else genres).extend(s.value)  # type: ignore[arg-type]
+                if s.negated:
+                    mood_skip |= positions
+            elif s.kind == "keyword":
+                (excluded_keywords if s.negated else keywords).append(s.value)  # type: ignore[arg-type]
+                if s.negated:
+                    mood_skip |= positions
+            elif s.kind == "title":
+                rows = list(s.value)  # type: ignore[call-overload]
+                (excluded_movies if s.negated else examples).extend(rows[:1])
+                mood_skip |= positions
+            elif s.kind == "person":
+                (excluded_people if s.negated else people).append(s.value)  # type: ignore[arg-type]
+                mood_skip |= positions
+            elif s.kind == "language":
+                (excluded_languages if s.negated else languages).extend(s.value)  # type: ignore[arg-type]
+                mood_skip |= positions
+            elif s.kind == "foreign":
+                if s.negated:
+                    languages.append("en")
+                else:
+                    excluded_languages.append("en")
+                mood_skip |= positions
+            elif s.kind == "years":
+                low, high, newest = s.value  # type: ignore[misc]
+                if low is not None and low < 0:  # "recent": the catalogue's newest years
+                    low = newest + low
+                if s.negated:  # "not from the 80s": rare; read "nothing before 1990" as a lower bound
+                    if low is None and high is not None:
+                        low, high = high + 1, None
+                    elif high is None and low is not None:
+                        low, high = None, low - 1
+                    else:
+                        continue
+                year_min = low if low is not None else year_min
+                year_max = high if high is not None else year_max
+                mood_skip |= positions
+            elif s.kind == "runtime":
+                low, high = s.value  # type: ignore[misc]
+                if s.negated and high is None and low is not None:  # "not too long" -> at most that long
+                    low, high = None, low
+                runtime_min = low if low is not None else runtime_min
+                runtime_max = high if high is not None else runtime_max
+                mood_skip |= positions
+            elif s.kind == "kids":
+                for_kids = True
+                mood_skip |= positions
+        if for_kids and "Horror" in self.genres:
+            excluded_genres.append("Horror")
+        # Negation cues and whatever else was negated leave the mood too; so do filler-only moods.
+        for start, stop in _negation_scopes(words, spans):
+            mood_skip |= set(range(start, stop))
+        mood_words = [w for i, w in enumerate(words) if i not in mood_skip and not _is_cue(words, i) and w != "|"]
+        mood = " ".join(mood_words) if any(w not in FILLER for w in mood_words) else ""
+        genres = [g for g in dict.fromkeys(genres) if g not in excluded_genres]
+        return Understood(
+            mood=mood, genres=tuple(genres), excluded_genres=tuple(dict.fromkeys(excluded_genres)),
+            keywords=tuple(dict.fromkeys(keywords)), excluded_keywords=tuple(dict.fromkeys(excluded_keywords)),
+            examples=tuple(dict.fromkeys(r for r in examples if r not in excluded_movies)),
+            excluded_movies=tuple(dict.fromkeys(excluded_movies)), people=tuple(dict.fromkeys(people)),
+            excluded_people=tuple(dict.fromkeys(excluded_people)), year_min=year_min, year_max=year_max,
+            runtime_min=runtime_min, runtime_max=runtime_max, languages=tuple(dict.fromkeys(languages)),
+            excluded_languages=tuple(dict.fromkeys(c for c in excluded_languages if c not in languages)),
+            for_kids=for_kids)
+
+    # -- titles --------------------------------------------------------------------------------------
+    def _titles_with_year(self, original: str, words: list[str]) -> list[tuple[int, int, tuple[int, ...]]]:
+        out = []
+        for match in re.finditer(r"\((\d{4})\)", original):
+            year = int(match.group(1))
+            before = normalise(original[:match.start()]).split()
+            end = len(before)
+            # The longest title that ends right before "(year)" with a release year within 1.
+            for start in range(max(0, end - 12), end):
+                key = " ".join(before[start:end])
+                rows = [r for r in self.title_rows.get(key, ()) if abs(self.movies[r].year - year) <= 1]
+                if rows:
+                    rows.sort(key=lambda r: abs(self.movies[r].year - year))
+                    out.append((start, end + 1, tuple(rows)))  # the year's word goes with the title
+                    break
+        return out
+
+    def _titles_after_cues(self, words: list[str], taken: list[bool]) -> list[tuple[int, int, tuple[int, ...]]]:
+        out = []
+        for _, first in _phrases(words, EXAMPLE_CUES):
+            best = self._title_at(words, first, taken)
+            if best is not None:
+                out.append(best)
+        return out
+
+    def _title_at(self, words: list[str], first: int, taken: list[bool]) -> tuple[int, int, tuple[int, ...]] | None:
+        """The longest title that starts at word `first` (exactly, else a close misspelling)."""
+        for stop in range(min(len(words), first + 10), first, -1):
+            key = " ".join(words[first:stop])
+            if key in self.title_rows and not any(taken[first:stop]):
+                return first, stop, tuple(self.title_rows[key])
+        return self._fuzzy_title(words, first, taken)
+
+    def _fuzzy_title(self, words: list[str], first: int, taken: list[bool]) -> tuple[int, int, tuple[int, ...]] | None:
+        """The closest title to the 1-6 words after a cue, if it is close enough to be a misspelling."""
+        best = None
+        for stop in range(first + 1, min(len(words), first + 6) + 1):
+            window = words[first:stop]
+            if any(taken[first:stop]) or "|" in window or all(w in FILLER or w in GENRE_WORDS for w in window):
+                continue
+            text = " ".join(words[first:stop])
+            if len(text) < 5:
+                continue
+            hit = process.extractOne(text, self.title_keys, scorer=fuzz.ratio, score_cutoff=86)
+            if hit and (best is None or hit[1] > best[0]):
+                best = (hit[1], stop, hit[0])
+        if best is None:
+            return None
+        return first, best[1], tuple(self.title_rows[best[2]])
+
+
+_SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".split())
+
+
+def _title_cased_positions(original: str) -> dict[int, bool]:
+    """normalised word position -> whether the word was capitalised (or a number) in the original text."""
+    out: dict[int, bool] = {}
+    position = 0
+    for token in re.findall(r"[^\W_][\w'\-]*|&", original):
+        for part in normalise(token).split():
+            out[position] = token[:1].isupper() or token[:1].isdigit()
+            position += 1
+    return out
+
+
+def _phrases(words: list[str], phrases: Sequence[str]) -> list[tuple[int, int]]:
+    out = []
+    for i in range(len(words)):
+        for phrase in phrases:
+            p = phrase.split()
+            if words[i:i + len(p)] == p:
+                out.append((i, i + len(p)))
+                break
+    return out
+
+
+def _is_cue(words: list[str], i: int) -> bool:
+    return words[i] in {c for c in NEGATION_CUES if " " not in c} | SCOPE_ENDS
+
+
+_DECADES = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
+            "seventies": 1970, "eighties": 1980, "nineties": 1990}
+
+
+def _years(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
+    """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent, classic."""
+    out = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        prev = words[i - 1] if i else ""
+        m = re.fullmatch(r"(?:(19|20)?(\d)0)s", w)
+        if m:
+            century = int(m.group(1) or 0) * 100 or (1900 if int(m.group(2)) >= 2 else 2000)
+            start = century + int(m.group(2)) * 10
+            begin = i - 1 if prev in ("the", "early", "late", "mid") else i
+            low, high = start, start + 9
+            if prev == "early":
+                high = start + 4
+            elif prev == "late":
+                low = start + 5
+            out.append((begin, i + 1, (low, high)))
+        elif w in _DECADES:
+            begin = i - 1 if prev == "the" else i
+            out.append((begin, i + 1, (_DECADES[w], _DECADES[w] + 9)))
+        elif re.fullmatch(r"(19|20)\d\d", w):
+            year = int(w)
+            nxt = words[i + 1: i + 3]
+            if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and re.fullmatch(r"(19|20)\d\d", nxt[1]):
+                out.append((i - 1, i + 3, (year, int(nxt[1]))))
+                i += 3
+                continue
+            if prev in ("before", "pre", "until", "til", "till"):
+                out.append((i - 1, i + 1, (None, year - 1)))
+            elif prev in ("after", "post"):
+                out.append((i - 1, i + 1, (year + 1, None)))
+            elif prev == "since":
+                out.append((i - 1, i + 1, (year, None)))
+            elif prev in ("from", "in", "of") or (i + 1 < len(words) and words[i + 1] in ("movie", "film", "movies")):
+                if i + 2 < len(words) and words[i + 1] in ("to", "through", "until") and \
+                        re.fullmatch(r"(19|20)\d\d", words[i + 2]):
+                    out.append((i - 1, i + 3, (year, int(words[i + 2]))))
+                    i += 3
+                    continue
+                out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year)))
+        elif w in ("recent", "new", "newer", "latest", "modern") and (i + 1 >= len(words) or words[i + 1] not in
+                                                                        ("york", "zealand", "orleans")):
+            out.append((i, i + 1, ("recent", None)))
+        elif w in ("classic", "classics", "oldie", "oldies", "vintage") or (w in ("old", "older") and i + 1 < len(
+                words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks", "one", "ones")):
+            out.append((i, i + 1, ("classic", None)))
+        i += 1
+    return [(s, e, _resolve_era(v)) for s, e, v in out]
+
+
+def _resolve_era(value: tuple[object, object]) -> tuple[int | None, int | None]:
+    low, high = value
+    if low == "recent":
+        return (-5, None)  # made relative to the newest year by the caller
+    if low == "classic":
+        return (None, 1979)
+    return low, high  # type: ignore[return-value]
+
+
+def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
+    """Runtime bounds in minutes: "under 90 minutes", "less than 2 hours", "short", "not too long"."""
+    out = []
+    for i, w in enumerate(words):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?", w)
+        if m and i > 0 and words[i - 1] in ("under", "below", "than", "within", "max", "maximum", "most", "over",
+                                            "least", "above"):
+            unit = m.group(2) or (words[i + 1] if i + 1 < len(words) else "")
+            if not re.fullmatch(r"h|hr|hrs|hours?|m|min|mins|minutes?", unit or ""):
+                continue
+            value = float(m.group(1)) * (60 if unit.startswith("h") else 1)
+            cue = words[i - 1]
+            begin = i - 2 if cue in ("than", "most", "least") and i >= 2 else i - 1
+            end = i + 1 if m.group(2) else i + 2
+            lower = cue in ("over", "above", "least") or (cue == "than" and i >= 2 and words[i - 2] in ("more", "longer"))
+            out.append((begin, end, (int(value), None) if lower else (None, int(value))))
+        elif w in ("short", "shorter", "quick"):
+            out.append((i, i + 1, (None, 95)))
+        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
+            # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
+            out.append((i, i + 1, (120, None)))
+    return out
+
+
+def _negation_scopes(words: list[str], spans: list[_Span]) -> list[tuple[int, int]]:
+    """(cue start, scope end) of each negation: from the cue to the next clause boundary."""
+    boundaries = sorted(i for i, w in enumerate(words) if w in SCOPE_ENDS or w == "|")
+    out = []
+    for cue_start, cue_end in _phrases(words, NEGATION_CUES):
+        # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
+        if not any(s.start <= cue_start < s.end for s in spans):
+            out.append((cue_start, next((b for b in boundaries if b >= cue_end), len(words))))
+    return out
+
+
+def _mark_negations(words: list[str], spans: list[_Span]) -> None:
+    """Flag spans inside a negation scope."""
+    for cue_start, stop in _negation_scopes(words, spans):
+        cue_end = cue_start + 1
+        for s in spans:
+            if cue_end <= s.start < stop:
+                s.negated = True
+                s.scope_start = cue_start
