@@ -17,7 +17,7 @@ import textwrap
 
 import grpc
 
-from movierec.clients.client import Recommendations, RecommenderClient
+from movierec.clients.client import Recommendations, RecommenderClient, describe_understood
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 SIGNAL_ORDER = ("prompt", "match", "collaborative", "community", "taste", "quality")
@@ -52,6 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--user", type=int, help="user id whose taste to follow")
     rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
+    rec.add_argument("--genre", action="append", dest="genres", metavar="NAME",
+                     help="only movies of this genre (repeat for several: any of them)")
+    rec.add_argument("--exclude-genre", action="append", dest="excluded_genres", metavar="NAME",
+                     help="no movie of this genre (repeatable)")
+    rec.add_argument("--year-min", type=int, help="released in or after this year")
+    rec.add_argument("--year-max", type=int, help="released in or before this year")
+    rec.add_argument("--max-runtime", type=int, metavar="MINUTES", help="at most this long")
+    rec.add_argument("--language", action="append", dest="languages", metavar="CODE",
+                     help="original language, ISO 639-1 (fr, ko, ...; repeatable)")
+    rec.add_argument("--like", action="append", dest="example_movie_ids", type=int, metavar="MOVIE_ID",
+                     help="a movie (TMDB id) to use as an example (repeatable)")
+    rec.add_argument("--exclude", action="append", dest="excluded_movie_ids", type=int, metavar="MOVIE_ID",
+                     help="a movie (TMDB id) never to return (repeatable)")
     rate = sub.add_parser("rate", help="record a rating (0.5-5.0 in steps of 0.5)")
     rate.add_argument("user", type=int)
     rate.add_argument("movie", type=int, help="TMDB movie id")
@@ -76,9 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "recommend":
                 result = client.recommend(args.prompt, user_id=args.user, limit=args.limit,
-                                          include_rated=args.include_rated)
+                                          include_rated=args.include_rated, genres=args.genres,
+                                          excluded_genres=args.excluded_genres, year_min=args.year_min,
+                                          year_max=args.year_max, max_runtime=args.max_runtime,
+                                          languages=args.languages, example_movie_ids=args.example_movie_ids,
+                                          excluded_movie_ids=args.excluded_movie_ids)
                 who = f" for user {args.user}" if args.user is not None else ""
-                print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of user {args.user}:")
+                print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of user {args.user}:"
+                      if args.user is not None else "\n(constraints only):")
+                print(f"understood: {describe_understood(result.understood)}")
                 print(format_table(result))
             elif args.command == "rate":
                 ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)

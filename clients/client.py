@@ -26,6 +26,47 @@ class MovieResult:
 class Recommendations:
     movies: list[MovieResult]
     index_version: str
+    # What the server understood the request to ask for (the Understood message).
+    understood: pb.Understood = field(default_factory=pb.Understood)
+
+
+def describe_understood(u: pb.Understood) -> str:
+    """One line a person can check: "Comedy; not Romance; 1990-1999; like Super Troopers (2001); mood 'a comedy'"."""
+
+    def movies(refs: list[pb.MovieRef]) -> str:
+        return ", ".join(f"{m.title} ({m.year})" if m.year else m.title for m in refs)
+
+    parts = []
+    if u.genres:
+        parts.append(" or ".join(u.genres))
+    if u.for_kids:
+        parts.append("for kids")
+    if u.excluded_genres:
+        parts.append("not " + ", ".join(u.excluded_genres))
+    if u.people:
+        parts.append("with " + " or ".join(u.people))
+    if u.excluded_people:
+        parts.append("without " + ", ".join(u.excluded_people))
+    if u.HasField("year_min") or u.HasField("year_max"):
+        low = str(u.year_min) if u.HasField("year_min") else ""
+        high = str(u.year_max) if u.HasField("year_max") else ""
+        parts.append(f"{low}-{high}" if low and high else f"from {low}" if low else f"until {high}")
+    if u.HasField("runtime_max") or u.HasField("runtime_min"):
+        parts.append(" and ".join(([f"at most {u.runtime_max} min"] if u.HasField("runtime_max") else [])
+                                  + ([f"at least {u.runtime_min} min"] if u.HasField("runtime_min") else [])))
+    if u.languages:
+        parts.append("in " + " or ".join(u.languages))
+    if u.excluded_languages:
+        parts.append("not in " + ", ".join(u.excluded_languages))
+    if u.examples:
+        parts.append("like " + movies(list(u.examples)))
+    if u.excluded_movies:
+        parts.append("not " + movies(list(u.excluded_movies)))
+    if u.excluded_keywords:
+        parts.append("no " + ", ".join(u.excluded_keywords))
+    if u.mood:
+        parts.append(f"mood {u.mood!r}")
+    return "; ".join(parts) or "nothing but the user's taste"
 
 
 @dataclass(frozen=True)
@@ -80,15 +121,26 @@ class RecommenderClient:
         self._channel.close()
 
     def recommend(self, prompt: str = "", user_id: int | None = None, limit: int = 10,
-                  include_rated: bool = False) -> Recommendations:
-        request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated)
-        if user_id is not None:
-            request.user_id = user_id
+                  include_rated: bool = False, *, genres: list[str] | None = None,
+                  excluded_genres: list[str] | None = None, year_min: int | None = None,
+                  year_max: int | None = None, max_runtime: int | None = None, languages: list[str] | None = None,
+                  example_movie_ids: list[int] | None = None,
+                  excluded_movie_ids: list[int] | None = None) -> Recommendations:
+        """Ranked movies; the keyword-only constraints replace what the prompt says about the same thing."""
+        request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
+                                      excluded_genres=excluded_genres or [], languages=languages or [],
+                                      example_movie_ids=example_movie_ids or [],
+                                      excluded_movie_ids=excluded_movie_ids or [])
+        for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
+                            ("max_runtime", max_runtime)):
+            if value is not None:
+                setattr(request, name, value)
         response = self._stub.Recommend(request, timeout=self.timeout_s)
         return Recommendations(
             movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals))
                     for m in response.movies],
             index_version=response.index_version,
+            understood=response.understood,
         )
 
     def index_info(self) -> IndexDescription:

@@ -7,7 +7,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
-from movierec.domain import IndexInfo, RecommendResult
+from movierec.domain import IndexInfo, Movie, RecommendResult
 from movierec.recommender import UserSummary
 from movierec.store import StoredRating
 from movierec.v1 import recommender_pb2 as pb
@@ -33,14 +33,42 @@ def parser(message_type: type[Message]) -> Any:
     return parse
 
 
+def _optional(request: Message, name: str) -> Any:
+    return getattr(request, name) if request.HasField(name) else None
+
+
 def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
-    """Keyword arguments for `validate_query` (limits are checked there, not here)."""
+    """Keyword arguments for `validate_query` (limits and ranges are checked there, not here)."""
     return {
         "prompt": request.prompt,
-        "user_id": request.user_id if request.HasField("user_id") else None,
+        "user_id": _optional(request, "user_id"),
         "limit": request.limit,
         "include_rated": request.include_rated,
+        "genres": tuple(request.genres),
+        "excluded_genres": tuple(request.excluded_genres),
+        "year_min": _optional(request, "year_min"),
+        "year_max": _optional(request, "year_max"),
+        "max_runtime": _optional(request, "max_runtime"),
+        "languages": tuple(code.strip().lower() for code in request.languages),
+        "example_movie_ids": tuple(request.example_movie_ids),
+        "excluded_movie_ids": tuple(request.excluded_movie_ids),
     }
+
+
+def _movie_ref(movie: Movie) -> pb.MovieRef:
+    return pb.MovieRef(movie_id=movie.movie_id, title=movie.title, year=movie.year)
+
+
+def understood_to_pb(result: RecommendResult) -> pb.Understood:
+    u = result.understood
+    if u is None:
+        return pb.Understood()
+    return pb.Understood(
+        mood=u.mood, genres=u.genres, excluded_genres=u.excluded_genres, keywords=u.keywords,
+        excluded_keywords=u.excluded_keywords, examples=[_movie_ref(m) for m in result.examples],
+        excluded_movies=[_movie_ref(m) for m in result.excluded], people=u.people, excluded_people=u.excluded_people,
+        year_min=u.year_min, year_max=u.year_max, runtime_min=u.runtime_min, runtime_max=u.runtime_max,
+        languages=u.languages, excluded_languages=u.excluded_languages, for_kids=u.for_kids)
 
 
 def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
@@ -49,6 +77,7 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
         movies=[pb.ScoredMovie(movie_id=r.movie.movie_id, title=r.movie.title, year=r.movie.year,
                                genres=list(r.movie.genres), score=r.score, signals=r.signals)
                 for r in result.movies],
+        understood=understood_to_pb(result),
     )
 
 

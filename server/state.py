@@ -14,6 +14,7 @@ from movierec.recommender import Feedback, Recommender, UserSummary, ranking_con
 from movierec.store import STORE_NAME, RatingsStore, StoredRating
 from movierec.server.batcher import MicroBatcher
 from movierec.settings import Settings
+from movierec.understanding import Understood
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ServingState:
         self._feedback_lock = threading.Lock()
         self._store: RatingsStore | None = None
         self.load_error: str | None = "the index is loading"
-        self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery, Understood], RecommendResult] = MicroBatcher(
             self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
             lanes=settings.batch_lanes, threads=threads)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
@@ -61,7 +62,9 @@ class ServingState:
     def recommend(self, query: RecommendQuery, timeout_s: float | None = None) -> RecommendResult:
         recommender = self.recommender()
         recommender.check_user(query.user_id)  # NOT_FOUND now, not inside a shared batch
-        return self.batcher.submit((recommender, query)).result(timeout_s)
+        # Understood in the request's own thread (errors surface here, and the batch lane only embeds and ranks).
+        understood = recommender.understand(query)
+        return self.batcher.submit((recommender, query, understood)).result(timeout_s)
 
     def store(self) -> RatingsStore:
         """The ratings store, opened on first use (so a store that cannot be opened fails feedback only)."""
@@ -84,15 +87,17 @@ class ServingState:
         return self.recommender().user_summary(user_id, limit)
 
     @staticmethod
-    def _run_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int) -> list[RecommendResult]:
+    def _run_batch(items: list[tuple[Recommender, RecommendQuery, Understood]], threads: int) -> list[RecommendResult]:
         # Around a swap one batch may span two versions: answer each group with its own.
         results: list[RecommendResult | None] = [None] * len(items)
         groups: dict[int, list[int]] = {}
-        for i, (recommender, _) in enumerate(items):
+        for i, (recommender, _, _) in enumerate(items):
             groups.setdefault(id(recommender), []).append(i)
         for positions in groups.values():
             recommender = items[positions[0]][0]
-            for i, result in zip(positions, recommender.recommend_batch([items[i][1] for i in positions], threads)):
+            answered = recommender.recommend_batch([items[i][1] for i in positions], threads,
+                                                   understood=[items[i][2] for i in positions])
+            for i, result in zip(positions, answered):
                 results[i] = result
         return results  # type: ignore[return-value]
 

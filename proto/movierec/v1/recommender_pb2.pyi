@@ -30,6 +30,14 @@ class RecommendRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     INCLUDE_RATED_FIELD_NUMBER: _builtins.int
+    GENRES_FIELD_NUMBER: _builtins.int
+    EXCLUDED_GENRES_FIELD_NUMBER: _builtins.int
+    YEAR_MIN_FIELD_NUMBER: _builtins.int
+    YEAR_MAX_FIELD_NUMBER: _builtins.int
+    MAX_RUNTIME_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    EXAMPLE_MOVIE_IDS_FIELD_NUMBER: _builtins.int
+    EXCLUDED_MOVIE_IDS_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """What the group feels like watching, free text ("a suspenseful detective film").
     May be empty when user_id is set: the ranking then follows the user's taste alone.
@@ -40,7 +48,37 @@ class RecommendRequest(_message.Message):
     limit: _builtins.int
     """Number of movies to return, 1..100; 0 means 10."""
     include_rated: _builtins.bool
-    """When false (the default), movies the user has already rated are left out."""
+    """When false (the default), movies the user has already rated, and movies named as examples, are
+    left out.
+    """
+    year_min: _builtins.int
+    """Release years, inclusive; a movie without a known year does not satisfy a range."""
+    year_max: _builtins.int
+    max_runtime: _builtins.int
+    """Longest runtime in minutes; a movie without a known runtime does not satisfy it."""
+    @_builtins.property
+    def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Explicit constraints, for callers that already know what they want. Each one set replaces what
+        the prompt says about the same thing; example and excluded movies are added to the prompt's.
+        Only movies carrying at least one of these genres (TMDB names, case-insensitive).
+        """
+
+    @_builtins.property
+    def excluded_genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """No movie carrying any of these genres."""
+
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Original languages, ISO 639-1 codes as TMDB gives them ("fr", "ko")."""
+
+    @_builtins.property
+    def example_movie_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Movies (TMDB ids) to use as examples of what is wanted: their neighbours are favoured."""
+
+    @_builtins.property
+    def excluded_movie_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Movies (TMDB ids) never to return."""
+
     def __init__(
         self,
         *,
@@ -48,16 +86,163 @@ class RecommendRequest(_message.Message):
         user_id: _builtins.int | None = ...,
         limit: _builtins.int = ...,
         include_rated: _builtins.bool = ...,
+        genres: _abc.Iterable[_builtins.str] | None = ...,
+        excluded_genres: _abc.Iterable[_builtins.str] | None = ...,
+        year_min: _builtins.int | None = ...,
+        year_max: _builtins.int | None = ...,
+        max_runtime: _builtins.int | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        example_movie_ids: _abc.Iterable[_builtins.int] | None = ...,
+        excluded_movie_ids: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "user_id", b"user_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "max_runtime", b"max_runtime", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "include_rated", b"include_rated", "limit", b"limit", "prompt", b"prompt", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_runtime: _TypeAlias = _typing.Literal["max_runtime"]  # noqa: Y015
+    _WhichOneofArgType__max_runtime: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime"]  # noqa: Y015
     _WhichOneofReturnType__user_id: _TypeAlias = _typing.Literal["user_id"]  # noqa: Y015
     _WhichOneofArgType__user_id: _TypeAlias = _typing.Literal["_user_id", b"_user_id"]  # noqa: Y015
+    _WhichOneofReturnType__year_max: _TypeAlias = _typing.Literal["year_max"]  # noqa: Y015
+    _WhichOneofArgType__year_max: _TypeAlias = _typing.Literal["_year_max", b"_year_max"]  # noqa: Y015
+    _WhichOneofReturnType__year_min: _TypeAlias = _typing.Literal["year_min"]  # noqa: Y015
+    _WhichOneofArgType__year_min: _TypeAlias = _typing.Literal["_year_min", b"_year_min"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_runtime) -> _WhichOneofReturnType__max_runtime | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__user_id) -> _WhichOneofReturnType__user_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__year_max) -> _WhichOneofReturnType__year_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__year_min) -> _WhichOneofReturnType__year_min | None: ...
 
 Global___RecommendRequest: _TypeAlias = RecommendRequest  # noqa: Y015
+
+@_typing.final
+class Understood(_message.Message):
+    """What the service understood a request to ask for: the prompt's reading with the explicit
+    fields on top. Empty fields mean "not asked".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOOD_FIELD_NUMBER: _builtins.int
+    GENRES_FIELD_NUMBER: _builtins.int
+    EXCLUDED_GENRES_FIELD_NUMBER: _builtins.int
+    KEYWORDS_FIELD_NUMBER: _builtins.int
+    EXCLUDED_KEYWORDS_FIELD_NUMBER: _builtins.int
+    EXAMPLES_FIELD_NUMBER: _builtins.int
+    EXCLUDED_MOVIES_FIELD_NUMBER: _builtins.int
+    PEOPLE_FIELD_NUMBER: _builtins.int
+    EXCLUDED_PEOPLE_FIELD_NUMBER: _builtins.int
+    YEAR_MIN_FIELD_NUMBER: _builtins.int
+    YEAR_MAX_FIELD_NUMBER: _builtins.int
+    RUNTIME_MIN_FIELD_NUMBER: _builtins.int
+    RUNTIME_MAX_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    EXCLUDED_LANGUAGES_FIELD_NUMBER: _builtins.int
+    FOR_KIDS_FIELD_NUMBER: _builtins.int
+    mood: _builtins.str
+    """The words embedded as the mood (what is left once constraints are taken out)."""
+    year_min: _builtins.int
+    year_max: _builtins.int
+    runtime_min: _builtins.int
+    runtime_max: _builtins.int
+    for_kids: _builtins.bool
+    """"for the kids": Family or Animation only, no Horror."""
+    @_builtins.property
+    def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def excluded_genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def keywords(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Catalogue keywords the prompt names (they feed the `match` signal) and excludes (hard)."""
+
+    @_builtins.property
+    def excluded_keywords(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def examples(self) -> _containers.RepeatedCompositeFieldContainer[Global___MovieRef]:
+        """Movies named as examples ("like Super Troopers") and movies excluded."""
+
+    @_builtins.property
+    def excluded_movies(self) -> _containers.RepeatedCompositeFieldContainer[Global___MovieRef]: ...
+    @_builtins.property
+    def people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """People from the credits (cast, directors): at least one of `people` is in every result."""
+
+    @_builtins.property
+    def excluded_people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def excluded_languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        mood: _builtins.str = ...,
+        genres: _abc.Iterable[_builtins.str] | None = ...,
+        excluded_genres: _abc.Iterable[_builtins.str] | None = ...,
+        keywords: _abc.Iterable[_builtins.str] | None = ...,
+        excluded_keywords: _abc.Iterable[_builtins.str] | None = ...,
+        examples: _abc.Iterable[Global___MovieRef] | None = ...,
+        excluded_movies: _abc.Iterable[Global___MovieRef] | None = ...,
+        people: _abc.Iterable[_builtins.str] | None = ...,
+        excluded_people: _abc.Iterable[_builtins.str] | None = ...,
+        year_min: _builtins.int | None = ...,
+        year_max: _builtins.int | None = ...,
+        runtime_min: _builtins.int | None = ...,
+        runtime_max: _builtins.int | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        excluded_languages: _abc.Iterable[_builtins.str] | None = ...,
+        for_kids: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "people", b"people", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__runtime_max: _TypeAlias = _typing.Literal["runtime_max"]  # noqa: Y015
+    _WhichOneofArgType__runtime_max: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max"]  # noqa: Y015
+    _WhichOneofReturnType__runtime_min: _TypeAlias = _typing.Literal["runtime_min"]  # noqa: Y015
+    _WhichOneofArgType__runtime_min: _TypeAlias = _typing.Literal["_runtime_min", b"_runtime_min"]  # noqa: Y015
+    _WhichOneofReturnType__year_max: _TypeAlias = _typing.Literal["year_max"]  # noqa: Y015
+    _WhichOneofArgType__year_max: _TypeAlias = _typing.Literal["_year_max", b"_year_max"]  # noqa: Y015
+    _WhichOneofReturnType__year_min: _TypeAlias = _typing.Literal["year_min"]  # noqa: Y015
+    _WhichOneofArgType__year_min: _TypeAlias = _typing.Literal["_year_min", b"_year_min"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__runtime_max) -> _WhichOneofReturnType__runtime_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__runtime_min) -> _WhichOneofReturnType__runtime_min | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__year_max) -> _WhichOneofReturnType__year_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__year_min) -> _WhichOneofReturnType__year_min | None: ...
+
+Global___Understood: _TypeAlias = Understood  # noqa: Y015
+
+@_typing.final
+class MovieRef(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    movie_id: _builtins.int
+    title: _builtins.str
+    year: _builtins.int
+    def __init__(
+        self,
+        *,
+        movie_id: _builtins.int = ...,
+        title: _builtins.str = ...,
+        year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movie_id", b"movie_id", "title", b"title", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MovieRef: _TypeAlias = MovieRef  # noqa: Y015
 
 @_typing.final
 class RecommendResponse(_message.Message):
@@ -65,21 +250,27 @@ class RecommendResponse(_message.Message):
 
     MOVIES_FIELD_NUMBER: _builtins.int
     INDEX_VERSION_FIELD_NUMBER: _builtins.int
+    UNDERSTOOD_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """The version of the index that produced this ranking (see IndexInfo)."""
     @_builtins.property
     def movies(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoredMovie]:
         """Best first."""
 
+    @_builtins.property
+    def understood(self) -> Global___Understood:
+        """What the request was understood to ask for, so a person can see it and correct it."""
+
     def __init__(
         self,
         *,
         movies: _abc.Iterable[Global___ScoredMovie] | None = ...,
         index_version: _builtins.str = ...,
+        understood: Global___Understood | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["understood", b"understood"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_version", b"index_version", "movies", b"movies"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_version", b"index_version", "movies", b"movies", "understood", b"understood"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

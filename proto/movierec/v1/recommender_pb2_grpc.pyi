@@ -41,9 +41,12 @@ class RecommenderStub:
     """Ranked movies for a prompt and/or a known user.
 
     Errors:
-      INVALID_ARGUMENT  blank prompt without a user; prompt longer than 1000 characters;
-                        limit outside 0..100; a request that is not valid protobuf or
-                        carries text that is not valid UTF-8.
+      INVALID_ARGUMENT  blank prompt without a user or a constraint; prompt longer than 1000
+                        characters; limit outside 0..100; year_min after year_max or outside
+                        1870..2100; a genre both wanted and excluded; a genre, language or movie id
+                        the catalogue does not have (the message names the field); a request that
+                        is not valid protobuf or carries text that is not valid UTF-8.
+    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
       NOT_FOUND         user_id is not in the loaded index.
       UNAVAILABLE       no index is loaded yet (see the standard health service).
     """
@@ -76,9 +79,12 @@ class RecommenderAsyncStub(RecommenderStub):
     """Ranked movies for a prompt and/or a known user.
 
     Errors:
-      INVALID_ARGUMENT  blank prompt without a user; prompt longer than 1000 characters;
-                        limit outside 0..100; a request that is not valid protobuf or
-                        carries text that is not valid UTF-8.
+      INVALID_ARGUMENT  blank prompt without a user or a constraint; prompt longer than 1000
+                        characters; limit outside 0..100; year_min after year_max or outside
+                        1870..2100; a genre both wanted and excluded; a genre, language or movie id
+                        the catalogue does not have (the message names the field); a request that
+                        is not valid protobuf or carries text that is not valid UTF-8.
+    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
       NOT_FOUND         user_id is not in the loaded index.
       UNAVAILABLE       no index is loaded yet (see the standard health service).
     """
@@ -114,9 +120,12 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
         """Ranked movies for a prompt and/or a known user.
 
         Errors:
-          INVALID_ARGUMENT  blank prompt without a user; prompt longer than 1000 characters;
-                            limit outside 0..100; a request that is not valid protobuf or
-                            carries text that is not valid UTF-8.
+          INVALID_ARGUMENT  blank prompt without a user or a constraint; prompt longer than 1000
+                            characters; limit outside 0..100; year_min after year_max or outside
+                            1870..2100; a genre both wanted and excluded; a genre, language or movie id
+                            the catalogue does not have (the message names the field); a request that
+                            is not valid protobuf or carries text that is not valid UTF-8.
+        A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
           NOT_FOUND         user_id is not in the loaded index.
           UNAVAILABLE       no index is loaded yet (see the standard health service).
         """
