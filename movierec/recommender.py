@@ -234,12 +234,10 @@ class Recommender:
                                       f"the catalogue has {', '.join(sorted(known))}")
             changes.update(languages=tuple(query.languages),
                            excluded_languages=tuple(c for c in text.excluded_languages if c not in query.languages))
-        if query.year_min is not None:
-            changes["year_min"] = query.year_min
-        if query.year_max is not None:
-            changes["year_max"] = query.year_max
+        if query.year_min is not None or query.year_max is not None:  # the explicit range replaces the text's
+            changes.update(year_min=query.year_min, year_max=query.year_max)
         if query.max_runtime is not None:
-            changes["runtime_max"] = query.max_runtime
+            changes.update(runtime_min=None, runtime_max=query.max_runtime)
         examples = self._rows("example_movie_ids", query.example_movie_ids)
         excluded = self._rows("excluded_movie_ids", query.excluded_movie_ids)
         if examples or excluded:

@@ -293,6 +293,14 @@ class Understander:
         # Titles after a cue ("like Super Troopers", "I loved inception"), exact or fuzzy.
         for start, end, rows in self._titles_after_cues(words, taken):
             claim(start, end, "title", rows)
+        # Titles right after a negation ("anything but Titanic"): exact, and capitalised when one word.
+        cased = _title_cased_positions(original)
+        for _, first in _phrases(words, NEGATION_CUES):
+            for stop in range(min(len(words), first + 10), first, -1):
+                key = " ".join(words[first:stop])
+                if key in self.title_rows and (stop - first > 1 or cased.get(first, False)):
+                    claim(first, stop, "title", tuple(self.title_rows[key]))
+                    break
         # Lists go on: "like Inception (2010) and Interstellar", "Heat, Ronin or Drive".
         extended = True
         while extended:
@@ -306,7 +314,6 @@ class Understander:
                     claim(*hit[:2], "title", hit[2])
                     extended = True
         # Multi-word titles written in Title Case anywhere ("Pulp Fiction or Reservoir Dogs").
-        cased = _title_cased_positions(original)
         for start, end, rows in self.titles.find(words):
             if end - start >= 2 and all(cased.get(i, False) for i in range(start, end)
                                         if words[i] not in _SMALL_WORDS):

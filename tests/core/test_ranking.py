@@ -165,3 +165,42 @@ def test_with_weights_switches_signals_off(index: IndexArtifact) -> None:
     expected = [r for r in np.argsort(-(index.movie_vectors @ prompt(6)), kind="stable")
                 if r not in set(index.rated(2).tolist())][:10]
     np.testing.assert_array_equal(ranked.rows, expected)
+
+
+def test_results_stay_inside_the_allowed_movies(index: IndexArtifact) -> None:
+    rng = np.random.default_rng(4)
+    ranker = Ranker(index, CONFIG)
+    for allowed_share in (0.5, 0.05, 0.0):
+        allowed = rng.random(len(index.movies)) < allowed_share
+        requests = [RankRequest("a drama", prompt(20), None, 30, allowed=allowed),
+                    RankRequest("a drama", prompt(21), P(index, 3), 30, allowed=allowed),
+                    RankRequest("", None, P(index, 5), 30, allowed=allowed),
+                    RankRequest("", None, None, 30, allowed=allowed)]  # constraints only: no query vector
+        for request, ranked in zip(requests, ranker.rank(requests)):
+            assert allowed[ranked.rows].all()
+            possible = allowed.copy()
+            if request.user is not None:
+                possible[request.user.rated_rows] = False
+            assert len(ranked.rows) == min(30, int(possible.sum()))  # every allowed movie is reachable
+
+
+def test_constraints_only_ranks_the_allowed_movies_by_their_signals(index: IndexArtifact) -> None:
+    allowed = np.zeros(len(index.movies), bool)
+    allowed[::7] = True
+    ranked = Ranker(index, CONFIG).rank([RankRequest("", None, None, 10, allowed=allowed)])[0]
+    assert "prompt" not in ranked.signals and "collaborative" not in ranked.signals
+    np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, atol=1e-5)
+    assert np.all(np.diff(ranked.scores) <= 1e-6)
+
+
+def test_examples_count_as_history_for_anonymous_requests(index: IndexArtifact) -> None:
+    ranker = Ranker(index, CONFIG)
+    examples = index.rated(2)[:3].astype(np.int64)
+    ranked = ranker.rank([RankRequest("", prompt(30), None, 20, examples=examples)])[0]
+    assert "collaborative" in ranked.signals and np.any(ranked.signals["collaborative"] != 0)
+    # The same scores as a user whose history is exactly those movies.
+    history = ranker.collaborative_scores(examples)
+    expected = np.zeros(len(index.movies), np.float32)
+    expected[index.ease_items] = history
+    z = expected[ranked.rows]
+    assert np.corrcoef(z, ranked.signals["collaborative"])[0, 1] > 0.999

@@ -235,3 +235,71 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     assert len(rows) == 5 and "taste" in ok.stdout and "prompt" in ok.stdout
     bad = subprocess.run([*cli, "recommend", "x", "--user", "424242"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "NOT_FOUND" in bad.stderr and "424242" in bad.stderr
+
+
+def sample_movies() -> dict[int, dict[str, str]]:
+    with open(SAMPLE_DATA / "tmdb_5000_movies.csv", newline="") as f:
+        return {int(row["id"]): row for row in csv.DictReader(f)}
+
+
+def test_what_the_prompt_asks_is_understood_and_honoured(sample_channel: grpc.Channel) -> None:
+    movies = sample_movies()
+    response = call(sample_channel, prompt="a comedy, nothing romantic, from the 90s", limit=10)
+    u = response.understood
+    assert list(u.genres) == ["Comedy"] and list(u.excluded_genres) == ["Romance"]
+    assert (u.year_min, u.year_max) == (1990, 1999)
+    assert response.movies
+    for m in response.movies:
+        assert "Comedy" in m.genres and "Romance" not in m.genres and 1990 <= m.year <= 1999
+        assert int(movies[m.movie_id]["release_date"][:4]) == m.year
+    named = call(sample_channel, prompt="something like The Matrix", limit=10)
+    assert [e.title for e in named.understood.examples] == ["The Matrix"]
+    assert "The Matrix" not in {m.title for m in named.movies}  # not recommended back
+    assert "The Matrix" in {m.title for m in call(sample_channel, prompt="something like The Matrix", limit=100,
+                                                   include_rated=True).movies}
+
+
+def test_explicit_fields_win_over_the_text(sample_channel: grpc.Channel) -> None:
+    movies = sample_movies()
+    response = call(sample_channel, prompt="a comedy from the 90s", genres=["drama"], year_min=2000,
+                    max_runtime=130, languages=["en"], excluded_movie_ids=[13], limit=20)
+    u = response.understood
+    assert list(u.genres) == ["Drama"] and u.year_min == 2000 and not u.HasField("year_max")
+    assert response.movies
+    for m in response.movies:
+        assert "Drama" in m.genres and m.year >= 2000 and 0 < int(movies[m.movie_id]["runtime"]) <= 130
+        assert m.movie_id != 13 and movies[m.movie_id]["original_language"] == "en"
+    response = call(sample_channel, genres=["Animation"], max_runtime=95, limit=20)  # no prompt, no user: fine
+    assert response.movies
+    for m in response.movies:
+        assert "Animation" in m.genres and 0 < int(movies[m.movie_id]["runtime"]) <= 95
+    example = next(i for i, row in movies.items() if row["title"] == "Die Hard")
+    liked = call(sample_channel, example_movie_ids=[example], limit=10)
+    assert [e.movie_id for e in liked.understood.examples] == [example]
+    assert example not in {m.movie_id for m in liked.movies} and len(liked.movies) == 10
+
+
+def test_an_impossible_request_is_an_empty_list_with_what_was_understood(sample_channel: grpc.Channel) -> None:
+    response = call(sample_channel, prompt="a western in Korean from before 1950", limit=10)
+    assert list(response.movies) == []
+    assert list(response.understood.genres) == ["Western"] and list(response.understood.languages) == ["ko"]
+
+
+@pytest.mark.parametrize("fields, field_name", [
+    ({"prompt": "x", "year_min": 2001, "year_max": 1990}, "year_min"),
+    ({"prompt": "x", "year_min": 1200}, "year_min"),
+    ({"prompt": "x", "genres": ["Comedy"], "excluded_genres": ["comedy"]}, "excluded_genres"),
+    ({"prompt": "x", "genres": ["Comdy"]}, "genres"),
+    ({"prompt": "x", "excluded_genres": ["Nonsense"]}, "excluded_genres"),
+    ({"prompt": "x", "example_movie_ids": [987654321]}, "example_movie_ids"),
+    ({"prompt": "x", "excluded_movie_ids": [-1]}, "excluded_movie_ids"),
+    ({"prompt": "x", "languages": ["klingon"]}, "languages"),
+    ({"prompt": "x", "languages": ["zz"]}, "languages"),
+    ({"prompt": "x", "max_runtime": 0}, "max_runtime"),
+    ({"prompt": "x", "year_max": 30000}, "year_max"),
+])
+def test_bad_constraints_are_invalid_argument_naming_the_field(sample_channel: grpc.Channel,
+                                                               fields: dict, field_name: str) -> None:
+    code, message = status_of(sample_channel, **fields)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_name in message, message
