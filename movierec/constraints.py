@@ -4,7 +4,8 @@ An Understood query's constraints become one boolean mask over the catalogue (n_
 excluded genres, keywords, people and movies are out; when people, years, a runtime or languages
 are asked for, only movies that have them are in (a movie whose year or runtime is unknown does not
 satisfy a range). Wanted genres allow a movie that carries at least one of them; "for the kids"
-allows Family or Animation. None when nothing is constrained.
+allows Family movies only (TMDB's marker of a film for children; plenty of animation is not). None
+when nothing is constrained.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from movierec.domain import Movie
 from movierec.understanding import Understood, normalise
 
-KIDS_GENRES = ("Family", "Animation")
+KIDS_GENRES = ("Family",)
 
 
 class CatalogueFacets:

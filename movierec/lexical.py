@@ -113,3 +113,14 @@ class TagMatcher:
                 out[i, movies[ptr[tag]:ptr[tag + 1]]] += weight / max(total, 1e-9)
         return out
 
+    def similar_to(self, rows: Sequence[int]) -> np.ndarray:
+        """How much of the examples' tags each movie carries, float32 (n_movies,) in [0, 1]: the IDF-weighted
+        share of the tags of the movies at `rows`, each tag counted by the share of examples carrying it."""
+        n_movies = self.movie_tags.shape[0]
+        if not len(rows):
+            return np.zeros(n_movies, np.float32)
+        weights = np.asarray(self.movie_tags[list(rows)].mean(axis=0)).ravel() * self.idf       # (n_tags,)
+        total = float(weights.sum())
+        if total <= 0:
+            return np.zeros(n_movies, np.float32)
+        return np.asarray(self.movie_tags @ (weights / total), dtype=np.float32).ravel()

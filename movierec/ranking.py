@@ -248,6 +248,10 @@ class Ranker:
                     nearest[i] = allowed[top_k_set(scores, k)]
         match = (self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
                  if "match" in active else None)
+        if match is not None:
+            for i in np.flatnonzero(has_examples):  # "like X": X's genres and keywords are wanted too
+                alike = self.matcher.similar_to(requests[i].examples)
+                match[i] = (match[i] + alike) / 2 if match[i].any() else alike
         pools = []
         chosen = np.zeros(n_movies, dtype=bool)
         for i, r in enumerate(requests):
@@ -319,14 +323,12 @@ class Ranker:
         return out
 
     def _collaborative(self, request: RankRequest) -> np.ndarray | None:
-        """EASE scores float32 (a,) of the user's history plus the examples; None with neither."""
-        if request.user is None and not len(request.examples):
-            return None
-        scores = request.user.collaborative if request.user is not None else None
+        """EASE scores float32 (a,): of the examples when the request names some (what was asked for
+        now outweighs the user's long history, whose taste the other signals keep), else of the
+        user's history; None with neither."""
         if len(request.examples):
-            extra = self.collaborative_scores(request.examples)
-            scores = extra if scores is None else scores + extra
-        return scores
+            return self.collaborative_scores(request.examples)
+        return request.user.collaborative if request.user is not None else None
 
     def _nearest(self, scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
         """Rows of the k best scores (n_movies,) among the allowed movies (bool (n_movies,) or None)."""

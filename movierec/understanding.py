@@ -57,7 +57,7 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
     "tv movie": ("TV Movie",),
 }
-# Words that ask for a film for children: Family or Animation, and nothing from Horror.
+# Words that ask for a film for children: Family movies, and nothing from Horror.
 KIDS_PHRASES = ("for the kids", "for kids", "for my kids", "for children", "for the children", "for a child",
                 "kid-friendly", "kid friendly", "family-friendly", "family friendly", "for the family",
                 "for my son", "for my daughter", "for little ones")
@@ -84,7 +84,7 @@ FILLER = frozenset("a an the and or of some any something anything movie movies 
 
 
 # Catalogue keywords that are everyday words and say nothing on their own in a request.
-KEYWORD_STOPWORDS = frozenset("will make made cry go going gone see seen tell need needs help way day days man woman "
+KEYWORD_STOPWORDS = frozenset("hate hated hates dislike avoid never none skip will make made cry go going gone see seen tell need needs help way day days man woman "
                               "men women boy girl friend friends life live death dead love lover money home family "
                               "house night time world city town school water fire hope dream dreams game games "
                               "kid kids child children small big little young first last end".split())
@@ -124,13 +124,13 @@ class Understood:
 
 def prompt_words(prompt: str) -> list[str]:
     """The prompt's normalised words, with "|" where a clause ends (, ; ! ? and a full stop before a space)."""
-    return normalise(re.sub(r"[,;!?]|\.(?=\s|$)", " | ", prompt), keep="|").split()
+    return normalise(re.sub(r"[,;!?]|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)", " | ", prompt), keep="|").split()
 
 
 def normalise(text: str, keep: str = "") -> str:
-    """Lower case, accents off, '&' as 'and', punctuation other than apostrophes and hyphens as spaces."""
+    """Lower case, accents off, '&' as 'and', apostrophes dropped, other punctuation (hyphens too) as spaces."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
-    return " ".join(re.sub(rf"[^a-z0-9'\-{re.escape(keep)}]+", " ", text).replace("'", "").split())
+    return " ".join(re.sub(rf"[^a-z0-9'{re.escape(keep)}]+", " ", text.replace("'", "")).split())
 
 
 @dataclass
@@ -287,14 +287,16 @@ class Understander:
                 for i in range(start, end):
                     taken[i] = True
 
+        cased = _title_cased_positions(original)
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(original, words):
             claim(start, end, "title", year)
         # Titles after a cue ("like Super Troopers", "I loved inception"), exact or fuzzy.
         for start, end, rows in self._titles_after_cues(words, taken):
-            claim(start, end, "title", rows)
+            # A short or everyday word after a cue ("I've seen it", "like up") is a title only when capitalised.
+            if end - start > 1 or cased.get(start, False) or (len(words[start]) > 3 and words[start] not in FILLER):
+                claim(start, end, "title", rows)
         # Titles right after a negation ("anything but Titanic"): exact, and capitalised when one word.
-        cased = _title_cased_positions(original)
         for _, first in _phrases(words, NEGATION_CUES):
             for stop in range(min(len(words), first + 10), first, -1):
                 key = " ".join(words[first:stop])
@@ -320,8 +322,10 @@ class Understander:
                 claim(start, end, "title", tuple(r for r in rows if isinstance(r, int)))
         for start, end, names in self.people.find(words):
             claim(start, end, "person", names[0])
-        for i, w in enumerate(words):
-            if w in self.director_surnames and cased.get(i, False):
+        for i, w in enumerate(words):  # "a Tarantino movie", "directed by Nolan", "Spielberg films"
+            if w in self.director_surnames and cased.get(i, False) and (
+                    (i > 0 and words[i - 1] in ("by", "a", "an")) or
+                    (i + 1 < len(words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks"))):
                 claim(i, i + 1, "person", self.director_surnames[w])
         for start, end, (low, high) in _years(words):
             claim(start, end, "years", (low, high, self.newest_year))
@@ -428,7 +432,7 @@ class Understander:
         out = []
         for match in re.finditer(r"\((\d{4})\)", original):
             year = int(match.group(1))
-            before = normalise(original[:match.start()]).split()
+            before = prompt_words(original[:match.start()])  # the same positions as the prompt's words
             end = len(before)
             # The longest title that ends right before "(year)" with a release year within 1.
             for start in range(max(0, end - 12), end):
@@ -443,6 +447,8 @@ class Understander:
     def _titles_after_cues(self, words: list[str], taken: list[bool]) -> list[tuple[int, int, tuple[int, ...]]]:
         out = []
         for _, first in _phrases(words, EXAMPLE_CUES):
+            while first < len(words) and words[first] in ("is", "was", "are", "were", "movie", "film", "called"):
+                first += 1
             best = self._title_at(words, first, taken)
             if best is not None:
                 out.append(best)
@@ -567,27 +573,63 @@ def _resolve_era(value: tuple[object, object]) -> tuple[int | None, int | None]:
     return low, high  # type: ignore[return-value]
 
 
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "ninety": 90, "hundred": 100}
+_UPPER_CUES = (("no", "longer", "than"), ("not", "longer", "than"), ("nothing", "longer", "than"),
+               ("shorter", "than"), ("less", "than"), ("under",), ("below",), ("within",), ("at", "most"),
+               ("max",), ("maximum",), ("only", "have"), ("only", "got"), ("up", "to"))
+_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",))
+_UNITS = {"h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "m": 1, "min": 1, "mins": 1, "minute": 1,
+          "minutes": 1}
+
+
+def _duration(words: list[str], i: int) -> tuple[int, int] | None:
+    """(minutes, words used) of a duration starting at words[i]: "90 minutes", "2 hours", "an hour and a half",
+    "two hours", "1h30", "an hour and 45 minutes"; None if there is none."""
+    w = words[i] if i < len(words) else ""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?", w)
+    if m:
+        value, unit, used = float(m.group(1)), m.group(2), 1
+    elif w in _NUMBER_WORDS:
+        value, unit, used = float(_NUMBER_WORDS[w]), None, 1
+    else:
+        return None
+    if unit is None:
+        unit = words[i + used] if i + used < len(words) and words[i + used] in _UNITS else None
+        if unit is None:
+            return None
+        used += 1
+    minutes = value * _UNITS[unit]
+    rest = words[i + used:i + used + 4]
+    if _UNITS[unit] == 60 and rest[:3] == ["and", "a", "half"]:
+        minutes, used = minutes + 30, used + 3
+    elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3 and rest[1].isdigit() and \
+            rest[2] in ("minutes", "minute", "mins", "min"):
+        minutes, used = minutes + int(rest[1]), used + 3
+    return int(minutes), used
+
+
 def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
-    """Runtime bounds in minutes: "under 90 minutes", "less than 2 hours", "short", "not too long"."""
+    """Runtime bounds in minutes: "under 90 minutes", "no longer than two hours", "we only have an hour and
+    a half", "over 3 hours", "short", "not too long" (with its negation)."""
     out = []
     for i, w in enumerate(words):
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?", w)
-        if m and i > 0 and words[i - 1] in ("under", "below", "than", "within", "max", "maximum", "most", "over",
-                                            "least", "above"):
-            unit = m.group(2) or (words[i + 1] if i + 1 < len(words) else "")
-            if not re.fullmatch(r"h|hr|hrs|hours?|m|min|mins|minutes?", unit or ""):
+        for cues, upper in ((_UPPER_CUES, True), (_LOWER_CUES, False)):
+            cue = next((c for c in cues if tuple(words[i:i + len(c)]) == c), None)
+            if cue is None:
                 continue
-            value = float(m.group(1)) * (60 if unit.startswith("h") else 1)
-            cue = words[i - 1]
-            begin = i - 2 if cue in ("than", "most", "least") and i >= 2 else i - 1
-            end = i + 1 if m.group(2) else i + 2
-            lower = cue in ("over", "above", "least") or (cue == "than" and i >= 2 and words[i - 2] in ("more", "longer"))
-            out.append((begin, end, (int(value), None) if lower else (None, int(value))))
-        elif w in ("short", "shorter", "quick"):
-            out.append((i, i + 1, (None, 95)))
-        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
-            # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
-            out.append((i, i + 1, (120, None)))
+            found = _duration(words, i + len(cue))
+            if found is not None:
+                minutes, used = found
+                out.append((i, i + len(cue) + used, (None, minutes) if upper else (minutes, None)))
+                break
+        else:
+            if w in ("short", "shorter", "quick"):
+                out.append((i, i + 1, (None, 95)))
+            elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
+                # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
+                out.append((i, i + 1, (120, None)))
+            elif i > 0 and words[i - 1] in ("have", "got") and (found := _duration(words, i)) is not None:
+                out.append((i, i + found[1], (None, found[0])))  # "we have 90 minutes"
     return out
 
 

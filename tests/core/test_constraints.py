@@ -30,7 +30,7 @@ def satisfies(m: Movie, row: int, q: Understood) -> bool:
     people = {*m.directors, *m.cast}
     return all((
         not q.genres or bool(set(q.genres) & set(m.genres)),
-        not q.for_kids or bool({"Family", "Animation"} & set(m.genres)),
+        not q.for_kids or "Family" in m.genres,
         not set(q.excluded_genres) & set(m.genres),
         not q.people or bool(set(q.people) & people),
         not set(q.excluded_people) & people,

@@ -149,7 +149,7 @@ class Understood(_message.Message):
     runtime_min: _builtins.int
     runtime_max: _builtins.int
     for_kids: _builtins.bool
-    """"for the kids": Family or Animation only, no Horror."""
+    """"for the kids": Family movies only, no Horror."""
     @_builtins.property
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
