@@ -35,7 +35,7 @@ MAX_REQUEST_ID = 128
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
-    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig)})
+    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig) if hasattr(settings, f.name)})
 
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,

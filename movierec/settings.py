@@ -77,12 +77,14 @@ class Settings:
     match_candidates: int = 500
     collaborative_candidates: int = 500
     similar_users: int = 50
-    weight_prompt: float = 0.25
-    weight_match: float = 4.0
+    # Each signal's part of a score is its weight times a 0..1 value (movierec.combine).
+    weight_prompt: float = 1.0
+    weight_match: float = 1.0
     weight_collaborative: float = 1.0
-    weight_community: float = 0.2
-    weight_taste: float = 0.2
-    weight_quality: float = 0.2
+    weight_community: float = 0.3
+    weight_taste: float = 0.3
+    weight_quality: float = 0.3
+    weight_popularity: float = 0.3
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from movierec.artifact import IndexArtifact
-from movierec.ranking import NEEDS_PROMPT, NEEDS_USER, SIGNALS, RankingConfig, RankRequest, Ranker, UserProfile
+from movierec.ranking import SIGNALS, RankingConfig, RankRequest, Ranker, UserProfile
+from movierec.signals import BY_NAME
 from movierec.taste import centred_taste_vectors
 from synthetic import synthetic_artifact, unit_rows
 
 CONFIG = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=40, similar_users=10,
                        weight_prompt=0.5, weight_match=1.0, weight_collaborative=1.0, weight_community=0.5,
-                       weight_taste=0.5, weight_quality=0.3)
+                       weight_taste=0.5, weight_quality=0.3, weight_popularity=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def without_votes(index: IndexArtifact) -> IndexArtifact:
 
 
 EMPTIED = {"collaborative": without_ease, "community": without_users, "match": without_tags,
-           "quality": without_votes, "taste": lambda index: index}
+           "quality": without_votes, "popularity": without_votes, "taste": lambda index: index}
 
 
 def requests(ranker: Ranker, signal: str) -> list[RankRequest]:
@@ -80,8 +81,9 @@ def test_an_empty_model_leaves_the_order_to_the_other_signals(index: IndexArtifa
     with_it = ranker.rank(batch)
     without_it = Ranker(emptied, dataclasses.replace(CONFIG, **{f"weight_{signal}": 0.0})).rank(batch)
     for request, ranked, reference in zip(batch, with_it, without_it):
-        applies = (signal not in NEEDS_PROMPT or request.prompt_vector is not None) and \
-                  (signal not in NEEDS_USER or request.user is not None)
+        needs = BY_NAME[signal].needs
+        applies = (needs != "prompt" or request.prompt_vector is not None) and \
+                  (needs not in ("user", "user or examples") or request.user is not None)
         assert len(ranked.rows) == request.limit
         np.testing.assert_array_equal(ranked.rows, reference.rows)
         np.testing.assert_allclose(ranked.scores, reference.scores, rtol=1e-6, atol=1e-6)
@@ -96,7 +98,7 @@ def test_an_empty_model_leaves_the_order_to_the_other_signals(index: IndexArtifa
 def test_the_same_signal_is_not_zero_when_its_model_is_full(index: IndexArtifact, signal: str) -> None:
     """The check above can fail: with the model in place the signal does move the scores."""
     ranker = Ranker(index, CONFIG)
-    batch = [r for r in requests(ranker, "full") if signal not in NEEDS_PROMPT or r.prompt_vector is not None]
+    batch = [r for r in requests(ranker, "full") if BY_NAME[signal].needs != "prompt" or r.prompt_vector is not None]
     parts = [ranked.signals.get(signal) for ranked in ranker.rank(batch)]
     assert any(p is not None and np.any(p != 0) for p in parts)
 

@@ -127,4 +127,4 @@ def test_ranking_defaults_agree_with_the_ranker() -> None:
     from movierec.recommender import ranking_config
 
     assert ranking_config(Settings()) == RankingConfig()
-    assert all(getattr(Settings(), f.name) == f.default for f in fields(RankingConfig))
+    assert all(getattr(Settings(), f.name) == f.default for f in fields(RankingConfig) if f.name != "calibration")

@@ -1,0 +1,97 @@
+"""What flows between the ranking stages: the requests of one batch, and what each stage adds.
+
+understand (movierec.understanding) -> RankRequest -> retrieve (movierec.retrieval) -> candidates
+-> signals (movierec.signals) -> combine (movierec.combine) -> explain (movierec.explain) -> Ranked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from movierec.topk import positive_top_k
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A user's history and taste, as of now (the index's ratings plus feedback since).
+
+    row: the user's row in the user index, None for a user newer than the index;
+    rated_rows: int64 (k,) movie rows; rated_values: float32 (k,); taste: float32 (d,) unit vector;
+    collaborative: float32 (a,) the user's EASE scores over index.ease_items, computed once;
+    taste_scores: float32 (n_movies,) every movie's inner product with `taste` (None for an
+    approximate index, whose catalogue is too large to score whole).
+    """
+
+    row: int | None
+    rated_rows: np.ndarray
+    rated_values: np.ndarray
+    taste: np.ndarray
+    collaborative: np.ndarray
+    taste_scores: np.ndarray | None = None
+    # k -> the rows of the k best EASE scores (unordered), filled on first use.
+    favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def top_collaborative(self, k: int, ease_items: np.ndarray, n_movies: int) -> np.ndarray:
+        """Rows int64 (<= k,) of the k best positive EASE scores (movies outside the model score 0)."""
+        rows = self.favourites.get(k)
+        if rows is None:
+            # Only movies the model scores above zero: with an empty model, or a history the model
+            # has never seen, there are no favourites (rather than k arbitrary movies tied at 0).
+            rows = self.favourites[k] = positive_top_k(self.collaborative, k, ease_items)
+        return rows
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """One request in row terms, as understood (movierec.understanding):
+
+    prompt: the mood text (what the tag match reads); prompt_vector float32 (d,): the mood's embedding,
+    moved towards the examples' (the examples' alone when there is no mood; None with neither);
+    user: a profile or None; allowed: bool (n_movies,) the movies the hard constraints allow (None:
+    all); examples: int64 (e,) rows of movies named as examples.
+    """
+
+    prompt: str
+    prompt_vector: np.ndarray | None
+    user: UserProfile | None
+    limit: int
+    include_rated: bool = False
+    allowed: np.ndarray | None = None
+    examples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass
+class Batch:
+    """B requests on their way through the stages.
+
+    queries float32 (B, d): the prompt vector, else the user's taste, else zeros (has_query False:
+    a request with constraints only); collaborative[i] float32 (a,) or None: the EASE scores the
+    request uses (its examples', else its user's); match float32 (B, n_movies) or None: tag match
+    per movie; prompt_all float32 (B, n_movies) or None: every movie's product with the query (exact
+    index only). Retrieval fills candidates int64 (B, C) and valid bool (B, C).
+    """
+
+    requests: list[RankRequest]
+    queries: np.ndarray
+    has_prompt: np.ndarray
+    has_user: np.ndarray
+    has_examples: np.ndarray
+    has_query: np.ndarray
+    active: frozenset[str]
+    collaborative: list[np.ndarray | None]
+    match: np.ndarray | None = None
+    prompt_all: np.ndarray | None = None
+    candidates: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
+    valid: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), bool))
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A ranked list: movie rows int64 (limit,), scores float32 (limit,), per-signal parts (limit,)
+    that sum to the scores (movierec.combine says what a part means)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    signals: dict[str, np.ndarray]

@@ -1,0 +1,21 @@
+"""Explain: each request's best movies, with the parts of their scores that the client sees."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from movierec.batch import Batch, Ranked
+from movierec.topk import top_k
+
+
+def explain(batch: Batch, total: np.ndarray, parts: dict[str, np.ndarray],
+            applies: dict[str, np.ndarray]) -> list[Ranked]:
+    """The top `limit` of each request (total float32 (B, C), -inf where not valid), best first, with
+    every applicable signal's part (they sum to the score)."""
+    out = []
+    for i, r in enumerate(batch.requests):
+        top = top_k(total[i], min(r.limit, int(batch.valid[i].sum())))
+        out.append(Ranked(rows=batch.candidates[i, top], scores=total[i, top].astype(np.float32),
+                          signals={name: part[i, top].astype(np.float32) for name, part in parts.items()
+                                   if applies[name][i]}))
+    return out

@@ -1,0 +1,133 @@
+"""The signals: one registry of their names and meanings, and their computation over a batch's candidates.
+
+The server, the CLI and the evaluation report read `REGISTRY`; a signal's `scale` says how the
+combine stage puts it on the common 0..1 scale (movierec.combine).
+
+Each signal is a (B, C) array over the candidates, computed with one batched product:
+    prompt         candidates . query (the mood's embedding, moved towards any examples)
+    match          IDF-weighted share of the tags the mood names, and of the examples' tags (movierec.lexical)
+    collaborative  EASE scores of the examples, else of the user's history: x @ B
+    community      similarity (B, n_users) sparse @ centred ratings (n_users, n_movies) sparse
+    taste          movies . the user's taste vector (once per profile)
+    quality        TMDB vote average shrunk towards the mean by vote count
+    popularity     log(1 + TMDB vote count): how widely the movie has been seen
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from movierec.batch import Batch
+
+if TYPE_CHECKING:
+    from movierec.ranking import Ranker
+
+
+@dataclass(frozen=True)
+class Signal:
+    """needs: "prompt" (a mood or examples), "user", "user or examples", or "" (always applies);
+    scale: "percentile" (rank among the candidates) or "share" (already 0..1, kept as it is)."""
+
+    name: str
+    needs: str
+    scale: str
+    meaning: str
+
+
+REGISTRY: tuple[Signal, ...] = (
+    Signal("prompt", "prompt", "percentile", "how close the movie's text is to the mood (and any example movies)"),
+    Signal("match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)"),
+    Signal("collaborative", "user or examples", "percentile",
+           "what people who watched the examples, or this user's movies, also watched (EASE)"),
+    Signal("community", "", "percentile", "how users with a similar taste rated it"),
+    Signal("taste", "user", "percentile", "how close it is to the user's own taste vector"),
+    Signal("quality", "", "percentile", "TMDB review score, shrunk towards the mean for few votes"),
+    Signal("popularity", "", "percentile", "how many people voted for it on TMDB (log)"),
+)
+SIGNALS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
+BY_NAME: dict[str, Signal] = {s.name: s for s in REGISTRY}
+
+
+def applies(name: str, batch: Batch) -> np.ndarray:
+    """bool (B,): the requests a signal applies to."""
+    needs = BY_NAME[name].needs
+    if needs == "prompt":
+        return batch.has_prompt
+    if needs == "user":
+        return batch.has_user
+    if needs == "user or examples":
+        return batch.has_user | batch.has_examples
+    return np.ones(len(batch.requests), dtype=bool)
+
+
+def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
+    """The active signals that apply to any request of the batch: name -> float32 (B, C)."""
+    index, candidates = ranker.index, batch.candidates
+    b, width = candidates.shape
+    out: dict[str, np.ndarray] = {}
+    wanted = [s for s in SIGNALS if s in batch.active and applies(s, batch).any()]
+    if "prompt" in wanted:
+        out["prompt"] = (np.take_along_axis(batch.prompt_all, candidates, axis=1) if batch.prompt_all is not None
+                         else gathered_products(index.movie_vectors, candidates, batch.queries))
+    if "match" in wanted and batch.match is not None:
+        out["match"] = np.take_along_axis(batch.match, candidates, axis=1)
+    if "collaborative" in wanted:
+        # Position -1 (a movie outside the model, or every movie when the model is empty) reads
+        # the 0 appended to each request's scores.
+        position = ranker.ease_position[candidates]                                          # (B, C)
+        out["collaborative"] = np.stack([
+            np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
+            for i, c in enumerate(batch.collaborative)])
+    if "community" in wanted:
+        out["community"] = community(ranker, batch)
+    if "taste" in wanted:
+        if ranker.exact:  # each profile scored the whole catalogue once
+            out["taste"] = np.stack([r.user.taste_scores[candidates[i]] if r.user is not None  # type: ignore[index]
+                                     else np.zeros(width, np.float32) for i, r in enumerate(batch.requests)])
+        else:
+            tastes = np.stack([r.user.taste if r.user is not None else np.zeros(index.dimensions, np.float32)
+                               for r in batch.requests])                                     # (B, d)
+            out["taste"] = gathered_products(index.movie_vectors, candidates, tastes)
+    if "quality" in wanted:
+        out["quality"] = ranker.quality[candidates]
+    if "popularity" in wanted:
+        out["popularity"] = ranker.popularity[candidates]
+    return out
+
+
+def gathered_products(vectors: np.ndarray, candidates: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Inner products of the candidates' vectors (rows int64 (B, C) of vectors (n, d)) with queries (B, d): (B, C)."""
+    return np.matmul(vectors[candidates], queries[:, :, None])[:, :, 0]
+
+
+def community(ranker: Ranker, batch: Batch) -> np.ndarray:
+    """Similarity-weighted centred ratings of the candidates by the K users nearest each query: (B, C).
+    Zero for requests without a query vector, and when the index has no users."""
+    index, candidates = ranker.index, batch.candidates
+    out = np.zeros(candidates.shape, dtype=np.float32)
+    k = min(ranker.config.similar_users, index.user_index.ntotal)
+    if k == 0 or not batch.has_query.any():
+        return out
+    # One more than K, since the requester is usually among their own nearest users.
+    sims, similar = index.user_index.search(batch.queries, min(k + 1, index.user_index.ntotal))  # (B, K+1)
+    ratings = ranker.ratings
+    n_movies = len(index.movies)
+    for i, r in enumerate(batch.requests):
+        if not batch.has_query[i]:
+            continue
+        own_row = r.user.row if r.user is not None and r.user.row is not None else -1
+        keep = (similar[i] >= 0) & (similar[i] != own_row)
+        neighbours, s = similar[i][keep][:k], np.maximum(sims[i][keep][:k], 0)
+        starts, ends = ratings.indptr[neighbours], ratings.indptr[neighbours + 1]
+        if not len(neighbours) or not (ends - starts).any():
+            continue
+        # The neighbours' rows of the CSR ratings, each value times its user's weight, summed per movie.
+        lengths = ends - starts
+        spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        weight_of = np.repeat(s / max(float(s.sum()), 1e-9), lengths)
+        mixed = np.bincount(ratings.indices[spans], weights=ratings.data[spans] * weight_of, minlength=n_movies)
+        out[i] = mixed[candidates[i]]
+    return out
