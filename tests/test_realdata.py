@@ -10,6 +10,7 @@ from movierec.artifact import load_artifact
 from movierec.embedding import Encoder
 from movierec.server.app import create_server
 from movierec.settings import Settings
+from movierec.signals import SIGNALS
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
@@ -56,8 +57,32 @@ def test_a_real_user_gets_explained_results_without_rated_movies(real_channel: g
                               timeout=30)
     assert len(response.movies) == 20
     assert not {m.movie_id for m in response.movies} & rated
-    assert all(set(m.signals) == {"prompt", "match", "collaborative", "community", "taste", "quality"}
+    assert all(set(m.signals) == set(SIGNALS)
                for m in response.movies)
     # The mood holds: most results carry a crime/mystery/thriller genre.
     fitting = sum(bool({"Crime", "Mystery", "Thriller"} & set(m.genres)) for m in response.movies)
     assert fitting >= 14, [(m.title, list(m.genres)) for m in response.movies]
+
+
+def test_everyday_requests_are_honoured_on_the_real_catalogue(real_channel: grpc.Channel,
+                                                              real_settings: Settings) -> None:
+    """The requests the understanding stage was built for, anonymously and for a real user."""
+    index = load_artifact(real_settings.index_dir)
+    by_id = {m.movie_id: m for m in index.movies}
+    stub = pb_grpc.RecommenderStub(real_channel)
+    for user in (None, 42):
+        def ask(prompt: str) -> list:
+            request = pb.RecommendRequest(prompt=prompt, limit=10)
+            if user is not None:
+                request.user_id = user
+            return [by_id[m.movie_id] for m in stub.Recommend(request, timeout=30).movies]
+
+        for m in ask("a comedy, nothing romantic, from the 90s"):
+            assert "Comedy" in m.genres and "Romance" not in m.genres and 1990 <= m.year <= 1999, m
+        assert all("Tom Hanks" in m.cast or "Tom Hanks" in m.directors for m in ask("Tom Hanks movies"))
+        assert all(m.language == "hi" for m in ask("a movie in Hindi"))
+        assert all("Horror" not in m.genres and "Romance" in m.genres
+                   for m in ask("romance tonight please, nothing scary"))
+        assert all(0 < m.runtime <= 90 for m in ask("something funny under 90 minutes"))
+        like = ask("a movie like The Matrix")
+        assert "The Matrix" not in {m.title for m in like} and len(like) == 10
