@@ -77,6 +77,11 @@ def markdown(report: dict[str, Any]) -> str:
         total = row["encode_ms"] + row["rank_ms"]
         out.append(f"| {name.removeprefix('batch')} | {row['encode_ms']:.2f} | {row['rank_ms']:.2f} | "
                    f"{row['rank_ms'] / total:.0%} |")
+    if "understanding" in report:
+        u = report["understanding"]
+        out += ["", f"The understanding stage (`Recommender.understand`: prompt -> structured query, run in the "
+                f"request's own thread before batching), over {u['requests']} benchmark prompts and everyday "
+                f"constraint requests: p50 {u['p50_ms']:.3f} ms, p99 {u['p99_ms']:.3f} ms per request."]
     out += [
         "", "## Kept optimisations and their measured gain", "",
         "| optimisation | with | without |", "|---|---|---|",

@@ -18,9 +18,10 @@ import textwrap
 import grpc
 
 from movierec.clients.client import Recommendations, RecommenderClient, describe_understood
+from movierec.signals import SIGNALS
 
 DEFAULT_TARGET = "127.0.0.1:50051"
-SIGNAL_ORDER = ("prompt", "match", "collaborative", "community", "taste", "quality")
+SIGNAL_ORDER = SIGNALS  # the registry's order (movierec.signals)
 
 
 def format_table(result: Recommendations, width: int | None = None) -> str:

@@ -15,9 +15,11 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 REQUESTS = [
     ["recommend", "a thrilling action flick", "--limit", "5"],
-    ["recommend", "a suspenseful detective film", "--limit", "5"],
+    ["recommend", "a comedy, nothing romantic, from the 90s", "--limit", "5"],
+    ["recommend", "something like Die Hard but not so violent", "--limit", "5"],
     ["recommend", "a feel-good romcom", "--user", "1", "--limit", "5"],
     ["recommend", "an animated movie about toys that come to life", "--limit", "5"],
+    ["recommend", "--genre", "Science Fiction", "--year-max", "1999", "--max-runtime", "130", "--limit", "5"],
 ]
 
 
@@ -71,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*cli, "rate", "1", str(first), "5", "--request-id", "demo-1"], check=True)
         subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
         subprocess.run([*cli, "user", "1", "--limit", "3"], check=True)
-        step("a bad request gets a clear status")
+        step("bad requests get a clear status")
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
+        subprocess.run([*cli, "recommend", "anything", "--year-min", "2000", "--year-max", "1990"])
     finally:
         step("stopping the server")
         server.send_signal(signal.SIGTERM)

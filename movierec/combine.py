@@ -1,19 +1,18 @@
-"""Combine: every signal on one 0..1 scale, weighted, summed; the parts are what a client sees.
+"""Combine: every signal on a common scale, weighted, summed; the parts are what a client sees.
 
-A signal is put on the common scale over the request's own candidates:
-  - "percentile" signals (dense scores: cosines, EASE, ratings, votes) become their percentile rank
-    among the candidates (ties share the average rank): 1 for the best candidate, 0 for the worst.
-    Only the order of a signal's values matters, so a long tail or an outlier cannot make one
-    signal outweigh the others, and one candidate with an unusual value cannot push every other
-    candidate's part towards 0.
-  - "share" signals (the tag match, already the share 0..1 of the named tags a movie carries) keep
-    their value: a movie with every named tag gets the whole weight, one with none gets 0. A sparse
-    signal can therefore add at most its weight, never act as a filter.
-A signal that is constant over the candidates (its model knows nothing here) is 0 throughout.
-The part of a signal is weight x its 0..1 value, so parts are comparable across signals and
-requests: "prompt 0.9 of its 1.0" reads as "near the top of the candidates for the mood".
-
-`calibration="z"` is the earlier z-score combination, kept as a reference for the evaluation.
+calibration "standard" (the default):
+  - "share" signals (the tag match: the share 0..1 of the named tags a movie carries) keep their
+    value, so a movie with every named tag gets the whole weight and one with none gets 0: a sparse
+    signal adds at most its weight and can no longer act as a filter (z-scored over candidates of
+    which few carry the tag, it used to reach 20 standard deviations and decide the list alone);
+  - every other (dense) signal is standardised over the request's candidates (z-score): its part
+    is weight x "standard deviations above the candidates' mean", so a share of 1 weighs like one
+    standard deviation of a dense signal.
+  - a signal that is constant over the candidates (its model knows nothing here) is 0 throughout.
+"percentile" puts dense signals at their percentile rank among the candidates instead (ties
+averaged); it throws away how far ahead a top candidate is, which the evaluation measured to cost
+ranking quality (reports/eval.md, ablations). "z" z-scores every signal, the tag match too: the
+previous release's combination, kept as a reference for the evaluation.
 """
 
 from __future__ import annotations
@@ -64,17 +63,17 @@ def _varies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (high - low) > 1e-9
 
 
-def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "percentile") -> np.ndarray:
+def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "standard") -> np.ndarray:
     """A signal's values over the candidates (R, C) on the common scale (see the module docstring)."""
-    if calibration == "z":
-        return standardise(x, valid)
-    if BY_NAME[name].scale == "share":
+    if BY_NAME[name].scale == "share" and calibration != "z":
         return np.where(valid & _varies(x, valid)[:, None], np.clip(x, 0.0, 1.0), 0.0).astype(np.float32)
-    return percentile_ranks(x, valid)
+    if calibration == "percentile":
+        return percentile_ranks(x, valid)
+    return standardise(x, valid)
 
 
 def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
-            weights: dict[str, float], calibration: str = "percentile") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            weights: dict[str, float], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Weighted sum of the calibrated signals (each (B, C)); a signal counts only for the requests it
     applies to (bool (B,)). Returns (total float32 (B, C), -inf where not valid; parts name -> (B, C))."""
     parts: dict[str, np.ndarray] = {}

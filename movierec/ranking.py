@@ -49,8 +49,8 @@ class RankingConfig:
     weight_taste: float = Settings.weight_taste
     weight_quality: float = Settings.weight_quality
     weight_popularity: float = Settings.weight_popularity
-    # "percentile" (movierec.combine) or "z" (the earlier z-scores, a reference for the evaluation).
-    calibration: str = "percentile"
+    # "standard", "percentile" or "z" (movierec.combine).
+    calibration: str = "standard"
 
     def weight(self, signal: str) -> float:
         return float(getattr(self, f"weight_{signal}"))

@@ -25,7 +25,7 @@ from movierec.ranking import RankingConfig, RankRequest, Ranker, UserProfile
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
-from movierec.understanding import Understander, Understood
+from movierec.understanding import Understander, Understood, with_example_genres
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -243,7 +243,8 @@ class Recommender:
         if examples or excluded:
             changes.update(examples=tuple(dict.fromkeys((*text.examples, *examples))),
                            excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded))))
-        return replace(text, **changes) if changes else text
+        understood = replace(text, **changes) if changes else text
+        return understood if query.genres else with_example_genres(understood, self.index.movies)
 
     def _genres(self, field_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [g for g in names if g.lower() not in self._genre_names]

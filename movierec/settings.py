@@ -77,14 +77,15 @@ class Settings:
     match_candidates: int = 500
     collaborative_candidates: int = 500
     similar_users: int = 50
-    # Each signal's part of a score is its weight times a 0..1 value (movierec.combine).
-    weight_prompt: float = 1.0
-    weight_match: float = 1.0
+    # A signal's part of a score is its weight times its z-score over the candidates, or times its
+    # 0..1 share for the tag match (movierec.combine).
+    weight_prompt: float = 0.25
+    weight_match: float = 0.5
     weight_collaborative: float = 1.0
-    weight_community: float = 0.3
-    weight_taste: float = 0.3
-    weight_quality: float = 0.3
-    weight_popularity: float = 0.3
+    weight_community: float = 0.25
+    weight_taste: float = 1.0
+    weight_quality: float = 0.25
+    weight_popularity: float = 0.25
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

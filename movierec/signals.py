@@ -1,7 +1,7 @@
 """The signals: one registry of their names and meanings, and their computation over a batch's candidates.
 
 The server, the CLI and the evaluation report read `REGISTRY`; a signal's `scale` says how the
-combine stage puts it on the common 0..1 scale (movierec.combine).
+combine stage puts it on the common scale (movierec.combine).
 
 Each signal is a (B, C) array over the candidates, computed with one batched product:
     prompt         candidates . query (the mood's embedding, moved towards any examples)
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Signal:
     """needs: "prompt" (a mood or examples), "user", "user or examples", or "" (always applies);
-    scale: "percentile" (rank among the candidates) or "share" (already 0..1, kept as it is)."""
+    scale: "dense" (standardised over the candidates) or "share" (already 0..1, kept as it is)."""
 
     name: str
     needs: str
@@ -38,14 +38,14 @@ class Signal:
 
 
 REGISTRY: tuple[Signal, ...] = (
-    Signal("prompt", "prompt", "percentile", "how close the movie's text is to the mood (and any example movies)"),
+    Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)"),
     Signal("match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)"),
-    Signal("collaborative", "user or examples", "percentile",
+    Signal("collaborative", "user or examples", "dense",
            "what people who watched the examples, or this user's movies, also watched (EASE)"),
-    Signal("community", "", "percentile", "how users with a similar taste rated it"),
-    Signal("taste", "user", "percentile", "how close it is to the user's own taste vector"),
-    Signal("quality", "", "percentile", "TMDB review score, shrunk towards the mean for few votes"),
-    Signal("popularity", "", "percentile", "how many people voted for it on TMDB (log)"),
+    Signal("community", "", "dense", "how users with a similar taste rated it"),
+    Signal("taste", "user", "dense", "how close it is to the user's own taste vector"),
+    Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes"),
+    Signal("popularity", "", "dense", "how many people voted for it on TMDB (log)"),
 )
 SIGNALS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
 BY_NAME: dict[str, Signal] = {s.name: s for s in REGISTRY}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ahocorasick
 import pycountry
@@ -652,3 +652,13 @@ def _mark_negations(words: list[str], spans: list[_Span]) -> None:
             if cue_end <= s.start < stop:
                 s.negated = True
                 s.scope_start = cue_start
+
+
+def with_example_genres(query: Understood, movies: Sequence[Movie]) -> Understood:
+    """"Like X" with no genre named asks for X's kind of movie: X's genres become the wanted genres
+    (any of them), less the excluded ones. Shown in the response, so a person can correct it."""
+    if not query.examples or query.genres:
+        return query
+    genres = tuple(dict.fromkeys(g for row in query.examples for g in movies[row].genres
+                                 if g not in query.excluded_genres))
+    return replace(query, genres=genres) if genres else query

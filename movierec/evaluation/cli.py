@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="catalogue + ratings folder (default ../shared/data/seed)")
     parser.add_argument("--second-ratings", type=Path, default=Path("../shared/data/ml-latest-small"),
                         help="folder with another ratings.csv + links.csv on the same catalogue ('' to skip)")
+    parser.add_argument("--conversations", type=Path, default=Path("../shared/data/redial/dev.jsonl"),
+                        help="ReDial conversations (jsonl) to answer ('' to skip)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where eval.md/json/png go")
     parser.add_argument("--work-dir", type=Path, default=Path("var/eval"), help="training indexes + embedding cache")
     parser.add_argument("--no-tune", action="store_true", help="skip choosing weights on the validation split")
@@ -38,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         if str(second) not in ("", ".") and second.is_dir():
             datasets.append(Dataset(second.name, settings.replace(
                 data_dir=args.data_dir, ratings_csv=second / "ratings.csv", links_csv=second / "links.csv")))
-        report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet)
+        conversations = args.conversations if str(args.conversations) not in ("", ".") else None
+        report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet,
+                     conversations=conversations)
         path = write_report(report, args.out)
     except (MovierecError, OSError, ValueError) as e:
         print(f"movierec eval: {e}", file=sys.stderr)

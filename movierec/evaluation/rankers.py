@@ -16,6 +16,7 @@ from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.ranking import RankingConfig
 from movierec.recommender import Recommender
+from movierec.understanding import Understood
 
 BATCH = 64
 
@@ -52,11 +53,16 @@ class MemoEncoder:
 
 
 class ProductionRanker:
-    """The server's ranking: Recommender.recommend_batch, optionally under other weights (ablations)."""
+    """The server's ranking: Recommender.recommend_batch, optionally under other weights (ablations).
 
-    def __init__(self, name: str, recommender: Recommender, config: RankingConfig | None = None):
+    understand=False skips the understanding stage: the whole prompt is the mood, nothing is a
+    constraint (how the previous ranking read requests)."""
+
+    def __init__(self, name: str, recommender: Recommender, config: RankingConfig | None = None,
+                 understand: bool = True):
         self.name = name
         self.recommender = recommender if config is None else recommender.with_config(config)
+        self.understand = understand
 
     def rank(self, requests: Sequence[EvalRequest], limit: int) -> list[list[int]]:
         movie_row = self.recommender.index.movie_row
@@ -64,7 +70,8 @@ class ProductionRanker:
         for start in range(0, len(requests), BATCH):
             chunk = requests[start:start + BATCH]
             queries = [RecommendQuery(prompt=r.prompt, user_id=r.user_id, limit=limit) for r in chunk]
-            for result in self.recommender.recommend_batch(queries):
+            understood = None if self.understand else [Understood(mood=q.prompt) for q in queries]
+            for result in self.recommender.recommend_batch(queries, understood=understood):
                 out.append([movie_row[m.movie.movie_id] for m in result.movies])
         return out
 

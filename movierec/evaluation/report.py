@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from movierec.evaluation.harness import DEFAULT
+from movierec.evaluation.harness import (DEFAULT, MOOD_ANONYMOUS, MOOD_ANONYMOUS_RIVALS, MOOD_ONLY, MOOD_ONLY_RIVALS,
+                                         MOOD_TASTE, MOOD_TASTE_RIVALS, TAG_MOOD_ONLY, TAG_MOOD_TASTE, TASTE)
+from movierec.signals import SIGNALS
 
-MAIN_METRIC = {"taste": "NDCG@10", "mood+taste (genres)": "Hit@10", "mood+taste (keywords)": "Hit@10",
-               "mood only": "Precision@10"}
+MAIN_METRIC = {TASTE: "NDCG@10", MOOD_TASTE: "Hit@10", MOOD_ONLY: "Precision@10", MOOD_ANONYMOUS: "Hit@10",
+               TAG_MOOD_TASTE: "Hit@10", TAG_MOOD_ONLY: "Precision@10"}
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
@@ -22,19 +24,33 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
 
 def headline_table(report: dict[str, Any]) -> str:
     """One row per dataset: the default ranking's main metric per task, and the best rival's."""
-    lines = ["| ratings | taste NDCG@10 (EASE) | mood+taste Hit@10, genres (best rival) | "
-             "keywords (best rival) | mood only P@10 (prompt only) |", "|---|---|---|---|---|"]
+    lines = ["| ratings | taste NDCG@10 (EASE) | mood+taste Hit@10, everyday wording (best rival) | "
+             "mood only P@10, everyday wording (best rival) | mood, anonymous Hit@10 (best rival) |",
+             "|---|---|---|---|---|"]
     for split in report["splits"]:
         t = split["tasks"]
         cells = []
-        for task, rival in (("taste", "EASE"), ("mood+taste (genres)", None), ("mood+taste (keywords)", None),
-                            ("mood only", "prompt only")):
+        for task, rivals in ((TASTE, ("EASE",)), (MOOD_TASTE, MOOD_TASTE_RIVALS), (MOOD_ONLY, MOOD_ONLY_RIVALS),
+                             (MOOD_ANONYMOUS, MOOD_ANONYMOUS_RIVALS)):
             scores, metric = t[task]["scores"], MAIN_METRIC[task]
-            if rival is None:
-                rival = max((r for r in scores if r not in (DEFAULT, "popularity", "ItemKNN")),
-                            key=lambda r: scores[r][metric])
+            rival = max(rivals, key=lambda r: scores[r][metric])
             cells.append(f"**{scores[DEFAULT][metric]:.3f}** ({scores[rival][metric]:.3f} {rival})")
         lines.append(f"| {split['dataset']} | " + " | ".join(cells) + " |")
+    if "constraints" in report:
+        c = report["constraints"]["scores"]
+        lines += ["", "| constraint requests, share of the top 10 honouring them | " +
+                  " | ".join(report["constraints"]["per kind"]) + " | all |",
+                  "|---|" + "---|" * (len(report["constraints"]["per kind"]) + 1)]
+        for ranker in c:
+            name = f"**{ranker}**" if ranker == DEFAULT else ranker
+            lines.append(f"| {name} | " + " | ".join(f"{c[ranker][k]:.3f}" for k in report["constraints"]["per kind"])
+                         + f" | {c[ranker]['all']:.3f} |")
+    if "conversations" in report:
+        c = report["conversations"]["scores"]
+        lines += ["", "| conversations (ReDial dev half) | Recall@10 | Recall@50 |", "|---|---|---|"]
+        for ranker, scores in sorted(c.items(), key=lambda kv: -kv[1]["Recall@10"]):
+            name = f"**{ranker}**" if ranker == DEFAULT else ranker
+            lines.append(f"| {name} | {scores['Recall@10']:.3f} | {scores['Recall@50']:.3f} |")
     return "\n".join(lines)
 
 
@@ -46,9 +62,21 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
            "Split: per user, the newest 20% of ratings (at least one) are held out (`test`); the rest "
            "trains the index, built by the production indexer, and every `movierec` row is ranked by the "
            "production `Recommender.recommend_batch`, the code the server runs. Reference rankers "
-           "(popularity, ItemKNN, EASE, original design) are implemented in `movierec.evaluation.rankers`. "
+           "(popularity, ItemKNN, EASE, original design, plain cosine, BM25) are implemented in "
+           "`movierec.evaluation.rankers` and `movierec.evaluation.understanding_tasks`. "
            "Weights were chosen on a separate validation split (the newest 20% of each user's *training* "
-           "ratings), never on the test figures.", "",
+           "ratings) with the *tuning* everyday wordings, never on the test figures, the test wordings, "
+           "the constraint requests or the conversations.", "",
+           "The mood tasks ask in everyday wordings (`movierec/evaluation/paraphrases.py`: one set for tuning, "
+           "a disjoint one for the test), not in the tags the `match` signal reads; the tag-prompt tasks of "
+           "the last round are kept for comparison and are a lookup by construction. "
+           + (f"The understanding stage reads the asked genre directly from "
+              f"{report['understanding_share']['genre read directly']:.0%} of the "
+              f"{report['understanding_share']['test wordings']} test wordings (everyday words such as "
+              "'funny' or 'scary' are in its genre table); the rest it has to get from the encoder. "
+              if "understanding_share" in report else ""), "",
+           "`last round's ranking` is the previous release (z-scored signals, match weight 4, no "
+           "understanding stage); `z(...)+z(EASE)` read the whole prompt as the mood, as it did.", "",
            "Default ranking: " + ", ".join(f"{k}={v}" for k, v in s.items()), "", "## Targets", "",
            "| ratings | target | value | bound | met |", "|---|---|---|---|---|"]
     for t in report["targets"]:
@@ -74,28 +102,59 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
     if tuning:
         out += ["## Choosing the weights (validation split)", "",
                 f"Coordinate ascent on `{tuning['dataset']}`'s validation split (one mood+taste request per "
-                "user), collaborative fixed at 1 as the scale. Objective: the mean of (default ÷ reference) over taste NDCG@10 (÷ EASE), "
-                "mood+taste Hit@10 (÷ the better of EASE and z(prompt)+z(EASE)) and mood-only P@10 "
-                "(÷ prompt only).", "",
+                "user, the tuning wordings), collaborative fixed at 1 as the scale. Objective: the mean of "
+                "(default ÷ reference) over taste NDCG@10 (÷ EASE), mood+taste Hit@10 (÷ the better of EASE and "
+                "z(match)+z(EASE)), mood-only P@10 (÷ the better of plain cosine and BM25) and anonymous mood "
+                "Hit@10 (÷ the best of plain cosine, cosine+log(votes) and BM25).", "",
                 f"- started from the defaults: {tuning['start']} → objective {tuning['start_objective']:.4f}",
                 f"- best found: {tuning['best']} → objective {tuning['best_objective']:.4f}",
                 f"- the defaults {'are' if tuning['defaults_are_best'] else 'are NOT'} the validation optimum", "",
-                "| weights (prompt, match, collaborative, community, taste, quality) | objective |", "|---|---|"]
+                f"| weights ({', '.join(SIGNALS)}) | objective |", "|---|---|"]
         for t in sorted(tuning["trace"], key=lambda t: -t["objective"])[:12]:
             w = t["weights"]
-            out.append(f"| {w['prompt']}, {w['match']}, {w['collaborative']}, {w['community']}, {w['taste']}, "
-                       f"{w['quality']} | {t['objective']:.4f} |")
+            out.append(f"| {', '.join(str(w.get(s, 0)) for s in SIGNALS)} | {t['objective']:.4f} |")
         out.append("")
     if report.get("ablations"):
         ab = report["ablations"]
-        cols = [("taste", "NDCG@10"), ("mood+taste (genres)", "Hit@10"), ("mood only", "Precision@10")]
+        cols = [(TASTE, "NDCG@10"), (MOOD_TASTE, "Hit@10"), (MOOD_ONLY, "Precision@10"), (MOOD_ANONYMOUS, "Hit@10"),
+                ("constraints", "all")]
         out += [f"## What each ingredient adds ({ab['dataset']}, test split)", "",
-                "The default ranking with one signal switched off (weight 0), and with the original design's "
-                "centroid taste vectors in place of mean-centred ones.", "",
-                "| variant | " + " | ".join(f"{t} {m}" for t, m in cols) + " |", "|---|---|---|---|"]
+                "The default ranking with one signal switched off (weight 0), without the understanding stage, "
+                "with the earlier z-score combination, and with the original design's centroid taste vectors "
+                "in place of mean-centred ones.", "",
+                "| variant | " + " | ".join(f"{t} {m}" for t, m in cols) + " |", "|---|" + "---|" * len(cols)]
         for name, scores in ab["scores"].items():
             label = f"**{name}**" if name == DEFAULT else name
             out.append(f"| {label} | " + " | ".join(f"{scores[t][m]:.4f}" for t, m in cols) + " |")
+        out.append("")
+    if report.get("constraints"):
+        c = report["constraints"]
+        out += [f"## Constraint requests ({c['dataset']}, test-split index)", "",
+                f"{c['requests']} everyday requests written by hand (`movierec/evaluation/constraint_requests.py`), "
+                f"{', '.join(f'{n} {k}' for k, n in c['per kind'].items())}, each asked anonymously and for three "
+                f"seeded real users ({c['cases']} cases; left out: {c['skipped'] or 'none'}). Score: the share of the "
+                "top 10 that satisfies the request's check on catalogue metadata and carries the asked genre, "
+                "over min(10, the movies that could satisfy it and the user has not rated).", ""]
+        keys = sorted(next(iter(c["scores"].values())))
+        out += ["| ranker | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        for ranker, scores in c["scores"].items():
+            name = f"**{ranker}**" if ranker == DEFAULT else ranker
+            out.append(f"| {name} | " + " | ".join(f"{scores[k]:.3f}" for k in keys) + " |")
+        out.append("")
+    if report.get("conversations"):
+        c = report["conversations"]
+        out += [f"## Conversations ({c['dataset']}, test-split index)", "",
+                f"`{c['file']}`: ReDial (Li et al. 2018, CC BY 4.0), half of its test set. Request = the seeker's "
+                "messages before the recommender's first suggestion, each `@id` written as \"Title (year)\"; "
+                "relevant = the movies the recommender suggested that the catalogue has, without the ones the "
+                f"seeker named. {c['requests']} conversations (left out: "
+                f"{', '.join(f'{v} {k}' for k, v in c['skipped'].items()) or 'none'}); ReDial titles mapped to "
+                f"the catalogue by title and year: {c['titles mapped']}, not in the catalogue: "
+                f"{c['titles not in the catalogue']}. Nothing was tuned on these conversations.", "",
+                "| ranker | Recall@10 | Recall@50 |", "|---|---|---|"]
+        for ranker, scores in sorted(c["scores"].items(), key=lambda kv: -kv[1]["Recall@10"]):
+            name = f"**{ranker}**" if ranker == DEFAULT else ranker
+            out.append(f"| {name} | {scores['Recall@10']:.4f} | {scores['Recall@50']:.4f} |")
         out.append("")
     if report.get("examples"):
         out += ["## Free-text prompts (anonymous, test-split index; not scored)", ""]
@@ -134,4 +193,35 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.012 * (1 + len(splits))))
     fig.savefig(out_dir / "eval.png", dpi=110)
     plt.close(fig)
-    return ["eval.png"]
+    names = ["eval.png"]
+    if "constraints" in report or "conversations" in report:
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
+        if "constraints" in report:
+            ax = axes[0][0]
+            c = report["constraints"]
+            kinds = list(c["per kind"])
+            width = 0.8 / len(c["scores"])
+            for j, (ranker, scores) in enumerate(c["scores"].items()):
+                ax.bar([i + j * width for i in range(len(kinds))], [scores[k] for k in kinds], width,
+                       label=ranker, color="#d62728" if ranker == DEFAULT else None)
+            ax.axhline(0.9, color="black", linewidth=0.8, linestyle="--")
+            ax.set_xticks([i + 0.4 - width / 2 for i in range(len(kinds))], kinds, fontsize=8)
+            ax.set_ylim(0, 1.05)
+            ax.set_title(f"constraint requests ({c['cases']} cases): share of the top 10 honouring them", fontsize=9)
+            ax.legend(fontsize=7)
+        if "conversations" in report:
+            ax = axes[0][1]
+            c = report["conversations"]
+            order = sorted(c["scores"], key=lambda r: c["scores"][r]["Recall@10"])
+            ax.barh(order, [c["scores"][r]["Recall@10"] for r in order],
+                    color=["#d62728" if r == DEFAULT else "#7f7f7f" for r in order])
+            for y, r in enumerate(order):
+                ax.text(c["scores"][r]["Recall@10"], y, f" {c['scores'][r]['Recall@10']:.3f}", va="center", fontsize=8)
+            ax.axvline(0.12, color="black", linewidth=0.8, linestyle="--")
+            ax.set_title(f"ReDial conversation openings ({c['requests']}): Recall@10", fontsize=9)
+            ax.tick_params(labelsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "eval-understanding.png", dpi=110)
+        plt.close(fig)
+        names.append("eval-understanding.png")
+    return names

@@ -130,3 +130,52 @@ def mood_only_task(movies: list[Movie], seed: int = 29, keywords: int = 60, min_
         task.requests.append(EvalRequest(keyword_prompt(keyword), None))
         task.relevant.append(by_keyword[keyword])
     return task
+
+
+def everyday_mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: list[Movie],
+                             movie_row: dict[int, int], prompts: dict[str, tuple[str, ...]], label: str,
+                             seed: int = 17, per_user: int = 3, anonymous: bool = False) -> Task:
+    """An everyday wording (movierec.evaluation.paraphrases) of one of a held-out liked movie's genres;
+    target = that movie. anonymous=True asks without the user: what would someone asking this way like?"""
+    rng = random.Random(seed)
+    name = "mood, anonymous" if anonymous else "mood+taste"
+    task = Task(f"{name} (everyday, {label})",
+                f"an everyday wording ({label} set) of one of a held-out liked movie's genres"
+                f"{', asked without the user' if anonymous else ''}; target = that movie; "
+                f"up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
+    liked = held_out[held_out["rating"] >= LIKED]
+    for user_id, group in liked.groupby("user_id", sort=True):
+        if int(user_id) not in user_row:
+            task.skipped["user has no training ratings"] += len(group)
+            continue
+        chosen = sorted(group["movie_id"].tolist())
+        rng.shuffle(chosen)
+        for movie_id in chosen[:per_user]:
+            genres = [g for g in movies[movie_row[movie_id]].genres if g in prompts]
+            if not genres:
+                task.skipped["target has no genre with wordings"] += 1
+                continue
+            task.requests.append(EvalRequest(rng.choice(prompts[rng.choice(sorted(genres))]),
+                                             None if anonymous else int(user_id)))
+            task.relevant.append({movie_row[movie_id]})
+    return task
+
+
+def everyday_mood_only_task(movies: list[Movie], prompts: dict[str, tuple[str, ...]], label: str,
+                            min_movies: int = 15) -> Task:
+    """Anonymous everyday wordings of each genre with >= min_movies movies; relevant = the genre's movies."""
+    task = Task(f"mood only (everyday, {label})",
+                f"anonymous; every everyday wording ({label} set) of each genre with >= {min_movies} movies; "
+                "relevant = movies carrying that genre", limit=10, metric_names=("Precision@10", "NDCG@10"))
+    by_genre: dict[str, set[int]] = {}
+    for i, m in enumerate(movies):
+        for g in m.genres:
+            by_genre.setdefault(g, set()).add(i)
+    for genre in sorted(prompts):
+        if len(by_genre.get(genre, ())) < min_movies:
+            task.skipped[f"genre with < {min_movies} movies"] += len(prompts[genre])
+            continue
+        for prompt in prompts[genre]:
+            task.requests.append(EvalRequest(prompt, None))
+            task.relevant.append(by_genre[genre])
+    return task

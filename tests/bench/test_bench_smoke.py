@@ -31,7 +31,8 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
     assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
     assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
-    assert len(report["targets"]) == 7 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 8 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert report["understanding"]["requests"] > 0 and report["understanding"]["p50_ms"] > 0
     text = (out / "bench.md").read_text()
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer"):
         assert section in text

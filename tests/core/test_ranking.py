@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from movierec.artifact import IndexArtifact
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import spearmanr
 
 from movierec.ranking import SIGNALS, RankingConfig, RankRequest, Ranker, UserProfile, quality_prior, standardise
 from synthetic import synthetic_artifact, unit_rows
@@ -15,7 +15,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
     return synthetic_artifact(tmp_path_factory.mktemp("synthetic") / "v1")
 
 
-CONFIG = RankingConfig(candidate_movies=120, similar_users=10)
+CONFIG = RankingConfig(candidate_movies=120, similar_users=10, weight_quality=0.2, weight_popularity=0.2)
 
 
 def P(index: IndexArtifact, row: int) -> UserProfile:  # noqa: N802 - reads like a constructor
@@ -90,14 +90,14 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
         "popularity": np.log1p(np.array([m.vote_count for m in index.movies], dtype=np.float64)),
     }
     parts = {}
-    for name, values in raw.items():  # the match share as it is, every other signal as a percentile rank
+    for name, values in raw.items():  # the match share as it is, every other signal as a z-score
         v = values[candidates]
         if np.ptp(v) <= 1e-9:
             value = 0 * v
         elif name == "match":
             value = v
         else:
-            value = (rankdata(v) - 1) / (len(v) - 1)
+            value = (v - v.mean()) / v.std()
         parts[name] = cfg.weight(name) * value
     total = sum(parts.values())
     assert set(ranked.signals) == set(raw)

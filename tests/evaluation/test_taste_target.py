@@ -27,7 +27,7 @@ def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, enc
                                                      tmp_path: Path) -> None:
     settings = Settings(data_dir=real_settings.data_dir)
     dataset = Dataset("seed", settings)
-    _, ratings = load_dataset(dataset)
+    _, ratings, _ = load_dataset(dataset)
     train, held_out = temporal_split(ratings[ratings["user_id"] <= USERS])
     memo = MemoEncoder(encoder)
     index = build_training_index(dataset, train, tmp_path / "index", real_settings.index_dir / "cache", memo,

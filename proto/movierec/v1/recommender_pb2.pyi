@@ -317,20 +317,25 @@ class ScoredMovie(_message.Message):
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def signals(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
-        """The weighted parts of `score`, one entry per signal that took part in this request. Each
-        is standardised over the request's candidate movies (z-score) and multiplied by its weight:
-          "prompt"         cosine similarity of the movie's text embedding to the prompt's.
-                           Absent when the prompt is empty.
-          "match"          the share of the genres/keywords the prompt names that the movie carries
-                           (rare ones weigh more). Absent when the prompt is empty.
-          "collaborative"  what people with the user's rating history watch and like (EASE, an
-                           item-item model learned from all ratings). Absent for anonymous requests.
+        """The parts of `score`, one entry per signal that took part in this request. Each is the
+        signal's weight times a value from 0 to 1: its percentile rank among the request's candidate
+        movies (1 = the best candidate for that signal), or for "match" the share of the named tags the
+        movie carries; 0 when the signal does not tell the candidates apart. The names (the registry
+        is movierec.signals):
+          "prompt"         closeness of the movie's text embedding to the mood (moved towards any
+                           example movies). Absent without a mood or examples.
+          "match"          share of the genres/keywords the mood names, and of the examples' tags.
+                           Absent without a mood or examples.
+          "collaborative"  what people who watched the examples, or the user's movies, also watch
+                           (EASE, an item-item model learned from all ratings). Absent for anonymous
+                           requests without examples.
           "community"      how the users whose taste is closest to the request rated the movie
                            (similarity-weighted, each user's ratings centred on their mean).
-          "taste"          inner product of the movie with the user's own taste vector.
-                           Absent for anonymous requests.
+          "taste"          closeness of the movie to the user's own taste vector. Absent for
+                           anonymous requests.
           "quality"        the review score: TMDB vote average shrunk towards the catalogue mean
                            by vote count.
+          "popularity"     how many people voted for the movie on TMDB (log).
         """
 
     def __init__(
