@@ -73,9 +73,10 @@ def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "s
 
 
 def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
-            weights: dict[str, float], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Weighted sum of the calibrated signals (each (B, C)); a signal counts only for the requests it
-    applies to (bool (B,)). Returns (total float32 (B, C), -inf where not valid; parts name -> (B, C))."""
+            weights: dict[str, np.ndarray], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Weighted sum of the calibrated signals (each (B, C)) with per-request weights (each (B,)); a signal
+    counts only for the requests it applies to (bool (B,)). Returns (total float32 (B, C), -inf where not
+    valid; parts name -> (B, C))."""
     parts: dict[str, np.ndarray] = {}
     total = np.zeros(valid.shape, dtype=np.float32)
     for name, values in signals.items():

@@ -15,7 +15,7 @@ gathering every candidate's vector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import faiss
 import numpy as np
@@ -49,20 +49,37 @@ class RankingConfig:
     weight_taste: float = Settings.weight_taste
     weight_quality: float = Settings.weight_quality
     weight_popularity: float = Settings.weight_popularity
+    anonymous_weight_prompt: float = Settings.anonymous_weight_prompt
+    anonymous_weight_match: float = Settings.anonymous_weight_match
+    anonymous_weight_collaborative: float = Settings.anonymous_weight_collaborative
+    anonymous_weight_community: float = Settings.anonymous_weight_community
+    anonymous_weight_quality: float = Settings.anonymous_weight_quality
+    anonymous_weight_popularity: float = Settings.anonymous_weight_popularity
     # "standard", "percentile" or "z" (movierec.combine).
     calibration: str = "standard"
 
-    def weight(self, signal: str) -> float:
+    def weight(self, signal: str, anonymous: bool = False) -> float:
+        """A signal's weight for requests with a user, or for anonymous ones (which have no taste)."""
+        if anonymous:
+            return float(getattr(self, f"anonymous_weight_{signal}", 0.0))
         return float(getattr(self, f"weight_{signal}"))
 
-    def weights(self) -> dict[str, float]:
-        return {s: self.weight(s) for s in SIGNALS}
+    def weights(self, anonymous: bool = False) -> dict[str, float]:
+        return {s: self.weight(s, anonymous) for s in SIGNALS}
 
     def with_weights(self, **weights: float) -> RankingConfig:
-        """This config with only the named signals on (others weight 0): for ablations."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update({f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS})
-        return RankingConfig(**values)
+        """This config with only the named signals on (others weight 0), for every request: for ablations."""
+        return self.with_user_weights(**weights).with_anonymous_weights(**weights)
+
+    def with_user_weights(self, **weights: float) -> RankingConfig:
+        """Only the weights for requests with a user replaced (unnamed signals 0)."""
+        return replace(self, **{f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS})
+
+    def with_anonymous_weights(self, **weights: float) -> RankingConfig:
+        """Only the weights for anonymous requests replaced (unnamed signals 0)."""
+        names = {f.name for f in fields(self)}
+        return replace(self, **{f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
+                                if f"anonymous_weight_{s}" in names})
 
 
 def quality_prior(vote_average: np.ndarray, vote_count: np.ndarray) -> np.ndarray:
@@ -145,7 +162,10 @@ class Ranker:
         retrieval.retrieve(self, batch)
         values = signals.compute(self, batch)
         applies = {name: signals.applies(name, batch) for name in values}
-        total, parts = combine.combine(values, applies, batch.valid, self.config.weights(), self.config.calibration)
+        # Each request's weights: the user profile's, or the anonymous one's.
+        weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
+                   for name in values}
+        total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
         return explain.explain(batch, total, parts, applies)
 
     def _batch(self, requests: list[RankRequest]) -> Batch:
@@ -153,7 +173,7 @@ class Ranker:
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
         has_user = np.array([r.user is not None for r in requests])
         has_examples = np.array([len(r.examples) > 0 for r in requests])
-        active = frozenset(s for s in SIGNALS if self.config.weight(s) != 0)
+        active = frozenset(s for s in SIGNALS if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0)
         # A request may have no query vector at all ("Tom Hanks movies": constraints only).
         queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste if r.user is not None
                             else np.zeros(index.dimensions, np.float32) for r in requests]).astype(np.float32)  # (B, d)

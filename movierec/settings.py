@@ -86,6 +86,14 @@ class Settings:
     weight_taste: float = 1.0
     weight_quality: float = 0.25
     weight_popularity: float = 0.25
+    # The same for anonymous requests (no user: no taste; collaborative only from example movies),
+    # chosen on their own, since without a history the mood and the priors carry the whole list.
+    anonymous_weight_prompt: float = 0.25
+    anonymous_weight_match: float = 0.5
+    anonymous_weight_collaborative: float = 1.0
+    anonymous_weight_community: float = 0.25
+    anonymous_weight_quality: float = 0.25
+    anonymous_weight_popularity: float = 0.25
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

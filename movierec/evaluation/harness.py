@@ -193,24 +193,27 @@ def evaluate_split(dataset: Dataset, split: str, train: pd.DataFrame, held_out: 
 
 TUNE_MOOD_TASTE, TUNE_MOOD_ONLY = "mood+taste (everyday, tuning)", "mood only (everyday, tuning)"
 TUNE_MOOD_ANONYMOUS = "mood, anonymous (everyday, tuning)"
-OBJECTIVE = ((TASTE, "NDCG@10"), (TUNE_MOOD_TASTE, "Hit@10"), (TUNE_MOOD_ONLY, "Precision@10"),
-             (TUNE_MOOD_ANONYMOUS, "Hit@10"))
+# Requests with a user are ranked with one set of weights, anonymous requests with another; each
+# set is chosen on its own tasks.
+USER_OBJECTIVE = ((TASTE, "NDCG@10"), (TUNE_MOOD_TASTE, "Hit@10"))
+ANONYMOUS_OBJECTIVE = ((TUNE_MOOD_ONLY, "Precision@10"), (TUNE_MOOD_ANONYMOUS, "Hit@10"))
 
 
-def objective(scores: dict[str, dict[str, float]], references: dict[str, dict[str, float]]) -> float:
-    """The tuning objective: the geometric mean over the four tasks of the default's ratio to its
-    reference, so that the same relative gain counts the same on every task (an arithmetic mean
-    would let the task with the weakest reference decide)."""
-    logs = [math.log(max(scores[task][metric], 1e-9) / max(references[task][metric], 1e-9)) for task, metric in OBJECTIVE]
+def objective(scores: dict[str, dict[str, float]], references: dict[str, dict[str, float]],
+              tasks: tuple[tuple[str, str], ...]) -> float:
+    """The tuning objective: the geometric mean over the tasks of the default's ratio to its reference,
+    so that the same relative gain counts the same on every task (an arithmetic mean would let the task
+    with the weakest reference decide)."""
+    logs = [math.log(max(scores[task][metric], 1e-9) / max(references[task][metric], 1e-9)) for task, metric in tasks]
     return math.exp(sum(logs) / len(logs))
 
 
 def tune(index: IndexArtifact, held_out: pd.DataFrame, movies: list, texts: list[str], encoder: MemoEncoder,
          settings: Settings, progress: bool) -> dict[str, Any]:
     """Coordinate ascent over the signal weights on the validation split, with the tuning wordings only
-    (collaborative fixed at 1 as the scale)."""
+    (collaborative fixed at 1 as the scale): the weights for requests with a user on the user tasks, the
+    weights for anonymous requests on the anonymous tasks."""
     tasks = make_tasks(held_out, index, movies, per_user=1, prompts="tuning")  # one mood request per user
-    tasks = {name: tasks[name] for name, _ in OBJECTIVE}
     config = ranking_config(settings)
     recommender = Recommender(index, encoder, config)  # type: ignore[arg-type]
     z = replace(config, calibration="z")
@@ -220,41 +223,47 @@ def tune(index: IndexArtifact, held_out: pd.DataFrame, movies: list, texts: list
     rivals_anonymous = (PlainCosine(index, encoder), BM25(index, texts))
     with_votes = PlainCosine(index, encoder, votes_weight=1.0)
     references = {
-        TUNE_MOOD_ANONYMOUS: {"Hit@10": max(tasks[TUNE_MOOD_ANONYMOUS].score(r)["Hit@10"]
-                                            for r in (*rivals_anonymous, with_votes))},
         TASTE: tasks[TASTE].score(ease),
         TUNE_MOOD_TASTE: {"Hit@10": max(tasks[TUNE_MOOD_TASTE].score(r)["Hit@10"] for r in rivals_with_user)},
         TUNE_MOOD_ONLY: {"Precision@10": max(tasks[TUNE_MOOD_ONLY].score(r)["Precision@10"]
                                              for r in rivals_anonymous)},
+        TUNE_MOOD_ANONYMOUS: {"Hit@10": max(tasks[TUNE_MOOD_ANONYMOUS].score(r)["Hit@10"]
+                                            for r in (*rivals_anonymous, with_votes))},
     }
-    trace: list[dict[str, Any]] = []
-    cache: dict[tuple, float] = {}
+    out: dict[str, Any] = {"references": references}
+    for kind, goal in (("user", USER_OBJECTIVE), ("anonymous", ANONYMOUS_OBJECTIVE)):
+        anonymous = kind == "anonymous"
+        trace: list[dict[str, Any]] = []
+        cache: dict[tuple, float] = {}
 
-    def measure(weights: dict[str, float]) -> float:
-        key = tuple(sorted(weights.items()))
-        if key not in cache:
-            ranker = ProductionRanker("candidate", recommender, config.with_weights(**weights))
-            scores = {name: task.score(ranker) for name, task in tasks.items()}
-            cache[key] = objective(scores, references)
-            trace.append({"weights": dict(weights), "objective": cache[key], "scores": scores})
-        return cache[key]
+        def measure(weights: dict[str, float]) -> float:
+            key = tuple(sorted(weights.items()))
+            if key not in cache:
+                candidate = (config.with_anonymous_weights(**weights) if anonymous
+                             else config.with_user_weights(**weights))
+                ranker = ProductionRanker("candidate", recommender, candidate)
+                scores = {name: tasks[name].score(ranker) for name, _ in goal}
+                cache[key] = objective(scores, references, goal)
+                trace.append({"weights": dict(weights), "objective": cache[key], "scores": scores})
+            return cache[key]
 
-    weights = {s: config.weight(s) for s in SIGNALS}
-    start = dict(weights)
-    best = measure(weights)
-    steps = [(s, v) for s, values in TUNING_GRID.items() for v in values]
-    for _ in range(2):  # two passes of coordinate ascent; the second rarely moves
-        before = dict(weights)
-        for signal, value in tqdm(steps, desc="tuning on validation", disable=not progress):
-            trial = dict(weights, **{signal: value})
-            score = measure(trial)
-            if score > best + 1e-6:
-                best, weights = score, trial
-        if weights == before:
-            break
-    return {"start": start, "start_objective": cache[tuple(sorted(start.items()))], "best": weights,
-            "best_objective": best, "references": references, "trace": trace,
-            "defaults_are_best": weights == start}
+        weights = {s: config.weight(s, anonymous) for s in SIGNALS if not (anonymous and s == "taste")}
+        start = dict(weights)
+        best = measure(weights)
+        steps = [(s, v) for s, values in TUNING_GRID.items() for v in values if s in weights]
+        for _ in range(2):  # two passes of coordinate ascent; the second rarely moves
+            before = dict(weights)
+            for signal, value in tqdm(steps, desc=f"tuning {kind} weights on validation", disable=not progress):
+                trial = dict(weights, **{signal: value})
+                score = measure(trial)
+                if score > best + 1e-6:
+                    best, weights = score, trial
+            if weights == before:
+                break
+        out[kind] = {"start": start, "start_objective": cache[tuple(sorted(start.items()))], "best": weights,
+                     "best_objective": best, "trace": trace, "defaults_are_best": weights == start,
+                     "tasks": [task for task, _ in goal]}
+    return out
 
 
 ABLATION_TASKS = (TASTE, MOOD_TASTE, MOOD_ONLY, MOOD_ANONYMOUS)
