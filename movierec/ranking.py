@@ -44,6 +44,7 @@ class RankingConfig:
     similar_users: int = Settings.similar_users
     weight_prompt: float = Settings.weight_prompt
     weight_match: float = Settings.weight_match
+    weight_genre_fit: float = Settings.weight_genre_fit
     weight_collaborative: float = Settings.weight_collaborative
     weight_community: float = Settings.weight_community
     weight_taste: float = Settings.weight_taste
@@ -51,6 +52,7 @@ class RankingConfig:
     weight_popularity: float = Settings.weight_popularity
     anonymous_weight_prompt: float = Settings.anonymous_weight_prompt
     anonymous_weight_match: float = Settings.anonymous_weight_match
+    anonymous_weight_genre_fit: float = Settings.anonymous_weight_genre_fit
     anonymous_weight_collaborative: float = Settings.anonymous_weight_collaborative
     anonymous_weight_community: float = Settings.anonymous_weight_community
     anonymous_weight_quality: float = Settings.anonymous_weight_quality
@@ -94,6 +96,25 @@ def quality_prior(vote_average: np.ndarray, vote_count: np.ndarray) -> np.ndarra
     return ((votes * vote_average + m * c) / (votes + m)).astype(np.float32)
 
 
+def genre_prototypes(index: IndexArtifact) -> tuple[np.ndarray, sparse.csr_matrix]:
+    """(centroids float32 (G, d): each genre's mean movie embedding, unit length; share CSR (n_movies, G):
+    1/k for each of a movie's k genres), for the genre_fit signal."""
+    genres = sorted({g for m in index.movies for g in m.genres})
+    column = {g: j for j, g in enumerate(genres)}
+    rows, cols, values = [], [], []
+    for i, m in enumerate(index.movies):
+        for g in m.genres:
+            rows.append(i)
+            cols.append(column[g])
+            values.append(1.0 / len(m.genres))
+    share = sparse.csr_matrix((np.array(values, np.float32), (rows, cols)), shape=(len(index.movies), len(genres)))
+    members = sparse.csr_matrix((np.ones(len(rows), np.float32), (cols, rows)), shape=(len(genres), len(index.movies)))
+    centroids = np.asarray(members @ index.movie_vectors, dtype=np.float32) if len(genres) else \
+        np.zeros((0, index.dimensions), np.float32)
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    return centroids, share
+
+
 def centred_ratings(index: IndexArtifact) -> sparse.csr_matrix:
     """Each user's ratings minus their mean: float32 CSR (n_users, n_movies), absent where unrated."""
     n_users, n_movies = len(index.user_ids), len(index.movies)
@@ -118,6 +139,7 @@ class Ranker:
         self.quality = quality_prior(np.array([m.vote_average for m in index.movies]), votes)
         self.popularity = np.log1p(np.maximum(votes, 0)).astype(np.float32)
         self.matcher = TagMatcher([(*m.genres, *m.keywords) for m in index.movies])
+        self.genre_centroids, self.genre_share = genre_prototypes(index)
         self.ratings = centred_ratings(index)
         self.ease_position = np.full(len(index.movies), -1, dtype=np.int64)
         self.ease_position[index.ease_items] = np.arange(len(index.ease_items))
@@ -162,9 +184,11 @@ class Ranker:
         retrieval.retrieve(self, batch)
         values = signals.compute(self, batch)
         applies = {name: signals.applies(name, batch) for name in values}
-        # Each request's weights: the user profile's, or the anonymous one's.
+        # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
+        # request does not take part in it.
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
                    for name in values}
+        applies = {name: applies[name] & (weights[name] != 0) for name in values}
         total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
         return explain.explain(batch, total, parts, applies)
 

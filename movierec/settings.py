@@ -79,8 +79,9 @@ class Settings:
     similar_users: int = 50
     # A signal's part of a score is its weight times its z-score over the candidates, or times its
     # 0..1 share for the tag match (movierec.combine).
-    weight_prompt: float = 0.25
+    weight_prompt: float = 0.5
     weight_match: float = 0.5
+    weight_genre_fit: float = 0.25
     weight_collaborative: float = 1.0
     weight_community: float = 0.25
     weight_taste: float = 1.0
@@ -89,7 +90,8 @@ class Settings:
     # The same for anonymous requests (no user: no taste; collaborative only from example movies),
     # chosen on their own, since without a history the mood and the priors carry the whole list.
     anonymous_weight_prompt: float = 0.25
-    anonymous_weight_match: float = 0.5
+    anonymous_weight_match: float = 0.0
+    anonymous_weight_genre_fit: float = 0.5
     anonymous_weight_collaborative: float = 1.0
     anonymous_weight_community: float = 0.25
     anonymous_weight_quality: float = 0.25

@@ -6,6 +6,7 @@ combine stage puts it on the common scale (movierec.combine).
 Each signal is a (B, C) array over the candidates, computed with one batched product:
     prompt         candidates . query (the mood's embedding, moved towards any examples)
     match          IDF-weighted share of the tags the mood names, and of the examples' tags (movierec.lexical)
+    genre_fit      the mean over the movie's genres of the query's cosine to that genre's centroid
     collaborative  EASE scores of the examples, else of the user's history: x @ B
     community      similarity (B, n_users) sparse @ centred ratings (n_users, n_movies) sparse
     taste          movies . the user's taste vector (once per profile)
@@ -40,6 +41,8 @@ class Signal:
 REGISTRY: tuple[Signal, ...] = (
     Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)"),
     Signal("match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)"),
+    Signal("genre_fit", "prompt", "dense",
+           "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them"),
     Signal("collaborative", "user or examples", "dense",
            "what people who watched the examples, or this user's movies, also watched (EASE)"),
     Signal("community", "", "dense", "how users with a similar taste rated it"),
@@ -74,6 +77,11 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
                          else gathered_products(index.movie_vectors, candidates, batch.queries))
     if "match" in wanted and batch.match is not None:
         out["match"] = np.take_along_axis(batch.match, candidates, axis=1)
+    if "genre_fit" in wanted:
+        # Each genre's closeness to the query (B, G), averaged over each candidate's genres.
+        fit = ranker.genre_centroids @ batch.queries.T                                        # (G, B)
+        per_movie = np.asarray(ranker.genre_share @ fit, dtype=np.float32).T                   # (B, n_movies)
+        out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
     if "collaborative" in wanted:
         # Position -1 (a movie outside the model, or every movie when the model is empty) reads
         # the 0 appended to each request's scores.

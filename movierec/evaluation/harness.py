@@ -51,6 +51,7 @@ LAST_ROUND_WEIGHTS = {"prompt": 0.25, "match": 4.0, "collaborative": 1.0, "commu
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "prompt": (0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
     "match": (0.0, 0.25, 0.5, 1.0, 2.0),
+    "genre_fit": (0.0, 0.25, 0.5, 1.0, 2.0),
     "community": (0.0, 0.25, 0.5, 1.0),
     "taste": (0.0, 0.25, 0.5, 1.0),
     "quality": (0.0, 0.25, 0.5, 1.0),

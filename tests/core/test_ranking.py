@@ -15,7 +15,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
     return synthetic_artifact(tmp_path_factory.mktemp("synthetic") / "v1")
 
 
-CONFIG = RankingConfig(candidate_movies=120, similar_users=10, weight_quality=0.2, weight_popularity=0.2)
+CONFIG = RankingConfig(candidate_movies=120, similar_users=10, weight_quality=0.2, weight_popularity=0.2,
+                       weight_match=0.5, weight_genre_fit=0.3, anonymous_weight_match=0.5)
 
 
 def P(index: IndexArtifact, row: int) -> UserProfile:  # noqa: N802 - reads like a constructor
@@ -42,7 +43,7 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     user = 5
     cfg = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=30, similar_users=10,
                         weight_prompt=0.7, weight_match=1.3, weight_collaborative=1.0, weight_community=0.4,
-                        weight_taste=0.3, weight_quality=0.2, weight_popularity=0.25)
+                        weight_taste=0.3, weight_quality=0.2, weight_popularity=0.25, weight_genre_fit=0.35)
     ranked = Ranker(index, cfg).rank([RankRequest(text, q, user=P(index, user), limit=30)])[0]
 
     n = len(index.movies)
@@ -88,6 +89,7 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
         "quality": quality_prior(np.array([m.vote_average for m in index.movies]),
                                  np.array([m.vote_count for m in index.movies])),
         "popularity": np.log1p(np.array([m.vote_count for m in index.movies], dtype=np.float64)),
+        "genre_fit": genre_fit(index, q),
     }
     parts = {}
     for name, values in raw.items():  # the match share as it is, every other signal as a z-score
@@ -110,6 +112,16 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     np.testing.assert_array_equal(ranked.rows, expected)
 
 
+def genre_fit(index: IndexArtifact, q: np.ndarray) -> np.ndarray:
+    """Per movie, the mean over its genres of the prompt's cosine to the genre's mean movie vector."""
+    genres = sorted({g for m in index.movies for g in m.genres})
+    centroid = {}
+    for g in genres:
+        c = index.movie_vectors[[i for i, m in enumerate(index.movies) if g in m.genres]].sum(axis=0)
+        centroid[g] = c / np.linalg.norm(c)
+    return np.array([np.mean([centroid[g] @ q for g in m.genres]) if m.genres else 0.0 for m in index.movies])
+
+
 def test_rated_movies_left_out_unless_asked(index: IndexArtifact) -> None:
     ranker = Ranker(index, RankingConfig(candidate_movies=300, similar_users=10))
     user = 2
@@ -122,7 +134,7 @@ def test_rated_movies_left_out_unless_asked(index: IndexArtifact) -> None:
 
 def test_anonymous_request_has_no_taste_signal(index: IndexArtifact) -> None:
     ranked = Ranker(index, CONFIG).rank([RankRequest("a western", prompt(4), user=None, limit=10)])[0]
-    assert set(ranked.signals) == {"prompt", "match", "community", "quality", "popularity"}
+    assert set(ranked.signals) == {"prompt", "match", "genre_fit", "community", "quality", "popularity"}
 
 
 def test_empty_prompt_follows_the_users_taste(index: IndexArtifact) -> None:

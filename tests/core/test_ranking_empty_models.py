@@ -22,7 +22,8 @@ from synthetic import synthetic_artifact, unit_rows
 
 CONFIG = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=40, similar_users=10,
                        weight_prompt=0.5, weight_match=1.0, weight_collaborative=1.0, weight_community=0.5,
-                       weight_taste=0.5, weight_quality=0.3, weight_popularity=0.3)
+                       weight_taste=0.5, weight_quality=0.3, weight_popularity=0.3, weight_genre_fit=0.3,
+                       anonymous_weight_match=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def without_votes(index: IndexArtifact) -> IndexArtifact:
                                               for m in index.movies])
 
 
-EMPTIED = {"collaborative": without_ease, "community": without_users, "match": without_tags,
+EMPTIED = {"collaborative": without_ease, "community": without_users, "match": without_tags, "genre_fit": without_tags,
            "quality": without_votes, "popularity": without_votes, "taste": lambda index: index}
 
 

@@ -100,7 +100,7 @@ def call(method: Callable[..., object], request: object) -> tuple[grpc.StatusCod
 def recommend_requests(users: list[int]) -> Iterator[pb.RecommendRequest]:
     """Every shape of valid request: with and without a prompt, anonymous and per user, both flags, limits."""
     for prompt, user, include_rated, limit in itertools.product(
-            ("a funny movie for a rainy night", ""), [None, *users], (False, True), (0, 1, 100)):
+            ("a story about growing up in a small town", ""), [None, *users], (False, True), (0, 1, 100)):
         if not prompt and user is None:
             continue
         request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated)

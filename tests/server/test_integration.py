@@ -63,7 +63,7 @@ def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.C
     scores = [m.score for m in response.movies]
     assert scores == sorted(scores, reverse=True)
     for m in response.movies:
-        assert set(m.signals) == {"prompt", "match", "community", "quality", "popularity"}
+        assert set(m.signals) == {"prompt", "genre_fit", "community", "quality", "popularity"}
         assert m.score == pytest.approx(sum(m.signals.values()), abs=1e-4)
         assert m.title and m.genres and m.movie_id > 0
     assert response.index_version
