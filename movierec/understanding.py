@@ -214,7 +214,7 @@ def _language_names(codes: set[str]) -> dict[str, set[str]]:
 
 
 class Understander:
-    """Parses prompts against one catalogue. Built once per index (a few hundred ms for 5,000 movies)."""
+    """Parses prompts against one catalogue; built once per index (Recommender)."""
 
     def __init__(self, movies: Sequence[Movie], keywords: Sequence[str] = ()):
         self.movies = movies

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,13 +81,9 @@ def taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movie_row: dict
     return task
 
 
-def mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: list[Movie],
-                    movie_row: dict[int, int], variant: str, seed: int = 13, per_user: int = 3) -> Task:
-    """A prompt made from a held-out liked movie's own genres (or one of its keywords); target = that movie."""
-    rng = random.Random(seed)
-    task = Task(f"mood+taste ({variant})",
-                f"prompt from a held-out liked movie's {'genres' if variant == 'genres' else 'keywords'}; "
-                f"target = that movie; up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
+def liked_targets(held_out: pd.DataFrame, user_row: dict[int, int], task: Task, per_user: int,
+                  rng: random.Random) -> Iterator[tuple[int, int]]:
+    """(user id, movie id) of up to `per_user` seeded held-out liked movies per user with training ratings."""
     liked = held_out[held_out["rating"] >= LIKED]
     for user_id, group in liked.groupby("user_id", sort=True):
         if int(user_id) not in user_row:
@@ -95,16 +92,27 @@ def mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: li
         chosen = sorted(group["movie_id"].tolist())
         rng.shuffle(chosen)
         for movie_id in chosen[:per_user]:
-            movie = movies[movie_row[movie_id]]
-            if variant == "genres":
-                prompt = genre_prompt(movie.genres) if movie.genres else None
-            else:
-                prompt = keyword_prompt(rng.choice(sorted(movie.keywords))) if movie.keywords else None
-            if prompt is None:
-                task.skipped[f"target has no {variant}"] += 1
-                continue
-            task.requests.append(EvalRequest(prompt, int(user_id)))
-            task.relevant.append({movie_row[movie_id]})
+            yield int(user_id), int(movie_id)
+
+
+def mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: list[Movie],
+                    movie_row: dict[int, int], variant: str, seed: int = 13, per_user: int = 3) -> Task:
+    """A prompt made from a held-out liked movie's own genres (or one of its keywords); target = that movie."""
+    rng = random.Random(seed)
+    task = Task(f"mood+taste ({variant})",
+                f"prompt from a held-out liked movie's {'genres' if variant == 'genres' else 'keywords'}; "
+                f"target = that movie; up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
+    for user_id, movie_id in liked_targets(held_out, user_row, task, per_user, rng):
+        movie = movies[movie_row[movie_id]]
+        if variant == "genres":
+            prompt = genre_prompt(movie.genres) if movie.genres else None
+        else:
+            prompt = keyword_prompt(rng.choice(sorted(movie.keywords))) if movie.keywords else None
+        if prompt is None:
+            task.skipped[f"target has no {variant}"] += 1
+            continue
+        task.requests.append(EvalRequest(prompt, int(user_id)))
+        task.relevant.append({movie_row[movie_id]})
     return task
 
 
@@ -143,21 +151,14 @@ def everyday_mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], m
                 f"an everyday wording ({label} set) of one of a held-out liked movie's genres"
                 f"{', asked without the user' if anonymous else ''}; target = that movie; "
                 f"up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
-    liked = held_out[held_out["rating"] >= LIKED]
-    for user_id, group in liked.groupby("user_id", sort=True):
-        if int(user_id) not in user_row:
-            task.skipped["user has no training ratings"] += len(group)
+    for user_id, movie_id in liked_targets(held_out, user_row, task, per_user, rng):
+        genres = [g for g in movies[movie_row[movie_id]].genres if g in prompts]
+        if not genres:
+            task.skipped["target has no genre with wordings"] += 1
             continue
-        chosen = sorted(group["movie_id"].tolist())
-        rng.shuffle(chosen)
-        for movie_id in chosen[:per_user]:
-            genres = [g for g in movies[movie_row[movie_id]].genres if g in prompts]
-            if not genres:
-                task.skipped["target has no genre with wordings"] += 1
-                continue
-            task.requests.append(EvalRequest(rng.choice(prompts[rng.choice(sorted(genres))]),
-                                             None if anonymous else int(user_id)))
-            task.relevant.append({movie_row[movie_id]})
+        task.requests.append(EvalRequest(rng.choice(prompts[rng.choice(sorted(genres))]),
+                                         None if anonymous else int(user_id)))
+        task.relevant.append({movie_row[movie_id]})
     return task
 
 
