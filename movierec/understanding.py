@@ -416,6 +416,9 @@ class Understander:
             mood_skip |= set(range(start, stop))
         mood_words = [w for i, w in enumerate(words) if i not in mood_skip and not _is_cue(words, i) and w != "|"]
         mood = " ".join(mood_words) if any(w not in FILLER for w in mood_words) else ""
+        # A genre both asked for and excluded ("scary movies, not too gory") is asked for: the
+        # exclusion came through a synonym of it, the wish named it.
+        excluded_genres = [g for g in excluded_genres if g not in genres or (for_kids and g == "Horror")]
         genres = [g for g in dict.fromkeys(genres) if g not in excluded_genres]
         return Understood(
             mood=mood, genres=tuple(genres), excluded_genres=tuple(dict.fromkeys(excluded_genres)),

@@ -137,3 +137,9 @@ def test_understanding_is_fast(understander: Understander) -> None:
         understander.understand(p)
     per_prompt_ms = (time.perf_counter() - started) * 1000 / len(prompts)
     assert per_prompt_ms < 5  # generous: a regression guard, not a benchmark (make bench measures it)
+
+
+def test_a_genre_asked_for_and_softened_stays_asked_for(understander: Understander) -> None:
+    u = understander.understand("I like scary movies, not too gory")
+    assert u.genres == ("Horror",) and u.excluded_genres == ()
+    assert understander.understand("a comedy, not too scary").excluded_genres == ("Horror",)
