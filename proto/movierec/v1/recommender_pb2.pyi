@@ -318,14 +318,16 @@ class ScoredMovie(_message.Message):
     @_builtins.property
     def signals(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
         """The parts of `score`, one entry per signal that took part in this request. Each is the
-        signal's weight times a value from 0 to 1: its percentile rank among the request's candidate
-        movies (1 = the best candidate for that signal), or for "match" the share of the named tags the
-        movie carries; 0 when the signal does not tell the candidates apart. The names (the registry
-        is movierec.signals):
+        signal's weight times its z-score among the request's candidate movies (standard deviations
+        above the candidates' mean), or for "match" times the share 0..1 of the named tags the movie
+        carries; 0 when the signal does not tell the candidates apart. The names (the registry is
+        movierec.signals):
           "prompt"         closeness of the movie's text embedding to the mood (moved towards any
                            example movies). Absent without a mood or examples.
           "match"          share of the genres/keywords the mood names, and of the examples' tags.
                            Absent without a mood or examples.
+          "genre_fit"      how well the movie's genres fit the mood (the mood's closeness to the
+                           typical movie of each of its genres). Absent without a mood or examples.
           "collaborative"  what people who watched the examples, or the user's movies, also watch
                            (EASE, an item-item model learned from all ratings). Absent for anonymous
                            requests without examples.
