@@ -497,19 +497,32 @@ def _title_cased_positions(original: str) -> dict[int, bool]:
     return out
 
 
+_PHRASE_INDEX: dict[int, dict[str, list[list[str]]]] = {}
+
+
 def _phrases(words: list[str], phrases: Sequence[str]) -> list[tuple[int, int]]:
-    out = []
-    for i in range(len(words)):
+    """(start, end) of the first of `phrases` (in their order) that starts at each word position."""
+    by_first = _PHRASE_INDEX.get(id(phrases))
+    if by_first is None:  # the phrase lists are module constants: index each once by its first word
+        by_first = {}
         for phrase in phrases:
-            p = phrase.split()
-            if words[i:i + len(p)] == p:
-                out.append((i, i + len(p)))
+            parts = phrase.split()
+            by_first.setdefault(parts[0], []).append(parts)
+        _PHRASE_INDEX[id(phrases)] = by_first
+    out = []
+    for i, word in enumerate(words):
+        for parts in by_first.get(word, ()):
+            if words[i:i + len(parts)] == parts:
+                out.append((i, i + len(parts)))
                 break
     return out
 
 
+_CUE_WORDS = frozenset(c for c in NEGATION_CUES if " " not in c) | SCOPE_ENDS
+
+
 def _is_cue(words: list[str], i: int) -> bool:
-    return words[i] in {c for c in NEGATION_CUES if " " not in c} | SCOPE_ENDS
+    return words[i] in _CUE_WORDS
 
 
 _DECADES = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
@@ -617,7 +630,7 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
     out = []
     for i, w in enumerate(words):
         for cues, upper in ((_UPPER_CUES, True), (_LOWER_CUES, False)):
-            cue = next((c for c in cues if tuple(words[i:i + len(c)]) == c), None)
+            cue = next((c for c in cues if c[0] == w and tuple(words[i:i + len(c)]) == c), None)
             if cue is None:
                 continue
             found = _duration(words, i + len(cue))
