@@ -78,10 +78,16 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
     if "match" in wanted and batch.match is not None:
         out["match"] = np.take_along_axis(batch.match, candidates, axis=1)
     if "genre_fit" in wanted:
-        # Each genre's closeness to the query (B, G), averaged over each candidate's genres.
-        fit = ranker.genre_centroids @ batch.queries.T                                        # (G, B)
-        per_movie = np.asarray(ranker.genre_share @ fit, dtype=np.float32).T                   # (B, n_movies)
-        out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
+        # Each genre's closeness to the query, averaged over each candidate's genres (only the
+        # candidates' rows of the sparse movie x genre shares are read).
+        fit = batch.queries @ ranker.genre_centroids.T                                        # (B, G)
+        if ranker.exact:  # a catalogue small enough to score whole: one sparse product
+            per_movie = np.asarray(ranker.genre_share @ fit.T, dtype=np.float32).T             # (B, n_movies)
+            out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
+        else:
+            shares = ranker.genre_share[candidates.ravel()]                                   # (B*C, G)
+            weighted = shares.multiply(np.repeat(fit, width, axis=0))
+            out["genre_fit"] = np.asarray(weighted.sum(axis=1), dtype=np.float32).reshape(b, width)
     if "collaborative" in wanted:
         # Position -1 (a movie outside the model, or every movie when the model is empty) reads
         # the 0 appended to each request's scores.

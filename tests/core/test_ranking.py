@@ -224,3 +224,17 @@ def test_examples_count_as_history_for_anonymous_requests(index: IndexArtifact) 
     expected = np.zeros(len(index.movies), np.float32)
     expected[index.ease_items] = history
     assert spearmanr(expected[ranked.rows], ranked.signals["collaborative"]).statistic > 0.999
+
+
+def test_an_approximate_index_ranks_like_the_exact_one_where_both_see_the_same_candidates(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The IVF path computes every signal (genre_fit included) the way the exact path does."""
+    exact = synthetic_artifact(tmp_path_factory.mktemp("exact") / "v1", seed=8)
+    approximate = synthetic_artifact(tmp_path_factory.mktemp("ivf") / "v1", seed=8, exact_search_max=100)
+    cfg = RankingConfig(candidate_movies=300, match_candidates=300, collaborative_candidates=300, similar_users=10,
+                        weight_genre_fit=0.5, weight_quality=0.2, weight_popularity=0.2)
+    request = RankRequest("a comedy", prompt(40), None, 20)
+    a = Ranker(exact, cfg).rank([request])[0]
+    b = Ranker(approximate, cfg).rank([request])[0]
+    np.testing.assert_allclose(a.signals["genre_fit"], b.signals["genre_fit"], atol=1e-4)
+    np.testing.assert_array_equal(a.rows, b.rows)
