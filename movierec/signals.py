@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Signal:
-    """needs: "prompt" (a mood or examples), "user", "user or examples", or "" (always applies);
+    """needs: "prompt" (a mood or examples), "user", "user or examples", "query" (any of them), or ""
+    (always applies);
     scale: "dense" (standardised over the candidates) or "share" (already 0..1, kept as it is)."""
 
     name: str
@@ -45,7 +46,7 @@ REGISTRY: tuple[Signal, ...] = (
            "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them"),
     Signal("collaborative", "user or examples", "dense",
            "what people who watched the examples, or this user's movies, also watched (EASE)"),
-    Signal("community", "", "dense", "how users with a similar taste rated it"),
+    Signal("community", "query", "dense", "how users with a similar taste rated it"),
     Signal("taste", "user", "dense", "how close it is to the user's own taste vector"),
     Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes"),
     Signal("popularity", "", "dense", "how many people voted for it on TMDB (log)"),
@@ -63,6 +64,8 @@ def applies(name: str, batch: Batch) -> np.ndarray:
         return batch.has_user
     if needs == "user or examples":
         return batch.has_user | batch.has_examples
+    if needs == "query":
+        return batch.has_query
     return np.ones(len(batch.requests), dtype=bool)
 
 
