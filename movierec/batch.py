@@ -33,7 +33,7 @@ class UserProfile:
     # k -> the rows of the k best EASE scores (unordered), filled on first use.
     favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
-    def top_collaborative(self, k: int, ease_items: np.ndarray, n_movies: int) -> np.ndarray:
+    def top_collaborative(self, k: int, ease_items: np.ndarray) -> np.ndarray:
         """Rows int64 (<= k,) of the k best positive EASE scores (movies outside the model score 0)."""
         rows = self.favourites.get(k)
         if rows is None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # understanding imports this module
+    from movierec.understanding import Understood
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class RecommendResult:
 
     movies: list[Recommendation]
     index_version: str
-    understood: Any = None
+    understood: Understood | None = None
     examples: list[Movie] = field(default_factory=list)
     excluded: list[Movie] = field(default_factory=list)
 

@@ -183,12 +183,11 @@ class Ranker:
         batch = self._batch(requests)
         retrieval.retrieve(self, batch)
         values = signals.compute(self, batch)
-        applies = {name: signals.applies(name, batch) for name in values}
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
                    for name in values}
-        applies = {name: applies[name] & (weights[name] != 0) for name in values}
+        applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
         return explain.explain(batch, total, parts, applies)
 

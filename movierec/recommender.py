@@ -243,8 +243,7 @@ class Recommender:
         if examples or excluded:
             changes.update(examples=tuple(dict.fromkeys((*text.examples, *examples))),
                            excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded))))
-        understood = replace(text, **changes) if changes else text
-        return understood if query.genres else with_example_genres(understood, self.index.movies)
+        return with_example_genres(replace(text, **changes) if changes else text, self.index.movies)
 
     def _genres(self, field_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [g for g in names if g.lower() not in self._genre_names]

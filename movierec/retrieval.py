@@ -80,7 +80,7 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
             if batch.has_examples[i] or r.user is None:
                 chosen[positive_top_k(collaborative, cfg.collaborative_candidates, index.ease_items)] = True
             else:
-                chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items, n_movies)] = True
+                chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items)] = True
         if r.user is not None and not r.include_rated:
             chosen[r.user.rated_rows] = False
         if r.allowed is not None:

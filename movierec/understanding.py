@@ -49,7 +49,7 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "detective": ("Mystery",),
     "romance": ("Romance",), "romantic": ("Romance",), "romances": ("Romance",), "love story": ("Romance",),
     "love stories": ("Romance",), "romantically": ("Romance",),
-    "science fiction": ("Science Fiction",), "sci-fi": ("Science Fiction",), "scifi": ("Science Fiction",),
+    "science fiction": ("Science Fiction",), "scifi": ("Science Fiction",),
     "sci fi": ("Science Fiction",),
     "thriller": ("Thriller",), "thrillers": ("Thriller",), "thrilling": ("Thriller",), "suspense": ("Thriller",),
     "suspenseful": ("Thriller",), "tense": ("Thriller",),
@@ -59,7 +59,7 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
 }
 # Words that ask for a film for children: Family movies, and nothing from Horror.
 KIDS_PHRASES = ("for the kids", "for kids", "for my kids", "for children", "for the children", "for a child",
-                "kid-friendly", "kid friendly", "family-friendly", "family friendly", "for the family",
+                "kid friendly", "family friendly", "for the family",
                 "for my son", "for my daughter", "for little ones")
 
 # Written as `normalise` leaves them (no apostrophes); longer cues first.
@@ -71,7 +71,7 @@ NEGATION_CUES = ("anything but", "anything except", "other than", "rather than",
 SCOPE_ENDS = frozenset("but though although however yet instead rather just so because while whereas".split())
 EXAMPLE_CUES = ("something like", "similar to", "such as", "in the vein of", "reminds me of", "as good as",
                 "along the lines of", "same as", "like", "liked", "loved", "love", "enjoyed", "enjoy", "fan of",
-                "seen", "watched", "favorite", "favourite", "favorites", "favourites", "including", "e.g.")
+                "seen", "watched", "favorite", "favourite", "favorites", "favourites", "including")
 # Words that are not a mood on their own: a prompt made only of these has no mood to embed.
 FILLER = frozenset("a an the and or of some any something anything movie movies film films flick flicks cinema "
                    "to watch watching want wanna would like love please i me my we us our you tonight night "
@@ -169,7 +169,7 @@ class _Gazetteer:
         if self.empty:
             return []
         text = " " + " ".join(words) + " "
-        starts = {0: 0}
+        starts = {}
         position = 1
         for i, w in enumerate(words):
             starts[position] = i
@@ -216,7 +216,7 @@ def _language_names(codes: set[str]) -> dict[str, set[str]]:
 class Understander:
     """Parses prompts against one catalogue; built once per index (Recommender)."""
 
-    def __init__(self, movies: Sequence[Movie], keywords: Sequence[str] = ()):
+    def __init__(self, movies: Sequence[Movie]):
         self.movies = movies
         self.genres = sorted({g for m in movies for g in m.genres})
         known = {g.lower(): g for g in self.genres}
@@ -297,12 +297,10 @@ class Understander:
             if end - start > 1 or cased.get(start, False) or (len(words[start]) > 3 and words[start] not in FILLER):
                 claim(start, end, "title", rows)
         # Titles right after a negation ("anything but Titanic"): exact, and capitalised when one word.
-        for _, first in _phrases(words, NEGATION_CUES):
-            for stop in range(min(len(words), first + 10), first, -1):
-                key = " ".join(words[first:stop])
-                if key in self.title_rows and (stop - first > 1 or cased.get(first, False)):
-                    claim(first, stop, "title", tuple(self.title_rows[key]))
-                    break
+        for _, first in _phrases(words, _NEGATIONS):
+            hit = self._exact_title_at(words, first, [False] * len(words))
+            if hit is not None and (hit[1] - first > 1 or cased.get(first, False)):
+                claim(*hit[:2], "title", hit[2])
         # Lists go on: "like Inception (2010) and Interstellar", "Heat, Ronin or Drive".
         extended = True
         while extended:
@@ -327,11 +325,11 @@ class Understander:
                     (i > 0 and words[i - 1] in ("by", "a", "an")) or
                     (i + 1 < len(words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks"))):
                 claim(i, i + 1, "person", self.director_surnames[w])
-        for start, end, (low, high) in _years(words):
-            claim(start, end, "years", (low, high, self.newest_year))
+        for start, end, bounds in _years(words, self.newest_year):
+            claim(start, end, "years", bounds)
         for start, end, bound in _runtimes(words):
             claim(start, end, "runtime", bound)
-        for start, end in _phrases(words, KIDS_PHRASES):
+        for start, end in _phrases(words, _KIDS):
             claim(start, end, "kids", True)
         for start, end, genres in self.genre_words.find(words):
             claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[union-attr]
@@ -339,13 +337,14 @@ class Understander:
             claim(start, end, "language", codes[0])
         for start, end, keywords in self.keywords.find(words):
             claim(start, end, "keyword", keywords[0])
-        if any(w in ("foreign", "subtitled", "subtitles", "non-english") for w in words):
-            i = next(i for i, w in enumerate(words) if w in ("foreign", "subtitled", "subtitles", "non-english"))
-            claim(i, i + 1, "foreign", True)
-        _mark_negations(words, spans)
-        return self._assemble(words, spans, taken)
+        foreign = next((i for i, w in enumerate(words) if w in ("foreign", "subtitled", "subtitles")), None)
+        if foreign is not None:
+            claim(foreign, foreign + 1, "foreign", True)
+        scopes = _negation_scopes(words, spans)
+        _mark_negations(spans, scopes)
+        return self._assemble(words, spans, scopes)
 
-    def _assemble(self, words: list[str], spans: list[_Span], taken: list[bool]) -> Understood:
+    def _assemble(self, words: list[str], spans: list[_Span], scopes: list[tuple[int, int, int]]) -> Understood:
         genres: list[str] = []
         excluded_genres: list[str] = []
         keywords: list[str] = []
@@ -386,9 +385,7 @@ class Understander:
                     excluded_languages.append("en")
                 mood_skip |= positions
             elif s.kind == "years":
-                low, high, newest = s.value  # type: ignore[misc]
-                if low is not None and low < 0:  # "recent": the catalogue's newest years
-                    low = newest + low
+                low, high = s.value  # type: ignore[misc]
                 if s.negated:  # "not from the 80s": rare; read "nothing before 1990" as a lower bound
                     if low is None and high is not None:
                         low, high = high + 1, None
@@ -412,7 +409,7 @@ class Understander:
         if for_kids and "Horror" in self.genres:
             excluded_genres.append("Horror")
         # Negation cues and whatever else was negated leave the mood too; so do filler-only moods.
-        for start, stop in _negation_scopes(words, spans):
+        for start, _, stop in scopes:
             mood_skip |= set(range(start, stop))
         mood_words = [w for i, w in enumerate(words) if i not in mood_skip and not _is_cue(words, i) and w != "|"]
         mood = " ".join(mood_words) if any(w not in FILLER for w in mood_words) else ""
@@ -449,7 +446,7 @@ class Understander:
 
     def _titles_after_cues(self, words: list[str], taken: list[bool]) -> list[tuple[int, int, tuple[int, ...]]]:
         out = []
-        for _, first in _phrases(words, EXAMPLE_CUES):
+        for _, first in _phrases(words, _EXAMPLES):
             while first < len(words) and words[first] in ("is", "was", "are", "were", "movie", "film", "called"):
                 first += 1
             best = self._title_at(words, first, taken)
@@ -459,11 +456,16 @@ class Understander:
 
     def _title_at(self, words: list[str], first: int, taken: list[bool]) -> tuple[int, int, tuple[int, ...]] | None:
         """The longest title that starts at word `first` (exactly, else a close misspelling)."""
+        return self._exact_title_at(words, first, taken) or self._fuzzy_title(words, first, taken)
+
+    def _exact_title_at(self, words: list[str], first: int,
+                        taken: list[bool]) -> tuple[int, int, tuple[int, ...]] | None:
+        """(first, end, rows) of the longest title spelt exactly from word `first` on, over words not taken."""
         for stop in range(min(len(words), first + 10), first, -1):
             key = " ".join(words[first:stop])
             if key in self.title_rows and not any(taken[first:stop]):
                 return first, stop, tuple(self.title_rows[key])
-        return self._fuzzy_title(words, first, taken)
+        return None
 
     def _fuzzy_title(self, words: list[str], first: int, taken: list[bool]) -> tuple[int, int, tuple[int, ...]] | None:
         """The closest title to the 1-6 words after a cue, if it is close enough to be a misspelling."""
@@ -472,7 +474,7 @@ class Understander:
             window = words[first:stop]
             if any(taken[first:stop]) or "|" in window or all(w in FILLER or w in GENRE_WORDS for w in window):
                 continue
-            text = " ".join(words[first:stop])
+            text = " ".join(window)
             if len(text) < 5:
                 continue
             hit = process.extractOne(text, self.title_keys, scorer=fuzz.ratio, score_cutoff=86)
@@ -497,18 +499,20 @@ def _title_cased_positions(original: str) -> dict[int, bool]:
     return out
 
 
-_PHRASE_INDEX: dict[int, dict[str, list[list[str]]]] = {}
+def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
+    """A phrase list indexed by first word, each word's phrases in the list's order."""
+    index: dict[str, list[list[str]]] = {}
+    for phrase in phrases:
+        parts = phrase.split()
+        index.setdefault(parts[0], []).append(parts)
+    return index
 
 
-def _phrases(words: list[str], phrases: Sequence[str]) -> list[tuple[int, int]]:
-    """(start, end) of the first of `phrases` (in their order) that starts at each word position."""
-    by_first = _PHRASE_INDEX.get(id(phrases))
-    if by_first is None:  # the phrase lists are module constants: index each once by its first word
-        by_first = {}
-        for phrase in phrases:
-            parts = phrase.split()
-            by_first.setdefault(parts[0], []).append(parts)
-        _PHRASE_INDEX[id(phrases)] = by_first
+_NEGATIONS, _EXAMPLES, _KIDS = (_by_first_word(p) for p in (NEGATION_CUES, EXAMPLE_CUES, KIDS_PHRASES))
+
+
+def _phrases(words: list[str], by_first: dict[str, list[list[str]]]) -> list[tuple[int, int]]:
+    """(start, end) of the first phrase (in its list's order) that starts at each word position."""
     out = []
     for i, word in enumerate(words):
         for parts in by_first.get(word, ()):
@@ -529,8 +533,9 @@ _DECADES = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950
             "seventies": 1970, "eighties": 1980, "nineties": 1990}
 
 
-def _years(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
-    """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent, classic."""
+def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int | None, int | None]]]:
+    """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent (the
+    catalogue's last five years before `newest_year`), classic (before 1980)."""
     out = []
     i = 0
     while i < len(words):
@@ -572,21 +577,12 @@ def _years(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | Non
                 out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year)))
         elif w in ("recent", "new", "newer", "latest", "modern") and (i + 1 >= len(words) or words[i + 1] not in
                                                                         ("york", "zealand", "orleans")):
-            out.append((i, i + 1, ("recent", None)))
+            out.append((i, i + 1, (newest_year - 5, None)))
         elif w in ("classic", "classics", "oldie", "oldies", "vintage") or (w in ("old", "older") and i + 1 < len(
                 words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks", "one", "ones")):
-            out.append((i, i + 1, ("classic", None)))
+            out.append((i, i + 1, (None, 1979)))
         i += 1
-    return [(s, e, _resolve_era(v)) for s, e, v in out]
-
-
-def _resolve_era(value: tuple[object, object]) -> tuple[int | None, int | None]:
-    low, high = value
-    if low == "recent":
-        return (-5, None)  # made relative to the newest year by the caller
-    if low == "classic":
-        return (None, 1979)
-    return low, high  # type: ignore[return-value]
+    return out
 
 
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "ninety": 90, "hundred": 100}
@@ -649,21 +645,20 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
     return out
 
 
-def _negation_scopes(words: list[str], spans: list[_Span]) -> list[tuple[int, int]]:
-    """(cue start, scope end) of each negation: from the cue to the next clause boundary."""
+def _negation_scopes(words: list[str], spans: list[_Span]) -> list[tuple[int, int, int]]:
+    """(cue start, cue end, scope end) of each negation: from the cue to the next clause boundary."""
     boundaries = sorted(i for i, w in enumerate(words) if w in SCOPE_ENDS or w == "|")
     out = []
-    for cue_start, cue_end in _phrases(words, NEGATION_CUES):
+    for cue_start, cue_end in _phrases(words, _NEGATIONS):
         # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
         if not any(s.start <= cue_start < s.end for s in spans):
-            out.append((cue_start, next((b for b in boundaries if b >= cue_end), len(words))))
+            out.append((cue_start, cue_end, next((b for b in boundaries if b >= cue_end), len(words))))
     return out
 
 
-def _mark_negations(words: list[str], spans: list[_Span]) -> None:
-    """Flag spans inside a negation scope."""
-    for cue_start, stop in _negation_scopes(words, spans):
-        cue_end = cue_start + 1
+def _mark_negations(spans: list[_Span], scopes: list[tuple[int, int, int]]) -> None:
+    """Flag the spans inside a negation scope."""
+    for cue_start, cue_end, stop in scopes:
         for s in spans:
             if cue_end <= s.start < stop:
                 s.negated = True

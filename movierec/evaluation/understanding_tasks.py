@@ -14,6 +14,7 @@ conversations the item-item neighbours of the movies the seeker named.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,7 +133,7 @@ def satisfies(movie: Movie, row: int, check: Check, title_rows: dict[str, list[i
 class ConstraintTask:
     cases: list[ConstraintCase] = field(default_factory=list)
     ok: list[np.ndarray] = field(default_factory=list)  # per case: bool (n_movies,) satisfies the check
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
 
     def score(self, ranker: EvalRanker) -> dict[str, float]:
         ranked = ranker.rank([EvalRequest(c.prompt, c.user_id) for c in self.cases], 10)
@@ -155,7 +156,6 @@ def constraint_task(index: IndexArtifact, users: int = 3, seed: int = 41) -> Con
     eligible = [int(index.user_ids[j]) for j in np.flatnonzero(counts >= 20)]
     chosen = random.Random(seed).sample(eligible, min(users, len(eligible)))
     task = ConstraintTask()
-    skipped: dict[str, int] = {}
     for kind, requests in KINDS.items():
         for prompt, check in requests:
             ok = np.array([satisfies(m, i, check, title_rows, movies) for i, m in enumerate(movies)])
@@ -164,12 +164,10 @@ def constraint_task(index: IndexArtifact, users: int = 3, seed: int = 41) -> Con
                 if user_id is not None:
                     possible[index.rated(index.user_row[user_id])] = False
                 if not possible.any():
-                    skipped[f"{kind}: no catalogue movie satisfies it"] = skipped.get(
-                        f"{kind}: no catalogue movie satisfies it", 0) + 1
+                    task.skipped[f"{kind}: no catalogue movie satisfies it"] += 1
                     continue
                 task.cases.append(ConstraintCase(kind, prompt, check, user_id, int(possible.sum())))
                 task.ok.append(ok)
-    task.skipped = skipped
     return task
 
 
@@ -210,4 +208,4 @@ def conversation_scores(conversations: Conversations, ranker: EvalRanker) -> dic
 
 def describe(task: ConstraintTask) -> dict[str, Any]:
     kinds = {kind: len(requests) for kind, requests in KINDS.items()}
-    return {"requests": sum(kinds.values()), "per kind": kinds, "cases": len(task.cases), "skipped": task.skipped}
+    return {"requests": sum(kinds.values()), "per kind": kinds, "cases": len(task.cases), "skipped": dict(task.skipped)}

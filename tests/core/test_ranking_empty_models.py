@@ -111,4 +111,4 @@ def test_every_signal_is_covered() -> None:
 def test_a_user_whose_history_the_model_never_saw_gets_no_arbitrary_favourites(index: IndexArtifact) -> None:
     profile = UserProfile(None, np.zeros(0, np.int64), np.zeros(0, np.float32), index.user_vectors[0],
                           np.zeros(len(index.ease_items), np.float32))
-    assert len(profile.top_collaborative(40, index.ease_items, len(index.movies))) == 0
+    assert len(profile.top_collaborative(40, index.ease_items)) == 0
