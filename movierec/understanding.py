@@ -72,6 +72,16 @@ SCOPE_ENDS = frozenset("but though although however yet instead rather just so b
 EXAMPLE_CUES = ("something like", "similar to", "such as", "in the vein of", "reminds me of", "as good as",
                 "along the lines of", "same as", "like", "liked", "loved", "love", "enjoyed", "enjoy", "fan of",
                 "seen", "watched", "favorite", "favourite", "favorites", "favourites", "including")
+# Greetings and pleasantries that open a conversation ("Hi! How are you? I'm good, thanks."): they
+# describe no movie, so they leave the mood (written as `normalise` leaves them).
+SMALL_TALK = ("hello there", "hi there", "hey there", "hello", "hi", "hey", "hiya", "howdy", "greetings",
+              "good morning", "good afternoon", "good evening", "how are you doing today", "how are you doing",
+              "how are you today", "how are you tonight", "how are you", "hows it going", "how is it going",
+              "how about you", "and you", "and yourself", "what about you", "thanks for asking",
+              "thank you for asking", "thank you", "thanks", "im doing well", "im doing good", "im doing great",
+              "im good", "im fine", "im great", "im well", "im ok", "im okay", "i am doing well", "i am good",
+              "i am fine", "i am great", "i am well", "i am ok", "doing well", "doing good", "nice to meet you",
+              "nice to chat", "pretty good", "not bad")
 # Words that are not a mood on their own: a prompt made only of these has no mood to embed.
 FILLER = frozenset("a an the and or of some any something anything movie movies film films flick flicks cinema "
                    "to watch watching want wanna would like love please i me my we us our you tonight night "
@@ -122,9 +132,19 @@ class Understood:
                     self.excluded_languages, self.genres, self.for_kids))
 
 
+# The full stop of an abbreviation ("Mrs. Doubtfire", "Tucker & Dale vs. Evil") ends no clause.
+_ABBREVIATION = re.compile(r"\b(vs|mr|mrs|ms|dr|st|jr|sr|vol|pt|no)\.(?=\s)", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;!?]|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)")
+
+
+def _with_clause_marks(prompt: str) -> str:
+    """The prompt as written, with " | " where a clause ends (, ; ! ? and a full stop before a space)."""
+    return _CLAUSE_END.sub(" | ", _ABBREVIATION.sub(r"\1", prompt))
+
+
 def prompt_words(prompt: str) -> list[str]:
     """The prompt's normalised words, with "|" where a clause ends (, ; ! ? and a full stop before a space)."""
-    return normalise(re.sub(r"[,;!?]|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)", " | ", prompt), keep="|").split()
+    return normalise(_with_clause_marks(prompt), keep="|").split()
 
 
 def normalise(text: str, keep: str = "") -> str:
@@ -271,6 +291,9 @@ class Understander:
                 self.titles.add(key, row)
         self.titles.finish()
         self.title_keys = list(self.title_rows)
+        # One-word genre and language names ("horror", "french"): never a one-word title after a cue.
+        self.single_words = frozenset(w for w in (*map(normalise, GENRE_WORDS), *map(str.lower, self.genres),
+                                                  *self.language_names, *_NUMBER_WORDS) if " " not in w)
         years = [m.year for m in movies if m.year]
         self.newest_year = max(years) if years else 2020
 
@@ -288,19 +311,37 @@ class Understander:
                     taken[i] = True
 
         cased = _title_cased_positions(original)
+        stated = _stated_years(original, words)
+        people = self.people.find(words)
+        person_ends = {start: end for start, end, _ in people}
+
+        def claim_title(start: int, end: int, rows: tuple[int, ...]) -> bool:
+            # Words followed by "(1996)" name a movie of that year: "Fargo (1996)" is not Argo (2012),
+            # "The Greatest Showman (2017)" not The Greatest (2009).
+            year = stated.get(start)
+            if year is not None:
+                rows = tuple(r for r in rows if abs(self.movies[r].year - year) <= 1)
+            if not rows or person_ends.get(start, start) >= end:  # "I like Adam Sandler": a person, not "Adam"
+                return False
+            claim(start, end, "title", rows)
+            return True
+
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(original, words):
             claim(start, end, "title", year)
         # Titles after a cue ("like Super Troopers", "I loved inception"), exact or fuzzy.
         for start, end, rows in self._titles_after_cues(words, taken):
-            # A short or everyday word after a cue ("I've seen it", "like up") is a title only when capitalised.
+            # A short or everyday word after a cue ("I've seen it", "like up") is a title only when
+            # capitalised; a genre or language word ("I love horror") is that, not a one-word title.
+            if end - start == 1 and words[start] in self.single_words:
+                continue
             if end - start > 1 or cased.get(start, False) or (len(words[start]) > 3 and words[start] not in FILLER):
-                claim(start, end, "title", rows)
+                claim_title(start, end, rows)
         # Titles right after a negation ("anything but Titanic"): exact, and capitalised when one word.
         for _, first in _phrases(words, _NEGATIONS):
             hit = self._exact_title_at(words, first, [False] * len(words))
             if hit is not None and (hit[1] - first > 1 or cased.get(first, False)):
-                claim(*hit[:2], "title", hit[2])
+                claim_title(*hit)
         # Lists go on: "like Inception (2010) and Interstellar", "Heat, Ronin or Drive".
         extended = True
         while extended:
@@ -310,15 +351,14 @@ class Understander:
                 if nxt == s.end or nxt >= len(words) or taken[nxt]:
                     continue
                 hit = self._title_at(words, nxt, taken)
-                if hit is not None:
-                    claim(*hit[:2], "title", hit[2])
-                    extended = True
+                if hit is not None and not (hit[1] - hit[0] == 1 and words[nxt] in self.single_words):
+                    extended = claim_title(*hit) or extended
         # Multi-word titles written in Title Case anywhere ("Pulp Fiction or Reservoir Dogs").
         for start, end, rows in self.titles.find(words):
             if end - start >= 2 and all(cased.get(i, False) for i in range(start, end)
                                         if words[i] not in _SMALL_WORDS):
-                claim(start, end, "title", tuple(r for r in rows if isinstance(r, int)))
-        for start, end, names in self.people.find(words):
+                claim_title(start, end, tuple(r for r in rows if isinstance(r, int)))
+        for start, end, names in people:
             claim(start, end, "person", names[0])
         for i, w in enumerate(words):  # "a Tarantino movie", "directed by Nolan", "Spielberg films"
             if w in self.director_surnames and cased.get(i, False) and (
@@ -411,6 +451,8 @@ class Understander:
         # Negation cues and whatever else was negated leave the mood too; so do filler-only moods.
         for start, _, stop in scopes:
             mood_skip |= set(range(start, stop))
+        for start, end in _phrases(words, _SMALL_TALK):
+            mood_skip |= set(range(start, end))
         mood_words = [w for i, w in enumerate(words) if i not in mood_skip and not _is_cue(words, i) and w != "|"]
         mood = " ".join(mood_words) if any(w not in FILLER for w in mood_words) else ""
         # A genre both asked for and excluded ("scary movies, not too gory") is asked for: the
@@ -472,28 +514,55 @@ class Understander:
         best = None
         for stop in range(first + 1, min(len(words), first + 6) + 1):
             window = words[first:stop]
-            if any(taken[first:stop]) or "|" in window or all(w in FILLER or w in GENRE_WORDS for w in window):
+            # A window ending in "movies" is a kind of movie ("superhero movies"), not a misspelt title.
+            if any(taken[first:stop]) or "|" in window or window[-1] in FILLER or \
+                    all(w in FILLER or w in GENRE_WORDS for w in window):
                 continue
             text = " ".join(window)
             if len(text) < 5:
                 continue
-            hit = process.extractOne(text, self.title_keys, scorer=fuzz.ratio, score_cutoff=86)
-            if hit and (best is None or hit[1] > best[0]):
+            # A misspelling keeps the first letter and the numbers: "fargo" is not "argo", nor
+            # "scary movie" "scary movie 2".
+            hit = process.extractOne(text, self.title_keys, scorer=fuzz.ratio, score_cutoff=86,
+                                     processor=None)
+            if hit and hit[0][0] == text[0] and _numbers(hit[0]) == _numbers(text) and \
+                    (best is None or hit[1] > best[0]):
                 best = (hit[1], stop, hit[0])
         if best is None:
             return None
         return first, best[1], tuple(self.title_rows[best[2]])
 
 
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d+", text)
+
+
+def _stated_years(original: str, words: list[str]) -> dict[int, int]:
+    """prompt_words position -> the year written in parentheses after it: the words before "Fargo (1996)",
+    back to the clause's start, a cue ("like"), a list's "and"/"or", or 12 words, name a movie of 1996."""
+    out: dict[int, int] = {}
+    for match in re.finditer(r"\((\d{4})\)", original):
+        end = len(prompt_words(original[:match.start()]))
+        for i in range(end - 1, max(-1, end - 13), -1):
+            if i >= len(words) or words[i] in _YEAR_RUN_ENDS or _phrases(words[i:i + 1], _EXAMPLES):
+                break
+            out.setdefault(i, int(match.group(1)))
+    return out
+
+
+_YEAR_RUN_ENDS = frozenset(("|", "and", "or", "also"))
+
+
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".split())
 
 
 def _title_cased_positions(original: str) -> dict[int, bool]:
-    """normalised word position -> whether the word was capitalised (or a number) in the original text."""
+    """prompt_words position -> whether the word was capitalised (or a number) in the original text."""
     out: dict[int, bool] = {}
     position = 0
-    for token in re.findall(r"[^\W_][\w'\-]*|&", original):
-        for part in normalise(token).split():
+    for token in re.findall(r"[^\W_][\w'\-]*|&|\|", _with_clause_marks(original)):
+        for part in normalise(token, keep="|").split():
             out[position] = token[:1].isupper() or token[:1].isdigit()
             position += 1
     return out
@@ -508,7 +577,8 @@ def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
     return index
 
 
-_NEGATIONS, _EXAMPLES, _KIDS = (_by_first_word(p) for p in (NEGATION_CUES, EXAMPLE_CUES, KIDS_PHRASES))
+_NEGATIONS, _EXAMPLES, _KIDS, _SMALL_TALK = (_by_first_word(p) for p in (NEGATION_CUES, EXAMPLE_CUES, KIDS_PHRASES,
+                                                                           SMALL_TALK))
 
 
 def _phrases(words: list[str], by_first: dict[str, list[list[str]]]) -> list[tuple[int, int]]:
