@@ -88,14 +88,15 @@ class Settings:
     weight_quality: float = 0.25
     weight_popularity: float = 0.25
     # The same for anonymous requests (no user: no taste; collaborative only from example movies),
-    # chosen on their own, since without a history the mood and the priors carry the whole list.
+    # chosen on their own (with real conversation openings among the tasks), since without a history
+    # the mood and the priors carry the whole list.
     anonymous_weight_prompt: float = 0.25
-    anonymous_weight_match: float = 0.0
+    anonymous_weight_match: float = 0.5
     anonymous_weight_genre_fit: float = 0.5
     anonymous_weight_collaborative: float = 1.0
     anonymous_weight_community: float = 0.25
     anonymous_weight_quality: float = 0.25
-    anonymous_weight_popularity: float = 0.25
+    anonymous_weight_popularity: float = 2.0
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

@@ -29,6 +29,7 @@ class Conversations:
     requests: list[str] = field(default_factory=list)
     relevant: list[set[int]] = field(default_factory=list)
     named: list[list[int]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # ReDial conversationId
     skipped: Counter[str] = field(default_factory=Counter)
     mapped_titles: int = 0
     unmapped_titles: int = 0
@@ -108,4 +109,18 @@ def load_conversations(path: Path, movies: list[Movie]) -> Conversations:
                 out.requests.append(text)
                 out.relevant.append(relevant)  # type: ignore[arg-type]
                 out.named.append(list(dict.fromkeys(named)))
+                out.ids.append(int(conversation["conversationId"]))
     return out
+
+
+def halves(conversations: Conversations) -> tuple[Conversations, Conversations]:
+    """(tuning, test): the conversations with even and with odd ReDial ids, so that weights chosen on
+    one half are measured on the other (the split reads only the id)."""
+    parts = (Conversations(), Conversations())
+    for i, conversation_id in enumerate(conversations.ids):
+        part = parts[conversation_id % 2]
+        part.requests.append(conversations.requests[i])
+        part.relevant.append(conversations.relevant[i])
+        part.named.append(conversations.named[i])
+        part.ids.append(conversation_id)
+    return parts

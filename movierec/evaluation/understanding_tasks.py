@@ -196,6 +196,16 @@ class NamedNeighbours:
         return out
 
 
+@dataclass
+class ConversationTask:
+    """Conversations as a task with `score(ranker)`, for tuning beside the ratings tasks."""
+
+    conversations: Conversations
+
+    def score(self, ranker: EvalRanker) -> dict[str, float]:
+        return conversation_scores(self.conversations, ranker)
+
+
 def conversation_scores(conversations: Conversations, ranker: EvalRanker) -> dict[str, float]:
     requests = [EvalRequest(text, None) for text in conversations.requests]
     ranked = ranker.rank(requests, 50)
