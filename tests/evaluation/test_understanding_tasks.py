@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE_DATA
 from movierec.domain import Movie
 from movierec.evaluation.constraint_requests import KINDS
-from movierec.evaluation.conversations import TitleMapper, load_conversations
+from movierec.evaluation.conversations import Conversations, TitleMapper, halves, load_conversations
 from movierec.evaluation.understanding_tasks import satisfies
 from movierec.indexer.catalogue import load_catalogue
 from movierec.understanding import normalise
@@ -57,6 +57,18 @@ def test_a_request_is_what_the_seeker_wrote_before_the_first_suggestion(tmp_path
     assert loaded.relevant == [{row(movies, "Speed")}]
     assert loaded.named == [[row(movies, "Heat")]]
     assert sum(loaded.skipped.values()) == 1 and loaded.unmapped_titles == 1
+    assert loaded.ids == [1]
+
+
+def test_halves_split_by_id_alone_into_disjoint_complete_parts() -> None:
+    talks = Conversations(requests=[f"text {i}" for i in range(7)], relevant=[{i} for i in range(7)],
+                          named=[[i] for i in range(7)], ids=[20, 3, 8, 15, 4, 11, 6])
+    tuning, test = halves(talks)
+    assert tuning.ids == [20, 8, 4, 6] and test.ids == [3, 15, 11]
+    for part in (tuning, test):  # each request keeps its own answers
+        assert [int(t.split()[1]) for t in part.requests] == [next(iter(r)) for r in part.relevant]
+        assert [n[0] for n in part.named] == [next(iter(r)) for r in part.relevant]
+    assert sorted(tuning.requests + test.requests) == sorted(talks.requests)
 
 
 def test_checks_read_the_catalogue(movies: list[Movie]) -> None:
