@@ -59,11 +59,14 @@ def test_index_info_describes_the_sample(sample_channel: grpc.Channel) -> None:
 def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.Channel) -> None:
     response = call(sample_channel, prompt="an animated movie about toys that come to life")
     assert len(response.movies) == 10  # limit 0 means 10
-    assert "Toy Story" in [m.title for m in response.movies[:3]]
+    # The anonymous weights lean on popularity (chosen with real conversations): a specific
+    # description still puts its movie near the top, among well-known films of the same kind.
+    assert "Toy Story" in [m.title for m in response.movies[:5]]
+    assert all("Animation" in m.genres for m in response.movies)
     scores = [m.score for m in response.movies]
     assert scores == sorted(scores, reverse=True)
     for m in response.movies:
-        assert set(m.signals) == {"prompt", "genre_fit", "community", "quality", "popularity"}
+        assert set(m.signals) == {"prompt", "match", "genre_fit", "community", "quality", "popularity"}
         assert m.score == pytest.approx(sum(m.signals.values()), abs=1e-4)
         assert m.title and m.genres and m.movie_id > 0
     assert response.index_version
