@@ -34,8 +34,10 @@ class CatalogueFacets:
         self.keyword_rows: dict[str, np.ndarray] = _inverted([m.keywords for m in movies])
 
     def rows_with(self, table: dict[str, np.ndarray], names: Sequence[str], key=lambda x: x) -> np.ndarray:  # noqa: ANN001
+        """Rows int64 (k,) of the movies with any of the names; a row may repeat (the callers index a
+        mask with them, and deduplicating cost more than the rest of the mask)."""
         hits = [table.get(key(name), np.zeros(0, np.int64)) for name in names]
-        return np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+        return np.concatenate(hits) if hits else np.zeros(0, np.int64)
 
     def allowed(self, query: Understood, exclude_rows: Sequence[int] = ()) -> np.ndarray | None:
         """bool (n_movies,) of the movies the query allows, or None when it constrains nothing."""

@@ -285,8 +285,10 @@ class Recommender:
                                         include_rated=q.include_rated, allowed=allowed, examples=examples))
         results = []
         for u, ranked in zip(understood, self.ranker.rank(requests)):
-            movies = [Recommendation(movie=self.index.movies[row], score=float(ranked.scores[j]),
-                                     signals={name: float(v[j]) for name, v in ranked.signals.items()})
+            scores = ranked.scores.tolist()  # Python floats once per array, not per element
+            parts = {name: v.tolist() for name, v in ranked.signals.items()}
+            movies = [Recommendation(movie=self.index.movies[row], score=scores[j],
+                                     signals={name: values[j] for name, values in parts.items()})
                       for j, row in enumerate(ranked.rows.tolist())]
             results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
                                            examples=[self.index.movies[r] for r in u.examples],

@@ -165,6 +165,18 @@ class _Span:
     scope_start: int = -1  # where the negation cue starts, when negated
 
 
+class _Text:
+    """A prompt's words as the gazetteers search them: " w1 w2 ... " and each word's first character."""
+
+    def __init__(self, words: list[str]):
+        self.text = " " + " ".join(words) + " "
+        self.starts: dict[int, int] = {}
+        position = 1
+        for i, w in enumerate(words):
+            self.starts[position] = i
+            position += len(w) + 1
+
+
 @dataclass
 class _Gazetteer:
     """Whole-word phrase lookup over normalised text (Aho-Corasick)."""
@@ -184,22 +196,17 @@ class _Gazetteer:
             self.automaton.make_automaton()
         return self
 
-    def find(self, words: list[str]) -> list[tuple[int, int, tuple[object, ...]]]:
+    def find(self, words: list[str] | _Text) -> list[tuple[int, int, tuple[object, ...]]]:
         """(start word, end word, values) of every phrase occurring in `words`, longest first where they overlap."""
         if self.empty:
             return []
-        text = " " + " ".join(words) + " "
-        starts = {}
-        position = 1
-        for i, w in enumerate(words):
-            starts[position] = i
-            position += len(w) + 1
+        prepared = words if isinstance(words, _Text) else _Text(words)
         hits = []
-        for end_char, (phrase, values) in self.automaton.iter(text):
+        for end_char, (phrase, values) in self.automaton.iter(prepared.text):
             first = end_char - len(phrase)  # the phrase's first character (keys are " phrase ")
-            if first in starts:
-                start = starts[first]
-                hits.append((start, start + len(phrase.split()), values))
+            start = prepared.starts.get(first)
+            if start is not None:
+                hits.append((start, start + phrase.count(" ") + 1, values))
         hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
         taken: set[int] = set()
         out = []
@@ -301,6 +308,7 @@ class Understander:
     def understand(self, prompt: str) -> Understood:
         original = prompt
         words = prompt_words(prompt)
+        text = _Text(words)
         spans: list[_Span] = []
         taken = [False] * len(words)
 
@@ -312,7 +320,7 @@ class Understander:
 
         cased = _title_cased_positions(original)
         stated = _stated_years(original, words)
-        people = self.people.find(words)
+        people = self.people.find(text)
         person_ends = {start: end for start, end, _ in people}
 
         def claim_title(start: int, end: int, rows: tuple[int, ...]) -> bool:
@@ -354,7 +362,7 @@ class Understander:
                 if hit is not None and not (hit[1] - hit[0] == 1 and words[nxt] in self.single_words):
                     extended = claim_title(*hit) or extended
         # Multi-word titles written in Title Case anywhere ("Pulp Fiction or Reservoir Dogs").
-        for start, end, rows in self.titles.find(words):
+        for start, end, rows in self.titles.find(text):
             if end - start >= 2 and all(cased.get(i, False) for i in range(start, end)
                                         if words[i] not in _SMALL_WORDS):
                 claim_title(start, end, tuple(r for r in rows if isinstance(r, int)))
@@ -371,11 +379,11 @@ class Understander:
             claim(start, end, "runtime", bound)
         for start, end in _phrases(words, _KIDS):
             claim(start, end, "kids", True)
-        for start, end, genres in self.genre_words.find(words):
+        for start, end, genres in self.genre_words.find(text):
             claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[union-attr]
-        for start, end, codes in self.language_words.find(words):
+        for start, end, codes in self.language_words.find(text):
             claim(start, end, "language", codes[0])
-        for start, end, keywords in self.keywords.find(words):
+        for start, end, keywords in self.keywords.find(text):
             claim(start, end, "keyword", keywords[0])
         foreign = next((i for i, w in enumerate(words) if w in ("foreign", "subtitled", "subtitles")), None)
         if foreign is not None:
@@ -561,11 +569,16 @@ def _title_cased_positions(original: str) -> dict[int, bool]:
     """prompt_words position -> whether the word was capitalised (or a number) in the original text."""
     out: dict[int, bool] = {}
     position = 0
-    for token in re.findall(r"[^\W_][\w'\-]*|&|\|", _with_clause_marks(original)):
-        for part in normalise(token, keep="|").split():
-            out[position] = token[:1].isupper() or token[:1].isdigit()
+    for token in _CASED_TOKEN.findall(_with_clause_marks(original)):
+        cased = token[:1].isupper() or token[:1].isdigit()
+        # A plain word is one normalised word; only the others need normalising to count their parts.
+        for _ in ((token,) if token.isascii() and token.isalnum() else normalise(token, keep="|").split()):
+            out[position] = cased
             position += 1
     return out
+
+
+_CASED_TOKEN = re.compile(r"[^\W_][\w'\-]*|&|\|")
 
 
 def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
