@@ -48,11 +48,12 @@ def percentile_ranks(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def standardise(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """z-score each row of x (R, C) over its valid entries (bool (R, C)); constant rows become 0."""
-    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
-    mean = np.where(valid, x, 0).sum(axis=1, keepdims=True) / count
+    """z-score each row of x (..., R, C) over its valid entries (bool (R, C)); constant rows become 0.
+    Several signals stacked as (S, R, C) are standardised in one pass."""
+    count = np.maximum(valid.sum(axis=-1, keepdims=True), 1)
+    mean = np.where(valid, x, 0).sum(axis=-1, keepdims=True) / count
     deviation = np.where(valid, x - mean, 0)
-    std = np.sqrt(np.square(deviation).sum(axis=1, keepdims=True) / count)
+    std = np.sqrt(np.square(deviation).sum(axis=-1, keepdims=True) / count)
     return (deviation / np.where(std > 1e-9, std, np.inf)).astype(np.float32)
 
 
@@ -79,8 +80,12 @@ def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], vali
     valid; parts name -> (B, C))."""
     parts: dict[str, np.ndarray] = {}
     total = np.zeros(valid.shape, dtype=np.float32)
+    # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
+    dense = [n for n in signals if calibration == "standard" and BY_NAME[n].scale != "share"]
+    together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid))) if dense else {}
     for name, values in signals.items():
         scale = (applies[name] * weights[name]).astype(np.float32)[:, None]                   # (B, 1)
-        parts[name] = calibrate(name, values, valid, calibration) * scale
+        calibrated = together[name] if name in together else calibrate(name, values, valid, calibration)
+        parts[name] = calibrated * scale
         total += parts[name]
     return np.where(valid, total, -np.inf).astype(np.float32), parts
