@@ -297,7 +297,9 @@ class Understander:
                 self.title_rows.setdefault(key, []).append(row)
                 self.titles.add(key, row)
         self.titles.finish()
-        self.title_keys = list(self.title_rows)
+        self.title_keys_by_first: dict[str, list[str]] = {}  # fuzzy candidates share the first letter
+        for key in self.title_rows:
+            self.title_keys_by_first.setdefault(key[0], []).append(key)
         # One-word genre and language names ("horror", "french"): never a one-word title after a cue.
         self.single_words = frozenset(w for w in (*map(normalise, GENRE_WORDS), *map(str.lower, self.genres),
                                                   *self.language_names, *_NUMBER_WORDS) if " " not in w)
@@ -531,9 +533,9 @@ class Understander:
                 continue
             # A misspelling keeps the first letter and the numbers: "fargo" is not "argo", nor
             # "scary movie" "scary movie 2".
-            hit = process.extractOne(text, self.title_keys, scorer=fuzz.ratio, score_cutoff=86,
-                                     processor=None)
-            if hit and hit[0][0] == text[0] and _numbers(hit[0]) == _numbers(text) and \
+            hit = process.extractOne(text, self.title_keys_by_first.get(text[0], ()), scorer=fuzz.ratio,
+                                     score_cutoff=86, processor=None)
+            if hit and _numbers(hit[0]) == _numbers(text) and \
                     (best is None or hit[1] > best[0]):
                 best = (hit[1], stop, hit[0])
         if best is None:
@@ -616,6 +618,11 @@ _DECADES = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950
             "seventies": 1970, "eighties": 1980, "nineties": 1990}
 
 
+_DECADE = re.compile(r"(?:(19|20)?(\d)0)s")
+_YEAR = re.compile(r"(19|20)\d\d")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
+
+
 def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int | None, int | None]]]:
     """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent (the
     catalogue's last five years before `newest_year`), classic (before 1980)."""
@@ -624,7 +631,7 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
     while i < len(words):
         w = words[i]
         prev = words[i - 1] if i else ""
-        m = re.fullmatch(r"(?:(19|20)?(\d)0)s", w)
+        m = _DECADE.fullmatch(w) if w[:1].isdigit() else None
         if m:
             century = int(m.group(1) or 0) * 100 or (1900 if int(m.group(2)) >= 2 else 2000)
             start = century + int(m.group(2)) * 10
@@ -638,10 +645,10 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
         elif w in _DECADES:
             begin = i - 1 if prev == "the" else i
             out.append((begin, i + 1, (_DECADES[w], _DECADES[w] + 9)))
-        elif re.fullmatch(r"(19|20)\d\d", w):
+        elif _YEAR.fullmatch(w):
             year = int(w)
             nxt = words[i + 1: i + 3]
-            if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and re.fullmatch(r"(19|20)\d\d", nxt[1]):
+            if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and _YEAR.fullmatch(nxt[1]):
                 out.append((i - 1, i + 3, (year, int(nxt[1]))))
                 i += 3
                 continue
@@ -653,7 +660,7 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                 out.append((i - 1, i + 1, (year, None)))
             elif prev in ("from", "in", "of") or (i + 1 < len(words) and words[i + 1] in ("movie", "film", "movies")):
                 if i + 2 < len(words) and words[i + 1] in ("to", "through", "until") and \
-                        re.fullmatch(r"(19|20)\d\d", words[i + 2]):
+                        _YEAR.fullmatch(words[i + 2]):
                     out.append((i - 1, i + 3, (year, int(words[i + 2]))))
                     i += 3
                     continue
@@ -677,11 +684,19 @@ _UNITS = {"h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "m": 1, "min": 
           "minutes": 1}
 
 
+_UPPER_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+_LOWER_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _cues, _by_first in ((_UPPER_CUES, _UPPER_BY_FIRST), (_LOWER_CUES, _LOWER_BY_FIRST)):
+    for _cue in _cues:
+        _by_first.setdefault(_cue[0], []).append(_cue)
+_CUE_GROUPS = ((_UPPER_BY_FIRST, True), (_LOWER_BY_FIRST, False))
+
+
 def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     """(minutes, words used) of a duration starting at words[i]: "90 minutes", "2 hours", "an hour and a half",
     "two hours", "1h30", "an hour and 45 minutes"; None if there is none."""
     w = words[i] if i < len(words) else ""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?", w)
+    m = _DURATION.fullmatch(w) if w[:1].isdigit() else None
     if m:
         value, unit, used = float(m.group(1)), m.group(2), 1
     elif w in _NUMBER_WORDS:
@@ -708,8 +723,9 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
     a half", "over 3 hours", "short", "not too long" (with its negation)."""
     out = []
     for i, w in enumerate(words):
-        for cues, upper in ((_UPPER_CUES, True), (_LOWER_CUES, False)):
-            cue = next((c for c in cues if c[0] == w and tuple(words[i:i + len(c)]) == c), None)
+        groups = _CUE_GROUPS if w in _UPPER_BY_FIRST or w in _LOWER_BY_FIRST else ()
+        for cues, upper in groups:
+            cue = next((c for c in cues.get(w, ()) if tuple(words[i:i + len(c)]) == c), None)
             if cue is None:
                 continue
             found = _duration(words, i + len(cue))
