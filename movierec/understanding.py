@@ -196,15 +196,14 @@ class _Gazetteer:
             self.automaton.make_automaton()
         return self
 
-    def find(self, words: list[str] | _Text) -> list[tuple[int, int, tuple[object, ...]]]:
-        """(start word, end word, values) of every phrase occurring in `words`, longest first where they overlap."""
+    def find(self, text: _Text) -> list[tuple[int, int, tuple[object, ...]]]:
+        """(start word, end word, values) of every phrase occurring in `text`, longest first where they overlap."""
         if self.empty:
             return []
-        prepared = words if isinstance(words, _Text) else _Text(words)
         hits = []
-        for end_char, (phrase, values) in self.automaton.iter(prepared.text):
+        for end_char, (phrase, values) in self.automaton.iter(text.text):
             first = end_char - len(phrase)  # the phrase's first character (keys are " phrase ")
-            start = prepared.starts.get(first)
+            start = text.starts.get(first)
             if start is not None:
                 hits.append((start, start + phrase.count(" ") + 1, values))
         hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
@@ -302,7 +301,7 @@ class Understander:
             self.title_keys_by_first.setdefault(key[0], []).append(key)
         # One-word genre and language names ("horror", "french"): never a one-word title after a cue.
         self.single_words = frozenset(w for w in (*map(normalise, GENRE_WORDS), *map(str.lower, self.genres),
-                                                  *self.language_names, *_NUMBER_WORDS) if " " not in w)
+                                                  *self.language_names, *_COUNT_WORDS) if " " not in w)
         years = [m.year for m in movies if m.year]
         self.newest_year = max(years) if years else 2020
 
@@ -321,7 +320,8 @@ class Understander:
                     taken[i] = True
 
         cased = _title_cased_positions(original)
-        stated = _stated_years(original, words)
+        marks = _year_marks(original)
+        stated = _stated_years(marks, words)
         people = self.people.find(text)
         person_ends = {start: end for start, end, _ in people}
 
@@ -337,7 +337,7 @@ class Understander:
             return True
 
         # Titles with a year: "Inception (2010)".
-        for start, end, year in self._titles_with_year(original, words):
+        for start, end, year in self._titles_with_year(marks):
             claim(start, end, "title", year)
         # Titles after a cue ("like Super Troopers", "I loved inception"), exact or fuzzy.
         for start, end, rows in self._titles_after_cues(words, taken):
@@ -480,11 +480,9 @@ class Understander:
             for_kids=for_kids)
 
     # -- titles --------------------------------------------------------------------------------------
-    def _titles_with_year(self, original: str, words: list[str]) -> list[tuple[int, int, tuple[int, ...]]]:
+    def _titles_with_year(self, marks: list[tuple[int, list[str]]]) -> list[tuple[int, int, tuple[int, ...]]]:
         out = []
-        for match in re.finditer(r"\((\d{4})\)", original):
-            year = int(match.group(1))
-            before = prompt_words(original[:match.start()])  # the same positions as the prompt's words
+        for year, before in marks:
             end = len(before)
             # The longest title that ends right before "(year)" with a release year within 1.
             for start in range(max(0, end - 12), end):
@@ -547,23 +545,28 @@ def _numbers(text: str) -> list[str]:
     return re.findall(r"\d+", text)
 
 
-def _stated_years(original: str, words: list[str]) -> dict[int, int]:
+def _year_marks(original: str) -> list[tuple[int, list[str]]]:
+    """(year, the prompt's words before it) for each year written in parentheses: "Fargo (1996)"."""
+    return [(int(m.group(1)), prompt_words(original[:m.start()])) for m in re.finditer(r"\((\d{4})\)", original)]
+
+
+def _stated_years(marks: list[tuple[int, list[str]]], words: list[str]) -> dict[int, int]:
     """prompt_words position -> the year written in parentheses after it: the words before "Fargo (1996)",
     back to the clause's start, a cue ("like"), a list's "and"/"or", or 12 words, name a movie of 1996."""
     out: dict[int, int] = {}
-    for match in re.finditer(r"\((\d{4})\)", original):
-        end = len(prompt_words(original[:match.start()]))
+    for year, before in marks:
+        end = len(before)
         for i in range(end - 1, max(-1, end - 13), -1):
-            if i >= len(words) or words[i] in _YEAR_RUN_ENDS or _phrases(words[i:i + 1], _EXAMPLES):
+            if i >= len(words) or words[i] in _YEAR_RUN_ENDS or words[i] in _EXAMPLE_WORDS:
                 break
-            out.setdefault(i, int(match.group(1)))
+            out.setdefault(i, year)
     return out
 
 
 _YEAR_RUN_ENDS = frozenset(("|", "and", "or", "also"))
 
 
-_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".split())
 
 
@@ -608,6 +611,7 @@ def _phrases(words: list[str], by_first: dict[str, list[list[str]]]) -> list[tup
 
 
 _CUE_WORDS = frozenset(c for c in NEGATION_CUES if " " not in c) | SCOPE_ENDS
+_EXAMPLE_WORDS = frozenset(c for c in EXAMPLE_CUES if " " not in c)
 
 
 def _is_cue(words: list[str], i: int) -> bool:
