@@ -81,7 +81,7 @@ def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], vali
     parts: dict[str, np.ndarray] = {}
     total = np.zeros(valid.shape, dtype=np.float32)
     # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
-    dense = [n for n in signals if calibration == "standard" and BY_NAME[n].scale != "share"]
+    dense = [n for n in signals if BY_NAME[n].scale != "share"] if calibration == "standard" else []
     together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid))) if dense else {}
     for name, values in signals.items():
         scale = (applies[name] * weights[name]).astype(np.float32)[:, None]                   # (B, 1)
