@@ -26,6 +26,9 @@ from movierec.batch import Batch
 if TYPE_CHECKING:
     from movierec.ranking import Ranker
 
+# The most values the community signal makes dense at once (rows of the batch's sparse product).
+DENSE_ROWS_MAX_VALUES = 4_000_000
+
 
 @dataclass(frozen=True)
 class Signal:
@@ -130,21 +133,24 @@ def community(ranker: Ranker, batch: Batch) -> np.ndarray:
         return out
     # One more than K, since the requester is usually among their own nearest users.
     sims, similar = index.user_index.search(batch.queries, min(k + 1, index.user_index.ntotal))  # (B, K+1)
-    ratings = ranker.ratings
-    n_movies = len(index.movies)
-    for i, r in enumerate(batch.requests):
-        if not batch.has_query[i]:
-            continue
-        own_row = r.user.row if r.user is not None and r.user.row is not None else -1
-        keep = (similar[i] >= 0) & (similar[i] != own_row)
-        neighbours, s = similar[i][keep][:k], np.maximum(sims[i][keep][:k], 0)
-        starts, ends = ratings.indptr[neighbours], ratings.indptr[neighbours + 1]
-        if not len(neighbours) or not (ends - starts).any():
-            continue
-        # The neighbours' rows of the CSR ratings, each value times its user's weight, summed per movie.
-        lengths = ends - starts
+    # Each request's K nearest other users, weighted by similarity (clipped at 0, summing to 1).
+    own = np.array([r.user.row if r.user is not None and r.user.row is not None else -1 for r in batch.requests])
+    keep = (similar >= 0) & (similar != own[:, None]) & batch.has_query[:, None]
+    keep &= np.cumsum(keep, axis=1) <= k
+    weights = np.where(keep, np.maximum(sims, 0), 0)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
+    ratings, n_movies = ranker.ratings, len(index.movies)
+    step = max(1, DENSE_ROWS_MAX_VALUES // max(1, n_movies))  # a few requests at a time on big catalogues
+    for lo in range(0, len(out), step):
+        # The neighbours' rows of the CSR ratings, each value times its weight, summed per (request, movie)
+        # in one bincount: the batch's (requests, n_users) weights @ ratings without a sparse matrix.
+        request, slot = np.nonzero(keep[lo:lo + step])
+        users = similar[lo:lo + step][request, slot]
+        starts, lengths = ratings.indptr[users], ratings.indptr[users + 1] - ratings.indptr[users]
         spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        weight_of = np.repeat(s / max(float(s.sum()), 1e-9), lengths)
-        mixed = np.bincount(ratings.indices[spans], weights=ratings.data[spans] * weight_of, minlength=n_movies)
-        out[i] = mixed[candidates[i]]
+        cells = np.repeat(request * n_movies, lengths) + ratings.indices[spans]
+        values = ratings.data[spans] * np.repeat(weights[lo:lo + step][request, slot], lengths)
+        rows = len(out[lo:lo + step])
+        mixed = np.bincount(cells, weights=values, minlength=rows * n_movies).reshape(rows, n_movies)
+        out[lo:lo + step] = np.take_along_axis(mixed, candidates[lo:lo + step], axis=1)
     return out

@@ -50,3 +50,21 @@ def test_rare_tags_weigh_more_than_common_ones(matcher: TagMatcher) -> None:
     # movie 0 carries both tags; movie 4 only the common "comedy" (2 of 6 movies), less than half the weight
     assert scores[0] == pytest.approx(1.0)
     assert 0 < scores[4] < 0.5
+
+
+def test_tags_found_are_every_run_of_words_that_is_a_tag() -> None:
+    """The automaton against the plain reference: every contiguous run of the expanded words that is a tag."""
+    rng = np.random.default_rng(5)
+    vocabulary = ["new", "york", "new york", "time", "travel", "time travel", "road trip", "trip", "zombie",
+                  "comedy", "romance", "science fiction", "love", "new york city"]
+    movies = [tuple(rng.choice(vocabulary, size=3, replace=False)) for _ in range(40)]
+    tagger = TagMatcher(movies)
+    pool = ["new", "york", "city", "time", "travel", "road", "trip", "zombies", "a", "the", "romcom", "sci-fi",
+            "funny", "love", "story", "and", "not"]
+    for _ in range(300):
+        text = " ".join(rng.choice(pool, size=int(rng.integers(0, 12))))
+        ws = expand(text)
+        reference = {" ".join(ws[i:j]) for i in range(len(ws)) for j in range(i + 1, len(ws) + 1)} & set(tagger.vocabulary)
+        found = tagger.tags_in(text)
+        assert set(found) == reference
+        assert all(found[t] == pytest.approx(tagger.idf[tagger.vocabulary[t]]) for t in found)

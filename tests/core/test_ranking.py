@@ -157,6 +157,20 @@ def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
         assert together.signals.keys() == alone.signals.keys()
 
 
+
+def test_community_read_a_few_requests_at_a_time_is_the_same(index: IndexArtifact,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Big catalogues make the batch's per-movie sums dense a few requests at a time: same numbers.
+    from movierec import signals
+    ranker = Ranker(index, CONFIG)
+    requests = [RankRequest("a horror movie", prompt(20 + i), P(index, i) if i % 2 else None, 10) for i in range(5)]
+    whole = ranker.rank(requests)
+    monkeypatch.setattr(signals, "DENSE_ROWS_MAX_VALUES", 2 * len(index.movies))  # two requests at a time
+    chunked = ranker.rank(requests)
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.signals["community"], b.signals["community"])
+
 def test_limit_larger_than_the_catalogue(index: IndexArtifact) -> None:
     ranked = Ranker(index, RankingConfig(candidate_movies=10_000, similar_users=10_000)).rank(
         [RankRequest("anything", prompt(5), user=P(index, 0), limit=1000)])[0]
