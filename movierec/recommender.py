@@ -212,6 +212,15 @@ class Recommender:
             return len(self._history(user_id))
 
     # -- understanding ------------------------------------------------------------------------
+    def check_fields(self, query: RecommendQuery) -> None:
+        """Raise InvalidArgument, naming the field, for explicit genres, languages or movie ids the
+        catalogue does not have (what `understand` would raise, without parsing the prompt)."""
+        for field_name in ("genres", "excluded_genres"):
+            self._genres(field_name, getattr(query, field_name))
+        self._languages(query.languages)
+        self._rows("example_movie_ids", query.example_movie_ids)
+        self._rows("excluded_movie_ids", query.excluded_movie_ids)
+
     def understand(self, query: RecommendQuery) -> Understood:
         """The prompt parsed against this catalogue, with the query's explicit constraints on top.
 
@@ -227,11 +236,7 @@ class Recommender:
                 tuple(g for g in text.excluded_genres if g not in wanted)
             changes.update(genres=wanted, excluded_genres=excluded)
         if query.languages:
-            known = set(self.understander.languages_present)
-            unknown = [c for c in query.languages if c not in known]
-            if unknown:
-                raise InvalidArgument(f"languages: no catalogue movie is in {', '.join(unknown)}; "
-                                      f"the catalogue has {', '.join(sorted(known))}")
+            self._languages(query.languages)
             changes.update(languages=tuple(query.languages),
                            excluded_languages=tuple(c for c in text.excluded_languages if c not in query.languages))
         if query.year_min is not None or query.year_max is not None:  # the explicit range replaces the text's
@@ -251,6 +256,13 @@ class Recommender:
             raise InvalidArgument(f"{field_name}: unknown genre {', '.join(map(repr, unknown))}; "
                                   f"the catalogue's genres are {', '.join(self.understander.genres)}")
         return tuple(dict.fromkeys(self._genre_names[g.lower()] for g in names))
+
+    def _languages(self, codes: tuple[str, ...]) -> None:
+        known = set(self.understander.languages_present)
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise InvalidArgument(f"languages: no catalogue movie is in {', '.join(unknown)}; "
+                                  f"the catalogue has {', '.join(sorted(known))}")
 
     def _rows(self, field_name: str, movie_ids: tuple[int, ...]) -> tuple[int, ...]:
         unknown = [m for m in movie_ids if m not in self.index.movie_row]

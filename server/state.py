@@ -43,7 +43,7 @@ class ServingState:
         self._feedback_lock = threading.Lock()
         self._store: RatingsStore | None = None
         self.load_error: str | None = "the index is loading"
-        self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery, Understood], RecommendResult] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
             self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
             lanes=settings.batch_lanes, threads=threads)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
@@ -61,10 +61,15 @@ class ServingState:
 
     def recommend(self, query: RecommendQuery, timeout_s: float | None = None) -> RecommendResult:
         recommender = self.recommender()
-        recommender.check_user(query.user_id)  # NOT_FOUND now, not inside a shared batch
-        # Understood in the request's own thread (errors surface here, and the batch lane only embeds and ranks).
-        understood = recommender.understand(query)
-        return self.batcher.submit((recommender, query, understood)).result(timeout_s)
+        # NOT_FOUND and INVALID_ARGUMENT now, not inside a shared batch.
+        recommender.check_user(query.user_id)
+        recommender.check_fields(query)
+        # The prompt is parsed in the batch lane, beside the rest of the batch's Python work: parsed in
+        # the request threads it cost more CPU under load (many threads taking turns at the GIL).
+        result = self.batcher.submit((recommender, query)).result(timeout_s)
+        if isinstance(result, MovierecError):
+            raise result
+        return result
 
     def store(self) -> RatingsStore:
         """The ratings store, opened on first use (so a store that cannot be opened fails feedback only)."""
@@ -87,16 +92,24 @@ class ServingState:
         return self.recommender().user_summary(user_id, limit)
 
     @staticmethod
-    def _run_batch(items: list[tuple[Recommender, RecommendQuery, Understood]], threads: int) -> list[RecommendResult]:
+    def _run_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int) -> list[RecommendResult | MovierecError]:
+        """Each item's result, or the error its own query raised (a bad query does not fail its batch)."""
+        results: list[RecommendResult | MovierecError | None] = [None] * len(items)
+        understood: list[Understood | None] = [None] * len(items)
+        for i, (recommender, query) in enumerate(items):
+            try:
+                understood[i] = recommender.understand(query)
+            except MovierecError as e:
+                results[i] = e
         # Around a swap one batch may span two versions: answer each group with its own.
-        results: list[RecommendResult | None] = [None] * len(items)
         groups: dict[int, list[int]] = {}
-        for i, (recommender, _, _) in enumerate(items):
-            groups.setdefault(id(recommender), []).append(i)
+        for i, (recommender, _) in enumerate(items):
+            if results[i] is None:
+                groups.setdefault(id(recommender), []).append(i)
         for positions in groups.values():
             recommender = items[positions[0]][0]
             answered = recommender.recommend_batch([items[i][1] for i in positions], threads,
-                                                   understood=[items[i][2] for i in positions])
+                                                   understood=[understood[i] for i in positions])  # type: ignore[misc]
             for i, result in zip(positions, answered):
                 results[i] = result
         return results  # type: ignore[return-value]

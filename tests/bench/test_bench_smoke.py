@@ -37,3 +37,17 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
+
+    # The A/B tool on the index the run built: the same server under two names, one short round.
+    serve = Path(sys.executable).parent / "movierec-serve"
+    compared = tmp_path / "compare.json"
+    done = subprocess.run([Path(sys.executable).parent / "movierec-bench-compare", "--rounds", "1", "--seconds", "1",
+                           "--single-seconds", "1", "--out", compared,
+                           "--a", f"a={serve}:{tmp_path / 'work' / 'index'}", "--a", f"b={serve}:{tmp_path / 'work' / 'index'}"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    means = json.loads(compared.read_text())["means"]
+    assert set(means) == {"a", "b"}
+    assert all(m["requests_per_s"] > 0 and m["server_cpu_ms_per_request"] > 0 and m["p50_1_client_ms"] > 0
+               for m in means.values())
+    assert "| a |" in done.stdout and "| b |" in done.stdout
