@@ -180,9 +180,7 @@ class Ranker:
         """Rank a batch: retrieve -> signals -> combine -> explain, one batched product per step."""
         if not requests:
             return []
-        batch = self._batch(requests)
-        retrieval.retrieve(self, batch)
-        values = signals.compute(self, batch)
+        batch, values = self.candidates_and_signals(requests)
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
@@ -190,6 +188,13 @@ class Ranker:
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
         return explain.explain(batch, total, parts, applies)
+
+    def candidates_and_signals(self, requests: list[RankRequest]) -> tuple[Batch, dict[str, np.ndarray]]:
+        """The first two stages: the batch with its candidates (B, C) and valid mask, and each active
+        signal's raw values over them, name -> float32 (B, C) (what combine and the learned scorer read)."""
+        batch = self._batch(requests)
+        retrieval.retrieve(self, batch)
+        return batch, signals.compute(self, batch)
 
     def _batch(self, requests: list[RankRequest]) -> Batch:
         index = self.index

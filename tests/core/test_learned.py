@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movierec.learned import FEATURES, LearnedScorer, candidate_features, train_scorer
+
+F = 2 * len(FEATURES)
+
+
+def planted(users: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random features; the liked candidate is the one where features 0 and 1 are both high, an
+    interaction that no weighted sum of the features can pick out."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((users, width, F)).astype(np.float32)
+    valid = rng.random((users, width)) > 0.1
+    both = np.minimum(x[:, :, 0], x[:, :, 1])
+    liked = np.argmax(np.where(valid, both, -np.inf), axis=1)
+    positive = np.zeros((users, width), dtype=bool)
+    positive[np.arange(users), liked] = True
+    return x, valid, positive
+
+
+def test_a_planted_interaction_is_learned_and_ranked_first() -> None:
+    x, valid, positive = planted(600, 20, seed=1)
+    scorer = train_scorer(x, valid, positive, epochs=40, seed=0)
+    test_x, test_valid, test_positive = planted(300, 20, seed=2)
+    scores = np.where(test_valid, scorer.score(test_x), -np.inf)
+    first = (np.argmax(scores, axis=1) == np.argmax(test_positive, axis=1)).mean()
+    # The best weighted sum of the two features (equal weights) is the reference it must beat.
+    linear = np.where(test_valid, test_x[:, :, 0] + test_x[:, :, 1], -np.inf)
+    linear_first = (np.argmax(linear, axis=1) == np.argmax(test_positive, axis=1)).mean()
+    assert first >= 0.8 and first > linear_first + 0.1, (first, linear_first)
+    assert scorer.curve[-1]["train"] < scorer.curve[0]["train"]
+
+
+def test_training_is_reproducible_for_a_seed() -> None:
+    x, valid, positive = planted(100, 10, seed=3)
+    a, b = (train_scorer(x, valid, positive, epochs=3, seed=7) for _ in range(2))
+    for (wa, ba), (wb, bb) in zip(a.layers, b.layers):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ba, bb, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_round_trip_and_mismatched_weights_are_refused() -> None:
+    x, valid, positive = planted(50, 8, seed=4)
+    scorer = train_scorer(x, valid, positive, epochs=1)
+    again = LearnedScorer.from_arrays(scorer.arrays())
+    np.testing.assert_array_equal(again.score(x), scorer.score(x))
+    broken = scorer.arrays()
+    broken["w1"] = broken["w1"][:-1]
+    with pytest.raises(ValueError, match="layer 1"):
+        LearnedScorer.from_arrays(broken)
+    with pytest.raises(ValueError, match="features"):
+        LearnedScorer.from_arrays({"w0": np.zeros((3, 1), np.float32), "b0": np.zeros(1, np.float32)})
+
+
+def test_features_are_z_scores_and_raw_values_over_the_valid_candidates() -> None:
+    rng = np.random.default_rng(0)
+    valid = np.array([[True, True, True, False], [True, False, True, True]])
+    values = {"taste": rng.standard_normal((2, 4)).astype(np.float32)}
+    out = candidate_features(values, valid)
+    assert out.shape == (2, 4, F)
+    k = FEATURES.index("taste")
+    for i in range(2):
+        z = out[i, valid[i], k]
+        assert z.mean() == pytest.approx(0, abs=1e-6) and z.std() == pytest.approx(1, abs=1e-5)
+        np.testing.assert_array_equal(out[i, valid[i], len(FEATURES) + k], values["taste"][i, valid[i]])
+    assert not out[~valid].any()
+    assert not out[:, :, FEATURES.index("prompt")].any()  # a signal absent from the batch is 0
