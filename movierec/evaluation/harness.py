@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -16,15 +17,16 @@ from movierec.artifact import IndexArtifact, load_artifact
 from movierec.embedding import Encoder
 from movierec.evaluation import paraphrases
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
-from movierec.evaluation.rankers import (EaseReference, EvalRanker, EvalRequest, ItemKNN, MemoEncoder,
-                                         OriginalDesign, Popularity, ProductionRanker)
+from movierec.evaluation.rankers import (EaseReference, EvalRanker, EvalRequest, ItemKNN, LearnedRanker, MemoEncoder,
+                                         OriginalDesign, Popularity, ProductionRanker, pool_features)
 from movierec.evaluation.splits import temporal_split
-from movierec.evaluation.tasks import (Task, everyday_mood_only_task, everyday_mood_taste_task, mood_only_task,
+from movierec.evaluation.tasks import (LIKED, Task, everyday_mood_only_task, everyday_mood_taste_task, mood_only_task,
                                        mood_taste_task, taste_task)
 from movierec.evaluation.understanding_tasks import (BM25, ConversationTask, NamedNeighbours, PlainCosine,
                                                      constraint_task, conversation_scores, describe)
 from movierec.ranking import RankingConfig
 from movierec.indexer.build import build_index
+from movierec.learned import LearnedScorer, train_scorer
 from movierec.indexer.catalogue import load_catalogue
 from movierec.indexer.datafiles import find_data_files
 from movierec.indexer.ratings import load_ratings
@@ -36,6 +38,7 @@ from movierec.understanding import Understander
 log = logging.getLogger(__name__)
 
 DEFAULT = "movierec (default)"
+LEARNED = "learned scorer (MLP over the signals)"
 LAST_ROUND = "last round's ranking"
 TASTE, MOOD_TASTE, MOOD_ONLY = "taste", "mood+taste (everyday, test)", "mood only (everyday, test)"
 MOOD_ANONYMOUS = "mood, anonymous (everyday, test)"
@@ -174,7 +177,8 @@ CONVERSATION_RANKERS = (DEFAULT, LAST_ROUND, "popularity", "cosine", "cosine+log
 
 def evaluate_split(dataset: Dataset, split: str, train: pd.DataFrame, held_out: pd.DataFrame, movies: list,
                    texts: list[str], work_dir: Path, encoder: MemoEncoder, settings: Settings,
-                   progress: bool) -> tuple[SplitResult, IndexArtifact, dict[str, EvalRanker]]:
+                   progress: bool, scorer: LearnedScorer | None = None
+                   ) -> tuple[SplitResult, IndexArtifact, dict[str, EvalRanker]]:
     started = time.monotonic()
     index = build_training_index(dataset, train, work_dir / f"{dataset.name}-{split}", work_dir / "cache",
                                  encoder, f"temporal split '{split}': training part only", progress)
@@ -183,6 +187,9 @@ def evaluate_split(dataset: Dataset, split: str, train: pd.DataFrame, held_out: 
     result = SplitResult(dataset.name, split, users=int(train["user_id"].nunique()),
                          train_ratings=len(train), held_out_ratings=len(held_out))
     jobs = [(t, r) for t in tasks for r in APPLIES[t]]
+    if scorer is not None:  # the learned scorer answers the prompt-less task (it was trained on no prompt)
+        all_rankers[LEARNED] = LearnedRanker(LEARNED, all_rankers[DEFAULT].recommender, scorer)  # type: ignore[attr-defined]
+        jobs.append((TASTE, LEARNED))
     for task_name, ranker_name in tqdm(jobs, desc=f"{dataset.name}/{split}", disable=not progress):
         task = tasks[task_name]
         entry = result.tasks.setdefault(task_name, {"description": task.description, "requests": len(task.requests),
@@ -200,6 +207,27 @@ USER_OBJECTIVE = ((TASTE, "NDCG@10"), (TUNE_MOOD_TASTE, "Hit@10"))
 ANONYMOUS_OBJECTIVE = ((TUNE_MOOD_ONLY, "Precision@10"), (TUNE_MOOD_ANONYMOUS, "Hit@10"))
 # Real anonymous requests: the ReDial conversations with even ids (the odd ones are only measured).
 TUNE_CONVERSATIONS = "conversations (ReDial, even ids)"
+
+
+def train_learned(index: IndexArtifact, held_out: pd.DataFrame, encoder: MemoEncoder, settings: Settings,
+                  progress: bool, epochs: int = 60) -> tuple[LearnedScorer, dict[str, Any]]:
+    """Train the learned scorer on an index built from older ratings only: each user's pool and signals
+    come from that index, the positives are the user's newer liked movies (`held_out`, rating >= 4)."""
+    recommender = Recommender(index, encoder, ranking_config(settings))  # type: ignore[arg-type]
+    users = sorted(index.user_row)
+    candidates, valid, features = pool_features(recommender, users)
+    liked = held_out[held_out["rating"] >= LIKED].groupby("user_id")["movie_id"].apply(
+        lambda ids: {index.movie_row[m] for m in ids if m in index.movie_row})
+    positive = np.zeros(valid.shape, dtype=bool)
+    for i, user_id in enumerate(users):
+        wanted = liked.get(user_id, set())
+        if wanted:
+            positive[i] = np.isin(candidates[i], list(wanted)) & valid[i]
+    with tqdm(total=epochs, desc="training the learned scorer", disable=not progress) as bar:
+        scorer = train_scorer(features, valid, positive, epochs=epochs, seed=0, progress=lambda _: bar.update())
+    return scorer, {"users": len(users), "users with a later liked movie in their pool": int(positive.any(axis=1).sum()),
+                    "pool width": int(valid.shape[1]), "features": int(features.shape[-1]), "epochs": epochs,
+                    "curve": scorer.curve}
 
 
 def objective(scores: dict[str, dict[str, float]], references: dict[str, dict[str, float]],
@@ -336,16 +364,20 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
     for position, dataset in enumerate(datasets):
         movies, ratings, texts = load_dataset(dataset)
         train, test = temporal_split(ratings)
+        # The validation split: the training part split again by time. Its index is built from the older
+        # ratings only; the weights are tuned and the learned scorer trained on the newer ones.
+        fit, validation = temporal_split(train)
+        index = build_training_index(dataset, fit, work_dir / f"{dataset.name}-validation", work_dir / "cache",
+                                     encoder, "temporal split 'validation': training part only", progress)
+        scorer, report.setdefault("learned", {})[dataset.name] = train_learned(index, validation, encoder, settings,
+                                                                               progress)
         if position == 0 and do_tune:
-            fit, validation = temporal_split(train)
-            index = build_training_index(dataset, fit, work_dir / f"{dataset.name}-validation", work_dir / "cache",
-                                         encoder, "temporal split 'validation': training part only", progress)
             tuning_talks = halves(load_conversations(conversations, index.movies))[0] \
                 if conversations is not None and conversations.is_file() else None
             report["tuning"] = tune(index, validation, movies, texts, encoder, settings, progress, tuning_talks)
             report["tuning"]["dataset"] = dataset.name
         result, index, all_rankers = evaluate_split(dataset, "test", train, test, movies, texts, work_dir, encoder,
-                                                    settings, progress)
+                                                    settings, progress, scorer)
         report["splits"].append(result.__dict__ | {"data": str(dataset.settings.data_dir),
                                                     "ratings": str(find_data_files(dataset.settings).ratings)})
         if position == 0:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from movierec.evaluation.harness import (DEFAULT, MOOD_ANONYMOUS, MOOD_ANONYMOUS_RIVALS, MOOD_ONLY, MOOD_ONLY_RIVALS,
-                                         MOOD_TASTE, MOOD_TASTE_RIVALS, TAG_MOOD_ONLY, TAG_MOOD_TASTE, TASTE)
+from movierec.evaluation.harness import (DEFAULT, LEARNED, MOOD_ANONYMOUS, MOOD_ANONYMOUS_RIVALS, MOOD_ONLY,
+                                         MOOD_ONLY_RIVALS, MOOD_TASTE, MOOD_TASTE_RIVALS, TAG_MOOD_ONLY, TAG_MOOD_TASTE, TASTE)
 
 MAIN_METRIC = {TASTE: "NDCG@10", MOOD_TASTE: "Hit@10", MOOD_ONLY: "Precision@10", MOOD_ANONYMOUS: "Hit@10",
                TAG_MOOD_TASTE: "Hit@10", TAG_MOOD_ONLY: "Precision@10"}
@@ -87,6 +87,25 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
                    f"{'yes' if t['met'] else '**NO**'} |")
     out += ["", "## Headline", "", headline_table(report), ""]
     out += [f"![{p}]({p})" for p in plots] + [""]
+    if report.get("learned"):
+        out += ["## Learned scorer (not yet the default)", "",
+                "An MLP (`movierec/learned.py`: two hidden layers, 32 and 16) over each signal's z-score and raw "
+                "value in the request's candidate pool, trained listwise. Per ratings file it is trained on the "
+                "validation split only: pools and signals from the index of the older training ratings, positives "
+                "the newer training ratings >= 4; it never sees a test rating. It answers the taste task here; it "
+                "was trained without prompts, so the mood tasks still use the weighted sum.", "",
+                "| ratings | learned NDCG@10 | weighted sum NDCG@10 | EASE NDCG@10 | learned / EASE | "
+                "users trained on | final loss, train / held-out users |", "|---|---|---|---|---|---|---|"]
+        for split in report["splits"]:
+            info, scores = report["learned"].get(split["dataset"]), split["tasks"][TASTE]["scores"]
+            if info is None or LEARNED not in scores:
+                continue
+            last = info["curve"][-1]
+            out.append(f"| {split['dataset']} | {scores[LEARNED]['NDCG@10']:.4f} | {scores[DEFAULT]['NDCG@10']:.4f} | "
+                       f"{scores['EASE']['NDCG@10']:.4f} | {scores[LEARNED]['NDCG@10'] / scores['EASE']['NDCG@10']:.3f} | "
+                       f"{info['users with a later liked movie in their pool']} | {last['train']:.3f} / "
+                       f"{last['validation']:.3f} |")
+        out.append("")
     for split in report["splits"]:
         out += [f"## {split['dataset']} — split `{split['split']}`", "",
                 f"Catalogue `{split['data']}`, ratings `{split['ratings']}`: {split['users']} users, "
@@ -207,6 +226,22 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
     fig.savefig(out_dir / "eval.png", dpi=110)
     plt.close(fig)
     names = ["eval.png"]
+    if report.get("learned"):  # the learned scorer's training curves, one panel per ratings file
+        learned = report["learned"]
+        fig, axes = plt.subplots(1, len(learned), figsize=(6 * len(learned), 3.6), squeeze=False)
+        for ax, (dataset, info) in zip(axes[0], learned.items()):
+            epochs = [row["epoch"] for row in info["curve"]]
+            ax.plot(epochs, [row["train"] for row in info["curve"]], label="train users")
+            ax.plot(epochs, [row["validation"] for row in info["curve"]], label="held-out users")
+            ax.set_title(f"learned scorer, {dataset}: listwise loss per epoch\n{info['users with a later liked movie in their pool']}"
+                         f" users with a later liked movie in their pool", fontsize=9)
+            ax.set_xlabel("epoch", fontsize=8)
+            ax.legend(fontsize=8)
+            ax.tick_params(labelsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "eval-learned.png", dpi=110)
+        plt.close(fig)
+        names.append("eval-learned.png")
     if "constraints" in report or "conversations" in report:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
         if "constraints" in report:
