@@ -2,8 +2,10 @@
 
 Input per (request, candidate): each signal of `FEATURES` twice, as its z-score over the request's
 valid candidates and as its raw value (so the model sees both where a movie stands in this pool
-and how strong the evidence is); a signal that does not apply is 0 in both. Shapes:
-    features  float32 (B, C, F), F = 2 * len(FEATURES)
+and how strong the evidence is); a signal that does not apply is 0 in both. Then two counts from
+the index's ratings, log(1 + n): how many users rated the movie, and how many movies the user rated
+(how much evidence stands behind the collaborative signals on either side). Shapes:
+    features  float32 (B, C, N_FEATURES), N_FEATURES = 2 * len(FEATURES) + 2
     scores    float32 (B, C)
 
 Training is listwise: for each training user, a softmax over the user's candidate pool, pushed
@@ -25,12 +27,18 @@ from movierec.combine import standardise
 FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
 
 
-def candidate_features(values: dict[str, np.ndarray], valid: np.ndarray) -> np.ndarray:
-    """Raw signal values (name -> (B, C)) and the valid mask bool (B, C) -> features float32 (B, C, F)."""
+N_FEATURES = 2 * len(FEATURES) + 2
+
+
+def candidate_features(values: dict[str, np.ndarray], valid: np.ndarray, movie_ratings: np.ndarray,
+                       user_ratings: np.ndarray) -> np.ndarray:
+    """Raw signal values (name -> (B, C)), the valid mask bool (B, C), each candidate's rating count
+    (B, C) and each request's user's rating count (B,) (0 for anonymous) -> features float32 (B, C, N_FEATURES)."""
     b, c = valid.shape
     raw = np.stack([values[n] if n in values else np.zeros((b, c), np.float32) for n in FEATURES])  # (S, B, C)
-    z = standardise(raw, valid)
-    out = np.concatenate([z, raw.astype(np.float32)], axis=0).transpose(1, 2, 0)            # (B, C, 2S)
+    counts = np.stack([np.log1p(movie_ratings.astype(np.float32)),
+                       np.broadcast_to(np.log1p(np.asarray(user_ratings, np.float32))[:, None], (b, c))])  # (2, B, C)
+    out = np.concatenate([standardise(raw, valid), raw.astype(np.float32), counts], axis=0).transpose(1, 2, 0)
     return np.where(valid[:, :, None], out, 0).astype(np.float32)
 
 
@@ -65,7 +73,7 @@ class LearnedScorer:
             if layers and layers[-1][0].shape[1] != w.shape[0] or w.shape[1] != bias.shape[0]:
                 raise ValueError(f"layer {i} of the learned scorer does not fit the one before it")
             layers.append((w, bias))
-        if not layers or layers[0][0].shape[0] != 2 * len(FEATURES) or layers[-1][0].shape[1] != 1:
+        if not layers or layers[0][0].shape[0] != N_FEATURES or layers[-1][0].shape[1] != 1:
             raise ValueError("the learned scorer's weights do not match its features")
         return cls(layers)
 

@@ -198,10 +198,13 @@ def pool_features(recommender: Recommender, user_ids: Sequence[int]) -> tuple[np
     from movierec.ranking import RankRequest
 
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    movie_ratings = np.bincount(recommender.index.rated_rows, minlength=len(recommender.index.movies))
     for start in range(0, len(user_ids), BATCH):
-        requests = [RankRequest("", None, recommender.profile(u), 10) for u in user_ids[start:start + BATCH]]
-        batch, values = recommender.ranker.candidates_and_signals(requests)
-        parts.append((batch.candidates, batch.valid, candidate_features(values, batch.valid)))
+        profiles = [recommender.profile(u) for u in user_ids[start:start + BATCH]]
+        batch, values = recommender.ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
+        user_ratings = np.array([len(p.rated_rows) if p is not None else 0 for p in profiles])
+        parts.append((batch.candidates, batch.valid,
+                      candidate_features(values, batch.valid, movie_ratings[batch.candidates], user_ratings)))
     width = max((p[0].shape[1] for p in parts), default=0)
 
     def padded(i: int, fill: object) -> np.ndarray:

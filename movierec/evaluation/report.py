@@ -90,7 +90,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
     if report.get("learned"):
         out += ["## Learned scorer (not yet the default)", "",
                 "An MLP (`movierec/learned.py`: two hidden layers, 32 and 16) over each signal's z-score and raw "
-                "value in the request's candidate pool, trained listwise. Per ratings file it is trained on the "
+                "value in the request's candidate pool and two rating counts (the movie's, the user's), trained listwise. Per ratings file it is trained on the "
                 "validation split only: pools and signals from the index of the older training ratings, positives "
                 "the newer training ratings >= 4; it never sees a test rating. It answers the taste task here; it "
                 "was trained without prompts, so the mood tasks still use the weighted sum.", "",

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.learned import FEATURES, LearnedScorer, candidate_features, train_scorer
+from movierec.learned import FEATURES, N_FEATURES, LearnedScorer, candidate_features, train_scorer
 
-F = 2 * len(FEATURES)
+F = N_FEATURES
 
 
 def planted(users: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,8 +59,11 @@ def test_features_are_z_scores_and_raw_values_over_the_valid_candidates() -> Non
     rng = np.random.default_rng(0)
     valid = np.array([[True, True, True, False], [True, False, True, True]])
     values = {"taste": rng.standard_normal((2, 4)).astype(np.float32)}
-    out = candidate_features(values, valid)
+    out = candidate_features(values, valid, np.array([[0, 1, 2, 3], [4, 5, 6, 7]]), np.array([9, 0]))
     assert out.shape == (2, 4, F)
+    np.testing.assert_allclose(out[0, :3, -2], np.log1p([0, 1, 2]), rtol=1e-6)  # the movie's rating count
+    np.testing.assert_allclose(out[0, :3, -1], np.log1p(9), rtol=1e-6)          # the user's
+    assert not out[1, valid[1], -1].any()                                          # an anonymous request
     k = FEATURES.index("taste")
     for i in range(2):
         z = out[i, valid[i], k]
