@@ -25,8 +25,6 @@ from movierec.combine import standardise
 
 # The signals the scorer reads, in feature order.
 FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
-
-
 N_FEATURES = 2 * len(FEATURES) + 2
 
 
@@ -70,7 +68,7 @@ class LearnedScorer:
         layers = []
         for i in range(len(arrays) // 2):
             w, bias = np.asarray(arrays[f"w{i}"], np.float32), np.asarray(arrays[f"b{i}"], np.float32)
-            if layers and layers[-1][0].shape[1] != w.shape[0] or w.shape[1] != bias.shape[0]:
+            if (layers and layers[-1][0].shape[1] != w.shape[0]) or w.shape[1] != bias.shape[0]:
                 raise ValueError(f"layer {i} of the learned scorer does not fit the one before it")
             layers.append((w, bias))
         if not layers or layers[0][0].shape[0] != N_FEATURES or layers[-1][0].shape[1] != 1:
@@ -92,28 +90,27 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
     x = torch.tensor(features[keep])
     y = torch.tensor((positive & valid)[keep], dtype=torch.float32)
     mask = torch.tensor(valid[keep])
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    sizes = (features.shape[-1], *hidden, 1)
-    modules: list[torch.nn.Module] = []
-    for i in range(len(sizes) - 1):
-        modules.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            modules.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*modules)
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)  # the split and the batch order
     order = torch.randperm(len(x), generator=generator)
     cut = max(1, int(len(x) * 0.8)) if len(x) > 1 else len(x)
     train_rows, validation_rows = order[:cut], order[cut:]
-
-    def loss_of(rows: torch.Tensor) -> torch.Tensor:
-        scores = model(x[rows]).squeeze(-1).masked_fill(~mask[rows], -1e9)
-        log_p = torch.log_softmax(scores, dim=1)
-        return -((log_p * y[rows]).sum(1) / y[rows].sum(1)).mean()
-
     curve: list[dict[str, float]] = []
-    with torch.random.fork_rng():
+    with torch.random.fork_rng():  # the initial weights are seeded without touching the caller's RNG
         torch.manual_seed(seed)
+        sizes = (features.shape[-1], *hidden, 1)
+        modules: list[torch.nn.Module] = []
+        for i in range(len(sizes) - 1):
+            modules.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                modules.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*modules)
+        optimiser = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
+
+        def loss_of(rows: torch.Tensor) -> torch.Tensor:
+            scores = model(x[rows]).squeeze(-1).masked_fill(~mask[rows], -1e9)
+            log_p = torch.log_softmax(scores, dim=1)
+            return -((log_p * y[rows]).sum(1) / y[rows].sum(1)).mean()
+
         for epoch in range(epochs):
             model.train()
             for rows in train_rows[torch.randperm(len(train_rows), generator=generator)].split(64):

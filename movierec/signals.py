@@ -150,7 +150,7 @@ def community(ranker: Ranker, batch: Batch) -> np.ndarray:
         spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         cells = np.repeat(request * n_movies, lengths) + ratings.indices[spans]
         values = ratings.data[spans] * np.repeat(weights[lo:lo + step][request, slot], lengths)
-        rows = len(out[lo:lo + step])
+        rows = min(step, len(out) - lo)
         mixed = np.bincount(cells, weights=values, minlength=rows * n_movies).reshape(rows, n_movies)
         out[lo:lo + step] = np.take_along_axis(mixed, candidates[lo:lo + step], axis=1)
     return out

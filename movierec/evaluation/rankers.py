@@ -16,6 +16,7 @@ from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.ranking import RankingConfig
 from movierec.recommender import Recommender
+from movierec.topk import top_k
 from movierec.understanding import Understood
 
 BATCH = 64
@@ -227,8 +228,4 @@ class LearnedRanker:
             raise ValueError("the learned ranker is evaluated on prompt-less requests of known users only")
         candidates, valid, features = pool_features(self.recommender, [int(r.user_id) for r in requests])  # type: ignore[arg-type]
         scores = np.where(valid, self.scorer.score(features), -np.inf)
-        out = []
-        for i in range(len(requests)):
-            order = np.argsort(-scores[i], kind="stable")[:limit]
-            out.append([int(candidates[i, j]) for j in order if np.isfinite(scores[i, j])])
-        return out
+        return [candidates[i, top_k(scores[i], min(limit, int(valid[i].sum())))].tolist() for i in range(len(requests))]
