@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "info":
                 info = client.index_info()
                 print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "
-                      f"model {info.model} ({info.dimensions} dimensions)")
+                      f"model {info.model} ({info.dimensions} dimensions); ranker: {info.ranker}")
             elif args.command == "wait":
                 if not client.wait_until_serving(args.wait_s):
                     print(f"movierec: {args.target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)

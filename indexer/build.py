@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from movierec.artifact import BUILDING_PREFIX, publish, prune, sha256_file, write_artifact
+from movierec.artifact import BUILDING_PREFIX, current_version, publish, prune, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import Encoder, EncoderOnDemand, model_fingerprint
 from movierec.indexer.cache import EmbeddingCache
@@ -24,6 +24,8 @@ from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
 from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ease import fit_ease
+from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
+from movierec.recommender import ranking_config
 from movierec.taste import centred_taste_vectors, centroid_taste_vectors, group_by_user
 from movierec.settings import Settings
 from movierec.store import STORE_NAME, read_store
@@ -40,6 +42,7 @@ class BuildResult:
     ratings: int
     embedded: int  # movie texts that were not in the cache
     seconds: float
+    learned: str = "none"  # "trained", "carried over from <version>", or why there is none
 
 
 def new_version() -> str:
@@ -94,7 +97,8 @@ def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame, catalogue_ids
 def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = None, progress: bool = True,
                 ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                 ratings_note: str | None = None) -> BuildResult:
-    """Load the data, embed (with the cache), compute user vectors, write and publish a new version.
+    """Load the data, embed (with the cache), compute user vectors, fit EASE, train the learned ranker,
+    write and publish a new version.
 
     Only one build runs at a time per index_dir (a lock file); the previous version stays
     loadable until the new one is complete. `ratings_filter` narrows the ratings (the evaluation
@@ -146,6 +150,22 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         log.info("EASE over %d rated movies (lambda %g) in %.1fs", len(ease_items), settings.ease_lambda,
                  time.monotonic() - started_ease)
 
+        learned, learned_info = None, None
+        if settings.learned_train:
+            config = ranking_config(settings)
+            previous = current_version(index_dir)
+            # The ratings file and any filter on it: a model is carried over only from the same source.
+            source = {"ratings": sha256_file(files.ratings), "filter": ratings_note or ""}
+            learned, learned_info = carried_model(
+                index_dir / previous if previous else None,
+                training_config(config, settings.taste_vectors, settings.ease_lambda, settings.learned_seed,
+                                settings.learned_epochs, source),
+                len(ratings.frame), settings.learned_retrain_share)
+            if learned is None:
+                learned, learned_info = train_learned_ranker(
+                    movies, movie_vectors, ratings.frame, config, settings.taste_vectors, settings.ease_lambda,
+                    settings.exact_search_max, settings.learned_seed, settings.learned_epochs, progress, source)
+
         version = new_version()
         manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
         if ratings_note:
@@ -155,13 +175,16 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
                        rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
-                       settings.exact_search_max)
+                       settings.exact_search_max, learned, learned_info)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:
             log.info("pruned old versions: %s", ", ".join(removed))
+    learned_note = ("none (learned_train is off)" if learned_info is None else
+                    f"carried over from {learned_info['carried over from']}" if "carried over from" in learned_info
+                    else "trained" if learned is not None else f"none ({learned_info.get('skipped')})")
     return BuildResult(version, path, len(movies), len(user_ids), len(rated_rows), embedded,
-                       time.monotonic() - started)
+                       time.monotonic() - started, learned_note)
 
 
 def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDemand, fingerprint: str, files: DataFiles,

@@ -20,12 +20,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, help="local Hugging Face model folder")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the learned ranker even when the current version's model could be carried over")
+    parser.add_argument("--no-learned", action="store_true", help="build without a learned ranker (the weighted sum serves)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         settings = load_settings(args.config, data_dir=args.data_dir, index_dir=args.index_dir,
                                  movies_csv=args.movies, credits_csv=args.credits, ratings_csv=args.ratings,
-                                 links_csv=args.links, model_dir=args.model_dir)
+                                 links_csv=args.links, model_dir=args.model_dir,
+                                 learned_retrain_share=0.0 if args.retrain else None,
+                                 learned_train=False if args.no_learned else None)
         from movierec.indexer.build import build_index
         from movierec.runtime import tune_process
 
@@ -35,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"movierec-index: {e}", file=sys.stderr)
         return 1
     print(f"built index {result.version} in {result.seconds:.1f}s: {result.movies} movies, {result.users} users, "
-          f"{result.ratings} ratings ({result.embedded} movie texts embedded, the rest from the cache)\n"
+          f"{result.ratings} ratings ({result.embedded} movie texts embedded, the rest from the cache); "
+          f"learned ranker: {result.learned}\n"
           f"  -> {result.path}")
     return 0
 

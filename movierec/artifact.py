@@ -11,6 +11,8 @@ Layout of `index_dir`::
         movies.jsonl         movie metadata
         users.npz            user ids and each user's rated movies (CSR)
         ease.npz             the EASE item-item weights over the movies that have ratings
+        learned.npz          optional: the learned ranker's weights (movierec.learned), checksum and
+                             training record under the manifest's "learned"
     .building-<version>/     a build in progress (never read; removed by the next build)
     cache/                   embedding cache (see movierec.indexer.cache)
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ import numpy as np
 
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
+from movierec.learned import MODEL_FILE, LearnedScorer, read_scorer, write_scorer
 from movierec.vectorindex import build_index, stored_vectors
 
 FORMAT = 3
@@ -45,6 +49,8 @@ USERS_DATA = "users.npz"
 EASE_DATA = "ease.npz"
 DATA_FILES = (MOVIES_INDEX, USERS_INDEX, MOVIES_META, USERS_DATA, EASE_DATA)
 BUILDING_PREFIX = ".building-"
+
+log = logging.getLogger(__name__)
 
 
 def sha256_file(path: Path) -> str:
@@ -91,6 +97,9 @@ class IndexArtifact:
     rated_timestamps: np.ndarray
     ease_items: np.ndarray
     ease_weights: np.ndarray
+    # The learned ranker (None: the weighted sum serves), and why there is none when the manifest names one.
+    learned: LearnedScorer | None = None
+    learned_problem: str | None = None
 
     def __post_init__(self) -> None:
         self.user_row: dict[int, int] = {int(u): j for j, u in enumerate(self.user_ids.tolist())}
@@ -128,11 +137,14 @@ def write_artifact(
     ease_items: np.ndarray,
     ease_weights: np.ndarray,
     exact_search_max: int = 200_000,
+    learned: LearnedScorer | None = None,
+    learned_info: dict[str, Any] | None = None,
 ) -> None:
     """Write one version's files into `folder` (which must be new) and fsync them.
 
     movie_vectors: float32 (n_movies, d); user_vectors: float32 (n_users, d); see IndexArtifact.
     Each index is exact up to `exact_search_max` vectors, IVF above (the manifest's "search" says).
+    `learned` (optional) is saved as MODEL_FILE, its checksum and `learned_info` under the manifest's "learned".
     """
     folder.mkdir(parents=True)
     movie_index, movie_choice = build_index(movie_vectors, exact_search_max)
@@ -154,10 +166,17 @@ def write_artifact(
         np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32))
     manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES},
                     search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()})
+    written = list(DATA_FILES)
+    if learned is not None:
+        write_scorer(folder / MODEL_FILE, learned)
+        manifest["learned"] = {"file": MODEL_FILE, "sha256": sha256_file(folder / MODEL_FILE), **(learned_info or {})}
+        written.append(MODEL_FILE)
+    elif learned_info is not None:
+        manifest["learned"] = dict(learned_info)  # why there is no model
     with open(folder / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)
         f.write("\n")
-    for name in (*DATA_FILES, MANIFEST):
+    for name in (*written, MANIFEST):
         fsync_path(folder / name)
     fsync_path(folder)
 
@@ -256,6 +275,7 @@ def load_artifact(path: Path) -> IndexArtifact:
             index.nprobe = int(manifest.get("search", {}).get(name, {}).get("nprobe") or index.nprobe)
     movie_vectors = stored_vectors(movie_index)
     user_vectors = stored_vectors(user_index)
+    scorer, problem = _learned(path, manifest)
     return IndexArtifact(
         path=path, manifest=manifest, movies=movies,
         movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
@@ -263,7 +283,28 @@ def load_artifact(path: Path) -> IndexArtifact:
         user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
         rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
         rated_timestamps=arrays["rated_timestamps"], ease_items=ease_items, ease_weights=ease_weights,
+        learned=scorer, learned_problem=problem,
     )
+
+
+def _learned(path: Path, manifest: dict[str, Any]) -> tuple[LearnedScorer | None, str | None]:
+    """The learned ranker named by the manifest, or (None, why not). A model that is missing or does
+    not match its checksum leaves the index usable: the ranking falls back to the weighted sum."""
+    entry = manifest.get("learned") or {}
+    if "file" not in entry:
+        return None, None  # built without one: nothing to report
+    file = path / str(entry["file"])
+    try:
+        if entry.get("sha256") != sha256_file(file):
+            problem = f"{file}: checksum does not match the manifest (corrupt or half-written)"
+        else:
+            return read_scorer(file), None
+    except FileNotFoundError:
+        problem = f"{file}: missing"
+    except (OSError, ValueError) as e:
+        problem = f"{file}: unreadable: {e}"
+    log.warning("learned ranker not loaded, the weighted sum serves instead: %s", problem)
+    return None, problem
 
 
 def _movie(record: dict[str, Any]) -> Movie:

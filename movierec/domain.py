@@ -81,3 +81,4 @@ class IndexInfo:
     dimensions: int
     movies: int
     users: int
+    ranker: str = "weighted sum"  # "learned", or "weighted sum (why)"

@@ -1,42 +1,79 @@
-"""A learned scorer over the ranking's signals: a small MLP that replaces the weighted sum in combine.
+"""A learned scorer over the ranking's signals: a small MLP, the combine stage's second phase.
 
-Input per (request, candidate): each signal of `FEATURES` twice, as its z-score over the request's
-valid candidates and as its raw value (so the model sees both where a movie stands in this pool
-and how strong the evidence is); a signal that does not apply is 0 in both. Then two counts from
-the index's ratings, log(1 + n): how many users rated the movie, and how many movies the user rated
+Where it applies (a request of a known user with no mood and no examples: what it was trained on),
+the weighted sum (movierec.combine) picks the `learned_candidates` best candidates and the MLP
+re-scores them; every other request keeps the weighted sum.
+
+Input per (request, shortlisted candidate): each signal of `FEATURES` twice, as its z-score over
+the request's whole candidate pool and as its raw value (where a movie stands among the candidates, and how
+strong the evidence is); a signal that does not apply is 0 in both. Then two counts from the
+index's ratings, log(1 + n): how many users rated the movie, and how many movies the user rated
 (how much evidence stands behind the collaborative signals on either side). Shapes:
-    features  float32 (B, C, N_FEATURES), N_FEATURES = 2 * len(FEATURES) + 2
-    scores    float32 (B, C)
+    features  float32 (B, K, N_FEATURES), N_FEATURES = 2 * len(FEATURES) + 2
+    scores    float32 (B, K)
 
-Training is listwise: for each training user, a softmax over the user's candidate pool, pushed
-towards the movies the user liked *after* the ratings the pool was built from (the caller builds
-the pool from earlier ratings only; see movierec.evaluation). Serving is a numpy forward of the
-trained weights, so the ranking needs no torch at request time.
+Training is listwise (train_scorer): for each training user, a softmax over the user's shortlist,
+pushed towards the movies the user liked *after* the ratings the shortlist was built from
+(movierec.indexer.learn builds them). Serving is a numpy forward of the trained weights, so the
+ranking needs no torch at request time.
+
+Explaining a score: a ReLU network is linear where its units keep their on/off pattern, so a score
+is exactly gradient . input + the network's offset there. A signal's part is the gradient times
+its two features; `BASELINE` is the rest (the offset and the two rating counts).
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from movierec.batch import Batch
 from movierec.combine import standardise
 
 # The signals the scorer reads, in feature order.
 FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
 N_FEATURES = 2 * len(FEATURES) + 2
+# The name of a learned score's part that no signal explains (see the module docstring).
+BASELINE = "baseline"
+MODEL_FILE = "learned.npz"
+
+
+def pool_statistics(values: dict[str, np.ndarray], valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each signal's mean and standard deviation over each request's valid candidates (the whole pool,
+    not the shortlist): values name -> (B, C), valid bool (B, C) -> (mean, std), each float32 (S, B, 1)
+    in FEATURES order (0 and inf for a signal that is absent or constant, so its z-score is 0)."""
+    b = valid.shape[0]
+    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)                               # (B, 1)
+    means, stds = np.zeros((len(FEATURES), b, 1), np.float32), np.full((len(FEATURES), b, 1), np.inf, np.float32)
+    for s, name in enumerate(FEATURES):
+        if name in values:
+            x = np.where(valid, values[name], 0)
+            means[s] = x.sum(axis=1, keepdims=True) / count
+            var = np.maximum(np.square(x).sum(axis=1, keepdims=True) / count - np.square(means[s]), 0)
+            std = np.sqrt(var)
+            stds[s] = np.where(std > 1e-6 * np.maximum(np.abs(means[s]), 1), std, np.inf)
+    return means, stds
 
 
 def candidate_features(values: dict[str, np.ndarray], valid: np.ndarray, movie_ratings: np.ndarray,
-                       user_ratings: np.ndarray) -> np.ndarray:
-    """Raw signal values (name -> (B, C)), the valid mask bool (B, C), each candidate's rating count
-    (B, C) and each request's user's rating count (B,) (0 for anonymous) -> features float32 (B, C, N_FEATURES)."""
-    b, c = valid.shape
-    raw = np.stack([values[n] if n in values else np.zeros((b, c), np.float32) for n in FEATURES])  # (S, B, C)
+                       user_ratings: np.ndarray, statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Raw signal values (name -> (B, K)) of the listed candidates, their valid mask bool (B, K), each
+    candidate's rating count (B, K), each request's user's rating count (B,) (0 for anonymous), and the
+    pool's statistics (pool_statistics; None: over these candidates) -> features float32 (B, K, N_FEATURES)."""
+    b, k = valid.shape
+    raw = np.stack([values[n] if n in values else np.zeros((b, k), np.float32) for n in FEATURES])  # (S, B, K)
+    if statistics is None:
+        z = standardise(raw, valid)
+    else:
+        mean, std = statistics
+        z = ((raw - mean) / std).astype(np.float32)
     counts = np.stack([np.log1p(movie_ratings.astype(np.float32)),
-                       np.broadcast_to(np.log1p(np.asarray(user_ratings, np.float32))[:, None], (b, c))])  # (2, B, C)
-    out = np.concatenate([standardise(raw, valid), raw.astype(np.float32), counts], axis=0).transpose(1, 2, 0)
+                       np.broadcast_to(np.log1p(np.asarray(user_ratings, np.float32))[:, None], (b, k))])  # (2, B, K)
+    out = np.concatenate([z, raw.astype(np.float32), counts], axis=0).transpose(1, 2, 0)
     return np.where(valid[:, :, None], out, 0).astype(np.float32)
 
 
@@ -55,6 +92,19 @@ class LearnedScorer:
             if i < len(self.layers) - 1:
                 np.maximum(h, 0, out=h)
         return h.reshape(features.shape[:2]).astype(np.float32)
+
+    def gradients(self, features: np.ndarray) -> np.ndarray:
+        """d score / d features at each row: features float32 (R, F) -> float32 (R, F). Exact within the
+        region where the ReLUs keep their pattern, so score = (gradients * features).sum(1) + offset."""
+        activations = [features]
+        h = features
+        for w, bias in self.layers[:-1]:
+            h = np.maximum(h @ w + bias, 0)
+            activations.append(h)
+        g = np.broadcast_to(self.layers[-1][0][:, 0], (len(features), self.layers[-1][0].shape[0]))
+        for (w, _), h in zip(reversed(self.layers[:-1]), reversed(activations[1:])):
+            g = (g * (h > 0)) @ w.T
+        return np.ascontiguousarray(g, dtype=np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The weights as named arrays (for saving beside the index)."""
@@ -76,13 +126,98 @@ class LearnedScorer:
         return cls(layers)
 
 
+def write_scorer(path: Path, scorer: LearnedScorer) -> None:
+    """Save the weights (npz) at `path`."""
+    with open(path, "wb") as f:
+        np.savez(f, **scorer.arrays())
+
+
+def read_scorer(path: Path) -> LearnedScorer:
+    """Load weights saved by write_scorer; ValueError (or OSError) when the file is not a usable model."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return LearnedScorer.from_arrays({k: arrays[k] for k in arrays.files})
+    except (KeyError, EOFError, ValueError, AttributeError, TypeError, zipfile.BadZipFile) as e:
+        raise ValueError(f"not a learned scorer's weights ({e})") from e
+
+
+def in_domain(batch: Batch) -> np.ndarray:
+    """bool (B,): the requests the scorer was trained on: a known user, no mood, no examples."""
+    return batch.has_user & ~batch.has_prompt & ~batch.has_examples
+
+
+def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], total: np.ndarray,
+                 parts: dict[str, np.ndarray], applies: dict[str, np.ndarray], movie_ratings: np.ndarray,
+                 shortlist: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the MLP.
+
+    values: raw signals name -> float32 (B, C); total float32 (B, C), -inf where not valid; parts and
+    applies as combine and explain use them; movie_ratings int (n_movies,): ratings per movie in the
+    index. Returns (total, parts, applies) where the in-domain rows hold the model's score on their
+    shortlist (-inf elsewhere) and, at each request's top `limit`, each signal's part of it plus BASELINE.
+    """
+    rows = np.flatnonzero(in_domain(batch))
+    if not len(rows):
+        return total, parts, applies
+    positions, keep = shortlist_of(total[rows], batch.valid[rows], shortlist)                # (R, K)
+    candidates = np.take_along_axis(batch.candidates[rows], positions, axis=1)
+    listed = {n: np.take_along_axis(v[rows], positions, axis=1) for n, v in values.items()}
+    user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
+    statistics = pool_statistics({n: v[rows] for n, v in values.items()}, batch.valid[rows])
+    features = candidate_features(listed, keep, movie_ratings[candidates], user_ratings, statistics)  # (R, K, F)
+    scores = np.where(keep, scorer.score(features), -np.inf)
+    total = total.copy()
+    new_rows = np.full((len(rows), total.shape[1]), -np.inf, np.float32)
+    np.put_along_axis(new_rows, positions, scores, axis=1)
+    total[rows] = new_rows
+    # Each signal's part (gradient x its two features) and the baseline, at the top `limit` only.
+    parts = {n: p.copy() for n, p in parts.items()}
+    applies = dict(applies)
+    limits = np.array([batch.requests[i].limit for i in rows])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :max(1, int(limits.max()))]         # (R, L)
+    chosen = features[np.arange(len(rows))[:, None], top]                                    # (R, L, F)
+    flat = chosen.reshape(-1, chosen.shape[-1])
+    contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)                     # (R, L, F)
+    at = np.take_along_axis(positions, top, axis=1)                                         # (R, L) in C
+    explained = np.zeros(top.shape, np.float32)
+    for s, name in enumerate(FEATURES):
+        if name not in parts:
+            continue
+        part = contribution[:, :, s] + contribution[:, :, len(FEATURES) + s]
+        part_rows = np.zeros((len(rows), total.shape[1]), np.float32)
+        np.put_along_axis(part_rows, at, part, axis=1)
+        parts[name][rows] = part_rows
+        explained += np.where(applies[name][rows][:, None], part, 0)
+    baseline_rows = np.zeros((len(rows), total.shape[1]), np.float32)
+    np.put_along_axis(baseline_rows, at, np.take_along_axis(scores, top, axis=1) - explained, axis=1)
+    parts[BASELINE] = np.zeros(total.shape, np.float32)
+    parts[BASELINE][rows] = baseline_rows
+    applies[BASELINE] = np.zeros(len(batch.requests), dtype=bool)
+    applies[BASELINE][rows] = True
+    return total, parts, applies
+
+
+def shortlist_of(total: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions int64 (R, K) of each row's k best valid entries of total (R, C), in no particular
+    order, and keep bool (R, K): False where a row has fewer than k valid entries. K = min(k, C)."""
+    k = min(k, total.shape[1])
+    filled = np.where(valid, total, -np.inf)
+    positions = np.argpartition(-filled, k - 1, axis=1)[:, :k] if k < total.shape[1] else \
+        np.broadcast_to(np.arange(total.shape[1]), total.shape).copy()
+    return positions, np.take_along_axis(valid, positions, axis=1)
+
+
 def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, hidden: tuple[int, ...] = (32, 16),
-                 epochs: int = 60, seed: int = 0, progress: Callable[[int], None] | None = None) -> LearnedScorer:
+                 epochs: int = 60, seed: int = 0, progress: Callable[[int], None] | None = None,
+                 negatives: int | None = None) -> LearnedScorer:
     """Fit the MLP with a listwise softmax loss.
 
     features float32 (U, C, F); valid bool (U, C); positive bool (U, C): the candidates the user
     liked later. Users without a valid positive are left out. A fifth of the users (seeded) is held
-    out for the validation curve. `progress(epoch)` after each epoch. Deterministic for a seed.
+    out for the validation curve (loss over whole lists; the training loss beside it is over as
+    many training users' whole lists). `negatives`: each training step's
+    softmax runs over a user's positives and this many of their other candidates, drawn afresh
+    every step (None: the whole list). `progress(epoch)` after each epoch. Deterministic for a seed.
     """
     import torch
 
@@ -94,6 +229,8 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
     order = torch.randperm(len(x), generator=generator)
     cut = max(1, int(len(x) * 0.8)) if len(x) > 1 else len(x)
     train_rows, validation_rows = order[:cut], order[cut:]
+    # The curve's training loss is over the whole lists of as many training users as are held out.
+    curve_rows = train_rows[:max(len(validation_rows), 1)]
     curve: list[dict[str, float]] = []
     with torch.random.fork_rng():  # the initial weights are seeded without touching the caller's RNG
         torch.manual_seed(seed)
@@ -106,21 +243,35 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
         model = torch.nn.Sequential(*modules)
         optimiser = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
 
-        def loss_of(rows: torch.Tensor) -> torch.Tensor:
-            scores = model(x[rows]).squeeze(-1).masked_fill(~mask[rows], -1e9)
+        def loss_of(xs: torch.Tensor, ms: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+            scores = model(xs).squeeze(-1).masked_fill(~ms, -1e9)
             log_p = torch.log_softmax(scores, dim=1)
-            return -((log_p * y[rows]).sum(1) / y[rows].sum(1)).mean()
+            return -((log_p * ys).sum(1) / ys.sum(1)).mean()
+
+        def whole(rows: torch.Tensor) -> torch.Tensor:
+            return loss_of(x[rows], mask[rows], y[rows])
+
+        def sampled(rows: torch.Tensor) -> torch.Tensor:
+            if negatives is None:
+                return whole(rows)
+            # Positives first, then the other valid candidates in random order, invalid ones last.
+            keys = torch.rand(mask[rows].shape, generator=generator)
+            keys = keys.masked_fill(~mask[rows], 3.0).masked_fill(y[rows] > 0, -1.0)
+            width = min(keys.shape[1], negatives + int(y[rows].sum(1).max()))
+            picked = keys.argsort(dim=1)[:, :width]
+            xs = x[rows].gather(1, picked[:, :, None].expand(-1, -1, x.shape[-1]))
+            return loss_of(xs, mask[rows].gather(1, picked), y[rows].gather(1, picked))
 
         for epoch in range(epochs):
             model.train()
             for rows in train_rows[torch.randperm(len(train_rows), generator=generator)].split(64):
                 optimiser.zero_grad()
-                loss = loss_of(rows)
+                loss = sampled(rows)
                 loss.backward()
                 optimiser.step()
             with torch.no_grad():
-                curve.append({"epoch": epoch + 1, "train": float(loss_of(train_rows)),
-                              "validation": float(loss_of(validation_rows)) if len(validation_rows) else float("nan")})
+                curve.append({"epoch": epoch + 1, "train": float(whole(curve_rows)),
+                              "validation": float(whole(validation_rows)) if len(validation_rows) else float("nan")})
             if progress is not None:
                 progress(epoch + 1)
     linear = [m for m in model if isinstance(m, torch.nn.Linear)]

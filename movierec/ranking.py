@@ -4,7 +4,8 @@
     retrieve    movierec.retrieval       candidates (B, C): query k-NN U tag matches U EASE favourites,
                                          inside the movies the hard constraints allow (movierec.constraints)
     signals     movierec.signals         one (B, C) array per signal (the registry of signal names)
-    combine     movierec.combine         each signal on a 0..1 scale, weighted, summed
+    combine     movierec.combine         each signal on a common scale, weighted, summed; then, for the
+                movierec.learned         requests it was trained on, the MLP re-scores the sum's shortlist
     explain     movierec.explain         the top `limit` with each signal's part of the score
 
 Cost: the serving path runs this once per micro-batch, single-threaded beside the encoder, so
@@ -21,7 +22,7 @@ import faiss
 import numpy as np
 from scipy import sparse
 
-from movierec import combine, explain, retrieval, signals
+from movierec import combine, explain, learned, retrieval, signals
 from movierec.artifact import IndexArtifact
 from movierec.batch import Batch, Ranked, RankRequest, UserProfile
 from movierec.combine import standardise
@@ -32,6 +33,9 @@ from movierec.topk import top_k, top_k_set
 
 __all__ = ["SIGNALS", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile", "quality_prior",
            "standardise", "top_k", "top_k_set"]
+
+
+RANKERS = ("learned", "weighted_sum")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,15 @@ class RankingConfig:
     anonymous_weight_popularity: float = Settings.anonymous_weight_popularity
     # "standard", "percentile" or "z" (movierec.combine).
     calibration: str = "standard"
+    # "learned" (the index's MLP re-scores the weighted sum's shortlist where it applies) or "weighted_sum".
+    ranker: str = Settings.ranker
+    learned_candidates: int = Settings.learned_candidates
+
+    def __post_init__(self) -> None:
+        if self.ranker not in RANKERS:
+            raise ValueError(f"setting ranker: {self.ranker!r} is not one of {', '.join(RANKERS)}")
+        if self.learned_candidates < 1:
+            raise ValueError(f"setting learned_candidates: must be at least 1, got {self.learned_candidates}")
 
     def weight(self, signal: str, anonymous: bool = False) -> float:
         """A signal's weight for requests with a user, or for anonymous ones (which have no taste)."""
@@ -74,13 +87,13 @@ class RankingConfig:
         return self.with_user_weights(**weights).with_anonymous_weights(**weights)
 
     def with_user_weights(self, **weights: float) -> RankingConfig:
-        """Only the weights for requests with a user replaced (unnamed signals 0)."""
-        return replace(self, **{f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS})
+        """Only the weights for requests with a user replaced (unnamed signals 0); a plain weighted sum."""
+        return replace(self, ranker="weighted_sum", **{f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS})
 
     def with_anonymous_weights(self, **weights: float) -> RankingConfig:
-        """Only the weights for anonymous requests replaced (unnamed signals 0)."""
+        """Only the weights for anonymous requests replaced (unnamed signals 0); a plain weighted sum."""
         names = {f.name for f in fields(self)}
-        return replace(self, **{f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
+        return replace(self, ranker="weighted_sum", **{f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
                                 if f"anonymous_weight_{s}" in names})
 
 
@@ -143,6 +156,12 @@ class Ranker:
         self.ratings = centred_ratings(index)
         self.ease_position = np.full(len(index.movies), -1, dtype=np.int64)
         self.ease_position[index.ease_items] = np.arange(len(index.ease_items))
+        self.movie_ratings = np.bincount(index.rated_rows, minlength=len(index.movies))
+
+    @property
+    def scorer(self) -> learned.LearnedScorer | None:
+        """The learned second phase, when the config asks for it and the index has a usable model."""
+        return self.index.learned if self.config.ranker == "learned" else None
 
     def with_config(self, config: RankingConfig) -> Ranker:
         """The same index and precomputed state under other weights (cheap)."""
@@ -181,13 +200,22 @@ class Ranker:
         if not requests:
             return []
         batch, values = self.candidates_and_signals(requests)
+        total, parts, applies = self.weighted_sum(batch, values)
+        if self.scorer is not None:
+            total, parts, applies = learned.second_phase(self.scorer, batch, values, total, parts, applies,
+                                                         self.movie_ratings, self.config.learned_candidates)
+        return explain.explain(batch, total, parts, applies)
+
+    def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The combine stage's first phase: (total float32 (B, C), parts name -> (B, C), applies name -> bool (B,))."""
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
                    for name in values}
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
-        return explain.explain(batch, total, parts, applies)
+        return total, parts, applies
 
     def candidates_and_signals(self, requests: list[RankRequest]) -> tuple[Batch, dict[str, np.ndarray]]:
         """The first two stages: the batch with its candidates (B, C) and valid mask, and each active

@@ -137,7 +137,17 @@ class Recommender:
         m = self.index.manifest
         new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
         return IndexInfo(index_version=self.version, model=m["model"]["name"], dimensions=self.index.dimensions,
-                         movies=len(self.index.movies), users=len(self.index.user_ids) + new_users)
+                         movies=len(self.index.movies), users=len(self.index.user_ids) + new_users,
+                         ranker=self.ranker_in_use())
+
+    def ranker_in_use(self) -> str:
+        """"learned", or "weighted sum (why)"."""
+        if self.ranker.scorer is not None:
+            return "learned"
+        if self.ranker.config.ranker != "learned":
+            return "weighted sum (setting ranker)"
+        entry = self.index.manifest.get("learned") or {}
+        return f"weighted sum ({self.index.learned_problem or entry.get('skipped') or 'the index has no learned model'})"
 
     # -- users --------------------------------------------------------------------------------
     def check_user(self, user_id: int | None) -> None:

@@ -97,10 +97,24 @@ class Settings:
     anonymous_weight_community: float = 0.25
     anonymous_weight_quality: float = 0.25
     anonymous_weight_popularity: float = 2.0
+    # The combine stage: "learned" re-scores the weighted sum's best `learned_candidates` with the
+    # MLP the indexer trained (movierec.learned) for the requests it was trained on (a known user,
+    # no mood, no examples); every other request, and an index without a usable model, keeps the
+    # weighted sum. "weighted_sum" turns the model off.
+    ranker: str = "learned"
+    learned_candidates: int = 100
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0
     taste_vectors: str = "centred"
+    # Indexer: train the learned ranker (on the ratings being indexed, split by time per user), with
+    # this seed and this many epochs; off leaves the index without a model (the weighted sum serves).
+    # A reindex carries the current version's model over while the ratings count has moved by less
+    # than learned_retrain_share of what it was trained on (0: always retrain).
+    learned_train: bool = True
+    learned_seed: int = 0
+    learned_epochs: int = 60
+    learned_retrain_share: float = 0.05
     # Indexes with more vectors than this are approximate (IVF, probes calibrated for recall@100
     # >= 0.95) instead of exact; see movierec.vectorindex and reports/bench-scale.md.
     exact_search_max: int = 200_000

@@ -82,7 +82,7 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
 
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
     return pb.IndexInfo(index_version=info.index_version, model=info.model, dimensions=info.dimensions,
-                        movies=info.movies, users=info.users)
+                        movies=info.movies, users=info.users, ranker=info.ranker)
 
 
 def feedback_args_from_pb(request: pb.FeedbackRequest) -> dict[str, Any]:

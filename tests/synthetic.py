@@ -9,6 +9,7 @@ import numpy as np
 from movierec.artifact import IndexArtifact, load_artifact, write_artifact
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease
+from movierec.learned import N_FEATURES, LearnedScorer
 from movierec.taste import centred_taste_vectors, group_by_user
 
 
@@ -18,8 +19,10 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: int = 16,
-                       per_user: int = 12, seed: int = 0, exact_search_max: int = 200_000) -> IndexArtifact:
-    """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes."""
+                       per_user: int = 12, seed: int = 0, exact_search_max: int = 200_000,
+                       learned: LearnedScorer | None = None) -> IndexArtifact:
+    """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes;
+    `learned` is saved as the index's learned ranker."""
     rng = np.random.default_rng(seed)
     movie_vectors = unit_rows(rng, n_movies, d)
     genres = ("Drama", "Comedy", "Horror", "Romance", "Western")
@@ -41,5 +44,14 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
                 "model": {"name": "synthetic"}}
     rated_timestamps = (1_500_000_000 + np.arange(len(rated_rows)) * 60).astype(np.int64)
     write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values,
-                   rated_timestamps, ease_items, ease_weights, exact_search_max)
+                   rated_timestamps, ease_items, ease_weights, exact_search_max, learned,
+                   {"note": "synthetic"} if learned is not None else None)
     return load_artifact(folder)
+
+
+def random_scorer(seed: int, hidden: tuple[int, ...] = (8, 4)) -> LearnedScorer:
+    """An MLP with random weights over the learned ranker's features (for exact checks of serving)."""
+    rng = np.random.default_rng(seed)
+    sizes = (N_FEATURES, *hidden, 1)
+    return LearnedScorer([(rng.standard_normal((sizes[i], sizes[i + 1])).astype(np.float32) / np.sqrt(sizes[i]),
+                           rng.standard_normal(sizes[i + 1]).astype(np.float32) * 0.1) for i in range(len(sizes) - 1)])

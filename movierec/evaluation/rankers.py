@@ -16,7 +16,6 @@ from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.ranking import RankingConfig
 from movierec.recommender import Recommender
-from movierec.topk import top_k
 from movierec.understanding import Understood
 
 BATCH = 64
@@ -190,42 +189,3 @@ class OriginalDesign:
                 ranked = ranked[self.x[row, ranked] == 0]
             out.append(ranked[:limit].tolist())
         return out
-
-
-def pool_features(recommender: Recommender, user_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prompt-less requests of known users through the production retrieval and signals:
-    (candidates int64 (U, C), valid bool (U, C), features float32 (U, C, F)), pools padded to one width."""
-    from movierec.learned import candidate_features
-    from movierec.ranking import RankRequest
-
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    movie_ratings = np.bincount(recommender.index.rated_rows, minlength=len(recommender.index.movies))
-    for start in range(0, len(user_ids), BATCH):
-        profiles = [recommender.profile(u) for u in user_ids[start:start + BATCH]]
-        batch, values = recommender.ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
-        user_ratings = np.array([len(p.rated_rows) if p is not None else 0 for p in profiles])
-        parts.append((batch.candidates, batch.valid,
-                      candidate_features(values, batch.valid, movie_ratings[batch.candidates], user_ratings)))
-    width = max((p[0].shape[1] for p in parts), default=0)
-
-    def padded(i: int, fill: object) -> np.ndarray:
-        return np.concatenate([np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2),
-                                      constant_values=fill) for p in parts])
-    return padded(0, 0), padded(1, False), padded(2, 0.0)
-
-
-class LearnedRanker:
-    """The learned scorer (movierec.learned) in place of the weighted sum, over the production
-    candidates and signals. Prompt-less requests of known users only (the taste task)."""
-
-    def __init__(self, name: str, recommender: Recommender, scorer):  # noqa: ANN001 - a LearnedScorer
-        self.name = name
-        self.recommender = recommender
-        self.scorer = scorer
-
-    def rank(self, requests: Sequence[EvalRequest], limit: int) -> list[list[int]]:
-        if any(r.prompt or r.user_id is None for r in requests):
-            raise ValueError("the learned ranker is evaluated on prompt-less requests of known users only")
-        candidates, valid, features = pool_features(self.recommender, [int(r.user_id) for r in requests])  # type: ignore[arg-type]
-        scores = np.where(valid, self.scorer.score(features), -np.inf)
-        return [candidates[i, top_k(scores[i], min(limit, int(valid[i].sum())))].tolist() for i in range(len(requests))]

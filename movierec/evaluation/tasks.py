@@ -30,12 +30,16 @@ class Task:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def score(self, ranker: EvalRanker) -> dict[str, float]:
+        return {name: float(np.mean(v)) if len(v) else 0.0 for name, v in self.per_request(ranker).items()}
+
+    def per_request(self, ranker: EvalRanker) -> dict[str, np.ndarray]:
+        """Each metric per request, float64 (n_requests,), in request order."""
         ranked = ranker.rank(self.requests, self.limit)
         values: dict[str, list[float]] = {m: [] for m in self.metric_names}
         for lists, relevant in zip(ranked, self.relevant):
             for name in self.metric_names:
                 values[name].append(_metric(name, lists, relevant))
-        return {name: float(np.mean(v)) if v else 0.0 for name, v in values.items()}
+        return {name: np.array(v, dtype=np.float64) for name, v in values.items()}
 
 
 def _metric(name: str, ranked: list[int], relevant: set[int]) -> float:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from movierec.learned import FEATURES, N_FEATURES, LearnedScorer, candidate_features, train_scorer
+from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, pool_statistics, read_scorer,
+                              shortlist_of, train_scorer, write_scorer)
 
 F = N_FEATURES
 
@@ -71,3 +74,62 @@ def test_features_are_z_scores_and_raw_values_over_the_valid_candidates() -> Non
         np.testing.assert_array_equal(out[i, valid[i], len(FEATURES) + k], values["taste"][i, valid[i]])
     assert not out[~valid].any()
     assert not out[:, :, FEATURES.index("prompt")].any()  # a signal absent from the batch is 0
+
+
+def test_pool_statistics_z_score_the_shortlist_against_the_whole_pool() -> None:
+    rng = np.random.default_rng(5)
+    valid = rng.random((3, 30)) > 0.2
+    values = {"taste": rng.standard_normal((3, 30)).astype(np.float32),
+              "quality": np.ones((3, 30), np.float32)}  # constant: its z-score is 0
+    stats = pool_statistics(values, valid)
+    listed = np.arange(10)
+    out = candidate_features({n: v[:, listed] for n, v in values.items()}, valid[:, listed],
+                             np.zeros((3, 10)), np.zeros(3), stats)
+    k = FEATURES.index("taste")
+    for i in range(3):
+        pool = values["taste"][i, valid[i]]
+        expected = (values["taste"][i, listed] - pool.mean()) / pool.std()
+        np.testing.assert_allclose(out[i, valid[i, listed], k], expected[valid[i, listed]], rtol=1e-4, atol=1e-5)
+    assert not out[:, :, FEATURES.index("quality")].any()
+
+
+def test_gradient_times_input_plus_the_offset_is_the_score() -> None:
+    x, valid, positive = planted(200, 10, seed=6)
+    scorer = train_scorer(x, valid, positive, epochs=5, seed=0)
+    rows = x.reshape(-1, F)[:50]
+    g = scorer.gradients(rows)
+    # Against central finite differences (the ReLU pattern rarely flips within a small step).
+    eps = 1e-3
+    numeric = np.stack([(scorer.score((rows + eps * np.eye(F, dtype=np.float32)[j])[None])[0] -
+                         scorer.score((rows - eps * np.eye(F, dtype=np.float32)[j])[None])[0]) / (2 * eps)
+                        for j in range(F)], axis=1)
+    close = np.isclose(g, numeric, rtol=1e-2, atol=1e-3).all(axis=1)
+    assert close.mean() > 0.9
+    # Within one linear region the score is g . x + an offset that does not depend on x.
+    offset = scorer.score(rows[None])[0] - (g * rows).sum(1)
+    scaled = rows * 1.0001
+    np.testing.assert_allclose(scorer.score(scaled[None])[0][close], ((g * scaled).sum(1) + offset)[close],
+                               rtol=1e-3, atol=1e-4)
+
+
+def test_shortlist_holds_each_rows_best_valid_entries() -> None:
+    rng = np.random.default_rng(7)
+    total = rng.standard_normal((4, 50)).astype(np.float32)
+    valid = rng.random((4, 50)) > 0.3
+    valid[3, 5:] = False  # a row with fewer valid entries than the shortlist
+    positions, keep = shortlist_of(total, valid, 10)
+    assert positions.shape == (4, 10)
+    for i in range(3):
+        best = set(np.argsort(-np.where(valid[i], total[i], -np.inf))[:10].tolist())
+        assert set(positions[i].tolist()) == best and keep[i].all()
+    assert keep[3].sum() == valid[3].sum() and set(positions[3][keep[3]].tolist()) == set(np.flatnonzero(valid[3]))
+
+
+def test_a_model_file_round_trips_and_garbage_is_refused(tmp_path: Path) -> None:
+    x, valid, positive = planted(50, 8, seed=8)
+    scorer = train_scorer(x, valid, positive, epochs=1)
+    write_scorer(tmp_path / "m.npz", scorer)
+    np.testing.assert_array_equal(read_scorer(tmp_path / "m.npz").score(x), scorer.score(x))
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a learned scorer"):
+        read_scorer(tmp_path / "bad.npz")

@@ -317,10 +317,15 @@ class ScoredMovie(_message.Message):
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def signals(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
-        """The parts of `score`, one entry per signal that took part in this request. Each is the
-        signal's weight times its z-score among the request's candidate movies (standard deviations
-        above the candidates' mean), or for "match" times the share 0..1 of the named tags the movie
-        carries; 0 when the signal does not tell the candidates apart. The names (the registry is
+        """The parts of `score`, one entry per signal that took part in this request.
+        With the weighted sum (requests with a mood or examples, anonymous requests, or an index without
+        a learned model): each is the signal's weight times its z-score among the request's candidate
+        movies (standard deviations above the candidates' mean), or for "match" times the share 0..1 of
+        the named tags the movie carries; 0 when the signal does not tell the candidates apart.
+        With the learned ranker (prompt-less requests of known users; GetIndexInfo's `ranker` says
+        whether it serves): `score` is the MLP's score and each signal's part is its gradient times its
+        input (exact: the network is linear around each movie's inputs), plus an entry "baseline" for
+        the rest (the network's offset there and the rating-count inputs). The names (the registry is
         movierec.signals):
           "prompt"         closeness of the movie's text embedding to the mood (moved towards any
                            example movies). Absent without a mood or examples.
@@ -382,6 +387,7 @@ class IndexInfo(_message.Message):
     DIMENSIONS_FIELD_NUMBER: _builtins.int
     MOVIES_FIELD_NUMBER: _builtins.int
     USERS_FIELD_NUMBER: _builtins.int
+    RANKER_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """Identifies one build of the index; changes with every reindex."""
     model: _builtins.str
@@ -392,6 +398,11 @@ class IndexInfo(_message.Message):
     """Movies in the catalogue."""
     users: _builtins.int
     """Users with a taste vector."""
+    ranker: _builtins.str
+    """What the combine stage runs: "learned" (the index's MLP re-scores the weighted sum's shortlist for
+    prompt-less requests of known users) or "weighted sum" followed by why (the setting, or the index
+    has no usable model: the reason, e.g. a checksum mismatch).
+    """
     def __init__(
         self,
         *,
@@ -400,10 +411,11 @@ class IndexInfo(_message.Message):
         dimensions: _builtins.int = ...,
         movies: _builtins.int = ...,
         users: _builtins.int = ...,
+        ranker: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "ranker", b"ranker", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

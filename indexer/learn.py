@@ -1,0 +1,190 @@
+"""The indexer's training step for the learned ranker (movierec.learned).
+
+Temporal, so the model never learns from a rating in the future of what it predicts: the ratings
+being indexed are split per user by time (movierec.splits: the newest fifth held out). An inner
+index is built in memory from the older part only (taste vectors, EASE, user search), exactly as
+the real one is; each user's prompt-less request runs through the production retrieval, signals and
+weighted sum on it, and the weighted sum's shortlist is the user's training list. The positives are
+the shortlisted movies the user rated >= LIKED in the newer part. Nothing else: no evaluation data
+and no prompts (the model serves prompt-less requests only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
+from movierec.batch import RankRequest
+from movierec.domain import Movie
+from movierec.indexer.ease import fit_ease
+from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, pool_statistics, read_scorer,
+                              shortlist_of, train_scorer)
+from movierec.ranking import Ranker, RankingConfig
+from movierec.splits import temporal_split
+from movierec.taste import centred_taste_vectors, centroid_taste_vectors
+from movierec.vectorindex import build_index
+
+log = logging.getLogger(__name__)
+
+LIKED = 4.0
+HIDDEN = (32, 16)
+# Fewer training users with a positive than this and no model is trained (a handful of lists is noise).
+MIN_TRAINING_USERS = 20
+BATCH = 64
+# Each training user's list is their whole candidate pool; each training step's softmax runs over
+# the user's positives and this many other candidates of the pool, drawn afresh every step.
+NEGATIVES = 256
+
+
+@dataclass
+class TrainingLists:
+    """Each training user's shortlist: candidates int64 (U, K) movie rows, valid bool (U, K),
+    features float32 (U, K, N_FEATURES), positive bool (U, K)."""
+
+    user_ids: list[int]
+    candidates: np.ndarray
+    valid: np.ndarray
+    features: np.ndarray
+    positive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+
+
+def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, taste_vectors: str,
+                    ease_lambda: float, exact_search_max: int) -> IndexArtifact:
+    """An index built from `frame` (user_id, movie_id, rating, timestamp) in memory, as the indexer
+    builds the real one (the same taste vectors, EASE and search), for training lists."""
+    from movierec.indexer.build import user_arrays  # the indexer's own user arrays
+
+    movie_row = {m.movie_id: i for i, m in enumerate(movies)}
+    user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(frame, movie_row)
+    if taste_vectors == "centroid":
+        user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+    else:
+        user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
+    ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), ease_lambda)
+    movie_index, _ = build_index(movie_vectors, exact_search_max)
+    user_index, _ = build_index(user_vectors, exact_search_max)
+    return IndexArtifact(path=None, manifest={"index_version": "training", "dimensions": movie_vectors.shape[1]},  # type: ignore[arg-type]
+                         movies=movies, movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+                         movie_vectors=movie_vectors, movie_index=movie_index, user_ids=user_ids,
+                         user_vectors=user_vectors, user_index=user_index, rated_ptr=rated_ptr, rated_rows=rated_rows,
+                         rated_values=rated_values, rated_timestamps=rated_timestamps, ease_items=ease_items,
+                         ease_weights=ease_weights)
+
+
+def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = None) -> TrainingLists:
+    """Prompt-less requests of these users (ids known to ranker.index) through retrieval and signals:
+    each user's candidate pool (or its `width` best by the weighted sum), with its features."""
+    index = ranker.index
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, len(user_ids), BATCH):
+        profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start:start + BATCH]]
+        batch, values = ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
+        total, _, _ = ranker.weighted_sum(batch, values)
+        positions, keep = shortlist_of(total, batch.valid, width or batch.valid.shape[1])
+        candidates = np.take_along_axis(batch.candidates, positions, axis=1)
+        listed = {n: np.take_along_axis(v, positions, axis=1) for n, v in values.items()}
+        user_ratings = np.array([len(p.rated_rows) for p in profiles])
+        parts.append((candidates, keep, candidate_features(listed, keep, ranker.movie_ratings[candidates],
+                                                           user_ratings, pool_statistics(values, batch.valid))))
+    width = max((p[0].shape[1] for p in parts), default=0)
+
+    def stacked(i: int, fill: object) -> np.ndarray:
+        if not parts:
+            return np.zeros((0, 0) if i < 2 else (0, 0, N_FEATURES), dtype=[np.int64, bool, np.float32][i])
+        return np.concatenate([np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2),
+                                      constant_values=fill) for p in parts])
+    return TrainingLists(list(user_ids), stacked(0, 0), stacked(1, False), stacked(2, 0.0))
+
+
+def mark_positives(lists: TrainingLists, later: pd.DataFrame, movie_row: dict[int, int]) -> TrainingLists:
+    """The shortlisted movies each user rated >= LIKED in `later` (user_id, movie_id, rating)."""
+    liked = later[later["rating"] >= LIKED].groupby("user_id")["movie_id"].apply(
+        lambda ids: [movie_row[m] for m in ids if m in movie_row])
+    positive = np.zeros(lists.valid.shape, dtype=bool)
+    for i, user_id in enumerate(lists.user_ids):
+        wanted = liked.get(user_id)
+        if wanted:
+            positive[i] = np.isin(lists.candidates[i], wanted) & lists.valid[i]
+    return replace(lists, positive=positive)
+
+
+def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, config: RankingConfig,
+                         taste_vectors: str, ease_lambda: float, exact_search_max: int, seed: int, epochs: int,
+                         progress: bool = True, source: dict[str, str] | None = None) -> tuple[LearnedScorer | None, dict[str, Any]]:
+    """Train on the ratings `frame` (see the module docstring). Returns (model or None, the manifest's
+    record: how it was trained, the loss curve, or why no model was trained)."""
+    started = time.monotonic()
+    earlier, later = temporal_split(frame)
+    inner = memory_artifact(movies, movie_vectors, earlier, taste_vectors, ease_lambda, exact_search_max)
+    ranker = Ranker(inner, replace(config, ranker="weighted_sum"))
+    lists = mark_positives(training_lists(ranker, sorted(inner.user_row)), later, inner.movie_row)
+    trained_on = int(lists.positive.any(axis=1).sum())
+    info: dict[str, Any] = {
+        "config": training_config(config, taste_vectors, ease_lambda, seed, epochs, source), "ratings": len(frame),
+        "trained on ratings": len(frame),
+        "training": {"users": len(lists.user_ids), "users with a later liked movie in their pool": trained_on,
+                     "earlier ratings": len(earlier), "later ratings": len(later)}}
+    if trained_on < MIN_TRAINING_USERS:
+        info["skipped"] = (f"only {trained_on} users have a later liked movie in their shortlist "
+                           f"(at least {MIN_TRAINING_USERS} are needed): no model, the weighted sum serves")
+        log.info("learned ranker: %s", info["skipped"])
+        return None, info
+    with tqdm(total=epochs, desc="training the learned ranker", unit="epoch", disable=not progress) as bar:
+        scorer = train_scorer(lists.features, lists.valid, lists.positive, hidden=HIDDEN, epochs=epochs, seed=seed,
+                              progress=lambda _: bar.update(), negatives=NEGATIVES)
+    info["curve"] = scorer.curve
+    info["seconds"] = round(time.monotonic() - started, 2)
+    log.info("learned ranker trained on %d users in %.1fs (final validation loss %.4f)", trained_on,
+             info["seconds"], scorer.curve[-1]["validation"])
+    return scorer, info
+
+
+def training_config(config: RankingConfig, taste_vectors: str, ease_lambda: float, seed: int, epochs: int,
+                    source: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a model's training depends on besides the new ratings (a model is carried over only when equal)."""
+    return {"source": source or {}, "features": list(FEATURES), "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
+            "negatives": NEGATIVES, "taste_vectors": taste_vectors, "ease_lambda": ease_lambda,
+            "candidate_movies": config.candidate_movies, "similar_users": config.similar_users,
+            "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}}}
+
+
+def carried_model(previous: Path | None, config: dict[str, Any], ratings: int, retrain_share: float
+                  ) -> tuple[LearnedScorer | None, dict[str, Any] | None]:
+    """The previous version's model, when it was trained the same way (`config`, which includes the
+    ratings source) on nearly the same ratings (the count moved by less than `retrain_share` of it,
+    as feedback does between reindexes): a reindex need not pay for training. (None, None) when it
+    must be retrained."""
+    if previous is None or retrain_share <= 0:
+        return None, None
+    try:
+        manifest = json.loads((previous / MANIFEST).read_text(encoding="utf-8"))
+        entry = manifest.get("learned") or {}
+        if "file" not in entry or entry.get("config") != config:
+            return None, None
+        then = int(entry.get("trained on ratings", entry.get("ratings", 0)))
+        if not then or abs(ratings - then) >= retrain_share * then:
+            return None, None
+        file = previous / str(entry["file"])
+        if sha256_file(file) != entry.get("sha256"):
+            log.warning("learned ranker of %s does not match its checksum: training a new one", previous)
+            return None, None
+        scorer = read_scorer(file)
+    except (OSError, ValueError) as e:
+        log.warning("learned ranker of %s unusable (%s): training a new one", previous, e)
+        return None, None
+    info = {k: v for k, v in entry.items() if k not in ("file", "sha256")}
+    info.update({"carried over from": manifest.get("index_version", previous.name), "ratings": ratings,
+                 "trained on ratings": then})
+    log.info("learned ranker carried over from %s (trained on %d ratings, now %d; retrain_share %.2f)",
+             info["carried over from"], then, ratings, retrain_share)
+    return scorer, info

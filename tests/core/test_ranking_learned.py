@@ -1,0 +1,72 @@
+"""The learned second phase of the combine stage, against a brute-force reference on synthetic data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from movierec.artifact import IndexArtifact
+from movierec.learned import BASELINE, candidate_features, pool_statistics
+from movierec.ranking import RankingConfig, RankRequest, Ranker
+from synthetic import random_scorer, synthetic_artifact, unit_rows
+
+CONFIG = RankingConfig(candidate_movies=120, similar_users=10, learned_candidates=30)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
+    return synthetic_artifact(tmp_path_factory.mktemp("synthetic-learned") / "v1", learned=random_scorer(1))
+
+
+def test_the_index_carries_its_model(index: IndexArtifact) -> None:
+    assert index.learned is not None and index.learned_problem is None
+    assert index.manifest["learned"]["file"] == "learned.npz" and len(index.manifest["learned"]["sha256"]) == 64
+
+
+def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_shortlist(index: IndexArtifact) -> None:
+    ranker = Ranker(index, CONFIG)
+    requests = [RankRequest("", None, ranker.profile(row), limit=12) for row in (0, 5, 9)]
+    got = ranker.rank(requests)
+    # Reference: the weighted sum's 30 best, the features by hand, the model's order over them.
+    batch, values = ranker.candidates_and_signals(requests)
+    total, _, _ = ranker.weighted_sum(batch, values)
+    stats = pool_statistics(values, batch.valid)
+    for i, ranked in enumerate(got):
+        best = np.argsort(-np.where(batch.valid[i], total[i], -np.inf), kind="stable")[:30]
+        listed = {n: v[i:i + 1, best] for n, v in values.items()}
+        features = candidate_features(listed, batch.valid[i:i + 1, best], ranker.movie_ratings[batch.candidates[i, best]][None],
+                                      np.array([len(requests[i].user.rated_rows)]),
+                                      (stats[0][:, i:i + 1], stats[1][:, i:i + 1]))
+        scores = index.learned.score(features)[0]
+        order = np.argsort(-scores, kind="stable")[:12]
+        np.testing.assert_array_equal(ranked.rows, batch.candidates[i, best[order]])
+        np.testing.assert_allclose(ranked.scores, scores[order], rtol=1e-5, atol=1e-5)
+        # The parts: each signal's gradient x input, and the baseline; they sum to the score.
+        assert BASELINE in ranked.signals and "taste" in ranked.signals
+        np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, rtol=1e-4, atol=1e-4)
+
+
+def test_requests_outside_its_training_keep_the_weighted_sum(index: IndexArtifact) -> None:
+    learned, weighted = Ranker(index, CONFIG), Ranker(index, replace(CONFIG, ranker="weighted_sum"))
+    query = unit_rows(np.random.default_rng(3), 1, 16)[0]
+    requests = [RankRequest("a drama", query, learned.profile(2), limit=10),       # a mood
+                RankRequest("a drama", query, None, limit=10),                      # anonymous
+                RankRequest("", None, learned.profile(4), limit=10,                 # examples
+                            examples=np.array([3, 7], np.int64))]
+    for a, b in zip(learned.rank(requests), weighted.rank(requests)):
+        np.testing.assert_array_equal(a.rows, b.rows)
+        assert BASELINE not in a.signals
+    # In one batch with an in-domain request, the others are still untouched.
+    mixed = learned.rank([RankRequest("", None, learned.profile(1), limit=10), *requests])
+    assert BASELINE in mixed[0].signals
+    for a, b in zip(mixed[1:], weighted.rank(requests)):
+        np.testing.assert_array_equal(a.rows, b.rows)
+
+
+def test_weighted_sum_setting_and_unknown_rankers(index: IndexArtifact) -> None:
+    assert Ranker(index, replace(CONFIG, ranker="weighted_sum")).scorer is None
+    assert Ranker(index, CONFIG).scorer is index.learned
+    with pytest.raises(ValueError, match="ranker"):
+        RankingConfig(ranker="mlp")
