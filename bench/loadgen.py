@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
-    parser.add_argument("--prompts", choices=("short", "mixed"), default="short")
+    parser.add_argument("--prompts", choices=("short", "mixed", "none"), default="short")
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

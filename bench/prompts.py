@@ -42,5 +42,5 @@ def mixed_prompt(rng: random.Random) -> str:
 
 def prompts(kind: str, n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
-    make = {"short": short_prompt, "mixed": mixed_prompt}[kind]
+    make = {"short": short_prompt, "mixed": mixed_prompt, "none": lambda _: ""}[kind]  # none: taste only
     return [make(rng) for _ in range(n)]

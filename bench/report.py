@@ -66,6 +66,7 @@ def markdown(report: dict[str, Any]) -> str:
         _row("one known user, ~10-token prompts", s["single"]),
         _row("random known users, ~10-token prompts", s["short64"]),
         _row("random known users, 3-60 word prompts", s["mixed64"]),
+        *([_row("random known users, no prompt (the learned ranker)", s["taste64"])] if "taste64" in s else []),
         _row("**naive peer**, ~10-token prompts", s["naive64"]), "",
         "The naive peer (`movierec.bench.naive`) serves the same model and FAISS indexes with one encoder "
         "forward per request in the gRPC worker threads and the original design's ranking; it is the "
@@ -82,6 +83,23 @@ def markdown(report: dict[str, Any]) -> str:
         out += ["", f"The understanding stage (`Recommender.understand`: prompt -> structured query, run in the "
                 f"request's own thread before batching), over {u['requests']} benchmark prompts and everyday "
                 f"constraint requests: p50 {u['p50_ms']:.3f} ms, p99 {u['p99_ms']:.3f} ms per request."]
+    learned = (report.get("learned") or {})
+    if learned.get("serving"):
+        ls, tr = learned["serving"], learned.get("training", {})
+        out += ["", "## The learned ranker", "",
+                f"Combine's second phase for {ls['requests']} prompt-less requests of known users (each pool "
+                f"~{ls['pool_width']} candidates, the weighted sum's best {ls['shortlist']} re-scored): "
+                f"**{ls['second_phase_ms']:.2f} ms** p50 ({ls['second_phase_p90_ms']:.2f} ms p90) for the whole "
+                f"phase (shortlist, features, MLP forward, each result's parts), of which the MLP forward alone "
+                f"is {ls['forward_ms']:.2f} ms; the whole ranking of that batch took {ls['rank_ms']:.1f} ms. "
+                "One core: the ranking's BLAS is held to one thread (`movierec.runtime`). Medians over "
+                f"{ls['repeats']} batches.", "",
+                f"Training (inside the cold build): {tr.get('seconds', float('nan'))} s"
+                + (f", on {tr['training'].get('users with a later liked movie in their pool')} users"
+                   if isinstance(tr.get("training"), dict) else "")
+                + "; the reindex after new ratings carried the model over"
+                  f"{' (from ' + tr['carried over from'] + ')' if tr.get('carried over from') else ''} "
+                  "(`learned_retrain_share`)."]
     out += [
         "", "## Kept optimisations and their measured gain", "",
         "| optimisation | with | without |", "|---|---|---|",

@@ -27,7 +27,7 @@ from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
 from movierec.batch import RankRequest
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease
-from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, pool_statistics, read_scorer,
+from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, listed, read_scorer,
                               shortlist_of, train_scorer)
 from movierec.ranking import Ranker, RankingConfig
 from movierec.splits import temporal_split
@@ -89,13 +89,14 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
     for start in range(0, len(user_ids), BATCH):
         profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start:start + BATCH]]
         batch, values = ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
-        total, _, _ = ranker.weighted_sum(batch, values)
+        total, _, _, calibrated = ranker.weighted_sum(batch, values)
         positions, keep = shortlist_of(total, batch.valid, width or batch.valid.shape[1])
-        candidates = np.take_along_axis(batch.candidates, positions, axis=1)
-        listed = {n: np.take_along_axis(v, positions, axis=1) for n, v in values.items()}
+        rows = np.arange(len(profiles))
+        candidates = listed({"c": batch.candidates}, rows, positions)["c"]
         user_ratings = np.array([len(p.rated_rows) for p in profiles])
-        parts.append((candidates, keep, candidate_features(listed, keep, ranker.movie_ratings[candidates],
-                                                           user_ratings, pool_statistics(values, batch.valid))))
+        parts.append((candidates, keep, candidate_features(listed(calibrated, rows, positions),
+                                                           listed(values, rows, positions), keep,
+                                                           ranker.movie_ratings[candidates], user_ratings)))
     width = max((p[0].shape[1] for p in parts), default=0)
 
     def stacked(i: int, fill: object) -> np.ndarray:

@@ -73,19 +73,31 @@ def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "s
     return standardise(x, valid)
 
 
-def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
-            weights: dict[str, np.ndarray], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Weighted sum of the calibrated signals (each (B, C)) with per-request weights (each (B,)); a signal
-    counts only for the requests it applies to (bool (B,)). Returns (total float32 (B, C), -inf where not
-    valid; parts name -> (B, C))."""
-    parts: dict[str, np.ndarray] = {}
-    total = np.zeros(valid.shape, dtype=np.float32)
+def calibrate_all(signals: dict[str, np.ndarray], valid: np.ndarray, calibration: str = "standard"
+                  ) -> dict[str, np.ndarray]:
+    """Every signal (B, C) on the common scale, over each request's valid candidates (bool (B, C))."""
     # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
     dense = [n for n in signals if BY_NAME[n].scale != "share"] if calibration == "standard" else []
     together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid))) if dense else {}
-    for name, values in signals.items():
+    return {name: together[name] if name in together else calibrate(name, values, valid, calibration)
+            for name, values in signals.items()}
+
+
+def weigh(calibrated: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
+          weights: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Weighted sum of calibrated signals (each (B, C)) with per-request weights (each (B,)); a signal
+    counts only for the requests it applies to (bool (B,)). Returns (total float32 (B, C), -inf where
+    not valid; parts name -> (B, C))."""
+    parts: dict[str, np.ndarray] = {}
+    total = np.zeros(valid.shape, dtype=np.float32)
+    for name, values in calibrated.items():
         scale = (applies[name] * weights[name]).astype(np.float32)[:, None]                   # (B, 1)
-        calibrated = together[name] if name in together else calibrate(name, values, valid, calibration)
-        parts[name] = calibrated * scale
+        parts[name] = values * scale
         total += parts[name]
     return np.where(valid, total, -np.inf).astype(np.float32), parts
+
+
+def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
+            weights: dict[str, np.ndarray], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """calibrate_all, then weigh: (total float32 (B, C), -inf where not valid; parts name -> (B, C))."""
+    return weigh(calibrate_all(signals, valid, calibration), applies, valid, weights)

@@ -4,8 +4,9 @@ Where it applies (a request of a known user with no mood and no examples: what i
 the weighted sum (movierec.combine) picks the `learned_candidates` best candidates and the MLP
 re-scores them; every other request keeps the weighted sum.
 
-Input per (request, shortlisted candidate): each signal of `FEATURES` twice, as its z-score over
-the request's whole candidate pool and as its raw value (where a movie stands among the candidates, and how
+Input per (request, shortlisted candidate): each signal of `FEATURES` twice, as combine calibrates
+it over the request's whole candidate pool (the z-score; the 0..1 share for the sparse tag match)
+and as its raw value (where a movie stands among the candidates, and how
 strong the evidence is); a signal that does not apply is 0 in both. Then two counts from the
 index's ratings, log(1 + n): how many users rated the movie, and how many movies the user rated
 (how much evidence stands behind the collaborative signals on either side). Shapes:
@@ -32,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from movierec.batch import Batch
-from movierec.combine import standardise
 
 # The signals the scorer reads, in feature order.
 FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
@@ -42,39 +42,29 @@ BASELINE = "baseline"
 MODEL_FILE = "learned.npz"
 
 
-def pool_statistics(values: dict[str, np.ndarray], valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each signal's mean and standard deviation over each request's valid candidates (the whole pool,
-    not the shortlist): values name -> (B, C), valid bool (B, C) -> (mean, std), each float32 (S, B, 1)
-    in FEATURES order (0 and inf for a signal that is absent or constant, so its z-score is 0)."""
-    b = valid.shape[0]
-    count = np.maximum(valid.sum(axis=1, keepdims=True), 1)                               # (B, 1)
-    means, stds = np.zeros((len(FEATURES), b, 1), np.float32), np.full((len(FEATURES), b, 1), np.inf, np.float32)
+def candidate_features(calibrated: dict[str, np.ndarray], values: dict[str, np.ndarray], valid: np.ndarray,
+                       movie_ratings: np.ndarray, user_ratings: np.ndarray) -> np.ndarray:
+    """Features float32 (B, K, N_FEATURES) of K listed candidates per request, from each signal as
+    combine calibrates it over the request's whole pool (name -> (B, K): the z-score, or the 0..1 share
+    of a sparse signal) and raw (name -> (B, K)), the valid mask bool (B, K), each candidate's rating
+    count (B, K) and each request's user's rating count (B,) (0 for anonymous)."""
+    b, k = valid.shape
+    out = np.zeros((b, k, N_FEATURES), np.float32)
     for s, name in enumerate(FEATURES):
         if name in values:
-            x = np.where(valid, values[name], 0)
-            means[s] = x.sum(axis=1, keepdims=True) / count
-            var = np.maximum(np.square(x).sum(axis=1, keepdims=True) / count - np.square(means[s]), 0)
-            std = np.sqrt(var)
-            stds[s] = np.where(std > 1e-6 * np.maximum(np.abs(means[s]), 1), std, np.inf)
-    return means, stds
+            out[:, :, s] = calibrated[name]
+            out[:, :, len(FEATURES) + s] = values[name]
+    out[:, :, -2] = np.log1p(movie_ratings.astype(np.float32))
+    out[:, :, -1] = np.log1p(np.asarray(user_ratings, np.float32))[:, None]
+    out[~valid] = 0
+    return out
 
 
-def candidate_features(values: dict[str, np.ndarray], valid: np.ndarray, movie_ratings: np.ndarray,
-                       user_ratings: np.ndarray, statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Raw signal values (name -> (B, K)) of the listed candidates, their valid mask bool (B, K), each
-    candidate's rating count (B, K), each request's user's rating count (B,) (0 for anonymous), and the
-    pool's statistics (pool_statistics; None: over these candidates) -> features float32 (B, K, N_FEATURES)."""
-    b, k = valid.shape
-    raw = np.stack([values[n] if n in values else np.zeros((b, k), np.float32) for n in FEATURES])  # (S, B, K)
-    if statistics is None:
-        z = standardise(raw, valid)
-    else:
-        mean, std = statistics
-        z = ((raw - mean) / std).astype(np.float32)
-    counts = np.stack([np.log1p(movie_ratings.astype(np.float32)),
-                       np.broadcast_to(np.log1p(np.asarray(user_ratings, np.float32))[:, None], (b, k))])  # (2, B, K)
-    out = np.concatenate([z, raw.astype(np.float32), counts], axis=0).transpose(1, 2, 0)
-    return np.where(valid[:, :, None], out, 0).astype(np.float32)
+def listed(arrays: dict[str, np.ndarray], rows: np.ndarray, positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Each (B, C) array's entries at `positions` int (R, K) of `rows` int (R,): name -> (R, K)."""
+    width = next(iter(arrays.values())).shape[1] if arrays else 0
+    flat = (rows[:, None] * width + positions).ravel()
+    return {name: a.ravel()[flat].reshape(positions.shape) for name, a in arrays.items()}
 
 
 @dataclass
@@ -88,10 +78,11 @@ class LearnedScorer:
         """features float32 (B, C, F) -> scores float32 (B, C)."""
         h = features.reshape(-1, features.shape[-1])
         for i, (w, bias) in enumerate(self.layers):
-            h = h @ w + bias
+            h = h @ w
+            h += bias
             if i < len(self.layers) - 1:
                 np.maximum(h, 0, out=h)
-        return h.reshape(features.shape[:2]).astype(np.float32)
+        return h.reshape(features.shape[:2])
 
     def gradients(self, features: np.ndarray) -> np.ndarray:
         """d score / d features at each row: features float32 (R, F) -> float32 (R, F). Exact within the
@@ -146,35 +137,38 @@ def in_domain(batch: Batch) -> np.ndarray:
     return batch.has_user & ~batch.has_prompt & ~batch.has_examples
 
 
-def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], total: np.ndarray,
-                 parts: dict[str, np.ndarray], applies: dict[str, np.ndarray], movie_ratings: np.ndarray,
-                 shortlist: int) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
+                 total: np.ndarray, parts: dict[str, np.ndarray], applies: dict[str, np.ndarray],
+                 movie_ratings: np.ndarray, shortlist: int
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the MLP.
 
-    values: raw signals name -> float32 (B, C); total float32 (B, C), -inf where not valid; parts and
-    applies as combine and explain use them; movie_ratings int (n_movies,): ratings per movie in the
-    index. Returns (total, parts, applies) where the in-domain rows hold the model's score on their
-    shortlist (-inf elsewhere) and, at each request's top `limit`, each signal's part of it plus BASELINE.
+    values: raw signals name -> float32 (B, C); calibrated: the same on combine's common scale; total
+    float32 (B, C), -inf where not valid; parts and applies as combine and explain use them;
+    movie_ratings int (n_movies,): ratings per movie in the index. Returns (total, parts, applies) where
+    the in-domain rows hold the model's score on their shortlist (-inf elsewhere) and, at each request's
+    top `limit`, each signal's part of it plus BASELINE. `total` and `parts` are updated in place (the
+    weighted sum made them for this batch alone).
     """
     rows = np.flatnonzero(in_domain(batch))
     if not len(rows):
         return total, parts, applies
-    positions, keep = shortlist_of(total[rows], batch.valid[rows], shortlist)                # (R, K)
-    candidates = np.take_along_axis(batch.candidates[rows], positions, axis=1)
-    listed = {n: np.take_along_axis(v[rows], positions, axis=1) for n, v in values.items()}
+    limit = max(1, max(batch.requests[i].limit for i in rows))
+    # The shortlist holds at least as many as the longest list asked for.
+    positions, keep = shortlist_of(total[rows], batch.valid[rows], max(shortlist, limit))    # (R, K)
+    candidates = listed({"c": batch.candidates}, rows, positions)["c"]
     user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
-    statistics = pool_statistics({n: v[rows] for n, v in values.items()}, batch.valid[rows])
-    features = candidate_features(listed, keep, movie_ratings[candidates], user_ratings, statistics)  # (R, K, F)
-    scores = np.where(keep, scorer.score(features), -np.inf)
-    total = total.copy()
+    inputs = [n for n in FEATURES if n in values]
+    features = candidate_features(listed({n: calibrated[n] for n in inputs}, rows, positions),
+                                  listed({n: values[n] for n in inputs}, rows, positions), keep,
+                                  movie_ratings[candidates], user_ratings)                  # (R, K, F)
+    scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
     new_rows = np.full((len(rows), total.shape[1]), -np.inf, np.float32)
     np.put_along_axis(new_rows, positions, scores, axis=1)
     total[rows] = new_rows
     # Each signal's part (gradient x its two features) and the baseline, at the top `limit` only.
-    parts = {n: p.copy() for n, p in parts.items()}
     applies = dict(applies)
-    limits = np.array([batch.requests[i].limit for i in rows])
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :max(1, int(limits.max()))]         # (R, L)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :limit]                               # (R, L)
     chosen = features[np.arange(len(rows))[:, None], top]                                    # (R, L, F)
     flat = chosen.reshape(-1, chosen.shape[-1])
     contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)                     # (R, L, F)
@@ -183,11 +177,11 @@ def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarr
     for s, name in enumerate(FEATURES):
         if name not in parts:
             continue
-        part = contribution[:, :, s] + contribution[:, :, len(FEATURES) + s]
+        part = np.where(applies[name][rows][:, None], contribution[:, :, s] + contribution[:, :, len(FEATURES) + s], 0)
         part_rows = np.zeros((len(rows), total.shape[1]), np.float32)
         np.put_along_axis(part_rows, at, part, axis=1)
         parts[name][rows] = part_rows
-        explained += np.where(applies[name][rows][:, None], part, 0)
+        explained += part
     baseline_rows = np.zeros((len(rows), total.shape[1]), np.float32)
     np.put_along_axis(baseline_rows, at, np.take_along_axis(scores, top, axis=1) - explained, axis=1)
     parts[BASELINE] = np.zeros(total.shape, np.float32)

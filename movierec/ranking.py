@@ -160,8 +160,11 @@ class Ranker:
 
     @property
     def scorer(self) -> learned.LearnedScorer | None:
-        """The learned second phase, when the config asks for it and the index has a usable model."""
-        return self.index.learned if self.config.ranker == "learned" else None
+        """The learned second phase, when the config asks for it and the index has a usable model. It reads
+        the signals as the standard calibration puts them (its training did), so other calibrations
+        (ablations of the weighted sum) run without it."""
+        learned_on = self.config.ranker == "learned" and self.config.calibration == "standard"
+        return self.index.learned if learned_on else None
 
     def with_config(self, config: RankingConfig) -> Ranker:
         """The same index and precomputed state under other weights (cheap)."""
@@ -200,22 +203,24 @@ class Ranker:
         if not requests:
             return []
         batch, values = self.candidates_and_signals(requests)
-        total, parts, applies = self.weighted_sum(batch, values)
+        total, parts, applies, calibrated = self.weighted_sum(batch, values)
         if self.scorer is not None:
-            total, parts, applies = learned.second_phase(self.scorer, batch, values, total, parts, applies,
-                                                         self.movie_ratings, self.config.learned_candidates)
+            total, parts, applies = learned.second_phase(self.scorer, batch, values, calibrated, total, parts,
+                                                         applies, self.movie_ratings, self.config.learned_candidates)
         return explain.explain(batch, total, parts, applies)
 
     def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]
-                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The combine stage's first phase: (total float32 (B, C), parts name -> (B, C), applies name -> bool (B,))."""
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The combine stage's first phase: (total float32 (B, C), parts name -> (B, C), applies name -> bool (B,),
+        calibrated name -> (B, C): each signal on the common scale, before weighting)."""
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
                    for name in values}
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
-        total, parts = combine.combine(values, applies, batch.valid, weights, self.config.calibration)
-        return total, parts, applies
+        calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration)
+        total, parts = combine.weigh(calibrated, applies, batch.valid, weights)
+        return total, parts, applies, calibrated
 
     def candidates_and_signals(self, requests: list[RankRequest]) -> tuple[Batch, dict[str, np.ndarray]]:
         """The first two stages: the batch with its candidates (B, C) and valid mask, and each active

@@ -102,7 +102,7 @@ class Settings:
     # no mood, no examples); every other request, and an index without a usable model, keeps the
     # weighted sum. "weighted_sum" turns the model off.
     ranker: str = "learned"
-    learned_candidates: int = 100
+    learned_candidates: int = 50
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, pool_statistics, read_scorer,
-                              shortlist_of, train_scorer, write_scorer)
+from movierec.combine import calibrate_all
+from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, listed, read_scorer, shortlist_of,
+                              train_scorer, write_scorer)
 
 F = N_FEATURES
 
@@ -58,39 +59,29 @@ def test_weights_round_trip_and_mismatched_weights_are_refused() -> None:
         LearnedScorer.from_arrays({"w0": np.zeros((3, 1), np.float32), "b0": np.zeros(1, np.float32)})
 
 
-def test_features_are_z_scores_and_raw_values_over_the_valid_candidates() -> None:
-    rng = np.random.default_rng(0)
-    valid = np.array([[True, True, True, False], [True, False, True, True]])
-    values = {"taste": rng.standard_normal((2, 4)).astype(np.float32)}
-    out = candidate_features(values, valid, np.array([[0, 1, 2, 3], [4, 5, 6, 7]]), np.array([9, 0]))
-    assert out.shape == (2, 4, F)
-    np.testing.assert_allclose(out[0, :3, -2], np.log1p([0, 1, 2]), rtol=1e-6)  # the movie's rating count
-    np.testing.assert_allclose(out[0, :3, -1], np.log1p(9), rtol=1e-6)          # the user's
-    assert not out[1, valid[1], -1].any()                                          # an anonymous request
-    k = FEATURES.index("taste")
-    for i in range(2):
-        z = out[i, valid[i], k]
-        assert z.mean() == pytest.approx(0, abs=1e-6) and z.std() == pytest.approx(1, abs=1e-5)
-        np.testing.assert_array_equal(out[i, valid[i], len(FEATURES) + k], values["taste"][i, valid[i]])
-    assert not out[~valid].any()
-    assert not out[:, :, FEATURES.index("prompt")].any()  # a signal absent from the batch is 0
-
-
-def test_pool_statistics_z_score_the_shortlist_against_the_whole_pool() -> None:
+def test_features_are_the_pools_calibrated_values_and_raw_values_of_the_listed_candidates() -> None:
     rng = np.random.default_rng(5)
     valid = rng.random((3, 30)) > 0.2
     values = {"taste": rng.standard_normal((3, 30)).astype(np.float32),
               "quality": np.ones((3, 30), np.float32)}  # constant: its z-score is 0
-    stats = pool_statistics(values, valid)
-    listed = np.arange(10)
-    out = candidate_features({n: v[:, listed] for n, v in values.items()}, valid[:, listed],
-                             np.zeros((3, 10)), np.zeros(3), stats)
+    calibrated = calibrate_all(values, valid)              # over the whole pool of 30
+    rows, positions = np.arange(3), np.tile(np.arange(10), (3, 1))
+    keep = valid[:, :10]
+    out = candidate_features(listed(calibrated, rows, positions), listed(values, rows, positions), keep,
+                             np.tile(np.arange(10), (3, 1)), np.array([9, 0, 4]))
+    assert out.shape == (3, 10, F)
     k = FEATURES.index("taste")
     for i in range(3):
         pool = values["taste"][i, valid[i]]
-        expected = (values["taste"][i, listed] - pool.mean()) / pool.std()
-        np.testing.assert_allclose(out[i, valid[i, listed], k], expected[valid[i, listed]], rtol=1e-4, atol=1e-5)
+        expected = (values["taste"][i, :10] - pool.mean()) / pool.std()
+        np.testing.assert_allclose(out[i, keep[i], k], expected[keep[i]], rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(out[i, keep[i], len(FEATURES) + k], values["taste"][i, :10][keep[i]])
+        np.testing.assert_allclose(out[i, keep[i], -2], np.log1p(np.arange(10)[keep[i]]), rtol=1e-6)
+    np.testing.assert_allclose(out[0, keep[0], -1], np.log1p(9), rtol=1e-6)   # the user's rating count
+    assert not out[1, keep[1], -1].any()                                         # an anonymous request
     assert not out[:, :, FEATURES.index("quality")].any()
+    assert not out[~keep].any()
+    assert not out[:, :, FEATURES.index("prompt")].any()  # a signal absent from the batch is 0
 
 
 def test_gradient_times_input_plus_the_offset_is_the_score() -> None:

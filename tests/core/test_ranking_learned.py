@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from movierec.artifact import IndexArtifact
-from movierec.learned import BASELINE, candidate_features, pool_statistics
+from movierec.learned import BASELINE, candidate_features, listed
 from movierec.ranking import RankingConfig, RankRequest, Ranker
 from synthetic import random_scorer, synthetic_artifact, unit_rows
 
@@ -31,14 +31,13 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
     got = ranker.rank(requests)
     # Reference: the weighted sum's 30 best, the features by hand, the model's order over them.
     batch, values = ranker.candidates_and_signals(requests)
-    total, _, _ = ranker.weighted_sum(batch, values)
-    stats = pool_statistics(values, batch.valid)
+    total, _, _, calibrated = ranker.weighted_sum(batch, values)
     for i, ranked in enumerate(got):
         best = np.argsort(-np.where(batch.valid[i], total[i], -np.inf), kind="stable")[:30]
-        listed = {n: v[i:i + 1, best] for n, v in values.items()}
-        features = candidate_features(listed, batch.valid[i:i + 1, best], ranker.movie_ratings[batch.candidates[i, best]][None],
-                                      np.array([len(requests[i].user.rated_rows)]),
-                                      (stats[0][:, i:i + 1], stats[1][:, i:i + 1]))
+        row, at = np.array([i]), best[None]
+        features = candidate_features(listed(calibrated, row, at), listed(values, row, at), batch.valid[i:i + 1, best],
+                                      ranker.movie_ratings[batch.candidates[i, best]][None],
+                                      np.array([len(requests[i].user.rated_rows)]))
         scores = index.learned.score(features)[0]
         order = np.argsort(-scores, kind="stable")[:12]
         np.testing.assert_array_equal(ranked.rows, batch.candidates[i, best[order]])
@@ -70,3 +69,9 @@ def test_weighted_sum_setting_and_unknown_rankers(index: IndexArtifact) -> None:
     assert Ranker(index, CONFIG).scorer is index.learned
     with pytest.raises(ValueError, match="ranker"):
         RankingConfig(ranker="mlp")
+
+
+def test_a_list_longer_than_the_shortlist_is_still_full(index: IndexArtifact) -> None:
+    ranker = Ranker(index, replace(CONFIG, learned_candidates=5))
+    ranked = ranker.rank([RankRequest("", None, ranker.profile(0), limit=40)])[0]
+    assert len(ranked.rows) == 40 and len(set(ranked.rows.tolist())) == 40 and BASELINE in ranked.signals

@@ -163,11 +163,14 @@ def test_a_second_concurrent_build_is_refused(encoder: Encoder, warm_settings: S
 
 
 @pytest.mark.slow
-def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: Settings) -> None:
-    """The warm reindex is the one `make reindex` runs after new ratings: it must not pay for torch."""
+def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: Settings, encoder: Encoder) -> None:
+    """The warm reindex is the one `make reindex` runs after new ratings: it must not pay for torch (the
+    encoder's nor the learned ranker's training: the model is carried over until the ratings move)."""
+    import json
     import subprocess
     import sys
 
+    first = build_index(warm_settings, encoder=encoder, progress=False)
     code = ("import sys\n"
             "from pathlib import Path\n"
             "from movierec.indexer.build import build_index\n"
@@ -180,3 +183,6 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "False"]
+    newest = max(version_folders(warm_settings.index_dir))
+    manifest = json.loads((warm_settings.index_dir / newest / "manifest.json").read_text())
+    assert manifest["learned"]["carried over from"] == first.version
