@@ -210,13 +210,13 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
         recommender.ranker.rank(requests)
         ranked = time.perf_counter()
         batch, values = ranker.candidates_and_signals(requests)
-        total, parts, applies = ranker.weighted_sum(batch, values)
+        total, parts, applies, calibrated = ranker.weighted_sum(batch, values)
+        shortlist = learned.shortlist_of(total, batch.valid, ranker.config.learned_candidates)[0]
         before = time.perf_counter()
-        learned.second_phase(ranker.scorer, batch, values, total, parts, applies, ranker.movie_ratings,
+        learned.second_phase(ranker.scorer, batch, values, calibrated, total, parts, applies, ranker.movie_ratings,
                              ranker.config.learned_candidates)
         after = time.perf_counter()
-        positions, keep = learned.shortlist_of(total, batch.valid, ranker.config.learned_candidates)
-        features = np.zeros((*positions.shape, learned.N_FEATURES), np.float32)
+        features = np.zeros((*shortlist.shape, learned.N_FEATURES), np.float32)
         forward_start = time.perf_counter()
         ranker.scorer.score(features)
         forward_end = time.perf_counter()

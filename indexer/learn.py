@@ -143,6 +143,12 @@ def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: 
     with tqdm(total=epochs, desc="training the learned ranker", unit="epoch", disable=not progress) as bar:
         scorer = train_scorer(lists.features, lists.valid, lists.positive, hidden=HIDDEN, epochs=epochs, seed=seed,
                               progress=lambda _: bar.update(), negatives=NEGATIVES)
+    try:
+        LearnedScorer.from_arrays(scorer.arrays())  # checks the shapes and that every weight is finite
+    except ValueError as e:  # training diverged: no model rather than a broken one
+        info["skipped"] = f"training did not give a usable model ({e}): the weighted sum serves"
+        log.warning("learned ranker: %s", info["skipped"])
+        return None, info
     info["curve"] = scorer.curve
     info["seconds"] = round(time.monotonic() - started, 2)
     log.info("learned ranker trained on %d users in %.1fs (final validation loss %.4f)", trained_on,

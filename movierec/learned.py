@@ -26,9 +26,11 @@ its two features; `BASELINE` is the rest (the offset and the two rating counts).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +113,8 @@ class LearnedScorer:
             w, bias = np.asarray(arrays[f"w{i}"], np.float32), np.asarray(arrays[f"b{i}"], np.float32)
             if (layers and layers[-1][0].shape[1] != w.shape[0]) or w.shape[1] != bias.shape[0]:
                 raise ValueError(f"layer {i} of the learned scorer does not fit the one before it")
+            if not (np.isfinite(w).all() and np.isfinite(bias).all()):
+                raise ValueError(f"layer {i} of the learned scorer has weights that are not finite numbers")
             layers.append((w, bias))
         if not layers or layers[0][0].shape[0] != N_FEATURES or layers[-1][0].shape[1] != 1:
             raise ValueError("the learned scorer's weights do not match its features")
@@ -201,6 +205,17 @@ def shortlist_of(total: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarr
     return positions, np.take_along_axis(valid, positions, axis=1)
 
 
+@contextmanager
+def one_torch_thread(torch: Any) -> Iterator[None]:
+    """torch on one thread inside the block; the caller's count restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, hidden: tuple[int, ...] = (32, 16),
                  epochs: int = 60, seed: int = 0, progress: Callable[[int], None] | None = None,
                  negatives: int | None = None) -> LearnedScorer:
@@ -226,7 +241,10 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
     # The curve's training loss is over the whole lists of as many training users as are held out.
     curve_rows = train_rows[:max(len(validation_rows), 1)]
     curve: list[dict[str, float]] = []
-    with torch.random.fork_rng():  # the initial weights are seeded without touching the caller's RNG
+    # One thread: the network is small, and a reindex runs beside a busy server, where a second
+    # OpenMP thread spinning for a core the server holds made each epoch an order of magnitude slower.
+    # The initial weights are seeded without touching the caller's RNG.
+    with one_torch_thread(torch), torch.random.fork_rng():
         torch.manual_seed(seed)
         sizes = (features.shape[-1], *hidden, 1)
         modules: list[torch.nn.Module] = []

@@ -124,3 +124,11 @@ def test_a_model_file_round_trips_and_garbage_is_refused(tmp_path: Path) -> None
     (tmp_path / "bad.npz").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a learned scorer"):
         read_scorer(tmp_path / "bad.npz")
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path: Path) -> None:
+    x, valid, positive = planted(50, 8, seed=9)
+    broken = train_scorer(x, valid, positive, epochs=1).arrays()
+    broken["w0"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        LearnedScorer.from_arrays(broken)
