@@ -9,11 +9,15 @@ from movierec.topk import top_k
 
 
 def explain(batch: Batch, total: np.ndarray, parts: dict[str, np.ndarray],
-            applies: dict[str, np.ndarray]) -> list[Ranked]:
+            applies: dict[str, np.ndarray], ready: dict[int, Ranked] | None = None) -> list[Ranked]:
     """The top `limit` of each request (total float32 (B, C), -inf where not valid), best first, with
-    every applicable signal's part (they sum to the score)."""
+    every applicable signal's part (they sum to the score). `ready`: requests (by position) that an
+    earlier phase has already ranked and explained (the learned ranker's)."""
     out = []
     for i, r in enumerate(batch.requests):
+        if ready and i in ready:
+            out.append(ready[i])
+            continue
         top = top_k(total[i], min(r.limit, int(batch.valid[i].sum())))
         out.append(Ranked(rows=batch.candidates[i, top], scores=total[i, top].astype(np.float32),
                           signals={name: part[i, top].astype(np.float32) for name, part in parts.items()

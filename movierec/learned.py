@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from movierec.batch import Batch
+from movierec.batch import Batch, Ranked
 
 # The signals the scorer reads, in feature order.
 FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
@@ -142,67 +142,58 @@ def in_domain(batch: Batch) -> np.ndarray:
 
 
 def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
-                 total: np.ndarray, parts: dict[str, np.ndarray], applies: dict[str, np.ndarray],
-                 movie_ratings: np.ndarray, shortlist: int
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the MLP.
+                 total: np.ndarray, applies: dict[str, np.ndarray], movie_ratings: np.ndarray,
+                 shortlist: int) -> dict[int, Ranked]:
+    """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the
+    MLP, and explain them: request position in the batch -> its ranked list (best first; each signal's
+    part of the score, plus BASELINE; they sum to the score). The other requests are left to explain.
 
     values: raw signals name -> float32 (B, C); calibrated: the same on combine's common scale; total
-    float32 (B, C), -inf where not valid; parts and applies as combine and explain use them;
-    movie_ratings int (n_movies,): ratings per movie in the index. Returns (total, parts, applies) where
-    the in-domain rows hold the model's score on their shortlist (-inf elsewhere) and, at each request's
-    top `limit`, each signal's part of it plus BASELINE. `total` and `parts` are updated in place (the
-    weighted sum made them for this batch alone).
+    float32 (B, C), -inf where not valid; applies name -> bool (B,); movie_ratings int (n_movies,):
+    ratings per movie in the index.
     """
     rows = np.flatnonzero(in_domain(batch))
     if not len(rows):
-        return total, parts, applies
-    limit = max(1, max(batch.requests[i].limit for i in rows))
+        return {}
+    limits = [batch.requests[i].limit for i in rows]
     # The shortlist holds at least as many as the longest list asked for.
-    positions, keep = shortlist_of(total[rows], batch.valid[rows], max(shortlist, limit))    # (R, K)
-    candidates = listed({"c": batch.candidates}, rows, positions)["c"]
-    user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
+    positions, keep = shortlist_of(total[rows], max(shortlist, *limits))                    # (R, K)
     inputs = [n for n in FEATURES if n in values]
-    features = candidate_features(listed({n: calibrated[n] for n in inputs}, rows, positions),
-                                  listed({n: values[n] for n in inputs}, rows, positions), keep,
-                                  movie_ratings[candidates], user_ratings)                  # (R, K, F)
+    gathered = listed({"candidates": batch.candidates, **{f"z {n}": calibrated[n] for n in inputs},
+                       **{f"raw {n}": values[n] for n in inputs}}, rows, positions)
+    user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
+    features = candidate_features({n: gathered[f"z {n}"] for n in inputs}, {n: gathered[f"raw {n}"] for n in inputs},
+                                  keep, movie_ratings[gathered["candidates"]], user_ratings)  # (R, K, F)
     scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
-    new_rows = np.full((len(rows), total.shape[1]), -np.inf, np.float32)
-    np.put_along_axis(new_rows, positions, scores, axis=1)
-    total[rows] = new_rows
-    # Each signal's part (gradient x its two features) and the baseline, at the top `limit` only.
-    applies = dict(applies)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :limit]                               # (R, L)
+    # The top `limit` of each request, with each signal's part (gradient x its two features).
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :max(limits)]                         # (R, L)
     chosen = features[np.arange(len(rows))[:, None], top]                                    # (R, L, F)
     flat = chosen.reshape(-1, chosen.shape[-1])
     contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)                     # (R, L, F)
-    at = np.take_along_axis(positions, top, axis=1)                                         # (R, L) in C
-    explained = np.zeros(top.shape, np.float32)
-    for s, name in enumerate(FEATURES):
-        if name not in parts:
-            continue
-        part = np.where(applies[name][rows][:, None], contribution[:, :, s] + contribution[:, :, len(FEATURES) + s], 0)
-        part_rows = np.zeros((len(rows), total.shape[1]), np.float32)
-        np.put_along_axis(part_rows, at, part, axis=1)
-        parts[name][rows] = part_rows
-        explained += part
-    baseline_rows = np.zeros((len(rows), total.shape[1]), np.float32)
-    np.put_along_axis(baseline_rows, at, np.take_along_axis(scores, top, axis=1) - explained, axis=1)
-    parts[BASELINE] = np.zeros(total.shape, np.float32)
-    parts[BASELINE][rows] = baseline_rows
-    applies[BASELINE] = np.zeros(len(batch.requests), dtype=bool)
-    applies[BASELINE][rows] = True
-    return total, parts, applies
+    best = np.take_along_axis(scores, top, axis=1)                                          # (R, L)
+    movies = np.take_along_axis(gathered["candidates"], top, axis=1)
+    n_signals = len(FEATURES)
+    shown = np.array([[name in applies and bool(applies[name][i]) for name in FEATURES] for i in rows])  # (R, S)
+    per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals:2 * n_signals]) * shown[:, None, :]
+    baseline = best - per_signal.sum(axis=2)                                                 # (R, L)
+    available = np.isfinite(best).sum(axis=1)
+    out: dict[int, Ranked] = {}
+    for r, i in enumerate(rows):
+        n = min(limits[r], int(available[r]))
+        signals = {name: per_signal[r, :n, s] for s, name in enumerate(FEATURES) if shown[r, s]}
+        signals[BASELINE] = baseline[r, :n]
+        out[int(i)] = Ranked(rows=movies[r, :n], scores=best[r, :n], signals=signals)
+    return out
 
 
-def shortlist_of(total: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions int64 (R, K) of each row's k best valid entries of total (R, C), in no particular
-    order, and keep bool (R, K): False where a row has fewer than k valid entries. K = min(k, C)."""
-    k = min(k, total.shape[1])
-    filled = np.where(valid, total, -np.inf)
-    positions = np.argpartition(-filled, k - 1, axis=1)[:, :k] if k < total.shape[1] else \
-        np.broadcast_to(np.arange(total.shape[1]), total.shape).copy()
-    return positions, np.take_along_axis(valid, positions, axis=1)
+def shortlist_of(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions int64 (R, K) of each row's k best entries of total (R, C) (-inf: not a candidate), in
+    no particular order, and keep bool (R, K): False where a row has fewer than k candidates. K = min(k, C)."""
+    width = total.shape[1]
+    k = min(k, width)
+    positions = np.argpartition(total, width - k, axis=1)[:, width - k:] if k < width else \
+        np.broadcast_to(np.arange(width), total.shape).copy()
+    return positions, np.isfinite(np.take_along_axis(total, positions, axis=1))
 
 
 @contextmanager

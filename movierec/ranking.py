@@ -204,10 +204,9 @@ class Ranker:
             return []
         batch, values = self.candidates_and_signals(requests)
         total, parts, applies, calibrated = self.weighted_sum(batch, values)
-        if self.scorer is not None:
-            total, parts, applies = learned.second_phase(self.scorer, batch, values, calibrated, total, parts,
-                                                         applies, self.movie_ratings, self.config.learned_candidates)
-        return explain.explain(batch, total, parts, applies)
+        ready = learned.second_phase(self.scorer, batch, values, calibrated, total, applies, self.movie_ratings,
+                                     self.config.learned_candidates) if self.scorer is not None else None
+        return explain.explain(batch, total, parts, applies, ready)
 
     def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]
                      ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:

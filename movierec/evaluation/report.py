@@ -165,7 +165,10 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
         out += [f"## What each ingredient adds ({ab['dataset']}, test split)", "",
                 "The default ranking with one signal switched off (weight 0), without the understanding stage, "
                 "with the earlier z-score combination, and with the original design's centroid taste vectors "
-                "in place of mean-centred ones.", "",
+                "in place of mean-centred ones. A signal switched off changes the learned ranker's inputs, "
+                "which it was not trained for, so the `without <signal>` rows and the two calibration rows are "
+                "of the weighted sum: compare them with the `weighted sum` row. The understanding and centroid "
+                "rows keep the learned ranker (the centroid index trains its own).", "",
                 "| variant | " + " | ".join(f"{t} {m}" for t, m in cols) + " |", "|---|" + "---|" * len(cols)]
         for name, scores in ab["scores"].items():
             label = f"**{name}**" if name == DEFAULT else name

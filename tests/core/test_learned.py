@@ -108,7 +108,7 @@ def test_shortlist_holds_each_rows_best_valid_entries() -> None:
     total = rng.standard_normal((4, 50)).astype(np.float32)
     valid = rng.random((4, 50)) > 0.3
     valid[3, 5:] = False  # a row with fewer valid entries than the shortlist
-    positions, keep = shortlist_of(total, valid, 10)
+    positions, keep = shortlist_of(np.where(valid, total, -np.inf), 10)
     assert positions.shape == (4, 10)
     for i in range(3):
         best = set(np.argsort(-np.where(valid[i], total[i], -np.inf))[:10].tolist())
