@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where eval.md/json/png go")
     parser.add_argument("--work-dir", type=Path, default=Path("var/eval"), help="training indexes + embedding cache")
     parser.add_argument("--no-tune", action="store_true", help="skip choosing weights on the validation split")
+    parser.add_argument("--learned-seeds", default="0,1,2",
+                        help="training seeds the learned ranker is trained again with, for its run-to-run noise "
+                             "on the taste task ('' to skip)")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -41,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             datasets.append(Dataset(second.name, settings.replace(
                 data_dir=args.data_dir, ratings_csv=second / "ratings.csv", links_csv=second / "links.csv")))
         conversations = args.conversations if str(args.conversations) not in ("", ".") else None
+        seeds = tuple(int(x) for x in args.learned_seeds.split(",") if x.strip())
         report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet,
-                     conversations=conversations)
+                     conversations=conversations, learned_seeds=seeds)
         path = write_report(report, args.out)
     except (MovierecError, OSError, ValueError) as e:
         print(f"movierec eval: {e}", file=sys.stderr)

@@ -68,7 +68,7 @@ def learned_section(report: dict[str, Any]) -> list[str]:
            "prompt.", "",
            "Noise: for each task, the difference default − weighted sum request by request, its mean, and a "
            "bootstrap 95% interval over the requests (2,000 seeded resamples): a task is *worse beyond noise* "
-           "when the whole interval is below 0. Training noise (other seeds) is in the README.", "",
+           "when the whole interval is below 0. Training noise (other seeds) is measured below.", "",
            "| ratings | taste NDCG@10: default | weighted sum | EASE | default / EASE | weighted sum / EASE | "
            "users trained on | final loss, train / held-out users |", "|---|---|---|---|---|---|---|---|"]
     for split in report["splits"]:
@@ -79,6 +79,21 @@ def learned_section(report: dict[str, Any]) -> list[str]:
                    f"{ease:.4f} | {scores[DEFAULT]['NDCG@10'] / ease:.3f} | {scores[WEIGHTED]['NDCG@10'] / ease:.3f} | "
                    f"{info.get('training', {}).get('users with a later liked movie in their pool', '-')} | "
                    f"{curve[-1]['train']:.3f} / {curve[-1]['validation']:.3f} |")
+    seeds = {d: info["seeds"] for d, info in report["learned"].items() if info.get("seeds")}
+    if seeds:
+        out += ["", "Run-to-run noise of the learned ranker: the indexer's training repeated with other seeds on "
+                "the same training ratings, each model answering the taste task on the same test index "
+                "(the default is seed 0).", "",
+                "| ratings | taste NDCG@10 per training seed | min | max | max − min | min / EASE |",
+                "|---|---|---|---|---|---|"]
+        for split in report["splits"]:
+            info = seeds.get(split["dataset"])
+            if info is None:
+                continue
+            ease = split["tasks"][TASTE]["scores"]["EASE"]["NDCG@10"]
+            per_seed = ", ".join(f"{k}: {v['NDCG@10']:.4f}" for k, v in info["scores"].items())
+            out.append(f"| {split['dataset']} | {per_seed} | {info['NDCG@10 min']:.4f} | {info['NDCG@10 max']:.4f} | "
+                       f"{info['NDCG@10 max'] - info['NDCG@10 min']:.4f} | {info['NDCG@10 min'] / ease:.3f} |")
     out += ["", "| ratings | task | metric | default − weighted sum | 95% interval | requests changed | "
             "worse beyond noise |", "|---|---|---|---|---|---|---|"]
     for split in report["splits"]:
