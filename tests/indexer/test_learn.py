@@ -21,34 +21,37 @@ from movierec.store import RatingsStore, STORE_NAME
 pytestmark = pytest.mark.slow
 
 
-def build(index_dir: Path, encoder: Encoder, **changes: object) -> tuple[Path, dict]:
-    settings = Settings(data_dir=SAMPLE_DATA, index_dir=index_dir).replace(**changes)
+@pytest.fixture()
+def cache(sample_settings: Settings) -> Path:
+    """The session sample index's embedding cache: the builds here embed nothing."""
+    return sample_settings.index_dir / "cache"
+
+
+def build(index_dir: Path, encoder: Encoder, cache: Path, **changes: object) -> tuple[Path, dict]:
+    settings = Settings(data_dir=SAMPLE_DATA, index_dir=index_dir, cache_dir=cache).replace(**changes)
     result = build_index(settings, encoder=encoder, progress=False)
     return result.path, json.loads((result.path / "manifest.json").read_text())
 
 
-def test_a_build_trains_a_model_with_its_checksum_and_curve(tmp_path: Path, encoder: Encoder) -> None:
-    path, manifest = build(tmp_path / "a", encoder)
+def test_a_build_trains_a_model_and_two_builds_of_the_same_data_train_the_same_one(
+        tmp_path: Path, encoder: Encoder, cache: Path) -> None:
+    path, manifest = build(tmp_path / "a", encoder, cache)
     entry = manifest["learned"]
     assert entry["file"] == "learned.npz" and (path / "learned.npz").is_file() and len(entry["sha256"]) == 64
     assert entry["training"]["users with a later liked movie in their pool"] >= 20
     assert len(entry["curve"]) == entry["config"]["epochs"]
     assert entry["curve"][-1]["train"] < entry["curve"][0]["train"]
-    assert load_artifact(path).learned is not None
-
-
-def test_two_builds_of_the_same_data_train_the_same_model(tmp_path: Path, encoder: Encoder) -> None:
-    a = load_artifact(build(tmp_path / "a", encoder)[0]).learned
-    b = load_artifact(build(tmp_path / "b", encoder)[0]).learned
+    a = load_artifact(path).learned
+    b = load_artifact(build(tmp_path / "b", encoder, cache)[0]).learned
     assert a is not None and b is not None
     for (wa, ba), (wb, bb) in zip(a.layers, b.layers):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(ba, bb, rtol=1e-4, atol=1e-5)
 
 
-def test_a_reindex_carries_the_model_over_until_the_ratings_move(tmp_path: Path, encoder: Encoder) -> None:
-    first, m1 = build(tmp_path / "i", encoder)
-    second, m2 = build(tmp_path / "i", encoder)
+def test_a_reindex_carries_the_model_over_until_the_ratings_move(tmp_path: Path, encoder: Encoder, cache: Path) -> None:
+    first, m1 = build(tmp_path / "i", encoder, cache)
+    second, m2 = build(tmp_path / "i", encoder, cache)
     assert m2["learned"]["carried over from"] == m1["index_version"]
     assert m2["learned"]["sha256"] == m1["learned"]["sha256"]
     # Enough new ratings (here 10% of them, through the ratings store) and it is trained again.
@@ -62,15 +65,15 @@ def test_a_reindex_carries_the_model_over_until_the_ratings_move(tmp_path: Path,
             store.record(user, int(movie), 4.0)
             added += 1
     store.close()
-    third, m3 = build(tmp_path / "i", encoder)
+    third, m3 = build(tmp_path / "i", encoder, cache)
     assert "carried over from" not in m3["learned"] and m3["learned"]["ratings"] >= m1["learned"]["ratings"] + added
     # --retrain (learned_retrain_share 0) always trains.
-    fourth, m4 = build(tmp_path / "i", encoder, learned_retrain_share=0.0)
+    fourth, m4 = build(tmp_path / "i", encoder, cache, learned_retrain_share=0.0)
     assert "carried over from" not in m4["learned"]
 
 
-def test_without_training_the_index_has_no_model(tmp_path: Path, encoder: Encoder) -> None:
-    path, manifest = build(tmp_path / "n", encoder, learned_train=False)
+def test_without_training_the_index_has_no_model(tmp_path: Path, encoder: Encoder, cache: Path) -> None:
+    path, manifest = build(tmp_path / "n", encoder, cache, learned_train=False)
     assert "learned" not in manifest and load_artifact(path).learned is None
 
 
