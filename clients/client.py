@@ -97,6 +97,7 @@ class IndexDescription:
     dimensions: int
     movies: int
     users: int
+    ranker: str = ""  # "learned", or "weighted sum (why)"
 
 
 class RecommenderClient:
@@ -145,7 +146,7 @@ class RecommenderClient:
 
     def index_info(self) -> IndexDescription:
         info = self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s)
-        return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users)
+        return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker)
 
     def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
         """Rate a movie; returns once the rating is stored durably. Reuse `request_id` when retrying."""

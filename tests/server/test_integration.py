@@ -238,6 +238,11 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     assert len(rows) == 5 and "taste" in ok.stdout and "prompt" in ok.stdout
     bad = subprocess.run([*cli, "recommend", "x", "--user", "424242"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "NOT_FOUND" in bad.stderr and "424242" in bad.stderr
+    # No prompt: the learned ranker answers, and its table has the baseline column.
+    taste = subprocess.run([*cli, "recommend", "--user", "2", "--limit", "5"], capture_output=True, text=True, timeout=60)
+    assert taste.returncode == 0 and "baselin" in taste.stdout, taste.stderr  # names are cut to 7 characters
+    info = subprocess.run([*cli, "info"], capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and "ranker: learned" in info.stdout, info.stderr
 
 
 def sample_movies() -> dict[int, dict[str, str]]:

@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from conftest import wait_serving
+from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder
 from movierec.server.app import create_server
 from movierec.settings import Settings
@@ -36,6 +37,11 @@ def taste_and_mood(stub: pb_grpc.RecommenderStub) -> tuple[pb.IndexInfo, pb.Reco
             stub.Recommend(pb.RecommendRequest(user_id=3, prompt="a comedy", limit=10), timeout=30))
 
 
+def taste_and_mood_of(port: int) -> tuple[pb.IndexInfo, pb.RecommendResponse, pb.RecommendResponse]:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return taste_and_mood(pb_grpc.RecommenderStub(channel))
+
+
 def copy_index(sample_settings: Settings, to: Path) -> tuple[Settings, Path]:
     shutil.copytree(sample_settings.index_dir, to)
     version = (to / "CURRENT").read_text().strip()
@@ -43,8 +49,10 @@ def copy_index(sample_settings: Settings, to: Path) -> tuple[Settings, Path]:
 
 
 def test_the_learned_ranker_serves_prompt_less_requests_of_known_users(
-        sample_settings: Settings, encoder: Encoder) -> None:
-    info, taste, mood = serve(sample_settings, encoder, taste_and_mood)
+        sample_server: tuple[grpc.Server, int]) -> None:
+    with RecommenderClient(f"127.0.0.1:{sample_server[1]}") as client:
+        assert client.index_info().ranker == "learned"
+    info, taste, mood = taste_and_mood_of(sample_server[1])
     assert info.ranker == "learned"
     assert len(taste.movies) == 10 and all("baseline" in m.signals for m in taste.movies)
     for m in taste.movies:  # the parts still add up to the score
