@@ -155,7 +155,8 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
             config = ranking_config(settings)
             previous = current_version(index_dir)
             # The ratings file and any filter on it: a model is carried over only from the same source.
-            source = {"ratings": sha256_file(files.ratings), "filter": ratings_note or ""}
+            source = {"ratings": sha256_file(files.ratings), "filter": ratings_note or "", "encoder": fingerprint,
+                      "exact_search_max": str(settings.exact_search_max)}
             learned, learned_info = carried_model(
                 index_dir / previous if previous else None,
                 training_config(config, settings.taste_vectors, settings.ease_lambda, settings.learned_seed,

@@ -89,14 +89,15 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
     for start in range(0, len(user_ids), BATCH):
         profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start:start + BATCH]]
         batch, values = ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
-        total, _, _, calibrated = ranker.weighted_sum(batch, values)
+        total, _, applies, calibrated = ranker.weighted_sum(batch, values)
         positions, keep = shortlist_of(total, width or batch.valid.shape[1])
         rows = np.arange(len(profiles))
         candidates = listed({"c": batch.candidates}, rows, positions)["c"]
         user_ratings = np.array([len(p.rated_rows) for p in profiles])
         parts.append((candidates, keep, candidate_features(listed(calibrated, rows, positions),
                                                            listed(values, rows, positions), keep,
-                                                           ranker.movie_ratings[candidates], user_ratings)))
+                                                           ranker.movie_ratings[candidates], user_ratings,
+                                                           applies)))
     width = max((p[0].shape[1] for p in parts), default=0)
 
     def stacked(i: int, fill: object) -> np.ndarray:
@@ -158,8 +159,10 @@ def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: 
 
 def training_config(config: RankingConfig, taste_vectors: str, ease_lambda: float, seed: int, epochs: int,
                     source: dict[str, str] | None = None) -> dict[str, Any]:
-    """What a model's training depends on besides the new ratings (a model is carried over only when equal)."""
-    return {"source": source or {}, "features": list(FEATURES), "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
+    """What a model's training depends on besides the new ratings (a model is carried over only when
+    equal): `source` names the ratings file, any filter and the encoder's fingerprint."""
+    return {"source": source or {}, "match_candidates": config.match_candidates,
+            "collaborative_candidates": config.collaborative_candidates, "features": list(FEATURES), "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
             "negatives": NEGATIVES, "taste_vectors": taste_vectors, "ease_lambda": ease_lambda,
             "candidate_movies": config.candidate_movies, "similar_users": config.similar_users,
             "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}}}

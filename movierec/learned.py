@@ -45,17 +45,21 @@ MODEL_FILE = "learned.npz"
 
 
 def candidate_features(calibrated: dict[str, np.ndarray], values: dict[str, np.ndarray], valid: np.ndarray,
-                       movie_ratings: np.ndarray, user_ratings: np.ndarray) -> np.ndarray:
+                       movie_ratings: np.ndarray, user_ratings: np.ndarray,
+                       applies: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Features float32 (B, K, N_FEATURES) of K listed candidates per request, from each signal as
     combine calibrates it over the request's whole pool (name -> (B, K): the z-score, or the 0..1 share
     of a sparse signal) and raw (name -> (B, K)), the valid mask bool (B, K), each candidate's rating
-    count (B, K) and each request's user's rating count (B,) (0 for anonymous)."""
+    count (B, K) and each request's user's rating count (B,) (0 for anonymous). `applies` (name -> bool
+    (B,)): a signal is 0 for the requests it does not apply to, whatever the batch computed for them
+    (a batch with one mood computes the prompt signal for every row)."""
     b, k = valid.shape
     out = np.zeros((b, k, N_FEATURES), np.float32)
     for s, name in enumerate(FEATURES):
         if name in values:
-            out[:, :, s] = calibrated[name]
-            out[:, :, len(FEATURES) + s] = values[name]
+            on = np.ones(b, bool) if applies is None or name not in applies else np.asarray(applies[name], bool)
+            out[:, :, s] = np.where(on[:, None], calibrated[name], 0)
+            out[:, :, len(FEATURES) + s] = np.where(on[:, None], values[name], 0)
     out[:, :, -2] = np.log1p(movie_ratings.astype(np.float32))
     out[:, :, -1] = np.log1p(np.asarray(user_ratings, np.float32))[:, None]
     out[~valid] = 0
@@ -132,7 +136,7 @@ def read_scorer(path: Path) -> LearnedScorer:
     try:
         with np.load(path, allow_pickle=False) as arrays:
             return LearnedScorer.from_arrays({k: arrays[k] for k in arrays.files})
-    except (KeyError, EOFError, ValueError, AttributeError, TypeError, zipfile.BadZipFile) as e:
+    except (KeyError, IndexError, EOFError, ValueError, AttributeError, TypeError, zipfile.BadZipFile) as e:
         raise ValueError(f"not a learned scorer's weights ({e})") from e
 
 
@@ -163,7 +167,8 @@ def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarr
                        **{f"raw {n}": values[n] for n in inputs}}, rows, positions)
     user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
     features = candidate_features({n: gathered[f"z {n}"] for n in inputs}, {n: gathered[f"raw {n}"] for n in inputs},
-                                  keep, movie_ratings[gathered["candidates"]], user_ratings)  # (R, K, F)
+                                  keep, movie_ratings[gathered["candidates"]], user_ratings,
+                                  {n: applies[n][rows] for n in inputs if n in applies})  # (R, K, F)
     scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
     # The top `limit` of each request, with each signal's part (gradient x its two features).
     top = np.argsort(-scores, axis=1, kind="stable")[:, :max(limits)]                         # (R, L)

@@ -75,3 +75,16 @@ def test_a_list_longer_than_the_shortlist_is_still_full(index: IndexArtifact) ->
     ranker = Ranker(index, replace(CONFIG, learned_candidates=5))
     ranked = ranker.rank([RankRequest("", None, ranker.profile(0), limit=40)])[0]
     assert len(ranked.rows) == 40 and len(set(ranked.rows.tolist())) == 40 and BASELINE in ranked.signals
+
+
+def test_a_prompt_less_list_does_not_depend_on_the_moods_of_its_batch(index: IndexArtifact) -> None:
+    """A batch with one mood computes the prompt signal for every row (for a prompt-less user it is the
+    taste product); the model must see it only where it applies, as in training."""
+    ranker = Ranker(index, CONFIG)
+    alone = ranker.rank([RankRequest("", None, ranker.profile(6), limit=10)])[0]
+    query = unit_rows(np.random.default_rng(8), 1, 16)[0]
+    mixed = ranker.rank([RankRequest("", None, ranker.profile(6), limit=10),
+                         RankRequest("a western", query, ranker.profile(8), limit=10)])[0]
+    np.testing.assert_array_equal(alone.rows, mixed.rows)
+    np.testing.assert_allclose(alone.scores, mixed.scores, rtol=1e-5, atol=1e-6)
+    assert set(alone.signals) == set(mixed.signals) and "prompt" not in mixed.signals
