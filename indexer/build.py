@@ -26,7 +26,7 @@ from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ease import fit_ease
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
 from movierec.recommender import ranking_config
-from movierec.taste import centred_taste_vectors, centroid_taste_vectors, group_by_user
+from movierec.taste import group_by_user, taste_vectors
 from movierec.settings import Settings
 from movierec.store import STORE_NAME, read_store
 
@@ -141,10 +141,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         movies = [e.movie for e in catalogue.entries]
         movie_row = {m.movie_id: i for i, m in enumerate(movies)}
         user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(ratings.frame, movie_row)
-        if settings.taste_vectors == "centroid":
-            user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
-        else:
-            user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
+        user_vectors = taste_vectors(settings.taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
         started_ease = time.monotonic()
         ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda)
         log.info("EASE over %d rated movies (lambda %g) in %.1fs", len(ease_items), settings.ease_lambda,

@@ -31,7 +31,7 @@ from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_fea
                               shortlist_of, train_scorer)
 from movierec.ranking import Ranker, RankingConfig
 from movierec.splits import temporal_split
-from movierec.taste import centred_taste_vectors, centroid_taste_vectors
+from movierec.taste import taste_vectors as taste_vectors_of
 from movierec.vectorindex import build_index
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,7 @@ def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.Da
 
     movie_row = {m.movie_id: i for i, m in enumerate(movies)}
     user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(frame, movie_row)
-    if taste_vectors == "centroid":
-        user_vectors = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
-    else:
-        user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
+    user_vectors = taste_vectors_of(taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
     ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), ease_lambda)
     movie_index, _ = build_index(movie_vectors, exact_search_max)
     user_index, _ = build_index(user_vectors, exact_search_max)

@@ -49,3 +49,11 @@ def centred_taste_vectors(movie_vectors: np.ndarray, rated_ptr: np.ndarray, rate
     if flat.any():
         centred[flat] = centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)[flat]
     return centred.astype(np.float32)
+
+
+def taste_vectors(kind: str, movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray,
+                  rated_values: np.ndarray) -> np.ndarray:
+    """The setting `taste_vectors`' kind ("centroid" or "centred") of every user's vector: float32 (n_users, d)."""
+    if kind == "centroid":
+        return centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)
+    return centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
