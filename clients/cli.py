@@ -1,6 +1,7 @@
 """`movierec`: the command-line client.
 
     movierec recommend "a feel-good romcom" --user 42
+    movierec recommend "something fun" --group 12,48,301   (one list for three people, each one's fit)
     movierec rate 42 862 4.5 --request-id abc     (user 42 rates Toy Story 4.5)
     movierec user 42
     movierec info
@@ -18,6 +19,7 @@ import textwrap
 import grpc
 
 from movierec.clients.client import Recommendations, RecommenderClient, describe_understood
+from movierec.group import STRATEGY_NAMES
 from movierec.signals import SIGNALS
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -25,22 +27,39 @@ SIGNAL_ORDER = SIGNALS  # the registry's order (movierec.signals)
 
 
 def format_table(result: Recommendations, width: int | None = None) -> str:
-    """A readable ranked table: rank, title (year), genres, score and its parts."""
+    """A readable ranked table: rank, title (year), genres, score and its parts; for a group, each
+    member's fit (0..1: 1 is that member's favourite of the candidates) in place of the parts."""
     width = width or shutil.get_terminal_size((110, 24)).columns
-    signal_names = sorted({k for m in result.movies for k in m.signals},
-                          key=lambda k: (SIGNAL_ORDER.index(k) if k in SIGNAL_ORDER else len(SIGNAL_ORDER), k))
-    head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {n[:7]:>7}" for n in signal_names)
+    members = list(dict.fromkeys(u for m in result.movies for u in m.member_fit))
+    signal_names = [] if members else sorted(
+        {k for m in result.movies for k in m.signals},
+        key=lambda k: (SIGNAL_ORDER.index(k) if k in SIGNAL_ORDER else len(SIGNAL_ORDER), k))
+    columns = [(f"fit {u}"[:7], lambda m, u=u: m.member_fit.get(u)) for u in members] or \
+        [(n[:7], lambda m, n=n: m.signals.get(n)) for n in signal_names]
+    head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {name:>7}" for name, _ in columns)
     lines = [head, "-" * min(len(head), width)]
     for rank, m in enumerate(result.movies, 1):
         title = f"{m.title} ({m.year})" if m.year else m.title
         genres = ", ".join(m.genres)
+        cells = [value(m) for _, value in columns]
         lines.append(f"{rank:>3}  {textwrap.shorten(title, 40, placeholder='…'):<40} "
                      f"{textwrap.shorten(genres, 28, placeholder='…') if genres else '-':<28} {m.score:>6.2f}"
-                     + "".join(f" {m.signals[n]:>7.2f}" if n in m.signals else f" {'':>7}" for n in signal_names))
+                     + "".join(f" {v:>7.2f}" if v is not None else f" {'':>7}" for v in cells))
     if not result.movies:
         lines.append("  (no movies)")
+    if members:
+        lines.append(f"group strategy: {result.group_strategy}; fit: the share of the group's candidates "
+                     "that member ranks below the movie")
     lines.append(f"index {result.index_version}")
     return "\n".join(lines)
+
+
+def user_ids(text: str) -> list[int]:
+    """"12,48,301" -> [12, 48, 301] (for --group)."""
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected user ids separated by commas, e.g. 12,48,301; got {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     rec = sub.add_parser("recommend", help="ranked movies for a prompt and/or a user")
     rec.add_argument("prompt", nargs="?", default="", help='what you feel like watching, e.g. "a feel-good romcom"')
     rec.add_argument("--user", type=int, help="user id whose taste to follow")
+    rec.add_argument("--group", type=user_ids, default=None, metavar="ID,ID,...",
+                     help="a movie night for several users (with --user, if given): one list, each member's fit")
+    rec.add_argument("--strategy", default="", choices=["", *STRATEGY_NAMES], metavar="NAME",
+                     help=f"how a group's tastes are combined: {', '.join(STRATEGY_NAMES)} (default: the server's)")
     rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
     rec.add_argument("--genre", action="append", dest="genres", metavar="NAME",
@@ -94,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                                           excluded_genres=args.excluded_genres, year_min=args.year_min,
                                           year_max=args.year_max, max_runtime=args.max_runtime,
                                           languages=args.languages, example_movie_ids=args.example_movie_ids,
-                                          excluded_movie_ids=args.excluded_movie_ids)
-                who = f" for user {args.user}" if args.user is not None else ""
-                print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of user {args.user}:"
-                      if args.user is not None else "\n(constraints only):")
+                                          excluded_movie_ids=args.excluded_movie_ids, group_user_ids=args.group,
+                                          group_strategy=args.strategy)
+                people = ([args.user] if args.user is not None else []) + (args.group or [])
+                who = f" for users {', '.join(map(str, people))}" if len(people) > 1 else \
+                    f" for user {people[0]}" if people else ""
+                print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of{who.replace(' for', '')}:"
+                      if people else "\n(constraints only):")
                 print(f"understood: {describe_understood(result.understood)}")
                 print(format_table(result))
             elif args.command == "rate":

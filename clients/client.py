@@ -20,6 +20,8 @@ class MovieResult:
     genres: list[str]
     score: float
     signals: dict[str, float] = field(default_factory=dict)
+    # For a group request: user id -> that member's fit, 0..1 (1: their favourite of the candidates).
+    member_fit: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Recommendations:
     index_version: str
     # What the server understood the request to ask for (the Understood message).
     understood: pb.Understood = field(default_factory=pb.Understood)
+    # For a group request, the strategy that made the list.
+    group_strategy: str = ""
 
 
 def describe_understood(u: pb.Understood) -> str:
@@ -126,22 +130,27 @@ class RecommenderClient:
                   excluded_genres: list[str] | None = None, year_min: int | None = None,
                   year_max: int | None = None, max_runtime: int | None = None, languages: list[str] | None = None,
                   example_movie_ids: list[int] | None = None,
-                  excluded_movie_ids: list[int] | None = None) -> Recommendations:
-        """Ranked movies; the keyword-only constraints replace what the prompt says about the same thing."""
+                  excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
+                  group_strategy: str = "") -> Recommendations:
+        """Ranked movies; the keyword-only constraints replace what the prompt says about the same thing.
+        `group_user_ids`: a movie night for several people (with user_id, if given): one list, and each
+        member's fit per movie."""
         request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
                                       excluded_genres=excluded_genres or [], languages=languages or [],
                                       example_movie_ids=example_movie_ids or [],
-                                      excluded_movie_ids=excluded_movie_ids or [])
+                                      excluded_movie_ids=excluded_movie_ids or [],
+                                      group_user_ids=group_user_ids or [], group_strategy=group_strategy)
         for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
                             ("max_runtime", max_runtime)):
             if value is not None:
                 setattr(request, name, value)
         response = self._stub.Recommend(request, timeout=self.timeout_s)
         return Recommendations(
-            movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals))
-                    for m in response.movies],
+            movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
+                                dict(m.member_fit)) for m in response.movies],
             index_version=response.index_version,
             understood=response.understood,
+            group_strategy=response.group_strategy,
         )
 
     def index_info(self) -> IndexDescription:

@@ -20,6 +20,8 @@ REQUESTS = [
     ["recommend", "a feel-good romcom", "--user", "1", "--limit", "5"],
     ["recommend", "an animated movie about toys that come to life", "--limit", "5"],
     ["recommend", "--genre", "Science Fiction", "--year-max", "1999", "--max-runtime", "130", "--limit", "5"],
+    # A movie night for three: one list, and how well each movie fits each of them.
+    ["recommend", "something fun tonight", "--group", "1,2,3", "--limit", "5"],
 ]
 
 
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         step("bad requests get a clear status")
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
         subprocess.run([*cli, "recommend", "anything", "--year-min", "2000", "--year-max", "1990"])
+        subprocess.run([*cli, "recommend", "anything", "--group", "1,2,999999"])
     finally:
         step("stopping the server")
         server.send_signal(signal.SIGTERM)

@@ -62,6 +62,20 @@ class RankRequest:
     examples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
+@dataclass(frozen=True)
+class GroupRankRequest:
+    """A group's request: one RankRequest per member (each with the group's mood, and the movies the
+    group may be shown as `allowed`), ranked over one shared candidate pool, then aggregated into
+    one list of `limit` by `strategy` with its parameters (movierec.group)."""
+
+    members: tuple[RankRequest, ...]
+    limit: int
+    strategy: str
+    misery_threshold: float
+    fair_depth: int
+    pleasure_weight: float
+
+
 @dataclass
 class Batch:
     """B requests on their way through the stages.
@@ -70,7 +84,10 @@ class Batch:
     a request with constraints only); collaborative[i] float32 (a,) or None: the EASE scores the
     request uses (its examples', else its user's); match float32 (B, n_movies) or None: tag match
     per movie; prompt_all float32 (B, n_movies) or None: every movie's product with the query (exact
-    index only). Retrieval fills candidates int64 (B, C) and valid bool (B, C).
+    index only); shared: groups of request positions (int64 arrays) that retrieval gives one
+    candidate pool, the union of theirs (a group's members). Retrieval fills candidates int64 (B, C),
+    valid bool (B, C), and own bool (B, C): the candidates a request retrieved itself (a group member's
+    own share of the pool; the same as valid otherwise), over which combine sets each signal's scale.
     """
 
     requests: list[RankRequest]
@@ -83,15 +100,20 @@ class Batch:
     collaborative: list[np.ndarray | None]
     match: np.ndarray | None = None
     prompt_all: np.ndarray | None = None
+    shared: list[np.ndarray] = field(default_factory=list)
     candidates: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
     valid: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), bool))
+    own: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), bool))
 
 
 @dataclass(frozen=True)
 class Ranked:
     """A ranked list: movie rows int64 (limit,), scores float32 (limit,), per-signal parts (limit,)
-    that sum to the scores (movierec.combine says what a part means)."""
+    that sum to the scores (movierec.combine says what a part means). For a group (movierec.group):
+    scores are the strategy's, the parts are the members' mean parts, and member_fit float32
+    (limit, M) is each member's fit, in the order of GroupRankRequest.members."""
 
     rows: np.ndarray
     scores: np.ndarray
     signals: dict[str, np.ndarray]
+    member_fit: np.ndarray | None = None

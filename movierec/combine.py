@@ -47,13 +47,15 @@ def percentile_ranks(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid & ~constant[:, None], np.clip(out, 0.0, 1.0), 0.0).astype(np.float32)
 
 
-def standardise(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def standardise(x: np.ndarray, valid: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """z-score each row of x (..., R, C) over its valid entries (bool (R, C)); constant rows become 0.
-    Several signals stacked as (S, R, C) are standardised in one pass."""
-    count = np.maximum(valid.sum(axis=-1, keepdims=True), 1)
-    mean = np.where(valid, x, 0).sum(axis=-1, keepdims=True) / count
+    Several signals stacked as (S, R, C) are standardised in one pass. `reference` (bool (R, C), within
+    valid): the entries whose mean and deviation set the scale (None: the valid ones)."""
+    reference = valid if reference is None else reference
+    count = np.maximum(reference.sum(axis=-1, keepdims=True), 1)
+    mean = np.where(reference, x, 0).sum(axis=-1, keepdims=True) / count
+    std = np.sqrt(np.square(np.where(reference, x - mean, 0)).sum(axis=-1, keepdims=True) / count)
     deviation = np.where(valid, x - mean, 0)
-    std = np.sqrt(np.square(deviation).sum(axis=-1, keepdims=True) / count)
     return (deviation / np.where(std > 1e-9, std, np.inf)).astype(np.float32)
 
 
@@ -64,22 +66,26 @@ def _varies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (high - low) > 1e-9
 
 
-def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "standard") -> np.ndarray:
-    """A signal's values over the candidates (R, C) on the common scale (see the module docstring)."""
+def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "standard",
+              reference: np.ndarray | None = None) -> np.ndarray:
+    """A signal's values over the candidates (R, C) on the common scale (see the module docstring);
+    `reference` as for standardise."""
     if BY_NAME[name].scale == "share" and calibration != "z":
         return np.where(valid & _varies(x, valid)[:, None], np.clip(x, 0.0, 1.0), 0.0).astype(np.float32)
     if calibration == "percentile":
         return percentile_ranks(x, valid)
-    return standardise(x, valid)
+    return standardise(x, valid, reference)
 
 
-def calibrate_all(signals: dict[str, np.ndarray], valid: np.ndarray, calibration: str = "standard"
-                  ) -> dict[str, np.ndarray]:
-    """Every signal (B, C) on the common scale, over each request's valid candidates (bool (B, C))."""
+def calibrate_all(signals: dict[str, np.ndarray], valid: np.ndarray, calibration: str = "standard",
+                  reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every signal (B, C) on the common scale, over each request's valid candidates (bool (B, C)).
+    reference bool (B, C): the candidates whose spread sets each request's scale (a group member's own
+    retrieved ones, so that their scale is the one their single-user request has); None: the valid ones."""
     # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
     dense = [n for n in signals if BY_NAME[n].scale != "share"] if calibration == "standard" else []
-    together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid))) if dense else {}
-    return {name: together[name] if name in together else calibrate(name, values, valid, calibration)
+    together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid, reference))) if dense else {}
+    return {name: together[name] if name in together else calibrate(name, values, valid, calibration, reference)
             for name, values in signals.items()}
 
 

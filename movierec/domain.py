@@ -46,6 +46,15 @@ class RecommendQuery:
     languages: tuple[str, ...] = ()
     example_movie_ids: tuple[int, ...] = ()
     excluded_movie_ids: tuple[int, ...] = ()
+    # A group (movierec.group): every member's user id, user_id first when given (two or more; a
+    # group of one is a user_id request), and how their scores become one list ("": the setting's).
+    group_user_ids: tuple[int, ...] = ()
+    group_strategy: str = ""
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        """The users the list is for: the group's members, else the user, else none."""
+        return self.group_user_ids or ((self.user_id,) if self.user_id is not None else ())
 
     @property
     def has_explicit_constraints(self) -> bool:
@@ -55,11 +64,14 @@ class RecommendQuery:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One ranked movie and the weighted parts of its score (they sum to `score`)."""
+    """One ranked movie and the weighted parts of its score (they sum to `score`). For a group: `score`
+    is the group strategy's, `signals` the members' mean parts, `member_fit` user id -> that member's
+    fit (movierec.group: 1 for their best candidate, 0.5 for the middle one)."""
 
     movie: Movie
     score: float
     signals: dict[str, float] = field(default_factory=dict)
+    member_fit: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class RecommendResult:
     understood: Understood | None = None
     examples: list[Movie] = field(default_factory=list)
     excluded: list[Movie] = field(default_factory=list)
+    group_strategy: str = ""  # the strategy that made a group's list; "" for one user or none
 
 
 @dataclass(frozen=True)

@@ -147,36 +147,29 @@ def in_domain(batch: Batch) -> np.ndarray:
 
 def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
                  total: np.ndarray, applies: dict[str, np.ndarray], movie_ratings: np.ndarray,
-                 shortlist: int) -> dict[int, Ranked]:
+                 shortlist: int, rows: np.ndarray | None = None) -> dict[int, Ranked]:
     """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the
     MLP, and explain them: request position in the batch -> its ranked list (best first; each signal's
     part of the score, plus BASELINE; they sum to the score). The other requests are left to explain.
 
     values: raw signals name -> float32 (B, C); calibrated: the same on combine's common scale; total
     float32 (B, C), -inf where not valid; applies name -> bool (B,); movie_ratings int (n_movies,):
-    ratings per movie in the index.
+    ratings per movie in the index; rows: the positions to consider (None: all).
     """
-    rows = np.flatnonzero(in_domain(batch))
+    rows = in_domain_rows(batch, rows)
     if not len(rows):
         return {}
     limits = [batch.requests[i].limit for i in rows]
     # The shortlist holds at least as many as the longest list asked for.
-    positions, keep = shortlist_of(total[rows], max(shortlist, *limits))                    # (R, K)
-    inputs = [n for n in FEATURES if n in values]
-    gathered = listed({"candidates": batch.candidates, **{f"z {n}": calibrated[n] for n in inputs},
-                       **{f"raw {n}": values[n] for n in inputs}}, rows, positions)
-    user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
-    features = candidate_features({n: gathered[f"z {n}"] for n in inputs}, {n: gathered[f"raw {n}"] for n in inputs},
-                                  keep, movie_ratings[gathered["candidates"]], user_ratings,
-                                  {n: applies[n][rows] for n in inputs if n in applies})  # (R, K, F)
-    scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
+    positions, keep, features, scores, movies = rescore(scorer, batch, values, calibrated, total, applies,
+                                                        movie_ratings, max(shortlist, *limits), rows)
     # The top `limit` of each request, with each signal's part (gradient x its two features).
     top = np.argsort(-scores, axis=1, kind="stable")[:, :max(limits)]                         # (R, L)
     chosen = features[np.arange(len(rows))[:, None], top]                                    # (R, L, F)
     flat = chosen.reshape(-1, chosen.shape[-1])
     contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)                     # (R, L, F)
     best = np.take_along_axis(scores, top, axis=1)                                          # (R, L)
-    movies = np.take_along_axis(gathered["candidates"], top, axis=1)
+    movies = np.take_along_axis(movies, top, axis=1)
     n_signals = len(FEATURES)
     shown = np.array([[name in applies and bool(applies[name][i]) for name in FEATURES] for i in rows])  # (R, S)
     per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals:2 * n_signals]) * shown[:, None, :]
@@ -188,6 +181,52 @@ def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarr
         signals = {name: per_signal[r, :n, s] for s, name in enumerate(FEATURES) if shown[r, s]}
         signals[BASELINE] = baseline[r, :n]
         out[int(i)] = Ranked(rows=movies[r, :n], scores=best[r, :n], signals=signals)
+    return out
+
+
+def in_domain_rows(batch: Batch, rows: np.ndarray | None = None) -> np.ndarray:
+    """The positions among `rows` (None: all) of the requests the scorer applies to."""
+    domain = in_domain(batch)
+    return np.flatnonzero(domain) if rows is None else np.asarray(rows, np.int64)[domain[rows]]
+
+
+def rescore(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
+            total: np.ndarray, applies: dict[str, np.ndarray], movie_ratings: np.ndarray, k: int, rows: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The MLP's scores for the k best candidates (by `total`) of the requests at `rows` int (R,):
+    (positions int64 (R, K) into the candidates, keep bool (R, K), features float32 (R, K, F),
+    scores float32 (R, K), -inf where not kept; movie rows int64 (R, K))."""
+    positions, keep = shortlist_of(total[rows], k)                                           # (R, K)
+    inputs = [n for n in FEATURES if n in values]
+    gathered = listed({"candidates": batch.candidates, **{f"z {n}": calibrated[n] for n in inputs},
+                       **{f"raw {n}": values[n] for n in inputs}}, rows, positions)
+    user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
+    features = candidate_features({n: gathered[f"z {n}"] for n in inputs}, {n: gathered[f"raw {n}"] for n in inputs},
+                                  keep, movie_ratings[gathered["candidates"]], user_ratings,
+                                  {n: applies[n][rows] for n in inputs if n in applies})  # (R, K, F)
+    scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
+    return positions, keep, features, scores, gathered["candidates"]
+
+
+def reorder_shortlists(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray],
+                       calibrated: dict[str, np.ndarray], total: np.ndarray, applies: dict[str, np.ndarray],
+                       movie_ratings: np.ndarray, shortlist: int, rows: np.ndarray) -> np.ndarray:
+    """`total` (B, C) with the in-domain requests among `rows` reordered by the MLP: each one's
+    `shortlist` best values are dealt out again in the order the MLP ranks those candidates, so the
+    values keep the weighted sum's scale and the order within the shortlist is the learned one (what
+    a group's aggregation reads for its members). A copy; the other rows unchanged."""
+    out = total.copy()
+    rows = in_domain_rows(batch, rows)
+    if not len(rows):
+        return out
+    positions, keep, _, scores, _ = rescore(scorer, batch, values, calibrated, total, applies, movie_ratings,
+                                            shortlist, rows)
+    for r, i in enumerate(rows):
+        kept = positions[r][keep[r]]
+        if not len(kept):
+            continue
+        by_learned = kept[np.argsort(-scores[r][keep[r]], kind="stable")]
+        out[i, by_learned] = np.sort(total[i, kept])[::-1]
     return out
 
 

@@ -6,6 +6,8 @@
     signals     movierec.signals         one (B, C) array per signal (the registry of signal names)
     combine     movierec.combine         each signal on a common scale, weighted, summed; then, for the
                 movierec.learned         requests it was trained on, the MLP re-scores the sum's shortlist
+    aggregate   movierec.group           a group's members are rows of the batch sharing one pool: their
+                                         scores become one list by a strategy (average, least misery, ...)
     explain     movierec.explain         the top `limit` with each signal's part of the score
 
 Cost: the serving path runs this once per micro-batch, single-threaded beside the encoder, so
@@ -22,16 +24,16 @@ import faiss
 import numpy as np
 from scipy import sparse
 
-from movierec import combine, explain, learned, retrieval, signals
+from movierec import combine, explain, group, learned, retrieval, signals
 from movierec.artifact import IndexArtifact
-from movierec.batch import Batch, Ranked, RankRequest, UserProfile
+from movierec.batch import Batch, GroupRankRequest, Ranked, RankRequest, UserProfile
 from movierec.combine import standardise
 from movierec.lexical import TagMatcher
 from movierec.settings import Settings
 from movierec.signals import SIGNALS
 from movierec.topk import top_k, top_k_set
 
-__all__ = ["SIGNALS", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile", "quality_prior",
+__all__ = ["SIGNALS", "GroupRankRequest", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile", "quality_prior",
            "standardise", "top_k", "top_k_set"]
 
 
@@ -66,8 +68,22 @@ class RankingConfig:
     # "learned" (the index's MLP re-scores the weighted sum's shortlist where it applies) or "weighted_sum".
     ranker: str = Settings.ranker
     learned_candidates: int = Settings.learned_candidates
+    # A group's aggregation (movierec.group), when its request does not name one.
+    group_strategy: str = Settings.group_strategy
+    group_misery_threshold: float = Settings.group_misery_threshold
+    group_fair_depth: int = Settings.group_fair_depth
+    group_pleasure_weight: float = Settings.group_pleasure_weight
 
     def __post_init__(self) -> None:
+        if self.group_strategy not in group.STRATEGY_NAMES:
+            raise ValueError(f"setting group_strategy: {self.group_strategy!r} is not one of "
+                             f"{', '.join(group.STRATEGY_NAMES)}")
+        if not 0.0 <= self.group_misery_threshold < 1.0:
+            raise ValueError(f"setting group_misery_threshold: must be in [0, 1), got {self.group_misery_threshold}")
+        if self.group_pleasure_weight < 0:
+            raise ValueError(f"setting group_pleasure_weight: must be at least 0, got {self.group_pleasure_weight}")
+        if self.group_fair_depth < 1:
+            raise ValueError(f"setting group_fair_depth: must be at least 1, got {self.group_fair_depth}")
         if self.ranker not in RANKERS:
             raise ValueError(f"setting ranker: {self.ranker!r} is not one of {', '.join(RANKERS)}")
         if self.learned_candidates < 1:
@@ -126,6 +142,20 @@ def genre_prototypes(index: IndexArtifact) -> tuple[np.ndarray, sparse.csr_matri
         np.zeros((0, index.dimensions), np.float32)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
     return centroids, share
+
+
+def flatten(requests: list[RankRequest | GroupRankRequest]
+            ) -> tuple[list[RankRequest], list[tuple[GroupRankRequest, np.ndarray]]]:
+    """The batch's rows (a group's members are consecutive rows) and each group with its row positions."""
+    rows: list[RankRequest] = []
+    groups: list[tuple[GroupRankRequest, np.ndarray]] = []
+    for r in requests:
+        if isinstance(r, GroupRankRequest):
+            groups.append((r, np.arange(len(rows), len(rows) + len(r.members))))
+            rows.extend(r.members)
+        else:
+            rows.append(r)
+    return rows, groups
 
 
 def centred_ratings(index: IndexArtifact) -> sparse.csr_matrix:
@@ -198,15 +228,64 @@ class Ranker:
         """About what one cached profile holds (EASE scores, taste scores): for sizing the cache."""
         return 4 * (len(self.index.ease_items) + (len(self.index.movies) if self.exact else 0)) + 4096
 
-    def rank(self, requests: list[RankRequest]) -> list[Ranked]:
-        """Rank a batch: retrieve -> signals -> combine -> explain, one batched product per step."""
+    def rank(self, requests: list[RankRequest | GroupRankRequest]) -> list[Ranked]:
+        """Rank a batch: retrieve -> signals -> combine -> explain, one batched product per step. A group's
+        members are rows of the same batch, sharing one candidate pool; their scores are then aggregated
+        (movierec.group) into the group's list."""
         if not requests:
             return []
-        batch, values = self.candidates_and_signals(requests)
+        rows, groups = flatten(requests)
+        batch, values = self.candidates_and_signals(rows, [positions for _, positions in groups])
         total, parts, applies, calibrated = self.weighted_sum(batch, values)
-        ready = learned.second_phase(self.scorer, batch, values, calibrated, total, applies, self.movie_ratings,
-                                     self.config.learned_candidates) if self.scorer is not None else None
-        return explain.explain(batch, total, parts, applies, ready)
+        members = np.concatenate([positions for _, positions in groups]) if groups else np.zeros(0, np.int64)
+        singles = np.setdiff1d(np.arange(len(rows)), members)
+        scorer = self.scorer
+        ready = learned.second_phase(scorer, batch, values, calibrated, total, applies, self.movie_ratings,
+                                     self.config.learned_candidates, singles) if scorer is not None else {}
+        if groups:
+            scores = self._member_scores(batch, values, calibrated, total, applies, members)
+            for request, positions in groups:
+                ready[int(positions[0])] = self._group_list(request, batch, positions, scores, parts, applies)
+        explained = explain.explain(batch, total, parts, applies, ready, skip=set(members.tolist()))
+        out: list[Ranked] = []
+        position = 0
+        for r in requests:
+            out.append(explained[position])
+            position += len(r.members) if isinstance(r, GroupRankRequest) else 1
+        return out
+
+    def member_scores(self, requests: list[GroupRankRequest]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """What the aggregate stage reads for each group: (candidates int64 (C,) movie rows of the shared
+        pool, scores float32 (M, C) each member's, -inf where not a candidate). For comparing strategies
+        on the same member scores (the evaluation); `rank` is this followed by movierec.group.aggregate."""
+        rows, groups = flatten(list(requests))
+        batch, values = self.candidates_and_signals(rows, [positions for _, positions in groups])
+        total, _, applies, calibrated = self.weighted_sum(batch, values)
+        members = np.concatenate([positions for _, positions in groups]) if groups else np.zeros(0, np.int64)
+        scores = self._member_scores(batch, values, calibrated, total, applies, members)
+        return [(batch.candidates[p[0]][batch.valid[p[0]]], scores[p][:, batch.valid[p[0]]]) for _, p in groups]
+
+    def _member_scores(self, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
+                       total: np.ndarray, applies: dict[str, np.ndarray], members: np.ndarray) -> np.ndarray:
+        """Each group member's scores (B, C): the weighted sum, in the learned order where it applies."""
+        scorer = self.scorer
+        if scorer is None:
+            return total
+        return learned.reorder_shortlists(scorer, batch, values, calibrated, total, applies, self.movie_ratings,
+                                          self.config.learned_candidates, members)
+
+    @staticmethod
+    def _group_list(owner: GroupRankRequest, batch: Batch, rows: np.ndarray, scores: np.ndarray,
+                    parts: dict[str, np.ndarray], applies: dict[str, np.ndarray]) -> Ranked:
+        """The aggregate stage for the group whose members are at `rows` of the batch: scores (B, C) are
+        the members' (the learned order where it applies), parts the weighted sum's."""
+        valid = batch.valid[rows[0]]
+        chosen = group.aggregate(scores[rows], valid, owner.strategy, owner.limit, owner.misery_threshold,
+                                 owner.fair_depth, owner.pleasure_weight)
+        signals = {name: part[rows][:, chosen.positions].mean(axis=0).astype(np.float32)
+                   for name, part in parts.items() if applies[name][rows].any()}
+        return Ranked(rows=batch.candidates[rows[0], chosen.positions], scores=chosen.scores, signals=signals,
+                      member_fit=chosen.fit)
 
     def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]
                      ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -217,14 +296,17 @@ class Ranker:
         weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
                    for name in values}
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
-        calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration)
+        calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration, batch.own)
         total, parts = combine.weigh(calibrated, applies, batch.valid, weights)
         return total, parts, applies, calibrated
 
-    def candidates_and_signals(self, requests: list[RankRequest]) -> tuple[Batch, dict[str, np.ndarray]]:
+    def candidates_and_signals(self, requests: list[RankRequest], shared: list[np.ndarray] | None = None
+                               ) -> tuple[Batch, dict[str, np.ndarray]]:
         """The first two stages: the batch with its candidates (B, C) and valid mask, and each active
-        signal's raw values over them, name -> float32 (B, C) (what combine and the learned scorer read)."""
+        signal's raw values over them, name -> float32 (B, C) (what combine and the learned scorer read).
+        shared: groups of request positions that share one candidate pool (a group's members)."""
         batch = self._batch(requests)
+        batch.shared = list(shared or [])
         retrieval.retrieve(self, batch)
         return batch, signals.compute(self, batch)
 

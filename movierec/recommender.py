@@ -21,7 +21,8 @@ from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
 from movierec.constraints import CatalogueFacets
-from movierec.ranking import RankingConfig, RankRequest, Ranker, UserProfile
+from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
+from movierec.ranking import GroupRankRequest, RankingConfig, RankRequest, Ranker, UserProfile
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
@@ -39,19 +40,35 @@ def ranking_config(settings: Settings) -> RankingConfig:
 
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
-                   max_prompt_chars: int, **constraints: Any) -> RecommendQuery:
+                   max_prompt_chars: int, group_user_ids: tuple[int, ...] = (), group_strategy: str = "",
+                   **constraints: Any) -> RecommendQuery:
     """Check a request's fields; raises InvalidArgument with a message a person can act on.
 
     `constraints` are RecommendQuery's explicit constraint fields; their shapes are checked here,
-    their names against the catalogue by Recommender.understand.
+    their names against the catalogue by Recommender.understand. The group is user_id and
+    group_user_ids together (a group of one is a single user's request).
     """
     if len(prompt) > max_prompt_chars:
         raise InvalidArgument(f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}")
+    repeated = sorted({u for u in group_user_ids if group_user_ids.count(u) > 1})
+    if repeated:
+        raise InvalidArgument(f"group_user_ids lists user {', '.join(map(str, repeated))} more than once")
+    members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids)))
+    if len(members) > MAX_MEMBERS:
+        raise InvalidArgument(f"the group has {len(members)} members (user_id and group_user_ids together); "
+                              f"the limit is {MAX_MEMBERS}")
+    if group_strategy and group_strategy not in STRATEGY_NAMES:
+        raise InvalidArgument(f"group_strategy {group_strategy!r} is not one of {', '.join(STRATEGY_NAMES)} "
+                              "(empty: the server's default)")
+    if len(members) == 1:
+        user_id = members[0]
     query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
-                           include_rated=include_rated, **constraints)
-    if not query.prompt and user_id is None and not query.has_explicit_constraints:
-        raise InvalidArgument("prompt is empty: describe what you feel like watching, give a user_id, "
-                              "or constrain the list (genres, years, languages, example movies)")
+                           include_rated=include_rated, group_user_ids=members if len(members) > 1 else (),
+                           group_strategy=group_strategy, **constraints)
+    if not query.prompt and not members and not query.has_explicit_constraints:
+        raise InvalidArgument("prompt is empty: describe what you feel like watching, give a user_id "
+                              "(or a group's group_user_ids), or constrain the list (genres, years, languages, "
+                              "example movies)")
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT} (0 means {DEFAULT_LIMIT}); got {limit}")
     for name in ("year_min", "year_max"):
@@ -150,6 +167,11 @@ class Recommender:
         return f"weighted sum ({self.index.learned_problem or entry.get('skipped') or 'the index has no learned model'})"
 
     # -- users --------------------------------------------------------------------------------
+    def check_users(self, query: RecommendQuery) -> None:
+        """NotFound naming the first unknown user or group member."""
+        for user_id in query.members:
+            self.check_user(user_id)
+
     def check_user(self, user_id: int | None) -> None:
         if user_id is not None and user_id not in self.index.user_row and user_id not in self._live:
             raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
@@ -286,16 +308,41 @@ class Recommender:
         """Answer several queries with one encoder forward (`threads` torch threads) and one ranking pass.
 
         understand -> embed the moods -> constraints -> rank -> results with what was understood.
-        Raises NotFound for an unknown user and InvalidArgument for unknown constraint values
+        A group's members are ranked as rows of the same batch and aggregated (movierec.group).
+        Raises NotFound for an unknown user or group member and InvalidArgument for unknown constraint values
         (checked before any work is done). `understood`: the queries already understood.
         """
         understood = understood or [self.understand(q) for q in queries]
-        profiles = [self.profile(q.user_id) for q in queries]
+        requests = self.rank_requests(queries, understood, threads)
+        results = []
+        for q, u, request, ranked in zip(queries, understood, requests, self.ranker.rank(requests)):
+            scores = ranked.scores.tolist()  # Python floats once per array, not per element
+            parts = {name: v.tolist() for name, v in ranked.signals.items()}
+            fit = ranked.member_fit.tolist() if ranked.member_fit is not None else None
+            movies = [Recommendation(movie=self.index.movies[row], score=scores[j],
+                                     signals={name: values[j] for name, values in parts.items()},
+                                     member_fit=dict(zip(q.members, fit[j])) if fit is not None else {})
+                      for j, row in enumerate(ranked.rows.tolist())]
+            results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
+                                           examples=[self.index.movies[r] for r in u.examples],
+                                           excluded=[self.index.movies[r] for r in u.excluded_movies],
+                                           group_strategy=request.strategy if isinstance(request, GroupRankRequest)
+                                           else ""))
+        return results
+
+    def rank_requests(self, queries: list[RecommendQuery], understood: list[Understood], threads: int | None = None
+                      ) -> list[RankRequest | GroupRankRequest]:
+        """The queries in the ranking's terms: moods embedded (one encoder forward), profiles looked up,
+        constraints as masks; a group's query becomes one request per member (movierec.group)."""
+        for q in queries:
+            self.check_users(q)
+        profiles = [[self.profile(m) for m in q.members] for q in queries]
         moods = [u.mood for u in understood if u.mood]
         vectors = iter(self.encoder.encode(moods, threads=threads) if moods
                        else np.zeros((0, self.index.dimensions), np.float32))
-        requests = []
-        for q, u, profile in zip(queries, understood, profiles):
+        requests: list[RankRequest | GroupRankRequest] = []
+        config = self.ranker.config
+        for q, u, members in zip(queries, understood, profiles):
             examples = np.array(u.examples, dtype=np.int64)
             vector = next(vectors) if u.mood else None
             if len(examples):  # the query moves towards the movies named as examples
@@ -303,16 +350,20 @@ class Recommender:
                 vector = centroid if vector is None else vector + centroid
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
             allowed = self.facets.allowed(u, exclude_rows=() if q.include_rated else u.examples)
-            requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=profile, limit=q.limit,
-                                        include_rated=q.include_rated, allowed=allowed, examples=examples))
-        results = []
-        for u, ranked in zip(understood, self.ranker.rank(requests)):
-            scores = ranked.scores.tolist()  # Python floats once per array, not per element
-            parts = {name: v.tolist() for name, v in ranked.signals.items()}
-            movies = [Recommendation(movie=self.index.movies[row], score=scores[j],
-                                     signals={name: values[j] for name, values in parts.items()})
-                      for j, row in enumerate(ranked.rows.tolist())]
-            results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
-                                           examples=[self.index.movies[r] for r in u.examples],
-                                           excluded=[self.index.movies[r] for r in u.excluded_movies]))
-        return results
+            if len(members) < 2:
+                requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=members[0] if members else None,
+                                            limit=q.limit, include_rated=q.include_rated, allowed=allowed,
+                                            examples=examples))
+                continue
+            if not q.include_rated:  # what any member has rated is left out for all of them
+                allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
+                for profile in members:
+                    allowed[profile.rated_rows] = False  # type: ignore[union-attr]
+            requests.append(GroupRankRequest(
+                members=tuple(RankRequest(prompt=u.mood, prompt_vector=vector, user=profile, limit=q.limit,
+                                          include_rated=q.include_rated, allowed=allowed, examples=examples)
+                              for profile in members),
+                limit=q.limit, strategy=q.group_strategy or config.group_strategy,
+                misery_threshold=config.group_misery_threshold, fair_depth=config.group_fair_depth,
+                pleasure_weight=config.group_pleasure_weight))
+        return requests

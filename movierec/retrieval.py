@@ -6,6 +6,7 @@ the `match_candidates` best tag matches, and the `collaborative_candidates` best
 the request's examples or user, so that a narrow prompt search cannot cut off a user's favourites.
 A request without a query vector (constraints only) takes the allowed movies with the best
 review prior. Rated movies are left out unless asked; the hard constraints' mask applies to all.
+The members of a group (batch.shared) share one pool: the union of their own.
 """
 
 from __future__ import annotations
@@ -87,9 +88,20 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
             chosen &= r.allowed
         pools.append(np.flatnonzero(chosen))
         chosen[pools[-1]] = False
+    own = list(pools)
+    for rows in batch.shared:  # a group's members rank the union of their pools
+        union = np.unique(np.concatenate([pools[i] for i in rows]))
+        for i in rows:
+            pools[i] = union
     width = max(1, max(len(p) for p in pools))
     batch.candidates = np.zeros((len(requests), width), dtype=np.int64)
     batch.valid = np.zeros((len(requests), width), dtype=bool)
     for i, pool in enumerate(pools):
         batch.candidates[i, :len(pool)] = pool
         batch.valid[i, :len(pool)] = True
+    batch.own = batch.valid
+    if batch.shared:
+        batch.own = batch.valid.copy()
+        for rows in batch.shared:
+            for i in rows:
+                batch.own[i, :len(pools[i])] = np.isin(pools[i], own[i], assume_unique=True)

@@ -103,6 +103,15 @@ class Settings:
     # weighted sum. "weighted_sum" turns the model off.
     ranker: str = "learned"
     learned_candidates: int = 50
+    # Groups (movierec.group): how the members' scores become one list when a request does not say
+    # (average, least_misery, average_without_misery, average_and_best, fair), and each strategy's
+    # parameter, chosen on validation by `make eval`: the share of the candidates at the bottom of a
+    # member's ranking that vetoes a movie (average_without_misery); the weight of the happiest
+    # member (average_and_best); how deep in each member's own ranking "fair" looks.
+    group_strategy: str = "average_and_best"
+    group_misery_threshold: float = 0.2
+    group_pleasure_weight: float = 0.5
+    group_fair_depth: int = 20
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: float = 300.0

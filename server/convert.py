@@ -52,6 +52,8 @@ def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
         "languages": tuple(code.strip().lower() for code in request.languages),
         "example_movie_ids": tuple(request.example_movie_ids),
         "excluded_movie_ids": tuple(request.excluded_movie_ids),
+        "group_user_ids": tuple(request.group_user_ids),
+        "group_strategy": request.group_strategy.strip(),
     }
 
 
@@ -72,11 +74,14 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
 
 
 def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
-    response = pb.RecommendResponse(index_version=result.index_version, understood=understood_to_pb(result))
+    response = pb.RecommendResponse(index_version=result.index_version, understood=understood_to_pb(result),
+                                    group_strategy=result.group_strategy)
     for r in result.movies:  # added in place: a third faster than building each ScoredMovie and copying it in
         scored = response.movies.add(movie_id=r.movie.movie_id, title=r.movie.title, year=r.movie.year,
                                      genres=r.movie.genres, score=r.score)
         scored.signals.update(r.signals)
+        if r.member_fit:
+            scored.member_fit.update(r.member_fit)
     return response
 
 

@@ -62,7 +62,7 @@ class ServingState:
     def recommend(self, query: RecommendQuery, timeout_s: float | None = None) -> RecommendResult:
         recommender = self.recommender()
         # NOT_FOUND and INVALID_ARGUMENT now, not inside a shared batch.
-        recommender.check_user(query.user_id)
+        recommender.check_users(query)
         recommender.check_fields(query)
         # The prompt is parsed in the batch lane, beside the rest of the batch's Python work: parsed in
         # the request threads it cost more CPU under load (many threads taking turns at the GIL).

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learned-seeds", default="0,1,2",
                         help="training seeds the learned ranker is trained again with, for its run-to-run noise "
                              "on the taste task ('' to skip)")
+    parser.add_argument("--groups-per-kind", type=int, default=300,
+                        help="synthetic groups per size and kind (random, similar users) for the group evaluation")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         conversations = args.conversations if str(args.conversations) not in ("", ".") else None
         seeds = tuple(int(x) for x in args.learned_seeds.split(",") if x.strip())
         report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet,
-                     conversations=conversations, learned_seeds=seeds)
+                     conversations=conversations, learned_seeds=seeds,
+                     groups_per_kind=args.groups_per_kind)
         path = write_report(report, args.out)
     except (MovierecError, OSError, ValueError) as e:
         print(f"movierec eval: {e}", file=sys.stderr)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from movierec.artifact import IndexArtifact, load_artifact
 from movierec.embedding import Encoder
+from movierec.evaluation import groups as group_eval
 from movierec.evaluation import paraphrases
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
 from movierec.evaluation.rankers import (EaseReference, EvalRanker, EvalRequest, ItemKNN, MemoEncoder, OriginalDesign,
@@ -381,7 +382,7 @@ def seed_noise(index: IndexArtifact, train: pd.DataFrame, test: pd.DataFrame, mo
 
 def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bool = True,
         progress: bool = True, encoder: Encoder | None = None, conversations: Path | None = None,
-        learned_seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+        learned_seeds: tuple[int, ...] = (0, 1, 2), groups_per_kind: int = 300) -> dict[str, Any]:
     """The whole evaluation. The first dataset is also split for validation (tuning), and answers the
     constraint requests and the conversations. `learned_seeds`: the learned ranker is trained again
     with each of these seeds for its run-to-run noise on the taste task."""
@@ -405,6 +406,12 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
                 if conversations is not None and conversations.is_file() else None
             report["tuning"] = tune(index, validation, movies, texts, encoder, settings, progress, tuning_talks)
             report["tuning"]["dataset"] = dataset.name
+            # The group strategy, on groups of validation users (their validation part held out).
+            recommender = Recommender(index, encoder, ranking_config(settings))  # type: ignore[arg-type]
+            scores = group_eval.evaluate(recommender, index, group_eval.make_groups(validation, index,
+                                                                                   per_kind=groups_per_kind),
+                                         DEFAULT, progress, f"{dataset.name}/validation", references=False)
+            report["group_tuning"] = {"dataset": dataset.name, "scores": scores, **group_eval.choose(scores)}
         # The test index is built by the indexer from the training part only; its learned ranker is
         # trained inside that build (on the training part split again by time: movierec.indexer.learn).
         result, index, all_rankers = evaluate_split(dataset, "test", train, test, movies, texts, work_dir, encoder,
@@ -414,6 +421,12 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
         if index.learned is not None and learned_seeds:
             report["learned"][dataset.name]["seeds"] = seed_noise(
                 index, train, test, movies, encoder, settings, learned_seeds, progress)
+        config = ranking_config(settings)
+        report.setdefault("groups", {})[dataset.name] = {
+            "default": group_eval.label_of(config), "scores": group_eval.evaluate(
+                all_rankers[DEFAULT].recommender, index,  # type: ignore[attr-defined]
+                group_eval.make_groups(test, index, per_kind=groups_per_kind), DEFAULT, progress,
+                f"{dataset.name}/test")}
         report["splits"].append(result.__dict__ | {"data": str(dataset.settings.data_dir),
                                                     "ratings": str(find_data_files(dataset.settings).ratings)})
         if position == 0:
@@ -478,6 +491,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                         "target": f"{task}: default {metric} > every rival (best: {rival})",
                         "value": scores[DEFAULT][metric], "bound": scores[rival][metric],
                         "met": scores[DEFAULT][metric] > scores[rival][metric]})
+    out += group_targets(report)
     if "constraints" in report:
         scores = report["constraints"]["scores"][DEFAULT]
         for kind in report["constraints"]["per kind"]:
@@ -495,4 +509,37 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"dataset": report["conversations"]["dataset"],
                     "target": "conversations (odd ids: not used for tuning): Recall@10 >= 0.12", "value": value,
                     "bound": 0.12, "met": value >= 0.12})
+    return out
+
+
+def group_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 12's targets for group lists, per ratings file and group size (random and similar groups)."""
+    out = []
+    ndcg, zero = "NDCG@10 (member mean)", "zero-recall@20"
+    if report.get("group_tuning"):
+        chosen = report["group_tuning"]["chosen"]
+        defaults = {entry["default"] for entry in report.get("groups", {}).values()}
+        out.append({"dataset": report["group_tuning"]["dataset"],
+                    "target": f"groups: the default strategy is validation's choice ({chosen})",
+                    "value": ", ".join(sorted(defaults)), "bound": chosen, "met": defaults == {chosen}})
+    for dataset, entry in report.get("groups", {}).items():
+        for size, by_kind in entry["scores"].items():
+            s = by_kind["all"]
+            d = s[DEFAULT]
+            refs = (group_eval.POPULARITY, group_eval.RANDOM_MEMBER)
+            best = max(s[r][ndcg] for r in refs)
+            out.append({"dataset": dataset, "target": f"groups of {size}: default mean-member NDCG@10 >= 1.15 x the "
+                        "better of popularity and a random member's list", "value": d[ndcg], "bound": 1.15 * best,
+                        "met": d[ndcg] >= 1.15 * best})
+            lowest = min(s[r][zero] for r in refs)
+            out.append({"dataset": dataset, "target": f"groups of {size}: default zero-recall@20 at least 0.08 below "
+                        "popularity's and a random member's list's", "value": d[zero], "bound": lowest - 0.08,
+                        "met": d[zero] <= lowest - 0.08})
+            avg = s["average"]
+            out.append({"dataset": dataset, "target": f"groups of {size}: default zero-recall@20 at least 0.03 below "
+                        "plain averaging's", "value": d[zero], "bound": avg[zero] - 0.03,
+                        "met": d[zero] <= avg[zero] - 0.03})
+            out.append({"dataset": dataset, "target": f"groups of {size}: default mean-member NDCG@10 >= 0.97 x "
+                        "plain averaging's", "value": d[ndcg], "bound": 0.97 * avg[ndcg],
+                        "met": d[ndcg] >= 0.97 * avg[ndcg]})
     return out

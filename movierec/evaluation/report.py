@@ -105,6 +105,51 @@ def learned_section(report: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
+GROUP_METRICS = ("NDCG@10 (member mean)", "NDCG@10 (worst member)", "zero-recall@20")
+
+
+def group_section(report: dict[str, Any]) -> list[str]:
+    """Group lists (issue 12): the validation's choice of strategy, then the test groups."""
+    if not report.get("groups"):
+        return []
+    out = ["## Groups: one list for several people", "",
+           "Synthetic groups of users of the test index who each have held-out liked movies (rating >= 4): per "
+           "size, random groups and groups of similar users (a random user and others drawn from the users whose "
+           "taste vectors are nearest), seeded (`movierec/evaluation/groups.py`). Each group asks with no prompt; "
+           "its top 20 is scored for every member against that member's own held-out liked movies: NDCG@10 (mean "
+           "over members, and the worst member's, which is near 0 beyond pairs), and zero-recall@20, the share of "
+           "members with none of their liked movies in the list (lower is fairer). The strategies run on the same "
+           "member scores (`Ranker.member_scores`); `movierec (default)` is the server's path "
+           "(`Recommender.recommend_batch` with `group_user_ids`). References: popularity (the most rated movies no "
+           "member rated) and a random member's own single-user list (without what the others rated).", ""]
+    tuning = report.get("group_tuning")
+    if tuning:
+        out += [f"**Choice on validation** ({tuning['dataset']}, validation split, its own groups): {tuning['rule']}. "
+                f"Chosen: **{tuning['chosen']}** (settings {tuning['settings']}).", "",
+                "| strategy (validation) | mean-member NDCG@10, sizes pooled | zero-recall@20, sizes pooled |",
+                "|---|---|---|"]
+        for name, v in tuning["pooled"].items():
+            bold = "**" if name == tuning["chosen"] else ""
+            out.append(f"| {bold}{name}{bold} | {v['NDCG@10 (member mean)']:.4f} | {v['zero-recall@20']:.4f} |")
+        out.append("")
+    for dataset, entry in report["groups"].items():
+        out += [f"### {dataset} (test groups; default = {entry['default']})", ""]
+        for size, by_kind in entry["scores"].items():
+            counts = by_kind["groups"]
+            out += [f"Groups of {size} ({counts['random']} random, {counts['similar']} of similar users):", "",
+                    "| ranker | NDCG@10 member mean | worst member | zero-recall@20 | random groups: NDCG / zero | "
+                    "similar groups: NDCG / zero |", "|---|---|---|---|---|---|"]
+            rows = by_kind["all"]
+            for name in sorted(rows, key=lambda n: -rows[n]["NDCG@10 (member mean)"]):
+                r, a, b = rows[name], by_kind["random"][name], by_kind["similar"][name]
+                bold = "**" if name == DEFAULT else ""
+                out.append(f"| {bold}{name}{bold} | {r['NDCG@10 (member mean)']:.4f} | {r['NDCG@10 (worst member)']:.4f} | "
+                           f"{r['zero-recall@20']:.4f} | {a['NDCG@10 (member mean)']:.4f} / {a['zero-recall@20']:.4f} | "
+                           f"{b['NDCG@10 (member mean)']:.4f} / {b['zero-recall@20']:.4f} |")
+            out.append("")
+    return out
+
+
 def markdown(report: dict[str, Any], plots: list[str]) -> str:
     s = report["settings"]
     out = ["# Evaluation", "",
@@ -223,6 +268,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
             out.append(f"| {name} | {scores['Recall@10']:.4f} | {scores['Recall@50']:.4f} | "
                        f"{odd.get('Recall@10', float('nan')):.4f} | {odd.get('Recall@50', float('nan')):.4f} |")
         out.append("")
+    out += group_section(report)
     if report.get("examples"):
         out += ["## Free-text prompts (anonymous, test-split index; not scored)", ""]
         for prompt, titles in report["examples"].items():
@@ -280,6 +326,29 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
         fig.savefig(out_dir / "eval-learned.png", dpi=110)
         plt.close(fig)
         names.append("eval-learned.png")
+    if report.get("groups"):  # each ranker's mean-member NDCG@10 against its zero-recall@20
+        groups = report["groups"]
+        sizes = list(next(iter(groups.values()))["scores"])
+        fig, axes = plt.subplots(len(groups), len(sizes), figsize=(5 * len(sizes), 4.2 * len(groups)), squeeze=False)
+        for row, (dataset, entry) in enumerate(groups.items()):
+            for col, size in enumerate(sizes):
+                ax = axes[row][col]
+                rows = entry["scores"][size]["all"]
+                for name, v in rows.items():
+                    colour = "#d62728" if name == DEFAULT else "#1f77b4" if name in (
+                        "a random member's own list", "popularity") else "#7f7f7f"
+                    ax.scatter(v["zero-recall@20"], v["NDCG@10 (member mean)"], color=colour, s=18)
+                    if name == DEFAULT or colour == "#1f77b4" or name in ("average", "least misery") \
+                            or name.startswith("fair (depth 20"):
+                        ax.annotate(name, (v["zero-recall@20"], v["NDCG@10 (member mean)"]), fontsize=7)
+                ax.set_xlabel("zero-recall@20 (lower is fairer)", fontsize=8)
+                ax.set_ylabel("mean-member NDCG@10", fontsize=8)
+                ax.set_title(f"{dataset}: groups of {size}", fontsize=9)
+                ax.tick_params(labelsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "eval-groups.png", dpi=110)
+        plt.close(fig)
+        names.append("eval-groups.png")
     if "constraints" in report or "conversations" in report:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
         if "constraints" in report:

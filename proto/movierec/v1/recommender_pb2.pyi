@@ -38,6 +38,8 @@ class RecommendRequest(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     EXAMPLE_MOVIE_IDS_FIELD_NUMBER: _builtins.int
     EXCLUDED_MOVIE_IDS_FIELD_NUMBER: _builtins.int
+    GROUP_USER_IDS_FIELD_NUMBER: _builtins.int
+    GROUP_STRATEGY_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """What the group feels like watching, free text ("a suspenseful detective film").
     May be empty when user_id is set: the ranking then follows the user's taste alone.
@@ -56,6 +58,20 @@ class RecommendRequest(_message.Message):
     year_max: _builtins.int
     max_runtime: _builtins.int
     """Longest runtime in minutes; a movie without a known runtime does not satisfy it."""
+    group_strategy: _builtins.str
+    """How the members' scores become one list; empty means the server's default (setting
+    group_strategy, chosen on validation; RecommendResponse.group_strategy says which ran):
+      "average"                 the members' mean (each member's scores standardised over the
+                                candidates, so nobody counts more for spreading their scores wider)
+      "least_misery"            the least satisfied member's score
+      "average_without_misery"  the mean, after every movie that some member ranks in the bottom
+                                of their candidates (setting group_misery_threshold)
+      "average_and_best"        the mean plus a share of the happiest member's score (setting
+                                group_pleasure_weight): one member's favourite beats a movie
+                                everyone finds middling
+      "fair"                    greedy: each next pick favours the members least served so far
+                                (in the manner of GFAR, Kaya, Bridge and Tintarev, RecSys 2020)
+    """
     @_builtins.property
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Explicit constraints, for callers that already know what they want. Each one set replaces what
@@ -79,6 +95,15 @@ class RecommendRequest(_message.Message):
     def excluded_movie_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Movies (TMDB ids) never to return."""
 
+    @_builtins.property
+    def group_user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """A movie night for several people: the members' user ids. The group is user_id (when set) and
+        these together, at most 20 people; a group of one is that user's request. The prompt is the
+        group's shared mood. Each member's scores are computed as for a single user, over one shared
+        set of candidates, then aggregated into one list; every member's rated movies are left out
+        unless include_rated. Each result carries each member's fit (ScoredMovie.member_fit).
+        """
+
     def __init__(
         self,
         *,
@@ -94,10 +119,12 @@ class RecommendRequest(_message.Message):
         languages: _abc.Iterable[_builtins.str] | None = ...,
         example_movie_ids: _abc.Iterable[_builtins.int] | None = ...,
         excluded_movie_ids: _abc.Iterable[_builtins.int] | None = ...,
+        group_user_ids: _abc.Iterable[_builtins.int] | None = ...,
+        group_strategy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "max_runtime", b"max_runtime", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_runtime: _TypeAlias = _typing.Literal["max_runtime"]  # noqa: Y015
     _WhichOneofArgType__max_runtime: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime"]  # noqa: Y015
@@ -251,8 +278,11 @@ class RecommendResponse(_message.Message):
     MOVIES_FIELD_NUMBER: _builtins.int
     INDEX_VERSION_FIELD_NUMBER: _builtins.int
     UNDERSTOOD_FIELD_NUMBER: _builtins.int
+    GROUP_STRATEGY_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """The version of the index that produced this ranking (see IndexInfo)."""
+    group_strategy: _builtins.str
+    """For a group request: the strategy that made the list (see RecommendRequest.group_strategy)."""
     @_builtins.property
     def movies(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoredMovie]:
         """Best first."""
@@ -267,10 +297,11 @@ class RecommendResponse(_message.Message):
         movies: _abc.Iterable[Global___ScoredMovie] | None = ...,
         index_version: _builtins.str = ...,
         understood: Global___Understood | None = ...,
+        group_strategy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["understood", b"understood"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index_version", b"index_version", "movies", b"movies", "understood", b"understood"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group_strategy", b"group_strategy", "index_version", b"index_version", "movies", b"movies", "understood", b"understood"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -300,12 +331,33 @@ class ScoredMovie(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class MemberFitEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.int
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.int = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     MOVIE_ID_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     YEAR_FIELD_NUMBER: _builtins.int
     GENRES_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     SIGNALS_FIELD_NUMBER: _builtins.int
+    MEMBER_FIT_FIELD_NUMBER: _builtins.int
     movie_id: _builtins.int
     """The TMDB movie id."""
     title: _builtins.str
@@ -343,6 +395,16 @@ class ScoredMovie(_message.Message):
           "quality"        the review score: TMDB vote average shrunk towards the catalogue mean
                            by vote count.
           "popularity"     how many people voted for the movie on TMDB (log).
+        For a group request, `score` is the group strategy's value (what the list is ordered by; its
+        scale depends on the strategy) and `signals` are the members' mean weighted-sum parts.
+        """
+
+    @_builtins.property
+    def member_fit(self) -> _containers.ScalarMap[_builtins.int, _builtins.float]:
+        """For a group request: each member's fit, by user id: the share of the group's other candidate
+        movies that this member's own ranking puts below this one (1: their favourite of all the
+        candidates; 0.5: the middle). "Everyone likes this" is every fit high; a low one is a member
+        who will be bored.
         """
 
     def __init__(
@@ -354,10 +416,11 @@ class ScoredMovie(_message.Message):
         genres: _abc.Iterable[_builtins.str] | None = ...,
         score: _builtins.float = ...,
         signals: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        member_fit: _abc.Mapping[_builtins.int, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "movie_id", b"movie_id", "score", b"score", "signals", b"signals", "title", b"title", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "score", b"score", "signals", b"signals", "title", b"title", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

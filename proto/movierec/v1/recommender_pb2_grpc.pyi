@@ -45,9 +45,12 @@ class RecommenderStub:
                         characters; limit outside 0..100; year_min after year_max or outside
                         1870..2100; a genre both wanted and excluded; a genre, language or movie id
                         the catalogue does not have (the message names the field); a request that
-                        is not valid protobuf or carries text that is not valid UTF-8.
-    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
-      NOT_FOUND         user_id is not in the loaded index.
+                        is not valid protobuf or carries text that is not valid UTF-8; a group of
+                        more than 20 members, a member listed twice in group_user_ids, or a
+                        group_strategy that is not one of the names below.
+    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an
+    error; so does a group whose members have rated every movie.
+      NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
       UNAVAILABLE       no index is loaded yet (see the standard health service).
     """
     GetIndexInfo: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]
@@ -83,9 +86,12 @@ class RecommenderAsyncStub(RecommenderStub):
                         characters; limit outside 0..100; year_min after year_max or outside
                         1870..2100; a genre both wanted and excluded; a genre, language or movie id
                         the catalogue does not have (the message names the field); a request that
-                        is not valid protobuf or carries text that is not valid UTF-8.
-    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
-      NOT_FOUND         user_id is not in the loaded index.
+                        is not valid protobuf or carries text that is not valid UTF-8; a group of
+                        more than 20 members, a member listed twice in group_user_ids, or a
+                        group_strategy that is not one of the names below.
+    A request whose constraints no movie satisfies gets an empty list (and `understood`), not an
+    error; so does a group whose members have rated every movie.
+      NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
       UNAVAILABLE       no index is loaded yet (see the standard health service).
     """
     GetIndexInfo: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]  # type: ignore[assignment]
@@ -124,9 +130,12 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
                             characters; limit outside 0..100; year_min after year_max or outside
                             1870..2100; a genre both wanted and excluded; a genre, language or movie id
                             the catalogue does not have (the message names the field); a request that
-                            is not valid protobuf or carries text that is not valid UTF-8.
-        A request whose constraints no movie satisfies gets an empty list (and `understood`), not an error.
-          NOT_FOUND         user_id is not in the loaded index.
+                            is not valid protobuf or carries text that is not valid UTF-8; a group of
+                            more than 20 members, a member listed twice in group_user_ids, or a
+                            group_strategy that is not one of the names below.
+        A request whose constraints no movie satisfies gets an empty list (and `understood`), not an
+        error; so does a group whose members have rated every movie.
+          NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
           UNAVAILABLE       no index is loaded yet (see the standard health service).
         """
 
