@@ -129,6 +129,26 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
         elif name == "every movie rated" and request.user_id == 1:  # nothing left: an empty list, not an error
             assert ids == []
 
+    # Groups of the known users, every strategy: a list for all of them, without what any of them rated.
+    rated = pd.read_csv(edge[2].data_dir / "ratings.csv").merge(
+        pd.read_csv(edge[2].data_dir / "links.csv"), on="movieId")
+    for members, prompt, include_rated, strategy in itertools.product(
+            [known[:2], known[:3]] if len(known) >= 2 else [], ("a story about growing up", ""), (False, True),
+            ("", "average", "least_misery", "average_without_misery", "average_and_best", "fair")):
+        request = pb.RecommendRequest(prompt=prompt, group_user_ids=members, include_rated=include_rated,
+                                      group_strategy=strategy)
+        code, reply = call(stub.Recommend, request)
+        assert code == grpc.StatusCode.OK, (request, reply)
+        ids = [m.movie_id for m in reply.movies]  # type: ignore[attr-defined]
+        assert len(ids) == len(set(ids))
+        assert all(sorted(m.member_fit) == sorted(members) for m in reply.movies)  # type: ignore[attr-defined]
+        assert reply.group_strategy == (strategy or edge[2].group_strategy)  # type: ignore[attr-defined]
+        seen = set(rated.loc[rated["userId"].isin(members), "tmdbId"].astype(int))
+        if include_rated:
+            assert len(ids) == min(10, len(catalogue))
+        else:  # a group whose members rated everything gets an empty list, not an error
+            assert not set(ids) & seen and len(ids) == min(10, len(set(catalogue) - seen)), (name, request)
+
     # An unknown user is NOT_FOUND; then their first rating makes them known, on every edge.
     assert call(stub.Recommend, pb.RecommendRequest(prompt="x", user_id=NEW_USER))[0] == grpc.StatusCode.NOT_FOUND
     assert call(stub.GetUser, pb.GetUserRequest(user_id=NEW_USER))[0] == grpc.StatusCode.NOT_FOUND

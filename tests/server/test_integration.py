@@ -311,3 +311,54 @@ def test_bad_constraints_are_invalid_argument_naming_the_field(sample_channel: g
     code, message = status_of(sample_channel, **fields)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert field_name in message, message
+
+
+def test_a_group_gets_one_list_with_each_members_fit(sample_channel: grpc.Channel) -> None:
+    members = [1, 2, 3]
+    reply = call(sample_channel, prompt="something fun", user_id=1, group_user_ids=[2, 3], limit=8)
+    assert len(reply.movies) == 8 and reply.group_strategy == Settings().group_strategy
+    rated = set().union(*(sample_rated(u) for u in members))
+    assert not {m.movie_id for m in reply.movies} & rated  # nobody's rated movies
+    for m in reply.movies:
+        assert sorted(m.member_fit) == members and all(0.0 <= f <= 1.0 for f in m.member_fit.values())
+    scores = [m.score for m in reply.movies]
+    assert scores == sorted(scores, reverse=True)
+    # Each strategy names itself; without misery, nobody's fit is in the bottom share the setting vetoes.
+    lists = {s: call(sample_channel, group_user_ids=members, group_strategy=s, limit=10)
+             for s in ("average", "least_misery", "average_without_misery", "fair")}
+    assert all(r.group_strategy == s for s, r in lists.items())
+    assert all(min(m.member_fit.values()) >= Settings().group_misery_threshold
+               for m in lists["average_without_misery"].movies)
+    # A group of one is that user's own request.
+    alone = call(sample_channel, prompt="something fun", user_id=2, limit=5)
+    same = call(sample_channel, prompt="something fun", group_user_ids=[2], limit=5)
+    assert [m.movie_id for m in same.movies] == [m.movie_id for m in alone.movies] and same.group_strategy == ""
+    assert not same.movies[0].member_fit
+
+
+def test_bad_groups_get_precise_statuses(sample_channel: grpc.Channel) -> None:
+    code, message = status_of(sample_channel, prompt="x", group_user_ids=[1, 987654321, 2])
+    assert code == grpc.StatusCode.NOT_FOUND and "987654321" in message
+    code, message = status_of(sample_channel, prompt="x", user_id=1, group_user_ids=list(range(2, 22)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "21 members" in message and "20" in message
+    code, message = status_of(sample_channel, prompt="x", group_user_ids=[1, 2, 1])
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "user 1 more than once" in message
+    code, message = status_of(sample_channel, prompt="x", group_user_ids=[1, 2], group_strategy="dictator")
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "least_misery" in message
+    # user_id also in the list is the same person (the union is the group), not an error.
+    reply = call(sample_channel, user_id=1, group_user_ids=[1, 2], limit=3)
+    assert sorted(reply.movies[0].member_fit) == [1, 2]
+
+
+def test_the_command_line_shows_a_groups_fits(sample_server: tuple[grpc.Server, int]) -> None:
+    _, port = sample_server
+    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}",
+                           "recommend", "something fun", "--group", "1,2,3", "--limit", "4"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "title" in line)
+    assert all(f"fit {u}" in header for u in (1, 2, 3))
+    assert "group strategy:" in done.stdout and "for users 1, 2, 3" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}",
+                           "recommend", "x", "--group", "1,123456789"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "NOT_FOUND" in done.stderr and "123456789" in done.stderr
