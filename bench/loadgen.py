@@ -1,7 +1,7 @@
 """The load generator: a separate process that drives a Recommend server over loopback gRPC.
 
     python -m movierec.bench.loadgen --target 127.0.0.1:50051 --clients 64 --seconds 20 \
-        --prompts short --users 1,2,3 --out result.json
+        --prompts short --users 1,2,3 --out result.json   [--group-size 5: group requests]
 
 Each of `clients` concurrent callers (grpc.aio tasks on one channel) sends one request, waits
 for the answer, and sends the next. Prints one JSON object: every latency (ms) of the measured
@@ -26,7 +26,7 @@ from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 
 async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-                limit: int, seed: int) -> dict:
+                limit: int, seed: int, group_size: int = 1) -> dict:
     pool = prompts(kind, 20_000, seed)
     rng = random.Random(seed)
     latencies: list[float] = []
@@ -42,7 +42,9 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
         async def caller(i: int) -> None:
             while (now := time.perf_counter()) < end:
                 request = pb.RecommendRequest(prompt=pool[rng.randrange(len(pool))], limit=limit)
-                if users:
+                if users and group_size > 1:  # a movie night: distinct users, one list for all of them
+                    request.group_user_ids.extend(rng.sample(users, min(group_size, len(users))))
+                elif users:
                     request.user_id = users[rng.randrange(len(users))]
                 try:
                     await stub.Recommend(request, timeout=30)
@@ -72,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", choices=("short", "mixed", "none"), default="short")
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--group-size", type=int, default=1, help="members per request (drawn from --users); 1: one user")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     users = [int(u) for u in args.users.split(",") if u.strip()]
     result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
-                               args.limit, args.seed))
+                               args.limit, args.seed, args.group_size))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)

@@ -64,6 +64,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| run | clients | requests/s | p50 ms | p90 ms | p99 ms | requests | errors |",
         "|---|---|---|---|---|---|---|---|",
         _row("one known user, ~10-token prompts", s["single"]),
+        *([_row("a group of 5 random users, same prompts", s["group5"])] if "group5" in s else []),
         _row("random known users, ~10-token prompts", s["short64"]),
         _row("random known users, 3-60 word prompts", s["mixed64"]),
         *([_row("random known users, no prompt (the learned ranker)", s["taste64"])] if "taste64" in s else []),
