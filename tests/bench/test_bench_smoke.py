@@ -25,13 +25,14 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench.json").read_text())
     assert report["smoke"] is True
-    for run in ("single", "short64", "mixed64", "taste64", "naive64"):
+    for run in ("single", "group5", "short64", "mixed64", "taste64", "naive64"):
         assert report["serving"][run]["requests"] > 0 and report["serving"][run]["errors"] == {}, run
     assert report["serving"]["short64"]["clients"] == 64
+    assert any(t["target"].startswith("group of 5") for t in report["targets"])
     assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
     assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
     assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
-    assert len(report["targets"]) == 9 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 10 and all(isinstance(t["met"], bool) for t in report["targets"])
     learned = report["learned"]["serving"]  # the sample index has a learned ranker: its stage is measured
     assert learned["second_phase_ms"] > 0 and learned["forward_ms"] > 0 and learned["requests"] == 64
     assert report["understanding"]["requests"] > 0 and report["understanding"]["p50_ms"] > 0
