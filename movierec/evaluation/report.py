@@ -105,6 +105,10 @@ def learned_section(report: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else str(value)
+
+
 GROUP_METRICS = ("NDCG@10 (member mean)", "NDCG@10 (worst member)", "zero-recall@20")
 
 
@@ -177,7 +181,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
            "Default ranking: " + ", ".join(f"{k}={v}" for k, v in s.items()), "", "## Targets", "",
            "| ratings | target | value | bound | met |", "|---|---|---|---|---|"]
     for t in report["targets"]:
-        out.append(f"| {t['dataset']} | {t['target']} | {t['value']:.4f} | {t['bound']:.4f} | "
+        out.append(f"| {t['dataset']} | {t['target']} | {_number(t['value'])} | {_number(t['bound'])} | "
                    f"{'yes' if t['met'] else '**NO**'} |")
     out += ["", "## Headline", "", headline_table(report), ""]
     out += [f"![{p}]({p})" for p in plots] + [""]
