@@ -30,8 +30,10 @@ install: $(VENV)/.installed ## Create .venv and install everything (CPU-only tor
 demo: install ## Build an index, serve it, query it through the CLI, stop (DATA_DIR=... for other data)
 	$(BIN)/python -m movierec.clients.demo --data-dir $(DATA_DIR) --index-dir var/demo/$(notdir $(abspath $(DATA_DIR)))
 
+# Two workers: much of the suite waits on server processes starting and being killed, which the
+# other worker's compute overlaps; the real-data tests stay together (tests/conftest.py).
 test: install ## Run the whole test suite (real-data tests read REAL_DATA_DIR)
-	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest
+	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: install ## Run the tests not marked slow
 	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"

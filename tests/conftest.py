@@ -20,6 +20,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The real-data tests share one session index whose build embeds the whole catalogue; under
+    # pytest-xdist (`make test` runs two workers) they go to one worker, so it is built once.
+    for item in items:
+        if item.get_closest_marker("realdata") is not None:
+            item.add_marker(pytest.mark.xdist_group("realdata"))
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     """The default sentence encoder, loaded once for the whole session."""
