@@ -85,7 +85,7 @@ SMALL_TALK = ("hello there", "hi there", "hey there", "hello", "hi", "hey", "hiy
 # Words that are not a mood on their own: a prompt made only of these has no mood to embed.
 FILLER = frozenset("a an the and or of some any something anything movie movies film films flick flicks cinema "
                    "to watch watching want wanna would like love please i me my we us our you tonight night "
-                   "evening today good great nice fun one ones kind sort type with for in on from about that "
+                   "evening today good great nice one ones kind sort type with for in on from about that "
                    "this these those be is are was it its show shows recommend recommendation recommendations "
                    "suggest suggestion suggestions looking look find give get can could should maybe perhaps "
                    "also too really very just something's what's lets let's let have has had more less "

@@ -121,6 +121,9 @@ def test_plain_moods_pass_through(understander: Understander) -> None:
     u = understander.understand("a sad movie that will make me cry")
     assert u == Understood(mood="a sad movie that will make me cry")
     assert not u.has_constraints
+    # "fun" describes a mood (found by `make demo`: "something fun tonight" used to embed nothing).
+    assert understander.understand("something fun tonight") == Understood(mood="something fun tonight")
+    assert understander.understand("something nice tonight").mood == ""  # no mood in that
 
 
 def test_tokens_keep_clause_boundaries() -> None:
