@@ -26,11 +26,13 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 SIGNAL_ORDER = SIGNALS  # the registry's order (movierec.signals)
 
 
-def format_table(result: Recommendations, width: int | None = None) -> str:
+def format_table(result: Recommendations, width: int | None = None, members: list[int] | None = None) -> str:
     """A readable ranked table: rank, title (year), genres, score and its parts; for a group, each
-    member's fit (0..1: 1 is that member's favourite of the candidates) in place of the parts."""
+    member's fit (0..1: 1 is that member's favourite of the candidates) in place of the parts, in the
+    order of `members` (a protobuf map keeps none)."""
     width = width or shutil.get_terminal_size((110, 24)).columns
-    members = list(dict.fromkeys(u for m in result.movies for u in m.member_fit))
+    fitted = {u for m in result.movies for u in m.member_fit}
+    members = [u for u in dict.fromkeys(members or []) if u in fitted] + sorted(fitted - set(members or []))
     signal_names = [] if members else sorted(
         {k for m in result.movies for k in m.signals},
         key=lambda k: (SIGNAL_ORDER.index(k) if k in SIGNAL_ORDER else len(SIGNAL_ORDER), k))
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{args.prompt!r}{who}:" if args.prompt else f"\ntaste of{who.replace(' for', '')}:"
                       if people else "\n(constraints only):")
                 print(f"understood: {describe_understood(result.understood)}")
-                print(format_table(result))
+                print(format_table(result, members=people))
             elif args.command == "rate":
                 ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)
                 print(f"user {args.user} rated movie {args.movie}: {args.rating:g}"

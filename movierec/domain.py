@@ -53,8 +53,8 @@ class RecommendQuery:
 
     @property
     def members(self) -> tuple[int, ...]:
-        """The users the list is for: the group's members, else the user, else none."""
-        return self.group_user_ids or ((self.user_id,) if self.user_id is not None else ())
+        """The users the list is for: user_id (if set) and the group's members, each once."""
+        return tuple(dict.fromkeys(((self.user_id,) if self.user_id is not None else ()) + self.group_user_ids))
 
     @property
     def has_explicit_constraints(self) -> bool:

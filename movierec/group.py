@@ -67,16 +67,20 @@ class GroupList:
 
 def fits(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Each member's fit float32 (M, C) from their scores (M, C) over the valid pool (bool (C,)): the
-    share of the other valid candidates ranked below (ties count half); 0 where not valid."""
+    share of the other valid candidates ranked below (ties count half; a lone candidate is 1); 0 where
+    not valid."""
     m, c = scores.shape
     n = int(valid.sum())
     out = np.zeros((m, c), np.float32)
     if n == 0:
         return out
-    from scipy.stats import rankdata  # here: the CLI reads this module's names, and scipy.stats is slow to import
-
     pool = np.where(np.isfinite(scores[:, valid]), scores[:, valid], np.finfo(np.float32).min)
-    ranks = rankdata(pool, axis=1, method="average") - 1.0                                 # 0 = worst
+    ranks = np.empty(pool.shape, np.float64)                                                # 0 = worst
+    for i, row in enumerate(pool):  # ties share the mean of the ranks they occupy
+        _, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
+        ranks[i] = (np.cumsum(counts) - counts + (counts - 1) / 2.0)[inverse]
+    if n == 1:  # the only candidate is each member's best
+        ranks[:] = 1.0
     out[:, valid] = (ranks / max(n - 1, 1)).astype(np.float32)
     return out
 

@@ -234,6 +234,16 @@ class Ranker:
         (movierec.group) into the group's list."""
         if not requests:
             return []
+        grouped = [i for i, r in enumerate(requests) if isinstance(r, GroupRankRequest)]
+        if grouped and len(grouped) < len(requests):
+            # A group's pool is the union of its members': ranked apart, it does not widen every single
+            # request's candidate arrays.
+            out: list[Ranked | None] = [None] * len(requests)
+            alone = [i for i in range(len(requests)) if i not in set(grouped)]
+            for part in (alone, grouped):
+                for i, ranked in zip(part, self.rank([requests[i] for i in part])):
+                    out[i] = ranked
+            return out  # type: ignore[return-value]
         rows, groups = flatten(requests)
         batch, values = self.candidates_and_signals(rows, [positions for _, positions in groups])
         total, parts, applies, calibrated = self.weighted_sum(batch, values)
@@ -247,12 +257,12 @@ class Ranker:
             for request, positions in groups:
                 ready[int(positions[0])] = self._group_list(request, batch, positions, scores, parts, applies)
         explained = explain.explain(batch, total, parts, applies, ready, skip=set(members.tolist()))
-        out: list[Ranked] = []
+        listed: list[Ranked] = []
         position = 0
         for r in requests:
-            out.append(explained[position])
+            listed.append(explained[position])
             position += len(r.members) if isinstance(r, GroupRankRequest) else 1
-        return out
+        return listed
 
     def member_scores(self, requests: list[GroupRankRequest]) -> list[tuple[np.ndarray, np.ndarray]]:
         """What the aggregate stage reads for each group: (candidates int64 (C,) movie rows of the shared
@@ -269,10 +279,12 @@ class Ranker:
                        total: np.ndarray, applies: dict[str, np.ndarray], members: np.ndarray) -> np.ndarray:
         """Each group member's scores (B, C): the weighted sum, in the learned order where it applies."""
         scorer = self.scorer
-        if scorer is None:
+        if scorer is None or not len(members):
             return total
+        # As for a single user: the shortlist holds at least as many as the longest list asked for.
+        shortlist = max(self.config.learned_candidates, *(batch.requests[i].limit for i in members))
         return learned.reorder_shortlists(scorer, batch, values, calibrated, total, applies, self.movie_ratings,
-                                          self.config.learned_candidates, members)
+                                          shortlist, members)
 
     @staticmethod
     def _group_list(owner: GroupRankRequest, batch: Batch, rows: np.ndarray, scores: np.ndarray,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -50,13 +50,13 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
     """
     if len(prompt) > max_prompt_chars:
         raise InvalidArgument(f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}")
-    repeated = sorted({u for u in group_user_ids if group_user_ids.count(u) > 1})
-    if repeated:
-        raise InvalidArgument(f"group_user_ids lists user {', '.join(map(str, repeated))} more than once")
     members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids)))
-    if len(members) > MAX_MEMBERS:
+    if len(members) > MAX_MEMBERS:  # checked first: a huge list costs one pass, nothing more
         raise InvalidArgument(f"the group has {len(members)} members (user_id and group_user_ids together); "
                               f"the limit is {MAX_MEMBERS}")
+    if len(set(group_user_ids)) < len(group_user_ids):
+        repeated = sorted(u for u, n in Counter(group_user_ids).items() if n > 1)
+        raise InvalidArgument(f"group_user_ids lists user {', '.join(map(str, repeated))} more than once")
     if group_strategy and group_strategy not in STRATEGY_NAMES:
         raise InvalidArgument(f"group_strategy {group_strategy!r} is not one of {', '.join(STRATEGY_NAMES)} "
                               "(empty: the server's default)")

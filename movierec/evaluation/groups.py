@@ -230,7 +230,8 @@ def choose(validation: dict[str, Any], keep: float = 0.98, within: float = 0.005
     plain averaging's, those within `within` of the lowest zero-recall@20 (sizes pooled; closer than
     that is noise), and of them the highest NDCG@10."""
     configs = strategy_configs()
-    pooled = {name: {m: float(np.mean([validation[size]["all"][name][m] for size in validation]))
+    sizes = [size for size in validation if validation[size]["all"].get("average")]  # sizes with groups
+    pooled = {name: {m: float(np.mean([validation[size]["all"][name][m] for size in sizes]))
                      for m in ("NDCG@10 (member mean)", "zero-recall@20")} for name in configs}
     floor = keep * pooled["average"]["NDCG@10 (member mean)"]
     allowed = [n for n in configs if pooled[n]["NDCG@10 (member mean)"] >= floor]

@@ -525,6 +525,8 @@ def group_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     for dataset, entry in report.get("groups", {}).items():
         for size, by_kind in entry["scores"].items():
             s = by_kind["all"]
+            if not s.get(DEFAULT):  # no eligible groups of this size
+                continue
             d = s[DEFAULT]
             refs = (group_eval.POPULARITY, group_eval.RANDOM_MEMBER)
             best = max(s[r][ndcg] for r in refs)

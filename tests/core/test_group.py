@@ -178,3 +178,18 @@ def test_members_who_rated_everything_get_an_empty_list(index: IndexArtifact) ->
                     for m in member_requests(ranker, [1, 2], None))
     ranked = ranker.rank([group(members, "fair")])[0]
     assert len(ranked.rows) == 0 and ranked.member_fit is not None and ranked.member_fit.shape == (0, 2)
+
+
+def test_a_lone_candidate_is_every_members_best() -> None:
+    listed = aggregate(np.array([[0.3], [-2.0]], np.float32), np.ones(1, bool), "average_without_misery", 5)
+    assert listed.positions.tolist() == [0] and listed.fit.tolist() == [[1.0, 1.0]]
+
+
+def test_groups_and_single_requests_in_one_call_are_ranked_as_alone(index: IndexArtifact) -> None:
+    """Groups are ranked apart from single requests, whose candidate arrays they would widen."""
+    ranker = Ranker(index, CONFIG)
+    single = RankRequest("", None, user=ranker.profile(11), limit=7)
+    request = group(member_requests(ranker, [1, 2, 3, 4, 5], None))
+    both = ranker.rank([request, single, request])
+    assert both[1].rows.tolist() == ranker.rank([single])[0].rows.tolist()
+    assert both[0].rows.tolist() == both[2].rows.tolist() == ranker.rank([request])[0].rows.tolist()

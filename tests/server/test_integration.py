@@ -362,3 +362,10 @@ def test_the_command_line_shows_a_groups_fits(sample_server: tuple[grpc.Server, 
     done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}",
                            "recommend", "x", "--group", "1,123456789"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "NOT_FOUND" in done.stderr and "123456789" in done.stderr
+
+
+def test_a_huge_group_is_refused_at_once(sample_channel: grpc.Channel) -> None:
+    started = time.monotonic()
+    code, message = status_of(sample_channel, prompt="x", group_user_ids=list(range(1, 200_001)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "200000 members" in message
+    assert time.monotonic() - started < 5
