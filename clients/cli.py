@@ -15,9 +15,11 @@ import argparse
 import shutil
 import sys
 import textwrap
+from typing import Any
 
 import grpc
 
+from movierec import __version__
 from movierec.clients.client import Recommendations, RecommenderClient, describe_understood
 from movierec.group import STRATEGY_NAMES
 from movierec.signals import SIGNALS
@@ -65,11 +67,19 @@ def user_ids(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec", description="Query a movierec server.")
-    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"server host:port (default {DEFAULT_TARGET})")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    # The global options are accepted before or after the subcommand ("movierec wait --for 60 --target
+    # host:port"): each subcommand's parser carries them too, with no default of its own.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--target", default=argparse.SUPPRESS, help=f"server host:port (default {DEFAULT_TARGET})")
+    common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 30)")
+    parser = argparse.ArgumentParser(prog="movierec", description="Query a movierec server.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"movierec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    rec = sub.add_parser("recommend", help="ranked movies for a prompt and/or a user")
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
+
+    rec = add("recommend", help="ranked movies for a prompt and/or a user")
     rec.add_argument("prompt", nargs="?", default="", help='what you feel like watching, e.g. "a feel-good romcom"')
     rec.add_argument("--user", type=int, help="user id whose taste to follow")
     rec.add_argument("--group", type=user_ids, default=None, metavar="ID,ID,...",
@@ -91,27 +101,28 @@ def main(argv: list[str] | None = None) -> int:
                      help="a movie (TMDB id) to use as an example (repeatable)")
     rec.add_argument("--exclude", action="append", dest="excluded_movie_ids", type=int, metavar="MOVIE_ID",
                      help="a movie (TMDB id) never to return (repeatable)")
-    rate = sub.add_parser("rate", help="record a rating (0.5-5.0 in steps of 0.5)")
+    rate = add("rate", help="record a rating (0.5-5.0 in steps of 0.5)")
     rate.add_argument("user", type=int)
     rate.add_argument("movie", type=int, help="TMDB movie id")
     rate.add_argument("rating", type=float)
     rate.add_argument("--request-id", default="", help="makes a retry idempotent")
-    user = sub.add_parser("user", help="a user's rating count and recent ratings")
+    user = add("user", help="a user's rating count and recent ratings")
     user.add_argument("user", type=int)
     user.add_argument("--limit", type=int, default=10)
-    sub.add_parser("info", help="what index the server is serving")
-    wait = sub.add_parser("wait", help="wait until the server reports SERVING")
+    add("info", help="what index the server is serving")
+    wait = add("wait", help="wait until the server reports SERVING")
     wait.add_argument("--for", dest="wait_s", type=float, default=60.0, help="seconds to wait")
     sub.add_parser("eval", help="offline evaluation on real ratings (see `movierec eval --help`)", add_help=False)
-    if argv is None:
-        argv = sys.argv[1:]
-    if "eval" in argv and argv.index("eval") == next((i for i, a in enumerate(argv) if not a.startswith("-")), -1):
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "eval":  # its own options (and --help) are the evaluation's
         from movierec.evaluation.cli import main as eval_main
 
-        return eval_main(argv[argv.index("eval") + 1:])
-    args = parser.parse_args(argv)
+        return eval_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    target, timeout = getattr(args, "target", DEFAULT_TARGET), getattr(args, "timeout", 30.0)
 
-    with RecommenderClient(args.target, timeout_s=args.timeout) as client:
+    with RecommenderClient(target, timeout_s=timeout) as client:
         try:
             if args.command == "recommend":
                 result = client.recommend(args.prompt, user_id=args.user, limit=args.limit,
@@ -140,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "info":
                 info = client.index_info()
                 print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "
-                      f"model {info.model} ({info.dimensions} dimensions); ranker: {info.ranker}")
+                      f"model {info.model} ({info.dimensions} dimensions); ranker: {info.ranker}; "
+                      f"server movierec {info.server_version}")
             elif args.command == "wait":
                 if not client.wait_until_serving(args.wait_s):
-                    print(f"movierec: {args.target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)
+                    print(f"movierec: {target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)
                     return 1
         except grpc.RpcError as e:
             print(f"movierec: {e.code().name}: {e.details()}", file=sys.stderr)

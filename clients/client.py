@@ -102,6 +102,7 @@ class IndexDescription:
     movies: int
     users: int
     ranker: str = ""  # "learned", or "weighted sum (why)"
+    server_version: str = ""
 
 
 class RecommenderClient:
@@ -155,7 +156,8 @@ class RecommenderClient:
 
     def index_info(self) -> IndexDescription:
         info = self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s)
-        return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker)
+        return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker,
+                                info.server_version)
 
     def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
         """Rate a movie; returns once the rating is stored durably. Reuse `request_id` when retrying."""

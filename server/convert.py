@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError, Message
 
+from movierec import __version__
 from movierec.domain import IndexInfo, Movie, RecommendResult
 from movierec.recommender import UserSummary
 from movierec.store import StoredRating
@@ -86,7 +87,8 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
 
 
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
-    return pb.IndexInfo(index_version=info.index_version, model=info.model, dimensions=info.dimensions,
+    return pb.IndexInfo(server_version=__version__, index_version=info.index_version, model=info.model,
+                        dimensions=info.dimensions,
                         movies=info.movies, users=info.users, ranker=info.ranker)
 
 

@@ -369,3 +369,26 @@ def test_a_huge_group_is_refused_at_once(sample_channel: grpc.Channel) -> None:
     code, message = status_of(sample_channel, prompt="x", group_user_ids=list(range(1, 200_001)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "200000 members" in message
     assert time.monotonic() - started < 5
+
+
+def test_global_options_go_before_or_after_the_subcommand(sample_server: tuple[grpc.Server, int]) -> None:
+    _, port = sample_server
+    cli = [sys.executable, "-m", "movierec.clients.cli"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120)
+
+    from movierec import __version__
+
+    after = run("info", "--target", f"127.0.0.1:{port}", "--timeout", "20")
+    assert after.returncode == 0, after.stderr
+    assert f"server movierec {__version__}" in after.stdout
+    assert run("--target", f"127.0.0.1:{port}", "info").stdout == after.stdout
+    assert run("wait", "--for", "5", "--target", f"127.0.0.1:{port}").returncode == 0
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"movierec {__version__}"
+    # `eval` after a global option reaches the evaluation (it used to exit 0 having done nothing).
+    evaluation = run("--target", f"127.0.0.1:{port}", "eval", "--help")
+    assert evaluation.returncode == 0 and "usage: movierec eval" in evaluation.stdout
+    wrong = run("info", "--no-such-option")
+    assert wrong.returncode == 2 and "unrecognized arguments: --no-such-option" in wrong.stderr

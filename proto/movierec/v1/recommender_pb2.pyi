@@ -451,6 +451,7 @@ class IndexInfo(_message.Message):
     MOVIES_FIELD_NUMBER: _builtins.int
     USERS_FIELD_NUMBER: _builtins.int
     RANKER_FIELD_NUMBER: _builtins.int
+    SERVER_VERSION_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """Identifies one build of the index; changes with every reindex."""
     model: _builtins.str
@@ -466,6 +467,8 @@ class IndexInfo(_message.Message):
     prompt-less requests of known users) or "weighted sum" followed by why (the setting, or the index
     has no usable model: the reason, e.g. a checksum mismatch).
     """
+    server_version: _builtins.str
+    """The server's software version (the movierec package's)."""
     def __init__(
         self,
         *,
@@ -475,10 +478,11 @@ class IndexInfo(_message.Message):
         movies: _builtins.int = ...,
         users: _builtins.int = ...,
         ranker: _builtins.str = ...,
+        server_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "ranker", b"ranker", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "ranker", b"ranker", "server_version", b"server_version", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
