@@ -23,6 +23,10 @@ class Unavailable(MovierecError):
     """The service cannot answer right now, e.g. no index is loaded (maps to UNAVAILABLE)."""
 
 
+class DeadlineExceeded(MovierecError):
+    """The caller's deadline passed before the answer was ready (maps to DEADLINE_EXCEEDED)."""
+
+
 class DataError(MovierecError):
     """An input data file cannot be used.
 

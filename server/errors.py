@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from movierec.diagnostics import InvalidArgument, MovierecError, NotFound, Unavailable
+from movierec.diagnostics import DeadlineExceeded, InvalidArgument, MovierecError, NotFound, Unavailable
 from movierec.server.convert import UnparsableRequest
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,7 @@ STATUS: dict[type[MovierecError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 

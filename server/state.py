@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from movierec.artifact import current_version, load_artifact
-from movierec.diagnostics import MovierecError, Unavailable
+from movierec.diagnostics import DeadlineExceeded, MovierecError, Unavailable
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
 from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
@@ -66,7 +67,18 @@ class ServingState:
         recommender.check_fields(query)
         # The prompt is parsed in the batch lane, beside the rest of the batch's Python work: parsed in
         # the request threads it cost more CPU under load (many threads taking turns at the GIL).
-        result = self.batcher.submit((recommender, query)).result(timeout_s)
+        if timeout_s is not None and timeout_s <= 0:
+            raise DeadlineExceeded("the request's deadline had passed before it could be queued")
+        future = self.batcher.submit((recommender, query))
+        try:
+            result = future.result(timeout_s)
+        except FutureTimeout:
+            # Still queued: cancelled, so the batcher drops it before any compute. Already in a batch:
+            # that batch finishes and this answer is discarded.
+            dropped = future.cancel()
+            raise DeadlineExceeded(f"the request's deadline ({1000 * (timeout_s or 0):.0f} ms left when it was "
+                                   f"queued) passed while it waited for a batch; it was "
+                                   f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}")
         if isinstance(result, MovierecError):
             raise result
         return result

@@ -392,3 +392,38 @@ def test_global_options_go_before_or_after_the_subcommand(sample_server: tuple[g
     assert evaluation.returncode == 0 and "usage: movierec eval" in evaluation.stdout
     wrong = run("info", "--no-such-option")
     assert wrong.returncode == 2 and "unrecognized arguments: --no-such-option" in wrong.stderr
+
+
+def test_requests_past_their_deadline_answer_deadline_exceeded_and_are_dropped_unranked(
+        sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel, caplog: pytest.LogCaptureFixture) -> None:
+    """40 concurrent calls with a 4 ms deadline (they used to be logged as bugs and answered INTERNAL
+    by the server, and all ranked): each is OK or DEADLINE_EXCEEDED, none is a bug, and the ones the
+    server gave up on while queued are never ranked."""
+    server, _ = sample_server
+    batcher = server.state.batcher
+    items_before = batcher.items
+    stub = pb_grpc.RecommenderStub(sample_channel)
+    codes: list[grpc.StatusCode] = []
+    barrier = threading.Barrier(40)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        try:
+            stub.Recommend(pb.RecommendRequest(prompt=f"a movie about dragons number {i}"), timeout=0.004)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as e:
+            codes.append(e.code())
+
+    with caplog.at_level("ERROR"):
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(1.0)  # the batches already running finish
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.DEADLINE_EXCEEDED}
+    assert codes.count(grpc.StatusCode.DEADLINE_EXCEEDED) > 0
+    assert not [r for r in caplog.records if "bug while handling" in r.getMessage()]
+    assert batcher.items - items_before < 40  # some were dropped before any compute
+    # The server is fine afterwards.
+    assert len(call(sample_channel, prompt="a movie about dragons").movies) == 10

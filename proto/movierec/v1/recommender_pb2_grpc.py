@@ -76,6 +76,8 @@ class RecommenderServicer:
         error; so does a group whose members have rated every movie.
         NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
         UNAVAILABLE       no index is loaded yet (see the standard health service).
+        DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
+        before any work is done for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

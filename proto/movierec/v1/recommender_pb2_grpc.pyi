@@ -52,6 +52,8 @@ class RecommenderStub:
     error; so does a group whose members have rated every movie.
       NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
       UNAVAILABLE       no index is loaded yet (see the standard health service).
+      DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
+                        before any work is done for it.
     """
     GetIndexInfo: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
@@ -93,6 +95,8 @@ class RecommenderAsyncStub(RecommenderStub):
     error; so does a group whose members have rated every movie.
       NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
       UNAVAILABLE       no index is loaded yet (see the standard health service).
+      DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
+                        before any work is done for it.
     """
     GetIndexInfo: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]  # type: ignore[assignment]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
@@ -137,6 +141,8 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
         error; so does a group whose members have rated every movie.
           NOT_FOUND         user_id, or a member of group_user_ids, is not known (the message names it).
           UNAVAILABLE       no index is loaded yet (see the standard health service).
+          DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
+                            before any work is done for it.
         """
 
     @_abc_1.abstractmethod
