@@ -105,7 +105,7 @@ def aggregate(scores: np.ndarray, valid: np.ndarray, strategy: str, limit: int,
     u = utilities(scores, valid)[:, candidates]                                             # (M, n)
     mean = u.mean(axis=0)
     if strategy == "fair":
-        picked, value = fair_greedy(fit[:, candidates], mean, limit, fair_depth, valid.sum())
+        picked, value = fair_greedy(fit[:, candidates], mean, limit, fair_depth)
     else:
         if strategy == "average":
             key = mean
@@ -123,15 +123,14 @@ def aggregate(scores: np.ndarray, valid: np.ndarray, strategy: str, limit: int,
     return GroupList(positions.astype(np.int64), value.astype(np.float32), fit[:, positions].T.copy())
 
 
-def fair_greedy(fit: np.ndarray, mean: np.ndarray, limit: int, depth: int, pool_size: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def fair_greedy(fit: np.ndarray, mean: np.ndarray, limit: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """The GFAR-like greedy list: fit float32 (M, n) of the pool's n candidates, mean float (n,) the
     members' mean utility (the order once the members' lists are used up). Returns the picks int (L,)
     and each pick's marginal gain (L,): the expected number of members for whom it is the first liked
     movie of the list (non-increasing), with the mean's order after it as a fraction below the last gain."""
     m, n = fit.shape
     # A member's chance of liking a candidate: FAIR_TOP_CHANCE for their best, falling linearly to 0 at rank `depth`.
-    rank = np.rint((1.0 - fit) * max(pool_size - 1, 0))                                       # 0 = best
+    rank = np.rint((1.0 - fit) * max(n - 1, 0))                                       # 0 = best
     p = FAIR_TOP_CHANCE * np.clip(1.0 - rank / max(depth, 1), 0.0, 1.0)                      # (M, n)
     unserved = np.ones(m)                 # each member's chance that nothing picked so far is liked
     taken = np.zeros(n, bool)

@@ -239,7 +239,7 @@ class Ranker:
             # A group's pool is the union of its members': ranked apart, it does not widen every single
             # request's candidate arrays.
             out: list[Ranked | None] = [None] * len(requests)
-            alone = [i for i in range(len(requests)) if i not in set(grouped)]
+            alone = [i for i, r in enumerate(requests) if not isinstance(r, GroupRankRequest)]
             for part in (alone, grouped):
                 for i, ranked in zip(part, self.rank([requests[i] for i in part])):
                     out[i] = ranked

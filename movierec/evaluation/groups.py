@@ -156,7 +156,6 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
     with `references`, also popularity, a random member's list and the default through the server's path
     (named `default`)."""
     configs = strategy_configs() if configs is None else configs
-    movie_ratings = np.bincount(index.rated_rows, minlength=len(index.movies))
     out: dict[str, Any] = {}
     for size, size_groups in groups.items():
         lists: dict[str, list[list[int]]] = {}
@@ -170,7 +169,7 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
         if references:
             lists[default] = production_lists(recommender, size_groups)
             lists[RANDOM_MEMBER] = random_member_lists(recommender, index, size_groups, seed=size)
-            lists[POPULARITY] = popularity_lists(recommender, index, size_groups, movie_ratings)
+            lists[POPULARITY] = popularity_lists(index, size_groups, recommender.ranker.movie_ratings)
         entry: dict[str, Any] = {"groups": {k: sum(g.kind == k for g in size_groups) for k in KINDS}}
         for kind in (*KINDS, "all"):
             chosen = [i for i, g in enumerate(size_groups) if kind in ("all", g.kind)]
@@ -182,18 +181,22 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
     return out
 
 
-def production_lists(recommender: Recommender, groups: Sequence[Group], strategy: str = "") -> list[list[int]]:
+def ranked_rows(recommender: Recommender, queries: Sequence[RecommendQuery]) -> list[list[int]]:
+    """Each query's list as movie rows, through Recommender.recommend_batch in chunks."""
     movie_row = recommender.index.movie_row
     out = []
-    for start in range(0, len(groups), CHUNK):
-        for result in recommender.recommend_batch(group_queries(groups[start:start + CHUNK], strategy)):
+    for start in range(0, len(queries), CHUNK):
+        for result in recommender.recommend_batch(list(queries[start:start + CHUNK])):
             out.append([movie_row[m.movie.movie_id] for m in result.movies])
     return out
 
 
+def production_lists(recommender: Recommender, groups: Sequence[Group], strategy: str = "") -> list[list[int]]:
+    return ranked_rows(recommender, group_queries(groups, strategy))
+
+
 def _rated(index: IndexArtifact, user_id: int) -> np.ndarray:
-    rows, _, _ = index.history(index.user_row[user_id])
-    return rows
+    return index.rated(index.user_row[user_id])
 
 
 def random_member_lists(recommender: Recommender, index: IndexArtifact, groups: Sequence[Group],
@@ -206,16 +209,10 @@ def random_member_lists(recommender: Recommender, index: IndexArtifact, groups: 
         others = np.unique(np.concatenate([_rated(index, u) for u in g.members if u != chosen]))
         queries.append(RecommendQuery(prompt="", user_id=chosen, limit=LIST_LENGTH,
                                       excluded_movie_ids=tuple(int(m) for m in index.movie_ids[others])))
-    movie_row = index.movie_row
-    out = []
-    for start in range(0, len(queries), CHUNK):
-        for result in recommender.recommend_batch(queries[start:start + CHUNK]):
-            out.append([movie_row[m.movie.movie_id] for m in result.movies])
-    return out
+    return ranked_rows(recommender, queries)
 
 
-def popularity_lists(recommender: Recommender, index: IndexArtifact, groups: Sequence[Group],
-                     movie_ratings: np.ndarray) -> list[list[int]]:
+def popularity_lists(index: IndexArtifact, groups: Sequence[Group], movie_ratings: np.ndarray) -> list[list[int]]:
     """The most rated movies of the index that no member rated."""
     order = np.argsort(-movie_ratings, kind="stable")
     out = []
