@@ -7,6 +7,8 @@ DATA_DIR  ?= data/sample
 # Where `make reindex` writes index versions and `make serve` reads them.
 INDEX_DIR ?= var/index
 PORT      ?= 50051
+# Where `make serve` exposes Prometheus metrics (/metrics); empty turns them off.
+METRICS_ADDRESS ?= 127.0.0.1:9464
 # The real data the test suite and `make eval` read (never copied into this repository).
 REAL_DATA_DIR ?= ../shared/data/seed
 
@@ -15,7 +17,7 @@ REAL_DATA_DIR ?= ../shared/data/seed
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) REAL_DATA_DIR=$(REAL_DATA_DIR)"
+	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) METRICS_ADDRESS=$(METRICS_ADDRESS) REAL_DATA_DIR=$(REAL_DATA_DIR)"
 
 # torch is installed first and pinned: that version resolves to the CPU build here, and anything
 # installed before it that depends on torch would otherwise pull a CUDA build (gigabytes).
@@ -50,8 +52,8 @@ bench-scale: install ## Synthetic scale run (1M movies, 300k users; not in CI): 
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
 
-serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT (picks up new versions from `make reindex`)
-	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT)
+serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT, metrics on METRICS_ADDRESS (picks up `make reindex`'s versions)
+	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)"
 
 proto: install ## Regenerate the checked-in gRPC/protobuf code and type stubs from proto/
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -I proto \

@@ -6,6 +6,11 @@
 Each of `clients` concurrent callers (grpc.aio tasks on one channel) sends one request, waits
 for the answer, and sends the next. Prints one JSON object: every latency (ms) of the measured
 window, completions per second, and the errors by status code (to --out, or stdout).
+
+`--rate R` is open loop instead: R requests a second are sent on schedule whether or not earlier
+ones were answered (as independent users would), with a health check every 100 ms beside them; the
+result has each answer's latency by status code, the rate actually offered and the health checks'
+latencies. It measures overload, where a closed loop would slow down with the server.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from collections import Counter
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from movierec.bench.prompts import prompts
 from movierec.v1 import recommender_pb2 as pb
@@ -64,6 +70,65 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
             "per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)], "errors": dict(errors)}
 
 
+async def drive_open(target: str, rate: float, seconds: float, warmup_s: float, kind: str, users: list[int],
+                     limit: int, seed: int) -> dict:
+    pool = prompts(kind, 20_000, seed)
+    rng = random.Random(seed)
+    latencies: dict[str, list[float]] = {}
+    health_ms: list[float] = []
+    health_failures: Counter[str] = Counter()
+    sent_in_window = 0
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub, health = pb_grpc.RecommenderStub(channel), health_pb2_grpc.HealthStub(channel)
+        await channel.channel_ready()
+        start = time.perf_counter()
+        measure_from = start + warmup_s
+        end = measure_from + seconds
+        pending: set[asyncio.Task] = set()
+
+        async def one(request: pb.RecommendRequest, sent: float) -> None:
+            try:
+                await stub.Recommend(request, timeout=30)
+                code = "OK"
+            except grpc.aio.AioRpcError as e:
+                code = e.code().name
+            if sent >= measure_from:
+                latencies.setdefault(code, []).append((time.perf_counter() - sent) * 1000)
+
+        async def checks() -> None:
+            check = health_pb2.HealthCheckRequest(service="movierec.v1.Recommender")
+            while (sent := time.perf_counter()) < end:
+                try:
+                    await health.Check(check, timeout=5)
+                    if sent >= measure_from:
+                        health_ms.append((time.perf_counter() - sent) * 1000)
+                except grpc.aio.AioRpcError as e:
+                    health_failures[e.code().name] += 1
+                await asyncio.sleep(0.1)
+
+        checker = asyncio.ensure_future(checks())
+        sent_total = 0
+        while (now := time.perf_counter()) < end:
+            while sent_total < int((now - start) * rate):  # catch up with the schedule
+                request = pb.RecommendRequest(prompt=pool[rng.randrange(len(pool))], limit=limit)
+                if users:
+                    request.user_id = users[rng.randrange(len(users))]
+                task = asyncio.ensure_future(one(request, time.perf_counter()))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                sent_total += 1
+                sent_in_window += now >= measure_from
+            await asyncio.sleep(0.002)
+        await asyncio.gather(checker, *pending)
+    answered = latencies.get("OK", [])
+    return {"rate": rate, "prompts": kind, "seconds": seconds, "offered_per_s": sent_in_window / seconds,
+            "throughput": len(answered) / seconds, "latencies_ms": answered,
+            "by_code": {code: len(v) for code, v in latencies.items()},
+            "shed_latencies_ms": latencies.get("RESOURCE_EXHAUSTED", []), "health_ms": health_ms,
+            "health_failures": dict(health_failures),
+            "errors": {code: len(v) for code, v in latencies.items() if code not in ("OK", "RESOURCE_EXHAUSTED")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="movierec-loadgen", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,12 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--group-size", type=int, default=1, help="members per request (drawn from --users); 1: one user")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop: send this many requests a second on schedule (--clients is ignored)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     users = [int(u) for u in args.users.split(",") if u.strip()]
-    result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
-                               args.limit, args.seed, args.group_size))
+    if args.rate > 0:
+        result = asyncio.run(drive_open(args.target, args.rate, args.seconds, args.warmup, args.prompts, users,
+                                        args.limit, args.seed))
+    else:
+        result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
+                                   args.limit, args.seed, args.group_size))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)

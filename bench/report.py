@@ -111,6 +111,21 @@ def markdown(report: dict[str, Any]) -> str:
                 + "; the reindex after new ratings carried the model over"
                   f"{' (from ' + tr['carried over from'] + ')' if tr.get('carried over from') else ''} "
                   "(`learned_retrain_share`)."]
+    if report.get("overload"):
+        out += ["", "## Overload and load shedding", "",
+                "Open loop: requests sent on schedule at a multiple of the 64-client throughput above, whatever "
+                "the server answers, with a health check every 100 ms beside them; one server per queue bound "
+                "(`max_queued_requests`). The load generator shares the machine's cores with the server, so at "
+                "high multiples the offered rate it reaches is also shown.", "",
+                "| queue bound | offered x | offered/s | answered/s | accepted p50 / p99 ms | shed share | "
+                "shed p99 ms | health p99 ms | other errors |", "|---|---|---|---|---|---|---|---|---|"]
+        for row in report["overload"]:
+            total = sum(row["by_code"].values()) or 1
+            shed = row["by_code"].get("RESOURCE_EXHAUSTED", 0) / total
+            errors = sum(row["errors"].values()) + sum(row["health_failures"].values())
+            out.append(f"| {row['max_queued_requests']} | {row['multiple']:g} | {row['offered_per_s']:.0f} | "
+                       f"{row['throughput']:.0f} | {row['p50']:.0f} / {row['p99']:.0f} | {shed:.0%} | "
+                       f"{row['shed']['p99']:.0f} | {row['health']['p99']:.0f} | {errors} |")
     out += [
         "", "## Kept optimisations and their measured gain", "",
         "| optimisation | with | without |", "|---|---|---|",

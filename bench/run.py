@@ -52,13 +52,18 @@ class Durations:
     mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
     leak_warmup_s: float = 60.0
     naive_s: float = 10.0
+    overload_s: float = 8.0    # each open-loop overload point
+    overload_queues: tuple[int, ...] = (4, 16, 64)  # max_queued_requests values, one server each
     warmup_s: float = 2.0
     floor_repeats: int = 60
     batch_repeats: int = 8
 
 
-SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, warmup_s=0.5, floor_repeats=5,
-                  batch_repeats=2)
+SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, overload_s=2, warmup_s=0.5,
+                  floor_repeats=5, batch_repeats=2, overload_queues=(64,))
+# Overload: open loop, offered as multiples of the 64-client throughput, for each queue bound
+# (max_queued_requests): the trade between accepted latency and what is shed.
+OVERLOAD_MULTIPLES = (2.0, 10.0)
 
 
 def free_port() -> int:
@@ -269,11 +274,12 @@ def understanding_cost(recommender: Any, n: int = 3000) -> dict[str, float]:
 class Server:
     """A server process (ours or the naive peer) on a free loopback port."""
 
-    def __init__(self, command: list[Any], log_path: Path):
+    def __init__(self, command: list[Any], log_path: Path, env: dict[str, str] | None = None):
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.log = open(log_path, "w")
-        self.process = subprocess.Popen([*command, "--address", self.target], stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([*command, "--address", self.target], stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, **(env or {})))
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         import grpc
@@ -330,13 +336,14 @@ class RssSampler:
 
 
 def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-         label: str, seed: int, group_size: int = 1) -> dict[str, Any]:
-    """Run the load generator process; show a time-based progress bar meanwhile."""
+         label: str, seed: int, group_size: int = 1, rate: float = 0.0) -> dict[str, Any]:
+    """Run the load generator process (open loop at `rate` requests/s when > 0); show a time-based
+    progress bar meanwhile."""
     out = Path(tempfile.mkstemp(prefix="movierec-load-", suffix=".json")[1])
     command = [sys.executable, "-m", "movierec.bench.loadgen", "--target", target, "--clients", str(clients),
                "--seconds", str(seconds), "--warmup", str(warmup_s), "--prompts", kind,
                "--users", ",".join(map(str, users)), "--seed", str(seed), "--out", str(out),
-               "--group-size", str(group_size)]
+               "--group-size", str(group_size), "--rate", str(rate)]
     process = subprocess.Popen(command)  # its result goes to a file: a pipe would fill up and block it
     total = seconds + warmup_s
     with tqdm(total=round(total), desc=label, unit="s", leave=False) as bar:
@@ -352,7 +359,31 @@ def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, 
     finally:
         out.unlink()
     result.update(percentiles(result["latencies_ms"]))
+    if rate > 0:
+        result["shed"] = percentiles(result["shed_latencies_ms"])
+        result["health"] = percentiles(result["health_ms"])
+        for key in ("latencies_ms", "shed_latencies_ms", "health_ms"):  # the percentiles are what is kept
+            del result[key]
     return result
+
+
+def overload(index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations,
+             seed: int) -> list[dict[str, Any]]:
+    """Open-loop load at multiples of `capacity` against a server per queue bound: what is accepted,
+    how fast, what is shed and how fast, and whether health checks stay answered."""
+    rows = []
+    for queue in durations.overload_queues:
+        server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / f"overload-{queue}.log",
+                        env={"MOVIEREC_MAX_QUEUED_REQUESTS": str(queue)})
+        try:
+            server.wait_ready()
+            for multiple in OVERLOAD_MULTIPLES:
+                result = load(server.target, 1, durations.overload_s, durations.warmup_s, "short", users,
+                              f"overload x{multiple:g}, queue {queue}", seed + 7, rate=multiple * capacity)
+                rows.append({"max_queued_requests": queue, "multiple": multiple, **result})
+        finally:
+            server.stop()
+    return rows
 
 
 def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str, Any]:
@@ -386,7 +417,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     if work_dir.exists():
         subprocess.run(["rm", "-rf", str(work_dir)], check=True)
     work_dir.mkdir(parents=True)
-    phases = tqdm(total=5, desc="bench", unit="step")
+    phases = tqdm(total=6, desc="bench", unit="step")
 
     phases.set_postfix_str("cold build")
     cold = timed_index(data_dir, index_dir)
@@ -457,6 +488,10 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         naive.stop()
     report["serving"]["naive64"] = naive_short
     phases.update()
+
+    phases.set_postfix_str("overload")
+    report["overload"] = overload(index_dir, work_dir, short["throughput"], users, durations, seed)
+    phases.update()
     phases.close()
     report["targets"] = targets(report)
     return report
@@ -486,6 +521,19 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         ("RSS growth over the load run (MB)", report["leak"]["growth_mb"], "<=", report["leak"].get("allowed_mb", 10.0)),
         ("understanding stage p50 per request (ms)", report["understanding"]["p50_ms"], "<=", 0.5),
     ]
+    from movierec.settings import Settings
+
+    default_queue = Settings().max_queued_requests
+    for row in report.get("overload", []):
+        if row["max_queued_requests"] == default_queue and row["multiple"] == max(OVERLOAD_MULTIPLES):
+            rows += [
+                (f"overload x{row['multiple']:g} (open loop), default queue {default_queue}: accepted p99 / "
+                 "single-client p99", row["p99"] / s["single"]["p99"], "<=", 3.0),
+                (f"overload x{row['multiple']:g}: shed answers p99 (ms)", row["shed"]["p99"], "<=",
+                 s["single"]["p99"]),
+                (f"overload x{row['multiple']:g}: calls neither answered nor shed (errors) + failed health checks",
+                 sum(row["errors"].values()) + sum(row["health_failures"].values()), "<=", 0),
+            ]
     serving = (report.get("learned") or {}).get("serving")
     if serving is not None:
         rows.append(("learned ranker: MLP forward over 64 requests' shortlists, p50 (ms, one core)",

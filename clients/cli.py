@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--target", default=argparse.SUPPRESS, help=f"server host:port (default {DEFAULT_TARGET})")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 30)")
+    common.add_argument("--token", default=argparse.SUPPRESS,
+                        help="bearer token for a server with tokens_path (default: $MOVIEREC_TOKEN)")
+    common.add_argument("--tls-ca", default=argparse.SUPPRESS, metavar="PEM",
+                        help="connect with TLS, trusting the CA in this file")
+    common.add_argument("--tls-cert", default=argparse.SUPPRESS, metavar="PEM",
+                        help="client certificate, for a server that requires mutual TLS")
+    common.add_argument("--tls-key", default=argparse.SUPPRESS, metavar="PEM", help="the client certificate's key")
     parser = argparse.ArgumentParser(prog="movierec", description="Query a movierec server.", parents=[common])
     parser.add_argument("--version", action="version", version=f"movierec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,7 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     target, timeout = getattr(args, "target", DEFAULT_TARGET), getattr(args, "timeout", 30.0)
 
-    with RecommenderClient(target, timeout_s=timeout) as client:
+    # A person at a terminal wants "cannot connect" now, not after the deadline: no waiting for an
+    # unreachable server (gRPC still retries UNAVAILABLE and RESOURCE_EXHAUSTED answers).
+    try:
+        client = RecommenderClient(target, timeout_s=timeout, token=getattr(args, "token", None),
+                                   tls_ca=getattr(args, "tls_ca", None), tls_cert=getattr(args, "tls_cert", None),
+                                   tls_key=getattr(args, "tls_key", None), wait_for_ready=False)
+    except (OSError, ValueError) as e:
+        print(f"movierec: {e}", file=sys.stderr)
+        return 2
+    with client:
         try:
             if args.command == "recommend":
                 result = client.recommend(args.prompt, user_id=args.user, limit=args.limit,

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import grpc
+import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from movierec.v1 import recommender_pb2 as pb
@@ -105,16 +111,119 @@ class IndexDescription:
     server_version: str = ""
 
 
+SERVICE = "movierec.v1.Recommender"
+TOKEN_ENV = "MOVIEREC_TOKEN"
+
+
+def service_config(timeout_s: float, wait_for_ready: bool = True) -> str:
+    """The gRPC service config the clients' channels carry: a default deadline per call, and retries
+    with exponential backoff (by gRPC itself) for UNAVAILABLE and RESOURCE_EXHAUSTED. Every method may
+    be retried: RecordFeedback carries a request id, so the server stores a retried rating once.
+    `wait_for_ready`: a call made while the server is unreachable waits for it (up to its deadline)
+    instead of failing at once, which carries calls across a server restart."""
+    return json.dumps({"methodConfig": [{
+        "name": [{"service": SERVICE}],
+        "timeout": f"{timeout_s:.3f}s",
+        "waitForReady": wait_for_ready,
+        "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "2s", "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]},
+    }]})
+
+
+def channel_arguments(timeout_s: float, wait_for_ready: bool = True) -> list[tuple[str, Any]]:
+    return [("grpc.service_config", service_config(timeout_s, wait_for_ready)), ("grpc.enable_retries", 1)]
+
+
+def channel_credentials(tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
+                        tls_key: str | Path | None = None) -> grpc.ChannelCredentials | None:
+    """TLS credentials from PEM files: the CA that signed the server's certificate, and for mutual TLS
+    the client's own certificate and key. None (plaintext) when no CA is given."""
+    if tls_ca is None:
+        if tls_cert or tls_key:
+            raise ValueError("a client certificate needs tls_ca (the CA of the server's certificate) too")
+        return None
+    return grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes(),
+                                        private_key=Path(tls_key).read_bytes() if tls_key else None,
+                                        certificate_chain=Path(tls_cert).read_bytes() if tls_cert else None)
+
+
+def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The bearer token (or $MOVIEREC_TOKEN) as gRPC metadata."""
+    token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def recommend_request(prompt: str = "", user_id: int | None = None, limit: int = 10, include_rated: bool = False,
+                      *, genres: list[str] | None = None, excluded_genres: list[str] | None = None,
+                      year_min: int | None = None, year_max: int | None = None, max_runtime: int | None = None,
+                      languages: list[str] | None = None, example_movie_ids: list[int] | None = None,
+                      excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
+                      group_strategy: str = "") -> pb.RecommendRequest:
+    request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
+                                  excluded_genres=excluded_genres or [], languages=languages or [],
+                                  example_movie_ids=example_movie_ids or [],
+                                  excluded_movie_ids=excluded_movie_ids or [],
+                                  group_user_ids=group_user_ids or [], group_strategy=group_strategy)
+    for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
+                        ("max_runtime", max_runtime)):
+        if value is not None:
+            setattr(request, name, value)
+    return request
+
+
+def recommendations(response: pb.RecommendResponse) -> Recommendations:
+    return Recommendations(
+        movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
+                            dict(m.member_fit)) for m in response.movies],
+        index_version=response.index_version,
+        understood=response.understood,
+        group_strategy=response.group_strategy,
+    )
+
+
+def index_description(info: pb.IndexInfo) -> IndexDescription:
+    return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker,
+                            info.server_version)
+
+
+def feedback_request(user_id: int, movie_id: int, rating: float, request_id: str = "") -> pb.FeedbackRequest:
+    # A request id made here when the caller gives none: gRPC's retries resend this same message, so a
+    # retry after a lost reply is recognised by the server and stored once.
+    return pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating,
+                              request_id=request_id or f"auto-{uuid.uuid4().hex}")
+
+
+def feedback_ack(reply: pb.FeedbackResponse) -> FeedbackAck:
+    return FeedbackAck(reply.duplicate, reply.ratings, reply.timestamp)
+
+
+def user_description(reply: pb.User) -> UserDescription:
+    return UserDescription(reply.user_id, reply.ratings, [UserRating(r.movie_id, r.rating, r.timestamp)
+                                                          for r in reply.recent])
+
+
+HEALTH_REQUEST = health_pb2.HealthCheckRequest(service=SERVICE)
+
+
 class RecommenderClient:
     """`RecommenderClient("127.0.0.1:50051").recommend("a feel-good romcom", user_id=42)`.
 
-    Errors arrive as grpc.RpcError with the server's status code and message.
+    Calls have a deadline of `timeout_s`, are retried by gRPC on UNAVAILABLE and RESOURCE_EXHAUSTED
+    (service_config), and by default wait for an unreachable server up to that deadline. `tls_ca`
+    (with `tls_cert`/`tls_key` for mutual TLS) turns TLS on; `token` (default $MOVIEREC_TOKEN) is sent
+    as a bearer token. Errors arrive as grpc.RpcError with the server's status code and message.
     """
 
-    def __init__(self, target: str, timeout_s: float = 30.0, channel: grpc.Channel | None = None):
-        self._channel = channel or grpc.insecure_channel(target)
+    def __init__(self, target: str, timeout_s: float = 30.0, channel: grpc.Channel | None = None, *,
+                 token: str | None = None, tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
+                 tls_key: str | Path | None = None, wait_for_ready: bool = True):
+        credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+        options = channel_arguments(timeout_s, wait_for_ready)
+        self._channel = channel or (grpc.secure_channel(target, credentials, options) if credentials
+                                    else grpc.insecure_channel(target, options))
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._metadata = call_metadata(token)
         self.timeout_s = timeout_s
 
     def __enter__(self) -> RecommenderClient:
@@ -127,53 +236,32 @@ class RecommenderClient:
         self._channel.close()
 
     def recommend(self, prompt: str = "", user_id: int | None = None, limit: int = 10,
-                  include_rated: bool = False, *, genres: list[str] | None = None,
-                  excluded_genres: list[str] | None = None, year_min: int | None = None,
-                  year_max: int | None = None, max_runtime: int | None = None, languages: list[str] | None = None,
-                  example_movie_ids: list[int] | None = None,
-                  excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
-                  group_strategy: str = "") -> Recommendations:
-        """Ranked movies; the keyword-only constraints replace what the prompt says about the same thing.
-        `group_user_ids`: a movie night for several people (with user_id, if given): one list, and each
-        member's fit per movie."""
-        request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
-                                      excluded_genres=excluded_genres or [], languages=languages or [],
-                                      example_movie_ids=example_movie_ids or [],
-                                      excluded_movie_ids=excluded_movie_ids or [],
-                                      group_user_ids=group_user_ids or [], group_strategy=group_strategy)
-        for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
-                            ("max_runtime", max_runtime)):
-            if value is not None:
-                setattr(request, name, value)
-        response = self._stub.Recommend(request, timeout=self.timeout_s)
-        return Recommendations(
-            movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
-                                dict(m.member_fit)) for m in response.movies],
-            index_version=response.index_version,
-            understood=response.understood,
-            group_strategy=response.group_strategy,
-        )
+                  include_rated: bool = False, **constraints: Any) -> Recommendations:
+        """Ranked movies. Keyword-only constraints (as `recommend_request`: genres, excluded_genres, year_min,
+        year_max, max_runtime, languages, example_movie_ids, excluded_movie_ids) replace what the prompt says
+        about the same thing. `group_user_ids`: a movie night for several people (with user_id, if given):
+        one list, and each member's fit per movie; `group_strategy` names how their tastes are combined."""
+        request = recommend_request(prompt, user_id, limit, include_rated, **constraints)
+        return recommendations(self._stub.Recommend(request, timeout=self.timeout_s, metadata=self._metadata))
 
     def index_info(self) -> IndexDescription:
-        info = self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s)
-        return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker,
-                                info.server_version)
+        return index_description(self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s,
+                                                         metadata=self._metadata))
 
     def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
-        """Rate a movie; returns once the rating is stored durably. Reuse `request_id` when retrying."""
-        reply = self._stub.RecordFeedback(pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating,
-                                                             request_id=request_id), timeout=self.timeout_s)
-        return FeedbackAck(reply.duplicate, reply.ratings, reply.timestamp)
+        """Rate a movie; returns once the rating is stored durably. Retries (gRPC's) are idempotent; a
+        caller retrying on its own should pass the same `request_id` each time."""
+        request = feedback_request(user_id, movie_id, rating, request_id)
+        return feedback_ack(self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
 
     def user(self, user_id: int, limit: int = 20) -> UserDescription:
-        reply = self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit), timeout=self.timeout_s)
-        return UserDescription(reply.user_id, reply.ratings,
-                               [UserRating(r.movie_id, r.rating, r.timestamp) for r in reply.recent])
+        return user_description(self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit),
+                                                   timeout=self.timeout_s, metadata=self._metadata))
 
     def serving(self) -> bool:
         """True when the standard health service says SERVING."""
         try:
-            reply = self._health.Check(health_pb2.HealthCheckRequest(service="movierec.v1.Recommender"), timeout=2)
+            reply = self._health.Check(HEALTH_REQUEST, timeout=2)
         except grpc.RpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -185,3 +273,56 @@ class RecommenderClient:
                 return True
             time.sleep(0.2)
         return False
+
+
+class AsyncRecommenderClient:
+    """RecommenderClient's methods over `grpc.aio`, for asyncio callers:
+
+        async with AsyncRecommenderClient("127.0.0.1:50051") as client:
+            result = await client.recommend("a feel-good romcom", user_id=42)
+    """
+
+    def __init__(self, target: str, timeout_s: float = 30.0, *, token: str | None = None,
+                 tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
+                 tls_key: str | Path | None = None, wait_for_ready: bool = True):
+        credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+        options = channel_arguments(timeout_s, wait_for_ready)
+        self._channel = (grpc.aio.secure_channel(target, credentials, options) if credentials
+                         else grpc.aio.insecure_channel(target, options))
+        self._stub = pb_grpc.RecommenderStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._metadata = call_metadata(token)
+        self.timeout_s = timeout_s
+
+    async def __aenter__(self) -> AsyncRecommenderClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def recommend(self, prompt: str = "", user_id: int | None = None, limit: int = 10,
+                        include_rated: bool = False, **constraints: Any) -> Recommendations:
+        request = recommend_request(prompt, user_id, limit, include_rated, **constraints)
+        return recommendations(await self._stub.Recommend(request, timeout=self.timeout_s, metadata=self._metadata))
+
+    async def index_info(self) -> IndexDescription:
+        return index_description(await self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s,
+                                                               metadata=self._metadata))
+
+    async def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
+        request = feedback_request(user_id, movie_id, rating, request_id)
+        return feedback_ack(await self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
+
+    async def user(self, user_id: int, limit: int = 20) -> UserDescription:
+        return user_description(await self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit),
+                                                         timeout=self.timeout_s, metadata=self._metadata))
+
+    async def serving(self) -> bool:
+        try:
+            reply = await self._health.Check(HEALTH_REQUEST, timeout=2)
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -27,6 +27,18 @@ class DeadlineExceeded(MovierecError):
     """The caller's deadline passed before the answer was ready (maps to DEADLINE_EXCEEDED)."""
 
 
+class ResourceExhausted(MovierecError):
+    """The server is at capacity and refuses the call rather than queue it (maps to RESOURCE_EXHAUSTED)."""
+
+
+class Unauthenticated(MovierecError):
+    """The call carries no valid credentials (maps to UNAUTHENTICATED)."""
+
+
+class PermissionDenied(MovierecError):
+    """The caller's credentials do not allow this call (maps to PERMISSION_DENIED)."""
+
+
 class DataError(MovierecError):
     """An input data file cannot be used.
 

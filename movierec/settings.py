@@ -53,8 +53,31 @@ class Settings:
     # Threads for the encoder (0 = one per core); everything else runs single-threaded
     # (movierec.runtime says why).
     torch_threads: int = 0
-    # Server.
+    # Server. The address stays on loopback unless set otherwise; another host without TLS is
+    # served but logged as a warning (anyone on the network could read and write).
     address: str = "127.0.0.1:50051"
+    # TLS (PEM files): the server's certificate chain and key; with tls_client_ca_path, clients
+    # must present a certificate signed by that CA (mutual TLS). Empty: plaintext.
+    tls_cert_path: Path | None = None
+    tls_key_path: Path | None = None
+    tls_client_ca_path: Path | None = None
+    # Bearer tokens: a file with one `token scope[,scope]` a line (scopes read, write; write
+    # includes read). When set, Recommend/GetUser/GetIndexInfo need read and RecordFeedback write;
+    # health checks and reflection stay open. Empty: no authentication.
+    tokens_path: Path | None = None
+    # Prometheus metrics over HTTP at host:port (`/metrics`); empty: off.
+    metrics_address: str = ""
+    # Logs: "text" for people, "json" for one JSON object per line; prompts appear in logs only when
+    # log_prompts is on (they are what users typed).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    log_prompts: bool = False
+    # On SIGTERM: health NOT_SERVING and new calls refused at once; calls in flight (and queued) get
+    # this long to finish before the process exits.
+    shutdown_grace_s: float = 10.0
+    # Load shedding: Recommend calls waiting for a batch beyond this many are refused at once with
+    # RESOURCE_EXHAUSTED, so that the accepted ones keep their latency (0: unbounded).
+    max_queued_requests: int = 64
     # gRPC worker threads: each request in flight holds one while it waits for its batch, so this
     # bounds how many requests can share the encoder (and how large batches get).
     max_workers: int = 128

@@ -17,8 +17,12 @@ from grpc_reflection.v1alpha import reflection
 from movierec.diagnostics import MovierecError
 from movierec.embedding import Encoder
 from movierec.runtime import tune_process
+from movierec.server.auth import TokenTable
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
+from movierec.server.interceptors import AccessInterceptor, TokenInterceptor
+from movierec.server.logs import configure_logging
+from movierec.server.metrics import ServerMetrics, serve_metrics
 from movierec.server.servicer import RecommenderServicer
 from movierec.server.state import ServingState
 from movierec.settings import Settings, load_settings
@@ -45,16 +49,49 @@ def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
     })
 
 
+def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials from the settings' PEM files (mutual TLS when a client CA is given); None: plaintext."""
+    if settings.tls_cert_path is None and settings.tls_key_path is None:
+        if settings.tls_client_ca_path is not None:
+            raise MovierecError("tls_client_ca_path needs tls_cert_path and tls_key_path too")
+        return None
+    if settings.tls_cert_path is None or settings.tls_key_path is None:
+        raise MovierecError("TLS needs both tls_cert_path and tls_key_path")
+    try:
+        chain, key = settings.tls_cert_path.read_bytes(), settings.tls_key_path.read_bytes()
+        client_ca = settings.tls_client_ca_path.read_bytes() if settings.tls_client_ca_path else None
+    except OSError as e:
+        raise MovierecError(f"cannot read a TLS file: {e.filename}: {e.strerror}") from None
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca,
+                                       require_client_auth=client_ca is not None)
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
 def create_server(settings: Settings, address: str | None = None, *,
-                  encoder: Encoder | None = None) -> tuple[grpc.Server, int]:
+                  encoder: Encoder | None = None, wait_for_index_s: float = 0.0) -> tuple[grpc.Server, int]:
     """Start a server on `address` (default: the settings' address; port 0 picks a free port).
 
-    Returns (server, bound port). The index loads in the background: until then the health
-    service says NOT_SERVING and RPCs answer UNAVAILABLE. `server.stop()` also stops the state.
+    Returns (server, bound port). The index loads in the background: until then the health service
+    says NOT_SERVING and RPCs answer UNAVAILABLE. With `wait_for_index_s`, the port opens only after
+    the first load was tried (at most that long), so a restarted server is serving when clients reach
+    it. `server.stop(grace)` drains: health NOT_SERVING and new calls refused at once, calls in flight
+    get `grace` seconds, then the batcher, the store and the metrics endpoint close; the returned
+    event is set when all of that is done. `server.metrics_port` is the metrics endpoint's port (or None).
     """
     address = address or settings.address
+    credentials = _credentials(settings)
+    tokens = TokenTable.load(settings.tokens_path) if settings.tokens_path else None
     threads = tune_process(settings.torch_threads)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"))
+    metrics = ServerMetrics()
+    interceptors: list[grpc.ServerInterceptor] = [AccessInterceptor(metrics, settings.log_prompts)]
+    if tokens is not None:
+        interceptors.append(TokenInterceptor(tokens))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+                         interceptors=interceptors)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -64,30 +101,55 @@ def create_server(settings: Settings, address: str | None = None, *,
         for name in ("", SERVICE):
             health_servicer.set(name, status)
 
-    state = ServingState(settings, encoder=encoder, on_ready=on_ready, threads=threads)
+    state = ServingState(settings, encoder=encoder, on_ready=on_ready, threads=threads, metrics=metrics)
     server.add_generic_rpc_handlers((_handlers(RecommenderServicer(state)),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    if wait_for_index_s > 0:
+        state.first_load_tried.wait(wait_for_index_s)
+    metrics_http = None
     try:
-        port = server.add_insecure_port(address)
+        if settings.metrics_address:
+            metrics_http, _ = serve_metrics(metrics, settings.metrics_address)
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError as e:
         port, reason = 0, str(e)
+    except MovierecError:
+        state.close()
+        raise
     else:
         reason = "address in use or not valid"
     if port == 0:
         state.close()
+        if metrics_http is not None:
+            metrics_http.shutdown()
         raise MovierecError(f"cannot listen on {address}: {reason}")
+    if credentials is None and not _is_loopback(address):
+        log.warning("serving plaintext gRPC on %s: anyone who reaches it can read the traffic%s; "
+                    "set tls_cert_path and tls_key_path", address,
+                    " and replay tokens" if tokens else " and, without tokens_path, write ratings")
     server.start()
 
     stop = server.stop
 
-    def stop_all(grace: float | None = None) -> threading.Event:
-        event = stop(grace)
-        state.close()
-        return event
+    def drain(grace: float | None = None) -> threading.Event:
+        health_servicer.enter_graceful_shutdown()  # NOT_SERVING for every service, and it stays so
+        stopped = stop(grace)
+        done = threading.Event()
 
-    server.stop = stop_all  # type: ignore[method-assign]
+        def finish() -> None:
+            stopped.wait()
+            state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
+            if metrics_http is not None:
+                metrics_http.shutdown()
+            done.set()
+
+        threading.Thread(target=finish, name="movierec-drain", daemon=True).start()
+        return done
+
+    server.stop = drain  # type: ignore[method-assign]
     server.state = state  # type: ignore[attr-defined]
+    server.metrics_port = metrics_http.server_port if metrics_http is not None else None  # type: ignore[attr-defined]
     return server, port
 
 
@@ -96,24 +158,32 @@ def main(argv: list[str] | None = None) -> int:
     parser_.add_argument("--index-dir", type=Path, help="folder with CURRENT and the index versions (setting index_dir)")
     parser_.add_argument("--address", help="host:port to listen on (setting address; default 127.0.0.1:50051)")
     parser_.add_argument("--port", type=int, help="port on the configured host")
+    parser_.add_argument("--metrics-address", help="host:port for Prometheus /metrics (setting metrics_address)")
     parser_.add_argument("--config", type=Path, help="TOML settings file")
     args = parser_.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(args.config, index_dir=args.index_dir, address=args.address)
+        settings = load_settings(args.config, index_dir=args.index_dir, address=args.address,
+                                 metrics_address=args.metrics_address)
         if args.port is not None:
             settings = settings.replace(address=f"{settings.address.rsplit(':', 1)[0]}:{args.port}")
-        server, port = create_server(settings)
+        configure_logging(settings.log_format, settings.log_level)
+        # The port opens once the current index is loaded (or its load failed), so clients that
+        # wait for the port across a restart find a server that answers.
+        server, port = create_server(settings, wait_for_index_s=600)
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-serve: {e}", file=sys.stderr)
         return 1
-    log.info("listening on %s (port %d), index dir %s", settings.address, port, settings.index_dir)
+    log.info("listening on %s (port %d%s), index dir %s%s", settings.address, port,
+             ", TLS" if settings.tls_cert_path else "", settings.index_dir,
+             f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "")
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
-    log.info("shutting down")
-    server.stop(grace=5).wait(6)
+    grace = settings.shutdown_grace_s
+    log.info("draining: refusing new calls, giving those in flight %.1f s", grace)
+    finished = server.stop(grace=grace).wait(grace + 0.9)
+    log.info("stopped%s", "" if finished else " (some work was still running at the end of the grace period)")
     return 0
 
 

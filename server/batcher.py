@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+from movierec.diagnostics import ResourceExhausted
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -28,16 +30,19 @@ class MicroBatcher(Generic[T, R]):
     A lane takes the first waiting item, then whatever else is queued (or arrives within
     `max_wait_s`), up to `max_size` items. It runs the batch solo with `threads` threads when no
     other lane is busy and nothing is left waiting, otherwise shared with `threads // lanes`.
-    If `run_batch` raises, every item of that batch gets the exception.
+    If `run_batch` raises, every item of that batch gets the exception. With `max_waiting` > 0, a
+    submit that finds that many items already waiting is refused (ResourceExhausted): a bounded queue
+    keeps the accepted items' wait short under overload. Each answered future carries `batch_size`.
     """
 
     def __init__(self, run_batch: Callable[[list[T], int], list[R]], max_size: int = 32,
-                 max_wait_s: float = 0.0, lanes: int = 1, threads: int = 1):
+                 max_wait_s: float = 0.0, lanes: int = 1, threads: int = 1, max_waiting: int = 0):
         self._run_batch = run_batch
         self._max_size = max(1, max_size)
         self._max_wait_s = max(0.0, max_wait_s)
         self._threads = max(1, threads)
         self._lanes = max(1, lanes)
+        self._max_waiting = max(0, max_waiting)
         # One lock guards the waiting items and the lanes' state, so a lane's decision to take
         # work and its solo/shared decision see the same picture.
         self._state = threading.Condition()
@@ -58,17 +63,26 @@ class MicroBatcher(Generic[T, R]):
         with self._state:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
+            if self._max_waiting and len(self._waiting) >= self._max_waiting:
+                raise ResourceExhausted(f"the server is at capacity ({len(self._waiting)} requests already waiting "
+                                        f"for a batch); retry with backoff")
             self._waiting.append((item, future))
             self._state.notify_all()
         return future
 
-    def close(self) -> None:
-        """Stop taking work; batches already waiting still run."""
+    @property
+    def waiting(self) -> int:
+        """Items queued and not yet taken by a lane."""
+        return len(self._waiting)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop taking work; batches already waiting still run (joined for at most `timeout_s` in all)."""
         with self._state:
             self._closed = True
             self._state.notify_all()
+        deadline = time.monotonic() + timeout_s
         for worker in self._workers:
-            worker.join(timeout=5)
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _may_take(self, lane: int) -> bool:
         # The first lane takes any waiting work; the others only help while a shared batch runs.
@@ -121,4 +135,5 @@ class MicroBatcher(Generic[T, R]):
                     self._solo = False
                 self._state.notify_all()
         for (_, f), result in zip(live, results):
+            f.batch_size = len(live)  # type: ignore[attr-defined]
             f.set_result(result)

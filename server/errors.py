@@ -9,7 +9,8 @@ from typing import Any
 
 import grpc
 
-from movierec.diagnostics import DeadlineExceeded, InvalidArgument, MovierecError, NotFound, Unavailable
+from movierec.diagnostics import (DeadlineExceeded, InvalidArgument, MovierecError, NotFound, PermissionDenied,
+                                  ResourceExhausted, Unauthenticated, Unavailable)
 from movierec.server.convert import UnparsableRequest
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,9 @@ STATUS: dict[type[MovierecError], grpc.StatusCode] = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 

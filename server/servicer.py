@@ -11,13 +11,23 @@ from movierec.server.state import ServingState
 from movierec.v1 import recommender_pb2 as pb
 
 
+# A call without a deadline reports a time_remaining() of hundreds of years, more than a
+# thread wait accepts (OverflowError): anything beyond a day is treated as "no deadline".
+NO_DEADLINE_S = 86_400.0
+
+
+def _deadline_s(context: grpc.ServicerContext) -> float | None:
+    remaining = context.time_remaining()
+    return None if remaining is None or remaining > NO_DEADLINE_S else remaining
+
+
 class RecommenderServicer:
     def __init__(self, state: ServingState):
         self.state = state
 
     def Recommend(self, request: pb.RecommendRequest, context: grpc.ServicerContext) -> pb.RecommendResponse:
         query = validate_query(**recommend_args_from_pb(request), max_prompt_chars=self.state.settings.max_prompt_chars)
-        return recommend_response_to_pb(self.state.recommend(query, timeout_s=context.time_remaining()))
+        return recommend_response_to_pb(self.state.recommend(query, timeout_s=_deadline_s(context)))
 
     def GetIndexInfo(self, request: pb.GetIndexInfoRequest, context: grpc.ServicerContext) -> pb.IndexInfo:
         return index_info_to_pb(self.state.info())

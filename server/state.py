@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import numpy as np
 
 from movierec.artifact import current_version, load_artifact
-from movierec.diagnostics import DeadlineExceeded, MovierecError, Unavailable
+from movierec.diagnostics import DeadlineExceeded, MovierecError, ResourceExhausted, Unavailable
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
 from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
 from movierec.store import STORE_NAME, RatingsStore, StoredRating
 from movierec.server.batcher import MicroBatcher
+from movierec.server.interceptors import current_call
+from movierec.server.metrics import ServerMetrics
 from movierec.settings import Settings
 from movierec.understanding import Understood
 
 log = logging.getLogger(__name__)
+
+
+class TimedEncoder:
+    """The encoder, with the time of each call observed and kept for the calling lane's batch."""
+
+    def __init__(self, encoder: Encoder, metrics: ServerMetrics):
+        self._encoder, self._metrics = encoder, metrics
+        self._spent = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    def encode(self, texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self._encoder.encode(texts, *args, **kwargs)
+        finally:
+            seconds = time.perf_counter() - started
+            self._metrics.encode_seconds.observe(seconds)
+            self._spent.seconds = getattr(self._spent, "seconds", 0.0) + seconds
+
+    def take_spent(self) -> float:
+        """Seconds this thread spent encoding since the last call."""
+        spent, self._spent.seconds = getattr(self._spent, "seconds", 0.0), 0.0
+        return spent
 
 
 class ServingState:
@@ -34,19 +65,23 @@ class ServingState:
     """
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 on_ready: Callable[[bool], None] | None = None, threads: int = 1):
+                 on_ready: Callable[[bool], None] | None = None, threads: int = 1,
+                 metrics: ServerMetrics | None = None):
         self.settings = settings
-        self._encoder = encoder
+        self.metrics = metrics or ServerMetrics()
+        self._encoder: TimedEncoder | None = TimedEncoder(encoder, self.metrics) if encoder is not None else None
         self._recommender: Recommender | None = None
         self._on_ready = on_ready or (lambda serving: None)
         self._failed_version: str | None = None
         self._stop = threading.Event()
         self._feedback_lock = threading.Lock()
         self._store: RatingsStore | None = None
+        self.first_load_tried = threading.Event()  # set once the first load has succeeded or failed
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
             self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
-            lanes=settings.batch_lanes, threads=threads)
+            lanes=settings.batch_lanes, threads=threads, max_waiting=settings.max_queued_requests)
+        self.metrics.watch_queue(lambda: self.batcher.waiting)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
 
@@ -69,7 +104,11 @@ class ServingState:
         # the request threads it cost more CPU under load (many threads taking turns at the GIL).
         if timeout_s is not None and timeout_s <= 0:
             raise DeadlineExceeded("the request's deadline had passed before it could be queued")
-        future = self.batcher.submit((recommender, query))
+        try:
+            future = self.batcher.submit((recommender, query))
+        except ResourceExhausted:
+            self.metrics.shed.inc()
+            raise
         try:
             result = future.result(timeout_s)
         except FutureTimeout:
@@ -79,6 +118,8 @@ class ServingState:
             raise DeadlineExceeded(f"the request's deadline ({1000 * (timeout_s or 0):.0f} ms left when it was "
                                    f"queued) passed while it waited for a batch; it was "
                                    f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}")
+        if (call := current_call.get()) is not None:
+            call.batch_size = getattr(future, "batch_size", None)
         if isinstance(result, MovierecError):
             raise result
         return result
@@ -94,18 +135,36 @@ class ServingState:
         recommender = self.recommender()
         recommender.check_movie(feedback.movie_id)
         with self._feedback_lock:
-            stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
+            try:
+                stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
+            except Unavailable:
+                self.metrics.store_errors.inc()
+                raise
             recommender = self.recommender()  # the version serving now (a swap waits for this lock)
             if not stored.duplicate:
                 recommender.apply(stored)
+        self.metrics.feedback.labels("duplicate" if stored.duplicate else "stored").inc()
         return stored, recommender.rating_count(feedback.user_id)
 
     def user(self, user_id: int, limit: int) -> UserSummary:
         return self.recommender().user_summary(user_id, limit)
 
-    @staticmethod
-    def _run_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int) -> list[RecommendResult | MovierecError]:
+    def _run_batch(self, items: list[tuple[Recommender, RecommendQuery]], threads: int
+                   ) -> list[RecommendResult | MovierecError]:
         """Each item's result, or the error its own query raised (a bad query does not fail its batch)."""
+        started = time.perf_counter()
+        if self._encoder is not None:
+            self._encoder.take_spent()
+        try:
+            return self._answer_batch(items, threads)
+        finally:
+            encoding = self._encoder.take_spent() if self._encoder is not None else 0.0
+            self.metrics.batch_size.observe(len(items))
+            self.metrics.rank_seconds.observe(max(0.0, time.perf_counter() - started - encoding))
+
+    @staticmethod
+    def _answer_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int
+                      ) -> list[RecommendResult | MovierecError]:
         results: list[RecommendResult | MovierecError | None] = [None] * len(items)
         understood: list[Understood | None] = [None] * len(items)
         for i, (recommender, query) in enumerate(items):
@@ -141,12 +200,13 @@ class ServingState:
         serving = self._recommender.version if self._recommender else None
         if version in (serving, self._failed_version):
             return False
+        started = time.perf_counter()
         try:
             if self._encoder is None:
-                self._encoder = Encoder(self.settings.model_dir, self.settings.max_seq_length,
-                                        self.settings.embed_batch_size,
-                                        self.settings.embed_batch_tokens)
-            recommender = Recommender(load_artifact(index_dir / version), self._encoder,
+                self._encoder = TimedEncoder(Encoder(self.settings.model_dir, self.settings.max_seq_length,
+                                                     self.settings.embed_batch_size,
+                                                     self.settings.embed_batch_tokens), self.metrics)
+            recommender = Recommender(load_artifact(index_dir / version), self._encoder,  # type: ignore[arg-type]
                                       ranking_config(self.settings), self.settings.profile_cache_mb)
         except (MovierecError, OSError) as e:
             self._failed_version = version
@@ -167,6 +227,7 @@ class ServingState:
             log.info("replayed %d ratings recorded after index %s was built", len(missed), version)
         self._failed_version = None
         self.load_error = None
+        self.metrics.served_version(version, time.perf_counter() - started, time.time())
         log.info("serving index %s (%d movies, %d users)", version, len(recommender.index.movies),
                  len(recommender.index.user_ids))
         self._on_ready(True)
@@ -178,14 +239,16 @@ class ServingState:
                 self.reload()
             except Exception:
                 log.exception("bug while reloading the index")
+            self.first_load_tried.set()
             interval = self.settings.reload_interval_s
             if interval <= 0 and self._recommender is not None:
                 return
             self._stop.wait(interval if interval > 0 else 1.0)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop watching; queued batches still run (waiting at most `timeout_s` for them); close the store."""
         self._stop.set()
-        self.batcher.close()
+        self.batcher.close(timeout_s)
         with self._feedback_lock:
             if self._store is not None:
                 self._store.close()

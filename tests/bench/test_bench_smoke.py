@@ -32,13 +32,16 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
     assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
     assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
-    assert len(report["targets"]) == 10 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 13 and all(isinstance(t["met"], bool) for t in report["targets"])
     learned = report["learned"]["serving"]  # the sample index has a learned ranker: its stage is measured
     assert learned["second_phase_ms"] > 0 and learned["forward_ms"] > 0 and learned["requests"] == 64
+    overloaded = report["overload"]  # open loop at 2x and 10x the 64-client throughput
+    assert [r["multiple"] for r in overloaded] == [2.0, 10.0] and all(r["offered_per_s"] > 0 for r in overloaded)
+    assert all(set(r["by_code"]) <= {"OK", "RESOURCE_EXHAUSTED", "CANCELLED"} for r in overloaded), overloaded
     assert report["understanding"]["requests"] > 0 and report["understanding"]["p50_ms"] > 0
     text = (out / "bench.md").read_text()
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
-                    "## The learned ranker"):
+                    "## The learned ranker", "## Overload and load shedding"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
 

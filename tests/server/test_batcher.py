@@ -80,3 +80,30 @@ def test_an_idle_batcher_runs_solo_and_a_busy_one_shares_the_threads() -> None:
     assert all(concurrent == 1 for threads, concurrent in seen if threads == 2)  # solo ran alone
     assert all(threads in (1, 2) for threads, _ in seen)
     batcher.close()
+
+
+def test_a_full_queue_refuses_at_once_and_the_accepted_items_are_answered() -> None:
+    from movierec.diagnostics import ResourceExhausted
+
+    release = threading.Event()
+
+    def run(items: list[int], threads: int) -> list[int]:
+        release.wait(10)
+        return [i * 10 for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, max_size=1, lanes=1, max_waiting=3)
+    first = batcher.submit(0)
+    deadline = time.monotonic() + 5
+    while batcher.waiting and time.monotonic() < deadline:  # the lane has taken the first item
+        time.sleep(0.001)
+    queued = [batcher.submit(i) for i in (1, 2, 3)]
+    assert batcher.waiting == 3
+    started = time.monotonic()
+    with pytest.raises(ResourceExhausted, match="3 requests already waiting"):
+        batcher.submit(4)
+    assert time.monotonic() - started < 0.1
+    release.set()
+    assert [f.result(5) for f in [first, *queued]] == [0, 10, 20, 30]
+    assert all(f.batch_size == 1 for f in queued)  # type: ignore[attr-defined]
+    assert batcher.submit(5).result(5) == 50  # room again once the queue drained
+    batcher.close()

@@ -427,3 +427,11 @@ def test_requests_past_their_deadline_answer_deadline_exceeded_and_are_dropped_u
     assert batcher.items - items_before < 40  # some were dropped before any compute
     # The server is fine afterwards.
     assert len(call(sample_channel, prompt="a movie about dragons").movies) == 10
+
+
+def test_a_call_without_a_deadline_is_answered(sample_channel: grpc.Channel) -> None:
+    """A call with no deadline reports centuries of time remaining; it used to overflow the wait and
+    answer INTERNAL."""
+    stub = pb_grpc.RecommenderStub(sample_channel)
+    reply = stub.Recommend(pb.RecommendRequest(prompt="a funny heist", limit=3))  # no timeout
+    assert len(reply.movies) == 3

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,45 +18,9 @@ from conftest import REPO, SAMPLE_DATA
 from movierec.artifact import load_artifact
 from movierec.clients.client import RecommenderClient
 from movierec.settings import Settings
+from processes import BIN, ServerProcess
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """`movierec-serve` in its own process, logging to a file."""
-
-    def __init__(self, index_dir: Path, log: Path):
-        self.index_dir, self.log = index_dir, log
-        self.target = f"127.0.0.1:{free_port()}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = dict(os.environ, MOVIEREC_RELOAD_INTERVAL_S="0.2")
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen([BIN / "movierec-serve", "--index-dir", self.index_dir,
-                                             "--address", self.target], stdout=out, stderr=out, env=env)
-        with RecommenderClient(self.target) as client:
-            assert client.wait_until_serving(90), self.log.read_text()[-2000:]
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @pytest.fixture()

@@ -78,6 +78,11 @@ class RecommenderServicer:
         UNAVAILABLE       no index is loaded yet (see the standard health service).
         DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
         before any work is done for it.
+        RESOURCE_EXHAUSTED the server is at capacity (max_queued_requests calls already waiting);
+        refused at once, retry with backoff.
+        Every method, when the server has tokens_path: UNAUTHENTICATED without a valid bearer token,
+        PERMISSION_DENIED when the token lacks the scope (read; write for RecordFeedback). While the
+        server drains on SIGTERM, new calls get UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -54,6 +54,11 @@ class RecommenderStub:
       UNAVAILABLE       no index is loaded yet (see the standard health service).
       DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
                         before any work is done for it.
+      RESOURCE_EXHAUSTED the server is at capacity (max_queued_requests calls already waiting);
+                        refused at once, retry with backoff.
+    Every method, when the server has tokens_path: UNAUTHENTICATED without a valid bearer token,
+    PERMISSION_DENIED when the token lacks the scope (read; write for RecordFeedback). While the
+    server drains on SIGTERM, new calls get UNAVAILABLE.
     """
     GetIndexInfo: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
@@ -97,6 +102,11 @@ class RecommenderAsyncStub(RecommenderStub):
       UNAVAILABLE       no index is loaded yet (see the standard health service).
       DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
                         before any work is done for it.
+      RESOURCE_EXHAUSTED the server is at capacity (max_queued_requests calls already waiting);
+                        refused at once, retry with backoff.
+    Every method, when the server has tokens_path: UNAUTHENTICATED without a valid bearer token,
+    PERMISSION_DENIED when the token lacks the scope (read; write for RecordFeedback). While the
+    server drains on SIGTERM, new calls get UNAVAILABLE.
     """
     GetIndexInfo: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]  # type: ignore[assignment]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
@@ -143,6 +153,11 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
           UNAVAILABLE       no index is loaded yet (see the standard health service).
           DEADLINE_EXCEEDED the caller's deadline passed first; a request still queued then is dropped
                             before any work is done for it.
+          RESOURCE_EXHAUSTED the server is at capacity (max_queued_requests calls already waiting);
+                            refused at once, retry with backoff.
+        Every method, when the server has tokens_path: UNAUTHENTICATED without a valid bearer token,
+        PERMISSION_DENIED when the token lacks the scope (read; write for RecordFeedback). While the
+        server drains on SIGTERM, new calls get UNAVAILABLE.
         """
 
     @_abc_1.abstractmethod

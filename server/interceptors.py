@@ -1,0 +1,119 @@
+"""Server interceptors, outermost first: access (request id, access log line, metrics), then auth.
+
+Every unary RPC gets a request id (the caller's `x-request-id` metadata, or a new one), returned in
+the trailing metadata and written on its access line. The Recommend handler adds its batch size to
+the call's record (`current_call`), which lives in a context variable of the RPC's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from movierec.diagnostics import MovierecError
+from movierec.server.auth import TokenTable
+from movierec.server.errors import status_of
+from movierec.server.metrics import ServerMetrics
+
+access_log = logging.getLogger("movierec.access")
+SERVICE_PREFIX = "/movierec.v1.Recommender/"
+_REQUEST_ID = re.compile(r"[\w.:@/+=-]{1,128}")  # what a caller's id may look like before we echo it
+
+
+@dataclass
+class CallRecord:
+    """What the handlers tell the access line about one call."""
+
+    request_id: str
+    batch_size: int | None = None
+
+
+current_call: ContextVar[CallRecord | None] = ContextVar("movierec_call", default=None)
+
+
+def method_label(full_method: str) -> str:
+    """"/movierec.v1.Recommender/Recommend" -> "Recommend"; "/grpc.health.v1.Health/Check" -> "Health/Check"."""
+    if full_method.startswith(SERVICE_PREFIX):
+        return full_method[len(SERVICE_PREFIX):]
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return f"{service.rsplit('.', 1)[-1]}/{method}"
+
+
+def _wrap(handler: grpc.RpcMethodHandler, behavior: Callable[[Any, grpc.ServicerContext], Any]) -> grpc.RpcMethodHandler:
+    return handler._replace(unary_unary=behavior)  # type: ignore[attr-defined]  # a namedtuple in grpcio
+
+
+class AccessInterceptor(grpc.ServerInterceptor):
+    """Request ids, one access log line per call (INFO for the Recommender, DEBUG for health and
+    reflection) and the request metrics. Prompts are logged only when `log_prompts`."""
+
+    def __init__(self, metrics: ServerMetrics, log_prompts: bool = False):
+        self.metrics = metrics
+        self.log_prompts = log_prompts
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # unknown methods (UNIMPLEMENTED) and streams (health Watch, reflection) pass as they are
+        behavior, method = handler.unary_unary, details.method  # type: ignore[attr-defined]
+        label, ours = method_label(method), method.startswith(SERVICE_PREFIX)
+        sent = next((v for k, v in details.invocation_metadata or () if k == "x-request-id"), None)  # type: ignore[attr-defined]
+
+        def observed(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            request_id = sent if isinstance(sent, str) and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+            record = CallRecord(request_id)
+            token = current_call.set(record)
+            context.set_trailing_metadata((("x-request-id", request_id),))
+            try:
+                return behavior(request, context)
+            finally:
+                current_call.reset(token)
+                seconds = time.perf_counter() - started
+                code = (context.code() or grpc.StatusCode.OK).name  # type: ignore[attr-defined]
+                self.metrics.requests.labels(label, code).inc()
+                self.metrics.latency.labels(label, code).observe(seconds)
+                if ours or access_log.isEnabledFor(logging.DEBUG):
+                    fields: dict[str, Any] = {"method": label, "code": code, "latency_ms": round(1000 * seconds, 2),
+                                              "request_id": request_id, "peer": context.peer()}
+                    if record.batch_size is not None:
+                        fields["batch_size"] = record.batch_size
+                    if self.log_prompts and getattr(request, "prompt", ""):
+                        fields["prompt"] = request.prompt
+                    access_log.log(logging.INFO if ours else logging.DEBUG, "%s %s", label, code,
+                                   extra={"access": fields})
+
+        return _wrap(handler, observed)
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Refuses calls whose bearer token lacks the method's scope (movierec.server.auth)."""
+
+    def __init__(self, tokens: TokenTable):
+        self.tokens = tokens
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        metadata = details.invocation_metadata or ()  # type: ignore[attr-defined]
+        authorization = next((v for k, v in metadata if k == "authorization"), None)
+        try:
+            self.tokens.check(details.method, authorization if isinstance(authorization, str) else None)  # type: ignore[attr-defined]
+        except MovierecError as e:
+            code, message = status_of(e), str(e)
+            handler = continuation(details)
+
+            def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+                context.abort(code, message)
+
+            # The request is never parsed: the refusal does not depend on what it says.
+            return grpc.unary_unary_rpc_method_handler(refuse) if handler is None else _wrap(handler, refuse)
+        return continuation(details)
