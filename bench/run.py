@@ -60,7 +60,7 @@ class Durations:
 
 
 SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, overload_s=2, warmup_s=0.5,
-                  floor_repeats=5, batch_repeats=2, overload_queues=(64,))
+                  floor_repeats=5, batch_repeats=2, overload_queues=(16,))
 # Overload: open loop, offered as multiples of the 64-client throughput, for each queue bound
 # (max_queued_requests): the trade between accepted latency and what is shed.
 OVERLOAD_MULTIPLES = (2.0, 10.0)
@@ -529,6 +529,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             rows += [
                 (f"overload x{row['multiple']:g} (open loop), default queue {default_queue}: accepted p99 / "
                  "single-client p99", row["p99"] / s["single"]["p99"], "<=", 3.0),
+                (f"overload x{row['multiple']:g}: accepted p99 / 64-client p99 (the server at capacity)",
+                 row["p99"] / s["short64"]["p99"], "<=", 3.0),
                 (f"overload x{row['multiple']:g}: shed answers p99 (ms)", row["shed"]["p99"], "<=",
                  s["single"]["p99"]),
                 (f"overload x{row['multiple']:g}: calls neither answered nor shed (errors) + failed health checks",

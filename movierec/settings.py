@@ -75,11 +75,12 @@ class Settings:
     # On SIGTERM: health NOT_SERVING and new calls refused at once; calls in flight (and queued) get
     # this long to finish before the process exits.
     shutdown_grace_s: float = 10.0
-    # Load shedding: Recommend calls waiting for a batch beyond this many are refused at once with
+    # Load shedding: at most this many + batch_lanes x batch_max_size Recommend calls are in the
+    # server at once (waiting for a batch or being computed); the next is refused at once with
     # RESOURCE_EXHAUSTED, so that the accepted ones keep their latency (0: unbounded).
-    max_queued_requests: int = 64
-    # gRPC worker threads: each request in flight holds one while it waits for its batch, so this
-    # bounds how many requests can share the encoder (and how large batches get).
+    max_queued_requests: int = 16
+    # gRPC worker threads: each request in flight holds one while it waits for its batch. With
+    # shedding on, the pool is at least the admitted Recommend calls + 16 (room for health checks).
     max_workers: int = 128
     # Micro-batching (movierec.server.batcher): a batch is whatever has queued, up to
     # batch_max_size; batch_max_wait_ms > 0 also holds a batch open that long for late arrivals
@@ -152,6 +153,13 @@ class Settings:
     exact_search_max: int = 200_000
     # Versions kept in index_dir besides the current one.
     keep_versions: int = 2
+
+    @property
+    def admitted_requests(self) -> int:
+        """Recommend calls allowed in the server at once (0: unbounded)."""
+        if self.max_queued_requests <= 0:
+            return 0
+        return self.max_queued_requests + self.batch_lanes * self.batch_max_size
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""

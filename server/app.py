@@ -20,7 +20,7 @@ from movierec.runtime import tune_process
 from movierec.server.auth import TokenTable
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
-from movierec.server.interceptors import AccessInterceptor, TokenInterceptor
+from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, TokenInterceptor
 from movierec.server.logs import configure_logging
 from movierec.server.metrics import ServerMetrics, serve_metrics
 from movierec.server.servicer import RecommenderServicer
@@ -90,7 +90,11 @@ def create_server(settings: Settings, address: str | None = None, *,
     interceptors: list[grpc.ServerInterceptor] = [AccessInterceptor(metrics, settings.log_prompts)]
     if tokens is not None:
         interceptors.append(TokenInterceptor(tokens))
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+    if settings.admitted_requests:
+        interceptors.append(AdmissionInterceptor(settings.admitted_requests, on_shed=metrics.shed.inc))
+    # Workers beyond the admitted calls, so a health check never waits behind them.
+    workers = max(settings.max_workers, settings.admitted_requests + 16)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
                          interceptors=interceptors)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE):

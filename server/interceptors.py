@@ -1,4 +1,8 @@
-"""Server interceptors, outermost first: access (request id, access log line, metrics), then auth.
+"""Server interceptors, outermost first: access (request id, access log line, metrics), auth, admission.
+
+gRPC runs `intercept_service` on its polling thread, before the call is handed to a worker thread,
+so admission decides there: a Recommend call beyond the bound never waits in the worker pool's queue
+(which is unbounded) behind the calls that were admitted; it is refused by the next free worker.
 
 Every unary RPC gets a request id (the caller's `x-request-id` metadata, or a new one), returned in
 the trailing metadata and written on its access line. The Recommend handler adds its batch size to
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from movierec.diagnostics import MovierecError
+from movierec.diagnostics import MovierecError, ResourceExhausted
 from movierec.server.auth import TokenTable
 from movierec.server.errors import status_of
 from movierec.server.metrics import ServerMetrics
@@ -117,3 +122,48 @@ class TokenInterceptor(grpc.ServerInterceptor):
             # The request is never parsed: the refusal does not depend on what it says.
             return grpc.unary_unary_rpc_method_handler(refuse) if handler is None else _wrap(handler, refuse)
         return continuation(details)
+
+
+class AdmissionInterceptor(grpc.ServerInterceptor):
+    """Bounds the Recommend calls in the server at once (in the worker pool's queue, waiting for a
+    batch, or being computed) to `limit`; beyond it a call answers RESOURCE_EXHAUSTED without being
+    parsed. Health checks, reflection and the other methods are not counted and never refused, so
+    they keep answering under overload. `in_server` is the current count."""
+
+    def __init__(self, limit: int, on_shed: Callable[[], None] = lambda: None):
+        self.limit = limit
+        self.in_server = 0
+        self._lock = threading.Lock()
+        self._on_shed = on_shed
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_server -= 1
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None or details.method != SERVICE_PREFIX + "Recommend":  # type: ignore[attr-defined]
+            return handler
+        with self._lock:
+            admitted = self.in_server < self.limit
+            if admitted:
+                self.in_server += 1
+        if not admitted:
+            self._on_shed()
+            message = str(ResourceExhausted(f"the server is at capacity ({self.limit} requests in progress); "
+                                            "retry with backoff"))
+
+            def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+
+            return _wrap(handler, refuse)
+        behavior = handler.unary_unary
+
+        def admitted_call(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return behavior(request, context)
+            finally:
+                self._leave()
+
+        return _wrap(handler, admitted_call)

@@ -80,7 +80,7 @@ class ServingState:
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
             self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
-            lanes=settings.batch_lanes, threads=threads, max_waiting=settings.max_queued_requests)
+            lanes=settings.batch_lanes, threads=threads, max_waiting=settings.admitted_requests)
         self.metrics.watch_queue(lambda: self.batcher.waiting)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
