@@ -35,10 +35,10 @@ demo: install ## Build an index, serve it, query it through the CLI, stop (DATA_
 # Two workers: much of the suite waits on server processes starting and being killed, which the
 # other worker's compute overlaps; the real-data tests stay together (tests/conftest.py).
 test: install ## Run the whole test suite (real-data tests read REAL_DATA_DIR)
-	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -n 2 --dist loadgroup
+	REAL_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: install ## Run the tests not marked slow
-	MOVIEREC_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
+	REAL_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small

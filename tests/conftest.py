@@ -50,11 +50,11 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    """The real seed data (MOVIEREC_DATA_DIR). Missing data fails under CI=true and skips elsewhere."""
-    value = os.environ.get("MOVIEREC_DATA_DIR")
+    """The real seed data (REAL_DATA_DIR). Missing data fails under CI=true and skips elsewhere."""
+    value = os.environ.get("REAL_DATA_DIR")
     path = Path(value) if value else None
     if path is None or not (path / "tmdb_5000_movies.csv").is_file():
-        message = (f"real data not found: set MOVIEREC_DATA_DIR to the folder with tmdb_5000_movies.csv "
+        message = (f"real data not found: set REAL_DATA_DIR to the folder with tmdb_5000_movies.csv "
                    f"(e.g. ../shared/data/seed); got {value!r}")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)

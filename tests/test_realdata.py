@@ -1,4 +1,4 @@
-"""On the real seed data (MOVIEREC_DATA_DIR): these run, never skip, when CI=true."""
+"""On the real seed data (REAL_DATA_DIR): these run, never skip, when CI=true."""
 
 from __future__ import annotations
 
