@@ -38,41 +38,42 @@ __all__ = ["SIGNALS", "GroupRankRequest", "Ranked", "RankRequest", "Ranker", "Ra
 
 
 RANKERS = ("learned", "weighted_sum")
+_DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
 
 
 @dataclass(frozen=True)
 class RankingConfig:
     """The ranking's knobs; the defaults are the settings' (chosen on validation by `make eval`)."""
 
-    candidate_movies: int = Settings.candidate_movies
-    match_candidates: int = Settings.match_candidates
-    collaborative_candidates: int = Settings.collaborative_candidates
-    similar_users: int = Settings.similar_users
-    weight_prompt: float = Settings.weight_prompt
-    weight_match: float = Settings.weight_match
-    weight_genre_fit: float = Settings.weight_genre_fit
-    weight_collaborative: float = Settings.weight_collaborative
-    weight_community: float = Settings.weight_community
-    weight_taste: float = Settings.weight_taste
-    weight_quality: float = Settings.weight_quality
-    weight_popularity: float = Settings.weight_popularity
-    anonymous_weight_prompt: float = Settings.anonymous_weight_prompt
-    anonymous_weight_match: float = Settings.anonymous_weight_match
-    anonymous_weight_genre_fit: float = Settings.anonymous_weight_genre_fit
-    anonymous_weight_collaborative: float = Settings.anonymous_weight_collaborative
-    anonymous_weight_community: float = Settings.anonymous_weight_community
-    anonymous_weight_quality: float = Settings.anonymous_weight_quality
-    anonymous_weight_popularity: float = Settings.anonymous_weight_popularity
+    candidate_movies: int = _DEFAULTS["candidate_movies"]
+    match_candidates: int = _DEFAULTS["match_candidates"]
+    collaborative_candidates: int = _DEFAULTS["collaborative_candidates"]
+    similar_users: int = _DEFAULTS["similar_users"]
+    weight_prompt: float = _DEFAULTS["weight_prompt"]
+    weight_match: float = _DEFAULTS["weight_match"]
+    weight_genre_fit: float = _DEFAULTS["weight_genre_fit"]
+    weight_collaborative: float = _DEFAULTS["weight_collaborative"]
+    weight_community: float = _DEFAULTS["weight_community"]
+    weight_taste: float = _DEFAULTS["weight_taste"]
+    weight_quality: float = _DEFAULTS["weight_quality"]
+    weight_popularity: float = _DEFAULTS["weight_popularity"]
+    anonymous_weight_prompt: float = _DEFAULTS["anonymous_weight_prompt"]
+    anonymous_weight_match: float = _DEFAULTS["anonymous_weight_match"]
+    anonymous_weight_genre_fit: float = _DEFAULTS["anonymous_weight_genre_fit"]
+    anonymous_weight_collaborative: float = _DEFAULTS["anonymous_weight_collaborative"]
+    anonymous_weight_community: float = _DEFAULTS["anonymous_weight_community"]
+    anonymous_weight_quality: float = _DEFAULTS["anonymous_weight_quality"]
+    anonymous_weight_popularity: float = _DEFAULTS["anonymous_weight_popularity"]
     # "standard", "percentile" or "z" (movierec.combine).
     calibration: str = "standard"
     # "learned" (the index's MLP re-scores the weighted sum's shortlist where it applies) or "weighted_sum".
-    ranker: str = Settings.ranker
-    learned_candidates: int = Settings.learned_candidates
+    ranker: str = _DEFAULTS["ranker"]
+    learned_candidates: int = _DEFAULTS["learned_candidates"]
     # A group's aggregation (movierec.group), when its request does not name one.
-    group_strategy: str = Settings.group_strategy
-    group_misery_threshold: float = Settings.group_misery_threshold
-    group_fair_depth: int = Settings.group_fair_depth
-    group_pleasure_weight: float = Settings.group_pleasure_weight
+    group_strategy: str = _DEFAULTS["group_strategy"]
+    group_misery_threshold: float = _DEFAULTS["group_misery_threshold"]
+    group_fair_depth: int = _DEFAULTS["group_fair_depth"]
+    group_pleasure_weight: float = _DEFAULTS["group_pleasure_weight"]
 
     def __post_init__(self) -> None:
         if self.group_strategy not in group.STRATEGY_NAMES:

