@@ -13,7 +13,7 @@ METRICS_ADDRESS ?= 127.0.0.1:9464
 REAL_DATA_DIR ?= ../shared/data/seed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast eval bench bench-scale reindex serve proto sample-users clean
+.PHONY: help install demo test test-fast lint eval bench bench-scale reindex serve proto sample-users clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,11 +34,21 @@ demo: install ## Build an index, serve it, query it through the CLI, stop (DATA_
 
 # Two workers: much of the suite waits on server processes starting and being killed, which the
 # other worker's compute overlaps; the real-data tests stay together (tests/conftest.py).
-test: install ## Run the whole test suite (real-data tests read REAL_DATA_DIR)
+test: install lint ## Lint and type-check, then run the whole test suite (real-data tests read REAL_DATA_DIR)
 	REAL_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -n 2 --dist loadgroup
 
 test-fast: install ## Run the tests not marked slow
 	REAL_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
+
+# mypy finds modules by folder, and the subpackages live in folders named after their job
+# (pyproject's package-dir): a tree of links under var/typecheck gives them their import names.
+lint: install ## ruff, then mypy over the movierec packages
+	$(BIN)/ruff check .
+	rm -rf var/typecheck/movierec && mkdir -p var/typecheck/movierec
+	ln -s $(abspath movierec)/* var/typecheck/movierec/
+	for pair in server:server indexer:indexer clients:clients bench:bench v1:proto/movierec/v1; do \
+		ln -s $(abspath .)/$${pair#*:} var/typecheck/movierec/$${pair%%:*}; done
+	cd var/typecheck && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p movierec
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small

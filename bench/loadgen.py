@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", choices=("short", "mixed", "none"), default="short")
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--group-size", type=int, default=1, help="members per request (drawn from --users); 1: one user")
+    parser.add_argument("--group-size", type=int, default=1,
+                        help="members per request (drawn from --users); 1: one user")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop: send this many requests a second on schedule (--clients is ignored)")
     parser.add_argument("--seed", type=int, default=0)

@@ -58,7 +58,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| one ~10-token prompt, median ms | {fb['single_ms']:.2f} | {fm['single_ms']:.2f} | {fa['single_ms']:.2f} |",
         f"| one ~10-token prompt, p99 ms | {fb['single_p99_ms']:.2f} | {fm['single_p99_ms']:.2f} | "
         f"{fa['single_p99_ms']:.2f} |",
-        f"| batch of 64, prompts/s | {fb['batch64_per_s']:.0f} | {fm['batch64_per_s']:.0f} | {fa['batch64_per_s']:.0f} |",
+        f"| batch of 64, prompts/s | {fb['batch64_per_s']:.0f} | {fm['batch64_per_s']:.0f} | "
+        f"{fa['batch64_per_s']:.0f} |",
         "",
         "## Serving (`movierec-serve` over loopback gRPC, load from a separate process)", "",
         "| run | clients | requests/s | p50 ms | p90 ms | p99 ms | requests | errors |",
@@ -180,9 +181,9 @@ def _unmet(report: dict[str, Any]) -> list[str]:
         encoder_cpu = 2 / batched * 1000          # ms of CPU per prompt with both cores busy
         total_cpu = 2 / s["short64"]["throughput"] * 1000
         rank_cpu = st["batch64"]["rank_ms"] / 64
-        out += [f"- **64 clients.** {s['short64']['throughput']:.0f} requests/s against {batched:.0f} prompts/s for the "
-                f"batched encoder: {total_cpu:.1f} ms of CPU per request on 2 cores, of which the encoder's share is "
-                f"about {encoder_cpu:.1f} ms, ranking {rank_cpu:.2f} ms, and gRPC, protobuf and thread hand-offs in "
+        out += [f"- **64 clients.** {s['short64']['throughput']:.0f} requests/s against {batched:.0f} prompts/s for "
+                f"the batched encoder: {total_cpu:.1f} ms of CPU per request on 2 cores, of which the encoder's share "
+                f"is about {encoder_cpu:.1f} ms, ranking {rank_cpu:.2f} ms, and gRPC, protobuf and thread hand-offs in "
                 f"Python the remaining ~{max(total_cpu - encoder_cpu - rank_cpu, 0):.1f} ms (0.8x allows "
                 f"{encoder_cpu / 0.8 - encoder_cpu:.1f} ms in all). Running two single-threaded forwards side by side "
                 "already recovers what the two-threaded forward loses to synchronisation; the rest would take a "
@@ -190,26 +191,28 @@ def _unmet(report: dict[str, Any]) -> list[str]:
                 "call here), or an encoder process separate from the edge."]
     if "cold build of the data (s)" in missed:
         idx = report["indexing"]
-        spread = max(f["single_ms"] for f in (report["floors_before"], report["floors_between"], report["floors_after"])) / \
+        spread = max(f["single_ms"] for f in (report["floors_before"], report["floors_between"],
+                                              report["floors_after"])) / \
             min(f["single_ms"] for f in (report["floors_before"], report["floors_between"], report["floors_after"]))
-        out += [f"- **Cold build.** {idx['cold_build_s']:.0f} s. Nearly all of it is the encoder over {idx['movies']:,} "
-                "movie texts of up to 256 tokens, at the speed the floors show; this VM's speed moved by "
-                f"{spread - 1:.0%} between the floor measurements of this one run, and the same build has measured "
-                "107-129 s across runs. It would take a faster encoder runtime (dynamic int8 ran ~1.6x faster on "
-                "long texts here, but changes the embeddings and so needs its own `make eval`) or more cores."]
+        out += [f"- **Cold build.** {idx['cold_build_s']:.0f} s. Nearly all of it is the encoder over "
+                f"{idx['movies']:,} movie texts of up to 256 tokens, at the speed the floors show; this VM's speed "
+                f"moved by {spread - 1:.0%} between the floor measurements of this one run, and the same build has "
+                "measured 107-129 s across runs. It would take a faster encoder runtime (dynamic int8 ran ~1.6x faster "
+                "on long texts here, but changes the embeddings and so needs its own `make eval`) or more cores."]
     if "RSS growth over the load run (MB)" in missed:
         leak = report["leak"]
         out += [f"- **Memory.** The last minute's median RSS was {leak['growth_mb']:+.0f} MB from the first's, but the "
-                f"server's RSS after the runs ({report['server_rss_loaded_mb']:.0f} MB) was below both: the working set "
-                "moves with the mix of prompt lengths in the batches (buffers sized by the longest prompt), and the "
-                "memory comes back when the load ends, which a leak would not. A decisive check would take a longer "
-                "run or a fixed prompt mix."]
+                f"server's RSS after the runs ({report['server_rss_loaded_mb']:.0f} MB) was below both: the working "
+                "set moves with the mix of prompt lengths in the batches (buffers sized by the longest prompt), "
+                "and the memory comes back when the load ends, which a leak would not. A decisive check would take a "
+                "longer run or a fixed prompt mix."]
     overload_missed = {name for name in missed if name.startswith("overload x")}
     if overload_missed:
         out += _why_overload(report)
     for name in sorted(missed - overload_missed - {
             "single-client p50 / encoder forward", "single-client p99 / encoder forward",
-            "64-client throughput / batched encoder", "cold build of the data (s)", "RSS growth over the load run (MB)"}):
+            "64-client throughput / batched encoder", "cold build of the data (s)",
+            "RSS growth over the load run (MB)"}):
         out += [f"- **{name}**: not met in this run; see the tables below."]
     return out + [""]
 

@@ -518,7 +518,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
          ">=", 3.0),
         ("reindex after 1,000 ratings / cold build", idx["reindex_s"] / idx["cold_build_s"], "<=", 0.10),
         ("cold build of the data (s)", idx["cold_build_s"], "<", 120.0),
-        ("RSS growth over the load run (MB)", report["leak"]["growth_mb"], "<=", report["leak"].get("allowed_mb", 10.0)),
+        ("RSS growth over the load run (MB)", report["leak"]["growth_mb"], "<=",
+         report["leak"].get("allowed_mb", 10.0)),
         ("understanding stage p50 per request (ms)", report["understanding"]["p50_ms"], "<=", 0.5),
     ]
     from movierec.settings import Settings

@@ -63,7 +63,8 @@ def user_ids(text: str) -> list[int]:
     try:
         return [int(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected user ids separated by commas, e.g. 12,48,301; got {text!r}")
+        raise argparse.ArgumentTypeError("expected user ids separated by commas, e.g. 12,48,301; "
+                                         f"got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,12 +35,12 @@ def step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def _top_movie(cli: list, request: list[str]) -> int:
+def _top_movie(cli: list[str | Path], request: list[str]) -> int:
     """The id of the first movie the server recommends (through the Python client)."""
     from movierec.clients.client import RecommenderClient
 
     target = cli[cli.index("--target") + 1]
-    with RecommenderClient(target) as client:
+    with RecommenderClient(str(target)) as client:
         return client.recommend(user_id=int(request[request.index("--user") + 1]), limit=1).movies[0].movie_id
 
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     step(f"starting the server on {target}")
     server = subprocess.Popen([BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target])
     try:
-        cli = [BIN / "movierec", "--target", target]
+        cli: list[str | Path] = [BIN / "movierec", "--target", target]
         if subprocess.run([*cli, "wait", "--for", "120"]).returncode != 0:
             print("the server did not become ready", file=sys.stderr)
             return 1

@@ -9,26 +9,26 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from movierec.artifact import BUILDING_PREFIX, current_version, publish, prune, sha256_file, write_artifact
+from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import Encoder, EncoderOnDemand, model_fingerprint
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
-from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ease import fit_ease
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
+from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.recommender import ranking_config
-from movierec.taste import group_by_user, taste_vectors
 from movierec.settings import Settings
 from movierec.store import STORE_NAME, read_store
+from movierec.taste import group_by_user, taste_vectors
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,12 @@ class BuildResult:
 
 def new_version() -> str:
     """Sortable by build time, unique even for builds in the same millisecond."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
 
 
-def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, cache: EmbeddingCache, progress: bool = True) -> tuple[np.ndarray, int]:
+def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, cache: EmbeddingCache,
+                    progress: bool = True) -> tuple[np.ndarray, int]:
     """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
     texts = [e.text for e in catalogue.entries]
     vectors = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)
@@ -78,7 +79,8 @@ def user_arrays(frame: pd.DataFrame, movie_row: dict[int, int]) -> tuple[np.ndar
             frame["timestamp"].to_numpy(np.int64))
 
 
-def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame, catalogue_ids: set[int]) -> tuple[pd.DataFrame, dict[str, int]]:
+def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame,
+                   catalogue_ids: set[int]) -> tuple[pd.DataFrame, dict[str, int]]:
     """CSV ratings plus the ratings store: for the same user and movie the later rating wins
     (by timestamp; at equal times the store's, then the later store row). Returns (frame, counts)."""
     on_catalogue = store["movie_id"].isin(catalogue_ids)
@@ -169,7 +171,9 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         if ratings_note:
             manifest["ratings_filter"] = ratings_note
         manifest["store_seq"] = store_seq
-        manifest["inputs"]["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
+        inputs = manifest["inputs"]
+        assert isinstance(inputs, dict)  # _manifest builds it
+        inputs["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
                        rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
@@ -191,7 +195,7 @@ def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDema
                "ratings": ratings.ratings_report, "links": ratings.links_report}
     return {
         "index_version": version,
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
         "model": {"name": encoder.name, "path": str(encoder.model_dir), "fingerprint": fingerprint,
                   "max_seq_length": encoder.max_seq_length},

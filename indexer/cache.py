@@ -29,7 +29,7 @@ class EmbeddingCache:
     def get_many(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
         """Cached vectors by position in `texts`: {i: float32 (d,)} for the texts found."""
         keys = [text_key(t) for t in texts]
-        position = {}
+        position: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             position.setdefault(k, []).append(i)
         found: dict[int, np.ndarray] = {}

@@ -64,7 +64,8 @@ def _rows(path: Path, required: tuple[str, ...], report: LoadReport) -> Iterator
             raise DataError(path, f"unreadable header: {e}", line=1) from e
         missing = [c for c in required if c not in header]
         if missing:
-            raise DataError(path, f"missing column(s) {', '.join(missing)}; header has {', '.join(header) or 'nothing'}", line=1)
+            raise DataError(path, f"missing column(s) {', '.join(missing)}; "
+                                  f"header has {', '.join(header) or 'nothing'}", line=1)
         consumed = reader.line_num
         try:
             for fields in reader:
@@ -73,7 +74,8 @@ def _rows(path: Path, required: tuple[str, ...], report: LoadReport) -> Iterator
                     continue
                 report.rows_read += 1
                 if len(fields) != len(header):
-                    report.skip("wrong number of fields", f"line {start}: {len(fields)} fields, the header has {len(header)}")
+                    report.skip("wrong number of fields",
+                                f"line {start}: {len(fields)} fields, the header has {len(header)}")
                     continue
                 yield start, dict(zip(header, fields))
         except (UnicodeDecodeError, csv.Error) as e:
@@ -87,10 +89,12 @@ def _json_list(report: LoadReport, cell: str | None, line: int, column: str) -> 
     try:
         value = json.loads(cell)
     except json.JSONDecodeError as e:
-        report.warn(f"malformed JSON in column {column!r} (treated as empty)", f"line {line}, column {column!r}: {e.msg} at char {e.pos}")
+        report.warn(f"malformed JSON in column {column!r} (treated as empty)",
+                    f"line {line}, column {column!r}: {e.msg} at char {e.pos}")
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        report.warn(f"column {column!r} is not a JSON list of objects (treated as empty)", f"line {line}, column {column!r}")
+        report.warn(f"column {column!r} is not a JSON list of objects (treated as empty)",
+                    f"line {line}, column {column!r}")
         return []
     return value
 
@@ -146,7 +150,7 @@ def load_credits(path: Path) -> tuple[dict[int, tuple[list[str], list[str]]], Lo
             continue
         cast = _json_list(report, row["cast"], line, "cast")
         # Billing order where given (both formats have it), else file order.
-        cast = sorted(cast, key=lambda o: (o.get("order") if isinstance(o.get("order"), int) else 1 << 30))
+        cast = sorted(cast, key=lambda o: o["order"] if isinstance(o.get("order"), int) else 1 << 30)
         crew = _json_list(report, row["crew"], line, "crew")
         directors = list(dict.fromkeys(_names([c for c in crew if c.get("job") == "Director"])))
         credits[movie_id] = (directors, _names(cast)[:PEOPLE_CAST])

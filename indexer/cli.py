@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--retrain", action="store_true",
                         help="train the learned ranker even when the current version's model could be carried over")
-    parser.add_argument("--no-learned", action="store_true", help="build without a learned ranker (the weighted sum serves)")
+    parser.add_argument("--no-learned", action="store_true",
+                        help="build without a learned ranker (the weighted sum serves)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

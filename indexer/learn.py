@@ -27,8 +27,16 @@ from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
 from movierec.batch import RankRequest
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease
-from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, listed, read_scorer,
-                              shortlist_of, train_scorer)
+from movierec.learned import (
+    FEATURES,
+    N_FEATURES,
+    LearnedScorer,
+    candidate_features,
+    listed,
+    read_scorer,
+    shortlist_of,
+    train_scorer,
+)
 from movierec.ranking import Ranker, RankingConfig
 from movierec.splits import temporal_split
 from movierec.taste import taste_vectors as taste_vectors_of
@@ -97,7 +105,7 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
                                                            applies)))
     width = max((p[0].shape[1] for p in parts), default=0)
 
-    def stacked(i: int, fill: object) -> np.ndarray:
+    def stacked(i: int, fill: float) -> np.ndarray:
         if not parts:
             return np.zeros((0, 0) if i < 2 else (0, 0, N_FEATURES), dtype=[np.int64, bool, np.float32][i])
         return np.concatenate([np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2),
@@ -119,7 +127,8 @@ def mark_positives(lists: TrainingLists, later: pd.DataFrame, movie_row: dict[in
 
 def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, config: RankingConfig,
                          taste_vectors: str, ease_lambda: float, exact_search_max: int, seed: int, epochs: int,
-                         progress: bool = True, source: dict[str, str] | None = None) -> tuple[LearnedScorer | None, dict[str, Any]]:
+                         progress: bool = True,
+                         source: dict[str, str] | None = None) -> tuple[LearnedScorer | None, dict[str, Any]]:
     """Train on the ratings `frame` (see the module docstring). Returns (model or None, the manifest's
     record: how it was trained, the loss curve, or why no model was trained)."""
     started = time.monotonic()
@@ -159,7 +168,8 @@ def training_config(config: RankingConfig, taste_vectors: str, ease_lambda: floa
     """What a model's training depends on besides the new ratings (a model is carried over only when
     equal): `source` names the ratings file, any filter and the encoder's fingerprint."""
     return {"source": source or {}, "match_candidates": config.match_candidates,
-            "collaborative_candidates": config.collaborative_candidates, "features": list(FEATURES), "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
+            "collaborative_candidates": config.collaborative_candidates, "features": list(FEATURES),
+            "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
             "negatives": NEGATIVES, "taste_vectors": taste_vectors, "ease_lambda": ease_lambda,
             "candidate_movies": config.candidate_movies, "similar_users": config.similar_users,
             "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}}}

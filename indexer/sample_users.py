@@ -66,7 +66,8 @@ def _rating(rng: random.Random, movie: Movie, fav: list[str], disliked: str | No
     return _clip_half(score)
 
 
-def _user_rows(rng: random.Random, user_id: int, movies: list[Movie], all_genres: list[str]) -> list[tuple[int, int, float, int]]:
+def _user_rows(rng: random.Random, user_id: int, movies: list[Movie],
+               all_genres: list[str]) -> list[tuple[int, int, float, int]]:
     """Pick tastes and a watch history for one user; return rating rows in time order."""
     fav = rng.sample(all_genres, rng.randint(1, 3))
     others = [g for g in all_genres if g not in fav]

@@ -112,7 +112,7 @@ class LearnedScorer:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LearnedScorer:
-        layers = []
+        layers: list[tuple[np.ndarray, np.ndarray]] = []
         for i in range(len(arrays) // 2):
             w, bias = np.asarray(arrays[f"w{i}"], np.float32), np.asarray(arrays[f"b{i}"], np.float32)
             if (layers and layers[-1][0].shape[1] != w.shape[0]) or w.shape[1] != bias.shape[0]:
@@ -128,7 +128,7 @@ class LearnedScorer:
 def write_scorer(path: Path, scorer: LearnedScorer) -> None:
     """Save the weights (npz) at `path`."""
     with open(path, "wb") as f:
-        np.savez(f, **scorer.arrays())
+        np.savez(f, **scorer.arrays())  # type: ignore[arg-type]  # numpy's stub types the keywords as allow_pickle
 
 
 def read_scorer(path: Path) -> LearnedScorer:

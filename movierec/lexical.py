@@ -88,8 +88,8 @@ class TagMatcher:
         # Every tag as " its words " in one automaton: one C pass over " word word ... " finds every
         # tag the prompt names, overlapping ones included (vocabulary keys are never all stopwords).
         self._automaton = ahocorasick.Automaton()
-        for key, tag in vocabulary.items():
-            self._automaton.add_word(f" {key} ", (key, float(self.idf[tag])))
+        for phrase, column in vocabulary.items():
+            self._automaton.add_word(f" {phrase} ", (phrase, float(self.idf[column])))
         if vocabulary:
             self._automaton.make_automaton()
 
@@ -114,7 +114,7 @@ class TagMatcher:
                 out[i, movies[ptr[tag]:ptr[tag + 1]]] += weight / max(total, 1e-9)
         return out
 
-    def similar_to(self, rows: Sequence[int]) -> np.ndarray:
+    def similar_to(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         """How much of the examples' tags each movie carries, float32 (n_movies,) in [0, 1]: the IDF-weighted
         share of the tags of the movies at `rows`, each tag counted by the share of examples carrying it."""
         n_movies = self.movie_tags.shape[0]

@@ -19,6 +19,7 @@ gathering every candidate's vector.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import faiss
 import numpy as np
@@ -33,8 +34,8 @@ from movierec.settings import Settings
 from movierec.signals import SIGNALS
 from movierec.topk import top_k, top_k_set
 
-__all__ = ["SIGNALS", "GroupRankRequest", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile", "quality_prior",
-           "standardise", "top_k", "top_k_set"]
+__all__ = ["SIGNALS", "GroupRankRequest", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile",
+           "quality_prior", "standardise", "top_k", "top_k_set"]
 
 
 RANKERS = ("learned", "weighted_sum")
@@ -105,13 +106,15 @@ class RankingConfig:
 
     def with_user_weights(self, **weights: float) -> RankingConfig:
         """Only the weights for requests with a user replaced (unnamed signals 0); a plain weighted sum."""
-        return replace(self, ranker="weighted_sum", **{f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS})
+        changes: dict[str, Any] = {f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS}
+        return replace(self, ranker="weighted_sum", **changes)
 
     def with_anonymous_weights(self, **weights: float) -> RankingConfig:
         """Only the weights for anonymous requests replaced (unnamed signals 0); a plain weighted sum."""
         names = {f.name for f in fields(self)}
-        return replace(self, ranker="weighted_sum", **{f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
-                                if f"anonymous_weight_{s}" in names})
+        changes: dict[str, Any] = {f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
+                                   if f"anonymous_weight_{s}" in names}
+        return replace(self, ranker="weighted_sum", **changes)
 
 
 def quality_prior(vote_average: np.ndarray, vote_count: np.ndarray) -> np.ndarray:
@@ -328,7 +331,8 @@ class Ranker:
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
         has_user = np.array([r.user is not None for r in requests])
         has_examples = np.array([len(r.examples) > 0 for r in requests])
-        active = frozenset(s for s in SIGNALS if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0)
+        active = frozenset(s for s in SIGNALS
+                           if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0)
         # A request may have no query vector at all ("Tom Hanks movies": constraints only).
         queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste if r.user is not None
                             else np.zeros(index.dimensions, np.float32) for r in requests]).astype(np.float32)  # (B, d)

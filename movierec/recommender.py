@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from movierec.artifact import IndexArtifact
+from movierec.constraints import CatalogueFacets
 from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
-from movierec.constraints import CatalogueFacets
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
-from movierec.ranking import GroupRankRequest, RankingConfig, RankRequest, Ranker, UserProfile
+from movierec.ranking import GroupRankRequest, Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
@@ -36,7 +36,8 @@ MAX_REQUEST_ID = 128
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
-    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig) if hasattr(settings, f.name)})
+    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig)
+                            if hasattr(settings, f.name)})
 
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
@@ -119,7 +120,8 @@ class Recommender:
     def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig,
                  profile_cache_mb: float = 256):
         if encoder.dimensions != index.dimensions:
-            raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, index {index.path} has {index.dimensions}")
+            raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, "
+                                  f"index {index.path} has {index.dimensions}")
         self.index = index
         self.encoder = encoder
         self.ranker = Ranker(index, config)
@@ -164,7 +166,8 @@ class Recommender:
         if self.ranker.config.ranker != "learned":
             return "weighted sum (setting ranker)"
         entry = self.index.manifest.get("learned") or {}
-        return f"weighted sum ({self.index.learned_problem or entry.get('skipped') or 'the index has no learned model'})"
+        reason = self.index.learned_problem or entry.get("skipped") or "the index has no learned model"
+        return f"weighted sum ({reason})"
 
     # -- users --------------------------------------------------------------------------------
     def check_users(self, query: RecommendQuery) -> None:
@@ -275,11 +278,11 @@ class Recommender:
             changes.update(year_min=query.year_min, year_max=query.year_max)
         if query.max_runtime is not None:
             changes.update(runtime_min=None, runtime_max=query.max_runtime)
-        examples = self._rows("example_movie_ids", query.example_movie_ids)
-        excluded = self._rows("excluded_movie_ids", query.excluded_movie_ids)
-        if examples or excluded:
-            changes.update(examples=tuple(dict.fromkeys((*text.examples, *examples))),
-                           excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded))))
+        example_rows = self._rows("example_movie_ids", query.example_movie_ids)
+        excluded_rows = self._rows("excluded_movie_ids", query.excluded_movie_ids)
+        if example_rows or excluded_rows:
+            changes.update(examples=tuple(dict.fromkeys((*text.examples, *example_rows))),
+                           excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded_rows))))
         return with_example_genres(replace(text, **changes) if changes else text, self.index.movies)
 
     def _genres(self, field_name: str, names: tuple[str, ...]) -> tuple[str, ...]:

@@ -112,11 +112,13 @@ class RatingsStore:
                             raise InvalidArgument(
                                 f"request_id {request_id!r} was already used for user {row[1]}, movie {row[2]}, "
                                 f"rating {row[3]}; use a new request_id for a different rating")
-                        return StoredRating(*row, duplicate=True)
+                        seq, stored_user, stored_movie, stored_rating, stored_at = row
+                        return StoredRating(seq, stored_user, stored_movie, stored_rating, stored_at, duplicate=True)
                 cursor = self._db.execute(
                     "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES (?, ?, ?, ?, ?)",
                     (user_id, movie_id, rating, timestamp, request_id or None))
-                return StoredRating(int(cursor.lastrowid), user_id, movie_id, rating, timestamp)
+                assert cursor.lastrowid is not None  # an INSERT always sets it
+                return StoredRating(cursor.lastrowid, user_id, movie_id, rating, timestamp)
             except sqlite3.Error as e:
                 raise _unavailable(self.path, e) from e
 

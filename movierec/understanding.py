@@ -94,7 +94,8 @@ FILLER = frozenset("a an the and or of some any something anything movie movies 
 
 
 # Catalogue keywords that are everyday words and say nothing on their own in a request.
-KEYWORD_STOPWORDS = frozenset("hate hated hates dislike avoid never none skip will make made cry go going gone see seen tell need needs help way day days man woman "
+KEYWORD_STOPWORDS = frozenset("hate hated hates dislike avoid never none skip will make made cry go going gone "
+                              "see seen tell need needs help way day days man woman "
                               "men women boy girl friend friends life live death dead love lover money home family "
                               "house night time world city town school water fire hope dream dreams game games "
                               "kid kids child children small big little young first last end".split())
@@ -364,10 +365,10 @@ class Understander:
                 if hit is not None and not (hit[1] - hit[0] == 1 and words[nxt] in self.single_words):
                     extended = claim_title(*hit) or extended
         # Multi-word titles written in Title Case anywhere ("Pulp Fiction or Reservoir Dogs").
-        for start, end, rows in self.titles.find(text):
+        for start, end, found_rows in self.titles.find(text):
             if end - start >= 2 and all(cased.get(i, False) for i in range(start, end)
                                         if words[i] not in _SMALL_WORDS):
-                claim_title(start, end, tuple(r for r in rows if isinstance(r, int)))
+                claim_title(start, end, tuple(r for r in found_rows if isinstance(r, int)))
         for start, end, names in people:
             claim(start, end, "person", names[0])
         for i, w in enumerate(words):  # "a Tarantino movie", "directed by Nolan", "Spielberg films"
@@ -382,7 +383,7 @@ class Understander:
         for start, end in _phrases(words, _KIDS):
             claim(start, end, "kids", True)
         for start, end, genres in self.genre_words.find(text):
-            claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[union-attr]
+            claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[attr-defined]
         for start, end, codes in self.language_words.find(text):
             claim(start, end, "language", codes[0])
         for start, end, keywords in self.keywords.find(text):
@@ -435,12 +436,15 @@ class Understander:
                     excluded_languages.append("en")
                 mood_skip |= positions
             elif s.kind == "years":
+                low: int | None
+                high: int | None
                 low, high = s.value  # type: ignore[misc]
                 if s.negated:  # "not from the 80s": rare; read "nothing before 1990" as a lower bound
                     if low is None and high is not None:
                         low, high = high + 1, None
                     elif high is None and low is not None:
-                        low, high = None, low - 1
+                        below = low - 1
+                        low, high = None, below
                     else:
                         continue
                 year_min = low if low is not None else year_min
@@ -630,7 +634,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
 def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int | None, int | None]]]:
     """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent (the
     catalogue's last five years before `newest_year`), classic (before 1980)."""
-    out = []
+    out: list[tuple[int, int, tuple[int | None, int | None]]] = []
     i = 0
     while i < len(words):
         w = words[i]
@@ -725,7 +729,7 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
 def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
     """Runtime bounds in minutes: "under 90 minutes", "no longer than two hours", "we only have an hour and
     a half", "over 3 hours", "short", "not too long" (with its negation)."""
-    out = []
+    out: list[tuple[int, int, tuple[int | None, int | None]]] = []
     for i, w in enumerate(words):
         groups = _CUE_GROUPS if w in _UPPER_BY_FIRST or w in _LOWER_BY_FIRST else ()
         for cues, upper in groups:

@@ -47,16 +47,16 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
     rng = np.random.default_rng(seed)
     lists = int(2 ** round(math.log2(4 * math.sqrt(n))))
     quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, lists, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFFlat(quantizer, d, lists, faiss.METRIC_INNER_PRODUCT)
     sample = vectors[rng.choice(n, size=min(n, 64 * lists), replace=False)]
     # Training and assignment are large matrix products: every core helps here (serving keeps
     # FAISS to one thread, see movierec.runtime).
     with threadpoolctl.threadpool_limits(os.cpu_count() or 1):
-        index.train(sample)
-        index.add(vectors)
-    nprobe, recall = calibrate_nprobe(index, vectors, target_recall, rng)
-    index.nprobe = nprobe
-    return index, IndexChoice("ivf", lists, nprobe, recall)
+        ivf.train(sample)
+        ivf.add(vectors)
+    nprobe, recall = calibrate_nprobe(ivf, vectors, target_recall, rng)
+    ivf.nprobe = nprobe
+    return ivf, IndexChoice("ivf", lists, nprobe, recall)
 
 
 def calibrate_nprobe(index: faiss.IndexIVF, vectors: np.ndarray, target_recall: float,

@@ -7,8 +7,10 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -35,7 +37,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["Recommender"].full_name
 def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
     """Like the generated add_RecommenderServicer_to_server, but with parsers that never raise and
     every method behind the one error map."""
-    methods = {
+    methods: dict[str, tuple[Callable[[Any, grpc.ServicerContext], Any], Any, Any]] = {
         "Recommend": (servicer.Recommend, pb.RecommendRequest, pb.RecommendResponse),
         "GetIndexInfo": (servicer.GetIndexInfo, pb.GetIndexInfoRequest, pb.IndexInfo),
         "RecordFeedback": (servicer.RecordFeedback, pb.FeedbackRequest, pb.FeedbackResponse),
@@ -159,7 +161,8 @@ def create_server(settings: Settings, address: str | None = None, *,
 
 def main(argv: list[str] | None = None) -> int:
     parser_ = argparse.ArgumentParser(prog="movierec-serve", description=__doc__)
-    parser_.add_argument("--index-dir", type=Path, help="folder with CURRENT and the index versions (setting index_dir)")
+    parser_.add_argument("--index-dir", type=Path,
+                         help="folder with CURRENT and the index versions (setting index_dir)")
     parser_.add_argument("--address", help="host:port to listen on (setting address; default 127.0.0.1:50051)")
     parser_.add_argument("--port", type=int, help="port on the configured host")
     parser_.add_argument("--metrics-address", help="host:port for Prometheus /metrics (setting metrics_address)")

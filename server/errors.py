@@ -9,8 +9,16 @@ from typing import Any
 
 import grpc
 
-from movierec.diagnostics import (DeadlineExceeded, InvalidArgument, MovierecError, NotFound, PermissionDenied,
-                                  ResourceExhausted, Unauthenticated, Unavailable)
+from movierec.diagnostics import (
+    DeadlineExceeded,
+    InvalidArgument,
+    MovierecError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from movierec.server.convert import UnparsableRequest
 
 log = logging.getLogger(__name__)
@@ -40,7 +48,8 @@ def guarded(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(request, UnparsableRequest):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"request is not a valid {request.message_type} (text fields must be UTF-8): {request.reason}")
+                          f"request is not a valid {request.message_type} (text fields must be UTF-8): "
+                          f"{request.reason}")
         try:
             return method(request, context)
         except MovierecError as e:

@@ -52,7 +52,8 @@ def method_label(full_method: str) -> str:
     return f"{service.rsplit('.', 1)[-1]}/{method}"
 
 
-def _wrap(handler: grpc.RpcMethodHandler, behavior: Callable[[Any, grpc.ServicerContext], Any]) -> grpc.RpcMethodHandler:
+def _wrap(handler: grpc.RpcMethodHandler,
+          behavior: Callable[[Any, grpc.ServicerContext], Any]) -> grpc.RpcMethodHandler:
     return handler._replace(unary_unary=behavior)  # type: ignore[attr-defined]  # a namedtuple in grpcio
 
 
@@ -92,8 +93,9 @@ class AccessInterceptor(grpc.ServerInterceptor):
                                               "request_id": request_id, "peer": context.peer()}
                     if record.batch_size is not None:
                         fields["batch_size"] = record.batch_size
-                    if self.log_prompts and getattr(request, "prompt", ""):
-                        fields["prompt"] = request.prompt
+                    prompt = getattr(request, "prompt", None)
+                    if self.log_prompts and prompt:
+                        fields["prompt"] = prompt
                     access_log.log(logging.INFO if ours else logging.DEBUG, "%s %s", label, code,
                                    extra={"access": fields})
 

@@ -38,7 +38,8 @@ class ServerMetrics:
         self.encode_seconds = Histogram("movierec_encode_seconds", "Encoder time per micro-batch",
                                         buckets=LATENCY_BUCKETS, registry=r)
         self.rank_seconds = Histogram("movierec_rank_seconds",
-                                      "Per micro-batch: understanding, search and ranking (the batch minus the encoder)",
+                                      "Per micro-batch: understanding, search and ranking "
+                                      "(the batch minus the encoder)",
                                       buckets=LATENCY_BUCKETS, registry=r)
         self.index_info = Gauge("movierec_index_info", "The index version being served (value 1)", ["version"],
                                 registry=r)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import grpc
 
 from movierec.recommender import validate_feedback, validate_query
-from movierec.server.convert import (feedback_args_from_pb, feedback_response_to_pb, index_info_to_pb,
-                                     recommend_args_from_pb, recommend_response_to_pb, user_to_pb)
+from movierec.server.convert import (
+    feedback_args_from_pb,
+    feedback_response_to_pb,
+    index_info_to_pb,
+    recommend_args_from_pb,
+    recommend_response_to_pb,
+    user_to_pb,
+)
 from movierec.server.state import ServingState
 from movierec.v1 import recommender_pb2 as pb
-
 
 # A call without a deadline reports a time_remaining() of hundreds of years, more than a
 # thread wait accepts (OverflowError): anything beyond a day is treated as "no deadline".

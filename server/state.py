@@ -16,11 +16,11 @@ from movierec.diagnostics import DeadlineExceeded, MovierecError, ResourceExhaus
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import Encoder
 from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
-from movierec.store import STORE_NAME, RatingsStore, StoredRating
 from movierec.server.batcher import MicroBatcher
 from movierec.server.interceptors import current_call
 from movierec.server.metrics import ServerMetrics
 from movierec.settings import Settings
+from movierec.store import STORE_NAME, RatingsStore, StoredRating
 from movierec.understanding import Understood
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ class ServingState:
             dropped = future.cancel()
             raise DeadlineExceeded(f"the request's deadline ({1000 * (timeout_s or 0):.0f} ms left when it was "
                                    f"queued) passed while it waited for a batch; it was "
-                                   f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}")
+                                   f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}"
+                                   ) from None
         if (call := current_call.get()) is not None:
             call.batch_size = getattr(future, "batch_size", None)
         if isinstance(result, MovierecError):

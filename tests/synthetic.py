@@ -33,7 +33,8 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
                     keywords=(keywords[i % 6],) if i % 4 else ())
               for i in range(n_movies)]
     owner = np.repeat(np.arange(n_users), per_user)
-    rated_rows = np.concatenate([rng.choice(n_movies, per_user, replace=False) for _ in range(n_users)]).astype(np.int32)
+    rated_rows = np.concatenate([rng.choice(n_movies, per_user, replace=False)
+                                 for _ in range(n_users)]).astype(np.int32)
     rated_values = rng.choice(np.arange(1, 11) / 2, size=len(rated_rows)).astype(np.float32)
     rated_ptr = group_by_user(owner, n_users)
     user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)

@@ -30,7 +30,8 @@ def test_generated_code_matches_the_proto(tmp_path: Path) -> None:
          f"--mypy_grpc_out={tmp_path}", str(REPO / "proto/movierec/v1/recommender.proto")],
         check=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     generated = sorted(p.name for p in (tmp_path / "movierec/v1").iterdir())
-    assert generated == ["recommender_pb2.py", "recommender_pb2.pyi", "recommender_pb2_grpc.py", "recommender_pb2_grpc.pyi"]
+    assert generated == ["recommender_pb2.py", "recommender_pb2.pyi", "recommender_pb2_grpc.py",
+                         "recommender_pb2_grpc.pyi"]
     for name in generated:
         assert (tmp_path / "movierec/v1" / name).read_text() == (REPO / "proto/movierec/v1" / name).read_text(), \
             f"{name} is stale: run `make proto`"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 import pytest
-
 from conftest import wait_serving
+
 from movierec.artifact import load_artifact
 from movierec.embedding import Encoder
 from movierec.server.app import create_server
@@ -73,8 +73,8 @@ def test_everyday_requests_are_honoured_on_the_real_catalogue(real_channel: grpc
     for user in (None, 42):
         def ask(prompt: str) -> list:
             request = pb.RecommendRequest(prompt=prompt, limit=10)
-            if user is not None:
-                request.user_id = user
+            if user is not None:  # noqa: B023 (ask() is called only within this iteration)
+                request.user_id = user  # noqa: B023 (likewise)
             return [by_id[m.movie_id] for m in stub.Recommend(request, timeout=30).movies]
 
         for m in ask("a comedy, nothing romantic, from the 90s"):

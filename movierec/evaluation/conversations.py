@@ -94,7 +94,7 @@ def load_conversations(path: Path, movies: list[Movie]) -> Conversations:
                 if message["senderWorkerId"] == seeker:
                     seeker_named |= {cache[i] for i in ids if cache.get(i) is not None}  # type: ignore[misc]
                     if not seen_suggestion:
-                        request.append(MENTION.sub(lambda m: " ".join(mentions.get(m.group(1), "").split()),
+                        request.append(MENTION.sub(lambda m: " ".join(mentions.get(m.group(1), "").split()),  # noqa: B023 (sub() calls it now)
                                                    message["text"]))
                         named += [cache[i] for i in ids if cache.get(i) is not None]  # type: ignore[misc]
                 elif any(i in suggested for i in ids):

@@ -117,7 +117,8 @@ def strategy_configs() -> dict[str, StrategyConfig]:
     """Every strategy with each of its parameters tried on validation: label -> config."""
     configs = {"average": StrategyConfig("average"), "least misery": StrategyConfig("least_misery")}
     for t in MISERY_THRESHOLDS:
-        configs[f"average without misery (bottom {t:.0%})"] = StrategyConfig("average_without_misery", misery_threshold=t)
+        configs[f"average without misery (bottom {t:.0%})"] = StrategyConfig("average_without_misery",
+                                                                              misery_threshold=t)
     for w in PLEASURE_WEIGHTS:
         configs[f"average and best (weight {w:g})"] = StrategyConfig("average_and_best", pleasure_weight=w)
     for d in FAIR_DEPTHS:
@@ -130,7 +131,8 @@ def label_of(config: RankingConfig) -> str:
     """The label of the configs' entry that a ranking config's group settings select."""
     for label, c in strategy_configs().items():
         if c.strategy == config.group_strategy and (
-                (c.strategy == "average_without_misery" and abs(c.misery_threshold - config.group_misery_threshold) < 1e-9)
+                (c.strategy == "average_without_misery"
+                 and abs(c.misery_threshold - config.group_misery_threshold) < 1e-9)
                 or (c.strategy == "average_and_best" and abs(c.pleasure_weight - config.group_pleasure_weight) < 1e-9)
                 or (c.strategy == "fair" and c.fair_depth == config.group_fair_depth)
                 or c.strategy in ("average", "least_misery")):

@@ -18,18 +18,39 @@ from movierec.embedding import Encoder
 from movierec.evaluation import groups as group_eval
 from movierec.evaluation import paraphrases
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
-from movierec.evaluation.rankers import (EaseReference, EvalRanker, EvalRequest, ItemKNN, MemoEncoder, OriginalDesign,
-                                         Popularity, ProductionRanker)
+from movierec.evaluation.rankers import (
+    EaseReference,
+    EvalRanker,
+    EvalRequest,
+    ItemKNN,
+    MemoEncoder,
+    OriginalDesign,
+    Popularity,
+    ProductionRanker,
+)
 from movierec.evaluation.splits import temporal_split
-from movierec.evaluation.tasks import (Task, everyday_mood_only_task, everyday_mood_taste_task, mood_only_task,
-                                       mood_taste_task, taste_task)
-from movierec.evaluation.understanding_tasks import (BM25, ConversationTask, NamedNeighbours, PlainCosine,
-                                                     constraint_task, conversation_scores, describe)
-from movierec.ranking import RankingConfig
+from movierec.evaluation.tasks import (
+    Task,
+    everyday_mood_only_task,
+    everyday_mood_taste_task,
+    mood_only_task,
+    mood_taste_task,
+    taste_task,
+)
+from movierec.evaluation.understanding_tasks import (
+    BM25,
+    ConversationTask,
+    NamedNeighbours,
+    PlainCosine,
+    constraint_task,
+    conversation_scores,
+    describe,
+)
 from movierec.indexer.build import build_index
 from movierec.indexer.catalogue import load_catalogue
 from movierec.indexer.datafiles import find_data_files
 from movierec.indexer.ratings import load_ratings
+from movierec.ranking import RankingConfig
 from movierec.recommender import Recommender, ranking_config
 from movierec.settings import Settings
 from movierec.signals import SIGNALS
@@ -103,7 +124,8 @@ def build_training_index(dataset: Dataset, train: pd.DataFrame, index_dir: Path,
     def keep_training(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.merge(keys, on=["user_id", "movie_id", "timestamp"], how="inner")
 
-    build_index(settings, encoder=encoder, progress=progress, ratings_filter=keep_training, ratings_note=note)
+    build_index(settings, encoder=encoder,  # type: ignore[arg-type]  # a MemoEncoder has the Encoder's interface
+                progress=progress, ratings_filter=keep_training, ratings_note=note)
     return load_artifact(index_dir)
 
 
@@ -266,7 +288,7 @@ def tune(index: IndexArtifact, held_out: pd.DataFrame, movies: list, texts: list
         TUNE_MOOD_ANONYMOUS: {"Hit@10": max(tasks[TUNE_MOOD_ANONYMOUS].score(r)["Hit@10"]
                                             for r in (*rivals_anonymous, with_votes))},
     }
-    anonymous_goal = ANONYMOUS_OBJECTIVE
+    anonymous_goal: tuple[tuple[str, str], ...] = ANONYMOUS_OBJECTIVE
     if conversations is not None and conversations.requests:
         tasks[TUNE_CONVERSATIONS] = ConversationTask(conversations)
         references[TUNE_CONVERSATIONS] = {"Recall@10": max(tasks[TUNE_CONVERSATIONS].score(r)["Recall@10"]
@@ -278,16 +300,17 @@ def tune(index: IndexArtifact, held_out: pd.DataFrame, movies: list, texts: list
         trace: list[dict[str, Any]] = []
         cache: dict[tuple, float] = {}
 
+        # measure() is called only within this iteration, so the loop variables it reads are the current ones.
         def measure(weights: dict[str, float]) -> float:
             key = tuple(sorted(weights.items()))
-            if key not in cache:
-                candidate = (config.with_anonymous_weights(**weights) if anonymous
+            if key not in cache:  # noqa: B023
+                candidate = (config.with_anonymous_weights(**weights) if anonymous  # noqa: B023
                              else config.with_user_weights(**weights))
                 ranker = ProductionRanker("candidate", recommender, candidate)
-                scores = {name: tasks[name].score(ranker) for name, _ in goal}
-                cache[key] = objective(scores, references, goal)
-                trace.append({"weights": dict(weights), "objective": cache[key], "scores": scores})
-            return cache[key]
+                scores = {name: tasks[name].score(ranker) for name, _ in goal}  # noqa: B023
+                cache[key] = objective(scores, references, goal)  # noqa: B023
+                trace.append({"weights": dict(weights), "objective": cache[key], "scores": scores})  # noqa: B023
+            return cache[key]  # noqa: B023
 
         weights = {s: config.weight(s, anonymous) for s in SIGNALS if not (anonymous and s == "taste")}
         start = dict(weights)
@@ -387,7 +410,8 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
     constraint requests and the conversations. `learned_seeds`: the learned ranker is trained again
     with each of these seeds for its run-to-run noise on the taste task."""
     started = time.monotonic()
-    encoder = MemoEncoder(encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens))
+    memo = MemoEncoder(encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
+                                          settings.embed_batch_tokens))
     report: dict[str, Any] = {"settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}
                               | {"candidate_movies": settings.candidate_movies, "similar_users": settings.similar_users,
                                  "ease_lambda": settings.ease_lambda},
@@ -400,27 +424,27 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
             # older ratings only; the weights of the weighted sum are tuned on the newer ones.
             fit, validation = temporal_split(train)
             index = build_training_index(dataset, fit, work_dir / f"{dataset.name}-validation", work_dir / "cache",
-                                         encoder, "temporal split 'validation': training part only", progress,
+                                         memo, "temporal split 'validation': training part only", progress,
                                          settings.replace(learned_train=False))
             tuning_talks = halves(load_conversations(conversations, index.movies))[0] \
                 if conversations is not None and conversations.is_file() else None
-            report["tuning"] = tune(index, validation, movies, texts, encoder, settings, progress, tuning_talks)
+            report["tuning"] = tune(index, validation, movies, texts, memo, settings, progress, tuning_talks)
             report["tuning"]["dataset"] = dataset.name
             # The group strategy, on groups of validation users (their validation part held out).
-            recommender = Recommender(index, encoder, ranking_config(settings))  # type: ignore[arg-type]
+            recommender = Recommender(index, memo, ranking_config(settings))  # type: ignore[arg-type]
             scores = group_eval.evaluate(recommender, index, group_eval.make_groups(validation, index,
                                                                                    per_kind=groups_per_kind),
                                          DEFAULT, progress, f"{dataset.name}/validation", references=False)
             report["group_tuning"] = {"dataset": dataset.name, "scores": scores, **group_eval.choose(scores)}
         # The test index is built by the indexer from the training part only; its learned ranker is
         # trained inside that build (on the training part split again by time: movierec.indexer.learn).
-        result, index, all_rankers = evaluate_split(dataset, "test", train, test, movies, texts, work_dir, encoder,
+        result, index, all_rankers = evaluate_split(dataset, "test", train, test, movies, texts, work_dir, memo,
                                                     settings, progress)
         report.setdefault("learned", {})[dataset.name] = dict(index.manifest.get("learned") or {},
                                                               loaded=index.learned is not None)
         if index.learned is not None and learned_seeds:
             report["learned"][dataset.name]["seeds"] = seed_noise(
-                index, train, test, movies, encoder, settings, learned_seeds, progress)
+                index, train, test, movies, memo, settings, learned_seeds, progress)
         config = ranking_config(settings)
         report.setdefault("groups", {})[dataset.name] = {
             "default": group_eval.label_of(config), "scores": group_eval.evaluate(
@@ -450,7 +474,7 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
                                          for name in CONVERSATION_RANKERS}}
             report["understanding_share"] = understanding_share(movies)
             report["ablations"] = {"dataset": dataset.name, "scores": ablations(
-                dataset, train, test, movies, work_dir, encoder, settings, all_rankers, index, progress, constraints)}
+                dataset, train, test, movies, work_dir, memo, settings, all_rankers, index, progress, constraints)}
             report["examples"] = free_text_examples(all_rankers[DEFAULT], index, [
                 "a thrilling action flick", "romance tonight please, nothing scary", "a comedy for the kids",
                 "something like Super Troopers but not so dumb", "a sad movie that will make me cry",

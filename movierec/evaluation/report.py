@@ -6,8 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from movierec.evaluation.harness import (DEFAULT, MOOD_ANONYMOUS, MOOD_ANONYMOUS_RIVALS, MOOD_ONLY,
-                                         MOOD_ONLY_RIVALS, MOOD_TASTE, MOOD_TASTE_RIVALS, TAG_MOOD_ONLY, TAG_MOOD_TASTE, TASTE, WEIGHTED)
+from movierec.evaluation.harness import (
+    DEFAULT,
+    MOOD_ANONYMOUS,
+    MOOD_ANONYMOUS_RIVALS,
+    MOOD_ONLY,
+    MOOD_ONLY_RIVALS,
+    MOOD_TASTE,
+    MOOD_TASTE_RIVALS,
+    TAG_MOOD_ONLY,
+    TAG_MOOD_TASTE,
+    TASTE,
+    WEIGHTED,
+)
 
 MAIN_METRIC = {TASTE: "NDCG@10", MOOD_TASTE: "Hit@10", MOOD_ONLY: "Precision@10", MOOD_ANONYMOUS: "Hit@10",
                TAG_MOOD_TASTE: "Hit@10", TAG_MOOD_ONLY: "Precision@10"}
@@ -147,8 +158,9 @@ def group_section(report: dict[str, Any]) -> list[str]:
             for name in sorted(rows, key=lambda n: -rows[n]["NDCG@10 (member mean)"]):
                 r, a, b = rows[name], by_kind["random"][name], by_kind["similar"][name]
                 bold = "**" if name == DEFAULT else ""
-                out.append(f"| {bold}{name}{bold} | {r['NDCG@10 (member mean)']:.4f} | {r['NDCG@10 (worst member)']:.4f} | "
-                           f"{r['zero-recall@20']:.4f} | {a['NDCG@10 (member mean)']:.4f} / {a['zero-recall@20']:.4f} | "
+                out.append(f"| {bold}{name}{bold} | {r['NDCG@10 (member mean)']:.4f} | "
+                           f"{r['NDCG@10 (worst member)']:.4f} | {r['zero-recall@20']:.4f} | "
+                           f"{a['NDCG@10 (member mean)']:.4f} / {a['zero-recall@20']:.4f} | "
                            f"{b['NDCG@10 (member mean)']:.4f} / {b['zero-recall@20']:.4f} |")
             out.append("")
     return out
@@ -321,7 +333,8 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
             epochs = [row["epoch"] for row in info["curve"]]
             ax.plot(epochs, [row["train"] for row in info["curve"]], label="train users")
             ax.plot(epochs, [row["validation"] for row in info["curve"]], label="held-out users")
-            ax.set_title(f"learned ranker, {dataset}: listwise loss per epoch\n{info.get('training', {}).get('users with a later liked movie in their pool')}"
+            ax.set_title(f"learned ranker, {dataset}: listwise loss per epoch\n"
+                         f"{info.get('training', {}).get('users with a later liked movie in their pool')}"
                          f" users with a later liked movie in their pool", fontsize=9)
             ax.set_xlabel("epoch", fontsize=8)
             ax.legend(fontsize=8)

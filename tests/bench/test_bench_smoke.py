@@ -50,7 +50,8 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     compared = tmp_path / "compare.json"
     done = subprocess.run([Path(sys.executable).parent / "movierec-bench-compare", "--rounds", "1", "--seconds", "1",
                            "--single-seconds", "1", "--out", compared,
-                           "--a", f"a={serve}:{tmp_path / 'work' / 'index'}", "--a", f"b={serve}:{tmp_path / 'work' / 'index'}"],
+                           "--a", f"a={serve}:{tmp_path / 'work' / 'index'}",
+                           "--a", f"b={serve}:{tmp_path / 'work' / 'index'}"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     means = json.loads(compared.read_text())["means"]

@@ -9,7 +9,8 @@ import pytest
 
 from movierec.artifact import IndexArtifact
 from movierec.group import FAIR_TOP_CHANCE, STRATEGY_NAMES, aggregate, fits
-from movierec.ranking import GroupRankRequest, RankingConfig, RankRequest, Ranker
+from movierec.ranking import GroupRankRequest, Ranker, RankingConfig, RankRequest
+
 from synthetic import random_scorer, synthetic_artifact, unit_rows
 
 CONFIG = RankingConfig(candidate_movies=60, collaborative_candidates=30, similar_users=10, weight_quality=0.2,

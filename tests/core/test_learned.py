@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from movierec.combine import calibrate_all
-from movierec.learned import (FEATURES, N_FEATURES, LearnedScorer, candidate_features, listed, read_scorer, shortlist_of,
-                              train_scorer, write_scorer)
+from movierec.learned import (
+    FEATURES,
+    N_FEATURES,
+    LearnedScorer,
+    candidate_features,
+    listed,
+    read_scorer,
+    shortlist_of,
+    train_scorer,
+    write_scorer,
+)
 
 F = N_FEATURES
 

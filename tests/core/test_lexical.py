@@ -64,7 +64,8 @@ def test_tags_found_are_every_run_of_words_that_is_a_tag() -> None:
     for _ in range(300):
         text = " ".join(rng.choice(pool, size=int(rng.integers(0, 12))))
         ws = expand(text)
-        reference = {" ".join(ws[i:j]) for i in range(len(ws)) for j in range(i + 1, len(ws) + 1)} & set(tagger.vocabulary)
+        reference = ({" ".join(ws[i:j]) for i in range(len(ws)) for j in range(i + 1, len(ws) + 1)}
+                     & set(tagger.vocabulary))
         found = tagger.tags_in(text)
         assert set(found) == reference
         assert all(found[t] == pytest.approx(tagger.idf[tagger.vocabulary[t]]) for t in found)

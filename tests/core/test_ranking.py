@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from movierec.artifact import IndexArtifact
 from scipy.stats import spearmanr
 
-from movierec.ranking import SIGNALS, RankingConfig, RankRequest, Ranker, UserProfile, quality_prior, standardise
+from movierec.artifact import IndexArtifact
+from movierec.ranking import SIGNALS, Ranker, RankingConfig, RankRequest, UserProfile, quality_prior, standardise
+
 from synthetic import synthetic_artifact, unit_rows
 
 

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from movierec.artifact import IndexArtifact
-from movierec.ranking import SIGNALS, RankingConfig, RankRequest, Ranker, UserProfile
+from movierec.ranking import SIGNALS, Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.signals import BY_NAME
 from movierec.taste import centred_taste_vectors
+
 from synthetic import synthetic_artifact, unit_rows
 
 CONFIG = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=40, similar_users=10,

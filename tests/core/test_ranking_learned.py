@@ -9,7 +9,8 @@ import pytest
 
 from movierec.artifact import IndexArtifact
 from movierec.learned import BASELINE, candidate_features, listed
-from movierec.ranking import RankingConfig, RankRequest, Ranker
+from movierec.ranking import Ranker, RankingConfig, RankRequest
+
 from synthetic import random_scorer, synthetic_artifact, unit_rows
 
 CONFIG = RankingConfig(candidate_movies=120, similar_users=10, learned_candidates=30)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import SAMPLE_DATA
+
 from movierec.domain import Movie
 from movierec.indexer.catalogue import load_catalogue
 from movierec.understanding import Understander, Understood, normalise, prompt_words

@@ -44,7 +44,8 @@ def test_capitalisation_is_read_at_the_right_word_after_punctuation() -> None:
 
 
 def test_a_title_case_title_after_small_talk(understander: Understander) -> None:
-    u = understander.understand("Hello i'm doing good, thanks! i really like the original Star Wars and The Departed (2006)")
+    u = understander.understand("Hello i'm doing good, thanks! i really like the original Star Wars "
+                                "and The Departed (2006)")
     assert sorted(names(u, u.examples)) == ["Star Wars", "The Departed"]
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from movierec.ranking import RankingConfig, RankRequest, Ranker
+from movierec.ranking import Ranker, RankingConfig, RankRequest
 from movierec.vectorindex import build_index, exact_top, recall_at, stored_vectors
+
 from synthetic import synthetic_artifact, unit_rows
 
 

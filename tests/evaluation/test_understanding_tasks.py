@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE_DATA
+
 from movierec.domain import Movie
 from movierec.evaluation.constraint_requests import KINDS
 from movierec.evaluation.conversations import Conversations, TitleMapper, halves, load_conversations

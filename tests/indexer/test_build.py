@@ -6,7 +6,7 @@ import csv
 import fcntl
 import hashlib
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,7 @@ def sample_counts() -> tuple[int, int]:
 
 
 def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> None:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     result = build_index(warm_settings, encoder=encoder, progress=False)
     index_dir = warm_settings.index_dir
     n_movies, n_users = sample_counts()
@@ -71,7 +71,7 @@ def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> 
         assert Path(manifest["inputs"][name]["path"]) == SAMPLE / filename
         assert manifest["inputs"][name]["sha256"] == hashlib.sha256(data).hexdigest(), name
     built_at = datetime.fromisoformat(manifest["built_at"])
-    assert started - timedelta(seconds=2) <= built_at <= datetime.now(timezone.utc) + timedelta(seconds=2)
+    assert started - timedelta(seconds=2) <= built_at <= datetime.now(UTC) + timedelta(seconds=2)
 
     current = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     assert manifest["index_version"] == current == result.version == artifact.version
@@ -177,7 +177,8 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
             "from movierec.runtime import tune_process\n"
             "from movierec.settings import Settings\n"
             "tune_process()\n"
-            f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}), index_dir=Path({str(warm_settings.index_dir)!r})),"
+            f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}),"
+            f" index_dir=Path({str(warm_settings.index_dir)!r})),"
             " progress=False)\n"
             "print(result.embedded, 'torch' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -159,7 +159,8 @@ def test_catalogue_text_contains_everything_that_describes_the_movie(tmp_path: P
 
     text = entry.text
     assert text.startswith("Lanterns Over Tide (2009)")
-    for part in ("Every light has a keeper", "A lighthouse keeper's daughter charts the storms that hide a smuggler's route",
+    for part in ("Every light has a keeper",
+                 "A lighthouse keeper's daughter charts the storms that hide a smuggler's route",
                  "Genres: Action, Adventure, Fantasy", "Keywords: culture clash, space war",
                  "Directed by Dora Director, Dan Director", "Starring Alice First, Bob Second, Carol Third"):
         assert part in text, part

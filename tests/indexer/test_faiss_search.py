@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -66,7 +65,8 @@ def test_artifact_roundtrip(written: dict) -> None:
     np.testing.assert_array_equal(artifact.rated_rows, written["rated_rows"])
     np.testing.assert_array_equal(artifact.rated_values, written["rated_values"])
     j = 17
-    np.testing.assert_array_equal(artifact.rated(j), written["rated_rows"][written["rated_ptr"][j]:written["rated_ptr"][j + 1]])
+    np.testing.assert_array_equal(artifact.rated(j),
+                                  written["rated_rows"][written["rated_ptr"][j]:written["rated_ptr"][j + 1]])
     assert artifact.movie_row[int(written["movie_ids"][5])] == 5
     assert artifact.user_row[int(written["user_ids"][9])] == 9
 

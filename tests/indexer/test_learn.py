@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE_DATA
+
 from movierec.artifact import load_artifact
 from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
 from movierec.indexer.learn import memory_artifact
 from movierec.settings import Settings
 from movierec.splits import temporal_split
-from movierec.store import RatingsStore, STORE_NAME
+from movierec.store import STORE_NAME, RatingsStore
 
 pytestmark = pytest.mark.slow
 

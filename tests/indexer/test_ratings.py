@@ -220,7 +220,8 @@ def test_missing_ratings_or_links_file_is_a_data_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["1.5", "1e30"])
 def test_fractional_or_huge_user_ids_are_counted_not_truncated(tmp_path: Path, value: str) -> None:
-    result = load_ratings(ratings_file(tmp_path, ["2,1,4,9", f"{value},1,4,10"]), links_file(tmp_path, ["1,1,862"]), {862})
+    result = load_ratings(ratings_file(tmp_path, ["2,1,4,9", f"{value},1,4,10"]), links_file(tmp_path, ["1,1,862"]),
+                          {862})
     assert rows(result) == [(2, 862, 4.0, 9)]
     assert result.ratings_report.skipped["userId is not a whole number"] == 1
     assert balanced(result.ratings_report)

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from conftest import SAMPLE_DATA
+
 from movierec.indexer.catalogue import load_catalogue
 from movierec.indexer.ratings import load_ratings
 from movierec.indexer.sample_users import make_sample_ratings

@@ -15,8 +15,8 @@ from pathlib import Path
 import grpc
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE_DATA, wait_serving
+
 from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
 from movierec.settings import Settings

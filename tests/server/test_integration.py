@@ -12,10 +12,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import SAMPLE_DATA, wait_serving
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import SAMPLE_DATA, wait_serving
 from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
@@ -239,7 +239,8 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     bad = subprocess.run([*cli, "recommend", "x", "--user", "424242"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "NOT_FOUND" in bad.stderr and "424242" in bad.stderr
     # No prompt: the learned ranker answers, and its table has the baseline column.
-    taste = subprocess.run([*cli, "recommend", "--user", "2", "--limit", "5"], capture_output=True, text=True, timeout=60)
+    taste = subprocess.run([*cli, "recommend", "--user", "2", "--limit", "5"], capture_output=True, text=True,
+                           timeout=60)
     assert taste.returncode == 0 and "baselin" in taste.stdout, taste.stderr  # names are cut to 7 characters
     info = subprocess.run([*cli, "info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "ranker: learned" in info.stdout, info.stderr

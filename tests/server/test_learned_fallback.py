@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from conftest import wait_serving
+
 from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder
 from movierec.server.app import create_server

@@ -24,6 +24,7 @@ from movierec.clients.client import AsyncRecommenderClient, RecommenderClient
 from movierec.settings import Settings
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
 from processes import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from conftest import REPO, SAMPLE_DATA
+
 from movierec.artifact import load_artifact
 from movierec.clients.client import RecommenderClient
 from movierec.settings import Settings
+
 from processes import BIN, ServerProcess
 
 pytestmark = pytest.mark.slow
