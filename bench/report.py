@@ -127,6 +127,14 @@ def markdown(report: dict[str, Any]) -> str:
             out.append(f"| {row['max_queued_requests']} | {row['multiple']:g} | {row['offered_per_s']:.0f} | "
                        f"{row['throughput']:.0f} | {row['p50']:.0f} / {row['p99']:.0f} | {shed:.0%} | "
                        f"{row['shed']['p99']:.0f} | {row['health']['p99']:.0f} | {errors} |")
+        ceiling = report.get("refusal_ceiling")
+        if ceiling:
+            out += ["", f"Refusal ceiling: a server that admits only two Recommend calls at a time, offered "
+                        f"{ceiling['offered_per_s']:.0f} calls/s, refused {ceiling['refused_per_s']:.0f} calls/s "
+                        f"(shed p99 {ceiling['shed']['p99']:.0f} ms); "
+                        f"{sum(ceiling['errors'].values())} calls got other statuses "
+                        f"({', '.join(f'{k} {v}' for k, v in ceiling['errors'].items()) or 'none'}). "
+                        "This is what refusing costs in Python's gRPC on this machine, whatever the queue bound."]
     out += [
         "", "## Kept optimisations and their measured gain", "",
         "| optimisation | with | without |", "|---|---|---|",
@@ -228,22 +236,27 @@ def _why_overload(report: dict[str, Any]) -> list[str]:
     low, high = rows[min(rows)], rows[max(rows)]
     capacity = s["short64"]["throughput"]
     cancelled = high["errors"].get("CANCELLED", 0)
-    return [f"- **Overload (default queue bound {queue}).** At {min(rows):g}x the 64-client throughput the server "
-            f"answered {low['throughput']:.0f} requests/s, not the {capacity:.0f}/s it serves at capacity: every "
-            "refused call still costs Python work in gRPC's poller thread and in a worker thread, and those "
-            "threads take the GIL from the batching lanes "
-            "between the encoder's native operations, so the batches themselves slow down. At "
-            f"{max(rows):g}x (offered {high['offered_per_s']:.0f}/s, the load generator sharing the 2 cores) "
-            f"the process fell behind its own socket: {cancelled} calls were answered CANCELLED without reaching "
-            "the server's Python code (they have no access-log line), and health checks waited behind them "
-            f"(p99 {high['health']['p99']:.0f} ms). The admitted calls' p99 is bounded by what is admitted "
-            "(the queue bound plus the lanes' batches) divided by that reduced throughput, so it grows as the "
-            "throughput collapses. Even at exactly 1x (64 clients, closed loop) the p99 is "
-            f"{s['short64']['p99'] / s['single']['p99']:.0f}x the single-client p99, because a batch of 64 takes "
-            "that long: a bound of 3x the *unloaded* p99 cannot hold for a batching server that is full, so the "
-            "table also compares with the p99 at capacity. What it would take: refusing excess calls "
-            "without Python (a proxy in front with a concurrency limit, e.g. Envoy's adaptive concurrency, or "
-            "a C++/Rust edge), and a load generator on another machine so that 10x can be offered at all."]
+    ceiling = report.get("refusal_ceiling") or {}
+    refused = ceiling.get("refused_per_s", float("nan"))
+    return [f"- **Overload (default queue bound {queue}).** Refusing a call is not free in Python's gRPC: a "
+            f"server that admits only two calls refused at most {refused:.0f} calls/s (the refusal ceiling below), "
+            f"while {max(rows):g}x the capacity is {max(rows) * capacity:.0f} calls/s. Beyond the ceiling the "
+            "process falls behind its own socket: the calls wait in gRPC's queues before the poller thread even "
+            f"sees them, so shed answers take seconds too (p99 {high['shed']['p99']:.0f} ms at {max(rows):g}x), "
+            f"{cancelled} calls were answered CANCELLED without reaching the server's Python code (no access-log "
+            "line), and the admitted calls wait behind them. Below the ceiling the refusals still take the GIL "
+            "from the batching lanes between the encoder's native operations: at "
+            f"{min(rows):g}x the server answered {low['throughput']:.0f} requests/s against {capacity:.0f}/s at "
+            "capacity. The admitted calls' p99 is what is admitted (the queue bound plus the lanes' batches) "
+            "divided by that throughput, plus the wait before admission. And even at exactly 1x (64 clients, "
+            f"closed loop) the p99 is {s['short64']['p99'] / s['single']['p99']:.0f}x the single-client p99, "
+            "because a full batch takes that long: 3x the *unloaded* p99 cannot hold for a batching server that is "
+            "full, so the targets also compare with the p99 at capacity. Tried and not kept: gRPC's own "
+            "`maximum_concurrent_rpcs` refuses on the poller thread without a worker (about twice the ceiling in a "
+            "manual run) but refuses health checks with the rest; a shorter GIL switch interval "
+            "(`sys.setswitchinterval`, 0.5 ms) changed nothing measurable. What it would take: refusing excess "
+            "calls outside Python (a proxy in front with a concurrency limit, e.g. Envoy's adaptive concurrency, "
+            "or a compiled gRPC edge), and a load generator on another machine so that 10x can be offered at all."]
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:

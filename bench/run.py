@@ -386,6 +386,22 @@ def overload(index_dir: Path, work_dir: Path, capacity: float, users: list[int],
     return rows
 
 
+def refusal_ceiling(index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations,
+                    seed: int) -> dict[str, Any]:
+    """How many calls a second the server can refuse at all: a server that admits two Recommend calls
+    (one lane of one), offered the top overload multiple; nearly every call is one to refuse."""
+    env = {"MOVIEREC_MAX_QUEUED_REQUESTS": "1", "MOVIEREC_BATCH_MAX_SIZE": "1", "MOVIEREC_BATCH_LANES": "1"}
+    server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / "refusal-ceiling.log", env=env)
+    try:
+        server.wait_ready()
+        result = load(server.target, 1, durations.overload_s, durations.warmup_s, "short", users,
+                      "refusal ceiling", seed + 8, rate=max(OVERLOAD_MULTIPLES) * capacity)
+    finally:
+        server.stop()
+    result["refused_per_s"] = result["by_code"].get("RESOURCE_EXHAUSTED", 0) / result["seconds"]
+    return result
+
+
 def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str, Any]:
     """RSS growth over the load run: the last minute's median against the first minute's (after warm-up)."""
     steady = [(t, r) for t, r in samples if t >= warmup_s]
@@ -491,6 +507,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
 
     phases.set_postfix_str("overload")
     report["overload"] = overload(index_dir, work_dir, short["throughput"], users, durations, seed)
+    report["refusal_ceiling"] = refusal_ceiling(index_dir, work_dir, short["throughput"], users, durations, seed)
     phases.update()
     phases.close()
     report["targets"] = targets(report)

@@ -38,10 +38,12 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     overloaded = report["overload"]  # open loop at 2x and 10x the 64-client throughput
     assert [r["multiple"] for r in overloaded] == [2.0, 10.0] and all(r["offered_per_s"] > 0 for r in overloaded)
     assert all(set(r["by_code"]) <= {"OK", "RESOURCE_EXHAUSTED", "CANCELLED"} for r in overloaded), overloaded
+    ceiling = report["refusal_ceiling"]  # a server admitting two calls: nearly every call is refused
+    assert ceiling["refused_per_s"] > 0 and set(ceiling["by_code"]) <= {"OK", "RESOURCE_EXHAUSTED", "CANCELLED"}
     assert report["understanding"]["requests"] > 0 and report["understanding"]["p50_ms"] > 0
     text = (out / "bench.md").read_text()
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
-                    "## The learned ranker", "## Overload and load shedding"):
+                    "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
 
