@@ -68,6 +68,18 @@ def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, ca
     return vectors, len(missing)
 
 
+def calibration_queries(encoder: Encoder | EncoderOnDemand, user_vectors: np.ndarray, seed: int,
+                        prompts: int = 200, users: int = 200) -> np.ndarray:
+    """What the server searches the indexes with, float32 (q, d): the embeddings of generated everyday
+    requests (3 to ~60 words; word lists, no data set text) and a sample of users' taste vectors."""
+    from movierec.bench.prompts import prompts as generated_prompts  # the benchmark's request generator
+
+    rng = np.random.default_rng(seed)
+    tastes = user_vectors[rng.choice(len(user_vectors), size=min(users, len(user_vectors)), replace=False)]
+    moods = encoder.encode(generated_prompts("mixed", prompts, seed))
+    return np.concatenate([moods, tastes]).astype(np.float32)
+
+
 def user_arrays(frame: pd.DataFrame, movie_row: dict[int, int]) -> tuple[np.ndarray, ...]:
     """(user_ids int64 (u,), rated_ptr int64 (u+1,), rated_rows int32 (r,), rated_values float32 (r,),
     rated_timestamps int64 (r,)), each user's ratings oldest first."""
@@ -175,9 +187,12 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         assert isinstance(inputs, dict)  # _manifest builds it
         inputs["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
         building = index_dir / f"{BUILDING_PREFIX}{version}"
+        calibration = None
+        if max(len(movies), len(user_ids)) > settings.exact_search_max:  # an approximate index: calibrate it
+            calibration = calibration_queries(encoder, user_vectors, settings.learned_seed)
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
                        rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
-                       settings.exact_search_max, learned, learned_info)
+                       settings.exact_search_max, learned, learned_info, calibration)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:

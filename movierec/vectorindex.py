@@ -5,7 +5,10 @@ Up to `exact_max` vectors (setting `exact_search_max`, default 200,000) an index
 Above it the index is an inverted file (`IndexIVFFlat`, inner product): about 4 * sqrt(n) lists
 trained by k-means on a sample, and the number of lists probed per query (nprobe) is calibrated
 at build time as the smallest that finds at least `target_recall` of the exact top 100 for a
-sample of queries. `reports/bench-scale.md` measures both at 1,000,000 movies.
+sample of queries: the queries the server will send when the builder has them (the indexer passes
+prompt embeddings of everyday requests and users' taste vectors), else stored vectors with noise.
+The two differ: prompts lie between the catalogue's clusters, so stored vectors understate the
+probes they need. `reports/bench-scale.md` measures both at 1,000,000 movies.
 """
 
 from __future__ import annotations
@@ -23,20 +26,28 @@ NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
 
 @dataclass(frozen=True)
 class IndexChoice:
-    """What was built: kind "flat" or "ivf", lists and nprobe (IVF), measured recall@100 (IVF)."""
+    """What was built: kind "flat" or "ivf", lists and nprobe (IVF), measured recall@100 (IVF) and
+    on what it was measured ("queries": the builder's sample of real queries; "stored": stored
+    vectors with noise)."""
 
     kind: str
     lists: int = 0
     nprobe: int = 0
     recall_at_100: float = 1.0
+    calibrated_on: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "lists": self.lists, "nprobe": self.nprobe, "recall_at_100": self.recall_at_100}
+        return {"kind": self.kind, "lists": self.lists, "nprobe": self.nprobe, "recall_at_100": self.recall_at_100,
+                "calibrated_on": self.calibrated_on}
 
 
 def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: float = 0.95,
-                seed: int = 0) -> tuple[faiss.Index, IndexChoice]:
-    """An inner-product index over `vectors` float32 (n, d), rows in order (id i = row i)."""
+                seed: int = 0, queries: np.ndarray | None = None) -> tuple[faiss.Index, IndexChoice]:
+    """An inner-product index over `vectors` float32 (n, d), rows in order (id i = row i).
+
+    `queries` float32 (q, d): a sample of what the index will be searched with, for calibrating an
+    approximate index (ignored by an exact one).
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = vectors.shape
     if n <= exact_max:
@@ -54,22 +65,30 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
     with threadpoolctl.threadpool_limits(os.cpu_count() or 1):
         ivf.train(sample)
         ivf.add(vectors)
-    nprobe, recall = calibrate_nprobe(ivf, vectors, target_recall, rng)
+    nprobe, recall = calibrate_nprobe(ivf, vectors, target_recall, rng, sample_queries=queries)
     ivf.nprobe = nprobe
-    return ivf, IndexChoice("ivf", lists, nprobe, recall)
+    calibrated_on = "stored" if queries is None or not len(queries) else "queries"
+    return ivf, IndexChoice("ivf", lists, nprobe, recall, calibrated_on)
 
 
 def calibrate_nprobe(index: faiss.IndexIVF, vectors: np.ndarray, target_recall: float,
-                     rng: np.random.Generator, queries: int = 200, k: int = 100) -> tuple[int, float]:
+                     rng: np.random.Generator, queries: int = 200, k: int = 100,
+                     sample_queries: np.ndarray | None = None) -> tuple[int, float]:
     """The smallest nprobe in NPROBES whose recall@k against exact search reaches `target_recall`.
 
-    Queries are stored vectors with noise (a query is never exactly a stored vector).
-    Returns (nprobe, recall); the largest nprobe tried if none reaches the target.
+    Queries: up to `queries` rows of `sample_queries` (q, d) when given, else stored vectors with
+    noise (a query is never exactly a stored vector). Returns (nprobe, recall); the largest nprobe
+    tried if none reaches the target.
     """
     n, d = vectors.shape
-    picked = vectors[rng.choice(n, size=min(queries, n), replace=False)]
-    noisy = picked + rng.normal(scale=0.5 / math.sqrt(d), size=picked.shape).astype(np.float32)
-    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    if sample_queries is not None and len(sample_queries):
+        picked = np.asarray(sample_queries, dtype=np.float32)
+        picked = picked[rng.choice(len(picked), size=min(queries, len(picked)), replace=False)]
+        noisy = picked / np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)
+    else:
+        picked = vectors[rng.choice(n, size=min(queries, n), replace=False)]
+        noisy = picked + rng.normal(scale=0.5 / math.sqrt(d), size=picked.shape).astype(np.float32)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
     truth = exact_top(vectors, noisy, k)
     recall = 0.0
     nprobe = NPROBES[0]

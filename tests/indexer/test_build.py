@@ -79,6 +79,19 @@ def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> 
     assert building_folders(index_dir) == []
 
 
+def test_an_approximate_index_is_calibrated_on_prompts_and_tastes(encoder: Encoder, warm_settings: Settings) -> None:
+    # Above exact_search_max the movie index is IVF: its probes are chosen on what the server will send.
+    settings = warm_settings.replace(exact_search_max=100, learned_train=False)
+    build_index(settings, encoder=encoder, progress=False)
+    artifact = load_artifact(settings.index_dir)
+    movies = artifact.manifest["search"]["movies"]
+    assert movies["kind"] == "ivf" and movies["calibrated_on"] == "queries"
+    assert movies["recall_at_100"] >= 0.95 or movies["nprobe"] == movies["lists"], movies
+    queries = encoder.encode(["a gritty heist movie with a twist ending", "something funny for the kids"])
+    _, found = artifact.movie_index.search(queries, 10)
+    assert (found >= 0).all()  # the calibrated index answers
+
+
 def test_second_build_reembeds_nothing_and_gives_a_new_version(tmp_path: Path, encoder: Encoder) -> None:
     settings = settings_for(tmp_path / "index")  # cold cache
     first = build_index(settings, encoder=encoder, progress=False)
