@@ -1,17 +1,22 @@
 """`make bench-scale` / `movierec-bench-scale`: the ranking at 1,000,000 movies and 300,000 users.
 
-Synthetic data (no data set is read): unit vectors drawn around 1,000 random centres with noise
-as large as the centre itself, so clusters overlap (sentence embeddings of a catalogue are
-clustered, but not cleanly); perfectly uniform random vectors would be a harder and less
-realistic case for an approximate index, well-separated clusters an easier one. Prompts are embedded by the
-real encoder; users have taste vectors but no ratings (EASE and the community signal need real
-ratings and are measured by `make bench` on the seed data).
+The catalogue keeps the geometry of real sentence embeddings: an index of real movies
+(`--index-dir`; `make bench-scale` builds one of the seed data) gives its movie embeddings and its
+users' taste vectors, and a larger catalogue is those plus noisy copies of them (the noise
+`calibrate_nprobe` adds to stored vectors), renormalised. Synthetic clusters, which this used to
+draw, are far tighter than real embeddings and flattered the approximate index. Users have taste
+vectors but no ratings (EASE and the community signal need real ratings and are measured by
+`make bench` on the seed data).
 
-For each size (the seed data's 4,803 movies / 671 users, then 1M / 300k) it measures index
-build time and memory, and Recommend latency in-process (encoder + ranking, one request at a
-time) with exact indexes and, at the large size, with the approximate (IVF) indexes the indexer
-chooses above `exact_search_max`; plus recall@100 of the approximate movie index against exact
-search. Writes reports/bench-scale.md, .json and .png. Not part of CI (about 10 minutes, 6 GB).
+For each size (the index's own movies and users, then each `--movies`/`--users` pair) it
+measures index build time and memory, and Recommend latency in-process (encoder + ranking, one
+request at a time) with exact indexes and, above `exact_search_max`, with the approximate (IVF)
+indexes the indexer builds, calibrated as the indexer calibrates them (generated everyday requests
+and taste vectors, movierec.indexer.build.calibration_queries); plus recall@100 of the
+approximate movie index against exact search for held-out real prompts, which play no part in the
+calibration: first messages of ReDial conversations (`--conversations`) and generated requests
+of another seed. Writes reports/bench-scale.md, .json and .png. Not part of CI (about 10 minutes,
+6 GB); `make test` runs it at 20,000 movies.
 """
 
 from __future__ import annotations
@@ -34,21 +39,26 @@ from movierec.bench.run import rss_mb
 D = 384
 
 
-def clustered_unit_vectors(n: int, centres: np.ndarray, rng: np.random.Generator, spread: float = 1.0,
-                           chunk: int = 100_000) -> np.ndarray:
-    """n unit vectors float32 (n, d), each a random centre plus Gaussian noise, renormalised."""
-    out = np.empty((n, centres.shape[1]), dtype=np.float32)
-    for start in range(0, n, chunk):
+def real_geometry(base: np.ndarray, n: int, rng: np.random.Generator, chunk: int = 100_000) -> np.ndarray:
+    """n unit vectors float32 (n, d): the rows of `base` (n0, d) first, then noisy copies of them in
+    turn, renormalised."""
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    first = min(n, len(base))
+    out[:first] = base[:first]
+    scale = 0.5 / np.sqrt(base.shape[1])
+    for start in range(first, n, chunk):
         m = min(chunk, n - start)
-        block = centres[rng.integers(len(centres), size=m)]
-        block += rng.normal(scale=spread / np.sqrt(centres.shape[1]), size=block.shape).astype(np.float32)
+        block = base[np.arange(start, start + m) % len(base)] + rng.normal(scale=scale, size=(m, base.shape[1])
+                                                                           ).astype(np.float32)
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[start:start + m] = block
     return out
 
 
-def synthetic_artifact(movie_vectors: np.ndarray, user_vectors: np.ndarray, exact_max: int) -> tuple[Any, dict]:
-    """An IndexArtifact over synthetic vectors (no ratings), built with the production index rules."""
+def synthetic_artifact(movie_vectors: np.ndarray, user_vectors: np.ndarray, exact_max: int,
+                       queries: list[np.ndarray] | None = None) -> tuple[Any, dict]:
+    """An IndexArtifact over these vectors (no ratings), built with the production index rules;
+    `queries` (q, d) calibrate an approximate index."""
     from movierec.artifact import IndexArtifact
     from movierec.domain import Movie
     from movierec.vectorindex import build_index
@@ -56,8 +66,8 @@ def synthetic_artifact(movie_vectors: np.ndarray, user_vectors: np.ndarray, exac
     n_movies, n_users = len(movie_vectors), len(user_vectors)
     started = time.perf_counter()
     rss_before = rss_mb_self()
-    movie_index, movie_choice = build_index(movie_vectors, exact_max)
-    user_index, user_choice = build_index(user_vectors, exact_max)
+    movie_index, movie_choice = build_index(movie_vectors, exact_max, queries=queries)
+    user_index, user_choice = build_index(user_vectors, exact_max, queries=queries)
     lists = movie_choice.lists + user_choice.lists
     build = {"seconds": time.perf_counter() - started, "rss_added_mb": rss_mb_self() - rss_before,
              # what the two indexes hold: the vectors, plus ids and centroids for IVF
@@ -109,23 +119,30 @@ def latency(artifact: Any, encoder: Any, repeats: int, seed: int) -> dict[str, f
             "rank_p50_ms": statistics.median(ranks), "rank_p99_ms": float(np.percentile(ranks, 99))}
 
 
-def recall(artifact: Any, encoder: Any, queries: int, seed: int) -> float:
-    """recall@100 of the movie index's search against exact search, for real prompt embeddings."""
+def recall(artifact: Any, held_out: np.ndarray) -> float:
+    """recall@100 of the movie index's search against exact search, for `held_out` (q, d) queries."""
     from movierec.vectorindex import exact_top, recall_at
 
-    vectors = encoder.encode(prompts("mixed", queries, seed + 100))
-    # Prompt embeddings of real text sit far from synthetic clusters; blend each with a catalogue
-    # vector so that queries have near neighbours, as real prompts have among real movies.
-    rng = np.random.default_rng(seed)
-    anchors = artifact.movie_vectors[rng.integers(len(artifact.movie_vectors), size=queries)]
-    mixed = 0.3 * vectors + 0.7 * anchors
-    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
-    _, found = artifact.movie_index.search(mixed.astype(np.float32), 100)
-    return recall_at(found, exact_top(artifact.movie_vectors, mixed.astype(np.float32), 100))
+    _, found = artifact.movie_index.search(held_out, 100)
+    return recall_at(found, exact_top(artifact.movie_vectors, held_out, 100))
 
 
-def run(movies: int, users: int, exact_max: int, repeats: int, seed: int = 0) -> dict[str, Any]:
+def held_out_prompts(encoder: Any, conversations: Path | None, seed: int, n: int = 200) -> tuple[np.ndarray, str]:
+    """Real prompts none of the calibration saw: ReDial openings (when the file is there) and
+    generated short requests of another seed; float32 (q, d) and a description."""
+    from movierec.bench.calibration import conversation_openings
+
+    openings = conversation_openings(conversations, n) if conversations and conversations.is_file() else []
+    texts = openings + prompts("short", n, seed + 100)
+    what = (f"{len(openings)} ReDial conversation openings and " if openings else "") + f"{n} generated requests"
+    return encoder.encode(texts).astype(np.float32), what
+
+
+def run(index_dir: Path, sizes: list[tuple[int, int]], exact_max: int, repeats: int,
+        conversations: Path | None, seed: int = 0) -> dict[str, Any]:
+    from movierec.artifact import load_artifact
     from movierec.embedding import Encoder
+    from movierec.indexer.build import calibration_queries
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
 
@@ -133,25 +150,30 @@ def run(movies: int, users: int, exact_max: int, repeats: int, seed: int = 0) ->
     tune_process(settings.torch_threads)
     encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens)
+    real = load_artifact(index_dir)
+    base_movies, base_users = real.movie_vectors.astype(np.float32), real.user_vectors.astype(np.float32)
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(1000, D)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    queries = calibration_queries(encoder, base_users, seed)
+    held_out, held_out_what = held_out_prompts(encoder, conversations, seed)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "exact_search_max": exact_max,
-                              "sizes": []}
-    steps = tqdm(total=4, desc="bench-scale", unit="step")
-    for n_movies, n_users, kinds in ((4803, 671, ("exact",)), (movies, users, ("exact", "approximate"))):
+                              "index": str(real.path), "base_movies": len(base_movies),
+                              "base_users": len(base_users), "held_out": held_out_what, "sizes": []}
+    plan = [(len(base_movies), len(base_users), ("exact",))] + [
+        (m, u, ("exact", "approximate") if max(m, u) > exact_max else ("exact",)) for m, u in sizes]
+    steps = tqdm(total=sum(len(kinds) for *_, kinds in plan), desc="bench-scale", unit="step")
+    for n_movies, n_users, kinds in plan:
         steps.set_postfix_str(f"{n_movies:,} movies: vectors")
-        movie_vectors = clustered_unit_vectors(n_movies, centres, rng)
-        user_vectors = clustered_unit_vectors(n_users, centres, rng)
+        movie_vectors = real_geometry(base_movies, n_movies, rng)
+        user_vectors = real_geometry(base_users, n_users, rng)
         size: dict[str, Any] = {"movies": n_movies, "users": n_users,
                                 "vectors_mb": (movie_vectors.nbytes + user_vectors.nbytes) / 2**20}
         for kind in kinds:
             steps.set_postfix_str(f"{n_movies:,} movies: {kind}")
             limit = max(n_movies, n_users) if kind == "exact" else exact_max
-            artifact, build = synthetic_artifact(movie_vectors, user_vectors, limit)
+            artifact, build = synthetic_artifact(movie_vectors, user_vectors, limit, queries)
             row = {"build": build, **latency(artifact, encoder, repeats, seed)}
             if kind == "approximate":
-                row["recall_at_100"] = recall(artifact, encoder, 300, seed)
+                row["recall_at_100"] = recall(artifact, held_out)
             row["rss_mb"] = rss_mb_self()
             size[kind] = row
             del artifact
@@ -169,10 +191,13 @@ def write_report(report: dict[str, Any], out: Path) -> Path:
     (out / "bench-scale.json").write_text(json.dumps(report, indent=1) + "\n")
     lines = ["# Scale benchmark", "",
              f"Written by `make bench-scale` (`movierec-bench-scale`) on {report['started']}; it took "
-             f"{report['seconds']:.0f} s. Synthetic clustered unit vectors (384 dimensions), real prompt "
-             "embeddings, production index rules (exact up to "
-             f"`exact_search_max` = {report['exact_search_max']:,} vectors, IVF above) and the production "
-             "`Recommender.recommend_batch`, one request at a time, in-process (no gRPC).", "",
+             f"{report['seconds']:.0f} s. The real geometry: the {report['base_movies']:,} movie embeddings and "
+             f"{report['base_users']:,} taste vectors of `{report['index']}`, then noisy copies of them (384 "
+             "dimensions); production index rules (exact up to "
+             f"`exact_search_max` = {report['exact_search_max']:,} vectors, IVF above, probes calibrated on "
+             "generated everyday requests and taste vectors as the indexer does) and the production "
+             "`Recommender.recommend_batch`, one request at a time, in-process (no gRPC). recall@100 is for "
+             f"held-out real prompts: {report['held_out']}, none of them seen by the calibration.", "",
              "Recommend = encoder forward + ranking for a random known user; a user's first request also "
              "builds their profile (taste scores over the whole catalogue when the index is exact), which "
              "the p99 shows. Memory: what the two indexes hold, and the benchmark process's RSS after the row.", "",
@@ -195,10 +220,10 @@ def write_report(report: dict[str, Any], out: Path) -> Path:
         b = big["approximate"]["build"]
         users = (f"users {b['users']['recall_at_100']:.3f} at nprobe {b['users']['nprobe']} of {b['users']['lists']}"
                  if b["users"]["kind"] == "ivf" else "users exact")
-        lines += ["", f"Build-time calibration of the IVF probes (recall@100 of stored vectors with noise): movies "
+        lines += ["", f"Build-time calibration of the IVF probes (recall@100 on the calibration queries, "
+                  f"{b['movies'].get('calibrated_on') or 'stored'}): movies "
                   f"{b['movies']['recall_at_100']:.3f} at nprobe {b['movies']['nprobe']} of {b['movies']['lists']}, "
-                  f"{users}. The recall column is measured separately, with real prompt embeddings blended with "
-                  "catalogue vectors as queries.",
+                  f"{users}. The recall column is measured separately, on the held-out prompts.",
                   "", "![latency by size](bench-scale.png)", ""]
     _plot(report, out / "bench-scale.png")
     (out / "bench-scale.md").write_text("\n".join(lines) + "\n")
@@ -235,14 +260,22 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="movierec-bench-scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--movies", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=300_000)
+    parser.add_argument("--index-dir", type=Path, default=Path("var/bench-scale/index"),
+                        help="an index of real movies: its embeddings and taste vectors seed the catalogue")
+    parser.add_argument("--movies", default="100000,1000000", help="catalogue sizes, comma-separated")
+    parser.add_argument("--users", default="30000,300000", help="user counts, one per catalogue size")
     parser.add_argument("--exact-max", type=int, default=200_000, help="the exact_search_max setting to apply")
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--conversations", type=Path, default=Path("../shared/data/redial/dev.jsonl"),
+                        help="ReDial conversations whose openings are held-out real prompts (skipped if missing)")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
+    movies = [int(x) for x in args.movies.split(",") if x.strip()]
+    users = [int(x) for x in args.users.split(",") if x.strip()]
+    if len(movies) != len(users):
+        parser.error("--movies and --users need the same number of sizes")
     started = time.monotonic()
-    report = run(args.movies, args.users, args.exact_max, args.repeats)
+    report = run(args.index_dir, list(zip(movies, users)), args.exact_max, args.repeats, args.conversations)
     report["seconds"] = time.monotonic() - started
     print(f"report: {write_report(report, args.out)}")
     return 0

@@ -69,15 +69,18 @@ def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, ca
 
 
 def calibration_queries(encoder: Encoder | EncoderOnDemand, user_vectors: np.ndarray, seed: int,
-                        prompts: int = 200, users: int = 200) -> np.ndarray:
-    """What the server searches the indexes with, float32 (q, d): the embeddings of generated everyday
-    requests (3 to ~60 words; word lists, no data set text) and a sample of users' taste vectors."""
+                        prompts: int = 200, users: int = 200) -> list[np.ndarray]:
+    """What the server searches the indexes with, as groups that must each keep the target recall
+    (float32 (q, d) each): the embeddings of generated everyday requests, short and long (word
+    lists, no data set text), and a sample of users' taste vectors. Prompts sit between the
+    catalogue's clusters and need more probes than taste vectors, which a mixed sample would hide."""
     from movierec.bench.prompts import prompts as generated_prompts  # the benchmark's request generator
 
     rng = np.random.default_rng(seed)
     tastes = user_vectors[rng.choice(len(user_vectors), size=min(users, len(user_vectors)), replace=False)]
-    moods = encoder.encode(generated_prompts("mixed", prompts, seed))
-    return np.concatenate([moods, tastes]).astype(np.float32)
+    short = encoder.encode(generated_prompts("short", prompts, seed))
+    mixed = encoder.encode(generated_prompts("mixed", prompts, seed + 1))
+    return [short.astype(np.float32), mixed.astype(np.float32), tastes.astype(np.float32)]
 
 
 def user_arrays(frame: pd.DataFrame, movie_row: dict[int, int]) -> tuple[np.ndarray, ...]:

@@ -139,15 +139,16 @@ def write_artifact(
     exact_search_max: int = 200_000,
     learned: LearnedScorer | None = None,
     learned_info: dict[str, Any] | None = None,
-    calibration_queries: np.ndarray | None = None,
+    calibration_queries: list[np.ndarray] | None = None,
 ) -> None:
     """Write one version's files into `folder` (which must be new) and fsync them.
 
     movie_vectors: float32 (n_movies, d); user_vectors: float32 (n_users, d); see IndexArtifact.
     Each index is exact up to `exact_search_max` vectors, IVF above (the manifest's "search" says).
     `learned` (optional) is saved as MODEL_FILE, its checksum and `learned_info` under the manifest's "learned".
-    `calibration_queries` float32 (q, d): what the server will search both indexes with (prompt
-    embeddings, taste vectors), for calibrating an approximate index (movierec.vectorindex).
+    `calibration_queries`: groups of what the server will search both indexes with (prompt
+    embeddings, taste vectors; float32 (q, d) each), for calibrating an approximate index
+    (movierec.vectorindex).
     """
     folder.mkdir(parents=True)
     movie_index, movie_choice = build_index(movie_vectors, exact_search_max, queries=calibration_queries)

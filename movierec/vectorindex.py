@@ -22,6 +22,7 @@ import numpy as np
 import threadpoolctl
 
 NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
+QueryGroups = np.ndarray | list[np.ndarray]  # one array (q, d) of queries, or several groups of them
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,12 @@ class IndexChoice:
 
 
 def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: float = 0.95,
-                seed: int = 0, queries: np.ndarray | None = None) -> tuple[faiss.Index, IndexChoice]:
+                seed: int = 0, queries: QueryGroups | None = None) -> tuple[faiss.Index, IndexChoice]:
     """An inner-product index over `vectors` float32 (n, d), rows in order (id i = row i).
 
-    `queries` float32 (q, d): a sample of what the index will be searched with, for calibrating an
-    approximate index (ignored by an exact one).
+    `queries`: a sample of what the index will be searched with, float32 (q, d) or a list of such
+    groups (each must keep the target recall), for calibrating an approximate index (ignored by an
+    exact one).
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = vectors.shape
@@ -67,40 +69,47 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
         ivf.add(vectors)
     nprobe, recall = calibrate_nprobe(ivf, vectors, target_recall, rng, sample_queries=queries)
     ivf.nprobe = nprobe
-    calibrated_on = "stored" if queries is None or not len(queries) else "queries"
+    calibrated_on = "queries" if _groups(queries) else "stored"
     return ivf, IndexChoice("ivf", lists, nprobe, recall, calibrated_on)
 
 
 def calibrate_nprobe(index: faiss.IndexIVF, vectors: np.ndarray, target_recall: float,
                      rng: np.random.Generator, queries: int = 200, k: int = 100,
-                     sample_queries: np.ndarray | None = None) -> tuple[int, float]:
-    """The smallest nprobe in NPROBES whose recall@k against exact search reaches `target_recall`.
+                     sample_queries: QueryGroups | None = None) -> tuple[int, float]:
+    """The smallest nprobe in NPROBES whose recall@k against exact search reaches `target_recall`
+    for every group of queries (the worst group's recall decides).
 
-    Queries: up to `queries` rows of `sample_queries` (q, d) when given, else stored vectors with
-    noise (a query is never exactly a stored vector). Returns (nprobe, recall); the largest nprobe
-    tried if none reaches the target.
+    Groups: `sample_queries`, an array (q, d) or a list of them (e.g. prompts and taste vectors,
+    which need different probes), up to `queries` rows of each; without them, one group of stored
+    vectors with noise (a query is never exactly a stored vector). Returns (nprobe, the worst
+    group's recall); the largest nprobe tried if none reaches the target.
     """
     n, d = vectors.shape
-    if sample_queries is not None and len(sample_queries):
-        picked = np.asarray(sample_queries, dtype=np.float32)
-        picked = picked[rng.choice(len(picked), size=min(queries, len(picked)), replace=False)]
-        noisy = picked / np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)
+    groups = _groups(sample_queries)
+    if groups:
+        picked = [g[rng.choice(len(g), size=min(queries, len(g)), replace=False)] for g in groups]
+        probes = [p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12) for p in picked]
     else:
-        picked = vectors[rng.choice(n, size=min(queries, n), replace=False)]
-        noisy = picked + rng.normal(scale=0.5 / math.sqrt(d), size=picked.shape).astype(np.float32)
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-    truth = exact_top(vectors, noisy, k)
+        stored = vectors[rng.choice(n, size=min(queries, n), replace=False)]
+        noisy = stored + rng.normal(scale=0.5 / math.sqrt(d), size=stored.shape).astype(np.float32)
+        probes = [noisy / np.linalg.norm(noisy, axis=1, keepdims=True)]
+    truths = [exact_top(vectors, p, k) for p in probes]
     recall = 0.0
     nprobe = NPROBES[0]
     for nprobe in NPROBES:
         if nprobe > index.nlist:
             break
         index.nprobe = nprobe
-        _, found = index.search(noisy, k)
-        recall = recall_at(found, truth)
+        recall = min(recall_at(index.search(p, k)[1], t) for p, t in zip(probes, truths))
         if recall >= target_recall:
             break
     return nprobe, recall
+
+
+def _groups(queries: QueryGroups | None) -> list[np.ndarray]:
+    """The non-empty query groups, float32."""
+    listed = [queries] if isinstance(queries, np.ndarray) else list(queries or [])
+    return [np.asarray(g, dtype=np.float32) for g in listed if len(g)]
 
 
 def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 200_000) -> np.ndarray:

@@ -63,6 +63,11 @@ def test_calibrating_on_the_queries_holds_recall_for_queries_between_the_cluster
     assert query_choice.nprobe > stored_choice.nprobe
     assert recall_at(on_stored.search(fresh, 100)[1], truth) < 0.9  # what calibrating on the wrong queries costs
     assert recall_at(on_queries.search(fresh, 100)[1], truth) >= 0.94  # the 0.95 target, less sampling noise
+    # Groups: the worst decides, so an easy group (near stored vectors, like taste vectors) beside the
+    # hard one cannot pull the probes down, as it would if the two were pooled.
+    near = vectors[rng.integers(n, size=300)]
+    _, grouped = build_index(vectors, exact_max=1000, queries=[near, between(300)])
+    assert grouped.nprobe >= query_choice.nprobe and grouped.recall_at_100 >= 0.95
 
 
 def test_chunked_exact_top_matches_a_full_sort() -> None:
