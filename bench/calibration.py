@@ -23,23 +23,9 @@ from typing import Any
 import numpy as np
 
 
-def conversation_openings(path: Path, n: int) -> list[str]:
-    """The first message of each conversation that has at least three words, up to `n`."""
-    out: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            messages = json.loads(line).get("messages") or []
-            text = messages[0].get("text", "") if messages else ""
-            if len(text.split()) >= 3:
-                out.append(text)
-            if len(out) >= n:
-                break
-    return out
-
-
 def run(index_dir: Path, conversations: Path, copies: int, seed: int = 0) -> dict[str, Any]:
     from movierec.artifact import load_artifact
-    from movierec.bench.prompts import prompts
+    from movierec.bench.scale import held_out_prompts, real_geometry
     from movierec.embedding import Encoder
     from movierec.indexer.build import calibration_queries
     from movierec.settings import load_settings
@@ -47,16 +33,11 @@ def run(index_dir: Path, conversations: Path, copies: int, seed: int = 0) -> dic
 
     artifact = load_artifact(index_dir)
     movies = artifact.movie_vectors.astype(np.float32)
-    rng = np.random.default_rng(seed)
-    scale = 0.5 / np.sqrt(movies.shape[1])  # the noise calibrate_nprobe adds to stored vectors
-    catalogue = np.concatenate([movies] + [movies + rng.normal(scale=scale, size=movies.shape).astype(np.float32)
-                                           for _ in range(copies)])
-    catalogue /= np.linalg.norm(catalogue, axis=1, keepdims=True)
+    catalogue = real_geometry(movies, len(movies) * (copies + 1), np.random.default_rng(seed))
     settings = load_settings()
     encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens)
-    openings = conversation_openings(conversations, 200)
-    held_out = encoder.encode(openings + prompts("short", 200, seed + 7))
+    held_out, _ = held_out_prompts(encoder, conversations, seed)
     truth = exact_top(catalogue, held_out, 100)
     result: dict[str, Any] = {"vectors": len(catalogue), "held_out_queries": len(held_out)}
     for name, queries in (("stored", None), ("queries", calibration_queries(encoder, artifact.user_vectors, seed))):

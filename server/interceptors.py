@@ -57,6 +57,16 @@ def _wrap(handler: grpc.RpcMethodHandler,
     return handler._replace(unary_unary=behavior)  # type: ignore[attr-defined]  # a namedtuple in grpcio
 
 
+def _refusing(handler: grpc.RpcMethodHandler | None, error: MovierecError) -> grpc.RpcMethodHandler:
+    """A handler that answers `error`'s status (the one error map) without parsing the request."""
+    code, message = status_of(error), str(error)
+
+    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, message)
+
+    return grpc.unary_unary_rpc_method_handler(refuse) if handler is None else _wrap(handler, refuse)
+
+
 class AccessInterceptor(grpc.ServerInterceptor):
     """Request ids, one access log line per call (INFO for the Recommender, DEBUG for health and
     reflection) and the request metrics. Prompts are logged only when `log_prompts`."""
@@ -115,14 +125,8 @@ class TokenInterceptor(grpc.ServerInterceptor):
         try:
             self.tokens.check(details.method, authorization if isinstance(authorization, str) else None)  # type: ignore[attr-defined]
         except MovierecError as e:
-            code, message = status_of(e), str(e)
-            handler = continuation(details)
-
-            def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-                context.abort(code, message)
-
             # The request is never parsed: the refusal does not depend on what it says.
-            return grpc.unary_unary_rpc_method_handler(refuse) if handler is None else _wrap(handler, refuse)
+            return _refusing(continuation(details), e)
         return continuation(details)
 
 
@@ -153,13 +157,8 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 self.in_server += 1
         if not admitted:
             self._on_shed()
-            message = str(ResourceExhausted(f"the server is at capacity ({self.limit} requests in progress); "
-                                            "retry with backoff"))
-
-            def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-
-            return _wrap(handler, refuse)
+            return _refusing(handler, ResourceExhausted(f"the server is at capacity ({self.limit} requests in "
+                                                        "progress); retry with backoff"))
         behavior = handler.unary_unary
 
         def admitted_call(request: Any, context: grpc.ServicerContext) -> Any:
