@@ -92,7 +92,7 @@ def utilities(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def aggregate(scores: np.ndarray, valid: np.ndarray, strategy: str, limit: int,
-              misery_threshold: float = 0.2, fair_depth: int = 20, pleasure_weight: float = 0.5) -> GroupList:
+              misery_threshold: float = 0.2, fair_depth: int = 20, pleasure_weight: float = 0.25) -> GroupList:
     """The group's list of up to `limit` from member scores float32 (M, C) (higher is better, -inf
     where a member's ranking has no value) over a shared pool with valid bool (C,)."""
     if strategy not in STRATEGY_NAMES:

@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     # member (average_and_best); how deep in each member's own ranking "fair" looks.
     group_strategy: GroupStrategy = "average_and_best"
     group_misery_threshold: Share = 0.2
-    group_pleasure_weight: NonNegative = 0.5
+    group_pleasure_weight: NonNegative = 0.25
     group_fair_depth: PositiveInt = 20
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).

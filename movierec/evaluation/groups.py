@@ -10,7 +10,8 @@ with none of their liked movies in the top 20 (Kaya, Bridge and Tintarev, RecSys
 References: popularity (the most rated movies no member has rated), a random member's own list
 (the single-user ranking, without what the others rated), and the strategies of movierec.group.
 Strategies are compared on the same member scores (Ranker.member_scores); the default is also
-run through Recommender.recommend_batch, the path the server takes.
+run through Recommender.recommend_batch, the path the server takes. A diagnostic row (HEADROOM) bounds
+what re-ranking those scores for fairness could gain: GFAR told each member's held-out activity.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.evaluation import metrics
 from movierec.evaluation.tasks import LIKED
-from movierec.group import STRATEGY_NAMES, aggregate
+from movierec.group import STRATEGY_NAMES, aggregate, utilities
 from movierec.ranking import GroupRankRequest, RankingConfig
 from movierec.recommender import Recommender
 
@@ -36,6 +37,14 @@ KINDS = ("random", "similar")
 LIST_LENGTH = 20
 CHUNK = 32
 POPULARITY, RANDOM_MEMBER = "popularity", "a random member's own list"
+# A diagnostic, not a ranker: how much a fairness-aware re-ranking of the same member scores could gain
+# if it knew which members are easy to serve (many held-out liked movies) and which are hard.
+HEADROOM = "bound: GFAR told each member's held-out liked count (uses test labels; not a ranker)"
+# Its grid (the best per size is reported, so the bound is optimistic): a member's chance of liking their
+# r-th candidate (r from 0) is HEADROOM_SCALE x (liked / 8) ** power x (r + 1) ** -HEADROOM_DECAY.
+HEADROOM_SCALES = (0.05, 0.1, 0.2, 0.3)
+HEADROOM_POWERS = (0.5, 1.0)
+HEADROOM_DECAY = 0.3
 # The strategies' parameters tried on validation (movierec.group).
 MISERY_THRESHOLDS = (0.1, 0.2, 0.3, 0.5)
 PLEASURE_WEIGHTS = (0.25, 0.5, 1.0)
@@ -169,6 +178,7 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
                                    c.fair_depth, c.pleasure_weight)
                 lists[name].append(candidates[picked.positions].tolist())
         if references:
+            lists[HEADROOM] = headroom_lists(scored, size_groups)
             lists[default] = production_lists(recommender, size_groups)
             lists[RANDOM_MEMBER] = random_member_lists(recommender, index, size_groups, seed=size)
             lists[POPULARITY] = popularity_lists(index, size_groups, recommender.ranker.movie_ratings)
@@ -181,6 +191,44 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
         if progress:
             tqdm.write(f"groups {label} size {size}: {len(size_groups)} groups")
     return out
+
+
+def expected_coverage_greedy(chance: np.ndarray, tie_break: np.ndarray, limit: int) -> np.ndarray:
+    """GFAR's greedy list from each member's chance of liking each candidate, float (M, n): each next pick
+    maximises the expected number of members for whom it is the first liked movie. Returns picks int (L,)."""
+    unserved = np.ones(len(chance))
+    taken = np.zeros(chance.shape[1], bool)
+    picks = []
+    for _ in range(min(limit, chance.shape[1])):
+        gain = unserved @ chance + 1e-9 * tie_break
+        gain[taken] = -np.inf
+        best = int(np.argmax(gain))
+        picks.append(best)
+        taken[best] = True
+        unserved *= 1.0 - chance[:, best]
+    return np.array(picks, np.int64)
+
+
+def headroom_lists(scored: Sequence[tuple[np.ndarray, np.ndarray]], groups: Sequence[Group]) -> list[list[int]]:
+    """HEADROOM's lists: for each setting of its grid, GFAR on the member scores with each member's chance
+    scaled by their held-out liked count; the setting with the lowest zero-recall@20 over these groups."""
+    best: tuple[float, list[list[int]]] | None = None
+    prepared = []
+    for (candidates, scores), g in zip(scored, groups):
+        rank = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1)                # 0 = best (M, C)
+        mean = utilities(scores, np.ones(len(candidates), bool)).mean(axis=0)
+        liked = np.array([len(x) for x in g.liked], float)
+        prepared.append((candidates, rank, mean, liked))
+    for scale in HEADROOM_SCALES:
+        for power in HEADROOM_POWERS:
+            lists = []
+            for candidates, rank, mean, liked in prepared:
+                chance = np.minimum(scale * (liked[:, None] / 8.0) ** power * (rank + 1.0) ** -HEADROOM_DECAY, 0.99)
+                lists.append(candidates[expected_coverage_greedy(chance, mean, LIST_LENGTH)].tolist())
+            zero = float(np.mean([group_metrics(x, g)["zero-recall@20"] for x, g in zip(lists, groups)]))
+            if best is None or zero < best[0]:
+                best = (zero, lists)
+    return best[1] if best is not None else []
 
 
 def ranked_rows(recommender: Recommender, queries: Sequence[RecommendQuery]) -> list[list[int]]:

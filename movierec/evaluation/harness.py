@@ -430,7 +430,12 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
                 if conversations is not None and conversations.is_file() else None
             report["tuning"] = tune(index, validation, movies, texts, memo, settings, progress, tuning_talks)
             report["tuning"]["dataset"] = dataset.name
-            # The group strategy, on groups of validation users (their validation part held out).
+            # The group strategy, on groups of validation users (their validation part held out), ranked as
+            # the server ranks them: by an index of the same training part whose build also trained the
+            # learned ranker (the tuning index above has none, so that the weights are tuned on the weighted sum).
+            index = build_training_index(dataset, fit, work_dir / f"{dataset.name}-validation-learned",
+                                         work_dir / "cache", memo, "temporal split 'validation': training part only",
+                                         progress, settings)
             recommender = Recommender(index, memo, ranking_config(settings))  # type: ignore[arg-type]
             scores = group_eval.evaluate(recommender, index, group_eval.make_groups(validation, index,
                                                                                    per_kind=groups_per_kind),

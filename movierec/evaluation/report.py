@@ -136,7 +136,11 @@ def group_section(report: dict[str, Any]) -> list[str]:
            "members with none of their liked movies in the list (lower is fairer). The strategies run on the same "
            "member scores (`Ranker.member_scores`); `movierec (default)` is the server's path "
            "(`Recommender.recommend_batch` with `group_user_ids`). References: popularity (the most rated movies no "
-           "member rated) and a random member's own single-user list (without what the others rated).", ""]
+           "member rated) and a random member's own single-user list (without what the others rated). The row "
+           "marked *bound* is a diagnostic, not a ranker: GFAR's greedy list on the same member scores, with each "
+           "member's chance of liking a movie scaled by how many held-out liked movies that member has (read from "
+           "the test labels; the best of a small grid per size). It shows how much zero-recall a fairness-aware "
+           "re-ranking of these member scores could gain even if it knew which members are easy to serve.", ""]
     tuning = report.get("group_tuning")
     if tuning:
         out += [f"**Choice on validation** ({tuning['dataset']}, validation split, its own groups): {tuning['rule']}. "

@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from movierec.artifact import IndexArtifact
-from movierec.evaluation.groups import Group, choose, group_metrics, make_groups, strategy_configs
+from movierec.evaluation.groups import (
+    Group,
+    choose,
+    expected_coverage_greedy,
+    group_metrics,
+    headroom_lists,
+    make_groups,
+    strategy_configs,
+)
 
 from synthetic import synthetic_artifact
 
@@ -63,3 +71,41 @@ def test_the_choice_keeps_accuracy_and_then_takes_the_fairest() -> None:
     validation = {"2": {"all": pooled}}
     assert choose(validation)["chosen"] == "fair (depth 40)"
     assert choose(validation, within=0.0)["chosen"] == "fair (depth 20)"
+
+
+def _expected_zero(chance: np.ndarray, picks: list[int]) -> float:
+    return float(np.prod(1.0 - chance[:, picks], axis=1).mean())
+
+
+def test_expected_coverage_greedy_serves_the_member_left_out_and_keeps_its_guarantee() -> None:
+    # Member 0 is almost surely served by candidate 0; their next candidates (1, 2) are still better on
+    # average than member 1's best (3), so a sum would take them; the greedy takes 3 second.
+    chance = np.array([[0.95, 0.6, 0.55, 0.0, 0.0],
+                       [0.05, 0.1, 0.1, 0.4, 0.3]])
+    picks = expected_coverage_greedy(chance, np.zeros(5), 2).tolist()
+    assert picks == [0, 3]
+    assert np.argsort(-chance.sum(axis=0))[:2].tolist() == [0, 1]
+    # Against brute force over every ordered pair of a random instance: the first pick is the best single
+    # movie, and the pair is within GFAR's (1 - 1/e) guarantee of the best pair.
+    rng = np.random.default_rng(0)
+    chance = rng.uniform(0, 0.6, (4, 9))
+    picks = expected_coverage_greedy(chance, np.zeros(9), 2).tolist()
+    best_single = min(range(9), key=lambda i: _expected_zero(chance, [i]))
+    assert picks[0] == best_single
+    pairs = [(i, j) for i in range(9) for j in range(9) if i != j]
+    best_pair = min(pairs, key=lambda p: _expected_zero(chance, list(p)))
+    covered = 1.0 - _expected_zero(chance, picks)
+    assert covered >= (1.0 - 1.0 / np.e) * (1.0 - _expected_zero(chance, list(best_pair)))
+
+
+def test_headroom_lists_are_distinct_candidates_and_read_each_members_held_out_count() -> None:
+    # Two members with opposite tastes over 40 candidates. The bound knows who has more held-out liked
+    # movies (more likely to like any one candidate) and starts with that member's favourite.
+    candidates = np.arange(100, 140)
+    scores = np.stack([np.linspace(1, 0, 40), np.linspace(0, 1, 40)]).astype(np.float32)
+    first_is_active = Group("random", (1, 2), (frozenset(range(100, 116)), frozenset({139})))
+    second_is_active = Group("random", (1, 2), (frozenset({100}), frozenset(range(124, 140))))
+    lists = headroom_lists([(candidates, scores)] * 2, [first_is_active, second_is_active])
+    for listed in lists:
+        assert len(listed) == len(set(listed)) == 20 and set(listed) <= set(candidates.tolist())
+    assert lists[0][0] == 100 and lists[1][0] == 139
