@@ -25,6 +25,7 @@ from movierec.indexer.datafiles import DataFiles, find_data_files
 from movierec.indexer.ease import fit_ease
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
 from movierec.indexer.ratings import Ratings, load_ratings
+from movierec.indexer.ray_embedding import RayEncoder
 from movierec.recommender import ranking_config
 from movierec.settings import Settings
 from movierec.store import STORE_NAME, read_store
@@ -51,7 +52,7 @@ def new_version() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
 
 
-def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, cache: EmbeddingCache,
+def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand | RayEncoder, cache: EmbeddingCache,
                     progress: bool = True) -> tuple[np.ndarray, int]:
     """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
     texts = [e.text for e in catalogue.entries]
@@ -66,6 +67,15 @@ def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand, ca
         vectors[missing] = fresh
         cache.put_many([texts[i] for i in missing], fresh)
     return vectors, len(missing)
+
+
+def catalogue_encoder(settings: Settings, encoder: Encoder | EncoderOnDemand) -> Encoder | EncoderOnDemand | RayEncoder:
+    """What embeds the catalogue: `encoder`, or with `embed_on_ray` the same model on Ray (the prompts the
+    build embeds itself, for calibration, are few and stay in process)."""
+    if not settings.embed_on_ray:
+        return encoder
+    return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
+                      settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None)
 
 
 def calibration_queries(encoder: Encoder | EncoderOnDemand, user_vectors: np.ndarray, seed: int,
@@ -151,7 +161,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         fingerprint = model_fingerprint(encoder.model_dir)
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
-            movie_vectors, embedded = embed_catalogue(catalogue, encoder, cache, progress)
+            movie_vectors, embedded = embed_catalogue(catalogue, catalogue_encoder(settings, encoder), cache, progress)
         finally:
             cache.close()
 

@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="train the learned ranker even when the current version's model could be carried over")
     parser.add_argument("--no-learned", action="store_true",
                         help="build without a learned ranker (the weighted sum serves)")
+    parser.add_argument("--ray", action="store_true",
+                        help="embed the texts missing from the cache on Ray (setting embed_on_ray)")
+    parser.add_argument("--ray-address", help="an existing Ray cluster (default: a local instance for the job)")
+    parser.add_argument("--ray-workers", type=int, help="embedding actors on Ray (default: one per core)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -31,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
                                  movies_csv=args.movies, credits_csv=args.credits, ratings_csv=args.ratings,
                                  links_csv=args.links, model_dir=args.model_dir,
                                  learned_retrain_share=0.0 if args.retrain else None,
-                                 learned_train=False if args.no_learned else None)
+                                 learned_train=False if args.no_learned else None,
+                                 embed_on_ray=True if args.ray or args.ray_address else None,
+                                 ray_address=args.ray_address, ray_workers=args.ray_workers)
         from movierec.indexer.build import build_index
         from movierec.runtime import tune_process
 

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # Threads for the encoder (0 = one per core); everything else runs single-threaded
     # (movierec.runtime says why).
     torch_threads: Count = 0
+    # The indexer's embedding step on Ray (movierec.indexer.ray_embedding): off, it runs in process.
+    # ray_address empty: a local Ray instance for the job; ray_workers 0: one per core.
+    embed_on_ray: bool = False
+    ray_address: str = ""
+    ray_workers: Count = 0
     # Server. The address stays on loopback unless set otherwise; another host without TLS is
     # served but logged as a warning (anyone on the network could read and write).
     address: str = "127.0.0.1:50051"
