@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
@@ -170,9 +171,13 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(ratings.frame, movie_row)
         user_vectors = taste_vectors(settings.taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
         started_ease = time.monotonic()
-        ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda)
-        log.info("EASE over %d rated movies (lambda %g) in %.1fs", len(ease_items), settings.ease_lambda,
-                 time.monotonic() - started_ease)
+        # The inversion is the one dense linear algebra of the build: give BLAS every core for it (the
+        # process keeps BLAS single-threaded otherwise; movierec.runtime says why).
+        with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+            ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda,
+                                                settings.ease_max_items)
+        log.info("EASE over %d rated movies (lambda %g, at most %s) in %.1fs", len(ease_items), settings.ease_lambda,
+                 settings.ease_max_items or "all", time.monotonic() - started_ease)
 
         learned, learned_info = None, None
         if settings.learned_train:
@@ -189,7 +194,8 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
             if learned is None:
                 learned, learned_info = train_learned_ranker(
                     movies, movie_vectors, ratings.frame, config, settings.taste_vectors, settings.ease_lambda,
-                    settings.exact_search_max, settings.learned_seed, settings.learned_epochs, progress, source)
+                    settings.exact_search_max, settings.learned_seed, settings.learned_epochs, progress, source,
+                    ease_max_items=settings.ease_max_items)
 
         version = new_version()
         manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
@@ -232,6 +238,7 @@ def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDema
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(
             settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"),
         "ease_lambda": settings.ease_lambda,
+        "ease_max_items": settings.ease_max_items,
         "inputs": {name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
                    for name, path in files.as_dict().items()},
     }

@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: NonNegative = 300.0
     taste_vectors: TasteVectors = "centred"
+    # EASE covers at most this many movies, the most rated (0: all rated movies). Its memory grows
+    # with the square of this number and its fit with the cube (indexer/ease.py).
+    ease_max_items: Count = 20_000
     # Indexer: train the learned ranker (on the ratings being indexed, split by time per user), with
     # this seed and this many epochs; off leaves the index without a model (the weighted sum serves).
     # A reindex carries the current version's model over while the ratings count has moved by less

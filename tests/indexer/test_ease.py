@@ -30,3 +30,22 @@ def test_fit_ease_solves_the_closed_form() -> None:
 def test_no_ratings_gives_an_empty_model() -> None:
     items, weights = fit_ease(np.zeros(3, np.int64), np.zeros(0, np.int32), 10, 1.0)
     assert items.shape == (0,) and weights.shape == (0, 0)
+
+
+def test_max_items_keeps_the_most_rated_movies_and_solves_ease_over_them() -> None:
+    rng = np.random.default_rng(5)
+    n_users, n_movies, lam, cap = 80, 30, 5.0, 12
+    popularity = np.linspace(0.6, 0.05, n_movies)
+    x = (rng.random((n_users, n_movies)) < popularity).astype(np.float64)
+    owner, rows = np.nonzero(x)
+    items, weights = fit_ease(group_by_user(owner, n_users), rows.astype(np.int32), n_movies, lam, max_items=cap)
+    counts = x.sum(axis=0)
+    assert len(items) == cap and items.tolist() == sorted(items.tolist())
+    assert counts[items].min() >= np.delete(counts, items).max()  # no movie left out is rated more
+    # Brute force: EASE on the matrix with only those columns.
+    sub = x[:, items]
+    p = np.linalg.inv(sub.T @ sub + lam * np.eye(cap))
+    np.testing.assert_allclose(weights, np.eye(cap) - p / np.diag(p), atol=1e-5)
+    # No cap, or a cap above the rated count: every rated movie, as before.
+    assert len(fit_ease(group_by_user(owner, n_users), rows.astype(np.int32), n_movies, lam, max_items=100)[0]) \
+        == int((counts > 0).sum())
