@@ -33,10 +33,13 @@ def synthetic_ratings(n_items: int, n_users: int, per_user: int, seed: int) -> t
     weights = 1.0 / (np.arange(n_items) + 10.0)
     weights /= weights.sum()
     counts = np.clip(rng.poisson(per_user, n_users), 1, n_items)
-    rows = [np.unique(rng.choice(n_items, size=int(c), p=weights)) for c in counts]
+    drawn = rng.choice(n_items, size=int(counts.sum()), p=weights)  # one draw for everyone: O(n_items) once
+    owner = np.repeat(np.arange(n_users), counts)
+    pairs = np.unique(owner.astype(np.int64) * n_items + drawn)       # distinct (user, item), sorted by user
+    users, rows = np.divmod(pairs, n_items)
     ptr = np.zeros(n_users + 1, np.int64)
-    ptr[1:] = np.cumsum([len(r) for r in rows])
-    return ptr, np.concatenate(rows).astype(np.int32)
+    ptr[1:] = np.cumsum(np.bincount(users, minlength=n_users))
+    return ptr, rows.astype(np.int32)
 
 
 def fit_once(n_items: int, n_users: int, per_user: int, max_items: int, seed: int) -> dict[str, Any]:
