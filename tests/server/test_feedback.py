@@ -19,7 +19,7 @@ from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
 from movierec.server.app import create_server
 from movierec.settings import Settings
-from movierec.store import RatingsStore
+from movierec.store import SqliteRatingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +160,7 @@ def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on
     try:
         settings = sample_settings.replace(store_path=mount / "feedback.sqlite", reload_interval_s=0.1)
         if failure == "read-only":  # a store with a rating in it, on a disk that is then made read-only
-            store = RatingsStore(settings.store_path)
+            store = SqliteRatingsStore(settings.store_path)
             store.record(3, TOY_STORY, 4.0)
             store.close()
             subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
