@@ -13,7 +13,8 @@ METRICS_ADDRESS ?= 127.0.0.1:9464
 REAL_DATA_DIR ?= ../shared/data/seed
 # The ratings store of `make serve`, `make serve-replicas` and `make reindex`: sqlite:///<path> or
 # postgresql://user:password@host:port/database; empty: SQLite in INDEX_DIR.
-STORE_URL ?= $(MOVIEREC_STORE_URL)
+STORE_URL ?= $(ENV_STORE_URL)
+ENV_STORE_URL := $(MOVIEREC_STORE_URL)
 # How many servers `make serve-replicas` starts (on PORT, PORT+1, ...).
 N ?= 2
 
@@ -65,16 +66,19 @@ bench-scale: install ## Scale run on the real geometry (100k and 1M movies; not 
 	$(BIN)/movierec-index --data-dir $(REAL_DATA_DIR) --index-dir var/bench-scale/index --quiet
 	$(BIN)/movierec-bench-scale --index-dir var/bench-scale/index --out reports
 
+# The store URL reaches the programs through the environment, not their command line: make echoes
+# a recipe, and the URL may hold a password.
+reindex serve serve-replicas: export MOVIEREC_STORE_URL = $(STORE_URL)
+
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=... (reads the ratings in STORE_URL)
-	MOVIEREC_STORE_URL="$(STORE_URL)" $(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
+	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
 
 serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT, metrics on METRICS_ADDRESS (picks up `make reindex`'s versions)
-	MOVIEREC_STORE_URL="$(STORE_URL)" $(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) \
-		--metrics-address "$(METRICS_ADDRESS)"
+	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)"
 
 serve-replicas: install ## N servers of INDEX_DIR on PORT, PORT+1, ... sharing the ratings store STORE_URL
-	MOVIEREC_STORE_URL="$(STORE_URL)" $(BIN)/python -m movierec.server.replicas --replicas $(N) \
-		--index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)"
+	$(BIN)/python -m movierec.server.replicas --replicas $(N) --index-dir $(INDEX_DIR) --port $(PORT) \
+		--metrics-address "$(METRICS_ADDRESS)"
 
 proto: install ## Regenerate the checked-in gRPC/protobuf code and type stubs from proto/
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -I proto \
