@@ -155,9 +155,12 @@ class ServingState:
         with self._feedback_lock:
             try:
                 stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
-            except Unavailable:
+            except Unavailable as e:
                 self.metrics.store_errors.inc()
-                raise
+                if "recorded" in str(e):
+                    raise
+                # The store could not even be opened: say what that means for this rating.
+                raise Unavailable(f"{e}; the rating was not recorded, retry later with the same request_id") from e
             recommender = self.recommender()  # the version serving now (a swap waits for this lock)
             if not stored.duplicate:
                 recommender.apply(stored)
