@@ -28,7 +28,8 @@ from movierec.settings import Settings
 from pgserver import PostgresServer
 from processes import ServerProcess, stored_feedback
 
-pytestmark = pytest.mark.slow
+# One worker under pytest-xdist: the module's tests share one pair of replicas.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("replicas")]
 
 ACCESS_OK = ("movierec.access: Recommend OK", "movierec.access: RecordFeedback OK")
 
