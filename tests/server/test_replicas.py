@@ -9,6 +9,7 @@ test leaves both running.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 from conftest import REPO, SAMPLE_DATA
 
 from movierec.artifact import load_artifact
-from movierec.clients.client import RecommenderClient
+from movierec.clients.client import AsyncRecommenderClient, RecommenderClient
 from movierec.settings import Settings
 
 from pgserver import PostgresServer
@@ -244,6 +245,16 @@ def test_sigkill_of_the_other_replica_right_after_acks_loses_no_rating(replicas:
     rows = [row for row in stored_feedback(replicas.store_url) if row[0].startswith("kill-")]
     assert len(rows) == len(acked) == 30                        # none duplicated
     assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked     # none lost, each as acknowledged
+
+
+def test_the_async_client_balances_over_both_replicas_too(replicas: Replicas) -> None:
+    async def ask(n: int) -> list[int]:
+        async with AsyncRecommenderClient([replicas.a.target, replicas.b.target], timeout_s=10) as client:
+            return [len((await client.recommend(user_id=1 + i % 5, limit=5)).movies) for i in range(n)]
+
+    before = {server.target: served_calls(server) for server in replicas.both}
+    assert asyncio.run(ask(20)) == [5] * 20
+    assert all(served_calls(server) > before[server.target] for server in replicas.both)  # round robin: both
 
 
 def test_make_reindex_reads_the_postgresql_store_and_both_replicas_switch(replicas: Replicas) -> None:
