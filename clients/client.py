@@ -147,6 +147,10 @@ def channel_arguments(timeout_s: float, wait_for_ready: bool = True, balanced: b
     return arguments
 
 
+# Targets already in gRPC's name syntax (not host:port).
+GRPC_SCHEMES = ("ipv4:", "ipv6:", "dns:", "unix:", "unix-abstract:", "vsock:", "xds:")
+
+
 def split_targets(target: str | Sequence[str]) -> list[str]:
     """"a:1,b:2" or ["a:1", "b:2"] -> ["a:1", "b:2"]."""
     parts = target.split(",") if isinstance(target, str) else [p for t in target for p in t.split(",")]
@@ -159,10 +163,14 @@ def split_targets(target: str | Sequence[str]) -> list[str]:
 def channel_target(target: str | Sequence[str]) -> tuple[str, bool]:
     """The gRPC target for one server or several, and whether calls are balanced over several.
 
-    One server is passed as it is (any gRPC target: host:port, dns:///..., unix:...). Several, given
-    as host:port each, become one `ipv4:` (or `ipv6:`) target listing every address, which gRPC's
-    round_robin policy spreads calls over; host names are resolved here, once.
+    One server is passed as it is (any gRPC target: host:port, dns:///..., unix:...), and so is a
+    target in gRPC's own syntax. Several, given as host:port each, become one `ipv4:` (or `ipv6:`)
+    target listing every address, which gRPC's round_robin policy spreads calls over; host names are
+    resolved here, once.
     """
+    if isinstance(target, str) and target.strip().startswith(GRPC_SCHEMES):
+        target = target.strip()
+        return target, target.startswith(("ipv4:", "ipv6:")) and "," in target
     targets = split_targets(target)
     if len(targets) == 1:
         return targets[0], False
@@ -196,7 +204,7 @@ def _channel_options(target: str | Sequence[str], timeout_s: float, wait_for_rea
                      secure: bool) -> tuple[str, list[tuple[str, Any]]]:
     address, balanced = channel_target(target)
     options = channel_arguments(timeout_s, wait_for_ready, balanced)
-    if balanced and secure:
+    if balanced and secure and address != target:
         # The certificate is checked against the first server's name as given (not its resolved address).
         options.append(("grpc.default_authority", split_targets(target)[0]))
     return address, options
