@@ -11,13 +11,19 @@ PORT      ?= 50051
 METRICS_ADDRESS ?= 127.0.0.1:9464
 # The real data the test suite and `make eval` read (never copied into this repository).
 REAL_DATA_DIR ?= ../shared/data/seed
+# The ratings store of `make serve`, `make serve-replicas` and `make reindex`: sqlite:///<path> or
+# postgresql://user:password@host:port/database; empty: SQLite in INDEX_DIR.
+STORE_URL ?= $(ENV_STORE_URL)
+ENV_STORE_URL := $(MOVIEREC_STORE_URL)
+# How many servers `make serve-replicas` starts (on PORT, PORT+1, ...).
+N ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint eval bench bench-scale reindex serve proto sample-users clean
+.PHONY: help install demo test test-fast lint eval bench bench-scale reindex serve serve-replicas proto sample-users clean
 
 help: ## Show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) METRICS_ADDRESS=$(METRICS_ADDRESS) REAL_DATA_DIR=$(REAL_DATA_DIR)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) METRICS_ADDRESS=$(METRICS_ADDRESS) REAL_DATA_DIR=$(REAL_DATA_DIR) STORE_URL=$(STORE_URL) N=$(N)"
 
 # torch is installed first and pinned: that version resolves to the CPU build here, and anything
 # installed before it that depends on torch would otherwise pull a CUDA build (gigabytes).
@@ -62,11 +68,19 @@ bench-scale: install ## Scale runs (not in CI): search at 100k and 1M movies, em
 	$(BIN)/movierec-bench-embedding --data-dir $(REAL_DATA_DIR) --out reports
 	$(BIN)/movierec-bench-ease --out reports
 
-reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=...
+# The store URL reaches the programs through the environment, not their command line: make echoes
+# a recipe, and the URL may hold a password.
+reindex serve serve-replicas: export MOVIEREC_STORE_URL = $(STORE_URL)
+
+reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=... (reads the ratings in STORE_URL)
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
 
 serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT, metrics on METRICS_ADDRESS (picks up `make reindex`'s versions)
 	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)"
+
+serve-replicas: install ## N servers of INDEX_DIR on PORT, PORT+1, ... sharing the ratings store STORE_URL
+	$(BIN)/python -m movierec.server.replicas --replicas $(N) --index-dir $(INDEX_DIR) --port $(PORT) \
+		--metrics-address "$(METRICS_ADDRESS)"
 
 proto: install ## Regenerate the checked-in gRPC/protobuf code and type stubs from proto/
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -I proto \

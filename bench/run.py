@@ -99,11 +99,11 @@ def timed_index(data_dir: Path, index_dir: Path) -> float:
 def add_ratings(index_dir: Path, n: int, seed: int = 0) -> None:
     """Record `n` new ratings (known users, catalogue movies) in the ratings store, as feedback would."""
     from movierec.artifact import load_artifact
-    from movierec.store import STORE_NAME, RatingsStore
+    from movierec.store import STORE_NAME, SqliteRatingsStore
 
     index = load_artifact(index_dir)
     rng = random.Random(seed)
-    store = RatingsStore(index_dir / STORE_NAME)
+    store = SqliteRatingsStore(index_dir / STORE_NAME)
     try:
         for i in range(n):
             store.record(int(rng.choice(index.user_ids.tolist())), int(rng.choice(index.movie_ids.tolist())),

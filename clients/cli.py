@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     # The global options are accepted before or after the subcommand ("movierec wait --for 60 --target
     # host:port"): each subcommand's parser carries them too, with no default of its own.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--target", default=argparse.SUPPRESS, help=f"server host:port (default {DEFAULT_TARGET})")
+    common.add_argument("--target", default=argparse.SUPPRESS,
+                        help=f"server host:port, or several replicas separated by commas (calls balanced "
+                        f"round robin) (default {DEFAULT_TARGET})")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds per call (default 30)")
     common.add_argument("--token", default=argparse.SUPPRESS,
                         help="bearer token for a server with tokens_path (default: $MOVIEREC_TOKEN)")

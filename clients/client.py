@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,23 +118,96 @@ SERVICE = "movierec.v1.Recommender"
 TOKEN_ENV = "MOVIEREC_TOKEN"
 
 
-def service_config(timeout_s: float, wait_for_ready: bool = True) -> str:
+def service_config(timeout_s: float, wait_for_ready: bool = True, balanced: bool = False) -> str:
     """The gRPC service config the clients' channels carry: a default deadline per call, and retries
     with exponential backoff (by gRPC itself) for UNAVAILABLE and RESOURCE_EXHAUSTED. Every method may
     be retried: RecordFeedback carries a request id, so the server stores a retried rating once.
     `wait_for_ready`: a call made while the server is unreachable waits for it (up to its deadline)
-    instead of failing at once, which carries calls across a server restart."""
-    return json.dumps({"methodConfig": [{
+    instead of failing at once, which carries calls across a server restart. `balanced`: calls go
+    round robin over the target's addresses that are connected; a retry is picked anew, so a call cut
+    by a replica that dies is retried on another one."""
+    config: dict[str, Any] = {"methodConfig": [{
         "name": [{"service": SERVICE}],
         "timeout": f"{timeout_s:.3f}s",
         "waitForReady": wait_for_ready,
         "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "2s", "backoffMultiplier": 2,
                         "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]},
-    }]})
+    }]}
+    if balanced:
+        config["loadBalancingConfig"] = [{"round_robin": {}}]
+    return json.dumps(config)
 
 
-def channel_arguments(timeout_s: float, wait_for_ready: bool = True) -> list[tuple[str, Any]]:
-    return [("grpc.service_config", service_config(timeout_s, wait_for_ready)), ("grpc.enable_retries", 1)]
+def channel_arguments(timeout_s: float, wait_for_ready: bool = True, balanced: bool = False) -> list[tuple[str, Any]]:
+    arguments: list[tuple[str, Any]] = [("grpc.service_config", service_config(timeout_s, wait_for_ready, balanced)),
+                                        ("grpc.enable_retries", 1)]
+    if balanced:
+        # A replica that comes back is tried again within 5 s (gRPC's default backoff grows to 2 minutes).
+        arguments.append(("grpc.max_reconnect_backoff_ms", 5000))
+    return arguments
+
+
+# Targets already in gRPC's name syntax (not host:port).
+GRPC_SCHEMES = ("ipv4:", "ipv6:", "dns:", "unix:", "unix-abstract:", "vsock:", "xds:")
+
+
+def split_targets(target: str | Sequence[str]) -> list[str]:
+    """"a:1,b:2" or ["a:1", "b:2"] -> ["a:1", "b:2"]."""
+    parts = target.split(",") if isinstance(target, str) else [p for t in target for p in t.split(",")]
+    targets = [p.strip() for p in parts if p.strip()]
+    if not targets:
+        raise ValueError("no server given: expected host:port, or several separated by commas")
+    return targets
+
+
+def channel_target(target: str | Sequence[str]) -> tuple[str, bool]:
+    """The gRPC target for one server or several, and whether calls are balanced over several.
+
+    One server is passed as it is (any gRPC target: host:port, dns:///..., unix:...), and so is a
+    target in gRPC's own syntax. Several, given as host:port each, become one `ipv4:` (or `ipv6:`)
+    target listing every address, which gRPC's round_robin policy spreads calls over; host names are
+    resolved here, once.
+    """
+    if isinstance(target, str) and target.strip().startswith(GRPC_SCHEMES):
+        target = target.strip()
+        return target, target.startswith(("ipv4:", "ipv6:")) and "," in target
+    targets = split_targets(target)
+    if len(targets) == 1:
+        return targets[0], False
+    addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    ports: list[int] = []
+    for item in targets:
+        host, colon, port = item.rpartition(":")
+        if not colon or not port.isdigit() or not host:
+            raise ValueError(f"server {item!r} is not host:port (several servers are given as host:port each, "
+                             "separated by commas)")
+        host = host.strip("[]")
+        try:
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
+        except ValueError:
+            try:
+                found = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+            except OSError as e:
+                raise ValueError(f"server {item!r}: cannot resolve {host!r} ({e})") from None
+            resolved = [ipaddress.ip_address(info[4][0]) for info in found]
+            address = next((a for a in resolved if a.version == 4), resolved[0])
+        addresses.append(address)
+        ports.append(int(port))
+    if len({a.version for a in addresses}) > 1:
+        raise ValueError(f"servers {', '.join(targets)} mix IPv4 and IPv6 addresses; give them in one family")
+    if addresses[0].version == 4:
+        return "ipv4:" + ",".join(f"{a}:{p}" for a, p in zip(addresses, ports)), True
+    return "ipv6:" + ",".join(f"[{a}]:{p}" for a, p in zip(addresses, ports)), True
+
+
+def _channel_options(target: str | Sequence[str], timeout_s: float, wait_for_ready: bool,
+                     secure: bool) -> tuple[str, list[tuple[str, Any]]]:
+    address, balanced = channel_target(target)
+    options = channel_arguments(timeout_s, wait_for_ready, balanced)
+    if balanced and secure and address != target:
+        # The certificate is checked against the first server's name as given (not its resolved address).
+        options.append(("grpc.default_authority", split_targets(target)[0]))
+    return address, options
 
 
 def channel_credentials(tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
@@ -209,18 +285,22 @@ class RecommenderClient:
     """`RecommenderClient("127.0.0.1:50051").recommend("a feel-good romcom", user_id=42)`.
 
     Calls have a deadline of `timeout_s`, are retried by gRPC on UNAVAILABLE and RESOURCE_EXHAUSTED
-    (service_config), and by default wait for an unreachable server up to that deadline. `tls_ca`
-    (with `tls_cert`/`tls_key` for mutual TLS) turns TLS on; `token` (default $MOVIEREC_TOKEN) is sent
+    (service_config), and by default wait for an unreachable server up to that deadline. `target` may
+    name several replicas ("127.0.0.1:50051,127.0.0.1:50052", or a list): calls are balanced round
+    robin over those that answer, and a replica that dies is routed around. `tls_ca` (with
+    `tls_cert`/`tls_key` for mutual TLS) turns TLS on; `token` (default $MOVIEREC_TOKEN) is sent
     as a bearer token. Errors arrive as grpc.RpcError with the server's status code and message.
     """
 
-    def __init__(self, target: str, timeout_s: float = 30.0, channel: grpc.Channel | None = None, *,
-                 token: str | None = None, tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
+    def __init__(self, target: str | Sequence[str], timeout_s: float = 30.0, channel: grpc.Channel | None = None,
+                 *, token: str | None = None, tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
                  tls_key: str | Path | None = None, wait_for_ready: bool = True):
-        credentials = channel_credentials(tls_ca, tls_cert, tls_key)
-        options = channel_arguments(timeout_s, wait_for_ready)
-        self._channel = channel or (grpc.secure_channel(target, credentials, options) if credentials
-                                    else grpc.insecure_channel(target, options))
+        if channel is None:
+            credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+            address, options = _channel_options(target, timeout_s, wait_for_ready, credentials is not None)
+            channel = (grpc.secure_channel(address, credentials, options) if credentials
+                       else grpc.insecure_channel(address, options))
+        self._channel = channel
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = call_metadata(token)
@@ -276,19 +356,19 @@ class RecommenderClient:
 
 
 class AsyncRecommenderClient:
-    """RecommenderClient's methods over `grpc.aio`, for asyncio callers:
+    """RecommenderClient's methods over `grpc.aio`, for asyncio callers (one target or several, likewise):
 
         async with AsyncRecommenderClient("127.0.0.1:50051") as client:
             result = await client.recommend("a feel-good romcom", user_id=42)
     """
 
-    def __init__(self, target: str, timeout_s: float = 30.0, *, token: str | None = None,
+    def __init__(self, target: str | Sequence[str], timeout_s: float = 30.0, *, token: str | None = None,
                  tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
                  tls_key: str | Path | None = None, wait_for_ready: bool = True):
         credentials = channel_credentials(tls_ca, tls_cert, tls_key)
-        options = channel_arguments(timeout_s, wait_for_ready)
-        self._channel = (grpc.aio.secure_channel(target, credentials, options) if credentials
-                         else grpc.aio.insecure_channel(target, options))
+        address, options = _channel_options(target, timeout_s, wait_for_ready, credentials is not None)
+        self._channel = (grpc.aio.secure_channel(address, credentials, options) if credentials
+                         else grpc.aio.insecure_channel(address, options))
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = call_metadata(token)

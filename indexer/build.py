@@ -29,7 +29,7 @@ from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ray_embedding import RayEncoder
 from movierec.recommender import ranking_config
 from movierec.settings import Settings
-from movierec.store import STORE_NAME, read_store
+from movierec.store import describe, read_store
 from movierec.taste import group_by_user, taste_vectors
 
 log = logging.getLogger(__name__)
@@ -147,10 +147,10 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         ratings = load_ratings(files.ratings, files.links, catalogue.movie_ids)
         if ratings_filter is not None:
             ratings.frame = ratings_filter(ratings.frame).reset_index(drop=True)
-        store_path = settings.store_path or index_dir / STORE_NAME
-        store_frame, store_seq = read_store(store_path)
+        store_url = settings.effective_store_url  # SQLite in index_dir unless store_url/store_path say otherwise
+        store_frame, store_seq = read_store(store_url)
         ratings.frame, store_counts = merge_feedback(ratings.frame, store_frame, set(catalogue.movie_ids))
-        log.info("ratings store %s: %d ratings up to seq %d merged (%d not in the catalogue)", store_path,
+        log.info("ratings store %s: %d ratings up to seq %d merged (%d not in the catalogue)", describe(store_url),
                  store_counts["rows"], store_seq, store_counts["not in the catalogue"])
         for report in (catalogue.movies_report, catalogue.credits_report, ratings.ratings_report, ratings.links_report):
             log.info("%s", report.summary())
@@ -204,7 +204,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         manifest["store_seq"] = store_seq
         inputs = manifest["inputs"]
         assert isinstance(inputs, dict)  # _manifest builds it
-        inputs["store"] = {"path": str(store_path), "seq": store_seq, **store_counts}
+        inputs["store"] = {"path": describe(store_url), "seq": store_seq, **store_counts}  # no password
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         calibration = None
         if max(len(movies), len(user_ids)) > settings.exact_search_max:  # an approximate index: calibrate it

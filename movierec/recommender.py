@@ -130,6 +130,8 @@ class Recommender:
         self._genre_names = {g.lower(): g for g in self.understander.genres}
         # Ratings newer than the index: user id -> movie row -> (rating, timestamp).
         self._live: dict[int, dict[int, tuple[float, int]]] = {}
+        # (user id, movie row) -> (timestamp, seq) of the store row that `_live` holds for it.
+        self._live_order: dict[tuple[int, int], tuple[int, int]] = {}
         # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
         # lookup; a rating drops the user's entry. Least recently used go first.
         self._profiles: OrderedDict[int, UserProfile] = OrderedDict()
@@ -223,14 +225,25 @@ class Recommender:
                     self._profiles.popitem(last=False)
             return profile
 
-    def apply(self, rating: StoredRating) -> None:
-        """Fold a recorded rating into the user's live profile (the index itself is unchanged)."""
+    def apply(self, rating: StoredRating) -> bool:
+        """Fold a recorded rating into the user's live profile (the index itself is unchanged).
+
+        For the same user and movie the later rating wins, by (timestamp, seq) as in a reindex, so the
+        order rows arrive in does not matter (a replica applies its own at once and the others' as it
+        reads them), and a row applied twice changes nothing. False when it changed nothing.
+        """
         movie_row = self.index.movie_row.get(rating.movie_id)
         if movie_row is None:  # rated against another catalogue; the next reindex reports it
-            return
+            return False
+        key, order = (rating.user_id, movie_row), (rating.timestamp, rating.seq)
         with self._lock:
+            applied = self._live_order.get(key)
+            if applied is not None and applied >= order:
+                return False
+            self._live_order[key] = order
             self._live.setdefault(rating.user_id, {})[movie_row] = (rating.rating, rating.timestamp)
             self._profiles.pop(rating.user_id, None)
+        return True
 
     def user_summary(self, user_id: int, limit: int) -> UserSummary:
         if limit < 0 or limit > MAX_RECENT:

@@ -14,8 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from movierec.store import STORE_NAME, check_store_url, redact_url, sqlite_url
 
 ENV_PREFIX = "MOVIEREC_"
 # Variables under the prefix that are not server settings: the TOML file's path, and what the
@@ -47,6 +49,9 @@ def _expand_user(value: Path | None) -> Path | None:
 # "~/movierec" means the home folder's, whether it came from the environment, TOML or a flag.
 UserPath = Annotated[Path, AfterValidator(_expand_user)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none), AfterValidator(_expand_user)]
+# sqlite:///<path> or postgresql://…; empty means none (movierec.store checks it, without echoing a password).
+StoreUrl = Annotated[str | None, BeforeValidator(_empty_is_none),
+                     AfterValidator(lambda v: check_store_url(v.strip()) if v is not None else None)]
 
 
 def _default_model_dir() -> Path:
@@ -67,7 +72,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, case_sensitive=False, frozen=True, extra="forbid",
-                                      validate_default=True)
+                                      validate_default=True, hide_input_in_errors=True)  # a password in store_url
 
     # Where the data files are (TMDB 5000 CSVs + MovieLens ratings/links).
     data_dir: UserPath = Path("data/sample")
@@ -75,9 +80,16 @@ class Settings(BaseSettings):
     index_dir: UserPath = Path("var/index")
     # The embedding cache; empty means index_dir/cache.
     cache_dir: OptionalPath = None
-    # The ratings store (SQLite) that feedback is written to and reindex reads; empty means
-    # index_dir/feedback.sqlite.
+    # The ratings store that feedback is written to and reindex reads: store_url is
+    # sqlite:///<path> (three slashes and a relative path, four for an absolute one) or
+    # postgresql://user:password@host:port/database (replicas on one database learn each other's
+    # ratings). store_path is the older way to name a SQLite file. Both empty: SQLite at
+    # index_dir/feedback.sqlite. Set at most one of them.
+    store_url: StoreUrl = None
     store_path: OptionalPath = None
+    # How often a server looks for ratings that other servers recorded in the same store (seconds;
+    # 0: never). On PostgreSQL a notification wakes it at once; this is the fallback.
+    store_poll_interval_s: NonNegative = 0.25
     # Explicit file paths; empty means "find it in data_dir by its usual names".
     movies_csv: OptionalPath = None
     credits_csv: OptionalPath = None
@@ -201,6 +213,20 @@ class Settings(BaseSettings):
     # Versions kept in index_dir besides the current one.
     keep_versions: Count = 2
 
+    @model_validator(mode="after")
+    def _one_store_setting(self) -> Settings:
+        if self.store_url is not None and self.store_path is not None:
+            raise ValueError("store_url and store_path are both set; set only one (store_url "
+                             "sqlite:///<path> names the same file as store_path <path>)")
+        return self
+
+    @property
+    def effective_store_url(self) -> str:
+        """The store feedback goes to: store_url, else SQLite at store_path or index_dir/feedback.sqlite."""
+        if self.store_url is not None:
+            return self.store_url
+        return sqlite_url(self.store_path or self.index_dir / STORE_NAME)
+
     @property
     def admitted_requests(self) -> int:
         """Recommend calls allowed in the server at once (0: unbounded)."""
@@ -228,11 +254,16 @@ def _checked(values: dict[str, Any], origins: dict[str, str]) -> Settings:
         return Settings(**values)
     except ValidationError as e:
         error = e.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else "?"
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings: its message names them
+            raise ValueError(message) from None
+        name = str(error["loc"][0])
         where = f" (from {origins[name]})" if name in origins else ""
         if error["type"] == "extra_forbidden":
             raise ValueError(f"unknown setting {name!r}{where}") from None
-        raise ValueError(f"setting {name}{where}: {error['input']!r} is not valid: {error['msg']}") from None
+        value = error["input"]
+        shown = repr(redact_url(value)) if name == "store_url" and isinstance(value, str) else repr(value)
+        raise ValueError(f"setting {name}{where}: {shown} is not valid: {message}") from None
 
 
 def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:

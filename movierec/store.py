@@ -1,8 +1,17 @@
-"""The ratings store: every piece of feedback, durably, in SQLite (WAL mode, fsync on commit).
+"""The ratings store: every piece of feedback, durably, behind one interface with two backends.
+
+- SQLite (the default, `sqlite:///<path>`): WAL mode, fsync on every commit; one file that the
+  processes of one machine can share.
+- PostgreSQL (`postgresql://…`, `movierec.store_postgres`): for replicas on several machines.
 
 It is the source of truth for ratings given through the service: `make reindex` reads it together
 with the CSV ratings (for the same user and movie the later rating wins), and a server replays the
-rows newer than its index (`seq` greater than the index's `store_seq`) on load.
+rows newer than its index (`seq` greater than the index's `store_seq`) on load, then follows the
+rows other replicas add (`since`, woken by `wait_for_news`).
+
+Both backends keep one promise the followers rely on: **seq order is commit order**. A row with a
+higher seq is never visible before every row with a lower seq is, so a reader that has seen every
+row up to seq N and asks for `since(N)` can never skip one.
 """
 
 from __future__ import annotations
@@ -11,14 +20,20 @@ import os
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from movierec.diagnostics import InvalidArgument, Unavailable
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 STORE_NAME = "feedback.sqlite"
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Never edit one that
 # has shipped: add the next.
@@ -47,6 +62,113 @@ class StoredRating:
     duplicate: bool = False
 
 
+# -- locations ------------------------------------------------------------------------------------
+def redact_url(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` parameter) replaced by ***,
+    for logs, messages and manifests."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a store URL that cannot be parsed>"
+    if parts.password is None and "password=" not in parts.query.lower():
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, _, host = netloc.rpartition("@")
+        if ":" in user:
+            user = user.split(":", 1)[0] + ":***"
+        netloc = f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_store_url(url: str) -> str:
+    """The URL if it names a store this program can open; ValueError (without the password) if not."""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith(SQLITE_PREFIX) or not url[len(SQLITE_PREFIX):].strip():
+            raise ValueError("a SQLite store is sqlite:///<path> (three slashes then a relative path, "
+                             "four for an absolute one)")
+        return url
+    if scheme in POSTGRES_SCHEMES:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"{redact_url(url)} is not a valid PostgreSQL URL "
+                             "(postgresql://user:password@host:port/database)") from None
+        return url
+    raise ValueError("expected sqlite:///<path> or postgresql://user:password@host:port/database")
+
+
+def sqlite_url(path: Path) -> str:
+    return SQLITE_PREFIX + str(path)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL; None for any other store."""
+    return Path(url[len(SQLITE_PREFIX):]).expanduser() if url.startswith(SQLITE_PREFIX) else None
+
+
+def describe(url: str) -> str:
+    """How messages name a store: its file for SQLite, its URL without the password otherwise."""
+    path = sqlite_path(url)
+    return str(path) if path is not None else redact_url(url)
+
+
+# -- the interface --------------------------------------------------------------------------------
+class RatingsStore(ABC):
+    """Thread-safe. `record` returns only after a durable commit; `since` reads in seq (= commit) order."""
+
+    def __init__(self, location: str):
+        self.location = location  # how messages and logs name this store (never with a password)
+        self._closed = threading.Event()
+
+    @abstractmethod
+    def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
+               timestamp: int | None = None) -> StoredRating:
+        """Store one rating durably. With a request_id seen before, returns the stored row (duplicate=True);
+        the same request_id for another rating is InvalidArgument; a store that cannot be written, Unavailable."""
+
+    @abstractmethod
+    def since(self, seq: int) -> list[StoredRating]:
+        """Rows with seq > `seq`, oldest first."""
+
+    def wait_for_news(self, timeout_s: float) -> bool:
+        """Wait until another writer may have added rows (True), or `timeout_s` (False). A store that
+        cannot tell just waits: its followers poll."""
+        self._closed.wait(timeout_s)
+        return False
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def existing_rating(row: tuple[int, int, int, float, int], user_id: int, movie_id: int, rating: float,
+                    request_id: str) -> StoredRating:
+    """The stored row (seq, user, movie, rating, timestamp) a request_id already names, as a duplicate;
+    InvalidArgument if it was used for another rating."""
+    seq, stored_user, stored_movie, stored_rating, stored_at = row
+    if (stored_user, stored_movie, stored_rating) != (user_id, movie_id, rating):
+        raise InvalidArgument(f"request_id {request_id!r} was already used for user {stored_user}, movie "
+                              f"{stored_movie}, rating {stored_rating}; use a new request_id for a different rating")
+    return StoredRating(seq, stored_user, stored_movie, stored_rating, stored_at, duplicate=True)
+
+
+def open_store(url: str) -> RatingsStore:
+    """The store a (checked) store URL names: Unavailable if it cannot be opened."""
+    path = sqlite_path(url)
+    if path is not None:
+        return SqliteRatingsStore(path)
+    from movierec.store_postgres import PostgresRatingsStore
+
+    return PostgresRatingsStore(url)
+
+
+# -- SQLite ---------------------------------------------------------------------------------------
 def _read_only_filesystem(path: Path) -> bool:
     try:
         return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
@@ -66,10 +188,14 @@ def _unavailable(path: Path, error: sqlite3.Error) -> Unavailable:
                        "retry later with the same request_id")
 
 
-class RatingsStore:
-    """Thread-safe; one connection, writes serialised. `record` returns after a durable commit."""
+class SqliteRatingsStore(RatingsStore):
+    """One connection, writes serialised. Several processes may share the file (e.g. replicas on one
+    machine): each write is one IMMEDIATE transaction, which holds SQLite's single write lock from
+    before the request_id check until the commit, so the check is atomic across processes and rowids
+    (seq) are taken in commit order."""
 
     def __init__(self, path: Path):
+        super().__init__(str(path))
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -82,72 +208,104 @@ class RatingsStore:
         except sqlite3.Error as e:
             raise _unavailable(path, e) from e
 
-    def _migrate(self) -> None:
+    def _version(self) -> int:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise Unavailable(f"the ratings store {self.path} has schema version {version}, newer than this "
                               f"program knows ({len(MIGRATIONS)})")
-        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+        return int(version)
+
+    def _migrate(self) -> None:
+        if self._version() == len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")  # one process migrates; another waits, then finds it done
+        try:
+            version = self._version()
+            for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {target}")
-                self._db.execute("COMMIT")
-            except BaseException:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            try:
                 self._db.execute("ROLLBACK")
-                raise
+            except sqlite3.Error:
+                pass  # the connection rolled back on its own (e.g. after a full disk)
 
     def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
                timestamp: int | None = None) -> StoredRating:
-        """Store one rating durably. With a request_id seen before, returns the stored row (duplicate=True)."""
         timestamp = int(time.time()) if timestamp is None else timestamp
         with self._lock:
             try:
-                if request_id:
-                    row = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
-                                           "WHERE request_id = ?", (request_id,)).fetchone()
-                    if row is not None:
-                        if (row[1], row[2], row[3]) != (user_id, movie_id, rating):
-                            raise InvalidArgument(
-                                f"request_id {request_id!r} was already used for user {row[1]}, movie {row[2]}, "
-                                f"rating {row[3]}; use a new request_id for a different rating")
-                        seq, stored_user, stored_movie, stored_rating, stored_at = row
-                        return StoredRating(seq, stored_user, stored_movie, stored_rating, stored_at, duplicate=True)
-                cursor = self._db.execute(
-                    "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES (?, ?, ?, ?, ?)",
-                    (user_id, movie_id, rating, timestamp, request_id or None))
-                assert cursor.lastrowid is not None  # an INSERT always sets it
-                return StoredRating(cursor.lastrowid, user_id, movie_id, rating, timestamp)
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    stored = self._insert(user_id, movie_id, rating, request_id, timestamp)
+                    self._db.execute("COMMIT")  # acknowledged only once this returns
+                except BaseException:
+                    self._rollback()
+                    raise
+                return stored
             except sqlite3.Error as e:
                 raise _unavailable(self.path, e) from e
 
+    def _insert(self, user_id: int, movie_id: int, rating: float, request_id: str | None,
+                timestamp: int) -> StoredRating:
+        if request_id:
+            row = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
+                                   "WHERE request_id = ?", (request_id,)).fetchone()
+            if row is not None:
+                return existing_rating(row, user_id, movie_id, rating, request_id)
+        cursor = self._db.execute(
+            "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES (?, ?, ?, ?, ?)",
+            (user_id, movie_id, rating, timestamp, request_id or None))
+        assert cursor.lastrowid is not None  # an INSERT always sets it
+        return StoredRating(cursor.lastrowid, user_id, movie_id, rating, timestamp)
+
     def since(self, seq: int) -> list[StoredRating]:
-        """Rows with seq > `seq`, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback WHERE seq > ? "
-                                    "ORDER BY seq", (seq,)).fetchall()
+            try:
+                rows = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
+                                        "WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+            except sqlite3.Error as e:
+                raise Unavailable(f"the ratings store {self.path} cannot be read ({e})") from e
         return [StoredRating(*r) for r in rows]
 
     def close(self) -> None:
+        super().close()
         with self._lock:
             self._db.close()
 
 
-def read_store(path: Path) -> tuple[pd.DataFrame, int]:
+# -- for the indexer ------------------------------------------------------------------------------
+def read_store(location: str | Path) -> tuple[pd.DataFrame, int]:
     """All stored ratings for the indexer: (frame with user_id, movie_id, rating, timestamp, seq; max seq).
 
-    Opened read-only, so a reindex never blocks or changes the store a server is writing.
+    `location`: a store URL, or the path of a SQLite store. Read in one snapshot without writing, so
+    a reindex never blocks or changes the store a server is writing; since seq order is commit order,
+    the snapshot holds every row up to its max seq.
     """
+    import pandas as pd
+
     columns = ["user_id", "movie_id", "rating", "timestamp", "seq"]
-    if not path.exists():
-        return pd.DataFrame(columns=columns), 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT user_id, movie_id, rating, timestamp, seq FROM feedback ORDER BY seq").fetchall()
-    except sqlite3.OperationalError:  # a store created but never migrated: nothing in it
+    path = location if isinstance(location, Path) else sqlite_path(location)
+    if path is None:
+        from movierec.store_postgres import read_rows
+
+        rows = read_rows(str(location))
+    elif not path.exists():
         rows = []
-    finally:
-        db.close()
+    else:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT user_id, movie_id, rating, timestamp, seq FROM feedback ORDER BY seq").fetchall()
+        except sqlite3.OperationalError:  # a store created but never migrated: nothing in it
+            rows = []
+        finally:
+            db.close()
     frame = pd.DataFrame(rows, columns=columns)
     return frame, int(frame["seq"].max()) if len(frame) else 0

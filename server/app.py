@@ -28,6 +28,7 @@ from movierec.server.metrics import ServerMetrics, serve_metrics
 from movierec.server.servicer import RecommenderServicer
 from movierec.server.state import ServingState
 from movierec.settings import Settings, load_settings
+from movierec.store import describe
 from movierec.v1 import recommender_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-serve: {e}", file=sys.stderr)
         return 1
-    log.info("listening on %s (port %d%s), index dir %s%s", settings.address, port,
-             ", TLS" if settings.tls_cert_path else "", settings.index_dir,
+    log.info("listening on %s (port %d%s), index dir %s, ratings store %s%s", settings.address, port,
+             ", TLS" if settings.tls_cert_path else "", settings.index_dir, describe(settings.effective_store_url),
              f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "")
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

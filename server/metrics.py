@@ -50,6 +50,8 @@ class ServerMetrics:
         self.feedback = Counter("movierec_feedback_writes", "Ratings acknowledged, by whether they were new",
                                 ["result"], registry=r)
         self.store_errors = Counter("movierec_store_errors", "Ratings store operations that failed", registry=r)
+        self.followed = Counter("movierec_store_followed_ratings",
+                                "Ratings other servers recorded in the shared store, applied here", registry=r)
 
     def watch_queue(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(depth)

@@ -20,7 +20,7 @@ from movierec.server.batcher import MicroBatcher
 from movierec.server.interceptors import current_call
 from movierec.server.metrics import ServerMetrics
 from movierec.settings import Settings
-from movierec.store import STORE_NAME, RatingsStore, StoredRating
+from movierec.store import RatingsStore, StoredRating, describe, open_store
 from movierec.understanding import Understood
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,13 @@ class ServingState:
     Feedback is committed to the ratings store, then applied to the serving Recommender, under one
     lock that a swap also takes: a new version replays the store rows its index does not contain
     before it starts serving, so no acknowledged rating falls between two versions.
+
+    Replicas sharing a store learn each other's ratings from a follower thread: it reads the rows
+    after the last one it applied (`since`), woken by the store when another writer commits
+    (PostgreSQL's NOTIFY) and every `store_poll_interval_s` in any case. Since seq order is commit
+    order in both stores, reading "after the last seq seen" skips no row. A replica's own ratings
+    come back to it this way too; `Recommender.apply` keeps, per user and movie, the row with the
+    latest (timestamp, seq), so applying one again changes nothing.
     """
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
@@ -76,6 +83,9 @@ class ServingState:
         self._stop = threading.Event()
         self._feedback_lock = threading.Lock()
         self._store: RatingsStore | None = None
+        self._store_lock = threading.Lock()  # opens the store once, for feedback and the follower alike
+        # Every store row up to this seq is in the serving Recommender (its index, or applied live).
+        self._applied_seq = 0
         self.first_load_tried = threading.Event()  # set once the first load has succeeded or failed
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
@@ -84,6 +94,10 @@ class ServingState:
         self.metrics.watch_queue(lambda: self.batcher.waiting)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
+        self._follower: threading.Thread | None = None
+        if settings.store_poll_interval_s > 0:
+            self._follower = threading.Thread(target=self._follow, name="movierec-store-follower", daemon=True)
+            self._follower.start()
 
     # -- requests -------------------------------------------------------------------------
     def recommender(self) -> Recommender:
@@ -127,9 +141,12 @@ class ServingState:
 
     def store(self) -> RatingsStore:
         """The ratings store, opened on first use (so a store that cannot be opened fails feedback only)."""
-        if self._store is None:
-            self._store = RatingsStore(self.settings.store_path or self.settings.index_dir / STORE_NAME)
-        return self._store
+        with self._store_lock:
+            if self._store is None:
+                if self._stop.is_set():
+                    raise Unavailable("the server is shutting down; the rating was not recorded")
+                self._store = open_store(self.settings.effective_store_url)
+            return self._store
 
     def record_feedback(self, feedback: Feedback) -> tuple[StoredRating, int]:
         """Commit durably, then apply live. Returns (the stored row, the user's rating count)."""
@@ -138,9 +155,12 @@ class ServingState:
         with self._feedback_lock:
             try:
                 stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
-            except Unavailable:
+            except Unavailable as e:
                 self.metrics.store_errors.inc()
-                raise
+                if "recorded" in str(e):
+                    raise
+                # The store could not even be opened: say what that means for this rating.
+                raise Unavailable(f"{e}; the rating was not recorded, retry later with the same request_id") from e
             recommender = self.recommender()  # the version serving now (a swap waits for this lock)
             if not stored.duplicate:
                 recommender.apply(stored)
@@ -220,10 +240,11 @@ class ServingState:
                 missed = self.store().since(recommender.store_seq)
             except MovierecError as e:  # the store is unreadable: serve the index alone, say so
                 log.error("ratings newer than index %s could not be replayed: %s", version, e)
-                missed = []
+                missed = []  # the follower reads them from store_seq on once the store answers
             for stored in missed:
                 recommender.apply(stored)
             self._recommender = recommender
+            self._applied_seq = missed[-1].seq if missed else recommender.store_seq
         if missed:
             log.info("replayed %d ratings recorded after index %s was built", len(missed), version)
         self._failed_version = None
@@ -246,10 +267,55 @@ class ServingState:
                 return
             self._stop.wait(interval if interval > 0 else 1.0)
 
+    # -- following the shared store ----------------------------------------------------------
+    def follow_store(self) -> int:
+        """Apply the rows committed to the store since the last one applied (another replica's, or this
+        one's own, which change nothing). Returns how many changed the serving Recommender."""
+        if self._recommender is None:
+            return 0
+        watermark = self._applied_seq
+        rows = self.store().since(watermark)  # read outside the lock: feedback does not wait for it
+        if not rows:
+            return 0
+        changed = 0
+        with self._feedback_lock:
+            if self._applied_seq != watermark:  # a new version was swapped in meanwhile: read again from its seq
+                return 0
+            recommender = self.recommender()
+            for stored in rows:
+                changed += recommender.apply(stored)
+            self._applied_seq = rows[-1].seq
+        if changed:
+            self.metrics.followed.inc(changed)
+        return changed
+
+    def _follow(self) -> None:
+        interval = self.settings.store_poll_interval_s
+        failure: str | None = None
+        while not self._stop.is_set():
+            try:
+                self.follow_store()
+                if failure is not None:
+                    log.info("following the ratings store %s again", describe(self.settings.effective_store_url))
+                    failure = None
+            except MovierecError as e:
+                if str(e) != failure:  # said once, not every interval
+                    log.warning("cannot follow the ratings store: %s; trying again every %.2g s", e, interval)
+                failure = str(e)
+            except Exception:
+                log.exception("bug while following the ratings store")
+            store = self._store
+            if store is None or failure is not None or self._stop.is_set():
+                self._stop.wait(interval)
+            else:
+                store.wait_for_news(interval)
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop watching; queued batches still run (waiting at most `timeout_s` for them); close the store."""
         self._stop.set()
         self.batcher.close(timeout_s)
+        if self._follower is not None:
+            self._follower.join(timeout=timeout_s)  # wakes within one poll interval
         with self._feedback_lock:
             if self._store is not None:
                 self._store.close()

@@ -12,6 +12,8 @@ import pytest
 from movierec.embedding import Encoder
 from movierec.settings import Settings
 
+from pgserver import PostgresServer
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data" / "sample"
 
@@ -26,6 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("realdata") is not None:
             item.add_marker(pytest.mark.xdist_group("realdata"))
+        if "postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +101,17 @@ def sample_server(sample_settings: Settings, encoder: Encoder) -> Iterator[tuple
 def sample_channel(sample_server: tuple[grpc.Server, int]) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{sample_server[1]}") as channel:
         yield channel
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/pgserver.py; installed with apt-get if missing)."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres: PostgresServer) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server (with a password in it)."""
+    return postgres.new_database()

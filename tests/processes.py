@@ -57,3 +57,20 @@ class ServerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def stored_feedback(store_url: str) -> list[tuple[str, int, int, float]]:
+    """Every row of a ratings store as (request_id, user_id, movie_id, rating), read straight from the engine."""
+    from movierec.store import sqlite_path
+
+    path = sqlite_path(store_url)
+    query = "SELECT request_id, user_id, movie_id, rating FROM feedback ORDER BY seq"
+    if path is not None:
+        import sqlite3
+
+        with sqlite3.connect(path) as db:
+            return [tuple(row) for row in db.execute(query).fetchall()]  # type: ignore[misc]
+    import psycopg
+
+    with psycopg.connect(store_url) as conn:
+        return [tuple(row) for row in conn.execute(query).fetchall()]  # type: ignore[misc]

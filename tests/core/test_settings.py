@@ -192,3 +192,34 @@ def test_settings_built_in_code_ignore_the_environment() -> None:
 def test_replace_checks_its_values() -> None:
     with pytest.raises(ValueError, match="candidate_movies"):
         Settings().replace(candidate_movies=0)
+
+
+def test_the_store_is_sqlite_in_the_index_dir_unless_store_url_or_store_path_says_otherwise() -> None:
+    assert load(env={}).effective_store_url == "sqlite:///var/index/feedback.sqlite"
+    assert load(env={"MOVIEREC_STORE_PATH": "/srv/f.sqlite"}).effective_store_url == "sqlite:////srv/f.sqlite"
+    url = "postgresql://movierec:pw@db.example:5432/movierec"
+    assert load(env={"MOVIEREC_STORE_URL": url}).effective_store_url == url
+    assert load(env={"MOVIEREC_STORE_URL": "sqlite:///x.sqlite"}).effective_store_url == "sqlite:///x.sqlite"
+    assert load(env={"MOVIEREC_STORE_URL": ""}).store_url is None
+
+
+@pytest.mark.parametrize("value, says", [
+    ("mysql://movierec:hunter2-secret@db/movierec", "expected sqlite:///<path> or postgresql://"),
+    ("sqlite://feedback.sqlite", "three slashes"),
+    ("postgresql://movierec:hunter2-secret@db:port/movierec", "not a valid PostgreSQL URL"),
+    ("/var/feedback.sqlite", "expected sqlite:///<path> or postgresql://"),
+])
+def test_a_bad_store_url_is_one_sentence_naming_the_setting_without_the_password(value: str, says: str) -> None:
+    with pytest.raises(ValueError) as info:
+        load(env={"MOVIEREC_STORE_URL": value})
+    message = str(info.value)
+    assert message.startswith("setting store_url (from environment variable MOVIEREC_STORE_URL): "), message
+    assert says in message and "hunter2-secret" not in message and "\n" not in message, message
+    with pytest.raises(Exception) as direct:  # pydantic's own error, from code: no password either
+        Settings(store_url=value)
+    assert "hunter2-secret" not in str(direct.value)
+
+
+def test_store_url_and_store_path_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="store_url and store_path are both set"):
+        load(env={"MOVIEREC_STORE_URL": "sqlite:///a.sqlite", "MOVIEREC_STORE_PATH": "b.sqlite"})

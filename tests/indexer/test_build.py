@@ -200,3 +200,31 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
     newest = max(version_folders(warm_settings.index_dir))
     manifest = json.loads((warm_settings.index_dir / newest / "manifest.json").read_text())
     assert manifest["learned"]["carried over from"] == first.version
+
+
+def test_the_indexer_reads_the_ratings_from_a_postgresql_store(encoder: Encoder, warm_settings: Settings,
+                                                                postgres_url: str) -> None:
+    """store_url names the store a build reads (here a real PostgreSQL server); the manifest records its
+    last seq, and names it without the password."""
+    import json
+
+    from movierec.store import open_store, redact_url, sqlite_path
+
+    settings = warm_settings.replace(store_url=postgres_url, learned_train=False)
+    store = open_store(postgres_url)
+    try:
+        newcomer = store.record(990_301, 862, 4.5, "pg-1")
+        store.record(990_301, 424242424, 3.0, "pg-2")  # not in the catalogue: counted, not indexed
+        last = store.record(990_302, 603, 5.0, "pg-3")
+    finally:
+        store.close()
+    build_index(settings, encoder=encoder, progress=False)
+    index = load_artifact(settings.index_dir)
+    assert index.manifest["store_seq"] == last.seq > newcomer.seq
+    assert index.manifest["inputs"]["store"] == {"path": redact_url(postgres_url), "seq": last.seq, "rows": 3,
+                                                 "not in the catalogue": 1, "replaced by a later rating": 0}
+    assert {990_301, 990_302} <= set(index.user_row)
+    assert [int(index.movie_ids[r]) for r in index.rated(index.user_row[990_301])] == [862]
+    assert ":***@" in index.manifest["inputs"]["store"]["path"]
+    assert postgres_url.split(":")[2].split("@")[0] not in json.dumps(index.manifest)  # the password
+    assert not (settings.index_dir / "feedback.sqlite").exists() and sqlite_path(postgres_url) is None

@@ -16,7 +16,7 @@ from movierec.indexer.build import build_index
 from movierec.indexer.learn import memory_artifact
 from movierec.settings import Settings
 from movierec.splits import temporal_split
-from movierec.store import STORE_NAME, RatingsStore
+from movierec.store import STORE_NAME, SqliteRatingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_a_reindex_carries_the_model_over_until_the_ratings_move(tmp_path: Path,
     ratings = pd.read_csv(SAMPLE_DATA / "ratings.csv")
     links = pd.read_csv(SAMPLE_DATA / "links.csv").dropna()
     tmdb = dict(zip(links["movieId"], links["tmdbId"].astype(int)))
-    store = RatingsStore(tmp_path / "i" / STORE_NAME)
+    store = SqliteRatingsStore(tmp_path / "i" / STORE_NAME)
     added = 0
     for user in range(900_000, 900_000 + len(ratings) // 10 // 5 + 1):
         for movie in list(tmdb.values())[:5]:

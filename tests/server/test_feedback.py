@@ -19,7 +19,9 @@ from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
 from movierec.server.app import create_server
 from movierec.settings import Settings
-from movierec.store import RatingsStore
+from movierec.store import SqliteRatingsStore
+
+from processes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +162,7 @@ def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on
     try:
         settings = sample_settings.replace(store_path=mount / "feedback.sqlite", reload_interval_s=0.1)
         if failure == "read-only":  # a store with a rating in it, on a disk that is then made read-only
-            store = RatingsStore(settings.store_path)
+            store = SqliteRatingsStore(settings.store_path)
             store.record(3, TOY_STORY, 4.0)
             store.close()
             subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
@@ -185,3 +187,20 @@ def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on
         if server is not None:
             server.stop(None)
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_postgresql_store_that_cannot_be_reached_is_unavailable_and_recommendations_go_on(
+        sample_settings: Settings, encoder: Encoder) -> None:
+    url = f"postgresql://movierec:do-not-show-me@127.0.0.1:{free_port()}/movierec"  # nothing listens there
+    server, port = create_server(sample_settings.replace(store_url=url), "127.0.0.1:0", encoder=encoder)
+    try:
+        with RecommenderClient(f"127.0.0.1:{port}") as client:
+            assert client.wait_until_serving(30)
+            code, details = code_of(client.record_feedback, 3, TOY_STORY, 4.0)
+            assert code == grpc.StatusCode.UNAVAILABLE
+            assert "postgresql://movierec:***@127.0.0.1" in details and "cannot be reached" in details, details
+            assert "the rating was not recorded, retry later with the same request_id" in details, details
+            assert "do-not-show-me" not in details
+            assert len(client.recommend("a comedy", user_id=3).movies) == 10
+    finally:
+        server.stop(None)

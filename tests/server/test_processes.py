@@ -1,11 +1,10 @@
-"""Against real server processes: SIGKILL durability, and hot reindex under load."""
+"""Against real server processes: SIGKILL durability (on SQLite and on PostgreSQL), and hot reindex under load."""
 
 from __future__ import annotations
 
 import queue
 import random
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -18,8 +17,9 @@ from conftest import REPO, SAMPLE_DATA
 from movierec.artifact import load_artifact
 from movierec.clients.client import RecommenderClient
 from movierec.settings import Settings
+from movierec.store import STORE_NAME, sqlite_url
 
-from processes import BIN, ServerProcess
+from processes import BIN, ServerProcess, stored_feedback
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,22 @@ def index_copy(tmp_path: Path, sample_settings: Settings) -> Path:
     return index_dir
 
 
-def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy: Path, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, index_copy: Path) -> str:
+    """The durability tests run against both stores: the default SQLite file in the index folder, and
+    a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return sqlite_url(index_copy / STORE_NAME)
+    return request.getfixturevalue("postgres_url")
+
+
+def store_env(store_url: str) -> dict[str, str]:
+    """The server's environment for a store: SQLite is left to the default (the file in the index folder)."""
+    return {} if store_url.startswith("sqlite:") else {"MOVIEREC_STORE_URL": store_url}
+
+
+def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy: Path, tmp_path: Path,
+                                                                     store_url: str) -> None:
     index = load_artifact(index_copy)
     rng = random.Random(11)
     users = [600_001, 600_002, 600_003, int(index.user_ids[0]), int(index.user_ids[1])]
@@ -43,7 +58,7 @@ def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy
         pending.put(item)
     acked: dict[str, tuple[int, int, float]] = {}
     lock = threading.Lock()
-    server = ServerProcess(index_copy, tmp_path / "server.log")
+    server = ServerProcess(index_copy, tmp_path / "server.log", env=store_env(store_url))
     server.start()
     stop = threading.Event()
 
@@ -93,8 +108,7 @@ def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy
                 assert mine <= seen, f"user {user}: lost {mine - seen}"
     finally:
         server.stop()
-    with sqlite3.connect(index_copy / "feedback.sqlite") as db:
-        rows = db.execute("SELECT request_id, user_id, movie_id, rating FROM feedback").fetchall()
+    rows = stored_feedback(store_url)
     assert kills == 4
     assert len(rows) == len(plan)                               # zero duplicated
     assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked    # zero lost, every value as acknowledged
@@ -172,7 +186,8 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
         server.stop()
 
 
-def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: Path, tmp_path: Path) -> None:
+def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: Path, tmp_path: Path,
+                                                                   store_url: str) -> None:
     """Three concurrent clients; after each acknowledged rating the server is SIGKILLed and restarted,
     and every rating acknowledged so far must be there before the next one."""
     movies = [int(m) for m in load_artifact(index_copy).movie_ids[:2]]
@@ -182,7 +197,7 @@ def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: P
     failures: list[str] = []
     lock = threading.Lock()
     new_ack = threading.Event()
-    server = ServerProcess(index_copy, tmp_path / "server.log")
+    server = ServerProcess(index_copy, tmp_path / "server.log", env=store_env(store_url))
     server.start()
     done = threading.Event()
     gate = threading.Event()  # closed while the server is killed, restarted and checked
@@ -239,8 +254,7 @@ def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: P
         for t in threads:
             t.join()
         server.stop()
-    with sqlite3.connect(index_copy / "feedback.sqlite") as db:
-        rows = db.execute("SELECT request_id, user_id, movie_id, rating FROM feedback").fetchall()
+    rows = stored_feedback(store_url)
     print(f"{kills} SIGKILLs for {total} acknowledged ratings")
     assert kills >= total // 2  # two acks landing at the same instant share a kill; most get their own
     assert len(rows) == total and {r[0]: (r[1], r[2], r[3]) for r in rows} == acked

@@ -1,0 +1,216 @@
+"""The ratings store's promises, on both backends (SQLite and a real PostgreSQL server).
+
+Idempotent request ids, versioned migrations, data kept across a reopen, and seq order = commit
+order: concurrent writers on their own connections, with a follower reading "after the last seq it
+saw" all the while, and the follower must see every acknowledged row exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from movierec.diagnostics import InvalidArgument, Unavailable
+from movierec.store import MIGRATIONS, StoredRating, open_store, read_store, redact_url, sqlite_path, sqlite_url
+from movierec.store_postgres import MIGRATIONS as PG_MIGRATIONS
+
+from processes import free_port
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "feedback.sqlite")
+    return request.getfixturevalue("postgres_url")
+
+
+def test_records_in_seq_order_and_since_reads_after_a_seq(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        first = store.record(1, 862, 4.5, "a", timestamp=100)
+        second = store.record(2, 603, 3.0, None, timestamp=101)
+        third = store.record(1, 603, 0.5, "c")
+        assert first.seq < second.seq < third.seq and not first.duplicate
+        assert third.timestamp >= int(time.time()) - 5
+        assert store.since(0) == [first, second, third]
+        assert store.since(first.seq) == [second, third]
+        assert store.since(third.seq) == []
+        assert all(isinstance(r.rating, float) and isinstance(r.seq, int) for r in store.since(0))
+    finally:
+        store.close()
+
+
+def test_a_request_id_is_stored_once_and_cannot_name_another_rating(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        stored = store.record(5, 862, 4.0, "retry-me", timestamp=200)
+        again = store.record(5, 862, 4.0, "retry-me", timestamp=999)
+        assert again == StoredRating(stored.seq, 5, 862, 4.0, 200, duplicate=True)
+        for other in [(5, 862, 3.5), (6, 862, 4.0), (5, 603, 4.0)]:
+            with pytest.raises(InvalidArgument, match="already used"):
+                store.record(*other, "retry-me")
+        assert len(store.since(0)) == 1
+        # Without a request id nothing is deduplicated.
+        store.record(5, 862, 4.0)
+        store.record(5, 862, 4.0)
+        assert len(store.since(0)) == 3
+    finally:
+        store.close()
+
+
+def test_reopening_keeps_the_rows_and_the_schema_version(store_url: str) -> None:
+    store = open_store(store_url)
+    kept = [store.record(7, 862, 2.5, "k1"), store.record(8, 603, 5.0, "k2")]
+    store.close()
+    store = open_store(store_url)
+    try:
+        assert store.since(0) == kept
+        assert store.record(7, 862, 2.5, "k1").duplicate
+        assert store.record(9, 862, 1.0, "k3").seq > kept[-1].seq
+    finally:
+        store.close()
+    path = sqlite_path(store_url)
+    if path is not None:
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    else:
+        with psycopg.connect(store_url) as conn:
+            versions = [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, len(PG_MIGRATIONS) + 1))  # applied once each, however often opened
+
+
+def test_a_schema_newer_than_the_program_is_refused(store_url: str) -> None:
+    open_store(store_url).close()
+    path = sqlite_path(store_url)
+    if path is not None:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version = 99")
+    else:
+        with psycopg.connect(store_url) as conn:
+            conn.execute("INSERT INTO schema_version (version) VALUES (99)")
+    with pytest.raises(Unavailable, match="schema version 99, newer than this program knows"):
+        open_store(store_url)
+
+
+def test_concurrent_writers_and_a_follower_see_every_acknowledged_row_once(store_url: str) -> None:
+    writers, per_writer = 6, 25
+    acked: list[StoredRating] = []
+    lock = threading.Lock()
+    done = threading.Event()
+    seen: list[int] = []
+    follower_store = open_store(store_url)
+
+    def write(w: int) -> None:
+        store = open_store(store_url)  # a connection (or pool) of its own, like another replica
+        try:
+            for i in range(per_writer):
+                stored = store.record(100 + w, 862 + i, 0.5 + (i % 10) / 2, f"w{w}-{i}")
+                with lock:
+                    acked.append(stored)
+        finally:
+            store.close()
+
+    def follow() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()  # read before the last look, so that look sees every acknowledged row
+            for row in follower_store.since(last):
+                seen.append(row.seq)
+                last = row.seq
+            if finished:
+                return
+            time.sleep(0.001)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    follower = threading.Thread(target=follow)
+    follower.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    follower.join()
+    follower_store.close()
+    assert len(acked) == writers * per_writer
+    assert sorted(seen) == seen and len(set(seen)) == len(seen)  # in order, each once
+    assert set(seen) == {r.seq for r in acked}                    # every acknowledged row, nothing else
+    frame, max_seq = read_store(store_url)
+    assert len(frame) == len(acked) and max_seq == max(seen)
+    assert set(zip(frame["user_id"], frame["movie_id"], frame["rating"])) == \
+        {(r.user_id, r.movie_id, r.rating) for r in acked}
+
+
+def test_the_indexer_reads_every_row_and_the_last_seq(store_url: str) -> None:
+    frame, seq = read_store(store_url)  # a store nobody has opened yet: empty
+    assert len(frame) == 0 and seq == 0
+    store = open_store(store_url)
+    try:
+        rows = [store.record(u, 862, 3.5, f"r{u}", timestamp=1000 + u) for u in range(1, 6)]
+    finally:
+        store.close()
+    frame, seq = read_store(store_url)
+    assert seq == rows[-1].seq
+    assert frame.to_dict("records") == [{"user_id": r.user_id, "movie_id": r.movie_id, "rating": r.rating,
+                                         "timestamp": r.timestamp, "seq": r.seq} for r in rows]
+
+
+def test_another_writers_commit_wakes_a_waiting_follower(store_url: str) -> None:
+    follower, writer = open_store(store_url), open_store(store_url)
+    try:
+        follower.since(0)
+        if sqlite_path(store_url) is not None:  # SQLite cannot tell: its followers poll
+            started = time.monotonic()
+            assert not follower.wait_for_news(0.2) and time.monotonic() - started >= 0.19
+            return
+        assert not follower.wait_for_news(0.05)  # starts listening; nothing yet
+        threading.Timer(0.3, lambda: writer.record(1, 862, 4.0, "wake")).start()
+        started = time.monotonic()
+        assert follower.wait_for_news(5.0)
+        woke_after = time.monotonic() - started
+        assert 0.25 < woke_after < 1.0, woke_after
+        assert [r.user_id for r in follower.since(0)] == [1]
+    finally:
+        follower.close()
+        writer.close()
+
+
+def test_an_unreachable_postgresql_store_is_unavailable_without_its_password() -> None:
+    url = f"postgresql://someone:s3cret-pw@127.0.0.1:{free_port()}/movierec"
+    with pytest.raises(Unavailable) as e:
+        open_store(url)
+    message = str(e.value)
+    assert "cannot be reached" in message and "someone:***@127.0.0.1" in message, message
+    assert "s3cret-pw" not in message
+    with pytest.raises(Unavailable, match="cannot be read") as e:
+        read_store(url)
+    assert "s3cret-pw" not in str(e.value)
+
+
+def test_a_postgresql_server_that_goes_away_makes_writes_unavailable_then_they_work_again(
+        postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    try:
+        store.record(1, 862, 4.0, "before")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # every connection of the store is cut
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        # The pool replaces the dead connections (checked before use), so the next write goes through.
+        assert not store.record(1, 603, 3.0, "after").duplicate
+        assert [r.movie_id for r in store.since(0)] == [862, 603]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
+    ("postgres://u@h/db?password=secret&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
+    ("postgresql://h/db", "postgresql://h/db"),
+    ("sqlite:///var/feedback.sqlite", "sqlite:///var/feedback.sqlite"),
+])
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
