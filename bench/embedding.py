@@ -115,7 +115,7 @@ def write_report(report: dict[str, Any], out: Path) -> Path:
                      f"{r['texts_per_s_marginal']:.1f} | {r['worst_cosine_to_in_process']:.7f} |")
     per_round = ", ".join(f"{x:.2f}" for x in report["ray_2_over_1_per_round"])
     met = report["ray_2_over_1"] >= 1.6
-    lines += ["", f"**2 workers / 1 worker (marginal throughput): {report['ray_2_over_1']:.2f}** "
+    lines += ["", f"**2 workers / 1 worker (marginal throughput): {report['ray_2_over_1']:.3f}** "
                   f"(target >= 1.6: {'met' if met else 'NOT met'}; whole-job ratio per round: {per_round}).", "",
               f"Projected time for {report['projected_texts']:,} texts on N workers: N x one worker's marginal rate "
               f"x the efficiency two reached here ({report['scaling_efficiency']:.2f}); model loading and Ray's "
