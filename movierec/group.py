@@ -128,28 +128,37 @@ def fair_greedy(fit: np.ndarray, mean: np.ndarray, limit: int, depth: int) -> tu
     members' mean utility (the order once the members' lists are used up). Returns the picks int (L,)
     and each pick's marginal gain (L,): the expected number of members for whom it is the first liked
     movie of the list (non-increasing), with the mean's order after it as a fraction below the last gain."""
-    m, n = fit.shape
+    n = fit.shape[1]
     # A member's chance of liking a candidate: FAIR_TOP_CHANCE for their best, falling linearly to 0 at rank `depth`.
     rank = np.rint((1.0 - fit) * max(n - 1, 0))                                       # 0 = best
     p = FAIR_TOP_CHANCE * np.clip(1.0 - rank / max(depth, 1), 0.0, 1.0)                      # (M, n)
-    unserved = np.ones(m)                 # each member's chance that nothing picked so far is liked
+    picks, gains = expected_coverage_greedy(p, mean, limit)
     taken = np.zeros(n, bool)
+    taken[picks] = True
+    rest = np.flatnonzero(~taken)
+    rest = rest[np.argsort(-mean[rest], kind="stable")][:limit - len(picks)]
+    floor = float(gains.min()) if len(gains) else 0.0
+    # The tail is ordered by the mean; its values sit below every gain, and keep that order.
+    spread = float(mean.max() - mean.min()) + 1e-9
+    tail = floor - 1.0 + (mean[rest] - mean.min()) / spread * 0.5 if len(rest) else np.zeros(0)
+    return np.concatenate([picks, rest.astype(np.int64)]), np.concatenate([gains, tail])
+
+
+def expected_coverage_greedy(chance: np.ndarray, tie_break: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """GFAR's greedy list from each member's chance of liking each candidate, float (M, n): each next pick
+    maximises the expected number of members for whom it is the first liked movie; `tie_break` (n,) breaks
+    exact ties. Stops at `limit` or when no candidate gains anything. Returns (picks int64 (L,), gains (L,))."""
+    unserved = np.ones(len(chance))       # each member's chance that nothing picked so far is liked
+    taken = np.zeros(chance.shape[1], bool)
     picks, gains = [], []
-    for _ in range(limit):
-        gain = unserved @ p                                                                  # (n,)
+    for _ in range(min(limit, chance.shape[1])):
+        gain = unserved @ chance                                                             # (n,)
         gain[taken] = -np.inf
-        best = int(np.argmax(gain + 1e-9 * (mean - mean.min())))  # the mean breaks exact ties
+        best = int(np.argmax(gain + 1e-9 * (tie_break - tie_break.min())))
         if gain[best] <= 1e-12:
             break
         picks.append(best)
         gains.append(gain[best])
         taken[best] = True
-        unserved *= 1.0 - p[:, best]
-    rest = np.flatnonzero(~taken)
-    rest = rest[np.argsort(-mean[rest], kind="stable")][:limit - len(picks)]
-    floor = min(gains) if gains else 0.0
-    # The tail is ordered by the mean; its values sit below every gain, and keep that order.
-    spread = float(mean.max() - mean.min()) + 1e-9
-    tail = floor - 1.0 + (mean[rest] - mean.min()) / spread * 0.5 if len(rest) else np.zeros(0)
-    return np.concatenate([np.array(picks, np.int64), rest.astype(np.int64)]), \
-        np.concatenate([np.array(gains, np.float64), tail])
+        unserved *= 1.0 - chance[:, best]
+    return np.array(picks, np.int64), np.array(gains, np.float64)

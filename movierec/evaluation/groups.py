@@ -28,7 +28,7 @@ from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.evaluation import metrics
 from movierec.evaluation.tasks import LIKED
-from movierec.group import STRATEGY_NAMES, aggregate, utilities
+from movierec.group import STRATEGY_NAMES, aggregate, expected_coverage_greedy, utilities
 from movierec.ranking import GroupRankRequest, RankingConfig
 from movierec.recommender import Recommender
 
@@ -193,22 +193,6 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
     return out
 
 
-def expected_coverage_greedy(chance: np.ndarray, tie_break: np.ndarray, limit: int) -> np.ndarray:
-    """GFAR's greedy list from each member's chance of liking each candidate, float (M, n): each next pick
-    maximises the expected number of members for whom it is the first liked movie. Returns picks int (L,)."""
-    unserved = np.ones(len(chance))
-    taken = np.zeros(chance.shape[1], bool)
-    picks = []
-    for _ in range(min(limit, chance.shape[1])):
-        gain = unserved @ chance + 1e-9 * tie_break
-        gain[taken] = -np.inf
-        best = int(np.argmax(gain))
-        picks.append(best)
-        taken[best] = True
-        unserved *= 1.0 - chance[:, best]
-    return np.array(picks, np.int64)
-
-
 def headroom_lists(scored: Sequence[tuple[np.ndarray, np.ndarray]], groups: Sequence[Group]) -> list[list[int]]:
     """HEADROOM's lists: for each setting of its grid, GFAR on the member scores with each member's chance
     scaled by their held-out liked count; the setting with the lowest zero-recall@20 over these groups."""
@@ -224,7 +208,7 @@ def headroom_lists(scored: Sequence[tuple[np.ndarray, np.ndarray]], groups: Sequ
             lists = []
             for candidates, rank, mean, liked in prepared:
                 chance = np.minimum(scale * (liked[:, None] / 8.0) ** power * (rank + 1.0) ** -HEADROOM_DECAY, 0.99)
-                lists.append(candidates[expected_coverage_greedy(chance, mean, LIST_LENGTH)].tolist())
+                lists.append(candidates[expected_coverage_greedy(chance, mean, LIST_LENGTH)[0]].tolist())
             zero = float(np.mean([group_metrics(x, g)["zero-recall@20"] for x, g in zip(lists, groups)]))
             if best is None or zero < best[0]:
                 best = (zero, lists)

@@ -10,12 +10,12 @@ from movierec.artifact import IndexArtifact
 from movierec.evaluation.groups import (
     Group,
     choose,
-    expected_coverage_greedy,
     group_metrics,
     headroom_lists,
     make_groups,
     strategy_configs,
 )
+from movierec.group import expected_coverage_greedy
 
 from synthetic import synthetic_artifact
 
@@ -82,14 +82,14 @@ def test_expected_coverage_greedy_serves_the_member_left_out_and_keeps_its_guara
     # average than member 1's best (3), so a sum would take them; the greedy takes 3 second.
     chance = np.array([[0.95, 0.6, 0.55, 0.0, 0.0],
                        [0.05, 0.1, 0.1, 0.4, 0.3]])
-    picks = expected_coverage_greedy(chance, np.zeros(5), 2).tolist()
+    picks = expected_coverage_greedy(chance, np.zeros(5), 2)[0].tolist()
     assert picks == [0, 3]
     assert np.argsort(-chance.sum(axis=0))[:2].tolist() == [0, 1]
     # Against brute force over every ordered pair of a random instance: the first pick is the best single
     # movie, and the pair is within GFAR's (1 - 1/e) guarantee of the best pair.
     rng = np.random.default_rng(0)
     chance = rng.uniform(0, 0.6, (4, 9))
-    picks = expected_coverage_greedy(chance, np.zeros(9), 2).tolist()
+    picks = expected_coverage_greedy(chance, np.zeros(9), 2)[0].tolist()
     best_single = min(range(9), key=lambda i: _expected_zero(chance, [i]))
     assert picks[0] == best_single
     pairs = [(i, j) for i in range(9) for j in range(9) if i != j]
