@@ -62,10 +62,11 @@ eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports
 bench: install ## Benchmark serving and indexing on REAL_DATA_DIR: reports/bench.md, .json, .png (~9 min)
 	$(BIN)/movierec-bench --data-dir $(REAL_DATA_DIR) --work-dir var/bench --out reports
 
-bench-scale: install ## Scale runs (not in CI): search at 100k and 1M movies, embedding on Ray, EASE's size: reports/bench-scale.md, bench-embedding.md, bench-ease.md
+bench-scale: install ## Scale runs (not in CI): search at 100k and 1M movies, embedding on Ray, replicas, EASE's size: reports/bench-scale.md, bench-embedding.md, bench-replicas.md, bench-ease.md
 	$(BIN)/movierec-index --data-dir $(REAL_DATA_DIR) --index-dir var/bench-scale/index --quiet
 	$(BIN)/movierec-bench-scale --index-dir var/bench-scale/index --out reports
 	$(BIN)/movierec-bench-embedding --data-dir $(REAL_DATA_DIR) --out reports
+	$(BIN)/movierec-bench-replicas --index-dir var/bench-scale/index --out reports
 	$(BIN)/movierec-bench-ease --out reports
 
 # The store URL reaches the programs through the environment, not their command line: make echoes

@@ -3,6 +3,7 @@
     python -m movierec.bench.loadgen --target 127.0.0.1:50051 --clients 64 --seconds 20 \
         --prompts short --users 1,2,3 --out result.json   [--group-size 5: group requests]
 
+`--target a:1,b:2` balances over several servers as the bundled client does (round_robin).
 Each of `clients` concurrent callers (grpc.aio tasks on one channel) sends one request, waits
 for the answer, and sends the next. Prints one JSON object: every latency (ms) of the measured
 window, completions per second, and the errors by status code (to --out, or stdout).
@@ -27,8 +28,16 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from movierec.bench.prompts import prompts
+from movierec.clients.client import channel_arguments, channel_target
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+
+def balanced_channel(target: str) -> tuple[str, list[tuple[str, object]]]:
+    """One server: its address, no options (the bare channel). Several ("a:1,b:2"): the channel
+    the bundled client makes for them (round_robin, its retry policy)."""
+    address, balanced = channel_target(target)
+    return address, list(channel_arguments(30.0, True, balanced)) if balanced else []
 
 
 async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
@@ -38,7 +47,8 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
     latencies: list[float] = []
     finished_at: list[float] = []
     errors: Counter[str] = Counter()
-    async with grpc.aio.insecure_channel(target) as channel:
+    address, options = balanced_channel(target)
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
         stub = pb_grpc.RecommenderStub(channel)
         await channel.channel_ready()
         start = time.perf_counter()

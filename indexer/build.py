@@ -23,7 +23,7 @@ from movierec.embedding import Encoder, EncoderOnDemand, model_fingerprint
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
-from movierec.indexer.ease import fit_ease
+from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
 from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ray_embedding import RayEncoder
@@ -176,8 +176,11 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
         with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
             ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda,
                                                 settings.ease_max_items)
-        log.info("EASE over %d rated movies (lambda %g, at most %s) in %.1fs", len(ease_items), settings.ease_lambda,
-                 settings.ease_max_items or "all", time.monotonic() - started_ease)
+            tail = fit_tail(rated_ptr, rated_rows, len(movies), ease_items, ease_weights, settings.tail_neighbours,
+                            settings.tail_shrink, seed=settings.learned_seed)
+        log.info("EASE over %d rated movies (lambda %g, at most %s), item-kNN over %d beyond, in %.1fs",
+                 len(ease_items), settings.ease_lambda, settings.ease_max_items or "all", len(tail[0]),
+                 time.monotonic() - started_ease)
 
         learned, learned_info = None, None
         if settings.learned_train:
@@ -195,7 +198,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
                 learned, learned_info = train_learned_ranker(
                     movies, movie_vectors, ratings.frame, config, settings.taste_vectors, settings.ease_lambda,
                     settings.exact_search_max, settings.learned_seed, settings.learned_epochs, progress, source,
-                    ease_max_items=settings.ease_max_items)
+                    ease_max_items=settings.ease_max_items, tail=(settings.tail_neighbours, settings.tail_shrink))
 
         version = new_version()
         manifest = _manifest(version, settings, encoder, fingerprint, files, catalogue, ratings, len(user_ids))
@@ -211,7 +214,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
             calibration = calibration_queries(encoder, user_vectors, settings.learned_seed)
         write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
                        rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
-                       settings.exact_search_max, learned, learned_info, calibration)
+                       settings.exact_search_max, learned, learned_info, calibration, tail)
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:
@@ -239,6 +242,8 @@ def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDema
             settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"),
         "ease_lambda": settings.ease_lambda,
         "ease_max_items": settings.ease_max_items,
+        "tail_neighbours": settings.tail_neighbours,
+        "tail_shrink": settings.tail_shrink,
         "inputs": {name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
                    for name, path in files.as_dict().items()},
     }

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
 from movierec.batch import RankRequest
 from movierec.domain import Movie
-from movierec.indexer.ease import fit_ease
+from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.learned import (
     FEATURES,
     N_FEATURES,
@@ -67,15 +67,18 @@ class TrainingLists:
 
 
 def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, taste_vectors: str,
-                    ease_lambda: float, exact_search_max: int, *, ease_max_items: int = 0) -> IndexArtifact:
+                    ease_lambda: float, exact_search_max: int, *, ease_max_items: int = 0,
+                    tail: tuple[int, float] = (0, 0.0)) -> IndexArtifact:
     """An index built from `frame` (user_id, movie_id, rating, timestamp) in memory, as the indexer
-    builds the real one (the same taste vectors, EASE and search), for training lists."""
+    builds the real one (the same taste vectors, EASE and search), for training lists. `tail`: the
+    item-kNN beyond EASE's cap (neighbours, shrink)."""
     from movierec.indexer.build import user_arrays  # the indexer's own user arrays
 
     movie_row = {m.movie_id: i for i, m in enumerate(movies)}
     user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(frame, movie_row)
     user_vectors = taste_vectors_of(taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
     ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), ease_lambda, ease_max_items)
+    tail_items, tail_weights = fit_tail(rated_ptr, rated_rows, len(movies), ease_items, ease_weights, *tail)
     movie_index, _ = build_index(movie_vectors, exact_search_max)
     user_index, _ = build_index(user_vectors, exact_search_max)
     return IndexArtifact(path=None, manifest={"index_version": "training", "dimensions": movie_vectors.shape[1]},  # type: ignore[arg-type]
@@ -83,7 +86,7 @@ def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.Da
                          movie_vectors=movie_vectors, movie_index=movie_index, user_ids=user_ids,
                          user_vectors=user_vectors, user_index=user_index, rated_ptr=rated_ptr, rated_rows=rated_rows,
                          rated_values=rated_values, rated_timestamps=rated_timestamps, ease_items=ease_items,
-                         ease_weights=ease_weights)
+                         ease_weights=ease_weights, tail_items=tail_items, tail_weights=tail_weights)
 
 
 def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = None) -> TrainingLists:
@@ -128,13 +131,14 @@ def mark_positives(lists: TrainingLists, later: pd.DataFrame, movie_row: dict[in
 def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, config: RankingConfig,
                          taste_vectors: str, ease_lambda: float, exact_search_max: int, seed: int, epochs: int,
                          progress: bool = True, source: dict[str, str] | None = None, *,
-                         ease_max_items: int = 0) -> tuple[LearnedScorer | None, dict[str, Any]]:
+                         ease_max_items: int = 0,
+                         tail: tuple[int, float] = (0, 0.0)) -> tuple[LearnedScorer | None, dict[str, Any]]:
     """Train on the ratings `frame` (see the module docstring). Returns (model or None, the manifest's
     record: how it was trained, the loss curve, or why no model was trained)."""
     started = time.monotonic()
     earlier, later = temporal_split(frame)
     inner = memory_artifact(movies, movie_vectors, earlier, taste_vectors, ease_lambda, exact_search_max,
-                            ease_max_items=ease_max_items)
+                            ease_max_items=ease_max_items, tail=tail)
     ranker = Ranker(inner, replace(config, ranker="weighted_sum"))
     lists = mark_positives(training_lists(ranker, sorted(inner.user_row)), later, inner.movie_row)
     trained_on = int(lists.positive.any(axis=1).sum())

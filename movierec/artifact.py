@@ -27,12 +27,13 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+import scipy.sparse
 
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
@@ -78,8 +79,11 @@ class IndexArtifact:
     rated_ptr: int64 (n_users + 1,); rated_rows: int32 (n_ratings,) movie rows rated by user j are
     rated_rows[rated_ptr[j]:rated_ptr[j+1]], with ratings rated_values (float32) and unix-second
     rated_timestamps (int64) alongside.
-    ease_items: int32 (a,) movie rows that had ratings at build time; ease_weights: float32 (a, a),
-    the EASE item-item matrix over them (zero diagonal).
+    ease_items: int32 (a,) movie rows that had ratings at build time (at most ease_max_items, the most
+    rated); ease_weights: float32 (a, a), the EASE item-item matrix over them (zero diagonal).
+    tail_items: int32 (t,) the other rated movies; tail_weights: CSR float32 (n_movies, t), their
+    item-kNN weights on EASE's scale (indexer/ease.py). A user's collaborative scores over
+    collaborative_items are the sums of the rows of both matrices for the movies they rated.
     """
 
     path: Path
@@ -100,10 +104,19 @@ class IndexArtifact:
     # The learned ranker (None: the weighted sum serves), and why there is none when the manifest names one.
     learned: LearnedScorer | None = None
     learned_problem: str | None = None
+    tail_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    tail_weights: scipy.sparse.csr_matrix | None = None
 
     def __post_init__(self) -> None:
+        if self.tail_weights is None:
+            self.tail_weights = scipy.sparse.csr_matrix((len(self.movies), len(self.tail_items)), dtype=np.float32)
         self.user_row: dict[int, int] = {int(u): j for j, u in enumerate(self.user_ids.tolist())}
         self.movie_row: dict[int, int] = {int(m): i for i, m in enumerate(self.movie_ids.tolist())}
+
+    @property
+    def collaborative_items(self) -> np.ndarray:
+        """int32 (a + t,): the movie rows a collaborative score exists for, EASE's then the tail's."""
+        return np.concatenate([self.ease_items, self.tail_items]).astype(np.int32)
 
     @property
     def version(self) -> str:
@@ -140,6 +153,7 @@ def write_artifact(
     learned: LearnedScorer | None = None,
     learned_info: dict[str, Any] | None = None,
     calibration_queries: list[np.ndarray] | None = None,
+    tail: tuple[np.ndarray, scipy.sparse.csr_matrix] | None = None,
 ) -> None:
     """Write one version's files into `folder` (which must be new) and fsync them.
 
@@ -148,7 +162,7 @@ def write_artifact(
     `learned` (optional) is saved as MODEL_FILE, its checksum and `learned_info` under the manifest's "learned".
     `calibration_queries`: groups of what the server will search both indexes with (prompt
     embeddings, taste vectors; float32 (q, d) each), for calibrating an approximate index
-    (movierec.vectorindex).
+    (movierec.vectorindex). `tail`: (tail_items, tail_weights) as IndexArtifact has them.
     """
     folder.mkdir(parents=True)
     movie_index, movie_choice = build_index(movie_vectors, exact_search_max, queries=calibration_queries)
@@ -167,7 +181,11 @@ def write_artifact(
                  rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32),
                  rated_timestamps=rated_timestamps.astype(np.int64))
     with open(folder / EASE_DATA, "wb") as f:
-        np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32))
+        tail_items, tail_weights = tail or (np.zeros(0, np.int32), scipy.sparse.csr_matrix((len(movies), 0)))
+        tail_weights = scipy.sparse.csr_matrix(tail_weights, dtype=np.float32)
+        np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32),
+                 tail_items=tail_items.astype(np.int32), tail_data=tail_weights.data,
+                 tail_indices=tail_weights.indices.astype(np.int32), tail_indptr=tail_weights.indptr.astype(np.int64))
     manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES},
                     search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()})
     written = list(DATA_FILES)
@@ -266,14 +284,23 @@ def load_artifact(path: Path) -> IndexArtifact:
             arrays = {k: users[k] for k in ("user_ids", "rated_ptr", "rated_rows", "rated_values", "rated_timestamps")}
         with np.load(path / EASE_DATA) as ease:
             ease_items, ease_weights = ease["items"], ease["weights"]
+            tail_items = ease["tail_items"] if "tail_items" in ease.files else np.zeros(0, np.int32)
+            tail_parts = ((ease["tail_data"], ease["tail_indices"], ease["tail_indptr"]) if "tail_items" in ease.files
+                          else None)
     except (RuntimeError, OSError, ValueError, KeyError) as e:
         raise ArtifactError(f"{path}: cannot read index files: {e}") from e
     d = int(manifest["dimensions"])
     n_movies, n_users = int(manifest["counts"]["movies"]), int(manifest["counts"]["users"])
     if (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies) or \
             (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users) or \
-            len(arrays["rated_ptr"]) != n_users + 1 or ease_weights.shape != (len(ease_items), len(ease_items)):
+            len(arrays["rated_ptr"]) != n_users + 1 or ease_weights.shape != (len(ease_items), len(ease_items)) or \
+            (tail_parts is not None and len(tail_parts[2]) != n_movies + 1):
         raise ArtifactError(f"{path}: index shapes disagree with {MANIFEST}")
+    try:
+        tail_weights = (scipy.sparse.csr_matrix(tail_parts, shape=(n_movies, len(tail_items)), dtype=np.float32)
+                        if tail_parts is not None else None)
+    except ValueError as e:
+        raise ArtifactError(f"{path / EASE_DATA}: unreadable tail model: {e}") from e
     for index, name in ((movie_index, "movies"), (user_index, "users")):
         if isinstance(index, faiss.IndexIVF):  # the probe count calibrated at build time
             index.nprobe = int(manifest.get("search", {}).get(name, {}).get("nprobe") or index.nprobe)
@@ -287,7 +314,7 @@ def load_artifact(path: Path) -> IndexArtifact:
         user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
         rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
         rated_timestamps=arrays["rated_timestamps"], ease_items=ease_items, ease_weights=ease_weights,
-        learned=scorer, learned_problem=problem,
+        learned=scorer, learned_problem=problem, tail_items=tail_items, tail_weights=tail_weights,
     )
 
 

@@ -19,7 +19,7 @@ class UserProfile:
 
     row: the user's row in the user index, None for a user newer than the index;
     rated_rows: int64 (k,) movie rows; rated_values: float32 (k,); taste: float32 (d,) unit vector;
-    collaborative: float32 (a,) the user's EASE scores over index.ease_items, computed once;
+    collaborative: float32 (a,) the user's collaborative scores over index.collaborative_items, computed once;
     taste_scores: float32 (n_movies,) every movie's inner product with `taste` (None for an
     approximate index, whose catalogue is too large to score whole).
     """
@@ -33,13 +33,13 @@ class UserProfile:
     # k -> the rows of the k best EASE scores (unordered), filled on first use.
     favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
-    def top_collaborative(self, k: int, ease_items: np.ndarray) -> np.ndarray:
-        """Rows int64 (<= k,) of the k best positive EASE scores (movies outside the model score 0)."""
+    def top_collaborative(self, k: int, items: np.ndarray) -> np.ndarray:
+        """Rows int64 (<= k,) of the k best positive collaborative scores (`items`: the rows they are of)."""
         rows = self.favourites.get(k)
         if rows is None:
             # Only movies the model scores above zero: with an empty model, or a history the model
             # has never seen, there are no favourites (rather than k arbitrary movies tied at 0).
-            rows = self.favourites[k] = positive_top_k(self.collaborative, k, ease_items)
+            rows = self.favourites[k] = positive_top_k(self.collaborative, k, items)
         return rows
 
 

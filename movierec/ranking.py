@@ -188,6 +188,10 @@ class Ranker:
         self.matcher = TagMatcher([(*m.genres, *m.keywords) for m in index.movies])
         self.genre_centroids, self.genre_share = genre_prototypes(index)
         self.ratings = centred_ratings(index)
+        # Where each movie's collaborative score sits in a profile's scores (-1: it has none).
+        self.collaborative_items = index.collaborative_items
+        self.collaborative_position = np.full(len(index.movies), -1, dtype=np.int64)
+        self.collaborative_position[self.collaborative_items] = np.arange(len(self.collaborative_items))
         self.ease_position = np.full(len(index.movies), -1, dtype=np.int64)
         self.ease_position[index.ease_items] = np.arange(len(index.ease_items))
         self.movie_ratings = np.bincount(index.rated_rows, minlength=len(index.movies))
@@ -219,18 +223,21 @@ class Ranker:
         return UserProfile(row, rated_rows, rated_values, taste, self.collaborative_scores(rated_rows), taste_scores)
 
     def collaborative_scores(self, rated_rows: np.ndarray) -> np.ndarray:
-        """EASE scores of a history over index.ease_items, float32 (a,): x_user @ B is the sum of the
-        rows of B the user rated."""
+        """Collaborative scores of a history over collaborative_items, float32 (a + t,): EASE's x_user @ B
+        (the sum of the rows of B the user rated), then the tail's x_user @ W likewise."""
         index = self.index
         positions = self.ease_position[rated_rows]
         positions = positions[positions >= 0]
-        if not len(positions):
-            return np.zeros(len(index.ease_items), dtype=np.float32)
-        return index.ease_weights[positions].sum(axis=0, dtype=np.float32)
+        head = (index.ease_weights[positions].sum(axis=0, dtype=np.float32) if len(positions)
+                else np.zeros(len(index.ease_items), dtype=np.float32))
+        if not len(index.tail_items):
+            return head
+        tail = np.asarray(index.tail_weights[rated_rows].sum(axis=0), dtype=np.float32).ravel()  # type: ignore[index]
+        return np.concatenate([head, tail])
 
     def profile_bytes(self) -> int:
         """About what one cached profile holds (EASE scores, taste scores): for sizing the cache."""
-        return 4 * (len(self.index.ease_items) + (len(self.index.movies) if self.exact else 0)) + 4096
+        return 4 * (len(self.collaborative_items) + (len(self.index.movies) if self.exact else 0)) + 4096
 
     def rank(self, requests: list[RankRequest | GroupRankRequest]) -> list[Ranked]:
         """Rank a batch: retrieve -> signals -> combine -> explain, one batched product per step. A group's

@@ -79,9 +79,9 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
         collaborative = batch.collaborative[i]
         if collaborative is not None:
             if batch.has_examples[i] or r.user is None:
-                chosen[positive_top_k(collaborative, cfg.collaborative_candidates, index.ease_items)] = True
+                chosen[positive_top_k(collaborative, cfg.collaborative_candidates, ranker.collaborative_items)] = True
             else:
-                chosen[r.user.top_collaborative(cfg.collaborative_candidates, index.ease_items)] = True
+                chosen[r.user.top_collaborative(cfg.collaborative_candidates, ranker.collaborative_items)] = True
         if r.user is not None and not r.include_rated:
             chosen[r.user.rated_rows] = False
         if r.allowed is not None:

@@ -199,6 +199,11 @@ class Settings(BaseSettings):
     # EASE covers at most this many movies, the most rated (0: all rated movies). Its memory grows
     # with the square of this number and its fit with the cube (indexer/ease.py).
     ease_max_items: Count = 20_000
+    # The rated movies beyond that cap get item-kNN scores over this many neighbours each (0: none,
+    # they get no collaborative score), similarities shrunk by co / (co + tail_shrink) for co users
+    # in common; memory grows linearly with the tail. Chosen in reports/bench-ease.md.
+    tail_neighbours: Count = 100
+    tail_shrink: NonNegative = 10.0
     # Indexer: train the learned ranker (on the ratings being indexed, split by time per user), with
     # this seed and this many epochs; off leaves the index without a model (the weighted sum serves).
     # A reindex carries the current version's model over while the ratings count has moved by less

@@ -7,7 +7,7 @@ Each signal is a (B, C) array over the candidates, computed with one batched pro
     prompt         candidates . query (the mood's embedding, moved towards any examples)
     match          IDF-weighted share of the tags the mood names, and of the examples' tags (movierec.lexical)
     genre_fit      the mean over the movie's genres of the query's cosine to that genre's centroid
-    collaborative  EASE scores of the examples, else of the user's history: x @ B
+    collaborative  EASE scores of the examples, else of the user's history: x @ B (item-kNN beyond EASE's cap)
     community      similarity (B, n_users) sparse @ centred ratings (n_users, n_movies) sparse
     taste          movies . the user's taste vector (once per profile)
     quality        TMDB vote average shrunk towards the mean by vote count
@@ -97,7 +97,7 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
     if "collaborative" in wanted:
         # Position -1 (a movie outside the model, or every movie when the model is empty) reads
         # the 0 appended to each request's scores.
-        position = ranker.ease_position[candidates]                                          # (B, C)
+        position = ranker.collaborative_position[candidates]                                # (B, C)
         out["collaborative"] = np.stack([
             np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
             for i, c in enumerate(batch.collaborative)])

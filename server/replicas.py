@@ -5,6 +5,11 @@ they serve the same index and share one ratings store: with PostgreSQL (or one S
 machine) a rating given to one replica is in the others' lists within a second. A client given all
 the addresses ("127.0.0.1:50051,127.0.0.1:50052") balances over them and routes around one that dies.
 
+Replicas on one machine share its cores: unless `torch_threads` is set (environment or --config),
+each gets an equal share of them for its encoder (`replica_threads`). Left at one thread pool per
+core each, N replicas run N times more threads than cores and their throughput collapses
+(reports/bench-replicas.md).
+
 SIGTERM or Ctrl-C is passed on to every replica, which drain as `movierec-serve` does; a replica
 that exits on its own is reported and the others go on.
 """
@@ -12,6 +17,7 @@ that exits on its own is reported and the others go on.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +43,14 @@ def replica_commands(replicas: int, host: str, port: int, index_dir: Path | None
     return commands
 
 
+def replica_threads(replicas: int, configured: int, cores: int | None = None) -> int:
+    """Encoder threads for each of `replicas` servers on one machine: the configured torch_threads when
+    set (> 0), else an equal share of the cores (at least one)."""
+    if configured > 0:
+        return configured
+    return max(1, (cores or os.cpu_count() or 1) // replicas)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m movierec.server.replicas", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,16 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.metrics_address and not args.metrics_address.rpartition(":")[2].isdigit():
         parser.error(f"--metrics-address {args.metrics_address!r} is not host:port")
 
+    from movierec.settings import load_settings
+
+    threads = replica_threads(args.replicas, load_settings(args.config).torch_threads)
+    env = dict(os.environ, MOVIEREC_TORCH_THREADS=str(threads))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     commands = replica_commands(args.replicas, args.host, args.port, args.index_dir, args.config,
                                 args.metrics_address)
     # Each in a process group of its own, so that a Ctrl-C reaches them once, from here.
-    processes = [subprocess.Popen(command, start_new_session=True) for command in commands]
+    processes = [subprocess.Popen(command, start_new_session=True, env=env) for command in commands]
     addresses = [command[command.index("--address") + 1] for command in commands]
     for process, address in zip(processes, addresses):
-        print(f"replica on {address}: pid {process.pid}", file=sys.stderr, flush=True)
+        print(f"replica on {address}: pid {process.pid}, {threads} encoder thread(s)", file=sys.stderr, flush=True)
     print(f"clients: --target {','.join(addresses)}", file=sys.stderr, flush=True)
 
     running = dict(zip(addresses, processes))

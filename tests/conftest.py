@@ -9,10 +9,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from movierec.bench.postgres import PostgresServer
 from movierec.embedding import Encoder
 from movierec.settings import Settings
-
-from pgserver import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data" / "sample"
@@ -105,7 +104,7 @@ def sample_channel(sample_server: tuple[grpc.Server, int]) -> Iterator[grpc.Chan
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """A real PostgreSQL server for the session (tests/pgserver.py; installed with apt-get if missing)."""
+    """A real PostgreSQL server for the session (movierec.bench.postgres; installed with apt-get if missing)."""
     server = PostgresServer().start()
     yield server
     server.stop()

@@ -8,7 +8,7 @@ import numpy as np
 
 from movierec.artifact import IndexArtifact, load_artifact, write_artifact
 from movierec.domain import Movie
-from movierec.indexer.ease import fit_ease
+from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.learned import N_FEATURES, LearnedScorer
 from movierec.taste import centred_taste_vectors, group_by_user
 
@@ -20,9 +20,9 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: int = 16,
                        per_user: int = 12, seed: int = 0, exact_search_max: int = 200_000,
-                       learned: LearnedScorer | None = None) -> IndexArtifact:
+                       learned: LearnedScorer | None = None, ease_max_items: int = 0) -> IndexArtifact:
     """Random unit movie vectors, users who each rated `per_user` random movies, centroid tastes;
-    `learned` is saved as the index's learned ranker."""
+    `learned` is saved as the index's learned ranker; `ease_max_items` caps EASE (item-kNN beyond)."""
     rng = np.random.default_rng(seed)
     movie_vectors = unit_rows(rng, n_movies, d)
     genres = ("Drama", "Comedy", "Horror", "Romance", "Western")
@@ -38,7 +38,8 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
     rated_values = rng.choice(np.arange(1, 11) / 2, size=len(rated_rows)).astype(np.float32)
     rated_ptr = group_by_user(owner, n_users)
     user_vectors = centred_taste_vectors(movie_vectors, rated_ptr, rated_rows, rated_values)
-    ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, n_movies, lam=50.0)
+    ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, n_movies, lam=50.0, max_items=ease_max_items)
+    tail = fit_tail(rated_ptr, rated_rows, n_movies, ease_items, ease_weights, neighbours=20)
     user_ids = np.arange(1, n_users + 1, dtype=np.int64) * 7
     manifest = {"index_version": f"synthetic-{seed}", "dimensions": d,
                 "counts": {"movies": n_movies, "users": n_users, "ratings": len(rated_rows)},
@@ -46,7 +47,7 @@ def synthetic_artifact(folder: Path, n_movies: int = 300, n_users: int = 40, d: 
     rated_timestamps = (1_500_000_000 + np.arange(len(rated_rows)) * 60).astype(np.int64)
     write_artifact(folder, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows, rated_values,
                    rated_timestamps, ease_items, ease_weights, exact_search_max, learned,
-                   {"note": "synthetic"} if learned is not None else None)
+                   {"note": "synthetic"} if learned is not None else None, tail=tail)
     return load_artifact(folder)
 
 

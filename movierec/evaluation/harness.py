@@ -394,7 +394,9 @@ def seed_noise(index: IndexArtifact, train: pd.DataFrame, test: pd.DataFrame, mo
         for seed in tqdm(seeds, desc="learned ranker, other training seeds", disable=not progress):
             scorer, _ = train_learned_ranker(index.movies, index.movie_vectors, frame, config, settings.taste_vectors,
                                              settings.ease_lambda, settings.exact_search_max, seed,
-                                             settings.learned_epochs, progress=False)
+                                             settings.learned_epochs, progress=False,
+                                             ease_max_items=settings.ease_max_items,
+                                             tail=(settings.tail_neighbours, settings.tail_shrink))
             index.learned = scorer
             out[str(seed)] = task.score(ProductionRanker("seed", Recommender(index, encoder, config)))  # type: ignore[arg-type]
     finally:

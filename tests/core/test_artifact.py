@@ -6,11 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from movierec.artifact import CURRENT, MANIFEST, current_version, load_artifact
 from movierec.diagnostics import ArtifactError
 from movierec.settings import Settings
+
+from synthetic import synthetic_artifact
 
 
 @pytest.fixture()
@@ -106,3 +109,16 @@ def test_corrupt_version_behind_current_is_refused(version_copy: Path) -> None:
     (version_copy / "users.faiss").write_bytes(b"\0" * 16)
     message = refused(index_dir)
     assert str(version_copy / "users.faiss") in message and "checksum" in message
+
+
+def test_the_collaborative_tail_is_written_and_read_back(tmp_path: Path) -> None:
+    """A capped EASE's item-kNN tail survives the round trip; an index without one reads as an empty tail."""
+    capped = synthetic_artifact(tmp_path / "capped", ease_max_items=100)
+    again = load_artifact(tmp_path / "capped")
+    assert len(capped.tail_items) > 0 and capped.tail_weights is not None and again.tail_weights is not None
+    np.testing.assert_array_equal(again.tail_items, capped.tail_items)
+    assert (again.tail_weights != capped.tail_weights).nnz == 0 and again.tail_weights.nnz > 0
+    assert set(again.collaborative_items.tolist()) == set(np.unique(again.rated_rows).tolist())
+    whole = synthetic_artifact(tmp_path / "whole")
+    assert len(whole.tail_items) == 0 and whole.tail_weights is not None
+    assert whole.tail_weights.shape == (len(whole.movies), 0)

@@ -10,9 +10,21 @@ from movierec.ranking import SIGNALS, Ranker, RankingConfig, RankRequest, UserPr
 from synthetic import synthetic_artifact, unit_rows
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
-    return synthetic_artifact(tmp_path_factory.mktemp("synthetic") / "v1")
+@pytest.fixture(scope="module", params=[0, 150], ids=["ease-all", "ease-capped"])
+def index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
+    """EASE over every rated movie, or capped at 150 with item-kNN scores for the rated movies beyond."""
+    built = synthetic_artifact(tmp_path_factory.mktemp("synthetic") / "v1", ease_max_items=request.param)
+    assert (len(built.tail_items) > 0) == (request.param > 0)
+    return built
+
+
+def collaborative_matrix(index: IndexArtifact) -> np.ndarray:
+    """The collaborative model as one dense (n_movies, n_movies) matrix: EASE's B, the tail's kNN columns."""
+    n = len(index.movies)
+    full = np.zeros((n, n))
+    full[np.ix_(index.ease_items, index.ease_items)] = index.ease_weights
+    full[:, index.tail_items] = index.tail_weights.toarray()  # type: ignore[union-attr]
+    return full
 
 
 CONFIG = RankingConfig(candidate_movies=120, similar_users=10, weight_quality=0.2, weight_popularity=0.2,
@@ -51,9 +63,7 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     # collaborative: x_user @ EASE over the whole catalogue
     history = np.zeros(n)
     history[list(rated)] = 1
-    ease = np.zeros((n, n))
-    ease[np.ix_(index.ease_items, index.ease_items)] = index.ease_weights
-    collaborative = history @ ease
+    collaborative = history @ collaborative_matrix(index)
     # match: IDF-weighted share of the prompt's tags ("comedy", "romance", "time travel")
     tags = {"comedy": [], "romance": [], "time travel": []}
     for i, m in enumerate(index.movies):
@@ -236,7 +246,10 @@ def test_examples_count_as_history_for_anonymous_requests(index: IndexArtifact) 
     # The same scores as a user whose history is exactly those movies.
     history = ranker.collaborative_scores(examples)
     expected = np.zeros(len(index.movies), np.float32)
-    expected[index.ease_items] = history
+    expected[index.collaborative_items] = history
+    history_vector = np.zeros(len(index.movies))
+    history_vector[examples] = 1
+    np.testing.assert_allclose(expected, history_vector @ collaborative_matrix(index), atol=1e-5)
     assert spearmanr(expected[ranked.rows], ranked.signals["collaborative"]).statistic > 0.999
 
 

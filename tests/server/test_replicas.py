@@ -23,10 +23,10 @@ import pytest
 from conftest import REPO, SAMPLE_DATA
 
 from movierec.artifact import load_artifact
+from movierec.bench.postgres import PostgresServer
 from movierec.clients.client import AsyncRecommenderClient, RecommenderClient
 from movierec.settings import Settings
 
-from pgserver import PostgresServer
 from processes import ServerProcess, stored_feedback
 
 # One worker under pytest-xdist: the module's tests share one pair of replicas.

@@ -1,4 +1,4 @@
-"""A real PostgreSQL server for the tests, run from the machine's binaries.
+"""A throwaway PostgreSQL server for the tests and `movierec-bench-replicas`, run from the machine's binaries.
 
 The binaries are found under /usr/lib/postgresql/<version>/bin; on a machine without them they are
 installed with `apt-get install postgresql` (as root, as CI runs), never skipped. `initdb` refuses
@@ -20,7 +20,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from processes import free_port
+from movierec.bench.run import free_port
 
 OWNER = "postgres"  # the user a root process runs the cluster as
 INSTALL_LOCK = Path(tempfile.gettempdir()) / "movierec-postgresql-install.lock"
