@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -40,10 +41,36 @@ def balanced_channel(target: str) -> tuple[str, list[tuple[str, object]]]:
     return address, list(channel_arguments(30.0, True, balanced)) if balanced else []
 
 
+def prompt_picker(kind: str, seed: int, zipf: float, rng: random.Random) -> tuple[Callable[[], str], list[str]]:
+    """Draws prompts: uniformly from 20,000 generated ones, or with `zipf` > 0 from 2,000 distinct ones
+    with the k-th most popular drawn with weight 1 / k**zipf (repeats as in query logs). Also returns
+    the list every draw is appended to."""
+    drawn: list[str] = []
+    if zipf > 0:
+        pool = list(dict.fromkeys(prompts(kind, 4_000, seed)))[:2_000]
+        weights = [1 / (k + 1) ** zipf for k in range(len(pool))]
+
+        def pick() -> str:
+            drawn.append(rng.choices(pool, weights)[0])
+            return drawn[-1]
+    else:
+        pool = prompts(kind, 20_000, seed)
+
+        def pick() -> str:
+            drawn.append(pool[rng.randrange(len(pool))])
+            return drawn[-1]
+    return pick, drawn
+
+
+def repeat_share(drawn: list[str]) -> float:
+    """The share of draws whose text was drawn before (what a big enough cache answers)."""
+    return 1 - len(set(drawn)) / max(1, len(drawn))
+
+
 async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-                limit: int, seed: int, group_size: int = 1) -> dict:
-    pool = prompts(kind, 20_000, seed)
+                limit: int, seed: int, group_size: int = 1, zipf: float = 0.0) -> dict:
     rng = random.Random(seed)
+    pick, drawn = prompt_picker(kind, seed, zipf, rng)
     latencies: list[float] = []
     finished_at: list[float] = []
     errors: Counter[str] = Counter()
@@ -57,7 +84,7 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
 
         async def caller(i: int) -> None:
             while (now := time.perf_counter()) < end:
-                request = pb.RecommendRequest(prompt=pool[rng.randrange(len(pool))], limit=limit)
+                request = pb.RecommendRequest(prompt=pick(), limit=limit)
                 if users and group_size > 1:  # a movie night: distinct users, one list for all of them
                     request.group_user_ids.extend(rng.sample(users, min(group_size, len(users))))
                 elif users:
@@ -77,7 +104,8 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
     per_second = Counter(int(t) for t in finished_at)
     return {"clients": clients, "prompts": kind, "seconds": elapsed, "requests": len(latencies),
             "throughput": len(latencies) / elapsed, "latencies_ms": latencies,
-            "per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)], "errors": dict(errors)}
+            "per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)], "errors": dict(errors),
+            "zipf": zipf, "repeat_share": repeat_share(drawn)}
 
 
 async def drive_open(target: str, rate: float, seconds: float, warmup_s: float, kind: str, users: list[int],
@@ -151,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--group-size", type=int, default=1,
                         help="members per request (drawn from --users); 1: one user")
+    parser.add_argument("--zipf", type=float, default=0.0,
+                        help="closed loop: draw prompts from 2,000 with Zipf weights of this exponent (0: uniform)")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop: send this many requests a second on schedule (--clients is ignored)")
     parser.add_argument("--seed", type=int, default=0)
@@ -162,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                                         args.limit, args.seed))
     else:
         result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
-                                   args.limit, args.seed, args.group_size))
+                                   args.limit, args.seed, args.group_size, args.zipf))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
-from movierec.embedding import Encoder, EncoderOnDemand, model_fingerprint
+from movierec.embedding import TextEncoder, settings_encoder
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
@@ -53,7 +53,7 @@ def new_version() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
 
 
-def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand | RayEncoder, cache: EmbeddingCache,
+def embed_catalogue(catalogue: Catalogue, encoder: TextEncoder, cache: EmbeddingCache,
                     progress: bool = True) -> tuple[np.ndarray, int]:
     """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
     texts = [e.text for e in catalogue.entries]
@@ -70,16 +70,17 @@ def embed_catalogue(catalogue: Catalogue, encoder: Encoder | EncoderOnDemand | R
     return vectors, len(missing)
 
 
-def catalogue_encoder(settings: Settings, encoder: Encoder | EncoderOnDemand) -> Encoder | EncoderOnDemand | RayEncoder:
+def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path) -> TextEncoder:
     """What embeds the catalogue: `encoder`, or with `embed_on_ray` the same model on Ray (the prompts the
     build embeds itself, for calibration, are few and stay in process)."""
     if not settings.embed_on_ray:
         return encoder
     return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                      settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None)
+                      settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None,
+                      backend=settings.encoder_backend, cache_dir=settings.cache_dir or index_dir / "cache")
 
 
-def calibration_queries(encoder: Encoder | EncoderOnDemand, user_vectors: np.ndarray, seed: int,
+def calibration_queries(encoder: TextEncoder, user_vectors: np.ndarray, seed: int,
                         prompts: int = 200, users: int = 200) -> list[np.ndarray]:
     """What the server searches the indexes with, as groups that must each keep the target recall
     (float32 (q, d) each): the embeddings of generated everyday requests, short and long (word
@@ -122,7 +123,7 @@ def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame,
     return latest.reset_index(drop=True), counts
 
 
-def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = None, progress: bool = True,
+def build_index(settings: Settings, encoder: TextEncoder | None = None, progress: bool = True,
                 ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
                 ratings_note: str | None = None) -> BuildResult:
     """Load the data, embed (with the cache), compute user vectors, fit EASE, train the learned ranker,
@@ -157,12 +158,12 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
             for example in report.examples[:5]:
                 log.info("  e.g. %s", example)
 
-        encoder = encoder or EncoderOnDemand(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                                             settings.embed_batch_tokens)
-        fingerprint = model_fingerprint(encoder.model_dir)
+        encoder = encoder or settings_encoder(settings, index_dir, lazy=True)
+        fingerprint = encoder.fingerprint
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
-            movie_vectors, embedded = embed_catalogue(catalogue, catalogue_encoder(settings, encoder), cache, progress)
+            movie_vectors, embedded = embed_catalogue(catalogue, catalogue_encoder(settings, encoder, index_dir), cache,
+                                                      progress)
         finally:
             cache.close()
 
@@ -226,7 +227,7 @@ def build_index(settings: Settings, encoder: Encoder | EncoderOnDemand | None = 
                        time.monotonic() - started, learned_note)
 
 
-def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDemand, fingerprint: str, files: DataFiles,
+def _manifest(version: str, settings: Settings, encoder: TextEncoder, fingerprint: str, files: DataFiles,
               catalogue: Catalogue, ratings: Ratings, n_users: int) -> dict[str, object]:
     reports = {"movies": catalogue.movies_report, "credits": catalogue.credits_report,
                "ratings": ratings.ratings_report, "links": ratings.links_report}
@@ -235,7 +236,7 @@ def _manifest(version: str, settings: Settings, encoder: Encoder | EncoderOnDema
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
         "model": {"name": encoder.name, "path": str(encoder.model_dir), "fingerprint": fingerprint,
-                  "max_seq_length": encoder.max_seq_length},
+                  "backend": encoder.backend, "max_seq_length": encoder.max_seq_length},
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(

@@ -33,15 +33,16 @@ RAY_BATCH_TEXTS = 64
 
 
 class _EmbeddingActor:
-    """One Ray actor: the encoder, loaded once, with `threads` torch threads."""
+    """One Ray actor: the encoder of `backend`, loaded once, with `threads` threads."""
 
-    def __init__(self, model_dir: str, max_seq_length: int, batch_size: int, batch_tokens: int, threads: int):
-        import torch
+    def __init__(self, model_dir: str, max_seq_length: int, batch_size: int, batch_tokens: int, threads: int,
+                 backend: str, cache_dir: str):
+        from movierec.embedding import load_encoder
+        from movierec.runtime import tune_process
 
-        from movierec.embedding import Encoder
-
-        torch.set_num_threads(threads)
-        self.encoder = Encoder(Path(model_dir), max_seq_length, batch_size, batch_tokens)
+        tune_process(threads)
+        self.encoder = load_encoder(Path(model_dir), backend, Path(cache_dir), max_seq_length, batch_size,
+                                    batch_tokens)
         self.threads = threads
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -52,20 +53,33 @@ class _EmbeddingActor:
 class RayEncoder:
     """Embeds texts on Ray; `encode(texts)` -> float32 (len(texts), dimensions), unit rows, as Encoder's.
 
-    workers: the actor pool's size; threads_per_worker: torch threads (and Ray CPUs) per actor.
+    workers: the actor pool's size; threads_per_worker: encoder threads (and Ray CPUs) per actor.
+    backend: the encoder backend (movierec.embedding); an ONNX one's file is made here, in
+    `cache_dir`, before the job, and the actors load it from there (on a cluster: the same path).
     """
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
-                 *, workers: int = 0, threads_per_worker: int = 1, address: str | None = None):
-        identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens)  # reads config.json only
+                 *, workers: int = 0, threads_per_worker: int = 1, address: str | None = None,
+                 backend: str = "torch", cache_dir: Path | None = None):
+        identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens,
+                                   backend=backend, cache_dir=cache_dir)  # reads config.json only
+        if backend != "torch":
+            if cache_dir is None:
+                raise ValueError(f"the {backend} encoder needs a cache folder for its model file")
+            from movierec.onnx_model import prepared_model
+
+            prepared_model(model_dir, cache_dir, backend == "onnx-int8")
         self.model_dir = model_dir
         self.max_seq_length = max_seq_length
         self.dimensions = identity.dimensions
         self.name = identity.name
+        self.fingerprint = identity.fingerprint
+        self.backend = backend
         self.workers = workers if workers > 0 else max(1, (os.cpu_count() or 1) // threads_per_worker)
         self.threads_per_worker = threads_per_worker
         self.address = address or None
-        self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker)
+        self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker, backend,
+                           str(cache_dir or ""))
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:

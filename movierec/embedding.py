@@ -1,5 +1,8 @@
 """The sentence encoder: a local BERT-family model, mean pooling, L2-normalised vectors.
 
+Three backends of the same model (`encoder_backend`): fp32 eager PyTorch ("torch"), and the model
+exported to ONNX and run by ONNX Runtime, in fp32 ("onnx") or with int8 weights ("onnx-int8").
+
 Nothing is downloaded: the model is loaded from a local folder with `local_files_only=True`
 and the Hugging Face hub is switched off before transformers is imported.
 """
@@ -12,11 +15,15 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from movierec.diagnostics import ArtifactError
-from movierec.runtime import apply_torch_threads
+from movierec.runtime import apply_torch_threads, encoder_threads
+
+if TYPE_CHECKING:
+    from movierec.settings import Settings
 
 # Guard rails: this process never talks to a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,34 +42,50 @@ def model_fingerprint(model_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
-class Encoder:
-    """Embeds texts into unit vectors with a local Hugging Face model.
+class TextEncoder(Protocol):
+    """What embeds texts: any backend here, its lazy form, or the indexer's Ray job."""
+
+    model_dir: Path
+    name: str
+    dimensions: int
+    max_seq_length: int
+    backend: str
+    fingerprint: str
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
+               threads: int | None = None) -> np.ndarray: ...
+
+
+class _BatchingEncoder:
+    """What every backend shares: the local tokenizer, and texts cut into forwards by length.
 
     `encode(texts)` returns float32 array of shape (len(texts), dimensions), each row L2-normalised.
     Safe to call from several threads: tokenizing is serialised (the fast tokenizer is not
-    thread-safe), forwards may run side by side, each with the torch thread count it asks for.
+    thread-safe), forwards may run side by side, each with the thread count it asks for.
+    A backend implements `_forward(input_ids, threads)`: padded token ids of one forward -> its
+    unit vectors float32 (b, dimensions).
     """
+
+    backend = ""
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
                  batch_tokens: int = 4096):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         if not (model_dir / "config.json").is_file():
             raise ArtifactError(f"{model_dir}: not a Hugging Face model folder (no config.json)")
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-        apply_torch_threads()
-        self._torch = torch
         self.model_dir = model_dir
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
-        self.dimensions = int(self.model.config.hidden_size)
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        self.dimensions = int(config["hidden_size"])
         self.max_seq_length = max_seq_length
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self.name = _model_name(model_dir)
+        self.fingerprint = encoder_fingerprint(model_dir, self.backend)
         self._tokenizer_lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
@@ -72,30 +95,27 @@ class Encoder:
         Texts are sorted by token count and cut into forwards of at most `batch_size` texts and
         `batch_tokens` padded tokens: short prompts share one forward, long movie texts go in
         smaller ones (faster per text here: 25 vs 21 texts/s at 256 tokens). `progress(k)` is
-        called with the number of texts finished after each forward. `threads` sets torch's thread
-        count for this call (the caller keeps concurrent calls from oversubscribing the cores).
+        called with the number of texts finished after each forward. `threads` sets the forward's
+        thread count for this call (the caller keeps concurrent calls from oversubscribing the cores).
         """
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         if not texts:
             return out
-        torch = self._torch
         with self._tokenizer_lock:
             tokens = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
-        if threads is not None:
-            torch.set_num_threads(threads)
-        with torch.inference_mode():
-            for batch in self._batches(order, [len(t) for t in tokens]):
-                with self._tokenizer_lock:
-                    padded = self.tokenizer.pad({"input_ids": [tokens[i] for i in batch]}, return_tensors="pt")
-                hidden = self.model(**padded).last_hidden_state                 # (b, t, d)
-                mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[batch] = pooled.numpy()
-                if progress is not None:
-                    progress(len(batch))
+        for batch in self._batches(order, [len(t) for t in tokens]):
+            out[batch] = self._forward([tokens[i] for i in batch], threads)
+            if progress is not None:
+                progress(len(batch))
         return out
+
+    def _pad(self, input_ids: list[list[int]], tensors: str) -> Any:
+        with self._tokenizer_lock:
+            return self.tokenizer.pad({"input_ids": input_ids}, return_tensors=tensors)
+
+    def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
+        raise NotImplementedError
 
     def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
         """Cut `order` (ascending length) into runs within the count and padded-token budgets."""
@@ -112,11 +132,122 @@ class Encoder:
         return batches
 
 
+class Encoder(_BatchingEncoder):
+    """The model in fp32 eager PyTorch, mean pooling, L2 normalisation (`encoder_backend = "torch"`)."""
+
+    backend = "torch"
+
+    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
+                 batch_tokens: int = 4096):
+        import torch
+        from transformers import AutoModel
+
+        super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
+        apply_torch_threads()
+        self._torch = torch
+        self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
+        torch = self._torch
+        if threads is not None:
+            torch.set_num_threads(threads)
+        padded = self._pad(input_ids, "pt")
+        with torch.inference_mode():
+            hidden = self.model(**padded).last_hidden_state                 # (b, t, d)
+            mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+
+
+class OnnxEncoder(_BatchingEncoder):
+    """The same model exported to ONNX (pooling and normalisation inside the graph), run by ONNX
+    Runtime; `quantized`: its MatMul weights in int8 (dynamic quantisation, per channel).
+
+    `model_path` is the prepared .onnx file (movierec.onnx_model.prepared_model). One session per
+    thread count asked for, each sequential with that many intra-op threads that sleep rather than
+    spin between forwards (the batching lanes run forwards side by side).
+    """
+
+    def __init__(self, model_dir: Path, model_path: Path, quantized: bool, max_seq_length: int = 256,
+                 batch_size: int = 64, batch_tokens: int = 4096):
+        self.backend = "onnx-int8" if quantized else "onnx"
+        super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
+        import onnxruntime
+
+        self._ort = onnxruntime
+        self.model_path = model_path
+        self._sessions: dict[int, Any] = {}
+        self._sessions_lock = threading.Lock()
+        self._inputs = [i.name for i in self._session(encoder_threads()).get_inputs()]
+
+    def _session(self, threads: int) -> Any:
+        with self._sessions_lock:
+            session = self._sessions.get(threads)
+            if session is None:
+                ort = self._ort
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                session = self._sessions[threads] = ort.InferenceSession(
+                    str(self.model_path), options, providers=["CPUExecutionProvider"])
+            return session
+
+    def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
+        padded = self._pad(input_ids, "np")
+        feed = {"input_ids": padded["input_ids"].astype(np.int64),
+                "attention_mask": padded["attention_mask"].astype(np.int64)}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        out = self._session(threads or encoder_threads()).run(None, feed)[0]
+        return np.asarray(out, dtype=np.float32)
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy: bool = False,
+                     backend: str | None = None) -> Encoder | OnnxEncoder | EncoderOnDemand:
+    """The encoder the settings ask for (`encoder_backend`, or `backend`), its ONNX files in cache_dir
+    (default: index_dir/cache); `lazy`: loaded on its first encode."""
+    backend = backend or settings.encoder_backend
+    cache_dir = settings.cache_dir or (index_dir or settings.index_dir) / "cache"
+    arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
+    if lazy:
+        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, cache_dir=cache_dir)
+    return load_encoder(settings.model_dir, backend, cache_dir, *arguments)
+
+
+def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
+    """The identity of the vectors an encoder makes: the model's fingerprint, and the backend when it
+    is not the fp32 PyTorch one (an int8 model's vectors differ; caches keep them apart)."""
+    fingerprint = model_fingerprint(model_dir)
+    return fingerprint if backend in ("torch", "") else f"{fingerprint}-{backend}"
+
+
+def load_encoder(model_dir: Path, backend: str, cache_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
+                 batch_tokens: int = 4096) -> Encoder | OnnxEncoder:
+    """The encoder of `backend` ("torch", "onnx", "onnx-int8"); the ONNX ones are exported (and
+    quantised) from the local model folder once and kept in `cache_dir` by model checksum."""
+    if backend == "torch":
+        return Encoder(model_dir, max_seq_length, batch_size, batch_tokens)
+    if backend not in BACKENDS:
+        raise ValueError(f"encoder backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    from movierec.onnx_model import prepared_model
+
+    quantized = backend == "onnx-int8"
+    path = prepared_model(model_dir, cache_dir, quantized)
+    return OnnxEncoder(model_dir, path, quantized, max_seq_length, batch_size, batch_tokens)
+
+
 class EncoderOnDemand:
     """An Encoder's identity (name, folder, dimensions) without loading the model, which loads on
     the first `encode`: a reindex whose texts are all cached never imports torch (~3 s saved)."""
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096):
+    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
+                 backend: str = "torch", cache_dir: Path | None = None):
         try:
             config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -125,13 +256,18 @@ class EncoderOnDemand:
         self.max_seq_length = max_seq_length
         self.dimensions = int(config["hidden_size"])
         self.name = _model_name(model_dir)
-        self._arguments = (model_dir, max_seq_length, batch_size, batch_tokens)
-        self._encoder: Encoder | None = None
+        self.backend = backend
+        self.fingerprint = encoder_fingerprint(model_dir, backend)
+        self.cache_dir = cache_dir
+        self._arguments = (max_seq_length, batch_size, batch_tokens)
+        self._encoder: Encoder | OnnxEncoder | None = None
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:
         if self._encoder is None:
-            self._encoder = Encoder(*self._arguments)
+            if self.backend != "torch" and self.cache_dir is None:
+                raise ValueError(f"the {self.backend} encoder needs a cache folder for its model file")
+            self._encoder = load_encoder(self.model_dir, self.backend, self.cache_dir or Path("."), *self._arguments)
         return self._encoder.encode(texts, progress, threads)
 
 

@@ -20,7 +20,7 @@ from movierec.artifact import IndexArtifact
 from movierec.constraints import CatalogueFacets
 from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
-from movierec.embedding import Encoder
+from movierec.embedding import TextEncoder
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
 from movierec.ranking import GroupRankRequest, Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.settings import Settings
@@ -117,7 +117,7 @@ class UserSummary:
 class Recommender:
     """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
-    def __init__(self, index: IndexArtifact, encoder: Encoder, config: RankingConfig,
+    def __init__(self, index: IndexArtifact, encoder: TextEncoder, config: RankingConfig,
                  profile_cache_mb: float = 256):
         if encoder.dimensions != index.dimensions:
             raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, "

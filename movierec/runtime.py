@@ -59,3 +59,8 @@ def apply_torch_threads() -> None:
         import torch
 
         torch.set_num_threads(_applied)
+
+
+def encoder_threads() -> int:
+    """The encoder's thread count tune_process chose (one per core if it was not called)."""
+    return _applied if _applied is not None else (os.cpu_count() or 1)

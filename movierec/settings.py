@@ -36,6 +36,7 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
 Ranker = Literal["learned", "weighted_sum"]
 GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]
 TasteVectors = Literal["centred", "centroid"]
+EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -101,6 +102,11 @@ class Settings(BaseSettings):
     # One encoder forward takes at most this many texts and this many padded tokens.
     embed_batch_size: PositiveInt = 64
     embed_batch_tokens: PositiveInt = 4096
+    # The encoder's runtime (movierec/embedding.py): fp32 eager PyTorch, or the model exported to
+    # ONNX (made once, kept in cache_dir) in fp32 or with int8 weights. Server and indexer alike.
+    encoder_backend: EncoderBackend = "torch"
+    # Prompt embeddings kept by their normalised text, at most this many MB (0: off).
+    prompt_cache_mb: NonNegative = 16.0
     # Threads for the encoder (0 = one per core); everything else runs single-threaded
     # (movierec.runtime says why).
     torch_threads: Count = 0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
@@ -22,7 +24,7 @@ from movierec.runtime import tune_process
 from movierec.server.auth import TokenTable
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
-from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, TokenInterceptor
+from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, DrainInterceptor, TokenInterceptor
 from movierec.server.logs import configure_logging
 from movierec.server.metrics import ServerMetrics, serve_metrics
 from movierec.server.servicer import RecommenderServicer
@@ -90,7 +92,8 @@ def create_server(settings: Settings, address: str | None = None, *,
     tokens = TokenTable.load(settings.tokens_path) if settings.tokens_path else None
     threads = tune_process(settings.torch_threads)
     metrics = ServerMetrics()
-    interceptors: list[grpc.ServerInterceptor] = [AccessInterceptor(metrics, settings.log_prompts)]
+    drainer = DrainInterceptor()
+    interceptors: list[grpc.ServerInterceptor] = [AccessInterceptor(metrics, settings.log_prompts), drainer]
     if tokens is not None:
         interceptors.append(TokenInterceptor(tokens))
     if settings.admitted_requests:
@@ -139,22 +142,39 @@ def create_server(settings: Settings, address: str | None = None, *,
 
     stop = server.stop
 
-    def drain(grace: float | None = None) -> threading.Event:
+    def release(grace: float) -> bool:
+        """Drain without gRPC's stop: NOT_SERVING, new calls UNAVAILABLE, those in flight get up to `grace`
+        seconds; then the batcher, the store and the metrics endpoint close. True if every call finished.
+        For a process about to exit: its sockets then close under the remaining calls, which clients see
+        as UNAVAILABLE, where gRPC's stop would answer some CANCELLED (DrainInterceptor)."""
         health_servicer.enter_graceful_shutdown()  # NOT_SERVING for every service, and it stays so
-        stopped = stop(grace)
+        drainer.start()  # new calls: UNAVAILABLE from here on
+        finished = drainer.wait_idle(grace)
+        state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
+        if metrics_http is not None:
+            metrics_http.shutdown()
+        return finished
+
+    def drain(grace: float | None = None) -> threading.Event:
+        health_servicer.enter_graceful_shutdown()
+        drainer.start()
+        started = time.monotonic()
         done = threading.Event()
 
         def finish() -> None:
-            stopped.wait()
-            state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
-            if metrics_http is not None:
-                metrics_http.shutdown()
+            # gRPC's stop only once the calls in flight are done (DrainInterceptor says why).
+            if grace:
+                drainer.wait_idle(grace)
+            left = None if grace is None else max(0.0, grace - (time.monotonic() - started))
+            stop(left).wait()
+            release(0.0)
             done.set()
 
         threading.Thread(target=finish, name="movierec-drain", daemon=True).start()
         return done
 
     server.stop = drain  # type: ignore[method-assign]
+    server.release = release  # type: ignore[attr-defined]
     server.state = state  # type: ignore[attr-defined]
     server.metrics_port = metrics_http.server_port if metrics_http is not None else None  # type: ignore[attr-defined]
     return server, port
@@ -190,9 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     grace = settings.shutdown_grace_s
     log.info("draining: refusing new calls, giving those in flight %.1f s", grace)
-    finished = server.stop(grace=grace).wait(grace + 0.9)
+    finished = server.release(grace)  # type: ignore[attr-defined]
     log.info("stopped%s", "" if finished else " (some work was still running at the end of the grace period)")
-    return 0
+    # Exit without gRPC's stop (server.release says why): the listening socket and the connections close
+    # with the process.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

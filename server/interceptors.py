@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from movierec.diagnostics import MovierecError, ResourceExhausted
+from movierec.diagnostics import MovierecError, ResourceExhausted, Unavailable
 from movierec.server.auth import TokenTable
 from movierec.server.errors import status_of
 from movierec.server.metrics import ServerMetrics
@@ -168,3 +168,53 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 self._leave()
 
         return _wrap(handler, admitted_call)
+
+
+class DrainInterceptor(grpc.ServerInterceptor):
+    """Counts the Recommender calls in the server, and once `start()` is called refuses new ones with
+    UNAVAILABLE (which clients retry, on another replica when they have one) while those in flight
+    finish. The server is stopped only after that (`wait_idle`): gRPC's own stop cancels the calls it
+    has received but not yet handed to a handler, with CANCELLED, which clients do not retry
+    (grpc/grpc#41785); by then there are none left to cancel but the ones being refused."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.draining = False
+        self._idle = threading.Condition()
+
+    def start(self) -> None:
+        with self._idle:
+            self.draining = True
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Until no Recommender call is in the server (True), or `timeout_s` (False)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self.in_flight == 0, timeout_s)
+
+    def _leave(self) -> None:
+        with self._idle:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.notify_all()
+
+    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None or not details.method.startswith(SERVICE_PREFIX):  # type: ignore[attr-defined]
+            return handler
+        with self._idle:
+            refused = self.draining
+            if not refused:
+                self.in_flight += 1
+        if refused:
+            return _refusing(handler, Unavailable("the server is shutting down; retry (another replica answers "
+                                                  "if there is one)"))
+        behavior = handler.unary_unary
+
+        def counted_call(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return behavior(request, context)
+            finally:
+                self._leave()
+
+        return _wrap(handler, counted_call)

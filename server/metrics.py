@@ -37,6 +37,9 @@ class ServerMetrics:
                             registry=r)
         self.encode_seconds = Histogram("movierec_encode_seconds", "Encoder time per micro-batch",
                                         buckets=LATENCY_BUCKETS, registry=r)
+        self.prompt_cache = Counter("movierec_prompt_cache_lookups", "Moods looked up in the prompt cache, by result",
+                                    ["result"], registry=r)
+        self.prompt_cache_bytes = Gauge("movierec_prompt_cache_bytes", "What the prompt cache holds", registry=r)
         self.rank_seconds = Histogram("movierec_rank_seconds",
                                       "Per micro-batch: understanding, search and ranking "
                                       "(the batch minus the encoder)",

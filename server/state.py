@@ -14,7 +14,8 @@ import numpy as np
 from movierec.artifact import current_version, load_artifact
 from movierec.diagnostics import DeadlineExceeded, MovierecError, ResourceExhausted, Unavailable
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
-from movierec.embedding import Encoder
+from movierec.embedding import TextEncoder, settings_encoder
+from movierec.prompt_cache import PromptCache
 from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
 from movierec.server.batcher import MicroBatcher
 from movierec.server.interceptors import current_call
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class TimedEncoder:
     """The encoder, with the time of each call observed and kept for the calling lane's batch."""
 
-    def __init__(self, encoder: Encoder, metrics: ServerMetrics):
+    def __init__(self, encoder: TextEncoder, metrics: ServerMetrics):
         self._encoder, self._metrics = encoder, metrics
         self._spent = threading.local()
 
@@ -71,12 +72,25 @@ class ServingState:
     latest (timestamp, seq), so applying one again changes nothing.
     """
 
-    def __init__(self, settings: Settings, encoder: Encoder | None = None,
+    def _prompt_cache(self) -> PromptCache:
+        """The prompt cache in front of the timed encoder (so the encoder's time is its forwards only)."""
+        metrics = self.metrics
+
+        def counted(hits: int, misses: int) -> None:
+            metrics.prompt_cache.labels("hit").inc(hits)
+            metrics.prompt_cache.labels("miss").inc(misses)
+            metrics.prompt_cache_bytes.set(prompts.bytes)
+
+        prompts = PromptCache(self._encoder, int(self.settings.prompt_cache_mb * 2**20), counted)  # type: ignore[arg-type]
+        return prompts
+
+    def __init__(self, settings: Settings, encoder: TextEncoder | None = None,
                  on_ready: Callable[[bool], None] | None = None, threads: int = 1,
                  metrics: ServerMetrics | None = None):
         self.settings = settings
         self.metrics = metrics or ServerMetrics()
         self._encoder: TimedEncoder | None = TimedEncoder(encoder, self.metrics) if encoder is not None else None
+        self._prompts: PromptCache | None = self._prompt_cache() if self._encoder is not None else None
         self._recommender: Recommender | None = None
         self._on_ready = on_ready or (lambda serving: None)
         self._failed_version: str | None = None
@@ -224,10 +238,9 @@ class ServingState:
         started = time.perf_counter()
         try:
             if self._encoder is None:
-                self._encoder = TimedEncoder(Encoder(self.settings.model_dir, self.settings.max_seq_length,
-                                                     self.settings.embed_batch_size,
-                                                     self.settings.embed_batch_tokens), self.metrics)
-            recommender = Recommender(load_artifact(index_dir / version), self._encoder,  # type: ignore[arg-type]
+                self._encoder = TimedEncoder(settings_encoder(self.settings), self.metrics)
+                self._prompts = self._prompt_cache()
+            recommender = Recommender(load_artifact(index_dir / version), self._prompts,  # type: ignore[arg-type]
                                       ranking_config(self.settings), self.settings.profile_cache_mb)
         except (MovierecError, OSError) as e:
             self._failed_version = version

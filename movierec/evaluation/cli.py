@@ -27,12 +27,15 @@ def main(argv: list[str] | None = None) -> int:
                              "on the taste task ('' to skip)")
     parser.add_argument("--groups-per-kind", type=int, default=300,
                         help="synthetic groups per size and kind (random, similar users) for the group evaluation")
+    parser.add_argument("--reference-backend", default=None,
+                        help="also evaluate with this encoder backend and compare (default: torch when the "
+                             "configured encoder_backend is another; '' to skip)")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
-    from movierec.evaluation.harness import Dataset, run
+    from movierec.evaluation.harness import Dataset, backend_comparison, run
     from movierec.evaluation.report import headline_table, write_report
 
     try:
@@ -47,9 +50,24 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir=args.data_dir, ratings_csv=second / "ratings.csv", links_csv=second / "links.csv")))
         conversations = args.conversations if str(args.conversations) not in ("", ".") else None
         seeds = tuple(int(x) for x in args.learned_seeds.split(",") if x.strip())
+        reference = args.reference_backend
+        if reference is None:
+            reference = "torch" if settings.encoder_backend != "torch" else ""
+        reference_report = None
+        if reference and reference != settings.encoder_backend:
+            if not args.quiet:
+                print(f"evaluating with the reference encoder backend ({reference}) first", file=sys.stderr)
+            reference_report = run([Dataset(d.name, d.settings.replace(encoder_backend=reference)) for d in datasets],
+                                   settings.replace(encoder_backend=reference), args.work_dir,
+                                   do_tune=not args.no_tune, progress=not args.quiet, conversations=conversations,
+                                   learned_seeds=seeds, groups_per_kind=args.groups_per_kind)
         report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet,
                      conversations=conversations, learned_seeds=seeds,
                      groups_per_kind=args.groups_per_kind)
+        if reference_report is not None:
+            report["backends"] = backend_comparison(report, reference_report, settings, reference, args.work_dir,
+                                                    datasets[0])
+            report["targets"].append(report["backends"]["target"])
         path = write_report(report, args.out)
     except (MovierecError, OSError, ValueError) as e:
         print(f"movierec eval: {e}", file=sys.stderr)

@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from movierec.artifact import IndexArtifact, load_artifact
-from movierec.embedding import Encoder
+from movierec.embedding import TextEncoder, settings_encoder
 from movierec.evaluation import groups as group_eval
 from movierec.evaluation import paraphrases
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
@@ -112,7 +112,7 @@ def load_dataset(dataset: Dataset) -> tuple[list, pd.DataFrame, list[str]]:
 
 
 def build_training_index(dataset: Dataset, train: pd.DataFrame, index_dir: Path, cache_dir: Path,
-                         encoder: Encoder | MemoEncoder, note: str, progress: bool,
+                         encoder: TextEncoder, note: str, progress: bool,
                          settings: Settings | None = None) -> IndexArtifact:
     """Index the catalogue with only the training ratings, through the production indexer."""
     keys = train[["user_id", "movie_id", "timestamp"]]
@@ -406,14 +406,13 @@ def seed_noise(index: IndexArtifact, train: pd.DataFrame, test: pd.DataFrame, mo
 
 
 def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bool = True,
-        progress: bool = True, encoder: Encoder | None = None, conversations: Path | None = None,
+        progress: bool = True, encoder: TextEncoder | None = None, conversations: Path | None = None,
         learned_seeds: tuple[int, ...] = (0, 1, 2), groups_per_kind: int = 300) -> dict[str, Any]:
     """The whole evaluation. The first dataset is also split for validation (tuning), and answers the
     constraint requests and the conversations. `learned_seeds`: the learned ranker is trained again
     with each of these seeds for its run-to-run noise on the taste task."""
     started = time.monotonic()
-    memo = MemoEncoder(encoder or Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                                          settings.embed_batch_tokens))
+    memo = MemoEncoder(encoder or settings_encoder(settings, work_dir))
     report: dict[str, Any] = {"settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}
                               | {"candidate_movies": settings.candidate_movies, "similar_users": settings.similar_users,
                                  "ease_lambda": settings.ease_lambda},
@@ -576,3 +575,22 @@ def group_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                         "plain averaging's", "value": d[ndcg], "bound": 0.97 * avg[ndcg],
                         "met": d[ndcg] >= 0.97 * avg[ndcg]})
     return out
+
+
+def backend_comparison(report: dict[str, Any], reference: dict[str, Any], settings: Settings, reference_backend: str,
+                       work_dir: Path, dataset: Dataset) -> dict[str, Any]:
+    """The configured backend's evaluation against the reference backend's (movierec.evaluation.backends)."""
+    from movierec.bench.prompts import prompts as generated
+    from movierec.evaluation.backends import TOLERANCE, compare_scores, embedding_agreement
+
+    _, _, texts = load_dataset(dataset)
+    wordings = sorted({w for group in (*paraphrases.TUNING.values(), *paraphrases.TEST.values()) for w in group})
+    rows = compare_scores(report, reference)
+    worse = [r["score"] for r in rows if not r["within"]]
+    return {"backend": settings.encoder_backend, "reference": reference_backend, "rows": rows,
+            "reference_seconds": reference.get("seconds"),
+            "agreement": embedding_agreement(settings, reference_backend, work_dir, texts,
+                                             wordings + generated("short", 300, 11)),
+            "target": {"dataset": "all", "target": f"every score of the default ranking within {TOLERANCE:.0%} "
+                       f"(relative) of the {reference_backend} encoder's, or better", "value": len(worse),
+                       "bound": 0, "met": not worse, "detail": worse}}

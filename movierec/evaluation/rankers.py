@@ -42,6 +42,8 @@ class MemoEncoder:
         self.name = encoder.name
         self.model_dir = encoder.model_dir
         self.max_seq_length = encoder.max_seq_length
+        self.backend = encoder.backend
+        self.fingerprint = encoder.fingerprint
         self._memo: dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str], progress=None, threads: int | None = None) -> np.ndarray:  # noqa: ANN001

@@ -67,6 +67,25 @@ def headline_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def backends_section(b: dict[str, Any]) -> list[str]:
+    """The configured encoder backend against the reference (movierec.evaluation.backends)."""
+    a = b["agreement"]
+    worse = [r for r in b["rows"] if not r["within"]]
+    out = [f"## Encoder backend: `{b['backend']}` against `{b['reference']}`", "",
+           f"The whole evaluation ran twice, first with the `{b['reference']}` encoder "
+           f"({b['reference_seconds']:.0f} s) and then with `{b['backend']}` (everything else above). Each score of "
+           "the default ranking, side by side; \"within\": no more than 1% (relative) below the reference, or "
+           f"better. {len(b['rows']) - len(worse)} of {len(b['rows'])} are within.", "",
+           "Cosine between the two encoders' vectors: " + "; ".join(
+               f"{name} ({v['texts']:,} texts) mean {v['mean']:.4f}, worst {v['worst']:.4f}"
+               for name, v in a.items()) + ".", "",
+           f"| score | {b['backend']} | {b['reference']} | change | within |", "|---|---|---|---|---|"]
+    for r in b["rows"]:
+        out.append(f"| {r['score']} | {r['value']:.4f} | {r['fp32']:.4f} | {r['relative']:+.2%} | "
+                   f"{'yes' if r['within'] else '**NO**'} |")
+    return out + [""]
+
+
 def learned_section(report: dict[str, Any]) -> list[str]:
     """The learned ranker (the default) against the weighted sum, with the noise of the difference."""
     out = ["## Learned ranker (the default) against the weighted sum", "",
@@ -200,6 +219,8 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
         out.append(f"| {t['dataset']} | {t['target']} | {_number(t['value'])} | {_number(t['bound'])} | "
                    f"{'yes' if t['met'] else '**NO**'} |")
     out += ["", "## Headline", "", headline_table(report), ""]
+    if report.get("backends"):
+        out += backends_section(report["backends"])
     out += [f"![{p}]({p})" for p in plots] + [""]
     if report.get("learned"):
         out += learned_section(report)

@@ -41,9 +41,13 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     ceiling = report["refusal_ceiling"]  # a server admitting two calls: nearly every call is refused
     assert ceiling["refused_per_s"] > 0 and set(ceiling["by_code"]) <= {"OK", "RESOURCE_EXHAUSTED", "CANCELLED"}
     assert report["understanding"]["requests"] > 0 and report["understanding"]["p50_ms"] > 0
+    cache = report["prompt_cache"]  # a second server with the cache on, prompts with Zipf repeats
+    for run in ("single", "short64"):
+        assert cache[run]["requests"] > 0 and cache[run]["errors"] == {} and 0 < cache[run]["repeat_share"] < 1
+    assert report["settings"]["encoder_backend"] in ("torch", "onnx", "onnx-int8")
     text = (out / "bench.md").read_text()
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
-                    "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
+                    "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
 

@@ -131,7 +131,9 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
                 try:
                     result = client.recommend(prompt, user_id=rng.randint(1, 50) if not prompt or rng.random() < 0.5
                                               else None, limit=10)
-                    assert len(result.movies) == 10
+                    # "space adventure" keeps to Adventure movies: for some users fewer than 10 of the
+                    # sample's 110 are unrated, so a full list is not always there to give.
+                    assert 0 < len(result.movies) <= 10 and (len(result.movies) == 10 or prompt == "space adventure")
                     with lock:
                         counts["ok"] += 1
                 except Exception as e:  # counted: the assertion below says what went wrong
