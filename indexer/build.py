@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
-from movierec.embedding import TextEncoder, settings_encoder
+from movierec.embedding import TextEncoder, onnx_folder, settings_encoder
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
@@ -77,7 +77,7 @@ def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path)
         return encoder
     return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None,
-                      backend=settings.encoder_backend, cache_dir=settings.cache_dir or index_dir / "cache")
+                      backend=settings.encoder_backend, onnx_dir=onnx_folder(settings, index_dir))
 
 
 def calibration_queries(encoder: TextEncoder, user_vectors: np.ndarray, seed: int,

@@ -36,12 +36,12 @@ class _EmbeddingActor:
     """One Ray actor: the encoder of `backend`, loaded once, with `threads` threads."""
 
     def __init__(self, model_dir: str, max_seq_length: int, batch_size: int, batch_tokens: int, threads: int,
-                 backend: str, cache_dir: str):
+                 backend: str, onnx_dir: str):
         from movierec.embedding import load_encoder
         from movierec.runtime import tune_process
 
         tune_process(threads)
-        self.encoder = load_encoder(Path(model_dir), backend, Path(cache_dir), max_seq_length, batch_size,
+        self.encoder = load_encoder(Path(model_dir), backend, Path(onnx_dir), max_seq_length, batch_size,
                                     batch_tokens)
         self.threads = threads
 
@@ -55,20 +55,20 @@ class RayEncoder:
 
     workers: the actor pool's size; threads_per_worker: encoder threads (and Ray CPUs) per actor.
     backend: the encoder backend (movierec.embedding); an ONNX one's file is made here, in
-    `cache_dir`, before the job, and the actors load it from there (on a cluster: the same path).
+    `onnx_dir`, before the job, and the actors load it from there (on a cluster: the same path).
     """
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
                  *, workers: int = 0, threads_per_worker: int = 1, address: str | None = None,
-                 backend: str = "torch", cache_dir: Path | None = None):
+                 backend: str = "torch", onnx_dir: Path | None = None):
         identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens,
-                                   backend=backend, cache_dir=cache_dir)  # reads config.json only
+                                   backend=backend, onnx_dir=onnx_dir)  # reads config.json only
         if backend != "torch":
-            if cache_dir is None:
-                raise ValueError(f"the {backend} encoder needs a cache folder for its model file")
+            if onnx_dir is None:
+                raise ValueError(f"the {backend} encoder needs a folder for its model file")
             from movierec.onnx_model import prepared_model
 
-            prepared_model(model_dir, cache_dir, backend == "onnx-int8")
+            prepared_model(model_dir, onnx_dir, backend == "onnx-int8")
         self.model_dir = model_dir
         self.max_seq_length = max_seq_length
         self.dimensions = identity.dimensions
@@ -79,7 +79,7 @@ class RayEncoder:
         self.threads_per_worker = threads_per_worker
         self.address = address or None
         self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker, backend,
-                           str(cache_dir or ""))
+                           str(onnx_dir or ""))
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:

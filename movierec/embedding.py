@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -104,11 +105,25 @@ class _BatchingEncoder:
         with self._tokenizer_lock:
             tokens = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
-        for batch in self._batches(order, [len(t) for t in tokens]):
+        batches = self._batches(order, [len(t) for t in tokens])
+        workers = self._parallel_batches(len(batches), threads)
+        if workers > 1:  # a bulk job: forwards side by side, one thread each
+            with ThreadPoolExecutor(workers, thread_name_prefix="encode") as pool:
+                for batch, vectors in zip(batches, pool.map(
+                        lambda b: self._forward([tokens[i] for i in b], 1), batches)):
+                    out[batch] = vectors
+                    if progress is not None:
+                        progress(len(batch))
+            return out
+        for batch in batches:
             out[batch] = self._forward([tokens[i] for i in batch], threads)
             if progress is not None:
                 progress(len(batch))
         return out
+
+    def _parallel_batches(self, batches: int, threads: int | None) -> int:
+        """How many forwards to run side by side (1: one at a time, with `threads` threads)."""
+        return 1
 
     def _pad(self, input_ids: list[list[int]], tensors: str) -> Any:
         with self._tokenizer_lock:
@@ -171,7 +186,11 @@ class OnnxEncoder(_BatchingEncoder):
     def __init__(self, model_dir: Path, model_path: Path, quantized: bool, max_seq_length: int = 256,
                  batch_size: int = 64, batch_tokens: int = 4096):
         self.backend = "onnx-int8" if quantized else "onnx"
-        super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
+        # int8: one text per forward. Dynamic quantisation scales each MatMul's input by the range of
+        # the whole tensor, so in a batch a text's vector would depend on the other texts and the
+        # padding beside it (cosine 0.97 to itself alone, measured): the same prompt would rank
+        # differently under load. Alone it is the same every time, and no padding is computed.
+        super().__init__(model_dir, max_seq_length, 1 if quantized else batch_size, batch_tokens)
         import onnxruntime
 
         self._ort = onnxruntime
@@ -195,6 +214,13 @@ class OnnxEncoder(_BatchingEncoder):
                     str(self.model_path), options, providers=["CPUExecutionProvider"])
             return session
 
+    def _parallel_batches(self, batches: int, threads: int | None) -> int:
+        # A bulk job (the indexer's: no thread count asked, many forwards) runs one single-threaded
+        # forward per core side by side, which beat one forward on every core (reports/bench.md); the
+        # server's lanes ask for their thread counts and keep one forward each.
+        cores = encoder_threads()
+        return cores if threads is None and cores > 1 and batches >= 2 * cores else 1
+
     def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
         padded = self._pad(input_ids, "np")
         feed = {"input_ids": padded["input_ids"].astype(np.int64),
@@ -210,14 +236,19 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 
 def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy: bool = False,
                      backend: str | None = None) -> Encoder | OnnxEncoder | EncoderOnDemand:
-    """The encoder the settings ask for (`encoder_backend`, or `backend`), its ONNX files in cache_dir
-    (default: index_dir/cache); `lazy`: loaded on its first encode."""
+    """The encoder the settings ask for (`encoder_backend`, or `backend`), its ONNX files in onnx_dir
+    (default: cache_dir/onnx, cache_dir's default index_dir/cache); `lazy`: loaded on its first encode."""
     backend = backend or settings.encoder_backend
-    cache_dir = settings.cache_dir or (index_dir or settings.index_dir) / "cache"
     arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
+    onnx_dir = onnx_folder(settings, index_dir)
     if lazy:
-        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, cache_dir=cache_dir)
-    return load_encoder(settings.model_dir, backend, cache_dir, *arguments)
+        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir)
+    return load_encoder(settings.model_dir, backend, onnx_dir, *arguments)
+
+
+def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:
+    """Where the ONNX encoder files are: onnx_dir, else cache_dir/onnx, else index_dir/cache/onnx."""
+    return settings.onnx_dir or (settings.cache_dir or (index_dir or settings.index_dir) / "cache") / "onnx"
 
 
 def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
@@ -227,10 +258,10 @@ def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
     return fingerprint if backend in ("torch", "") else f"{fingerprint}-{backend}"
 
 
-def load_encoder(model_dir: Path, backend: str, cache_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
+def load_encoder(model_dir: Path, backend: str, onnx_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
                  batch_tokens: int = 4096) -> Encoder | OnnxEncoder:
     """The encoder of `backend` ("torch", "onnx", "onnx-int8"); the ONNX ones are exported (and
-    quantised) from the local model folder once and kept in `cache_dir` by model checksum."""
+    quantised) from the local model folder once and kept in `onnx_dir` by model checksum."""
     if backend == "torch":
         return Encoder(model_dir, max_seq_length, batch_size, batch_tokens)
     if backend not in BACKENDS:
@@ -238,7 +269,7 @@ def load_encoder(model_dir: Path, backend: str, cache_dir: Path, max_seq_length:
     from movierec.onnx_model import prepared_model
 
     quantized = backend == "onnx-int8"
-    path = prepared_model(model_dir, cache_dir, quantized)
+    path = prepared_model(model_dir, onnx_dir, quantized)
     return OnnxEncoder(model_dir, path, quantized, max_seq_length, batch_size, batch_tokens)
 
 
@@ -247,7 +278,7 @@ class EncoderOnDemand:
     the first `encode`: a reindex whose texts are all cached never imports torch (~3 s saved)."""
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
-                 backend: str = "torch", cache_dir: Path | None = None):
+                 backend: str = "torch", onnx_dir: Path | None = None):
         try:
             config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -258,16 +289,16 @@ class EncoderOnDemand:
         self.name = _model_name(model_dir)
         self.backend = backend
         self.fingerprint = encoder_fingerprint(model_dir, backend)
-        self.cache_dir = cache_dir
+        self.onnx_dir = onnx_dir
         self._arguments = (max_seq_length, batch_size, batch_tokens)
         self._encoder: Encoder | OnnxEncoder | None = None
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:
         if self._encoder is None:
-            if self.backend != "torch" and self.cache_dir is None:
-                raise ValueError(f"the {self.backend} encoder needs a cache folder for its model file")
-            self._encoder = load_encoder(self.model_dir, self.backend, self.cache_dir or Path("."), *self._arguments)
+            if self.backend != "torch" and self.onnx_dir is None:
+                raise ValueError(f"the {self.backend} encoder needs a folder for its model file")
+            self._encoder = load_encoder(self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments)
         return self._encoder.encode(texts, progress, threads)
 
 

@@ -1,11 +1,12 @@
 """The encoder as an ONNX file: exported from the local model folder, optionally quantised, cached.
 
-`prepared_model(model_dir, cache_dir, quantized)` returns `cache_dir/onnx/<model fingerprint>.onnx`
-(or `...-int8.onnx`), making it the first time: the PyTorch model wrapped with the encoder's mean
-pooling and L2 normalisation, so that one graph maps token ids to unit vectors, exported with
-dynamic batch and sequence axes; the int8 file is ONNX Runtime's dynamic quantisation of its
+`prepared_model(model_dir, onnx_dir, quantized)` returns `onnx_dir/<model fingerprint>.onnx` (or
+`...-int8.onnx`; the onnx_dir setting defaults to cache_dir/onnx, beside the index), making it the
+first time: the PyTorch model wrapped with the encoder's mean pooling and L2 normalisation, so
+that one graph maps token ids to unit vectors, exported with dynamic batch and sequence axes; the
+int8 file is ONNX Runtime's dynamic quantisation of its
 MatMul weights, per output channel (per tensor lost too much: cosine to fp32 ~0.95 for prompts,
-where per channel keeps ~0.99; reports/bench.md measures it). Nothing is downloaded. Concurrent
+where per channel keeps ~0.99; reports/eval.md measures it). Nothing is downloaded. Concurrent
 processes (a server and a reindex) wait on one lock file, and a file appears only complete
 (written beside, then renamed).
 """
@@ -26,13 +27,13 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def model_file(cache_dir: Path, model_dir: Path, quantized: bool) -> Path:
-    return cache_dir / "onnx" / f"{model_fingerprint(model_dir)}{'-int8' if quantized else ''}.onnx"
+def model_file(onnx_dir: Path, model_dir: Path, quantized: bool) -> Path:
+    return onnx_dir / f"{model_fingerprint(model_dir)}{'-int8' if quantized else ''}.onnx"
 
 
-def prepared_model(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
-    """The encoder's ONNX file for this model (see the module docstring), made if missing."""
-    path = model_file(cache_dir, model_dir, quantized)
+def prepared_model(model_dir: Path, onnx_dir: Path, quantized: bool) -> Path:
+    """The encoder's ONNX file for this model in `onnx_dir` (see the module docstring), made if missing."""
+    path = model_file(onnx_dir, model_dir, quantized)
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def prepared_model(model_dir: Path, cache_dir: Path, quantized: bool) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.is_file():  # another process made it while this one waited
             return path
-        fp32 = model_file(cache_dir, model_dir, False)
+        fp32 = model_file(onnx_dir, model_dir, False)
         if not fp32.is_file():
             started = time.monotonic()
             _write_atomically(fp32, lambda out: export(model_dir, out))

@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     embed_batch_tokens: PositiveInt = 4096
     # The encoder's runtime (movierec/embedding.py): fp32 eager PyTorch, or the model exported to
     # ONNX (made once, kept in cache_dir) in fp32 or with int8 weights. Server and indexer alike.
-    encoder_backend: EncoderBackend = "torch"
+    encoder_backend: EncoderBackend = "onnx"
+    # Where the exported ONNX files are kept (default: cache_dir/onnx, beside the index).
+    onnx_dir: OptionalPath = None
     # Prompt embeddings kept by their normalised text, at most this many MB (0: off).
     prompt_cache_mb: NonNegative = 16.0
     # Threads for the encoder (0 = one per core); everything else runs single-threaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import grpc
 import pytest
 
 from movierec.bench.postgres import PostgresServer
-from movierec.embedding import Encoder
+from movierec.embedding import Encoder, TextEncoder, settings_encoder
 from movierec.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,9 +32,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.postgres)
 
 
+# The exported ONNX encoder files, made once and shared by every process the tests start (servers,
+# indexers); otherwise each new index folder would export its own.
+os.environ.setdefault("MOVIEREC_ONNX_DIR", str(Path(tempfile.gettempdir()) / f"movierec-tests-onnx-{os.getuid()}"))
+
+
 @pytest.fixture(scope="session")
-def encoder() -> Encoder:
-    """The default sentence encoder, loaded once for the whole session."""
+def encoder() -> TextEncoder:
+    """The default sentence encoder (the default backend), loaded once for the whole session."""
+    return settings_encoder(Settings(onnx_dir=Path(os.environ["MOVIEREC_ONNX_DIR"])))
+
+
+@pytest.fixture(scope="session")
+def torch_encoder() -> Encoder:
+    """The fp32 PyTorch encoder, the reference the other backends are held to."""
     return Encoder(Settings().model_dir)
 
 

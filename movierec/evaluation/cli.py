@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-backend", default=None,
                         help="also evaluate with this encoder backend and compare (default: torch when the "
                              "configured encoder_backend is another; '' to skip)")
+    parser.add_argument("--reuse-reference", action="store_true",
+                        help="compare with the reference run saved in --work-dir instead of running it again")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -54,13 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         if reference is None:
             reference = "torch" if settings.encoder_backend != "torch" else ""
         reference_report = None
-        if reference and reference != settings.encoder_backend:
+        saved = args.work_dir / f"reference-{reference}.json"  # the last reference run, for --reuse-reference
+        if reference and args.reuse_reference and saved.is_file():
+            reference_report = json.loads(saved.read_text())
+        elif reference and reference != settings.encoder_backend:
             if not args.quiet:
                 print(f"evaluating with the reference encoder backend ({reference}) first", file=sys.stderr)
             reference_report = run([Dataset(d.name, d.settings.replace(encoder_backend=reference)) for d in datasets],
                                    settings.replace(encoder_backend=reference), args.work_dir,
                                    do_tune=not args.no_tune, progress=not args.quiet, conversations=conversations,
                                    learned_seeds=seeds, groups_per_kind=args.groups_per_kind)
+            saved.write_text(json.dumps(reference_report, default=str))
         report = run(datasets, settings, args.work_dir, do_tune=not args.no_tune, progress=not args.quiet,
                      conversations=conversations, learned_seeds=seeds,
                      groups_per_kind=args.groups_per_kind)
