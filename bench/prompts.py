@@ -1,8 +1,8 @@
 """Benchmark prompts, generated from word lists with a seeded RNG (no data set text).
 
 `short` prompts are about 10 tokens, like "a suspenseful detective film set in a rainy city";
-`mixed` prompts run from 3 to about 60 words. The server keeps no prompt-embedding cache, so a
-repeated prompt costs the same as a new one.
+`mixed` prompts run from 3 to about 60 words. The word lists make some prompts repeat, so `make bench`
+turns the server's prompt cache off for the runs its ratios read, and measures the cache apart.
 """
 
 from __future__ import annotations
