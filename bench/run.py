@@ -458,7 +458,6 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     # The floors are always fp32 PyTorch forwards; the in-process stages use what the server uses.
     encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens)
-    serving_encoder = settings_encoder(settings, index_dir)
 
     phases.set_postfix_str("serving")
     # The prompt cache is off for the runs the ratios read: their prompts repeat (the generator's word
@@ -508,6 +507,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         cached.stop()
 
     phases.set_postfix_str("ablations")
+    serving_encoder = settings_encoder(settings, index_dir)  # loaded only now: not beside the servers above
     recommender = Recommender(index, serving_encoder, ranking_config(settings))  # the index loaded after the reindex
     report["stages"] = stage_profile(recommender, durations)
     report["understanding"] = understanding_cost(recommender, 300 if durations.floor_repeats < 20 else 3000)

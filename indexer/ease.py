@@ -40,15 +40,7 @@ def fit_ease(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, lam: 
     items = ease_items(rated_rows, n_movies, max_items)
     if len(items) == 0:
         return items, np.zeros((0, 0), np.float32)
-    position = np.full(n_movies, -1, dtype=np.int64)
-    position[items] = np.arange(len(items))
-    n_users = len(rated_ptr) - 1
-    owner = np.repeat(np.arange(n_users), np.diff(rated_ptr))
-    covered = position[rated_rows] >= 0
-    x = scipy.sparse.csr_matrix((np.ones(int(covered.sum())), (owner[covered], position[rated_rows[covered]])),
-                                shape=(n_users, len(items)), dtype=np.float64)
-    x.sum_duplicates()
-    x.data[:] = 1.0  # binary, even if a movie is listed twice for a user
+    x = rating_matrix(rated_ptr, rated_rows, n_movies)[:, items].astype(np.float64)
     gram = (x.T @ x).toarray()
     del x
     gram[np.diag_indices_from(gram)] += lam
@@ -61,7 +53,8 @@ def fit_ease(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, lam: 
 
 
 def rating_matrix(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int) -> scipy.sparse.csr_matrix:
-    """The binary users x movies matrix, CSR float32 (n_users, n_movies)."""
+    """The binary users x movies matrix, CSR float32 (n_users, n_movies): 1 where a user rated a movie,
+    even if it is listed twice for them."""
     n_users = len(rated_ptr) - 1
     owner = np.repeat(np.arange(n_users), np.diff(rated_ptr))
     x = scipy.sparse.csr_matrix((np.ones(len(rated_rows), np.float32), (owner, rated_rows)),

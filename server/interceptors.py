@@ -57,6 +57,19 @@ def _wrap(handler: grpc.RpcMethodHandler,
     return handler._replace(unary_unary=behavior)  # type: ignore[attr-defined]  # a namedtuple in grpcio
 
 
+def _counted(handler: grpc.RpcMethodHandler, leave: Callable[[], None]) -> grpc.RpcMethodHandler:
+    """The handler, calling `leave()` when its call is over (however it ends)."""
+    behavior = handler.unary_unary
+
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return behavior(request, context)
+        finally:
+            leave()
+
+    return _wrap(handler, call)
+
+
 def _refusing(handler: grpc.RpcMethodHandler | None, error: MovierecError) -> grpc.RpcMethodHandler:
     """A handler that answers `error`'s status (the one error map) without parsing the request."""
     code, message = status_of(error), str(error)
@@ -159,15 +172,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
             self._on_shed()
             return _refusing(handler, ResourceExhausted(f"the server is at capacity ({self.limit} requests in "
                                                         "progress); retry with backoff"))
-        behavior = handler.unary_unary
-
-        def admitted_call(request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                return behavior(request, context)
-            finally:
-                self._leave()
-
-        return _wrap(handler, admitted_call)
+        return _counted(handler, self._leave)
 
 
 class DrainInterceptor(grpc.ServerInterceptor):
@@ -209,12 +214,4 @@ class DrainInterceptor(grpc.ServerInterceptor):
         if refused:
             return _refusing(handler, Unavailable("the server is shutting down; retry (another replica answers "
                                                   "if there is one)"))
-        behavior = handler.unary_unary
-
-        def counted_call(request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                return behavior(request, context)
-            finally:
-                self._leave()
-
-        return _wrap(handler, counted_call)
+        return _counted(handler, self._leave)
