@@ -77,7 +77,7 @@ def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path)
         return encoder
     return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None,
-                      backend=settings.encoder_backend, onnx_dir=onnx_folder(settings, index_dir))
+                      backend=settings.index_encoder_backend, onnx_dir=onnx_folder(settings, index_dir))
 
 
 def calibration_queries(encoder: TextEncoder, user_vectors: np.ndarray, seed: int,
@@ -158,7 +158,7 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
             for example in report.examples[:5]:
                 log.info("  e.g. %s", example)
 
-        encoder = encoder or settings_encoder(settings, index_dir, lazy=True)
+        encoder = encoder or settings_encoder(settings, index_dir, lazy=True, catalogue=True)
         fingerprint = encoder.fingerprint
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:

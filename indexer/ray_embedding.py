@@ -63,7 +63,7 @@ class RayEncoder:
                  backend: str = "torch", onnx_dir: Path | None = None):
         identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens,
                                    backend=backend, onnx_dir=onnx_dir)  # reads config.json only
-        if backend != "torch":
+        if backend.startswith("onnx"):
             if onnx_dir is None:
                 raise ValueError(f"the {backend} encoder needs a folder for its model file")
             from movierec.onnx_model import prepared_model

@@ -1,7 +1,10 @@
 """The sentence encoder: a local BERT-family model, mean pooling, L2-normalised vectors.
 
-Three backends of the same model (`encoder_backend`): fp32 eager PyTorch ("torch"), and the model
-exported to ONNX and run by ONNX Runtime, in fp32 ("onnx") or with int8 weights ("onnx-int8").
+Backends of the same model: eager PyTorch in fp32 ("torch") or with its matrix products under
+bfloat16 autocast ("torch-bf16", for CPUs with native bf16 kernels); the model exported to ONNX and
+run by ONNX Runtime, in fp32 ("onnx") or with int8 weights ("onnx-int8"). The server embeds prompts
+with `encoder_backend`, the indexer the catalogue with `index_encoder_backend` (settings.py says
+which is faster where).
 
 Nothing is downloaded: the model is loaded from a local folder with `local_files_only=True`
 and the Hugging Face hub is switched off before transformers is imported.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -22,6 +26,8 @@ import numpy as np
 
 from movierec.diagnostics import ArtifactError
 from movierec.runtime import apply_torch_threads, encoder_threads
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from movierec.settings import Settings
@@ -121,9 +127,17 @@ class _BatchingEncoder:
                 progress(len(batch))
         return out
 
+    # A bulk job (the indexer's: no thread count asked, many forwards) runs one single-threaded
+    # forward per core side by side where that beat one forward on every core (ONNX Runtime and
+    # PyTorch bf16 on long texts, reports/bench.md); the server's lanes ask for their thread counts
+    # and keep one forward each.
+    bulk_side_by_side = False
+
     def _parallel_batches(self, batches: int, threads: int | None) -> int:
         """How many forwards to run side by side (1: one at a time, with `threads` threads)."""
-        return 1
+        cores = encoder_threads()
+        side_by_side = self.bulk_side_by_side and threads is None and cores > 1 and batches >= 2 * cores
+        return cores if side_by_side else 1
 
     def _pad(self, input_ids: list[list[int]], tensors: str) -> Any:
         with self._tokenizer_lock:
@@ -147,16 +161,37 @@ class _BatchingEncoder:
         return batches
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 matrix products natively (AVX512-BF16 or AMX); elsewhere
+    PyTorch emulates them, slower than fp32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class Encoder(_BatchingEncoder):
-    """The model in fp32 eager PyTorch, mean pooling, L2 normalisation (`encoder_backend = "torch"`)."""
+    """The model in eager PyTorch, mean pooling, L2 normalisation: fp32 ("torch"), or with `bf16` its
+    matrix products under bfloat16 autocast, pooling and normalisation in fp32 ("torch-bf16"). bf16 is
+    used only where the CPU has native bf16 kernels (elsewhere PyTorch emulates them, slower than
+    fp32): without them a "torch-bf16" encoder runs in fp32, and says so in the log.
+    """
 
     backend = "torch"
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
-                 batch_tokens: int = 4096):
+                 batch_tokens: int = 4096, bf16: bool = False):
         import torch
         from transformers import AutoModel
 
+        if bf16:
+            self.backend = "torch-bf16"
+            if not cpu_has_bf16():
+                log.warning("this CPU has no native bf16 kernels: the torch-bf16 encoder runs in fp32")
+                bf16 = False
+        self.bf16 = self.bulk_side_by_side = bf16
         super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
         apply_torch_threads()
         self._torch = torch
@@ -164,11 +199,12 @@ class Encoder(_BatchingEncoder):
 
     def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
         torch = self._torch
-        if threads is not None:
-            torch.set_num_threads(threads)
+        # The count is process-wide in PyTorch: set it on every forward, so that a bulk job's
+        # single-threaded forwards do not leave the next call on one thread.
+        torch.set_num_threads(threads or encoder_threads())
         padded = self._pad(input_ids, "pt")
-        with torch.inference_mode():
-            hidden = self.model(**padded).last_hidden_state                 # (b, t, d)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            hidden = self.model(**padded).last_hidden_state.float()         # (b, t, d)
             mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
@@ -182,6 +218,8 @@ class OnnxEncoder(_BatchingEncoder):
     thread count asked for, each sequential with that many intra-op threads that sleep rather than
     spin between forwards (the batching lanes run forwards side by side).
     """
+
+    bulk_side_by_side = True
 
     def __init__(self, model_dir: Path, model_path: Path, quantized: bool, max_seq_length: int = 256,
                  batch_size: int = 64, batch_tokens: int = 4096):
@@ -214,13 +252,6 @@ class OnnxEncoder(_BatchingEncoder):
                     str(self.model_path), options, providers=["CPUExecutionProvider"])
             return session
 
-    def _parallel_batches(self, batches: int, threads: int | None) -> int:
-        # A bulk job (the indexer's: no thread count asked, many forwards) runs one single-threaded
-        # forward per core side by side, which beat one forward on every core (reports/bench.md); the
-        # server's lanes ask for their thread counts and keep one forward each.
-        cores = encoder_threads()
-        return cores if threads is None and cores > 1 and batches >= 2 * cores else 1
-
     def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
         padded = self._pad(input_ids, "np")
         feed = {"input_ids": padded["input_ids"].astype(np.int64),
@@ -231,14 +262,15 @@ class OnnxEncoder(_BatchingEncoder):
         return np.asarray(out, dtype=np.float32)
 
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy: bool = False,
-                     backend: str | None = None) -> Encoder | OnnxEncoder | EncoderOnDemand:
-    """The encoder the settings ask for (`encoder_backend`, or `backend`), its ONNX files in onnx_dir
-    (default: cache_dir/onnx, cache_dir's default index_dir/cache); `lazy`: loaded on its first encode."""
-    backend = backend or settings.encoder_backend
+                     backend: str | None = None, catalogue: bool = False) -> Encoder | OnnxEncoder | EncoderOnDemand:
+    """The encoder the settings ask for: the server's (`encoder_backend`), the indexer's with
+    `catalogue` (`index_encoder_backend`), or `backend`; its ONNX files in onnx_dir (default:
+    cache_dir/onnx, cache_dir's default index_dir/cache); `lazy`: loaded on its first encode."""
+    backend = backend or (settings.index_encoder_backend if catalogue else settings.encoder_backend)
     arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
     onnx_dir = onnx_folder(settings, index_dir)
     if lazy:
@@ -260,10 +292,10 @@ def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
 
 def load_encoder(model_dir: Path, backend: str, onnx_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
                  batch_tokens: int = 4096) -> Encoder | OnnxEncoder:
-    """The encoder of `backend` ("torch", "onnx", "onnx-int8"); the ONNX ones are exported (and
-    quantised) from the local model folder once and kept in `onnx_dir` by model checksum."""
-    if backend == "torch":
-        return Encoder(model_dir, max_seq_length, batch_size, batch_tokens)
+    """The encoder of `backend` (one of BACKENDS); the ONNX files are exported (and quantised) from
+    the local model folder once and kept in `onnx_dir` by model checksum."""
+    if backend in ("torch", "torch-bf16"):
+        return Encoder(model_dir, max_seq_length, batch_size, batch_tokens, bf16=backend == "torch-bf16")
     if backend not in BACKENDS:
         raise ValueError(f"encoder backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     from movierec.onnx_model import prepared_model
@@ -296,7 +328,7 @@ class EncoderOnDemand:
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:
         if self._encoder is None:
-            if self.backend != "torch" and self.onnx_dir is None:
+            if self.backend.startswith("onnx") and self.onnx_dir is None:
                 raise ValueError(f"the {self.backend} encoder needs a folder for its model file")
             self._encoder = load_encoder(self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments)
         return self._encoder.encode(texts, progress, threads)

@@ -36,7 +36,7 @@ LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
 Ranker = Literal["learned", "weighted_sum"]
 GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]
 TasteVectors = Literal["centred", "centroid"]
-EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
+EncoderBackend = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -102,9 +102,14 @@ class Settings(BaseSettings):
     # One encoder forward takes at most this many texts and this many padded tokens.
     embed_batch_size: PositiveInt = 64
     embed_batch_tokens: PositiveInt = 4096
-    # The encoder's runtime (movierec/embedding.py): fp32 eager PyTorch, or the model exported to
-    # ONNX (made once, kept in cache_dir) in fp32 or with int8 weights. Server and indexer alike.
+    # The encoder's runtime for prompts, in the server (movierec/embedding.py): eager PyTorch in fp32
+    # or bf16, or the model exported to ONNX (made once, kept in cache_dir) in fp32 or with int8
+    # weights. ONNX fp32 is the fastest on one prompt at PyTorch's fp32 vectors.
     encoder_backend: EncoderBackend = "onnx"
+    # The same for the indexer's catalogue (long texts, in bulk; Ray actors too): PyTorch bf16 runs
+    # them about twice as fast as fp32 on CPUs with native bf16 (elsewhere it falls back to fp32),
+    # at vectors within bf16's rounding of fp32 (reports/eval.md).
+    index_encoder_backend: EncoderBackend = "torch-bf16"
     # Where the exported ONNX files are kept (default: cache_dir/onnx, beside the index).
     onnx_dir: OptionalPath = None
     # Prompt embeddings kept by their normalised text, at most this many MB (0: off).

@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where eval.md/json/png go")
     parser.add_argument("--work-dir", type=Path, default=Path("var/eval"), help="training indexes + embedding cache")
     parser.add_argument("--no-tune", action="store_true", help="skip choosing weights on the validation split")
-    parser.add_argument("--learned-seeds", default="0,1,2",
+    parser.add_argument("--learned-seeds", default=",".join(map(str, range(10))),
                         help="training seeds the learned ranker is trained again with, for its run-to-run noise "
-                             "on the taste task ('' to skip)")
+                             "on the taste task, and the mean an encoder backend's taste scores are judged on "
+                             "('' to skip)")
     parser.add_argument("--groups-per-kind", type=int, default=300,
                         help="synthetic groups per size and kind (random, similar users) for the group evaluation")
     parser.add_argument("--reference-backend", default=None,
@@ -54,17 +55,19 @@ def main(argv: list[str] | None = None) -> int:
         conversations = args.conversations if str(args.conversations) not in ("", ".") else None
         seeds = tuple(int(x) for x in args.learned_seeds.split(",") if x.strip())
         reference = args.reference_backend
+        configured = {settings.encoder_backend, settings.index_encoder_backend}
         if reference is None:
-            reference = "torch" if settings.encoder_backend != "torch" else ""
+            reference = "torch" if configured != {"torch"} else ""
         reference_report = None
         saved = args.work_dir / f"reference-{reference}.json"  # the last reference run, for --reuse-reference
         if reference and args.reuse_reference and saved.is_file():
             reference_report = json.loads(saved.read_text())
-        elif reference and reference != settings.encoder_backend:
+        elif reference and configured != {reference}:
             if not args.quiet:
                 print(f"evaluating with the reference encoder backend ({reference}) first", file=sys.stderr)
-            reference_report = run([Dataset(d.name, d.settings.replace(encoder_backend=reference)) for d in datasets],
-                                   settings.replace(encoder_backend=reference), args.work_dir,
+            both = {"encoder_backend": reference, "index_encoder_backend": reference}  # prompts and catalogue
+            reference_report = run([Dataset(d.name, d.settings.replace(**both)) for d in datasets],
+                                   settings.replace(**both), args.work_dir,
                                    do_tune=not args.no_tune, progress=not args.quiet, conversations=conversations,
                                    learned_seeds=seeds, groups_per_kind=args.groups_per_kind)
             saved.write_text(json.dumps(reference_report, default=str))

@@ -124,7 +124,7 @@ def build_training_index(dataset: Dataset, train: pd.DataFrame, index_dir: Path,
     def keep_training(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.merge(keys, on=["user_id", "movie_id", "timestamp"], how="inner")
 
-    build_index(settings, encoder=encoder,  # type: ignore[arg-type]  # a MemoEncoder has the Encoder's interface
+    build_index(settings, encoder=getattr(encoder, "catalogue", encoder),  # type: ignore[arg-type]  # a MemoEncoder
                 progress=progress, ratings_filter=keep_training, ratings_note=note)
     return load_artifact(index_dir)
 
@@ -412,7 +412,10 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
     constraint requests and the conversations. `learned_seeds`: the learned ranker is trained again
     with each of these seeds for its run-to-run noise on the taste task."""
     started = time.monotonic()
-    memo = MemoEncoder(encoder or settings_encoder(settings, work_dir))
+    # Prompts are embedded as the server embeds them, the catalogue as the indexer does.
+    catalogue = None if encoder is not None or settings.index_encoder_backend == settings.encoder_backend else \
+        MemoEncoder(settings_encoder(settings, work_dir, catalogue=True))
+    memo = MemoEncoder(encoder or settings_encoder(settings, work_dir), catalogue)
     report: dict[str, Any] = {"settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}
                               | {"candidate_movies": settings.candidate_movies, "similar_users": settings.similar_users,
                                  "ease_lambda": settings.ease_lambda},
@@ -587,7 +590,8 @@ def backend_comparison(report: dict[str, Any], reference: dict[str, Any], settin
     wordings = sorted({w for group in (*paraphrases.TUNING.values(), *paraphrases.TEST.values()) for w in group})
     rows = compare_scores(report, reference)
     worse = [r["score"] for r in rows if not r["within"]]
-    return {"backend": settings.encoder_backend, "reference": reference_backend, "rows": rows,
+    return {"backend": settings.encoder_backend, "index_backend": settings.index_encoder_backend,
+            "reference": reference_backend, "rows": rows,
             "reference_seconds": reference.get("seconds"),
             "agreement": embedding_agreement(settings, reference_backend, work_dir, texts,
                                              wordings + generated("short", 300, 11)),

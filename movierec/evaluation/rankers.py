@@ -34,10 +34,14 @@ class EvalRanker(Protocol):
 
 
 class MemoEncoder:
-    """Wraps an Encoder so repeated prompts are embedded once (same vectors, same interface)."""
+    """Wraps an Encoder so repeated prompts are embedded once (same vectors, same interface).
 
-    def __init__(self, encoder):  # noqa: ANN001 - an Encoder or another MemoEncoder
+    `catalogue`: what the evaluation's index builds embed the catalogue with, as the production
+    indexer does (`index_encoder_backend`); by default this same encoder."""
+
+    def __init__(self, encoder, catalogue=None):  # noqa: ANN001 - an Encoder or another MemoEncoder
         self.inner = encoder
+        self.catalogue = catalogue if catalogue is not None else self
         self.dimensions = encoder.dimensions
         self.name = encoder.name
         self.model_dir = encoder.model_dir

@@ -44,8 +44,17 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     cache = report["prompt_cache"]  # a second server with the cache on, prompts with Zipf repeats
     for run in ("single", "short64"):
         assert cache[run]["requests"] > 0 and cache[run]["errors"] == {} and 0 < cache[run]["repeat_share"] < 1
-    assert report["settings"]["encoder_backend"] in ("torch", "onnx", "onnx-int8")
+    assert report["settings"]["encoder_backend"] in ("torch", "torch-bf16", "onnx", "onnx-int8")
+    assert report["settings"]["index_encoder_backend"] in ("torch", "torch-bf16", "onnx", "onnx-int8")
+    rounds = report["rounds"]  # every ratio run and build repeated, each round between its own floors
+    assert len(rounds) == 2 and all(r["indexing"]["cold_build_s"] > 0 and r["serving"]["short64"]["requests"] > 0
+                                    and r["floors_after"]["batch64_per_s"] > 0 for r in rounds)
+    by_name = {t["target"]: t for t in report["targets"]}
+    cold = by_name["cold build of the data (s)"]
+    assert cold["runs"] == [r["indexing"]["cold_build_s"] for r in rounds]
+    assert min(cold["runs"]) <= cold["value"] <= max(cold["runs"])
     text = (out / "bench.md").read_text()
+    assert "### The rounds" in text and "spread over 2 rounds" in text
     for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
                     "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text

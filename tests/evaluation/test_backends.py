@@ -32,3 +32,24 @@ def test_cosine_summary() -> None:
     b = np.array([[1, 0, 0], [0, 0.6, 0.8], [0, 0, 1]], dtype=np.float32)
     got = cosine_summary(a, b)
     assert got["texts"] == 3 and np.isclose(got["worst"], 0.6) and np.isclose(got["mean"], 2.6 / 3)
+
+
+def with_seeds(base: dict, per_seed: list[float]) -> dict:
+    return base | {"learned": {"seed": {"seeds": {"scores": {str(i): {"NDCG@10": v}
+                                                             for i, v in enumerate(per_seed)}}}}}
+
+
+def test_the_taste_task_is_judged_on_the_mean_over_training_seeds() -> None:
+    """One seed 2% below, the seeds' mean within 1%: within; and the other way round: not."""
+    reference = with_seeds(report(0.2000, 0.3, 0.9, 0.1), [0.2000, 0.1960, 0.2040])
+    lucky_mean = with_seeds(report(0.1960, 0.3, 0.9, 0.1), [0.1960, 0.2010, 0.2030])
+    row = next(r for r in compare_scores(lucky_mean, reference) if r["score"] == "seed test: taste / NDCG@10")
+    assert row["within"] and not row["within_default_seed"] and row["seeds"] == 3
+    assert np.isclose(row["seed_mean"], 0.2) and np.isclose(row["seed_mean_fp32"], 0.2)
+    worse_mean = with_seeds(report(0.2000, 0.3, 0.9, 0.1), [0.2000, 0.1900, 0.1950])
+    row = next(r for r in compare_scores(worse_mean, reference) if r["score"] == "seed test: taste / NDCG@10")
+    assert not row["within"] and row["within_default_seed"]
+    # a report without seeds (or with one) keeps the one score's verdict
+    row = next(r for r in compare_scores(report(0.1960, 0.3, 0.9, 0.1), reference)
+               if r["score"] == "seed test: taste / NDCG@10")
+    assert not row["within"] and "seed_mean" not in row

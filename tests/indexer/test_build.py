@@ -176,14 +176,14 @@ def test_a_second_concurrent_build_is_refused(encoder: Encoder, warm_settings: S
 
 
 @pytest.mark.slow
-def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: Settings, encoder: Encoder) -> None:
+def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: Settings) -> None:
     """The warm reindex is the one `make reindex` runs after new ratings: it must not pay for torch (the
     encoder's nor the learned ranker's training: the model is carried over until the ratings move)."""
     import json
     import subprocess
     import sys
 
-    first = build_index(warm_settings, encoder=encoder, progress=False)
+    first = build_index(warm_settings, progress=False)  # the indexer's own encoder, as `make reindex` has
     code = ("import sys\n"
             "from pathlib import Path\n"
             "from movierec.indexer.build import build_index\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,13 +38,16 @@ def test_ray_vectors_equal_the_in_process_ones_row_for_row(encoder: Encoder) -> 
     assert RayEncoder(encoder.model_dir, workers=1).encode([]).shape == (0, encoder.dimensions)
 
 
-def test_movierec_index_with_ray_builds_the_same_movie_vectors(tmp_path: Path, sample_settings: Settings) -> None:
+def test_movierec_index_with_ray_builds_the_same_movie_vectors(tmp_path: Path, sample_settings: Settings,
+                                                               encoder: Encoder) -> None:
     """`movierec-index --ray` with an empty cache: the build embeds every movie on Ray (two actors of a local
-    instance) and its movie vectors equal those of the session's in-process build."""
+    instance) and its movie vectors equal those of the session's in-process build (made with the session's
+    encoder, so the Ray actors load the same backend)."""
     index_dir = tmp_path / "ray-index"
     run = subprocess.run([sys.executable, "-m", "movierec.indexer.cli", "--data-dir", str(SAMPLE), "--index-dir",
                           str(index_dir), "--ray", "--ray-workers", "2", "--no-learned", "--quiet"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "MOVIEREC_INDEX_ENCODER_BACKEND": encoder.backend})
     assert run.returncode == 0, run.stderr[-2000:]
     movies = len(load_catalogue(SAMPLE / "tmdb_5000_movies.csv", SAMPLE / "tmdb_5000_credits.csv").entries)
     assert f"({movies} movie texts embedded" in run.stdout
