@@ -128,9 +128,9 @@ class _BatchingEncoder:
         return out
 
     # A bulk job (the indexer's: no thread count asked, many forwards) runs one single-threaded
-    # forward per core side by side where that beat one forward on every core (ONNX Runtime and
-    # PyTorch bf16 on long texts, reports/bench.md); the server's lanes ask for their thread counts
-    # and keep one forward each.
+    # forward per core side by side where that beat one forward on every core (ONNX Runtime, and
+    # PyTorch bf16 on long texts: README, Encoder backends); the server's lanes ask for their thread
+    # counts and keep one forward each.
     bulk_side_by_side = False
 
     def _parallel_batches(self, batches: int, threads: int | None) -> int:
