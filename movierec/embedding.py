@@ -166,8 +166,8 @@ def cpu_has_bf16() -> bool:
     PyTorch emulates them, slower than fp32."""
     import torch
 
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    try:  # (oneDNN's own check also says yes for plain AVX512, where bf16 is emulated)
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except (AttributeError, RuntimeError):
         return False
 
@@ -176,7 +176,8 @@ class Encoder(_BatchingEncoder):
     """The model in eager PyTorch, mean pooling, L2 normalisation: fp32 ("torch"), or with `bf16` its
     matrix products under bfloat16 autocast, pooling and normalisation in fp32 ("torch-bf16"). bf16 is
     used only where the CPU has native bf16 kernels (elsewhere PyTorch emulates them, slower than
-    fp32): without them a "torch-bf16" encoder runs in fp32, and says so in the log.
+    fp32): without them a "torch-bf16" encoder runs in fp32 as "torch" (its vectors cached as fp32's),
+    and says so in the log.
     """
 
     backend = "torch"
@@ -186,11 +187,11 @@ class Encoder(_BatchingEncoder):
         import torch
         from transformers import AutoModel
 
+        if bf16 and not cpu_has_bf16():
+            log.warning("this CPU has no native bf16 kernels: the torch-bf16 encoder runs in fp32 (torch)")
+            bf16 = False
         if bf16:
             self.backend = "torch-bf16"
-            if not cpu_has_bf16():
-                log.warning("this CPU has no native bf16 kernels: the torch-bf16 encoder runs in fp32")
-                bf16 = False
         self.bf16 = self.bulk_side_by_side = bf16
         super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
         apply_torch_threads()
@@ -199,8 +200,8 @@ class Encoder(_BatchingEncoder):
 
     def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
         torch = self._torch
-        # The count is process-wide in PyTorch: set it on every forward, so that a bulk job's
-        # single-threaded forwards do not leave the next call on one thread.
+        # Set on every forward (OpenMP keeps it per calling thread): a call with no count gets the
+        # configured one, not whatever an earlier call from this thread asked for.
         torch.set_num_threads(threads or encoder_threads())
         padded = self._pad(input_ids, "pt")
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):

@@ -41,14 +41,14 @@ def default_scores(report: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def seed_means(report: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    """The taste task's scores averaged over the learned ranker's training seeds, by the same names as
-    `default_scores` (its test split): name -> (mean, number of seeds)."""
-    out: dict[str, tuple[float, int]] = {}
+def seed_scores(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The taste task's score per training seed of the learned ranker, by the same names as
+    `default_scores` (its test split): name -> {seed: score}."""
+    out: dict[str, dict[str, float]] = {}
     for dataset, info in (report.get("learned") or {}).items():
-        per_seed = list(((info.get("seeds") or {}).get("scores") or {}).values())
-        for metric in per_seed[0] if per_seed else ():
-            out[f"{dataset} test: taste / {metric}"] = (float(np.mean([s[metric] for s in per_seed])), len(per_seed))
+        for seed, scores in ((info.get("seeds") or {}).get("scores") or {}).items():
+            for metric, value in scores.items():
+                out.setdefault(f"{dataset} test: taste / {metric}", {})[seed] = float(value)
     return out
 
 
@@ -61,17 +61,18 @@ def compare_scores(report: dict[str, Any], reference: dict[str, Any]) -> list[di
     A score both reports also have over several training seeds is judged on the seeds' mean
     (`seed_mean`, `seed_mean_fp32`, `seeds`); `within_default_seed` keeps the one seed's verdict."""
     ours, theirs = default_scores(report), default_scores(reference)
-    our_means, their_means = seed_means(report), seed_means(reference)
+    our_seeds, their_seeds = seed_scores(report), seed_scores(reference)
     rows = []
     for name in ours.keys() & theirs.keys():
         value, ref = ours[name], theirs[name]
         row = {"score": name, "value": value, "fp32": ref, "relative": _relative(value, ref),
                "within": bool(value >= ref * (1 - TOLERANCE))}
-        mean, seeds = our_means.get(name, (0.0, 0))
-        ref_mean, ref_seeds = their_means.get(name, (0.0, 0))
-        if min(seeds, ref_seeds) > 1:
+        shared = sorted(our_seeds.get(name, {}).keys() & their_seeds.get(name, {}).keys())  # the same seeds
+        if len(shared) > 1:
+            mean = float(np.mean([our_seeds[name][k] for k in shared]))
+            ref_mean = float(np.mean([their_seeds[name][k] for k in shared]))
             row |= {"within_default_seed": row["within"], "seed_mean": mean, "seed_mean_fp32": ref_mean,
-                    "seeds": min(seeds, ref_seeds), "seed_mean_relative": _relative(mean, ref_mean),
+                    "seeds": len(shared), "seed_mean_relative": _relative(mean, ref_mean),
                     "within": bool(mean >= ref_mean * (1 - TOLERANCE))}
         rows.append(row)
     return sorted(rows, key=lambda r: r["score"])

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groups-per-kind", type=int, default=300,
                         help="synthetic groups per size and kind (random, similar users) for the group evaluation")
     parser.add_argument("--reference-backend", default=None,
-                        help="also evaluate with this encoder backend and compare (default: torch when the "
-                             "configured encoder_backend is another; '' to skip)")
+                        help="also evaluate with this encoder backend (for prompts and catalogue) and compare "
+                             "(default: torch when encoder_backend or index_encoder_backend is another; '' to skip)")
     parser.add_argument("--reuse-reference", action="store_true",
                         help="compare with the reference run saved in --work-dir instead of running it again")
     parser.add_argument("--config", type=Path, help="TOML settings file")

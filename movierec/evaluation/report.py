@@ -74,18 +74,18 @@ def backends_section(b: dict[str, Any]) -> list[str]:
     ours = f"`{b['backend']}` for prompts, `{b.get('index_backend', b['backend'])}` for the catalogue"
     out = [f"## Encoder backends: {ours}, against `{b['reference']}`", "",
            f"The whole evaluation ran twice, first with the `{b['reference']}` encoder for everything "
-           f"({b['reference_seconds']:.0f} s) and then with {ours} (everything else above). Each score of "
-           "the default ranking, side by side; \"within\": no more than 1% (relative) below the reference, or "
-           f"better. {len(b['rows']) - len(worse)} of {len(b['rows'])} are within.", "",
+           f"({b['reference_seconds']:.0f} s) and then with {ours} (everything else above: 'configured'). "
+           "Each score of the default ranking, side by side; \"within\": no more than 1% (relative) below the "
+           f"reference, or better. {len(b['rows']) - len(worse)} of {len(b['rows'])} are within.", "",
            "Cosine between the two encoders' vectors: " + "; ".join(
-               f"{name} ({v['texts']:,} texts) mean {v['mean']:.4f}, worst {v['worst']:.4f}"
+               f"{name} ({v['texts']:,} texts) mean {v['mean']:.5f}, worst {v['worst']:.5f}"
                for name, v in a.items()) + ".", "",
            "The taste task is answered by the learned ranker, whose training amplifies tiny differences in the "
            "vectors (rounding) into score differences about as large as another training seed makes; it is "
            "judged on the mean over the training seeds of each run (the last columns), the default seed's "
            "score shown beside it.", "",
-           f"| score | {b['backend']} | {b['reference']} | change | mean over training seeds: {b['backend']} | "
-           f"{b['reference']} | change | within |", "|---|---|---|---|---|---|---|---|"]
+           "| score | configured | reference | change | mean over training seeds: configured | reference | change | "
+           "within |", "|---|---|---|---|---|---|---|---|"]
     for r in b["rows"]:
         means = (f"{r['seed_mean']:.4f} | {r['seed_mean_fp32']:.4f} | {r['seed_mean_relative']:+.2%} ({r['seeds']} "
                  "seeds)" if "seed_mean" in r else " | | ")

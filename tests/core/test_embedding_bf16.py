@@ -41,13 +41,15 @@ def test_bf16_vectors_stay_within_rounding_of_fp32(torch_encoder: Encoder, bf16:
     assert sum(done) == len(BATCH)
 
 
-def test_a_bulk_job_runs_single_threaded_forwards_side_by_side_and_resets_the_thread_count(bf16: Encoder) -> None:
+def test_bulk_forwards_run_side_by_side_and_a_call_gets_the_configured_threads(bf16: Encoder) -> None:
     import torch
 
     assert bf16._parallel_batches(12, None) == (encoder_threads() if encoder_threads() > 1 and bf16.bf16 else 1)
     assert bf16._parallel_batches(12, 2) == 1  # a caller that asks for threads keeps one forward
     bf16.encode(BATCH)
-    bf16.encode(TEXTS[:2])
+    bf16.encode(TEXTS[:2], threads=1)
+    assert torch.get_num_threads() == 1
+    bf16.encode(TEXTS[:2])  # no count asked: the configured one, not the last call's
     assert torch.get_num_threads() == encoder_threads()
 
 

@@ -49,6 +49,10 @@ def test_the_taste_task_is_judged_on_the_mean_over_training_seeds() -> None:
     worse_mean = with_seeds(report(0.2000, 0.3, 0.9, 0.1), [0.2000, 0.1900, 0.1950])
     row = next(r for r in compare_scores(worse_mean, reference) if r["score"] == "seed test: taste / NDCG@10")
     assert not row["within"] and row["within_default_seed"]
+    # only the seeds both runs trained count (an older reference with fewer seeds)
+    more_seeds = with_seeds(report(0.1960, 0.3, 0.9, 0.1), [0.1960, 0.2010, 0.2030, 0.1000])
+    row = next(r for r in compare_scores(more_seeds, reference) if r["score"] == "seed test: taste / NDCG@10")
+    assert row["seeds"] == 3 and row["within"]
     # a report without seeds (or with one) keeps the one score's verdict
     row = next(r for r in compare_scores(report(0.1960, 0.3, 0.9, 0.1), reference)
                if r["score"] == "seed test: taste / NDCG@10")
