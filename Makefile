@@ -59,7 +59,7 @@ lint: install ## ruff, then mypy over the movierec packages
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small
 
-bench: install ## Benchmark serving and indexing on REAL_DATA_DIR: reports/bench.md, .json, .png (~9 min)
+bench: install ## Benchmark serving and indexing on REAL_DATA_DIR: reports/bench.md, .json, .png (~16 min)
 	$(BIN)/movierec-bench --data-dir $(REAL_DATA_DIR) --work-dir var/bench --out reports
 
 bench-scale: install ## Scale runs (not in CI): search at 100k and 1M movies, embedding on Ray, replicas, EASE's size: reports/bench-scale.md, bench-embedding.md, bench-replicas.md, bench-ease.md
