@@ -77,7 +77,7 @@ def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path)
         return encoder
     return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
                       settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None,
-                      backend=getattr(encoder, "backend", settings.index_encoder_backend),  # the cache's key
+                      backend=encoder.backend,  # the backend the cache is keyed by
                       onnx_dir=onnx_folder(settings, index_dir))
 
 
