@@ -170,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             elif args.command == "info":
                 info = client.index_info()
                 print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "
-                      f"model {info.model} ({info.dimensions} dimensions); ranker: {info.ranker}; "
-                      f"server movierec {info.server_version}")
+                      f"model {info.model} ({info.dimensions} dimensions; catalogue embedded with "
+                      f"{info.catalogue_encoder_backend or 'unknown'}, prompts with {info.prompt_encoder_backend}); "
+                      f"ranker: {info.ranker}; server movierec {info.server_version}")
             elif args.command == "wait":
                 if not client.wait_until_serving(args.wait_s):
                     print(f"movierec: {target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)

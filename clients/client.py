@@ -112,6 +112,8 @@ class IndexDescription:
     users: int
     ranker: str = ""  # "learned", or "weighted sum (why)"
     server_version: str = ""
+    prompt_encoder_backend: str = ""     # as it runs in the server
+    catalogue_encoder_backend: str = ""  # as it ran in the indexer
 
 
 SERVICE = "movierec.v1.Recommender"
@@ -259,7 +261,7 @@ def recommendations(response: pb.RecommendResponse) -> Recommendations:
 
 def index_description(info: pb.IndexInfo) -> IndexDescription:
     return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker,
-                            info.server_version)
+                            info.server_version, info.prompt_encoder_backend, info.catalogue_encoder_backend)
 
 
 def feedback_request(user_id: int, movie_id: int, rating: float, request_id: str = "") -> pb.FeedbackRequest:

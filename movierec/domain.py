@@ -95,3 +95,5 @@ class IndexInfo:
     movies: int
     users: int
     ranker: str = "weighted sum"  # "learned", or "weighted sum (why)"
+    prompt_encoder_backend: str = ""     # the backend this server embeds prompts with, as it runs here
+    catalogue_encoder_backend: str = ""  # the backend the indexer embedded the catalogue with, as it ran there

@@ -19,12 +19,14 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from movierec.diagnostics import ArtifactError
+from movierec.hardware import BF16_FLAGS, CpuInfo, detect_cpu
 from movierec.runtime import apply_torch_threads, encoder_threads
 
 log = logging.getLogger(__name__)
@@ -161,38 +163,58 @@ class _BatchingEncoder:
         return batches
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU runs bfloat16 matrix products natively (AVX512-BF16 or AMX); elsewhere
-    PyTorch emulates them, slower than fp32."""
-    import torch
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend that runs for a requested one on this CPU, and why it differs ("" when it does not)."""
 
-    try:  # (oneDNN's own check also says yes for plain AVX512, where bf16 is emulated)
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    requested: str
+    backend: str
+    reason: str
+    cpu: CpuInfo
+
+
+def resolve_backend(requested: str, cpu: CpuInfo | None = None) -> BackendChoice:
+    """What `requested` (one of BACKENDS) runs as on `cpu` (default: this machine's): "torch-bf16"
+    needs native bf16 kernels (AVX512-BF16 or AMX); without them PyTorch emulates bf16, slower
+    than fp32, so fp32 PyTorch runs instead, its vectors cached as fp32's."""
+    if requested not in BACKENDS:
+        raise ValueError(f"encoder backend {requested!r}: expected one of {', '.join(BACKENDS)}")
+    cpu = cpu or detect_cpu()
+    if requested == "torch-bf16" and not cpu.native_bf16:
+        return BackendChoice(requested, "torch", f"no native bf16 on this CPU ({cpu.describe()}; bf16 needs "
+                             f"{' or '.join(sorted(BF16_FLAGS))}): the torch-bf16 encoder runs in fp32 (torch)", cpu)
+    return BackendChoice(requested, requested, "", cpu)
+
+
+def chosen_backend(requested: str, cpu: CpuInfo | None = None) -> BackendChoice:
+    """resolve_backend, and the reason in the log when the backend differs from the one asked for."""
+    choice = resolve_backend(requested, cpu)
+    if choice.reason:
+        log.info("encoder backend %s: %s", requested, choice.reason)
+    return choice
 
 
 class Encoder(_BatchingEncoder):
     """The model in eager PyTorch, mean pooling, L2 normalisation: fp32 ("torch"), or with `bf16` its
-    matrix products under bfloat16 autocast, pooling and normalisation in fp32 ("torch-bf16"). bf16 is
-    used only where the CPU has native bf16 kernels (elsewhere PyTorch emulates them, slower than
-    fp32): without them a "torch-bf16" encoder runs in fp32 as "torch" (its vectors cached as fp32's),
-    and says so in the log.
+    matrix products under bfloat16 autocast, pooling and normalisation in fp32 ("torch-bf16").
+
+    `bf16` is taken as given (on a CPU without native bf16 PyTorch emulates it: right, but slower
+    than fp32); `load_encoder` and `settings_encoder` ask only where the CPU has it (resolve_backend).
     """
 
     backend = "torch"
+    # Bulk forwards side by side, one thread each: faster than one forward on every core, in bf16
+    # and in fp32 alike (README, Encoder backends).
+    bulk_side_by_side = True
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
                  batch_tokens: int = 4096, bf16: bool = False):
         import torch
         from transformers import AutoModel
 
-        if bf16 and not cpu_has_bf16():
-            log.warning("this CPU has no native bf16 kernels: the torch-bf16 encoder runs in fp32 (torch)")
-            bf16 = False
         if bf16:
             self.backend = "torch-bf16"
-        self.bf16 = self.bulk_side_by_side = bf16
+        self.bf16 = bf16
         super().__init__(model_dir, max_seq_length, batch_size, batch_tokens)
         apply_torch_threads()
         self._torch = torch
@@ -274,9 +296,10 @@ def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy:
     backend = backend or (settings.index_encoder_backend if catalogue else settings.encoder_backend)
     arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
     onnx_dir = onnx_folder(settings, index_dir)
+    cpu = detect_cpu(settings.cpu_flags_off.split(","))
     if lazy:
-        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir)
-    return load_encoder(settings.model_dir, backend, onnx_dir, *arguments)
+        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir, cpu=cpu)
+    return load_encoder(settings.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
 
 
 def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:
@@ -292,13 +315,13 @@ def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
 
 
 def load_encoder(model_dir: Path, backend: str, onnx_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
-                 batch_tokens: int = 4096) -> Encoder | OnnxEncoder:
-    """The encoder of `backend` (one of BACKENDS); the ONNX files are exported (and quantised) from
-    the local model folder once and kept in `onnx_dir` by model checksum."""
+                 batch_tokens: int = 4096, *, cpu: CpuInfo | None = None) -> Encoder | OnnxEncoder:
+    """The encoder of `backend` (one of BACKENDS) as it runs on `cpu` (default: this machine's;
+    resolve_backend); the ONNX files are exported (and quantised) from the local model folder once
+    and kept in `onnx_dir` by model checksum."""
+    backend = chosen_backend(backend, cpu).backend
     if backend in ("torch", "torch-bf16"):
         return Encoder(model_dir, max_seq_length, batch_size, batch_tokens, bf16=backend == "torch-bf16")
-    if backend not in BACKENDS:
-        raise ValueError(f"encoder backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     from movierec.onnx_model import prepared_model
 
     quantized = backend == "onnx-int8"
@@ -307,11 +330,12 @@ def load_encoder(model_dir: Path, backend: str, onnx_dir: Path, max_seq_length: 
 
 
 class EncoderOnDemand:
-    """An Encoder's identity (name, folder, dimensions) without loading the model, which loads on
-    the first `encode`: a reindex whose texts are all cached never imports torch (~3 s saved)."""
+    """An Encoder's identity (name, folder, dimensions, the backend it runs on this CPU) without
+    loading the model, which loads on the first `encode`: a reindex whose texts are all cached
+    never imports torch (~3 s saved)."""
 
     def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
-                 backend: str = "torch", onnx_dir: Path | None = None):
+                 backend: str = "torch", onnx_dir: Path | None = None, cpu: CpuInfo | None = None):
         try:
             config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -320,8 +344,9 @@ class EncoderOnDemand:
         self.max_seq_length = max_seq_length
         self.dimensions = int(config["hidden_size"])
         self.name = _model_name(model_dir)
-        self.backend = backend
-        self.fingerprint = encoder_fingerprint(model_dir, backend)
+        self.choice = chosen_backend(backend, cpu)
+        self.backend = self.choice.backend
+        self.fingerprint = encoder_fingerprint(model_dir, self.backend)
         self.onnx_dir = onnx_dir
         self._arguments = (max_seq_length, batch_size, batch_tokens)
         self._encoder: Encoder | OnnxEncoder | None = None
@@ -331,7 +356,8 @@ class EncoderOnDemand:
         if self._encoder is None:
             if self.backend.startswith("onnx") and self.onnx_dir is None:
                 raise ValueError(f"the {self.backend} encoder needs a folder for its model file")
-            self._encoder = load_encoder(self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments)
+            self._encoder = load_encoder(self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments,
+                                         cpu=self.choice.cpu)
         return self._encoder.encode(texts, progress, threads)
 
 

@@ -159,7 +159,8 @@ class Recommender:
         new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
         return IndexInfo(index_version=self.version, model=m["model"]["name"], dimensions=self.index.dimensions,
                          movies=len(self.index.movies), users=len(self.index.user_ids) + new_users,
-                         ranker=self.ranker_in_use())
+                         ranker=self.ranker_in_use(), prompt_encoder_backend=self.encoder.backend,
+                         catalogue_encoder_backend=str(m["model"].get("backend", "")))
 
     def ranker_in_use(self) -> str:
         """"learned", or "weighted sum (why)"."""

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from movierec.hardware import parse_flag_list
 from movierec.store import STORE_NAME, check_store_url, redact_url, sqlite_url
 
 ENV_PREFIX = "MOVIEREC_"
@@ -37,6 +38,8 @@ Ranker = Literal["learned", "weighted_sum"]
 GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]
 TasteVectors = Literal["centred", "centroid"]
 EncoderBackend = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
+# Comma-separated CPU flags, checked against movierec.hardware.DECIDING_FLAGS, kept sorted.
+CpuFlags = Annotated[str, AfterValidator(lambda v: ",".join(parse_flag_list(v)))]
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -107,9 +110,13 @@ class Settings(BaseSettings):
     # weights. ONNX fp32 is the fastest on one prompt at PyTorch's fp32 vectors.
     encoder_backend: EncoderBackend = "onnx"
     # The same for the indexer's catalogue (long texts, in bulk; Ray actors too): PyTorch bf16 runs
-    # them about twice as fast as fp32 on CPUs with native bf16 (elsewhere it falls back to fp32),
-    # at vectors within bf16's rounding of fp32 (reports/eval.md).
+    # them about twice as fast as fp32 on CPUs with native bf16 (AVX512-BF16 or AMX), at vectors
+    # within bf16's rounding of fp32 (reports/eval.md); on other CPUs it runs as fp32 PyTorch.
     index_encoder_backend: EncoderBackend = "torch-bf16"
+    # CPU flags to treat as absent when an encoder backend is chosen, comma-separated, as
+    # /proc/cpuinfo names them (movierec.hardware): "avx512_bf16,amx_bf16" runs this machine as a
+    # CPU without native bf16 would (the tests use it to check that path on every machine).
+    cpu_flags_off: CpuFlags = ""
     # Where the exported ONNX files are kept (default: cache_dir/onnx, beside the index).
     onnx_dir: OptionalPath = None
     # Prompt embeddings kept by their normalised text, at most this many MB (0: off).

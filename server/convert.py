@@ -89,7 +89,9 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
     return pb.IndexInfo(server_version=__version__, index_version=info.index_version, model=info.model,
                         dimensions=info.dimensions,
-                        movies=info.movies, users=info.users, ranker=info.ranker)
+                        movies=info.movies, users=info.users, ranker=info.ranker,
+                        prompt_encoder_backend=info.prompt_encoder_backend,
+                        catalogue_encoder_backend=info.catalogue_encoder_backend)
 
 
 def feedback_args_from_pb(request: pb.FeedbackRequest) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import movierec.embedding as embedding
 from movierec.embedding import Encoder, OnnxEncoder, encoder_fingerprint, load_encoder
+from movierec.hardware import detect_cpu
 from movierec.onnx_model import model_file, prepared_model
-from movierec.runtime import encoder_threads
 
 TEXTS = ["a thrilling action flick", "romance, nothing scary", "something like Super Troopers but not so dumb",
          "Hi! We want a comedy for the kids tonight, nothing scary, maybe animated, under two hours please",
@@ -52,7 +53,8 @@ def test_int8_vectors_stay_close_to_fp32(torch_encoder: Encoder, onnx_int8: Onnx
     got = onnx_int8.encode(TEXTS)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cosine = (got * expected).sum(axis=1)
-    assert cosine.min() > 0.97 and cosine.mean() > 0.985, cosine
+    # (int8 kernels differ by CPU: with or without VNNI; the failure names the CPU)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.985, (cosine, detect_cpu().describe())
     # ... and still mean what fp32 means: each text is nearest its own fp32 vector.
     assert ((got @ expected.T).argmax(axis=1) == np.arange(len(TEXTS))).all()
 
@@ -77,11 +79,21 @@ def test_an_unknown_backend_is_refused(torch_encoder: Encoder, onnx_dir: Path) -
         load_encoder(encoder.model_dir, "tensorrt", onnx_dir)
 
 
-def test_a_bulk_job_runs_forwards_side_by_side_with_the_same_vectors(onnx_int8: OnnxEncoder) -> None:
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_a_bulk_job_shares_the_cores_only_with_enough_forwards(onnx_int8: OnnxEncoder, cores: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding, "encoder_threads", lambda: cores)
+    assert onnx_int8._parallel_batches(2 * cores, None) == (cores if cores > 1 else 1)
+    assert onnx_int8._parallel_batches(2 * cores - 1, None) == 1
+    assert onnx_int8._parallel_batches(2 * cores, 2) == 1  # a server lane: one forward, its threads
+
+
+def test_a_bulk_job_runs_forwards_side_by_side_with_the_same_vectors(onnx_int8: OnnxEncoder,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embedding, "encoder_threads", lambda: 2)  # side by side on any machine, one core too
     small_batches = OnnxEncoder(onnx_int8.model_dir, onnx_int8.model_path, True, batch_size=2)
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 4)]
-    assert small_batches._parallel_batches(12, None) == (encoder_threads() if encoder_threads() > 1 else 1)
-    assert small_batches._parallel_batches(12, 2) == 1  # a server lane: one forward, its threads
+    assert small_batches._parallel_batches(len(texts), None) == 2
     done: list[int] = []
     side_by_side = small_batches.encode(texts, progress=done.append)
     one_at_a_time = small_batches.encode(texts, threads=1)

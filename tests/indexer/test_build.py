@@ -228,3 +228,44 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(encoder: Encoder,
     assert ":***@" in index.manifest["inputs"]["store"]["path"]
     assert postgres_url.split(":")[2].split("@")[0] not in json.dumps(index.manifest)  # the password
     assert not (settings.index_dir / "feedback.sqlite").exists() and sqlite_path(postgres_url) is None
+
+
+@pytest.mark.parametrize("flags_off", ["avx512_bf16,amx_bf16", ""])
+def test_movierec_index_runs_the_bf16_backend_as_the_cpu_allows_and_says_which(tmp_path: Path, flags_off: str,
+                                                                               torch_encoder: Encoder) -> None:
+    """The indexer's default, torch-bf16, on a CPU without native bf16 (forced with cpu_flags_off on any
+    machine) and on this one as it is: a real `movierec-index` process builds; the manifest and the
+    cache file carry the backend that ran (fp32 torch's key without bf16), and the log says why."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from movierec.embedding import encoder_fingerprint
+    from movierec.hardware import detect_cpu
+
+    index_dir = tmp_path / "index"
+    run = subprocess.run([sys.executable, "-m", "movierec.indexer.cli", "--data-dir", str(SAMPLE), "--index-dir",
+                          str(index_dir), "--no-learned"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "MOVIEREC_CPU_FLAGS_OFF": flags_off,
+                              "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    cpu = detect_cpu(flags_off.split(","))
+    ran = "torch-bf16" if cpu.native_bf16 else "torch"
+    manifest = json.loads((index_dir / str(current_version(index_dir)) / "manifest.json").read_text())
+    assert manifest["model"]["backend"] == ran and manifest["model"]["backend_requested"] == "torch-bf16"
+    assert manifest["cpu"]["native_bf16"] == cpu.native_bf16 and manifest["cpu"]["flags_off"] == sorted(cpu.hidden)
+    fingerprint = encoder_fingerprint(torch_encoder.model_dir, ran)
+    assert manifest["model"]["fingerprint"] == fingerprint
+    assert (index_dir / "cache" / f"embeddings-{fingerprint}.sqlite").is_file()
+    said = "no native bf16 on this CPU" in run.stderr
+    assert said == (not cpu.native_bf16), run.stderr[-2000:]
+    if flags_off and cpu.hidden:
+        assert "off by setting: " + " ".join(sorted(cpu.hidden)) in run.stderr
+    from movierec.indexer.catalogue import load_catalogue
+
+    index = load_artifact(index_dir)
+    catalogue = load_catalogue(SAMPLE / INPUTS["movies"], SAMPLE / INPUTS["credits"])
+    assert index.movie_ids.tolist() == catalogue.movie_ids
+    cosine = (index.movie_vectors * torch_encoder.encode([e.text for e in catalogue.entries])).sum(axis=1)
+    assert cosine.min() > (1 - 1e-5 if ran == "torch" else 0.9995)  # fp32's vectors, or within bf16's rounding

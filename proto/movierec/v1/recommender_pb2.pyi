@@ -452,6 +452,8 @@ class IndexInfo(_message.Message):
     USERS_FIELD_NUMBER: _builtins.int
     RANKER_FIELD_NUMBER: _builtins.int
     SERVER_VERSION_FIELD_NUMBER: _builtins.int
+    PROMPT_ENCODER_BACKEND_FIELD_NUMBER: _builtins.int
+    CATALOGUE_ENCODER_BACKEND_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """Identifies one build of the index; changes with every reindex."""
     model: _builtins.str
@@ -469,6 +471,12 @@ class IndexInfo(_message.Message):
     """
     server_version: _builtins.str
     """The server's software version (the movierec package's)."""
+    prompt_encoder_backend: _builtins.str
+    """The encoder backends as they actually run (settings encoder_backend and index_encoder_backend,
+    resolved for the CPU): the one this server embeds prompts with, and the one the indexer embedded
+    the catalogue with ("torch-bf16" asked for on a CPU without native bf16 runs as "torch").
+    """
+    catalogue_encoder_backend: _builtins.str
     def __init__(
         self,
         *,
@@ -479,10 +487,12 @@ class IndexInfo(_message.Message):
         users: _builtins.int = ...,
         ranker: _builtins.str = ...,
         server_version: _builtins.str = ...,
+        prompt_encoder_backend: _builtins.str = ...,
+        catalogue_encoder_backend: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "ranker", b"ranker", "server_version", b"server_version", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue_encoder_backend", b"catalogue_encoder_backend", "dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "prompt_encoder_backend", b"prompt_encoder_backend", "ranker", b"ranker", "server_version", b"server_version", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
