@@ -1,8 +1,9 @@
 """`movierec-bench-embedding`: the indexer's embedding step in process and on Ray, measured.
 
-The texts are the real catalogue's (REAL_DATA_DIR), embedded with no cache: in process (torch's
-threads over every core, as `movierec-index` runs by default), and on a local Ray instance with 1
-and 2 actors of one torch thread each. Each setting runs `--rounds` times, alternating, so a slow
+The texts are the real catalogue's (REAL_DATA_DIR), embedded with no cache by fp32 PyTorch: in
+process (one forward at a time on every core's threads; `movierec-index` itself runs its
+`index_encoder_backend` with forwards side by side), and on a local Ray instance with 1 and 2
+actors of one torch thread each. Each setting runs `--rounds` times, alternating, so a slow
 spell of the machine does not fall on one setting. A job's wall time includes starting Ray and the
 actors loading the model; the marginal throughput (texts per second once they run) subtracts a
 tiny job's wall time, and is what a large catalogue sees. The projection for a catalogue of
@@ -44,6 +45,7 @@ def run(data_dir: Path, n: int, rounds: int, project: int, workers_projected: tu
     from tqdm import tqdm
 
     from movierec.embedding import Encoder
+    from movierec.hardware import usable_cores
     from movierec.indexer.ray_embedding import RayEncoder
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
@@ -92,7 +94,7 @@ def run(data_dir: Path, n: int, rounds: int, project: int, workers_projected: tu
     # Each worker at one worker's rate, times the efficiency measured with two (at most 1).
     efficiency = min(1.0, speedup / 2)
     projection = {str(w): project / (w * one * efficiency) / 3600 for w in workers_projected}
-    return {"texts": len(texts), "small_job_texts": len(small), "rounds": rounds, "cores": os.cpu_count(),
+    return {"texts": len(texts), "small_job_texts": len(small), "rounds": rounds, "cores": usable_cores(),
             "rows": rows, "ray_2_over_1": speedup,
             "ray_2_over_1_per_round": [one_s / two_s for one_s, two_s in zip(walls["Ray, 1 worker"],
                                                                               walls["Ray, 2 workers"])],

@@ -48,6 +48,32 @@ def rounds_table(report: dict[str, Any]) -> list[str]:
     return rows
 
 
+def ran(report: dict[str, Any], stage: int, default: str) -> str:
+    """The backend stage `stage` of report["backends"] actually ran (`default` for an older report)."""
+    backends = report.get("backends") or []
+    return backends[stage]["ran"] if len(backends) > stage else default
+
+
+def hardware_section(report: dict[str, Any]) -> list[str]:
+    """The CPU, the flags that choose encoder backends, and what each stage asked for and ran."""
+    m = report["machine"]
+    cpu = m.get("cpu")
+    if not cpu:
+        return []
+    flags = " ".join(cpu["flags"]) or "none of the deciding flags"
+    off = f"; turned off by `cpu_flags_off`: {' '.join(cpu['flags_off'])}" if cpu.get("flags_off") else ""
+    out = ["## Hardware and encoder backends", "",
+           f"CPU: {cpu['model']}, {m['cpus']} usable cores; the flags that choose backends (from "
+           f"{cpu.get('source', '/proc/cpuinfo')}): {flags}{off}. Native bf16 (AVX512-BF16 or AMX): "
+           f"**{'yes' if cpu['native_bf16'] else 'no'}**"
+           + ("" if cpu["native_bf16"] else ", so a `torch-bf16` asked for runs as fp32 `torch`")
+           + f". PyTorch {m.get('torch', '?')}, ONNX Runtime {m.get('onnxruntime', '?')}.", ""]
+    if report.get("backends"):
+        out += ["| stage | backend asked (settings) | backend that ran |", "|---|---|---|",
+                *[f"| {b['stage']} | `{b['asked']}` | `{b['ran']}` |" for b in report["backends"]], ""]
+    return out
+
+
 def _row(name: str, run: dict[str, Any]) -> str:
     errors = sum(run["errors"].values())
     return (f"| {name} | {run['clients']} | {run['throughput']:.0f} | {run['p50']:.1f} | {run['p90']:.1f} | "
@@ -68,11 +94,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['bench_seconds']:.0f} s on {report['machine']['cpus']} CPUs ({report['machine']['platform']}).",
         "",
         "Ratios are the headline: each compares the server with the bare encoder measured in the same run, "
-        "so they carry across machines where absolute times do not. This VM's speed drifts (the floors below "
-        "differ by up to a fifth within one run), so each serving run is compared with the mean of the floors "
-        "measured right before and right after it: the single-client run with the first two, the 64-client "
-        "run with the last two.",
-        "", "## Targets", "",
+        "which removes the machine's overall speed but not its instruction sets: the floor is an fp32 PyTorch "
+        "forward, the server runs its own backend, and the two gain differently from AVX512, VNNI or bf16 "
+        "(the hardware section says what this machine has and which backend each stage ran). A VM's speed also "
+        "drifts (the floors below differ by up to a fifth within one run), so each serving run is compared "
+        "with the mean of the floors measured right before and right after it: the single-client run with the "
+        "first two, the 64-client run with the last two. The absolute bounds (the cold build's seconds, the "
+        "understanding stage's and the learned ranker's milliseconds) hold for this machine only.",
+        "", *hardware_section(report), "## Targets", "",
         "A target measured in every round (the serving ratios against their own floors, the builds) is judged "
         "on the median of the rounds; the spread column shows each round's value. The other tables and the "
         "plots show the last round.", "", headline_table(report), "",
@@ -99,10 +128,10 @@ def markdown(report: dict[str, Any]) -> str:
         "The naive peer (`movierec.bench.naive`) serves the same model and FAISS indexes with one encoder "
         "forward per request in the gRPC worker threads and the original design's ranking; it is the "
         "design a user would write first.", "",
-        f"The server's encoder: `{report['settings'].get('encoder_backend', 'torch')}`; the indexer's (the "
-        f"cold builds): `{report['settings'].get('index_encoder_backend', 'the same')}`; the floors are fp32 "
-        "PyTorch forwards in every run. The prompt cache is off for the runs above (the generated prompts "
-        "repeat, and a floor embeds every prompt).", "",
+        f"The server's encoder: `{ran(report, 1, report['settings'].get('encoder_backend', 'torch'))}`; the "
+        f"indexer's (the cold builds): `{ran(report, 0, report['settings'].get('index_encoder_backend', '?'))}`; "
+        "the floors are fp32 PyTorch forwards in every run. The prompt cache is off for the runs above (the "
+        "generated prompts repeat, and a floor embeds every prompt).", "",
         *_prompt_cache(report),
         "## Where the time goes (in-process, one batch)", "",
         "| batch | encoder ms | ranking ms | ranking share |", "|---|---|---|---|",
@@ -177,7 +206,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"| {th['untuned']['batch64_ms']:.1f} |", "",
         "## Indexing", "",
         "| step | seconds |", "|---|---|",
-        f"| cold build (`movierec-index`, empty embedding cache) | {idx['cold_build_s']:.1f} |",
+        f"| cold build (`movierec-index`, empty embedding cache; catalogue embedded with "
+        f"`{ran(report, 0, '?')}`) | {idx['cold_build_s']:.1f} |",
         f"| reindex after {idx['ratings_added']:,} new ratings (cache warm) | {idx['reindex_s']:.1f} |", "",
         "## Memory", "",
         f"Server RSS: {report['server_rss_idle_mb']:.0f} MB idle with the index loaded, "
@@ -235,15 +265,15 @@ def _unmet(report: dict[str, Any]) -> list[str]:
                 "whole request cannot cost less than its own forward: it takes an encoder that costs a fraction "
                 "of it (`encoder_backend = \"onnx\"` or `\"onnx-int8\"`)."]
     if "64-client throughput / batched fp32 encoder" in missed:
-        encoder_cpu = 2 / batched * 1000          # ms of CPU per fp32 prompt with both cores busy
-        total_cpu = 2 / s["short64"]["throughput"] * 1000
+        cores = report["machine"]["cpus"] or 1
+        encoder_cpu = cores / batched * 1000          # ms of CPU per fp32 prompt with every core busy
+        total_cpu = cores / s["short64"]["throughput"] * 1000
         rank_cpu = st["batch64"]["rank_ms"] / 64
         encode_cpu = st["batch64"]["encode_ms"] / 64
-        cores = report["machine"]["cpus"] or 2
         lower, upper = total_cpu - cores * encode_cpu - rank_cpu, total_cpu - encode_cpu - rank_cpu
         out += [f"- **64 clients.** {s['short64']['throughput']:.0f} requests/s against {batched:.0f} prompts/s for "
-                f"the batched fp32 encoder: {total_cpu:.1f} ms of CPU per request on 2 cores, where 1.5x the encoder "
-                f"allows {encoder_cpu / 1.5:.1f} ms. In a batch of 64 in-process, the server's encoder "
+                f"the batched fp32 encoder: {total_cpu:.1f} ms of CPU per request on {cores} cores, where 1.5x the "
+                f"encoder allows {encoder_cpu / 1.5:.1f} ms. In a batch of 64 in-process, the server's encoder "
                 f"(`{backend}`) took {encode_cpu:.2f} ms per request of wall time on every core (so up to "
                 f"{cores * encode_cpu:.2f} ms of CPU) and the ranking {rank_cpu:.2f} ms on one; gRPC, protobuf and "
                 f"the thread hand-offs in Python take the remaining {max(lower, 0):.1f}-{max(upper, 0):.1f} ms. "
@@ -254,7 +284,7 @@ def _unmet(report: dict[str, Any]) -> list[str]:
         idx = report["indexing"]
         cold = next(t for t in report["targets"] if t["target"] == "cold build of the data (s)")["value"]
         learned = (report.get("learned") or {}).get("training", {}).get("seconds")
-        index_backend = report["settings"].get("index_encoder_backend", backend)
+        index_backend = ran(report, 0, report["settings"].get("index_encoder_backend", backend))
         out += [f"- **Cold build.** {cold:.0f} s (median of the rounds) with the `{index_backend}` encoder. Most of "
                 f"it is the encoder over {idx['movies']:,} movie texts of up to 256 tokens; an ONNX backend also "
                 "exports (and quantises) the model once into the new index's cache (about 6 s), and the learned "

@@ -44,6 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from movierec.bench.prompts import prompts
+from movierec.hardware import detect_cpu, usable_cores
 
 BIN = Path(sys.executable).parent
 
@@ -101,6 +102,17 @@ def timed_index(data_dir: Path, index_dir: Path) -> float:
     subprocess.run([BIN / "movierec-index", "--data-dir", data_dir, "--index-dir", index_dir, "--quiet"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def built_with(index_dir: Path) -> dict[str, Any]:
+    """The encoder backend the current version's catalogue was embedded with (asked for, and as it ran)
+    and the CPU flags that decided it, from its manifest."""
+    from movierec.artifact import current_version
+
+    manifest = json.loads((index_dir / str(current_version(index_dir)) / "manifest.json").read_text())
+    model = manifest["model"]
+    return {"asked": model.get("backend_requested", model["backend"]), "ran": model["backend"],
+            "cpu": manifest.get("cpu", {})}
 
 
 def add_ratings(index_dir: Path, n: int, seed: int = 0) -> None:
@@ -166,8 +178,8 @@ def thread_ablation(recommender: Any, durations: Durations) -> dict[str, Any]:
     measure(1)
     tuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
     controller = threadpoolctl.ThreadpoolController()
-    with controller.limit(limits=os.cpu_count() or 1, user_api="blas"), \
-            controller.limit(limits=os.cpu_count() or 1, user_api="openmp"):  # restored on exit
+    with controller.limit(limits=usable_cores(), user_api="blas"), \
+            controller.limit(limits=usable_cores(), user_api="openmp"):  # restored on exit
         measure(1)
         untuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
     return {"tuned": tuned, "untuned": untuned}
@@ -307,6 +319,16 @@ class Server:
                     time.sleep(0.3)
         raise RuntimeError(f"server on {self.target} not ready after {timeout_s}s; see {self.log.name}")
 
+    def index_info(self) -> Any:
+        """The server's GetIndexInfo: among others, the encoder backends as they run."""
+        import grpc
+
+        from movierec.v1 import recommender_pb2 as pb
+        from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+        with grpc.insecure_channel(self.target) as channel:
+            return pb_grpc.RecommenderStub(channel).GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10)
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -425,6 +447,34 @@ def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str,
             "growth_mb": growth, "allowed_mb": allowed, "slope_mb_per_min": slope, "ok": growth <= allowed}
 
 
+# -- the hardware and what ran on it ------------------------------------------------------------
+def machine(cpu_flags_off: str) -> dict[str, Any]:
+    """The machine the numbers come from: cores, the CPU and the flags that choose encoder backends."""
+    import onnxruntime
+    import torch
+
+    return {"cpus": usable_cores(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpu": detect_cpu(cpu_flags_off.split(",")).as_dict(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__}
+
+
+def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, floor_backend: str,
+                   in_process_backend: str) -> list[dict[str, str]]:
+    """Each stage's encoder backend: the one its settings ask for and the one that actually ran (read
+    back from the index manifests, the server's GetIndexInfo and the encoders themselves)."""
+    builds = sorted({r["indexing"]["backend"]["ran"] for r in rounds})
+    return [
+        {"stage": "cold builds (the catalogue, `movierec-index`)", "asked": settings.index_encoder_backend,
+         "ran": ", ".join(builds)},
+        {"stage": "the server's prompts (`movierec-serve`, GetIndexInfo)", "asked": settings.encoder_backend,
+         "ran": served.prompt_encoder_backend},
+        {"stage": "the served index's catalogue (GetIndexInfo)", "asked": settings.index_encoder_backend,
+         "ran": served.catalogue_encoder_backend},
+        {"stage": "floors (the reference forward)", "asked": "torch", "ran": floor_backend},
+        {"stage": "in-process stages and ablations", "asked": settings.encoder_backend, "ran": in_process_backend},
+    ]
+
+
 # -- the run ----------------------------------------------------------------------------------
 def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int, seed: int = 0) -> dict[str, Any]:
     from movierec.artifact import load_artifact
@@ -433,9 +483,9 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
 
+    settings = load_settings()
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "data_dir": str(data_dir),
-                              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                          "python": platform.python_version()}}
+                              "machine": machine(settings.cpu_flags_off)}
     index_dir = work_dir / "index"
     if work_dir.exists():
         subprocess.run(["rm", "-rf", str(work_dir)], check=True)
@@ -449,9 +499,11 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         built = index_dir if r == len(rounds) - 1 else work_dir / f"index-round{r + 1}"
         phases.set_postfix_str(f"cold build {r + 1}/{len(rounds)}")
         cold = timed_index(data_dir, built)
+        backend = built_with(built)
         phases.set_postfix_str(f"reindex after {ratings_added} ratings {r + 1}/{len(rounds)}")
         add_ratings(built, ratings_added, seed)
-        this_round["indexing"] = {"cold_build_s": cold, "reindex_s": timed_index(data_dir, built)}
+        this_round["indexing"] = {"cold_build_s": cold, "reindex_s": timed_index(data_dir, built),
+                                  "backend": backend}
         if built != index_dir:
             subprocess.run(["rm", "-rf", str(built)], check=True)
     phases.update()
@@ -464,7 +516,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     settings = load_settings(index_dir=index_dir)
     report["settings"] = {k: getattr(settings, k) for k in (
         "torch_threads", "batch_max_size", "batch_max_wait_ms", "max_workers", "embed_batch_tokens", "encoder_backend",
-        "index_encoder_backend", "prompt_cache_mb")}
+        "index_encoder_backend", "cpu_flags_off", "prompt_cache_mb")}
     report["settings"]["torch_threads_used"] = tune_process(settings.torch_threads)
     # The floors are always fp32 PyTorch forwards; the in-process stages use what the server uses.
     encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
@@ -478,6 +530,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     try:
         server.wait_ready()
         report["server_rss_idle_mb"] = rss_mb(server.process.pid)
+        served = server.index_info()
         known_user = users[0]
         for r, this_round in enumerate(rounds):  # the ratio runs, each between its own floors
             label = f" ({r + 1}/{len(rounds)})"
@@ -525,6 +578,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
 
     phases.set_postfix_str("ablations")
     serving_encoder = settings_encoder(settings, index_dir)  # loaded only now: not beside the servers above
+    report["backends"] = stage_backends(settings, rounds, served, encoder.backend, serving_encoder.backend)
     recommender = Recommender(index, serving_encoder, ranking_config(settings))  # the index loaded after the reindex
     report["stages"] = stage_profile(recommender, durations)
     report["understanding"] = understanding_cost(recommender, 300 if durations.floor_repeats < 20 else 3000)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import TextEncoder, onnx_folder, settings_encoder
-from movierec.hardware import detect_cpu
+from movierec.hardware import detect_cpu, usable_cores
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
@@ -177,7 +177,7 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
         started_ease = time.monotonic()
         # The inversion is the one dense linear algebra of the build: give BLAS every core for it (the
         # process keeps BLAS single-threaded otherwise; movierec.runtime says why).
-        with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+        with threadpool_limits(limits=usable_cores(), user_api="blas"):
             ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda,
                                                 settings.ease_max_items)
             tail = fit_tail(rated_ptr, rated_rows, len(movies), ease_items, ease_weights, settings.tail_neighbours,

@@ -24,6 +24,7 @@ import numpy as np
 
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import EncoderOnDemand
+from movierec.hardware import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class RayEncoder:
         self.name = identity.name
         self.fingerprint = identity.fingerprint
         self.backend = backend
-        self.workers = workers if workers > 0 else max(1, (os.cpu_count() or 1) // threads_per_worker)
+        self.workers = workers if workers > 0 else max(1, usable_cores() // threads_per_worker)
         self.threads_per_worker = threads_per_worker
         self.address = address or None
         self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker, backend,

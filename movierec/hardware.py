@@ -104,3 +104,21 @@ def parse_flag_list(value: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown CPU flag {', '.join(unknown)}: expected some of {', '.join(DECIDING_FLAGS)}")
     return tuple(flags)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota (a container
+    limited to 2 CPUs on a 64-core host gets 2, where os.cpu_count() says 64)."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)

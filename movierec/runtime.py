@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import sys
+
+from movierec.hardware import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def tune_process(torch_threads: int = 0) -> int:
     global _applied
     import threadpoolctl
 
-    threads = torch_threads if torch_threads > 0 else (os.cpu_count() or 1)
+    threads = torch_threads if torch_threads > 0 else (usable_cores())
     if _applied is None:
         if sys.platform.startswith("linux"):
             try:
@@ -63,4 +64,4 @@ def apply_torch_threads() -> None:
 
 def encoder_threads() -> int:
     """The encoder's thread count tune_process chose (one per core if it was not called)."""
-    return _applied if _applied is not None else (os.cpu_count() or 1)
+    return _applied if _applied is not None else (usable_cores())

@@ -14,12 +14,13 @@ probes they need. `reports/bench-scale.md` measures both at 1,000,000 movies.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 import threadpoolctl
+
+from movierec.hardware import usable_cores
 
 NPROBES = (4, 8, 16, 32, 64, 128, 256, 512)
 # The recall@100 the calibration asks of its sample queries. Above the 0.95 wanted of real requests:
@@ -68,7 +69,7 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
     sample = vectors[rng.choice(n, size=min(n, 64 * lists), replace=False)]
     # Training and assignment are large matrix products: every core helps here (serving keeps
     # FAISS to one thread, see movierec.runtime).
-    with threadpoolctl.threadpool_limits(os.cpu_count() or 1):
+    with threadpoolctl.threadpool_limits(usable_cores()):
         ivf.train(sample)
         ivf.add(vectors)
     nprobe, recall = calibrate_nprobe(ivf, vectors, target_recall, rng, sample_queries=queries)

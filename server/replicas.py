@@ -24,6 +24,8 @@ import sys
 import threading
 from pathlib import Path
 
+from movierec.hardware import usable_cores
+
 SERVE = Path(sys.executable).parent / "movierec-serve"
 
 
@@ -48,7 +50,7 @@ def replica_threads(replicas: int, configured: int, cores: int | None = None) ->
     set (> 0), else an equal share of the cores (at least one)."""
     if configured > 0:
         return configured
-    return max(1, (cores or os.cpu_count() or 1) // replicas)
+    return max(1, (cores or usable_cores()) // replicas)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ report, so it cannot silently break. The measured numbers are not asserted.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    """Run as a CPU without native bf16 (on any machine): the report must say so, and that the
+    indexer's torch-bf16 ran as fp32 torch."""
+    from movierec.hardware import BF16_FLAGS, detect_cpu
+
     out = tmp_path / "reports"
     done = subprocess.run([Path(sys.executable).parent / "movierec-bench", "--smoke", "--data-dir",
                            ROOT / "data" / "sample", "--work-dir", tmp_path / "work", "--out", out, "--ratings", "50"],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "MOVIEREC_CPU_FLAGS_OFF": ",".join(sorted(BF16_FLAGS)),
+                               "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16"})
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench.json").read_text())
     assert report["smoke"] is True
@@ -53,9 +60,20 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     cold = by_name["cold build of the data (s)"]
     assert cold["runs"] == [r["indexing"]["cold_build_s"] for r in rounds]
     assert min(cold["runs"]) <= cold["value"] <= max(cold["runs"])
+    cpu = report["machine"]["cpu"]  # the hardware, and what each stage asked for and ran
+    assert cpu["native_bf16"] is False and cpu["flags_off"] == sorted(detect_cpu().flags & BF16_FLAGS)
+    assert cpu["model"] == detect_cpu().model and report["machine"]["cpus"] >= 1
+    stages = {b["stage"].split(" (")[0]: (b["asked"], b["ran"]) for b in report["backends"]}
+    assert stages["cold builds"] == stages["the served index's catalogue"] == ("torch-bf16", "torch")
+    assert stages["the server's prompts"] == stages["in-process stages and ablations"] == (
+        report["settings"]["encoder_backend"],) * 2  # onnx or torch: no CPU-dependent choice
+    assert stages["floors"] == ("torch", "torch")
+    assert all(r["indexing"]["backend"]["ran"] == "torch" for r in report["rounds"])
     text = (out / "bench.md").read_text()
+    assert "Native bf16 (AVX512-BF16 or AMX): **no**, so a `torch-bf16` asked for runs as fp32 `torch`" in text
+    assert "| cold builds (the catalogue, `movierec-index`) | `torch-bf16` | `torch` |" in text
     assert "### The rounds" in text and "spread over 2 rounds" in text
-    for section in ("## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
+    for section in ("## Hardware and encoder backends", "## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
                     "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
