@@ -73,7 +73,8 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert "Native bf16 (AVX512-BF16 or AMX): **no**, so a `torch-bf16` asked for runs as fp32 `torch`" in text
     assert "| cold builds (the catalogue, `movierec-index`) | `torch-bf16` | `torch` |" in text
     assert "### The rounds" in text and "spread over 2 rounds" in text
-    for section in ("## Hardware and encoder backends", "## Targets", "## Floors", "## Serving", "## Indexing", "## Memory", "naive peer",
+    for section in ("## Hardware and encoder backends", "## Targets", "## Floors", "## Serving", "## Indexing",
+                    "## Memory", "naive peer",
                     "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
