@@ -290,6 +290,10 @@ def _unmet(report: dict[str, Any]) -> list[str]:
                 "exports (and quantises) the model once into the new index's cache (about 6 s), and the learned "
                 "ranker trains"
                 + (f" ({learned} s in the last round)." if learned else ".")
+                + (" This CPU has no native bf16, so the `torch-bf16` asked for ran as fp32 `torch`, about 1.5x "
+                   "the bf16 build where both were measured (README, Hardware)."
+                   if index_backend == "torch" and report["settings"].get("index_encoder_backend") == "torch-bf16"
+                   else "")
                 + " It would take a cheaper forward on long texts (int8 is faster but not within 1% on every "
                 "evaluation task, reports/eval-int8-vs-torch.md) or more cores (the embedding step runs on Ray, "
                 "`movierec-index --ray`)."]

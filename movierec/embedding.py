@@ -302,6 +302,13 @@ def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy:
     return load_encoder(settings.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
 
 
+def settings_backend(settings: Settings, *, catalogue: bool = False) -> BackendChoice:
+    """The backend the settings ask for (the server's, or the indexer's with `catalogue`) as it runs on
+    this CPU, with cpu_flags_off applied."""
+    requested = settings.index_encoder_backend if catalogue else settings.encoder_backend
+    return resolve_backend(requested, detect_cpu(settings.cpu_flags_off.split(",")))
+
+
 def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:
     """Where the ONNX encoder files are: onnx_dir, else cache_dir/onnx, else index_dir/cache/onnx."""
     return settings.onnx_dir or (settings.cache_dir or (index_dir or settings.index_dir) / "cache") / "onnx"

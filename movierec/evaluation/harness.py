@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from movierec.artifact import IndexArtifact, load_artifact
-from movierec.embedding import TextEncoder, settings_encoder
+from movierec.embedding import TextEncoder, settings_backend, settings_encoder
 from movierec.evaluation import groups as group_eval
 from movierec.evaluation import paraphrases
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
@@ -590,7 +590,8 @@ def backend_comparison(report: dict[str, Any], reference: dict[str, Any], settin
     wordings = sorted({w for group in (*paraphrases.TUNING.values(), *paraphrases.TEST.values()) for w in group})
     rows = compare_scores(report, reference)
     worse = [r["score"] for r in rows if not r["within"]]
-    return {"backend": settings.encoder_backend, "index_backend": settings.index_encoder_backend,
+    return {"backend": settings_backend(settings).backend,
+            "index_backend": settings_backend(settings, catalogue=True).backend,  # as it ran on this CPU
             "reference": reference_backend, "rows": rows,
             "reference_seconds": reference.get("seconds"),
             "agreement": embedding_agreement(settings, reference_backend, work_dir, texts,

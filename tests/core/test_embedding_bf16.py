@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 import movierec.embedding as embedding
-from movierec.embedding import Encoder, encoder_fingerprint, load_encoder, resolve_backend, settings_encoder
+from movierec.embedding import (
+    Encoder,
+    encoder_fingerprint,
+    load_encoder,
+    resolve_backend,
+    settings_backend,
+    settings_encoder,
+)
 from movierec.hardware import CpuInfo, detect_cpu
 from movierec.settings import Settings
 
@@ -115,6 +122,9 @@ def test_the_settings_choose_per_cpu_and_the_lazy_encoder_knows_its_cache_key_be
     expected = "torch-bf16" if detect_cpu().native_bf16 else "torch"
     assert here.backend == expected and here.fingerprint == encoder_fingerprint(model_dir, expected)
     assert settings_encoder(Settings(**both), lazy=True).backend == "onnx"  # prompts: the server's backend
+    off = Settings(**both, cpu_flags_off="avx512_bf16,amx_bf16")
+    assert (settings_backend(off, catalogue=True).backend, settings_backend(off).backend) == ("torch", "onnx")
+    assert settings_backend(Settings(**both), catalogue=True).backend == expected
 
 
 def test_this_machines_choice_follows_what_pytorch_sees_of_the_cpu() -> None:
