@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from movierec.hardware import usable_cores
+
 PEAK_MATRICES = 3  # float64 items x items matrices alive at once during the fit
 
 
@@ -60,7 +62,7 @@ def fit_once(n_items: int, n_users: int, per_user: int, max_items: int, seed: in
     ptr, rows = synthetic_ratings(n_items, n_users, per_user, seed)
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+    with threadpool_limits(limits=usable_cores(), user_api="blas"):
         items, weights = fit_ease(ptr, rows, n_items, 300.0, max_items)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -185,7 +187,7 @@ def run(sizes: list[tuple[int, int]], per_user: int, cap: int, seed: int, memory
         if "not run" in r and largest is not None:
             r["projected_fit_s"] = largest["fit_s"] * (r["covered"] / largest["covered"]) ** 3
             r["projected_peak_gb"] = needed_gb(r["covered"])
-    return {"per_user": per_user, "cap": cap, "seed": seed, "memory_gb": memory_gb, "cores": os.cpu_count(),
+    return {"per_user": per_user, "cap": cap, "seed": seed, "memory_gb": memory_gb, "cores": usable_cores(),
             "rows": rows}
 
 
@@ -294,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = list(zip((int(x) for x in args.items.split(",")), (int(x) for x in args.users.split(","))))
     report = (run(sizes, args.ratings_per_user, cap, args.seed, memory_gb) if not args.skip_sizes else
               {"per_user": args.ratings_per_user, "cap": cap, "seed": args.seed, "memory_gb": memory_gb,
-               "cores": os.cpu_count(), "rows": []})
+               "cores": usable_cores(), "rows": []})
     report["quality"] = [tail_quality(Path(p), args.real_cap) for p in args.real_ratings.split(",") if p.strip()]
     path = write_report(report, args.out)
     print(path.read_text())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from movierec.bench.run import BIN, Server, load, percentiles
+from movierec.hardware import usable_cores
 
 ACCESS_RECOMMEND_OK = "movierec.access: Recommend OK"
 
@@ -115,7 +115,7 @@ def run(index_dir: Path, work_dir: Path, clients: int, seconds: float, warmup_s:
     postgres = PostgresServer().start()
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "index": str(index_dir),
                               "clients": clients, "seconds": seconds, "trials": trials, "load": [],
-                              "cores": os.cpu_count()}
+                              "cores": usable_cores()}
     try:
         store_url = postgres.new_database()
         one = start_replicas(copy, store_url, logs, 1, "one")

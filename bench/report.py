@@ -48,10 +48,9 @@ def rounds_table(report: dict[str, Any]) -> list[str]:
     return rows
 
 
-def ran(report: dict[str, Any], stage: int, default: str) -> str:
-    """The backend stage `stage` of report["backends"] actually ran (`default` for an older report)."""
-    backends = report.get("backends") or []
-    return backends[stage]["ran"] if len(backends) > stage else default
+def ran(report: dict[str, Any], key: str, default: str) -> str:
+    """The backend the stage `key` of report["backends"] actually ran (`default` for an older report)."""
+    return next((b["ran"] for b in report.get("backends") or [] if b.get("key") == key), default)
 
 
 def hardware_section(report: dict[str, Any]) -> list[str]:
@@ -84,6 +83,7 @@ def markdown(report: dict[str, Any]) -> str:
     fb, fm, fa = report["floors_before"], report["floors_between"], report["floors_after"]
     s, idx, leak = report["serving"], report["indexing"], report["leak"]
     st, th = report["stages"], report["threads_ablation"]
+    settings = report["settings"]
     out = ["# Benchmark", ""]
     if report.get("smoke"):
         out += ["**Smoke run** (a few seconds per step, small data): these numbers only show that every "
@@ -128,8 +128,8 @@ def markdown(report: dict[str, Any]) -> str:
         "The naive peer (`movierec.bench.naive`) serves the same model and FAISS indexes with one encoder "
         "forward per request in the gRPC worker threads and the original design's ranking; it is the "
         "design a user would write first.", "",
-        f"The server's encoder: `{ran(report, 1, report['settings'].get('encoder_backend', 'torch'))}`; the "
-        f"indexer's (the cold builds): `{ran(report, 0, report['settings'].get('index_encoder_backend', '?'))}`; "
+        f"The server's encoder: `{ran(report, 'prompts', settings.get('encoder_backend', 'torch'))}`; the "
+        f"indexer's (the cold builds): `{ran(report, 'catalogue', settings.get('index_encoder_backend', '?'))}`; "
         "the floors are fp32 PyTorch forwards in every run. The prompt cache is off for the runs above (the "
         "generated prompts repeat, and a floor embeds every prompt).", "",
         *_prompt_cache(report),
@@ -207,7 +207,7 @@ def markdown(report: dict[str, Any]) -> str:
         "## Indexing", "",
         "| step | seconds |", "|---|---|",
         f"| cold build (`movierec-index`, empty embedding cache; catalogue embedded with "
-        f"`{ran(report, 0, '?')}`) | {idx['cold_build_s']:.1f} |",
+        f"`{ran(report, 'catalogue', '?')}`) | {idx['cold_build_s']:.1f} |",
         f"| reindex after {idx['ratings_added']:,} new ratings (cache warm) | {idx['reindex_s']:.1f} |", "",
         "## Memory", "",
         f"Server RSS: {report['server_rss_idle_mb']:.0f} MB idle with the index loaded, "
@@ -284,14 +284,14 @@ def _unmet(report: dict[str, Any]) -> list[str]:
         idx = report["indexing"]
         cold = next(t for t in report["targets"] if t["target"] == "cold build of the data (s)")["value"]
         learned = (report.get("learned") or {}).get("training", {}).get("seconds")
-        index_backend = ran(report, 0, report["settings"].get("index_encoder_backend", backend))
+        index_backend = ran(report, "catalogue", report["settings"].get("index_encoder_backend", backend))
         out += [f"- **Cold build.** {cold:.0f} s (median of the rounds) with the `{index_backend}` encoder. Most of "
                 f"it is the encoder over {idx['movies']:,} movie texts of up to 256 tokens; an ONNX backend also "
                 "exports (and quantises) the model once into the new index's cache (about 6 s), and the learned "
                 "ranker trains"
                 + (f" ({learned} s in the last round)." if learned else ".")
-                + (" This CPU has no native bf16, so the `torch-bf16` asked for ran as fp32 `torch`, about 1.5x "
-                   "the bf16 build where both were measured (README, Hardware)."
+                + (" This CPU has no native bf16, so the `torch-bf16` asked for ran as fp32 `torch`, slower than "
+                   "the bf16 build (README, Hardware, has both measured on one machine)."
                    if index_backend == "torch" and report["settings"].get("index_encoder_backend") == "torch-bf16"
                    else "")
                 + " It would take a cheaper forward on long texts (int8 is faster but not within 1% on every "

@@ -450,12 +450,11 @@ def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str,
 # -- the hardware and what ran on it ------------------------------------------------------------
 def machine(cpu_flags_off: str) -> dict[str, Any]:
     """The machine the numbers come from: cores, the CPU and the flags that choose encoder backends."""
-    import onnxruntime
-    import torch
+    from importlib.metadata import version
 
     return {"cpus": usable_cores(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu": detect_cpu(cpu_flags_off.split(",")).as_dict(), "torch": torch.__version__,
-            "onnxruntime": onnxruntime.__version__}
+            "cpu": detect_cpu(cpu_flags_off.split(",")).as_dict(), "torch": version("torch"),
+            "onnxruntime": version("onnxruntime")}
 
 
 def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, floor_backend: str,
@@ -464,14 +463,15 @@ def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, flo
     back from the index manifests, the server's GetIndexInfo and the encoders themselves)."""
     builds = sorted({r["indexing"]["backend"]["ran"] for r in rounds})
     return [
-        {"stage": "cold builds (the catalogue, `movierec-index`)", "asked": settings.index_encoder_backend,
-         "ran": ", ".join(builds)},
-        {"stage": "the server's prompts (`movierec-serve`, GetIndexInfo)", "asked": settings.encoder_backend,
-         "ran": served.prompt_encoder_backend},
-        {"stage": "the served index's catalogue (GetIndexInfo)", "asked": settings.index_encoder_backend,
-         "ran": served.catalogue_encoder_backend},
-        {"stage": "floors (the reference forward)", "asked": "torch", "ran": floor_backend},
-        {"stage": "in-process stages and ablations", "asked": settings.encoder_backend, "ran": in_process_backend},
+        {"key": "catalogue", "stage": "cold builds (the catalogue, `movierec-index`)",
+         "asked": settings.index_encoder_backend, "ran": ", ".join(builds)},
+        {"key": "prompts", "stage": "the server's prompts (`movierec-serve`, GetIndexInfo)",
+         "asked": settings.encoder_backend, "ran": served.prompt_encoder_backend},
+        {"key": "served catalogue", "stage": "the served index's catalogue (GetIndexInfo)",
+         "asked": settings.index_encoder_backend, "ran": served.catalogue_encoder_backend},
+        {"key": "floors", "stage": "floors (the reference forward)", "asked": "torch", "ran": floor_backend},
+        {"key": "in process", "stage": "in-process stages and ablations", "asked": settings.encoder_backend,
+         "ran": in_process_backend},
     ]
 
 

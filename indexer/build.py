@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
-from movierec.embedding import TextEncoder, onnx_folder, settings_encoder
-from movierec.hardware import detect_cpu, usable_cores
+from movierec.embedding import BackendChoice, TextEncoder, onnx_folder, settings_cpu, settings_encoder
+from movierec.hardware import usable_cores
 from movierec.indexer.cache import EmbeddingCache
 from movierec.indexer.catalogue import Catalogue, load_catalogue
 from movierec.indexer.datafiles import DataFiles, find_data_files
@@ -160,8 +160,8 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
             for example in report.examples[:5]:
                 log.info("  e.g. %s", example)
 
-        requested = encoder.backend if encoder is not None else settings.index_encoder_backend
         encoder = encoder or settings_encoder(settings, index_dir, lazy=True, catalogue=True)
+        choice: BackendChoice | None = getattr(encoder, "choice", None)  # the lazy encoder's, with its CPU
         fingerprint = encoder.fingerprint
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
@@ -205,7 +205,7 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
                     ease_max_items=settings.ease_max_items, tail=(settings.tail_neighbours, settings.tail_shrink))
 
         version = new_version()
-        manifest = _manifest(version, settings, encoder, requested, fingerprint, files, catalogue, ratings,
+        manifest = _manifest(version, settings, encoder, choice, fingerprint, files, catalogue, ratings,
                              len(user_ids))
         if ratings_note:
             manifest["ratings_filter"] = ratings_note
@@ -231,8 +231,9 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
                        time.monotonic() - started, learned_note)
 
 
-def _manifest(version: str, settings: Settings, encoder: TextEncoder, requested_backend: str, fingerprint: str,
-              files: DataFiles, catalogue: Catalogue, ratings: Ratings, n_users: int) -> dict[str, object]:
+def _manifest(version: str, settings: Settings, encoder: TextEncoder, choice: BackendChoice | None,
+              fingerprint: str, files: DataFiles, catalogue: Catalogue, ratings: Ratings,
+              n_users: int) -> dict[str, object]:
     reports = {"movies": catalogue.movies_report, "credits": catalogue.credits_report,
                "ratings": ratings.ratings_report, "links": ratings.links_report}
     return {
@@ -240,10 +241,10 @@ def _manifest(version: str, settings: Settings, encoder: TextEncoder, requested_
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
         "model": {"name": encoder.name, "path": str(encoder.model_dir), "fingerprint": fingerprint,
-                  "backend": encoder.backend, "backend_requested": requested_backend,
+                  "backend": encoder.backend, "backend_requested": choice.requested if choice else encoder.backend,
                   "max_seq_length": encoder.max_seq_length},
         # The CPU that chose the backend (a "torch-bf16" asked for runs as "torch" without native bf16).
-        "cpu": detect_cpu(settings.cpu_flags_off.split(",")).as_dict(),
+        "cpu": ((choice.cpu if choice and choice.cpu else None) or settings_cpu(settings)).as_dict(),
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(

@@ -24,7 +24,7 @@ import numpy as np
 
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import EncoderOnDemand
-from movierec.hardware import usable_cores
+from movierec.hardware import CpuInfo, usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,19 @@ RAY_BATCH_TEXTS = 64
 
 
 class _EmbeddingActor:
-    """One Ray actor: the encoder of `backend`, loaded once, with `threads` threads."""
+    """One Ray actor: the encoder of `backend`, loaded once, with `threads` threads. `cpu` is the CPU
+    the driver chose the backend for: every actor runs that backend, whatever its own node has, so
+    the vectors are what the cache key and the manifest say (on a node without native bf16 a
+    torch-bf16 actor emulates it, slower but the same rounding)."""
 
     def __init__(self, model_dir: str, max_seq_length: int, batch_size: int, batch_tokens: int, threads: int,
-                 backend: str, onnx_dir: str):
+                 backend: str, onnx_dir: str, cpu: CpuInfo | None):
         from movierec.embedding import load_encoder
         from movierec.runtime import tune_process
 
         tune_process(threads)
         self.encoder = load_encoder(Path(model_dir), backend, Path(onnx_dir), max_seq_length, batch_size,
-                                    batch_tokens)
+                                    batch_tokens, cpu=cpu)
         self.threads = threads
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -64,6 +67,7 @@ class RayEncoder:
                  backend: str = "torch", onnx_dir: Path | None = None):
         identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens,
                                    backend=backend, onnx_dir=onnx_dir)  # reads config.json only
+        backend = identity.backend  # as it runs on this CPU
         if backend.startswith("onnx"):
             if onnx_dir is None:
                 raise ValueError(f"the {backend} encoder needs a folder for its model file")
@@ -80,7 +84,7 @@ class RayEncoder:
         self.threads_per_worker = threads_per_worker
         self.address = address or None
         self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker, backend,
-                           str(onnx_dir or ""))
+                           str(onnx_dir or ""), identity.choice.cpu)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
                threads: int | None = None) -> np.ndarray:

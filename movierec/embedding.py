@@ -130,9 +130,9 @@ class _BatchingEncoder:
         return out
 
     # A bulk job (the indexer's: no thread count asked, many forwards) runs one single-threaded
-    # forward per core side by side where that beat one forward on every core (ONNX Runtime, and
-    # PyTorch bf16 on long texts: README, Encoder backends); the server's lanes ask for their thread
-    # counts and keep one forward each.
+    # forward per core side by side where that beat one forward on every core (every backend here:
+    # README, Encoder backends and Hardware); the server's lanes ask for their thread counts and keep
+    # one forward each.
     bulk_side_by_side = False
 
     def _parallel_batches(self, batches: int, threads: int | None) -> int:
@@ -170,17 +170,20 @@ class BackendChoice:
     requested: str
     backend: str
     reason: str
-    cpu: CpuInfo
+    cpu: CpuInfo | None  # the CPU that decided; None where the backend does not depend on it
 
 
 def resolve_backend(requested: str, cpu: CpuInfo | None = None) -> BackendChoice:
     """What `requested` (one of BACKENDS) runs as on `cpu` (default: this machine's): "torch-bf16"
     needs native bf16 kernels (AVX512-BF16 or AMX); without them PyTorch emulates bf16, slower
-    than fp32, so fp32 PyTorch runs instead, its vectors cached as fp32's."""
+    than fp32, so fp32 PyTorch runs instead, its vectors cached as fp32's. The other backends run
+    as asked on any CPU (the CPU is not even read for them)."""
     if requested not in BACKENDS:
         raise ValueError(f"encoder backend {requested!r}: expected one of {', '.join(BACKENDS)}")
+    if requested != "torch-bf16":
+        return BackendChoice(requested, requested, "", cpu)
     cpu = cpu or detect_cpu()
-    if requested == "torch-bf16" and not cpu.native_bf16:
+    if not cpu.native_bf16:
         return BackendChoice(requested, "torch", f"no native bf16 on this CPU ({cpu.describe()}; bf16 needs "
                              f"{' or '.join(sorted(BF16_FLAGS))}): the torch-bf16 encoder runs in fp32 (torch)", cpu)
     return BackendChoice(requested, requested, "", cpu)
@@ -296,7 +299,7 @@ def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy:
     backend = backend or (settings.index_encoder_backend if catalogue else settings.encoder_backend)
     arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
     onnx_dir = onnx_folder(settings, index_dir)
-    cpu = detect_cpu(settings.cpu_flags_off.split(","))
+    cpu = settings_cpu(settings) if backend == "torch-bf16" else None  # the only choice the CPU decides
     if lazy:
         return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir, cpu=cpu)
     return load_encoder(settings.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
@@ -306,7 +309,12 @@ def settings_backend(settings: Settings, *, catalogue: bool = False) -> BackendC
     """The backend the settings ask for (the server's, or the indexer's with `catalogue`) as it runs on
     this CPU, with cpu_flags_off applied."""
     requested = settings.index_encoder_backend if catalogue else settings.encoder_backend
-    return resolve_backend(requested, detect_cpu(settings.cpu_flags_off.split(",")))
+    return resolve_backend(requested, settings_cpu(settings) if requested == "torch-bf16" else None)
+
+
+def settings_cpu(settings: Settings) -> CpuInfo:
+    """This machine's CPU with the settings' cpu_flags_off hidden."""
+    return detect_cpu(settings.cpu_flags_off.split(","))
 
 
 def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:

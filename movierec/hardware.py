@@ -12,6 +12,7 @@ as a CPU without native bf16 does.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ DECIDING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "
 # Either runs bf16 matrix products natively; without both, PyTorch emulates bf16 (slower than fp32).
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 CPUINFO = Path("/proc/cpuinfo")
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class CpuInfo:
 
     @property
     def native_bf16(self) -> bool:
+        """Whether bf16 matrix products run natively (AVX512-BF16 or AMX), not emulated."""
         return bool(self.flags & BF16_FLAGS)
 
     def describe(self) -> str:
@@ -57,13 +60,14 @@ def parse_cpuinfo(text: str) -> tuple[str, frozenset[str]]:
         key = key.strip()
         if key == "model name" and not model:
             model = value.strip()
-        elif key in ("flags", "Features") and not flags:  # x86 names them flags, ARM Features
+        elif key == "flags" and not flags:  # x86 (ARM's "Features" name none of DECIDING_FLAGS: no bf16 here)
             flags = frozenset(value.split()) & frozenset(DECIDING_FLAGS)
     return model or platform.processor() or platform.machine(), flags
 
 
 @functools.cache
 def _read_cpu() -> tuple[str, frozenset[str], str]:
+    """(model, the deciding flags, where they were read): once per process."""
     try:
         model, flags = parse_cpuinfo(CPUINFO.read_text(encoding="utf-8", errors="replace"))
         return model, flags, str(CPUINFO)
@@ -107,16 +111,15 @@ def parse_flag_list(value: str) -> tuple[str, ...]:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota (a container
-    limited to 2 CPUs on a 64-core host gets 2, where os.cpu_count() says 64)."""
-    import os
-
+    """The cores this process may run on: its CPU affinity, capped by the CPU quota of the cgroup v2 it
+    sees at the root (a container limited to 2 CPUs on a 64-core host gets 2, where os.cpu_count() says
+    64). A cgroup v1 quota, or one on a nested cgroup without a cgroup namespace, is not read."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cores = os.cpu_count() or 1
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
         if quota != "max":
             cores = min(cores, max(1, int(int(quota) // int(period))))
     except (OSError, ValueError):

@@ -38,8 +38,14 @@ Ranker = Literal["learned", "weighted_sum"]
 GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]
 TasteVectors = Literal["centred", "centroid"]
 EncoderBackend = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
+
+
+def _cpu_flags(value: str) -> str:
+    return ",".join(parse_flag_list(value))
+
+
 # Comma-separated CPU flags, checked against movierec.hardware.DECIDING_FLAGS, kept sorted.
-CpuFlags = Annotated[str, AfterValidator(lambda v: ",".join(parse_flag_list(v)))]
+CpuFlags = Annotated[str, AfterValidator(_cpu_flags)]
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -109,9 +115,9 @@ class Settings(BaseSettings):
     # or bf16, or the model exported to ONNX (made once, kept in cache_dir) in fp32 or with int8
     # weights. ONNX fp32 is the fastest on one prompt at PyTorch's fp32 vectors.
     encoder_backend: EncoderBackend = "onnx"
-    # The same for the indexer's catalogue (long texts, in bulk; Ray actors too): PyTorch bf16 runs
-    # them about twice as fast as fp32 on CPUs with native bf16 (AVX512-BF16 or AMX), at vectors
-    # within bf16's rounding of fp32 (reports/eval.md); on other CPUs it runs as fp32 PyTorch.
+    # The same for the indexer's catalogue (long texts, in bulk; Ray actors too): PyTorch bf16 is the
+    # fastest on CPUs with native bf16 (AVX512-BF16 or AMX), at vectors within bf16's rounding of fp32
+    # (reports/eval.md); on other CPUs it runs as fp32 PyTorch (README, Hardware).
     index_encoder_backend: EncoderBackend = "torch-bf16"
     # CPU flags to treat as absent when an encoder backend is chosen, comma-separated, as
     # /proc/cpuinfo names them (movierec.hardware): "avx512_bf16,amx_bf16" runs this machine as a

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
+    from movierec.embedding import settings_backend
     from movierec.evaluation.harness import Dataset, backend_comparison, run
     from movierec.evaluation.report import headline_table, write_report
 
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         conversations = args.conversations if str(args.conversations) not in ("", ".") else None
         seeds = tuple(int(x) for x in args.learned_seeds.split(",") if x.strip())
         reference = args.reference_backend
-        configured = {settings.encoder_backend, settings.index_encoder_backend}
+        # as they run on this CPU (a torch-bf16 catalogue without native bf16 is the torch reference)
+        configured = {settings_backend(settings).backend, settings_backend(settings, catalogue=True).backend}
         if reference is None:
             reference = "torch" if configured != {"torch"} else ""
         reference_report = None

@@ -413,7 +413,8 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
     with each of these seeds for its run-to-run noise on the taste task."""
     started = time.monotonic()
     # Prompts are embedded as the server embeds them, the catalogue as the indexer does.
-    catalogue = None if encoder is not None or settings.index_encoder_backend == settings.encoder_backend else \
+    same = settings_backend(settings, catalogue=True).backend == settings_backend(settings).backend  # as they run
+    catalogue = None if encoder is not None or same else \
         MemoEncoder(settings_encoder(settings, work_dir, catalogue=True))
     memo = MemoEncoder(encoder or settings_encoder(settings, work_dir), catalogue)
     report: dict[str, Any] = {"settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}

@@ -68,11 +68,15 @@ def test_bulk_forwards_run_side_by_side_and_a_call_gets_the_configured_threads(
         assert encoder._parallel_batches(2 * cores, None) == side_by_side
         assert encoder._parallel_batches(2 * cores - 1, None) == 1  # too few forwards to share the cores
         assert encoder._parallel_batches(2 * cores, 2) == 1  # a caller that asks for threads keeps one forward
-    bf16.encode(BATCH)
-    bf16.encode(TEXTS[:2], threads=1)
-    assert torch.get_num_threads() == 1
-    bf16.encode(TEXTS[:2])  # no count asked: the configured one, not the last call's
-    assert torch.get_num_threads() == cores
+    before = torch.get_num_threads()
+    try:
+        bf16.encode(BATCH)
+        bf16.encode(TEXTS[:2], threads=1)
+        assert torch.get_num_threads() == 1
+        bf16.encode(TEXTS[:2])  # no count asked: the configured one, not the last call's
+        assert torch.get_num_threads() == cores
+    finally:  # this worker's later tests keep the machine's count
+        torch.set_num_threads(before)
 
 
 def test_side_by_side_forwards_give_the_vectors_of_one_at_a_time(torch_encoder: Encoder,

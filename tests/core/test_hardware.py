@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from movierec.hardware import BF16_FLAGS, DECIDING_FLAGS, CpuInfo, detect_cpu, parse_cpuinfo, parse_flag_list
+import movierec.hardware as hardware
+from movierec.hardware import (
+    BF16_FLAGS,
+    DECIDING_FLAGS,
+    CpuInfo,
+    detect_cpu,
+    parse_cpuinfo,
+    parse_flag_list,
+    usable_cores,
+)
 from movierec.settings import Settings, load_settings
 
 XEON_WITHOUT_BF16 = """processor\t: 0
@@ -49,3 +60,37 @@ def test_the_setting_takes_known_flags_only() -> None:
         Settings(cpu_flags_off="avx512bf16")
     with pytest.raises(ValueError, match="cpu_flags_off.*unknown CPU flag avx512bf16"):
         load_settings(cpu_flags_off="avx512bf16")
+
+
+def test_without_proc_cpuinfo_the_flags_come_from_pytorch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torch
+
+    monkeypatch.setattr(hardware, "CPUINFO", tmp_path / "no-cpuinfo")
+    hardware._read_cpu.cache_clear()
+    try:
+        cpu = detect_cpu()
+        assert cpu.source == "torch" and cpu.model
+        assert cpu.native_bf16 == bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        assert ("avx2" in cpu.flags) == bool(torch.cpu._is_avx2_supported())
+    finally:
+        monkeypatch.undo()
+        hardware._read_cpu.cache_clear()
+    assert detect_cpu().source == "/proc/cpuinfo"  # read again, from the file, once the test is over
+
+
+@pytest.mark.parametrize("affinity, cpu_max, expected", [
+    (range(8), "max 100000\n", 8),         # no quota: the affinity
+    (range(8), "200000 100000\n", 2),      # a 2-CPU container on an 8-core host
+    (range(2), "800000 100000\n", 2),      # the affinity is smaller than the quota
+    (range(8), "50000 100000\n", 1),       # half a CPU: still one thread
+    (range(4), None, 4),                   # no cgroup v2 file
+])
+def test_usable_cores_follow_the_affinity_and_the_cgroup_quota(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                               affinity: range, cpu_max: str | None,
+                                                               expected: int) -> None:
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(affinity))
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    monkeypatch.setattr(hardware, "CGROUP_CPU_MAX", path)
+    assert usable_cores() == expected
