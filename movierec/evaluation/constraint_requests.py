@@ -13,6 +13,7 @@ answer must have:
     runtime_max      at most this many minutes
     languages        original language is one of these ISO 639-1 codes (TMDB's; "cn" is Cantonese)
     like             is not this movie and shares a genre with it
+    kids             carries Family or Animation, and not Horror (independent_requests.py)
 """
 
 from __future__ import annotations

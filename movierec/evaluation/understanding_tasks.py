@@ -108,6 +108,8 @@ def satisfies(movie: Movie, row: int, check: Check, title_rows: dict[str, list[i
     genres = set(movie.genres)
     if "genre" in check and check["genre"] not in genres:
         return False
+    if check.get("kids") and (not genres & {"Family", "Animation"} or "Horror" in genres):
+        return False
     if genres & set(check.get("exclude_genres", ())):
         return False
     if "person" in check and normalise(check["person"]) not in {normalise(p) for p in (*movie.cast, *movie.directors)}:
