@@ -44,7 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from movierec.bench.prompts import prompts
-from movierec.hardware import detect_cpu, usable_cores
+from movierec.hardware import usable_cores
 
 BIN = Path(sys.executable).parent
 
@@ -107,9 +107,9 @@ def timed_index(data_dir: Path, index_dir: Path) -> float:
 def built_with(index_dir: Path) -> dict[str, Any]:
     """The encoder backend the current version's catalogue was embedded with (asked for, and as it ran)
     and the CPU flags that decided it, from its manifest."""
-    from movierec.artifact import current_version
+    from movierec.artifact import MANIFEST, current_version
 
-    manifest = json.loads((index_dir / str(current_version(index_dir)) / "manifest.json").read_text())
+    manifest = json.loads((index_dir / str(current_version(index_dir)) / MANIFEST).read_text())
     model = manifest["model"]
     return {"asked": model.get("backend_requested", model["backend"]), "ran": model["backend"],
             "cpu": manifest.get("cpu", {})}
@@ -319,16 +319,6 @@ class Server:
                     time.sleep(0.3)
         raise RuntimeError(f"server on {self.target} not ready after {timeout_s}s; see {self.log.name}")
 
-    def index_info(self) -> Any:
-        """The server's GetIndexInfo: among others, the encoder backends as they run."""
-        import grpc
-
-        from movierec.v1 import recommender_pb2 as pb
-        from movierec.v1 import recommender_pb2_grpc as pb_grpc
-
-        with grpc.insecure_channel(self.target) as channel:
-            return pb_grpc.RecommenderStub(channel).GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10)
-
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -448,13 +438,14 @@ def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str,
 
 
 # -- the hardware and what ran on it ------------------------------------------------------------
-def machine(cpu_flags_off: str) -> dict[str, Any]:
+def machine(settings: Any) -> dict[str, Any]:
     """The machine the numbers come from: cores, the CPU and the flags that choose encoder backends."""
     from importlib.metadata import version
 
+    from movierec.embedding import settings_cpu
+
     return {"cpus": usable_cores(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu": detect_cpu(cpu_flags_off.split(",")).as_dict(), "torch": version("torch"),
-            "onnxruntime": version("onnxruntime")}
+            "cpu": settings_cpu(settings).as_dict(), "torch": version("torch"), "onnxruntime": version("onnxruntime")}
 
 
 def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, floor_backend: str,
@@ -478,6 +469,7 @@ def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, flo
 # -- the run ----------------------------------------------------------------------------------
 def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int, seed: int = 0) -> dict[str, Any]:
     from movierec.artifact import load_artifact
+    from movierec.clients.client import RecommenderClient
     from movierec.embedding import Encoder, settings_encoder
     from movierec.recommender import Recommender, ranking_config
     from movierec.runtime import tune_process
@@ -485,7 +477,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
 
     settings = load_settings()
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "data_dir": str(data_dir),
-                              "machine": machine(settings.cpu_flags_off)}
+                              "machine": machine(settings)}
     index_dir = work_dir / "index"
     if work_dir.exists():
         subprocess.run(["rm", "-rf", str(work_dir)], check=True)
@@ -530,7 +522,8 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     try:
         server.wait_ready()
         report["server_rss_idle_mb"] = rss_mb(server.process.pid)
-        served = server.index_info()
+        with RecommenderClient(server.target) as client:
+            served = client.index_info()  # the encoder backends as they run there
         known_user = users[0]
         for r, this_round in enumerate(rounds):  # the ratio runs, each between its own floors
             label = f" ({r + 1}/{len(rounds)})"

@@ -244,7 +244,7 @@ def _manifest(version: str, settings: Settings, encoder: TextEncoder, choice: Ba
                   "backend": encoder.backend, "backend_requested": choice.requested if choice else encoder.backend,
                   "max_seq_length": encoder.max_seq_length},
         # The CPU that chose the backend (a "torch-bf16" asked for runs as "torch" without native bf16).
-        "cpu": ((choice.cpu if choice and choice.cpu else None) or settings_cpu(settings)).as_dict(),
+        "cpu": ((choice and choice.cpu) or settings_cpu(settings)).as_dict(),
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(

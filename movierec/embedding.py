@@ -180,7 +180,7 @@ def resolve_backend(requested: str, cpu: CpuInfo | None = None) -> BackendChoice
     as asked on any CPU (the CPU is not even read for them)."""
     if requested not in BACKENDS:
         raise ValueError(f"encoder backend {requested!r}: expected one of {', '.join(BACKENDS)}")
-    if requested != "torch-bf16":
+    if requested not in CPU_DEPENDENT_BACKENDS:
         return BackendChoice(requested, requested, "", cpu)
     cpu = cpu or detect_cpu()
     if not cpu.native_bf16:
@@ -289,6 +289,8 @@ class OnnxEncoder(_BatchingEncoder):
 
 
 BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+# The backends whose choice reads the CPU (resolve_backend); for the others it is never read.
+CPU_DEPENDENT_BACKENDS = frozenset({"torch-bf16"})
 
 
 def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy: bool = False,
@@ -299,7 +301,7 @@ def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy:
     backend = backend or (settings.index_encoder_backend if catalogue else settings.encoder_backend)
     arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
     onnx_dir = onnx_folder(settings, index_dir)
-    cpu = settings_cpu(settings) if backend == "torch-bf16" else None  # the only choice the CPU decides
+    cpu = _deciding_cpu(settings, backend)
     if lazy:
         return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir, cpu=cpu)
     return load_encoder(settings.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
@@ -309,12 +311,17 @@ def settings_backend(settings: Settings, *, catalogue: bool = False) -> BackendC
     """The backend the settings ask for (the server's, or the indexer's with `catalogue`) as it runs on
     this CPU, with cpu_flags_off applied."""
     requested = settings.index_encoder_backend if catalogue else settings.encoder_backend
-    return resolve_backend(requested, settings_cpu(settings) if requested == "torch-bf16" else None)
+    return resolve_backend(requested, _deciding_cpu(settings, requested))
 
 
 def settings_cpu(settings: Settings) -> CpuInfo:
     """This machine's CPU with the settings' cpu_flags_off hidden."""
     return detect_cpu(settings.cpu_flags_off.split(","))
+
+
+def _deciding_cpu(settings: Settings, requested: str) -> CpuInfo | None:
+    """settings_cpu where the CPU decides `requested`'s backend; None (the CPU is not read) elsewhere."""
+    return settings_cpu(settings) if requested in CPU_DEPENDENT_BACKENDS else None
 
 
 def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:
