@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import ahocorasick
 import pycountry
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
 
 from movierec.domain import Movie
 
@@ -38,7 +39,6 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "heist": ("Crime",), "criminal": ("Crime",),
     "documentary": ("Documentary",), "documentaries": ("Documentary",),
     "drama": ("Drama",), "dramas": ("Drama",), "dramatic": ("Drama",),
-    "family": ("Family",), "kids": ("Family",), "children": ("Family",), "child": ("Family",),
     "fantasy": ("Fantasy",), "magic": ("Fantasy",), "magical": ("Fantasy",), "fairy tale": ("Fantasy",),
     "history": ("History",), "historical": ("History",), "period piece": ("History",),
     "horror": ("Horror",), "scary": ("Horror",), "spooky": ("Horror",), "creepy": ("Horror",),
@@ -57,17 +57,56 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
     "tv movie": ("TV Movie",),
 }
-# Words that ask for a film for children: Family movies, and nothing from Horror.
-KIDS_PHRASES = ("for the kids", "for kids", "for my kids", "for children", "for the children", "for a child",
-                "kid friendly", "family friendly", "for the family",
-                "for my son", "for my daughter", "for little ones")
+# Audience. A request is for children when it names them as the audience: a word for children
+# ("kids", "the little ones", "grandkids"), an age of twelve or under ("my 6 yr old", "he's five"),
+# or a family occasion ("family night"), unless they are away ("once the kids are in bed") or
+# the audience is negated ("not for kids"). A negated audience or an adult one ("grown-ups",
+# "adults only") excludes Family films instead, and never turns the children's mode on.
+KID_WORDS = ("little ones", "little one", "little kids", "kids", "kid", "kiddos", "kiddo", "children", "child",
+             "childrens", "grandkids", "grandkid", "grandchildren", "toddler", "toddlers", "youngsters",
+             "youngest", "preschooler", "preschoolers", "tots", "kiddie", "kiddy", "kiddies", "family",
+             "kid friendly", "family friendly", "child friendly", "babysitting", "babysit", "sleepover")
+# People who are children only when an age says so ("my nephew just turned eight").
+RELATIVE_WORDS = frozenset("son sons daughter daughters nephew nephews niece nieces godson goddaughter grandson "
+                           "granddaughter twins cousin cousins boy boys girl girls stepson stepdaughter "
+                           "brother brothers sister sisters".split())
+ADULT_WORDS = ("grown ups", "grown up", "grownups", "grownup", "adults only", "adults", "adult", "mature",
+               "r rated", "for grown ups")
+# After a word for children, these say the children will not be watching ("the kids are at grandma's").
+KIDS_AWAY_AFTER = frozenset("asleep sleeping sleep bed away out gone at school".split())
+KIDS_AWAY_BEFORE = frozenset("once after when until till before since without".split())
 
-# Written as `normalise` leaves them (no apostrophes); longer cues first.
-NEGATION_CUES = ("anything but", "anything except", "other than", "rather than", "instead of", "not too", "not so",
-                 "nothing too", "no more", "do not want", "dont want", "do not like", "dont like", "didnt like",
-                 "did not like", "didnt enjoy", "not a fan of", "not into", "no", "not", "nothing", "without",
-                 "except", "avoid", "never", "hate", "hated", "hates", "dislike", "disliked", "skip", "nor",
-                 "neither", "none", "isnt", "arent", "non")
+# Written as `normalise` leaves them (no apostrophes); longer cues first. A cue opens a scope that
+# runs forward to the clause's end.
+NEGATION_CUES = (
+    "anything but", "anything except", "anything other than", "other than", "rather than", "instead of", "not too",
+    "not so", "nothing too", "no more of", "no more", "do not want", "dont want", "do not like", "dont like",
+    "didnt like", "did not like", "didnt enjoy", "dont enjoy", "dont do", "do not do", "not a big fan of",
+    "not a fan of", "not big on", "not keen on", "not really into", "not into", "not in the mood for",
+    "not feeling", "not one of those", "cant stand", "can not stand", "cannot stand", "couldnt stand", "cant handle",
+    "cannot handle", "cant take", "cant face", "cant do", "cant bear", "cant deal with", "cant", "cannot",
+    "wont watch", "sick of", "tired of", "fed up with", "done with", "so over", "im over", "were over",
+    "had enough of", "had enough", "seen enough", "enough of", "had our fill of", "had my fill of",
+    "burnt out on", "burned out on", "spare me", "keep away from", "stay away from", "keeping away from",
+    "staying away from", "steer clear of", "steering clear of", "pass on", "dont care for", "didnt care for",
+    "not really a fan of", "never liked", "never been a fan of",
+    "rather not", "allergic to", "less of", "no", "not", "nothing", "none of", "none", "without", "w o", "minus",
+    "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
+    "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero")
+# Cue words that negate nothing in these phrases ("not sure", "I don't mind horror").
+NOT_NEGATIONS = ("not sure", "no idea", "not picky", "not fussy", "no preference", "not bad", "no matter",
+                 "not only", "no problem", "no worries", "not much", "cant wait", "cant decide", "cant choose",
+                 "cannot decide", "cant pick", "no rush", "not that")
+# Cues written after what they negate ("that whole fantasy thing just isn't for me"): the scope
+# runs back to the clause's start.
+POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not for me", "not for me",
+                       "not my thing", "not my cup of tea", "no thanks", "no thank you", "is a no", "are a no",
+                       "is out", "are out", "off the table", "bores me", "bore me", "turns me off", "turn me off",
+                       "i can do without", "can do without", "gets old")
+# A cue whose object is a pronoun ("can't stand them") negates what the clause named before it.
+PRONOUNS = frozenset("them it those these that".split())
+# Softeners: "not too gory" next to a wish for the genre ("scary movies") tempers it, it does not exclude it.
+SOFT_NEGATIONS = frozenset(("not too", "not so", "nothing too"))
 SCOPE_ENDS = frozenset("but though although however yet instead rather just so because while whereas".split())
 EXAMPLE_CUES = ("something like", "similar to", "such as", "in the vein of", "reminds me of", "as good as",
                 "along the lines of", "same as", "like", "liked", "loved", "love", "enjoyed", "enjoy", "fan of",
@@ -124,6 +163,9 @@ class Understood:
     languages: tuple[str, ...] = ()
     excluded_languages: tuple[str, ...] = ()
     for_kids: bool = False
+    # What was read from words other than a constraint's own name, so a person can check it:
+    # ("not Fantasy", "wizards or dragons"), ("for kids", "my 6 yr old"), ("at most 95 min", "a tight 90").
+    readings: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_constraints(self) -> bool:
@@ -135,11 +177,11 @@ class Understood:
 
 # The full stop of an abbreviation ("Mrs. Doubtfire", "Tucker & Dale vs. Evil") ends no clause.
 _ABBREVIATION = re.compile(r"\b(vs|mr|mrs|ms|dr|st|jr|sr|vol|pt|no)\.(?=\s)", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[,;!?]|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)")
+_CLAUSE_END = re.compile(r"[,;!?\u2014\u2013]|\s-+\s|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)")
 
 
 def _with_clause_marks(prompt: str) -> str:
-    """The prompt as written, with " | " where a clause ends (, ; ! ? and a full stop before a space)."""
+    """The prompt as written, with " | " where a clause ends (, ; ! ? dashes, a full stop before a space)."""
     return _CLAUSE_END.sub(" | ", _ABBREVIATION.sub(r"\1", prompt))
 
 
@@ -164,6 +206,8 @@ class _Span:
     value: object
     negated: bool = False
     scope_start: int = -1  # where the negation cue starts, when negated
+    strong: bool = True  # said outright (a genre's name, a year), not suggested by another word
+    soft: bool = False  # negated by a softener only ("not too")
 
 
 class _Text:
@@ -217,33 +261,58 @@ class _Gazetteer:
         return sorted(out)
 
 
+# Countries and demonyms whose films are, in the main, in one of the catalogue's languages: "a film
+# from Spain or Mexico" asks for Spanish. (Language names themselves come from ISO 639.)
+COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "france": ("fr",), "belgium": ("fr",), "belgian": ("fr",), "quebec": ("fr",), "spain": ("es",),
+    "mexico": ("es",), "mexican": ("es",), "argentina": ("es",), "argentinian": ("es",), "argentine": ("es",),
+    "colombia": ("es",), "colombian": ("es",), "chile": ("es",), "chilean": ("es",), "peru": ("es",),
+    "cuba": ("es",), "cuban": ("es",), "latin america": ("es", "pt"), "latin american": ("es", "pt"),
+    "italy": ("it",), "germany": ("de",), "austria": ("de",), "austrian": ("de",), "japan": ("ja",),
+    "korea": ("ko",), "south korea": ("ko",), "china": ("zh", "cn"), "hong kong": ("cn", "zh"),
+    "taiwan": ("zh",), "taiwanese": ("zh",), "india": ("hi", "ta", "te"), "indian": ("hi", "ta", "te"),
+    "bollywood": ("hi",), "brazil": ("pt",), "brazilian": ("pt",), "portugal": ("pt",), "russia": ("ru",),
+    "soviet": ("ru",), "sweden": ("sv",), "denmark": ("da",), "norway": ("no", "nb"), "iran": ("fa",),
+    "iranian": ("fa",), "persian": ("fa",), "israel": ("he",), "israeli": ("he",), "poland": ("pl",),
+    "netherlands": ("nl",), "holland": ("nl",), "greece": ("el",), "turkey": ("tr",), "finland": ("fi",),
+    "thailand": ("th",), "thai": ("th",), "vietnam": ("vi",), "indonesia": ("id",), "egypt": ("ar",),
+    "scandinavia": ("sv", "da", "no", "nb"), "scandinavian": ("sv", "da", "no", "nb"), "mandarin": ("zh",),
+    "cantonese": ("cn",), "chinese": ("zh", "cn"),
+}
+# A language named after these is not asked for: "her English isn't great", "set in Italy".
+_NOT_A_LANGUAGE_WISH = frozenset("her his my our their your set".split())
+
+
 def _language_names(codes: set[str]) -> dict[str, set[str]]:
-    """Everyday names of the catalogue's languages -> ISO 639-1 codes ("french" -> {"fr"})."""
+    """Everyday names of the catalogue's languages and countries -> ISO 639-1 codes ("french" -> {"fr"})."""
     names: dict[str, set[str]] = {}
     for code in codes:
         language = pycountry.languages.get(alpha_2=code)
         if language is None:
             continue
         full = re.sub(r"\s*\(.*\)", "", language.name).lower()
-        for name in {full, *[w for w in full.split() if w not in ("modern", "standard")]}:
+        for name in {full, *[w.strip(";,") for w in full.split() if w not in ("modern", "standard")]}:
             if len(name) > 3:
                 names.setdefault(normalise(name), set()).add(code)
-    if "cn" in codes:  # TMDB's code for Cantonese (not ISO 639-1)
-        names.setdefault("cantonese", set()).add("cn")
-        names.setdefault("chinese", set()).add("cn")
-    extra = {"bollywood": {"hi"}, "indian": {"hi", "ta", "te"}, "mandarin": {"zh"}, "hong kong": {"cn", "zh"},
-             "latin american": {"es", "pt"}, "brazilian": {"pt"}, "mexican": {"es"}, "iranian": {"fa"},
-             "scandinavian": {"sv", "da", "no", "nb"}}
-    for name, wanted in extra.items():
-        if wanted & codes:
-            names.setdefault(name, set()).update(wanted & codes)
+    for name, wanted in COUNTRY_LANGUAGES.items():
+        if set(wanted) & codes:
+            names.setdefault(name, set()).update(set(wanted) & codes)
     return names
 
 
-class Understander:
-    """Parses prompts against one catalogue; built once per index (Recommender)."""
+# Particles that belong to a surname ("Robert De Niro" -> "de niro").
+_SURNAME_PARTICLES = frozenset("de da del della di van von der le la du st mac".split())
 
-    def __init__(self, movies: Sequence[Movie]):
+
+class Understander:
+    """Parses prompts against one catalogue; built once per index (Recommender).
+
+    concept_share: a catalogue keyword stands for a genre when at least this share of its movies
+    carry the genre (and the genre is far more common among them than in the catalogue): "no
+    wizards or dragons" then excludes Fantasy as well as the two keywords.
+    """
+
+    def __init__(self, movies: Sequence[Movie], concept_share: float = 0.6):
         self.movies = movies
         self.genres = sorted({g for m in movies for g in m.genres})
         known = {g.lower(): g for g in self.genres}
@@ -256,6 +325,11 @@ class Understander:
             if genre != "Foreign":  # "foreign" asks for a language other than English (see understand)
                 self.genre_words.add(normalise(lower), (genre,))
         self.genre_words.finish()
+        # A genre's own name ("horror", "westerns", "animated") is a stronger statement than a word
+        # that suggests it ("scary", "cowboys"): see _assemble.
+        self.genre_names = {normalise(g) for g in self.genres} | {normalise(g) + "s" for g in self.genres} | {
+            w for w, gs in GENRE_WORDS.items() if len(gs) == 1 and (w.rstrip("s") == gs[0].lower().rstrip("y")
+                                                                   or w in _GENRE_NAME_FORMS)}
         self.keywords = _Gazetteer()
         genre_phrases = {normalise(w) for w in GENRE_WORDS} | {normalise(g) for g in self.genres}
         for keyword in sorted({k for m in movies for k in m.keywords}):
@@ -265,29 +339,55 @@ class Understander:
                 if not phrase.endswith("s"):  # "no zombies" names the keyword "zombie"
                     self.keywords.add(phrase + "s", keyword)
         self.keywords.finish()
+        self.keyword_genres = _keyword_genres(movies, self.genres, concept_share)
         self.languages_present = sorted({m.language for m in movies if m.language})
         self.language_names = _language_names(set(self.languages_present))
         self.language_words = _Gazetteer()
         for name, codes in self.language_names.items():
             self.language_words.add(name, tuple(sorted(codes)))
         self.language_words.finish()
-        # People: full names of directors and cast; directors' surnames when unique among people.
+        # Words of the catalogue's titles and keywords: a word among them may be a surname only when
+        # capitalised ("Cage films"), a word outside them also in lower case ("spielberg").
+        self.vocabulary = {w for m in movies for text in (m.title, *m.keywords) for w in normalise(text).split()}
+        self.vocabulary |= FILLER | {w for c in (*NEGATION_CUES, *EXAMPLE_CUES, *GENRE_WORDS) for w in c.split()}
+        # People: full names of directors and cast (and their possessives: "Morgan Freeman's").
         self.people = _Gazetteer()
         full_names: dict[str, str] = {}
+        credits: dict[str, int] = {}
         for m in movies:
             for name in (*m.directors, *m.cast):
                 key = normalise(name)
                 if len(key.split()) >= 2:
                     full_names.setdefault(key, name)
+                    credits[key] = credits.get(key, 0) + 1
         for key, name in full_names.items():
             self.people.add(key, name)
-        surnames: dict[str, set[str]] = {}
-        for key, name in full_names.items():
-            surnames.setdefault(key.split()[-1], set()).add(name)
-        directors = {normalise(d) for m in movies for d in m.directors}
-        self.director_surnames = {s: next(iter(n)) for s, n in surnames.items()
-                                  if len(n) == 1 and normalise(next(iter(n))) in directors and len(s) > 3}
+            self.people.add(key + "s", name)
         self.people.finish()
+        # Surnames ("Spielberg", "De Niro") -> the person, when one person dominates the name's credits.
+        by_surname: dict[str, list[str]] = {}
+        for key in full_names:
+            by_surname.setdefault(_surname(key), []).append(key)
+        self.surname_people: dict[str, list[str]] = {s: sorted(keys, key=lambda k: -credits[k])
+                                                    for s, keys in by_surname.items()}
+        self.surnames = _Gazetteer()
+        for surname, keys in self.surname_people.items():
+            top = credits[keys[0]]
+            runner_up = credits[keys[1]] if len(keys) > 1 else 0
+            if len(surname) > 3 and top >= 3 and top >= 2 * runner_up:
+                self.surnames.add(surname, full_names[keys[0]])
+                self.surnames.add(surname + "s", full_names[keys[0]])
+        self.surnames.finish()
+        self.full_names = full_names
+        # Misspelt names are looked up among the people with several credits ("denzel washinton").
+        prominent = [k for k, c in credits.items() if c >= 3]
+        self.prominent_by_first: dict[str, list[str]] = {}
+        for key in prominent:
+            self.prominent_by_first.setdefault(key[0], []).append(key)
+        self.prominent_surnames: dict[str, list[str]] = {}
+        for surname, keys in self.surname_people.items():
+            if len(surname) > 5 and credits[keys[0]] >= 5 and " " not in surname:
+                self.prominent_surnames.setdefault(surname[0], []).append(surname)
         # Titles: exact (normalised) lookups, and the list for fuzzy matching after a cue.
         self.titles = _Gazetteer()
         self.title_rows: dict[str, list[int]] = {}
@@ -302,21 +402,25 @@ class Understander:
             self.title_keys_by_first.setdefault(key[0], []).append(key)
         # One-word genre and language names ("horror", "french"): never a one-word title after a cue.
         self.single_words = frozenset(w for w in (*map(normalise, GENRE_WORDS), *map(str.lower, self.genres),
-                                                  *self.language_names, *_COUNT_WORDS) if " " not in w)
+                                                  *self.language_names, *_COUNT_WORDS, *KID_WORDS) if " " not in w)
         years = [m.year for m in movies if m.year]
         self.newest_year = max(years) if years else 2020
+        self.correctable = {w: w for w in _CORRECTABLE}
+        self._correctable_by_first: dict[str, list[str]] = {}
+        for w in _CORRECTABLE:
+            self._correctable_by_first.setdefault(w[0], []).append(w)
 
     # -- the parse ---------------------------------------------------------------------------------
     def understand(self, prompt: str) -> Understood:
         original = prompt
-        words = prompt_words(prompt)
+        words = self._corrected(prompt_words(prompt))
         text = _Text(words)
         spans: list[_Span] = []
         taken = [False] * len(words)
 
-        def claim(start: int, end: int, kind: str, value: object) -> None:
+        def claim(start: int, end: int, kind: str, value: object, strong: bool = True) -> None:
             if not any(taken[start:end]):
-                spans.append(_Span(start, end, kind, value))
+                spans.append(_Span(start, end, kind, value, strong=strong))
                 for i in range(start, end):
                     taken[i] = True
 
@@ -371,21 +475,22 @@ class Understander:
                 claim_title(start, end, tuple(r for r in found_rows if isinstance(r, int)))
         for start, end, names in people:
             claim(start, end, "person", names[0])
-        for i, w in enumerate(words):  # "a Tarantino movie", "directed by Nolan", "Spielberg films"
-            if w in self.director_surnames and cased.get(i, False) and (
-                    (i > 0 and words[i - 1] in ("by", "a", "an")) or
-                    (i + 1 < len(words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks"))):
-                claim(i, i + 1, "person", self.director_surnames[w])
-        for start, end, bounds in _years(words, self.newest_year):
-            claim(start, end, "years", bounds)
-        for start, end, bound in _runtimes(words):
-            claim(start, end, "runtime", bound)
-        for start, end in _phrases(words, _KIDS):
-            claim(start, end, "kids", True)
+        for start, end, bounds, strong in _years(words, self.newest_year):
+            claim(start, end, "years", bounds, strong)
+        for start, end, bound, how in _runtimes(words):
+            claim(start, end, "runtime", (bound, how))
+        for start, end, how in _audience(words):
+            claim(start, end, how, True)
         for start, end, genres in self.genre_words.find(text):
-            claim(start, end, "genre", tuple(g for group in genres for g in group))  # type: ignore[attr-defined]
+            phrase = " ".join(words[start:end])
+            claim(start, end, "genre", tuple(g for group in genres for g in group),  # type: ignore[attr-defined]
+                  phrase in self.genre_names)
         for start, end, codes in self.language_words.find(text):
-            claim(start, end, "language", codes[0])
+            if start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and not (
+                    end < len(words) and words[end] in ("subtitles", "subs", "subtitled", "dub", "dubbed")):
+                claim(start, end, "language", codes[0])
+        self._people_by_surname(words, text, cased, claim)
+        self._misspelt_people(words, taken, claim)
         for start, end, keywords in self.keywords.find(text):
             claim(start, end, "keyword", keywords[0])
         foreign = next((i for i, w in enumerate(words) if w in ("foreign", "subtitled", "subtitles")), None)
@@ -395,7 +500,72 @@ class Understander:
         _mark_negations(spans, scopes)
         return self._assemble(words, spans, scopes)
 
-    def _assemble(self, words: list[str], spans: list[_Span], scopes: list[tuple[int, int, int]]) -> Understood:
+    def _corrected(self, words: list[str]) -> list[str]:
+        """Misspelt function words put right ("anythign but", "100 minuts", "more then 95"): a word the
+        catalogue does not know, close to a word the stage reads (same first letter)."""
+        out = list(words)
+        for i, w in enumerate(words):
+            if w == "then" and i and words[i - 1] in _COMPARATIVES:
+                out[i] = "than"
+            elif len(w) >= 5 and w not in self.vocabulary and w not in self.correctable and w.isalpha():
+                hit = process.extractOne(w, self._correctable_by_first.get(w[0], ()), scorer=fuzz.ratio,
+                                         score_cutoff=85, processor=None)
+                if hit:
+                    out[i] = hit[0]
+        return out
+
+    def _people_by_surname(self, words: list[str], text: _Text, cased: dict[int, bool], claim) -> None:  # noqa: ANN001
+        """"a Spielberg movie", "De Niro's crime pictures", "Nic Cage": a surname with its dominant person,
+        or the person whose first name starts with the word before it; a surname that is also an everyday
+        word ("Cage", "Wood") only when capitalised."""
+        for start, end, names in self.surnames.find(text):
+            surname = " ".join(words[start:end])
+            holders = self.surname_people.get(surname, self.surname_people.get(surname[:-1], []))
+            if start > 0 and len(words[start - 1]) >= 3:  # "nic cage", "leo dicaprio": a first name's start
+                first = next((k for k in holders if k.split()[0].startswith(words[start - 1])), None)
+                if first is not None:
+                    claim(start - 1, end, "person", self.full_names[first])
+                    continue
+            # Capitalised mid-sentence, or in lower case a word the catalogue does not use, next to
+            # words that introduce a person ("a spielberg film", "big sandler fans").
+            if not (cased.get(start, False) and start and words[start - 1] != "|"):
+                everyday = any(w in self.vocabulary or w.rstrip("s") in self.vocabulary for w in words[start:end])
+                introduced = (start and words[start - 1] in _PERSON_BEFORE) or (
+                    end < len(words) and words[end] in _PERSON_AFTER)
+                if everyday or cased.get(start, False) or not introduced:
+                    continue
+            claim(start, end, "person", names[0])
+
+    def _misspelt_people(self, words: list[str], taken: list[bool], claim) -> None:  # noqa: ANN001
+        """Names a letter or two off: two words close to the full name of someone with several credits, or
+        one word close to a well-known surname, where the words are not words the catalogue knows."""
+        i = 0
+        while i < len(words):
+            if taken[i] or words[i] in FILLER or words[i] == "|" or not words[i].isalpha():
+                i += 1
+                continue
+            if i + 1 < len(words) and not taken[i + 1] and words[i + 1].isalpha() and words[i + 1] not in FILLER \
+                    and len(words[i]) > 2 and len(words[i + 1]) > 2:
+                pair = f"{words[i]} {words[i + 1]}"
+                hit = process.extractOne(pair, self.prominent_by_first.get(pair[0], ()),
+                                         scorer=JaroWinkler.normalized_similarity, score_cutoff=0.9, processor=None)
+                # One of the two words spelt right: "tom cruz", "jacky chan", not "tom hardy" for "tom hanks".
+                if hit and (hit[0].split()[0] == words[i] or hit[0].split()[-1] == words[i + 1]):
+                    claim(i, i + 2, "person", self.full_names[hit[0]])
+                    i += 2
+                    continue
+            w = words[i]
+            introduced = (i and words[i - 1] in _PERSON_BEFORE) or (i + 1 < len(words) and
+                                                                     words[i + 1] in _PERSON_AFTER)
+            if len(w) > 5 and w not in self.vocabulary and introduced:
+                hit = process.extractOne(w, self.prominent_surnames.get(w[0], ()),
+                                         scorer=JaroWinkler.normalized_similarity, score_cutoff=0.93, processor=None)
+                # A misspelling, not another word built on the name ("friendly" is not Rupert Friend).
+                if hit and not (w.startswith(hit[0]) or hit[0].startswith(w)):
+                    claim(i, i + 1, "person", self.full_names[self.surname_people[hit[0]][0]])
+            i += 1
+
+    def _assemble(self, words: list[str], spans: list[_Span], scopes: list[_Scope]) -> Understood:
         genres: list[str] = []
         excluded_genres: list[str] = []
         keywords: list[str] = []
@@ -406,25 +576,46 @@ class Understander:
         excluded_people: list[str] = []
         languages: list[str] = []
         excluded_languages: list[str] = []
-        year_min = year_max = runtime_min = runtime_max = None
-        for_kids = False
+        readings: dict[str, str] = {}
+        lows: list[tuple[int, bool, int]] = []
+        highs: list[tuple[int, bool, int]] = []
+        runtime_min = runtime_max = None
+        kids_present = kids_negated = adult = False
         mood_skip: set[int] = set()
+        # genre -> (wished, wished by its name, excluded, excluded by its name, excluded softly only)
+        wished: dict[str, bool] = {}
+        unwished: dict[str, list[tuple[bool, bool, str]]] = {}
+
+        def phrase(s: _Span) -> str:
+            return " ".join(words[s.start:s.end])
+
         for s in spans:
             positions = set(range(s.start, s.end))
             if s.kind == "genre":
-                (excluded_genres if s.negated else genres).extend(s.value)  # type: ignore[arg-type]
+                for g in s.value:  # type: ignore[attr-defined]
+                    if s.negated:
+                        unwished.setdefault(g, []).append((s.strong, s.soft, phrase(s)))
+                    else:
+                        wished[g] = wished.get(g, False) or s.strong
+                        if not s.strong:
+                            readings.setdefault(g, phrase(s))
                 if s.negated:
                     mood_skip |= positions
             elif s.kind == "keyword":
                 (excluded_keywords if s.negated else keywords).append(s.value)  # type: ignore[arg-type]
                 if s.negated:
                     mood_skip |= positions
+                    concept = self.keyword_genres.get(s.value)  # type: ignore[arg-type]
+                    if concept:
+                        unwished.setdefault(concept, []).append((False, s.soft, phrase(s)))
             elif s.kind == "title":
                 rows = list(s.value)  # type: ignore[call-overload]
                 (excluded_movies if s.negated else examples).extend(rows[:1])
                 mood_skip |= positions
             elif s.kind == "person":
                 (excluded_people if s.negated else people).append(s.value)  # type: ignore[arg-type]
+                if normalise(str(s.value)) not in (phrase(s), phrase(s)[:-1]):
+                    readings.setdefault(f"{'without' if s.negated else 'with'} {s.value}", phrase(s))
                 mood_skip |= positions
             elif s.kind == "language":
                 (excluded_languages if s.negated else languages).extend(s.value)  # type: ignore[arg-type]
@@ -443,36 +634,72 @@ class Understander:
                     if low is None and high is not None:
                         low, high = high + 1, None
                     elif high is None and low is not None:
-                        below = low - 1
-                        low, high = None, below
+                        low, high = None, low - 1
                     else:
                         continue
-                year_min = low if low is not None else year_min
-                year_max = high if high is not None else year_max
+                if low is not None:
+                    lows.append((low, s.strong, s.start))
+                if high is not None:
+                    highs.append((high, s.strong, s.start))
+                if not s.strong:
+                    readings.setdefault(_years_text(low, high), phrase(s))
                 mood_skip |= positions
             elif s.kind == "runtime":
-                low, high = s.value  # type: ignore[misc]
-                if s.negated and high is None and low is not None:  # "not too long" -> at most that long
-                    low, high = None, low
+                (low, high), how = s.value  # type: ignore[misc]
+                if s.negated:
+                    if high is None and low is not None:  # "not too long", "can't sit still for more than 90"
+                        low, high = None, low
+                    elif how == "bare" and high is not None and high >= 150:  # "not some three-hour epic"
+                        high = high - 30
                 runtime_min = low if low is not None else runtime_min
                 runtime_max = high if high is not None else runtime_max
+                if how != "cue":
+                    readings.setdefault(f"at most {high} min" if high is not None else f"at least {low} min",
+                                        phrase(s))
                 mood_skip |= positions
-            elif s.kind == "kids":
-                for_kids = True
+            elif s.kind in ("kids", "kids age"):
+                if s.negated:
+                    kids_negated = True
+                    unwished.setdefault("Family", []).append((True, False, phrase(s)))
+                else:
+                    kids_present = True
+                    readings.setdefault("for kids", phrase(s))
                 mood_skip |= positions
+            elif s.kind == "kids away":
+                mood_skip |= positions
+            elif s.kind == "adult":
+                if not s.negated:
+                    adult = True
+                    readings.setdefault("not Family", phrase(s))
+                mood_skip |= positions
+        for_kids = kids_present and not kids_negated
+        if (adult or kids_negated) and not for_kids and "Family" in self.genres:
+            unwished.setdefault("Family", []).append((True, False, "for grown-ups"))
+        for g, exclusions in unwished.items():
+            # A genre both asked for and excluded: an exclusion by the genre's name wins ("we've been on a
+            # horror kick ... nothing that tips into horror"); a wish by its name survives an exclusion of
+            # something that suggests it ("horror, but no slashers"); between suggestions, a softened
+            # exclusion ("scary, not too gory") leaves the wish.
+            by_name = any(strong for strong, _, _ in exclusions)
+            soft_only = all(soft for _, soft, _ in exclusions)
+            if g in wished and not by_name and (wished[g] or soft_only):
+                continue
+            excluded_genres.append(g)
+            if not by_name:
+                readings.setdefault(f"not {g}", " / ".join(dict.fromkeys(p for _, _, p in exclusions)))
         if for_kids and "Horror" in self.genres:
             excluded_genres.append("Horror")
+        if for_kids:
+            excluded_genres = [g for g in excluded_genres if g != "Family"]
+        year_min, year_max = _year_bounds(lows, highs)
         # Negation cues and whatever else was negated leave the mood too; so do filler-only moods.
-        for start, _, stop in scopes:
-            mood_skip |= set(range(start, stop))
+        for scope in scopes:
+            mood_skip |= set(range(min(scope.cue_start, scope.start), max(scope.cue_end, scope.end)))
         for start, end in _phrases(words, _SMALL_TALK):
             mood_skip |= set(range(start, end))
         mood_words = [w for i, w in enumerate(words) if i not in mood_skip and not _is_cue(words, i) and w != "|"]
         mood = " ".join(mood_words) if any(w not in FILLER for w in mood_words) else ""
-        # A genre both asked for and excluded ("scary movies, not too gory") is asked for: the
-        # exclusion came through a synonym of it, the wish named it.
-        excluded_genres = [g for g in excluded_genres if g not in genres or (for_kids and g == "Horror")]
-        genres = [g for g in dict.fromkeys(genres) if g not in excluded_genres]
+        genres = [g for g in dict.fromkeys(wished) if g not in excluded_genres]
         return Understood(
             mood=mood, genres=tuple(genres), excluded_genres=tuple(dict.fromkeys(excluded_genres)),
             keywords=tuple(dict.fromkeys(keywords)), excluded_keywords=tuple(dict.fromkeys(excluded_keywords)),
@@ -481,7 +708,8 @@ class Understander:
             excluded_people=tuple(dict.fromkeys(excluded_people)), year_min=year_min, year_max=year_max,
             runtime_min=runtime_min, runtime_max=runtime_max, languages=tuple(dict.fromkeys(languages)),
             excluded_languages=tuple(dict.fromkeys(c for c in excluded_languages if c not in languages)),
-            for_kids=for_kids)
+            for_kids=for_kids, readings=_kept_readings(readings, genres, excluded_genres, for_kids))
+
 
     # -- titles --------------------------------------------------------------------------------------
     def _titles_with_year(self, marks: list[tuple[int, list[str]]]) -> list[tuple[int, int, tuple[int, ...]]]:
@@ -590,6 +818,10 @@ def _title_cased_positions(original: str) -> dict[int, bool]:
 _CASED_TOKEN = re.compile(r"[^\W_][\w'\-]*|&|\|")
 
 
+def _longest_first(phrases: Sequence[str]) -> list[str]:
+    return sorted(phrases, key=lambda p: -len(p.split()))
+
+
 def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
     """A phrase list indexed by first word, each word's phrases in the list's order."""
     index: dict[str, list[list[str]]] = {}
@@ -599,8 +831,9 @@ def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
     return index
 
 
-_NEGATIONS, _EXAMPLES, _KIDS, _SMALL_TALK = (_by_first_word(p) for p in (NEGATION_CUES, EXAMPLE_CUES, KIDS_PHRASES,
-                                                                           SMALL_TALK))
+(_NEGATIONS, _NOT_NEGATIONS, _POSTPOSED, _EXAMPLES, _KID_WORDS, _ADULTS, _SMALL_TALK) = (
+    _by_first_word(p) for p in (NEGATION_CUES, NOT_NEGATIONS, POSTPOSED_NEGATIONS, EXAMPLE_CUES,
+                                _longest_first(KID_WORDS), _longest_first(ADULT_WORDS), SMALL_TALK))
 
 
 def _phrases(words: list[str], by_first: dict[str, list[list[str]]]) -> list[tuple[int, int]]:
@@ -622,24 +855,256 @@ def _is_cue(words: list[str], i: int) -> bool:
     return words[i] in _CUE_WORDS
 
 
+_GENRE_NAME_FORMS = frozenset(("animated", "romantic", "comedies", "documentaries", "mysteries", "scifi", "sci fi",
+                               "musicals", "musical", "historical", "fantasies", "thrillers", "westerns", "dramas"))
+# Words the stage reads that people misspell; a close unknown word is read as one of them.
+_CORRECTABLE = frozenset(("anything", "something", "nothing", "minutes", "minute", "maximum", "minimum", "without",
+                          "please", "tonight", "except", "longer", "shorter", "hours", "children", "animated",
+                          "cartoon", "cartoons", "comedy", "horror", "thriller", "romance", "romantic", "fantasy",
+                          "western", "documentary", "mystery", "adventure", "action", "family", "favorite",
+                          "favourite", "movies", "french", "spanish", "italian", "german", "japanese", "korean",
+                          "chinese", "english", "before", "after", "older", "newer", "starring", "director",
+                          "directed", "science", "fiction", "musical", "history", "crime", "drama", "dramas",
+                          "comedies", "thrillers", "westerns", "between", "around", "about", "under", "little"))
+_COMPARATIVES = frozenset("more less longer shorter older newer other rather later earlier bigger".split())
+
+
+def _keyword_genres(movies: Sequence[Movie], genres: Sequence[str], share: float) -> dict[str, str]:
+    """keyword -> the genre it stands for: carried by at least `share` of the keyword's movies (three or
+    more) and at least three times as common among them as in the catalogue; the most specific such
+    genre (highest lift)."""
+    n = max(1, len(movies))
+    base = {g: sum(g in m.genres for m in movies) / n for g in genres}
+    counts: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for m in movies:
+        for k in m.keywords:
+            totals[k] = totals.get(k, 0) + 1
+            per = counts.setdefault(k, {})
+            for g in m.genres:
+                per[g] = per.get(g, 0) + 1
+    out = {}
+    for k, per in counts.items():
+        if totals[k] < 3:
+            continue
+        fits = [(c / totals[k] / base[g], g) for g, c in per.items()
+                if c / totals[k] >= share and base[g] and c / totals[k] >= 3 * base[g]]
+        if fits:
+            out[k] = max(fits)[1]
+    return out
+
+
+def _surname(key: str) -> str:
+    """A normalised full name's surname, with its particle: "robert de niro" -> "de niro"."""
+    parts = key.split()
+    if len(parts) >= 3 and parts[-2] in _SURNAME_PARTICLES:
+        return " ".join(parts[-2:])
+    return parts[-1]
+
+
+def _kept_readings(readings: dict[str, str], genres: list[str], excluded: list[str],
+                   for_kids: bool) -> tuple[tuple[str, str], ...]:
+    """(what was read, from which words) for the readings that made it into the query."""
+    out = []
+    for what, source in readings.items():
+        if what.startswith("not "):
+            kept = what[4:] in excluded
+        elif what == "for kids":
+            kept = for_kids
+        elif what[:1].isupper():  # a genre wished for through a word that suggests it
+            kept = what in genres
+        else:
+            kept = True
+        if kept:
+            out.append((what, source))
+    return tuple(out)
+
+
+def _years_text(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"{low}-{high}"
+    return f"from {low}" if low is not None else f"until {high}"
+
+
+def _year_bounds(lows: list[tuple[int, bool, int]], highs: list[tuple[int, bool, int]]
+                 ) -> tuple[int | None, int | None]:
+    """The tightest year range all (year, explicit, position) bounds allow. When they contradict each
+    other, the vague ones (old, classic, recent) give way to years and decades ("not before 2000 ... the
+    old film quality is bad"), then the earlier to the last said ("anything before 2010 looks ancient,
+    so from 2010 onwards")."""
+    for keep in (lambda b: True, lambda b: b[1]):
+        low = max((b[0] for b in lows if keep(b)), default=None)
+        high = min((b[0] for b in highs if keep(b)), default=None)
+        if low is None or high is None or low <= high:
+            return low, high
+    last = max((*lows, *highs), key=lambda b: b[2])[2]
+    low = max((b[0] for b in lows if b[2] == last), default=None)
+    high = min((b[0] for b in highs if b[2] == last), default=None)
+    return low, high
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """A negation: the cue's words [cue_start, cue_end) and the words it negates [start, end)."""
+
+    cue_start: int
+    cue_end: int
+    start: int
+    end: int
+    soft: bool = False
+
+
+def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
+    """Each negation's scope. A cue negates up to the next clause boundary ("no wizards or dragons"); a
+    cue whose object is a pronoun ("can't stand them") and a cue written after what it negates ("that
+    fantasy thing isn't for me") negate back to the clause's start."""
+    boundaries = sorted(i for i, w in enumerate(words) if w in SCOPE_ENDS or w == "|")
+    not_cues = {start for start, _ in _phrases(words, _NOT_NEGATIONS)}
+    out = []
+    for cue_start, cue_end in _phrases(words, _NEGATIONS):
+        # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
+        if cue_start in not_cues or any(s.start <= cue_start < s.end for s in spans):
+            continue
+        cue = " ".join(words[cue_start:cue_end])
+        soft = cue in SOFT_NEGATIONS
+        if cue_end < len(words) and words[cue_end] in PRONOUNS and (
+                cue_end + 1 >= len(words) or words[cue_end + 1] in ("|", "now", "anymore", "any", "at", "either")):
+            back = max((b for b in boundaries if b < cue_start and words[b] in ("|", *_CLAUSE_WORDS)), default=-1)
+            out.append(_Scope(cue_start, cue_end + 1, back + 1, cue_start, soft))
+            continue
+        out.append(_Scope(cue_start, cue_end, cue_end, next((b for b in boundaries if b >= cue_end), len(words)),
+                          soft))
+    clause_starts = [i for i, w in enumerate(words) if w == "|" or w in _CLAUSE_WORDS]
+    for cue_start, cue_end in _phrases(words, _POSTPOSED):
+        back = max((b for b in clause_starts if b < cue_start), default=-1)
+        out.append(_Scope(cue_start, cue_end, back + 1, cue_start))
+    return out
+
+
+def _mark_negations(spans: list[_Span], scopes: list[_Scope]) -> None:
+    """Flag the spans inside a negation scope (softly, when every scope holding them is a softener)."""
+    for scope in scopes:
+        inside = sorted((s for s in spans if scope.start <= s.start < scope.end), key=lambda s: s.start)
+        for k, s in enumerate(inside):
+            # "not a family comedy": a genre right after a negated audience word is the head noun the
+            # negation narrows, not what it excludes.
+            if k and inside[k - 1].end == s.start and s.kind == "genre" and inside[k - 1].kind in _AUDIENCE_KINDS:
+                continue
+            s.soft = scope.soft if not s.negated else (s.soft and scope.soft)
+            s.negated = True
+            s.scope_start = scope.cue_start
+
+
+_AGE_UNITS = (("years", "old"), ("year", "old"), ("yrs", "old"), ("yr", "old"), ("year", "olds"),
+              ("yr", "olds"), ("yo",), ("y", "o"))
+_AGE_TOKEN = re.compile(r"(\d{1,2})(yo|yr|yrs|y)")
+_SMALL_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                  "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_AGE_BEFORE = frozenset("is hes shes turned turns aged age are r just both".split())
+_AGE_ALONE = frozenset("hes shes turned turns aged".split())  # "he's five": an age without a relative
+_AGE_AFTER = frozenset(("|", "and", "now", "today", "soon"))
+
+
+def _child_age(words: list[str], i: int) -> int | None:
+    """The length in words of a child's age at words[i] ("6 yr old", "4yo", "nine year old"), else None."""
+    w = words[i]
+    m = _AGE_TOKEN.fullmatch(w)
+    if m:
+        return 1 if int(m.group(1)) <= 12 else None
+    value = int(w) if w.isdigit() else _SMALL_NUMBERS.get(w)
+    if value is None or not 0 < value <= 12:
+        return None
+    for unit in _AGE_UNITS:
+        if tuple(words[i + 1:i + 1 + len(unit)]) == unit:
+            return 1 + len(unit)
+    return None
+
+
+def _audience(words: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of what says who is watching. kind: "kids" (a word for children watching),
+    "kids age" (a child's age), "kids away" (children named but not watching: "once the kids are in
+    bed"), "adult" ("grown-ups", "adults only")."""
+    out: list[tuple[int, int, str]] = []
+    for start, end in _phrases(words, _KID_WORDS):
+        if words[start] == "family" and not (end > start + 1 or (end < len(words) and words[end] in _FAMILY_NEXT)
+                                              or (start and words[start - 1] in ("whole", "the", "with"))):
+            continue  # "a family of spies", "my family loves horror": not an audience
+        before = words[max(0, start - 3):start]
+        after = words[end:end + 4]
+        clause_after = after[:after.index("|")] if "|" in after else after
+        away = any(w in KIDS_AWAY_BEFORE for w in before) or any(w in KIDS_AWAY_AFTER - {"at"} for w in clause_after) \
+            or (clause_after[:1] == ["at"] or clause_after[1:2] == ["at"] and clause_after[:1] in (["are"], ["r"]))
+        if away and "with us" not in " ".join(clause_after) and "with me" not in " ".join(clause_after):
+            out.append((start, end, "kids away"))
+        else:
+            out.append((start, end, "kids"))
+    for i, w in enumerate(words):
+        used = _child_age(words, i)
+        if used:
+            out.append((i, i + used, "kids age"))
+        elif (w.isdigit() or w in _SMALL_NUMBERS) and 0 < (int(w) if w.isdigit() else _SMALL_NUMBERS[w]) <= 12:
+            # "my niece is seven", "my nephews (six and eight)", "twins r 10": an age after a relative
+            near = words[max(0, i - 7):i]
+            if (any(r in RELATIVE_WORDS for r in near) or (i and words[i - 1] in _AGE_ALONE)) and (
+                    (i and words[i - 1] in _AGE_BEFORE) or i + 1 >= len(words) or words[i + 1] in _AGE_AFTER):
+                out.append((i, i + 1, "kids age"))
+    for start, end in _phrases(words, _ADULTS):
+        out.append((start, end, "adult"))
+    return out
+
+
+_AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
+_CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
+_PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for".split())
+_PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures".split())
+_FAMILY_NEXT = frozenset("night movie movies film films flick flicks fun comedy comedies friendly evening afternoon "
+                         "day time pick viewing outing".split())
+
+
+
 _DECADES = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-            "seventies": 1970, "eighties": 1980, "nineties": 1990}
-
-
+            "seventies": 1970, "eighties": 1980, "nineties": 1990, "noughties": 2000, "naughties": 2000,
+            "aughts": 2000}
+# Named periods of film history (inclusive years).
+_ERAS = {("golden", "age"): (None, 1960), ("silent", "era"): (None, 1929), ("silent", "film"): (None, 1929),
+         ("silent", "films"): (None, 1929), ("silent", "movie"): (None, 1929), ("silent", "movies"): (None, 1929),
+         ("new", "hollywood"): (1967, 1980), ("black", "and", "white"): (None, 1960),
+         ("black", "n", "white"): (None, 1960), ("b", "and", "w"): (None, 1960), ("b", "w"): (None, 1960),
+         ("old", "school"): (None, 1979), ("really", "old"): (None, 1969), ("very", "old"): (None, 1969),
+         ("super", "old"): (None, 1969)}
+_ERAS_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _era in sorted(_ERAS, key=len, reverse=True):
+    _ERAS_BY_FIRST.setdefault(_era[0], []).append(_era)
+_MILLENNIUM = frozenset(("y2k", "millennium", "millenium"))
 _DECADE = re.compile(r"(?:(19|20)?(\d)0)s")
 _YEAR = re.compile(r"(19|20)\d\d")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
+_BEFORE = frozenset(("before", "pre", "until", "til", "till", "prior"))
+_AFTER = frozenset(("after", "post"))
+_ONWARDS = (("onwards",), ("onward",), ("on",), ("or", "later"), ("or", "newer"), ("and", "later"), ("and", "up"),
+            ("or", "after"), ("and", "after"), ("and", "newer"))
+_OR_EARLIER = (("or", "earlier"), ("or", "older"), ("or", "before"), ("and", "earlier"), ("and", "before"),
+               ("and", "older"))
+_RECENT = frozenset("recent new newer newish latest modern current".split())
+_OLD = frozenset("classic classics oldie oldies vintage".split())
 
 
-def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int | None, int | None]]]:
-    """Year ranges: decades, "from/in 1985", "before/after/since 2000", "between 1990 and 2000", recent (the
-    catalogue's last five years before `newest_year`), classic (before 1980)."""
-    out: list[tuple[int, int, tuple[int | None, int | None]]] = []
+def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int | None, int | None], bool]]:
+    """(start, end, (first year, last year), explicit) of year ranges: decades, "from/in 1985", "before/
+    after/since 2000", "older than 1995", "1995 onwards", "between 1990 and 2000", named periods ("the
+    golden age", "New Hollywood", "black and white"), recent (the catalogue's last five years before
+    `newest_year`), classic/old (before 1980). explicit: written as years or a decade, not a vague word."""
+    out: list[tuple[int, int, tuple[int | None, int | None], bool]] = []
     i = 0
     while i < len(words):
         w = words[i]
         prev = words[i - 1] if i else ""
+        prev2 = tuple(words[max(0, i - 2):i])
         m = _DECADE.fullmatch(w) if w[:1].isdigit() else None
+        era = next((e for e in _ERAS_BY_FIRST.get(w, ()) if tuple(words[i:i + len(e)]) == e), None)
+        if era:
+            out.append((i - 1 if prev == "the" else i, i + len(era), _ERAS[era], False))
+            i += len(era)
+            continue
         if m:
             century = int(m.group(1) or 0) * 100 or (1900 if int(m.group(2)) >= 2 else 2000)
             start = century + int(m.group(2)) * 10
@@ -649,127 +1114,212 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                 high = start + 4
             elif prev == "late":
                 low = start + 5
-            out.append((begin, i + 1, (low, high)))
+            out.append((begin, i + 1, (low, high), True))
         elif w in _DECADES:
             begin = i - 1 if prev == "the" else i
-            out.append((begin, i + 1, (_DECADES[w], _DECADES[w] + 9)))
-        elif _YEAR.fullmatch(w):
-            year = int(w)
+            out.append((begin, i + 1, (_DECADES[w], _DECADES[w] + 9), True))
+        elif _YEAR.fullmatch(w) or w in _MILLENNIUM:
+            year = int(w) if w[0].isdigit() else 2000
             nxt = words[i + 1: i + 3]
             if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and _YEAR.fullmatch(nxt[1]):
-                out.append((i - 1, i + 3, (year, int(nxt[1]))))
+                out.append((i - 1, i + 3, (year, int(nxt[1])), True))
                 i += 3
                 continue
-            if prev in ("before", "pre", "until", "til", "till"):
-                out.append((i - 1, i + 1, (None, year - 1)))
-            elif prev in ("after", "post"):
-                out.append((i - 1, i + 1, (year + 1, None)))
+            onwards = next((c for c in _ONWARDS if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
+            earlier = next((c for c in _OR_EARLIER if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
+            if onwards:
+                out.append((i - 1 if prev == "from" else i, i + 1 + len(onwards), (year, None), True))
+                i += 1 + len(onwards)
+                continue
+            if earlier:
+                out.append((i, i + 1 + len(earlier), (None, year), True))
+                i += 1 + len(earlier)
+                continue
+            if prev in _BEFORE or prev2 in (("older", "than"), ("earlier", "than")):
+                out.append((i - (2 if prev2 in (("older", "than"), ("earlier", "than")) else 1), i + 1,
+                            (None, year - 1), True))
+            elif prev in _AFTER or prev2 in (("newer", "than"), ("later", "than")):
+                out.append((i - (2 if prev2 in (("newer", "than"), ("later", "than")) else 1), i + 1,
+                            (year + (1 if w[0].isdigit() else 0), None), True))
             elif prev == "since":
-                out.append((i - 1, i + 1, (year, None)))
-            elif prev in ("from", "in", "of") or (i + 1 < len(words) and words[i + 1] in ("movie", "film", "movies")):
+                out.append((i - 1, i + 1, (year, None), True))
+            elif w[0].isdigit() and (prev in ("from", "in", "of") or (i + 1 < len(words) and words[i + 1] in
+                                                                       ("movie", "film", "movies"))):
                 if i + 2 < len(words) and words[i + 1] in ("to", "through", "until") and \
                         _YEAR.fullmatch(words[i + 2]):
-                    out.append((i - 1, i + 3, (year, int(words[i + 2]))))
+                    out.append((i - 1, i + 3, (year, int(words[i + 2])), True))
                     i += 3
                     continue
-                out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year)))
-        elif w in ("recent", "new", "newer", "latest", "modern") and (i + 1 >= len(words) or words[i + 1] not in
-                                                                        ("york", "zealand", "orleans")):
-            out.append((i, i + 1, (newest_year - 5, None)))
-        elif w in ("classic", "classics", "oldie", "oldies", "vintage") or (w in ("old", "older") and i + 1 < len(
-                words) and words[i + 1] in ("movie", "movies", "film", "films", "flick", "flicks", "one", "ones")):
-            out.append((i, i + 1, (None, 1979)))
+                out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year), True))
+        elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood")):
+            out.append((i, i + 1, (newest_year - 5, None), False))
+        elif w in _OLD or (w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
+                "movie", "movies", "film", "films", "flick", "flicks", "one", "ones", "stuff", "picture", "pictures")):
+            out.append((i, i + 1, (None, 1979), False))
         i += 1
+    return _joined_decades(words, out)
+
+
+def _joined_decades(words: list[str], found: list[tuple[int, int, tuple[int | None, int | None], bool]]
+                    ) -> list[tuple[int, int, tuple[int | None, int | None], bool]]:
+    """"70s or 80s", "the 80s and 90s", "60s to 70s": one range from the first decade to the last."""
+    out: list[tuple[int, int, tuple[int | None, int | None], bool]] = []
+    for span in found:
+        if out and out[-1][3] and span[3] and span[1] - span[0] <= 2 and out[-1][2][0] is not None and \
+                span[2][1] is not None and words[out[-1][1]:span[0]] in (["or"], ["and"], ["to"], ["through"]):
+            prev = out.pop()
+            out.append((prev[0], span[1], (prev[2][0], span[2][1]), True))
+        else:
+            out.append(span)
     return out
 
 
-_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "ninety": 90, "hundred": 100}
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "fifteen": 15,
+                 "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+                 "eighty": 80, "ninety": 90, "hundred": 100, "couple": 2}
 _UPPER_CUES = (("no", "longer", "than"), ("not", "longer", "than"), ("nothing", "longer", "than"),
-               ("shorter", "than"), ("less", "than"), ("under",), ("below",), ("within",), ("at", "most"),
-               ("max",), ("maximum",), ("only", "have"), ("only", "got"), ("up", "to"))
-_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",))
+               ("shorter", "than"), ("less", "than"), ("less",), ("under",), ("below",), ("within",), ("at", "most"),
+               ("max",), ("maximum",), ("only", "have"), ("only", "got"), ("up", "to"), ("no", "more", "than"),
+               ("not", "more", "than"), ("tops",), ("fit", "in"))
+_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",), ("minimum",))
+_APPROX_CUES = (("about",), ("around",), ("roughly",), ("approximately",), ("approx",), ("like",), ("maybe",))
+_UPPER_AFTER = (("max",), ("maximum",), ("tops",), ("at", "most"), ("or", "less"), ("or", "shorter"),
+                ("or", "under"), ("at", "the", "most"), ("no", "longer"), ("or", "so", "max"))
+_LOWER_AFTER = (("or", "more"), ("or", "longer"), ("plus",), ("at", "least"), ("minimum",))
+_APPROX_AFTER = (("ish",), ("or", "so"), ("give", "or", "take"))
 _UNITS = {"h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "m": 1, "min": 1, "mins": 1, "minute": 1,
           "minutes": 1}
-
-
-_UPPER_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
-_LOWER_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
-for _cues, _by_first in ((_UPPER_CUES, _UPPER_BY_FIRST), (_LOWER_CUES, _LOWER_BY_FIRST)):
-    for _cue in _cues:
-        _by_first.setdefault(_cue[0], []).append(_cue)
-_CUE_GROUPS = ((_UPPER_BY_FIRST, True), (_LOWER_BY_FIRST, False))
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
 
 
 def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     """(minutes, words used) of a duration starting at words[i]: "90 minutes", "2 hours", "an hour and a half",
-    "two hours", "1h30", "an hour and 45 minutes"; None if there is none."""
+    "two hours", "1h30", "an hour and forty minutes", "a couple of hours", "a tight 90"; None if there is none."""
     w = words[i] if i < len(words) else ""
     m = _DURATION.fullmatch(w) if w[:1].isdigit() else None
     if m:
         value, unit, used = float(m.group(1)), m.group(2), 1
     elif w in _NUMBER_WORDS:
         value, unit, used = float(_NUMBER_WORDS[w]), None, 1
+        if w in ("a", "an") and i + 1 < len(words) and words[i + 1] == "couple":
+            value, used = 2.0, 2
+        if i + used < len(words) and words[i + used] == "of":
+            used += 1
+        if i + used < len(words) and value >= 20 and words[i + used] in _SMALL_NUMBERS:  # "forty five"
+            value, used = value + _SMALL_NUMBERS[words[i + used]], used + 1
     else:
         return None
+    if words[i + used:i + used + 3] == ["and", "a", "half"] and i + used + 3 < len(words) and \
+            words[i + used + 3] in _UNITS:  # "two and a half hours"
+        value, used = value + 0.5, used + 3
     if unit is None:
         unit = words[i + used] if i + used < len(words) and words[i + used] in _UNITS else None
         if unit is None:
+            # "a tight 90": a bare number of minutes a film can run, after "tight"
+            if m and 60 <= value <= 240 and i and words[i - 1] == "tight":
+                return int(value), 1
             return None
         used += 1
     minutes = value * _UNITS[unit]
     rest = words[i + used:i + used + 4]
     if _UNITS[unit] == 60 and rest[:3] == ["and", "a", "half"]:
         minutes, used = minutes + 30, used + 3
-    elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3 and rest[1].isdigit() and \
-            rest[2] in ("minutes", "minute", "mins", "min"):
-        minutes, used = minutes + int(rest[1]), used + 3
+    elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3:
+        extra = int(rest[1]) if rest[1].isdigit() else _NUMBER_WORDS.get(rest[1], 0)
+        if extra and rest[2] in ("minutes", "minute", "mins", "min"):
+            minutes, used = minutes + extra, used + 3
     return int(minutes), used
 
 
-def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None]]]:
-    """Runtime bounds in minutes: "under 90 minutes", "no longer than two hours", "we only have an hour and
-    a half", "over 3 hours", "short", "not too long" (with its negation)."""
-    out: list[tuple[int, int, tuple[int | None, int | None]]] = []
-    for i, w in enumerate(words):
-        groups = _CUE_GROUPS if w in _UPPER_BY_FIRST or w in _LOWER_BY_FIRST else ()
-        for cues, upper in groups:
-            cue = next((c for c in cues.get(w, ()) if tuple(words[i:i + len(c)]) == c), None)
-            if cue is None:
-                continue
-            found = _duration(words, i + len(cue))
-            if found is not None:
-                minutes, used = found
-                out.append((i, i + len(cue) + used, (None, minutes) if upper else (minutes, None)))
-                break
-        else:
-            if w in ("short", "shorter", "quick"):
-                out.append((i, i + 1, (None, 95)))
-            elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
-                # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
-                out.append((i, i + 1, (120, None)))
-            elif i > 0 and words[i - 1] in ("have", "got") and (found := _duration(words, i)) is not None:
-                out.append((i, i + found[1], (None, found[0])))  # "we have 90 minutes"
+def _match_before(words: list[str], i: int, cues: tuple[tuple[str, ...], ...]) -> int:
+    """How many words before position i form one of the cues (0 if none)."""
+    for cue in sorted(cues, key=len, reverse=True):
+        if i >= len(cue) and tuple(words[i - len(cue):i]) == cue:
+            return len(cue)
+    return 0
+
+
+def _match_after(words: list[str], i: int, cues: tuple[tuple[str, ...], ...]) -> int:
+    for cue in sorted(cues, key=len, reverse=True):
+        if tuple(words[i:i + len(cue)]) == cue:
+            return len(cue)
+    return 0
+
+
+def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None], str]]:
+    """(start, end, (min, max) minutes, how) of runtime bounds. A duration is an upper bound unless it says
+    otherwise: "under 90 minutes", "2 hrs max", "a tight 90", "we've got about an hour and a half" are upper
+    bounds, "over 3 hours" and "at least two hours" lower ones; "around 100 min" allows ten minutes more.
+    Also "short", "not too long" (with its negation), and the time between two clock times ("starting at
+    8 ... over by 10"). how: "cue" (a bound said outright), "bare", "approx", "word" or "clock"."""
+    out: list[tuple[int, int, tuple[int | None, int | None], str]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        found = _duration(words, i) if (w[:1].isdigit() or w in _NUMBER_WORDS) else None
+        if found is not None:
+            minutes, used = found
+            start, end = i, i + used
+            if i and words[i - 1] == "tight":
+                start -= 1 + (i >= 2 and words[i - 2] == "a")
+            upper = _match_before(words, start, _UPPER_CUES)
+            lower = _match_before(words, start, _LOWER_CUES)
+            approx = _match_before(words, start, _APPROX_CUES)
+            upper_after = _match_after(words, end, _UPPER_AFTER)
+            lower_after = _match_after(words, end, _LOWER_AFTER)
+            approx_after = _match_after(words, end, _APPROX_AFTER)
+            if (lower and lower > upper) or (lower_after and not upper):
+                out.append((start - lower, end + lower_after, (minutes, None), "cue"))
+            elif upper or upper_after:
+                out.append((start - upper, end + upper_after, (None, minutes), "cue"))
+            elif approx or approx_after:
+                # "around 100 minutes" is read as at most 100: every film it then allows fits the wish.
+                out.append((start - approx, end + approx_after, (None, minutes), "approx"))
+            else:
+                out.append((start - approx, end + approx_after, (None, minutes), "bare"))
+            i = end
+            continue
+        if w in ("short", "shorter", "quick"):
+            out.append((i, i + 1, (None, 95), "word"))
+        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
+            # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
+            out.append((i, i + 1, (120, None), "word"))
+        i += 1
+    if not out:
+        out.extend(_clock_window(words))
     return out
 
 
-def _negation_scopes(words: list[str], spans: list[_Span]) -> list[tuple[int, int, int]]:
-    """(cue start, cue end, scope end) of each negation: from the cue to the next clause boundary."""
-    boundaries = sorted(i for i, w in enumerate(words) if w in SCOPE_ENDS or w == "|")
-    out = []
-    for cue_start, cue_end in _phrases(words, _NEGATIONS):
-        # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
-        if not any(s.start <= cue_start < s.end for s in spans):
-            out.append((cue_start, cue_end, next((b for b in boundaries if b >= cue_end), len(words))))
-    return out
+_CLOCK_BEFORE = frozenset("at by till until before from starting start".split())
 
 
-def _mark_negations(spans: list[_Span], scopes: list[tuple[int, int, int]]) -> None:
-    """Flag the spans inside a negation scope."""
-    for cue_start, cue_end, stop in scopes:
-        for s in spans:
-            if cue_end <= s.start < stop:
-                s.negated = True
-                s.scope_start = cue_start
+def _clock_window(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | None], str]]:
+    """The minutes between two clock times ("we start at 8 and it must be over by 10", "a train at 11 and
+    it's 9:15 now") as an upper bound, when a request names exactly two."""
+    times = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        hour = int(w[:-2]) if re.fullmatch(r"\d{1,2}(am|pm)", w) else int(w) if w.isdigit() and len(w) <= 2 else None
+        if hour is not None and 1 <= hour <= 23:
+            minute, used = 0, 1
+            if i + 1 < len(words) and words[i + 1].isdigit() and len(words[i + 1]) == 2:
+                minute, used = int(words[i + 1]), 2
+            marked = (i and words[i - 1] in _CLOCK_BEFORE) or (i + used < len(words) and words[i + used] in
+                                                                ("now", "pm", "am", "oclock")) or used == 2
+            if marked:
+                times.append((i, i + used, (hour % 12) * 60 + minute))
+            i += used
+            continue
+        i += 1
+    if len(times) != 2:
+        return []
+    (s1, e1, t1), (s2, e2, t2) = times
+    gap = (t2 - t1) % 720
+    gap = min(gap, 720 - gap)
+    if not 30 <= gap <= 240:
+        return []
+    return [(s1, e1, (None, gap), "clock"), (s2, e2, (None, gap), "clock")]
 
 
 def with_example_genres(query: Understood, movies: Sequence[Movie]) -> Understood:

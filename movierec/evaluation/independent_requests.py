@@ -110,11 +110,49 @@ class IndependentTask:
             if case.request.check.get("kids"):
                 horror = [int(r) for r in top if case.horror[r]]
                 if horror:
-                    kids_horror.append({"request": case.request.request, "user_id": case.user_id, "rows": horror})
+                    kids_horror.append({"request": case.request.request, "half": case.half,
+                                        "user_id": case.user_id, "rows": horror})
+        by_family = {k: float(np.mean(v)) for k, v in sorted(families.items())}
         return {"by_kind": {k: float(np.mean(v)) for k, v in sorted(values.items())},
-                "by_family": {k: float(np.mean(v)) for k, v in sorted(families.items())},
+                "by_family": by_family,
+                "leave_one_family_out": leave_one_family_out(
+                    by_family, {c.request.family: (c.request.kind, c.half) for c in self.cases}),
                 "kids_horror": kids_horror,
                 "kids_cases": sum(1 for c in self.cases if c.request.check.get("kids"))}
+
+
+def leave_one_family_out(by_family: dict[str, float], families: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Per kind (KINDS order, then "all"): the mean family score over the development families and over
+    the test families, each family counted once whatever its number of cases, and the lowest family
+    score, overall and among the test families, with the family's name.
+
+    `by_family`: family -> score (`score`'s "by_family"); `families`: family -> (kind, half). Rules are
+    tuned on development families only, so every test family is a phrasing no rule was fitted to: its
+    score is what a leave-one-family-out run would give it, and the test families' mean is that run's
+    estimate (a mean over cases would weight a family by how many of its cases the catalogue can answer).
+    Returns kind -> {"dev families", "test families": counts; "dev mean", "test mean": float or None
+    (no family in that half); "min", "min family", "min half"; "test min", "test min family"}."""
+    rows: dict[str, list[tuple[str, str, float]]] = defaultdict(list)  # kind -> [(family, half, score)]
+    for family, value in by_family.items():
+        kind, half = families[family]
+        rows[kind].append((family, half, value))
+        rows["all"].append((family, half, value))
+    order = [k for k in KINDS if k in rows] + sorted(set(rows) - {*KINDS, "all"}) + (["all"] if rows else [])
+    out: dict[str, Any] = {}
+    for kind in order:
+        entry: dict[str, Any] = {}
+        for half in ("dev", "test"):
+            values = [v for _, h, v in rows[kind] if h == half]
+            entry[f"{half} families"] = len(values)
+            entry[f"{half} mean"] = float(np.mean(values)) if values else None
+        # Ties go to the first name, so that the family named does not depend on dict order.
+        family, half, value = min(rows[kind], key=lambda r: (r[2], r[0]))
+        entry |= {"min": value, "min family": family, "min half": half}
+        tests = [r for r in rows[kind] if r[1] == "test"]
+        low = min(tests, key=lambda r: (r[2], r[0])) if tests else None
+        entry |= {"test min": None if low is None else low[2], "test min family": None if low is None else low[0]}
+        out[kind] = entry
+    return out
 
 
 def independent_task(index: IndexArtifact, requests: list[IndependentRequest] | None = None, users: int = 2,
@@ -145,17 +183,77 @@ def independent_task(index: IndexArtifact, requests: list[IndependentRequest] | 
     return task
 
 
-def write_report(scores: dict[str, Any], task: IndependentTask, index: IndexArtifact, out_dir: Path,
-                 label: str) -> Path:
-    """reports/<label>.md, .json and .png: the scores by kind and half, and by family."""
+def kind_table(by_kind: dict[str, float]) -> list[str]:
+    """Markdown rows: kind (KINDS, then "all") x (dev, test) x (anonymous, users), from `score`'s "by_kind";
+    "–" where a cell has no case."""
+    lines = ["| kind | dev, anonymous | dev, users | test, anonymous | test, users |", "|---|---|---|---|---|"]
+    for kind in (*KINDS, "all"):
+        cells = [by_kind.get(f"{kind} / {half} / {who}") for half in ("dev", "test") for who in ("anonymous", "users")]
+        lines.append(f"| {kind} | " + " | ".join("–" if v is None else f"{v:.2f}" for v in cells) + " |")
+    return lines
+
+
+def family_table(lofo: dict[str, Any]) -> list[str]:
+    """Markdown rows of `leave_one_family_out`'s result: one per kind, the halves' family means and the
+    lowest test family and lowest family of any half (name in brackets)."""
+    def cell(value: float | None, name: str | None = None) -> str:
+        return "–" if value is None else f"{value:.2f}" + (f" ({name})" if name else "")
+
+    lines = ["| kind | dev families | mean, dev | test families | mean, test | lowest test family | lowest family |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, e in lofo.items():
+        lines.append(f"| {kind} | {e['dev families']} | {cell(e['dev mean'])} | {e['test families']} | "
+                     f"{cell(e['test mean'])} | {cell(e['test min'], e['test min family'])} | "
+                     f"{cell(e['min'], e['min family'] + ', ' + e['min half'])} |")
+    return lines
+
+
+def with_titles(kids_horror: list[dict[str, Any]], movies: list) -> list[dict[str, Any]]:
+    """`score`'s "kids_horror" entries, each with "titles" ("Title (year)" per row) added: a report
+    written from the entries alone (the evaluation's JSON) can name the films without the index."""
+    return [h | {"titles": [f"{movies[r].title} ({movies[r].year})" for r in h["rows"]]} for h in kids_horror]
+
+
+def horror_lines(kids_horror: list[dict[str, Any]], limit: int = 20) -> list[str]:
+    """One bullet per kids case whose top 10 held a Horror film (the first `limit`; entries with
+    `with_titles`' "titles"): the request, its half and user, and those films."""
+    return [f"- \"{h['request']}\" ({h.get('half', '?')}, user {h['user_id']}): " + ", ".join(h["titles"])
+            for h in kids_horror[:limit]]
+
+
+def plot(by_kind: dict[str, float], path: Path, title: str, dpi: int = 90) -> None:
+    """A PNG at `path`: per kind (and all), the dev and the test half's score side by side, the 0.95 line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(KINDS) + 1)
+    for i, half in enumerate(("dev", "test")):
+        ax.bar(x + (i - 0.5) * 0.4, [by_kind.get(f"{k} / {half}", 0.0) for k in (*KINDS, "all")], 0.4, label=half)
+    ax.axhline(0.95, color="black", linestyle="--", linewidth=1, label="0.95")
+    ax.set(xticks=x, xticklabels=[*KINDS, "all"], ylim=(0, 1), ylabel="top-10 share satisfying the check",
+           title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def describe(task: IndependentTask) -> dict[str, Any]:
+    """The set as the task holds it: requests, families per half, cases, skipped cases."""
+    halves = {c.request.family: c.half for c in task.cases}
+    return {"requests": len({c.request.request for c in task.cases}),
+            "families": {half: sum(1 for h in halves.values() if h == half) for half in ("dev", "test")},
+            "cases": len(task.cases), "skipped": len(task.skipped)}
+
+
+def write_report(scores: dict[str, Any], task: IndependentTask, index: IndexArtifact, out_dir: Path,
+                 label: str) -> Path:
+    """reports/<label>.md, .json and .png: the scores by kind and half, by family, leave-one-family-out."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{label}.json").write_text(json.dumps(scores, indent=1) + "\n")
-    by_kind = scores["by_kind"]
     requests = {c.request.request for c in task.cases}
     families = {c.request.family: c.request for c in task.cases}
     lines = [f"# Understanding on independently written requests ({label})", "",
@@ -163,35 +261,23 @@ def write_report(scores: dict[str, Any], task: IndependentTask, index: IndexArti
              "(`movierec/evaluation/requests/`), each anonymous and for two real users: the share of the top 10 "
              "that satisfies the request's check (of what can). Development and test halves split by family "
              "before the understanding stage was changed (`independent_requests.py`).", "",
-             "| kind | dev, anonymous | dev, users | test, anonymous | test, users |", "|---|---|---|---|---|"]
-    for kind in (*KINDS, "all"):
-        cells = [by_kind.get(f"{kind} / {half} / {who}") for half in ("dev", "test") for who in ("anonymous", "users")]
-        lines.append(f"| {kind} | " + " | ".join("–" if v is None else f"{v:.2f}" for v in cells) + " |")
-    horror = scores["kids_horror"]
+             *kind_table(scores["by_kind"])]
+    horror = with_titles(scores["kids_horror"], index.movies)
     lines += ["", f"Kids requests: {scores['kids_cases']} cases; {len(horror)} returned a Horror film in the top 10"
               + (":" if horror else "."), ""]
-    for h in horror[:20]:
-        titles = ", ".join(index.movies[r].title for r in h["rows"])
-        lines.append(f"- \"{h['request']}\" (user {h['user_id']}): {titles}")
-    lines += ["", "![by kind and half](" + f"{label}.png)", "", "## By family", "",
-              "| family | half | construction | score |", "|---|---|---|---|"]
+    lines += horror_lines(horror)
+    lines += ["", "![by kind and half](" + f"{label}.png)", ""]
+    lines += ["## Leave one family out", "", "Each family's score on its own; per kind the mean over the "
+              "development and over the test families, and the lowest family.", "",
+              *family_table(scores["leave_one_family_out"]), ""]
+    lines += ["## By family", "", "| family | half | construction | score |", "|---|---|---|---|"]
     split = {c.request.family: c.half for c in task.cases}
     for family, value in scores["by_family"].items():
         lines.append(f"| {family} | {split[family]} | {families[family].construction} | {value:.2f} |")
     if task.skipped:
         lines += ["", f"Skipped (nothing in the catalogue satisfies them for that user): {len(task.skipped)}"]
     (out_dir / f"{label}.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(10, 4))
-    x = np.arange(len(KINDS) + 1)
-    for i, half in enumerate(("dev", "test")):
-        ax.bar(x + (i - 0.5) * 0.4, [by_kind.get(f"{k} / {half}", 0.0) for k in (*KINDS, "all")], 0.4, label=half)
-    ax.axhline(0.95, color="black", linestyle="--", linewidth=1, label="0.95")
-    ax.set(xticks=x, xticklabels=[*KINDS, "all"], ylim=(0, 1), ylabel="top-10 share satisfying the check",
-           title=f"independent requests by kind ({label})")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_dir / f"{label}.png", dpi=90)
-    plt.close(fig)
+    plot(scores["by_kind"], out_dir / f"{label}.png", f"independent requests by kind ({label})")
     return out_dir / f"{label}.md"
 
 
