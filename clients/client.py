@@ -44,29 +44,34 @@ class Recommendations:
 
 
 def describe_understood(u: pb.Understood) -> str:
-    """One line a person can check: "Comedy; not Romance; 1990-1999; like Super Troopers (2001); mood 'a comedy'"."""
+    """One line a person can check: "Comedy; not Romance; 1990-1999; like Super Troopers (2001); mood 'a comedy'".
+    A constraint read from other words than its name says which: "not Fantasy (from 'wizards or dragons')"."""
+    sources = {r.what: r.source for r in u.readings}
+
+    def said(what: str) -> str:
+        return f"{what} (from '{sources[what]}')" if what in sources else what
 
     def movies(refs: list[pb.MovieRef]) -> str:
         return ", ".join(f"{m.title} ({m.year})" if m.year else m.title for m in refs)
 
     parts = []
     if u.genres:
-        parts.append(" or ".join(u.genres))
+        parts.append(" or ".join(said(g) for g in u.genres))
     if u.for_kids:
-        parts.append("for kids")
+        parts.append(said("for kids"))
     if u.excluded_genres:
-        parts.append("not " + ", ".join(u.excluded_genres))
+        parts.append(", ".join(said(f"not {g}") for g in u.excluded_genres))
     if u.people:
-        parts.append("with " + " or ".join(u.people))
+        parts.append(" or ".join(said(f"with {p}") for p in u.people))
     if u.excluded_people:
-        parts.append("without " + ", ".join(u.excluded_people))
+        parts.append(", ".join(said(f"without {p}") for p in u.excluded_people))
     if u.HasField("year_min") or u.HasField("year_max"):
         low = str(u.year_min) if u.HasField("year_min") else ""
         high = str(u.year_max) if u.HasField("year_max") else ""
-        parts.append(f"{low}-{high}" if low and high else f"from {low}" if low else f"until {high}")
+        parts.append(said(f"{low}-{high}" if low and high else f"from {low}" if low else f"until {high}"))
     if u.HasField("runtime_max") or u.HasField("runtime_min"):
-        parts.append(" and ".join(([f"at most {u.runtime_max} min"] if u.HasField("runtime_max") else [])
-                                  + ([f"at least {u.runtime_min} min"] if u.HasField("runtime_min") else [])))
+        parts.append(" and ".join(([said(f"at most {u.runtime_max} min")] if u.HasField("runtime_max") else [])
+                                  + ([said(f"at least {u.runtime_min} min")] if u.HasField("runtime_min") else [])))
     if u.languages:
         parts.append("in " + " or ".join(u.languages))
     if u.excluded_languages:

@@ -374,7 +374,7 @@ class Understander:
         for surname, keys in self.surname_people.items():
             top = credits[keys[0]]
             runner_up = credits[keys[1]] if len(keys) > 1 else 0
-            if len(surname) > 3 and top >= 3 and top >= 2 * runner_up:
+            if len(surname) > 3 and ((top >= 2 and not runner_up) or (top >= 3 and top >= 2 * runner_up)):
                 self.surnames.add(surname, full_names[keys[0]])
                 self.surnames.add(surname + "s", full_names[keys[0]])
         self.surnames.finish()
@@ -386,7 +386,7 @@ class Understander:
             self.prominent_by_first.setdefault(key[0], []).append(key)
         self.prominent_surnames: dict[str, list[str]] = {}
         for surname, keys in self.surname_people.items():
-            if len(surname) > 5 and credits[keys[0]] >= 5 and " " not in surname:
+            if len(surname) > 5 and credits[keys[0]] >= 3 and " " not in surname:
                 self.prominent_surnames.setdefault(surname[0], []).append(surname)
         # Titles: exact (normalised) lookups, and the list for fuzzy matching after a cue.
         self.titles = _Gazetteer()
@@ -485,8 +485,9 @@ class Understander:
             phrase = " ".join(words[start:end])
             claim(start, end, "genre", tuple(g for group in genres for g in group),  # type: ignore[attr-defined]
                   phrase in self.genre_names)
+        possessive = _possessive_positions(original)
         for start, end, codes in self.language_words.find(text):
-            if start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and not (
+            if start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and start - 1 not in possessive and not (
                     end < len(words) and words[end] in ("subtitles", "subs", "subtitled", "dub", "dubbed")):
                 claim(start, end, "language", codes[0])
         self._people_by_surname(words, text, cased, claim)
@@ -804,13 +805,22 @@ _SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".sp
 
 def _title_cased_positions(original: str) -> dict[int, bool]:
     """prompt_words position -> whether the word was capitalised (or a number) in the original text."""
-    out: dict[int, bool] = {}
+    return {position: token[:1].isupper() or token[:1].isdigit() for position, token in _word_tokens(original)}
+
+
+def _possessive_positions(original: str) -> set[int]:
+    """prompt_words positions of words written as possessives ("my mum's English")."""
+    return {position for position, token in _word_tokens(original) if token.lower().endswith(("'s", "\u2019s"))}
+
+
+def _word_tokens(original: str) -> list[tuple[int, str]]:
+    """(prompt_words position, the original token it comes from) for every normalised word."""
+    out = []
     position = 0
-    for token in _CASED_TOKEN.findall(_with_clause_marks(original)):
-        cased = token[:1].isupper() or token[:1].isdigit()
+    for token in _CASED_TOKEN.findall(_with_clause_marks(original).replace("\u2019", "'")):
         # A plain word is one normalised word; only the others need normalising to count their parts.
         for _ in ((token,) if token.isascii() and token.isalnum() else normalise(token, keep="|").split()):
-            out[position] = cased
+            out.append((position, token))
             position += 1
     return out
 
@@ -1226,6 +1236,9 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
         minutes, used = minutes + 30, used + 3
     elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3:
         extra = int(rest[1]) if rest[1].isdigit() else _NUMBER_WORDS.get(rest[1], 0)
+        if extra >= 20 and rest[2] in _SMALL_NUMBERS and len(rest) >= 4:  # "an hour and forty five minutes"
+            extra, rest = extra + _SMALL_NUMBERS[rest[2]], [*rest[:2], *rest[3:]]
+            used += 1
         if extra and rest[2] in ("minutes", "minute", "mins", "min"):
             minutes, used = minutes + extra, used + 3
     return int(minutes), used

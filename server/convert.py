@@ -71,7 +71,8 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
         excluded_keywords=u.excluded_keywords, examples=[_movie_ref(m) for m in result.examples],
         excluded_movies=[_movie_ref(m) for m in result.excluded], people=u.people, excluded_people=u.excluded_people,
         year_min=u.year_min, year_max=u.year_max, runtime_min=u.runtime_min, runtime_max=u.runtime_max,
-        languages=u.languages, excluded_languages=u.excluded_languages, for_kids=u.for_kids)
+        languages=u.languages, excluded_languages=u.excluded_languages, for_kids=u.for_kids,
+        readings=[pb.Reading(what=what, source=source) for what, source in u.readings])
 
 
 def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:

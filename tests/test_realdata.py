@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import numpy as np
 import pytest
 from conftest import wait_serving
 
@@ -86,3 +87,34 @@ def test_everyday_requests_are_honoured_on_the_real_catalogue(real_channel: grpc
         assert all(0 < m.runtime <= 90 for m in ask("something funny under 90 minutes"))
         like = ask("a movie like The Matrix")
         assert "The Matrix" not in {m.title for m in like} and len(like) == 10
+
+
+def test_kids_requests_never_return_horror_even_to_horror_fans(real_channel: grpc.Channel,
+                                                               real_settings: Settings) -> None:
+    """Every kids request of the independent set, anonymously and for the three users whose ratings hold
+    the most horror: no Horror film in the top 10. A negated or absent audience never turns the kids mode
+    on (phrasings written for this test)."""
+    from movierec.evaluation.independent_requests import load_requests
+
+    index = load_artifact(real_settings.index_dir)
+    by_id = {m.movie_id: m for m in index.movies}
+    horror = np.array(["Horror" in m.genres for m in index.movies])
+    counts = np.diff(index.rated_ptr)
+    share = [horror[index.rated(j)].mean() if counts[j] >= 20 else 0.0 for j in range(len(index.user_ids))]
+    fans = [int(index.user_ids[j]) for j in np.argsort(share)[-3:]]
+    assert min(share[index.user_row[u]] for u in fans) > 0.2
+    stub = pb_grpc.RecommenderStub(real_channel)
+    kids = [r.request for r in load_requests() if r.check.get("kids")]
+    assert len(kids) >= 40
+    for prompt in kids:
+        for user in (None, *fans):
+            request = pb.RecommendRequest(prompt=prompt, limit=10)
+            if user is not None:
+                request.user_id = user
+            movies = [by_id[m.movie_id] for m in stub.Recommend(request, timeout=30).movies]
+            assert not any("Horror" in m.genres for m in movies), (prompt, user)
+    for prompt in ("a fantasy film that is not for kids", "adults only tonight, a comedy",
+                   "the kids are at their grandparents', a grown-up thriller"):
+        response = stub.Recommend(pb.RecommendRequest(prompt=prompt, limit=10), timeout=30)
+        assert not response.understood.for_kids, prompt
+        assert not any("Family" in by_id[m.movie_id].genres for m in response.movies), prompt

@@ -246,6 +246,10 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     assert taste.returncode == 0 and "baselin" in taste.stdout, taste.stderr  # names are cut to 7 characters
     info = subprocess.run([*cli, "info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "ranker: learned" in info.stdout, info.stderr
+    # What was read from other words than a constraint's name is shown with those words, to be checked.
+    read = subprocess.run([*cli, "recommend", "a thriller tonight, but no bounty hunters", "--limit", "3"],
+                          capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0 and "not Western (from 'bounty hunters')" in read.stdout, read.stdout
 
 
 def sample_movies() -> dict[int, dict[str, str]]:

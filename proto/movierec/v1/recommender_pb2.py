@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"\xff\x02\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\tB\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\xcf\x03\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x42\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xb2\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"X\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"M\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x32\xad\x02\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.Userb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"\xff\x02\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\tB\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\xf7\x03\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x12&\n\x08readings\x18\x11 \x03(\x0b\x32\x14.movierec.v1.ReadingB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"\'\n\x07Reading\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xb2\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"X\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"M\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x32\xad\x02\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.Userb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,31 +38,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMMENDREQUEST']._serialized_start=47
   _globals['_RECOMMENDREQUEST']._serialized_end=430
   _globals['_UNDERSTOOD']._serialized_start=433
-  _globals['_UNDERSTOOD']._serialized_end=896
-  _globals['_MOVIEREF']._serialized_start=898
-  _globals['_MOVIEREF']._serialized_end=955
-  _globals['_RECOMMENDRESPONSE']._serialized_start=958
-  _globals['_RECOMMENDRESPONSE']._serialized_end=1111
-  _globals['_SCOREDMOVIE']._serialized_start=1114
-  _globals['_SCOREDMOVIE']._serialized_end=1420
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=1324
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=1370
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=1372
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=1420
-  _globals['_GETINDEXINFOREQUEST']._serialized_start=1422
-  _globals['_GETINDEXINFOREQUEST']._serialized_end=1443
-  _globals['_INDEXINFO']._serialized_start=1446
-  _globals['_INDEXINFO']._serialized_end=1653
-  _globals['_FEEDBACKREQUEST']._serialized_start=1655
-  _globals['_FEEDBACKREQUEST']._serialized_end=1743
-  _globals['_FEEDBACKRESPONSE']._serialized_start=1745
-  _globals['_FEEDBACKRESPONSE']._serialized_end=1818
-  _globals['_GETUSERREQUEST']._serialized_start=1820
-  _globals['_GETUSERREQUEST']._serialized_end=1868
-  _globals['_USER']._serialized_start=1870
-  _globals['_USER']._serialized_end=1947
-  _globals['_RATING']._serialized_start=1949
-  _globals['_RATING']._serialized_end=2010
-  _globals['_RECOMMENDER']._serialized_start=2013
-  _globals['_RECOMMENDER']._serialized_end=2314
+  _globals['_UNDERSTOOD']._serialized_end=936
+  _globals['_READING']._serialized_start=938
+  _globals['_READING']._serialized_end=977
+  _globals['_MOVIEREF']._serialized_start=979
+  _globals['_MOVIEREF']._serialized_end=1036
+  _globals['_RECOMMENDRESPONSE']._serialized_start=1039
+  _globals['_RECOMMENDRESPONSE']._serialized_end=1192
+  _globals['_SCOREDMOVIE']._serialized_start=1195
+  _globals['_SCOREDMOVIE']._serialized_end=1501
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=1405
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=1451
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=1453
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=1501
+  _globals['_GETINDEXINFOREQUEST']._serialized_start=1503
+  _globals['_GETINDEXINFOREQUEST']._serialized_end=1524
+  _globals['_INDEXINFO']._serialized_start=1527
+  _globals['_INDEXINFO']._serialized_end=1734
+  _globals['_FEEDBACKREQUEST']._serialized_start=1736
+  _globals['_FEEDBACKREQUEST']._serialized_end=1824
+  _globals['_FEEDBACKRESPONSE']._serialized_start=1826
+  _globals['_FEEDBACKRESPONSE']._serialized_end=1899
+  _globals['_GETUSERREQUEST']._serialized_start=1901
+  _globals['_GETUSERREQUEST']._serialized_end=1949
+  _globals['_USER']._serialized_start=1951
+  _globals['_USER']._serialized_end=2028
+  _globals['_RATING']._serialized_start=2030
+  _globals['_RATING']._serialized_end=2091
+  _globals['_RECOMMENDER']._serialized_start=2094
+  _globals['_RECOMMENDER']._serialized_end=2395
 # @@protoc_insertion_point(module_scope)

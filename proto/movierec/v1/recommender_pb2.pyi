@@ -169,6 +169,7 @@ class Understood(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     EXCLUDED_LANGUAGES_FIELD_NUMBER: _builtins.int
     FOR_KIDS_FIELD_NUMBER: _builtins.int
+    READINGS_FIELD_NUMBER: _builtins.int
     mood: _builtins.str
     """The words embedded as the mood (what is left once constraints are taken out)."""
     year_min: _builtins.int
@@ -203,6 +204,12 @@ class Understood(_message.Message):
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def excluded_languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def readings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reading]:
+        """What was read from words other than a constraint's own name, so a person can check and correct
+        it: {what: "not Fantasy", source: "wizards or dragons"}, {what: "for kids", source: "my 6 yr old"}.
+        """
+
     def __init__(
         self,
         *,
@@ -222,10 +229,11 @@ class Understood(_message.Message):
         languages: _abc.Iterable[_builtins.str] | None = ...,
         excluded_languages: _abc.Iterable[_builtins.str] | None = ...,
         for_kids: _builtins.bool = ...,
+        readings: _abc.Iterable[Global___Reading] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "people", b"people", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "people", b"people", "readings", b"readings", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__runtime_max: _TypeAlias = _typing.Literal["runtime_max"]  # noqa: Y015
     _WhichOneofArgType__runtime_max: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max"]  # noqa: Y015
@@ -245,6 +253,32 @@ class Understood(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__year_min) -> _WhichOneofReturnType__year_min | None: ...
 
 Global___Understood: _TypeAlias = Understood  # noqa: Y015
+
+@_typing.final
+class Reading(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WHAT_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    what: _builtins.str
+    """The constraint as `describe` words it: "not Fantasy", "Comedy", "for kids", "with Steven Spielberg",
+    "at most 95 min", "until 1960".
+    """
+    source: _builtins.str
+    """The request's words it was read from (normalised: lower case, no punctuation)."""
+    def __init__(
+        self,
+        *,
+        what: _builtins.str = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "what", b"what"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reading: _TypeAlias = Reading  # noqa: Y015
 
 @_typing.final
 class MovieRef(_message.Message):

@@ -1,0 +1,155 @@
+"""The understanding stage on phrasings written for these tests, none of them from the evaluation's request
+sets: negation scope, concepts reached through what they contain, audiences, people by surname or
+misspelt, approximate runtimes, named eras, countries. The bundled sample catalogue."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SAMPLE_DATA
+
+from movierec.domain import Movie
+from movierec.indexer.catalogue import load_catalogue
+from movierec.understanding import Understander, _surname
+
+
+@pytest.fixture(scope="module")
+def movies() -> list[Movie]:
+    catalogue = load_catalogue(SAMPLE_DATA / "tmdb_5000_movies.csv", SAMPLE_DATA / "tmdb_5000_credits.csv")
+    return [e.movie for e in catalogue.entries]
+
+
+@pytest.fixture(scope="module")
+def understander(movies: list[Movie]) -> Understander:
+    return Understander(movies)
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("honestly I'm fed up with westerns, anything else", "Western"),
+    ("we've had our fill of comedies this week", "Comedy"),
+    ("keep away from horror tonight please", "Horror"),
+    ("zero romance, my brother will walk out", "Romance"),
+    ("not in the mood for animation", "Animation"),
+    ("a crime film would do. Sci-fi just isn't for me", "Science Fiction"),
+    ("my dad grew up with war films and can't bear them now", "War"),
+])
+def test_negation_cues_beyond_no_and_not(understander: Understander, prompt: str, genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.excluded_genres and genre not in u.genres, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt", ["I'm not sure what I want, maybe horror", "I don't mind horror at all"])
+def test_cue_words_that_negate_nothing(understander: Understander, prompt: str) -> None:
+    u = understander.understand(prompt)
+    assert "Horror" in u.genres and "Horror" not in u.excluded_genres, u
+
+
+def test_a_name_beats_a_suggestion_and_a_named_exclusion_wins(understander: Understander) -> None:
+    # "creepy" only suggests Horror: a wish by the genre's name survives it.
+    assert "Horror" in understander.understand("horror please, but nothing too creepy").genres
+    # The genre named in a narrative, then excluded by name: excluded.
+    u = understander.understand("the kids loved that horror marathon, but tonight no horror at all, a comedy")
+    assert "Horror" in u.excluded_genres and u.genres == ("Comedy",)
+
+
+def test_a_negated_keyword_reaches_its_genre(understander: Understander) -> None:
+    concept, genre = next((k, g) for k, g in understander.keyword_genres.items() if " " not in k)
+    u = understander.understand(f"a film tonight but please no {concept}")
+    assert concept in u.excluded_keywords and genre in u.excluded_genres, u
+    assert (f"not {genre}", concept) in u.readings
+    # A keyword below the share stands for no genre.
+    strict = Understander(understander.movies, concept_share=1.01)
+    assert not strict.keyword_genres and strict.understand(f"no {concept}").excluded_genres == ()
+
+
+@pytest.mark.parametrize("prompt", [
+    "something the whole family can watch", "my daughter is six, what can we put on",
+    "babysitting my nephew tonight, he's seven", "a film for a 5 year old", "movie for my 8yo",
+    "the grandkids are staying with us, a cartoon", "family movie night!", "what can a toddler sit through",
+])
+def test_children_watching(understander: Understander, prompt: str) -> None:
+    u = understander.understand(prompt)
+    assert u.for_kids and "Horror" in u.excluded_genres and "Family" not in u.excluded_genres, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt", [
+    "the kids are asleep, something for us", "once the children are in bed, a thriller",
+    "an animated film that is not for kids", "adults only: a comedy", "a grown-up drama, nothing kiddie",
+    "before the kids wake up we have 90 minutes",
+])
+def test_children_away_or_negated_never_turn_on_the_kids_mode(understander: Understander, prompt: str) -> None:
+    u = understander.understand(prompt)
+    assert not u.for_kids, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt", ["an animated film that is not for kids", "a grown-up drama, nothing kiddie"])
+def test_an_adult_audience_excludes_family_films(understander: Understander, prompt: str) -> None:
+    assert "Family" in understander.understand(prompt).excluded_genres
+
+
+def test_a_kids_request_excludes_horror_whatever_else_it_says(understander: Understander) -> None:
+    u = understander.understand("a horror film for my 7 year old")
+    assert u.for_kids and "Horror" in u.excluded_genres and "Horror" not in u.genres
+
+
+@pytest.mark.parametrize("prompt, person", [
+    ("one of the Spielberg films", "Steven Spielberg"), ("any old nolan film", "Christopher Nolan"),
+    ("something with Freeman in it", "Morgan Freeman"), ("Tom Hanks's best", "Tom Hanks"),
+    ("a movie of spielburg", "Steven Spielberg"), ("I want a film with tom hankz", "Tom Hanks"),
+])
+def test_people_by_surname_possessive_and_misspelt(understander: Understander, prompt: str, person: str) -> None:
+    if person not in {p for m in understander.movies for p in (*m.directors, *m.cast)}:
+        pytest.fail(f"{person} is not in the sample catalogue")
+    assert understander.understand(prompt).people == (person,), prompt
+
+
+def test_a_surname_keeps_its_particle() -> None:
+    assert _surname("robert de niro") == "de niro" and _surname("guillermo del toro") == "del toro"
+    assert _surname("steven spielberg") == "spielberg"
+
+
+def test_everyday_words_are_not_people(understander: Understander) -> None:
+    for prompt in ("a friendly film", "lean and quick", "Friends are coming over", "we're steering clear of gore"):
+        assert understander.understand(prompt).people == (), prompt
+
+
+@pytest.mark.parametrize("prompt, low, high", [
+    ("around 100 minutes", None, 100), ("90 mins max", None, 90), ("2 hrs tops", None, 120),
+    ("a tight 90, any genre", None, 90), ("an hour and forty five minutes or less", None, 105),
+    ("we've got a couple of hours", None, 120), ("no more then 95 minute", None, 95),
+    ("at least two and a half hours", 150, None), ("nothing that runs over 2 hours", None, 120),
+    ("my son can't sit still for more than 80 minutes", None, 80),
+    ("none of those three-hour epics", None, 150), ("we start at 8 and must be done by 10", None, 120),
+])
+def test_runtimes_said_every_which_way(understander: Understander, prompt: str, low: int | None,
+                                       high: int | None) -> None:
+    u = understander.understand(prompt)
+    assert (u.runtime_min, u.runtime_max) == (low, high), prompt
+
+
+@pytest.mark.parametrize("prompt, low, high", [
+    ("from the golden age of Hollywood", None, 1960), ("a black and white film", None, 1960),
+    ("70s or 80s horror", 1970, 1989), ("2005 onwards", 2005, None), ("no older than 1990", 1990, None),
+    ("a noughties comedy", 2000, 2009), ("made in the 1990s, my wife loves the old ones", 1990, 1999),
+    ("anything before 2000 feels dated, so 2000 or later", 2000, None),
+])
+def test_eras_said_every_which_way(understander: Understander, prompt: str, low: int | None,
+                                   high: int | None) -> None:
+    u = understander.understand(prompt)
+    assert (u.year_min, u.year_max) == (low, high), prompt
+
+
+def test_countries_name_languages(understander: Understander) -> None:
+    assert understander.understand("a film from Japan").languages == ("ja",)
+    assert understander.understand("something from Mexico").languages == ("es",)
+    # Not a wish for English: a possessive, and subtitles.
+    assert understander.understand("my aunt's English is poor, something in Italian").languages == ("it",)
+
+
+def test_misspelt_cues_are_read(understander: Understander) -> None:
+    u = understander.understand("anythign but horror")
+    assert "Horror" in u.excluded_genres
+
+
+def test_readings_say_where_a_constraint_came_from(understander: Understander) -> None:
+    u = understander.understand("something for my 6 yr old, a tight 90")
+    assert ("for kids", "6 yr old") in u.readings and ("at most 90 min", "a tight 90") in u.readings
