@@ -379,6 +379,17 @@ class Understander:
                 self.surnames.add(surname + "s", full_names[keys[0]])
         self.surnames.finish()
         self.full_names = full_names
+        # First names that one well-known person holds ("Keanu", "Denzel"): a short form people use.
+        by_first: dict[str, list[str]] = {}
+        for key, count in credits.items():
+            if count >= 5:
+                by_first.setdefault(key.split()[0], []).append(key)
+        self.first_name_people = {
+            first: max(keys, key=lambda k: credits[k]) for first, keys in by_first.items()
+            if len(first) >= 4 and first not in self.vocabulary and (
+                len(keys) == 1 or sorted((credits[k] for k in keys), reverse=True)[1] * 3 <=
+                max(credits[k] for k in keys))
+            and not any(first == _surname(k) for k in full_names if credits[k] >= 3)}
         # Misspelt names are looked up among the people with several credits ("denzel washinton").
         prominent = [k for k, c in credits.items() if c >= 3]
         self.prominent_by_first: dict[str, list[str]] = {}
@@ -441,6 +452,9 @@ class Understander:
             claim(start, end, "title", rows)
             return True
 
+        # "the director of Jaws", "the guy who made Alien": that movie's director.
+        for start, end, name in self._directors_of_titles(words, cased):
+            claim(start, end, "person", name)
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(marks):
             claim(start, end, "title", year)
@@ -491,6 +505,7 @@ class Understander:
                     end < len(words) and words[end] in ("subtitles", "subs", "subtitled", "dub", "dubbed")):
                 claim(start, end, "language", codes[0])
         self._people_by_surname(words, text, cased, claim)
+        self._first_names(words, cased, claim)
         self._misspelt_people(words, taken, claim)
         for start, end, keywords in self.keywords.find(text):
             claim(start, end, "keyword", keywords[0])
@@ -536,6 +551,36 @@ class Understander:
                 if everyday or cased.get(start, False) or not introduced:
                     continue
             claim(start, end, "person", names[0])
+
+    def _directors_of_titles(self, words: list[str], cased: dict[int, bool]) -> list[tuple[int, int, str]]:
+        """(start, end, director) where a movie's maker is named through the movie: "from the director of
+        Jaws", "the guy who made Goodfellas", "same director as Heat"."""
+        out = []
+        for cue_start, cue_end in _phrases(words, _MAKER_CUES):
+            first = cue_end
+            while first < len(words) and words[first] in ("the", "movie", "film", "that", "of"):
+                if words[first] == "the" and first + 1 < len(words) and words[first + 1] not in ("movie", "film"):
+                    break
+                first += 1
+            hit = self._title_at(words, first, [False] * len(words))
+            if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False)):
+                continue
+            directors = [d for r in hit[2] for d in self.movies[r].directors]
+            if directors:
+                out.append((cue_start, hit[1], directors[0]))
+        return out
+
+    def _first_names(self, words: list[str], cased: dict[int, bool], claim) -> None:  # noqa: ANN001
+        """"a Keanu movie", "something with Denzel": a first name one well-known person holds, capitalised
+        mid-sentence or next to words that introduce a person."""
+        for i, w in enumerate(words):
+            key = self.first_name_people.get(w) or (self.first_name_people.get(w[:-1]) if w.endswith("s") else None)
+            if key is None:
+                continue
+            introduced = (i and words[i - 1] in _PERSON_BEFORE) or (
+                i + 1 < len(words) and words[i + 1] in _PERSON_AFTER)
+            if introduced or (cased.get(i, False) and i and words[i - 1] != "|"):
+                claim(i, i + 1, "person", self.full_names[key])
 
     def _misspelt_people(self, words: list[str], taken: list[bool], claim) -> None:  # noqa: ANN001
         """Names a letter or two off: two words close to the full name of someone with several credits, or
@@ -1063,6 +1108,13 @@ def _audience(words: list[str]) -> list[tuple[int, int, str]]:
     return out
 
 
+# Phrases that name a person through a movie they directed ("the guy who made X").
+_MAKER_CUES = _by_first_word(("from the director of", "by the director of", "the director of", "director of",
+                              "same director as", "directed by the guy who did", "the guy who made",
+                              "the guy who directed", "the man who made", "the woman who made", "the person who made",
+                              "the people who made", "whoever made", "whoever directed", "the one who made",
+                              "the filmmaker behind", "the director behind", "the guy behind", "the maker of",
+                              "the makers of", "from the maker of", "from the makers of", "who made", "who directed"))
 _AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
 _CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
 _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for".split())
