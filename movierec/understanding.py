@@ -92,11 +92,15 @@ NEGATION_CUES = (
     "not really a fan of", "never liked", "never been a fan of",
     "rather not", "allergic to", "less of", "no", "not", "nothing", "none of", "none", "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
-    "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero")
+    "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero", "didnt", "dont",
+    "doesnt")
 # Cue words that negate nothing in these phrases ("not sure", "I don't mind horror").
 NOT_NEGATIONS = ("not sure", "no idea", "not picky", "not fussy", "no preference", "not bad", "no matter",
                  "not only", "no problem", "no worries", "not much", "cant wait", "cant decide", "cant choose",
-                 "cannot decide", "cant pick", "no rush", "not that")
+                 "cannot decide", "cant pick", "no rush", "not that", "dont mind", "dont know", "didnt know",
+                 "dont think", "didnt think", "dont have", "didnt have", "dont care if", "dont care what",
+                 "dont care which", "doesnt matter", "dont remember", "didnt realize", "didnt realise", "dont get",
+                 "dont see", "didnt see", "dont watch", "doesnt have to", "dont need")
 # Cues written after what they negate ("that whole fantasy thing just isn't for me"): the scope
 # runs back to the clause's start.
 POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not for me", "not for me",
@@ -751,7 +755,10 @@ class Understander:
             keywords=tuple(dict.fromkeys(keywords)), excluded_keywords=tuple(dict.fromkeys(excluded_keywords)),
             examples=tuple(dict.fromkeys(r for r in examples if r not in excluded_movies)),
             excluded_movies=tuple(dict.fromkeys(excluded_movies)), people=tuple(dict.fromkeys(people)),
-            excluded_people=tuple(dict.fromkeys(excluded_people)), year_min=year_min, year_max=year_max,
+            # A person both excluded and asked for ("they don't make actors like De Niro anymore, so one of
+            # the De Niro films") is asked for.
+            excluded_people=tuple(dict.fromkeys(p for p in excluded_people if p not in people)),
+            year_min=year_min, year_max=year_max,
             runtime_min=runtime_min, runtime_max=runtime_max, languages=tuple(dict.fromkeys(languages)),
             excluded_languages=tuple(dict.fromkeys(c for c in excluded_languages if c not in languages)),
             for_kids=for_kids, readings=_kept_readings(readings, genres, excluded_genres, for_kids))
