@@ -384,6 +384,7 @@ class Understander:
         self.surnames.finish()
         self.full_names = full_names
         # First names that one well-known person holds ("Keanu", "Denzel"): a short form people use.
+        known_surnames = {_surname(k) for k, count in credits.items() if count >= 3}
         by_first: dict[str, list[str]] = {}
         for key, count in credits.items():
             if count >= 5:
@@ -393,7 +394,7 @@ class Understander:
             if len(first) >= 4 and first not in self.vocabulary and (
                 len(keys) == 1 or sorted((credits[k] for k in keys), reverse=True)[1] * 3 <=
                 max(credits[k] for k in keys))
-            and not any(first == _surname(k) for k in full_names if credits[k] >= 3)}
+            and first not in known_surnames}
         # Misspelt names are looked up among the people with several credits ("denzel washinton").
         prominent = [k for k, c in credits.items() if c >= 3]
         self.prominent_by_first: dict[str, list[str]] = {}
