@@ -364,9 +364,16 @@ class Understander:
                 if len(key.split()) >= 2:
                     full_names.setdefault(key, name)
                     credits[key] = credits.get(key, 0) + 1
+        short_forms: dict[str, set[str]] = {}
         for key, name in full_names.items():
             self.people.add(key, name)
             self.people.add(key + "s", name)
+            for short in _short_forms(key):  # "samuel jackson", "robert downey"
+                short_forms.setdefault(short, set()).add(name)
+        for short, names in short_forms.items():
+            if len(names) == 1 and short not in full_names:
+                self.people.add(short, next(iter(names)))
+                self.people.add(short + "s", next(iter(names)))
         self.people.finish()
         # Surnames ("Spielberg", "De Niro") -> the person, when one person dominates the name's credits.
         by_surname: dict[str, list[str]] = {}
@@ -458,7 +465,7 @@ class Understander:
             return True
 
         # "the director of Jaws", "the guy who made Alien": that movie's director.
-        for start, end, name in self._directors_of_titles(words, cased):
+        for start, end, name in (*self._directors_of_titles(words, cased), *self._stars_of_titles(words, cased)):
             claim(start, end, "person", name)
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(marks):
@@ -573,6 +580,24 @@ class Understander:
             directors = [d for r in hit[2] for d in self.movies[r].directors]
             if directors:
                 out.append((cue_start, hit[1], directors[0]))
+        return out
+
+    def _stars_of_titles(self, words: list[str], cased: dict[int, bool]) -> list[tuple[int, int, str]]:
+        """(start, end, actor) where an actor is named through a movie they led: "the guy from Gladiator",
+        "whoever starred in Titanic": the movie's first-billed actor."""
+        out = []
+        for cue_start, cue_end in _phrases(words, _STAR_CUES):
+            first = cue_end
+            while first < len(words) and words[first] in ("the", "movie", "film", "that"):
+                if words[first] == "the" and first + 1 < len(words) and words[first + 1] not in ("movie", "film"):
+                    break
+                first += 1
+            hit = self._title_at(words, first, [False] * len(words))
+            if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False)):
+                continue
+            cast = [m.cast[0] for m in (self.movies[r] for r in hit[2]) if m.cast]
+            if cast:
+                out.append((cue_start, hit[1], cast[0]))
         return out
 
     def _first_names(self, words: list[str], cased: dict[int, bool], claim) -> None:  # noqa: ANN001
@@ -957,6 +982,19 @@ def _keyword_genres(movies: Sequence[Movie], genres: Sequence[str], share: float
     return out
 
 
+def _short_forms(key: str) -> list[str]:
+    """A normalised full name as people also write it: without a middle initial or name ("samuel l
+    jackson" -> "samuel jackson") or a suffix ("robert downey jr" -> "robert downey")."""
+    parts = key.split()
+    out = []
+    if len(parts) >= 3 and parts[-1] in ("jr", "sr", "ii", "iii"):
+        parts = parts[:-1]
+        out.append(" ".join(parts))
+    if len(parts) == 3 and parts[1] not in _SURNAME_PARTICLES:
+        out.append(f"{parts[0]} {parts[2]}")
+    return out
+
+
 def _surname(key: str) -> str:
     """A normalised full name's surname, with its particle: "robert de niro" -> "de niro"."""
     parts = key.split()
@@ -1123,10 +1161,18 @@ _MAKER_CUES = _by_first_word(("from the director of", "by the director of", "the
                               "the people who made", "whoever made", "whoever directed", "the one who made",
                               "the filmmaker behind", "the director behind", "the guy behind", "the maker of",
                               "the makers of", "from the maker of", "from the makers of", "who made", "who directed"))
+# Phrases that name an actor through a movie they led ("the guy from X").
+_STAR_CUES = _by_first_word(("the guy from", "that guy from", "the actor from", "that actor from", "the actress from",
+                             "that actress from", "the man from", "the woman from", "the girl from", "the lady from",
+                             "the star of", "the lead from", "the lead in", "the lead of", "the one from",
+                             "whoever starred in", "who starred in", "whoever was in", "the same actor as",
+                             "the same star as", "the hero of", "the hero from"))
 _AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
 _CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
-_PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for".split())
-_PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures".split())
+_PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for from some "
+                           "any more old classic early late".split())
+_PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures pls please stuff "
+                          "classic classics marathon joint joints".split())
 _FAMILY_NEXT = frozenset("night movie movies film films flick flicks fun comedy comedies friendly evening afternoon "
                          "day time pick viewing outing".split())
 

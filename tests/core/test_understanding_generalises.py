@@ -153,3 +153,35 @@ def test_misspelt_cues_are_read(understander: Understander) -> None:
 def test_readings_say_where_a_constraint_came_from(understander: Understander) -> None:
     u = understander.understand("something for my 6 yr old, a tight 90")
     assert ("for kids", "6 yr old") in u.readings and ("at most 90 min", "a tight 90") in u.readings
+
+
+def _movie(i: int, title: str, directors: tuple[str, ...], cast: tuple[str, ...]) -> Movie:
+    return Movie(movie_id=i, title=title, year=2000 + i, genres=("Drama",), directors=directors, cast=cast)
+
+
+@pytest.fixture(scope="module")
+def made_up() -> Understander:
+    """A made-up catalogue: Ada Quillfeather directs, Samuel Q. Brightwater Jr. and Noor Vantongeren act."""
+    films = [_movie(1, "The Glass Orchard", ("Ada Quillfeather",), ("Samuel Q. Brightwater Jr.", "Noor Vantongeren")),
+             _movie(2, "Lantern Season", ("Ada Quillfeather",), ("Noor Vantongeren",)),
+             _movie(3, "Copper Tide", ("Ada Quillfeather",), ("Samuel Q. Brightwater Jr.",)),
+             _movie(4, "Harbour Lights", ("Ivo Renn",), ("Noor Vantongeren", "Samuel Q. Brightwater Jr.")),
+             _movie(5, "North of Nowhere", ("Ivo Renn",), ("Noor Vantongeren",)),
+             _movie(6, "Paper Kites", ("Ivo Renn",), ("Noor Vantongeren",))]
+    return Understander(films)
+
+
+@pytest.mark.parametrize("prompt, person", [
+    ("a film with samuel brightwater", "Samuel Q. Brightwater Jr."),
+    ("something with samuel q brightwater", "Samuel Q. Brightwater Jr."),
+    ("from the director of The Glass Orchard", "Ada Quillfeather"),
+    ("the guy who made Paper Kites", "Ivo Renn"),
+    ("something with the guy from Copper Tide", "Samuel Q. Brightwater Jr."),
+    ("whoever starred in Lantern Season", "Noor Vantongeren"),
+    ("a quillfeather film please", "Ada Quillfeather"),
+    ("vantongeren pls", "Noor Vantongeren"),
+    ("anything with Noor", "Noor Vantongeren"),
+])
+def test_people_named_the_ways_people_name_them(made_up: Understander, prompt: str, person: str) -> None:
+    u = made_up.understand(prompt)
+    assert u.people == (person,) and u.examples == (), (prompt, u)
