@@ -658,7 +658,7 @@ class Understander:
         runtime_min = runtime_max = None
         kids_present = kids_negated = adult = False
         mood_skip: set[int] = set()
-        # genre -> (wished, wished by its name, excluded, excluded by its name, excluded softly only)
+        # genre -> whether a wish named it; genre -> its exclusions as (by its name, softened only, words)
         wished: dict[str, bool] = {}
         unwished: dict[str, list[tuple[bool, bool, str]]] = {}
 
@@ -681,7 +681,7 @@ class Understander:
                 (excluded_keywords if s.negated else keywords).append(s.value)  # type: ignore[arg-type]
                 if s.negated:
                     mood_skip |= positions
-                    concept = self.keyword_genres.get(s.value)  # type: ignore[arg-type]
+                    concept = self.keyword_genres.get(str(s.value))
                     if concept:
                         unwished.setdefault(concept, []).append((False, s.soft, phrase(s)))
             elif s.kind == "title":
@@ -710,7 +710,8 @@ class Understander:
                     if low is None and high is not None:
                         low, high = high + 1, None
                     elif high is None and low is not None:
-                        low, high = None, low - 1
+                        below = low - 1
+                        low, high = None, below
                     else:
                         continue
                 if low is not None:
@@ -721,6 +722,7 @@ class Understander:
                     readings.setdefault(_years_text(low, high), phrase(s))
                 mood_skip |= positions
             elif s.kind == "runtime":
+                how: str
                 (low, high), how = s.value  # type: ignore[misc]
                 if s.negated:
                     if high is None and low is not None:  # "not too long", "can't sit still for more than 90"
