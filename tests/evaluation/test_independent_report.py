@@ -85,3 +85,23 @@ def test_the_plot_is_written(tmp_path: Path) -> None:
     path = tmp_path / INDEPENDENT_PLOT
     plot(entry()["scores"]["by_kind"], path, "independent requests")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_held_out_authors_have_their_own_section() -> None:
+    from movierec.evaluation.report import holdout_section
+
+    held = entry(horror=1)
+    held["families"] = {"dev": 0, "test": 14}
+    lines = holdout_section({"independent_holdout": held})
+    text = "\n".join(lines)
+    assert lines[0] == "### Held-out authors" and "never tuned on" in text
+    assert "| negation | 0.80 | 0.80 | 0.96 | 0.96 |" in lines and "**1** returned a Horror film" in text
+    assert holdout_section({}) == []
+
+
+def test_every_held_out_family_is_a_test_family() -> None:
+    from movierec.evaluation.independent_requests import HOLDOUT_FOLDER, load_requests
+
+    held = load_requests(HOLDOUT_FOLDER)
+    assert len(held) >= 200 and {r.kind for r in held} == set(KINDS)
+    assert len({r.author for r in held}) == 2
