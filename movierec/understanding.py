@@ -65,7 +65,8 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
 KID_WORDS = ("little ones", "little one", "little kids", "kids", "kid", "kiddos", "kiddo", "children", "child",
              "childrens", "grandkids", "grandkid", "grandchildren", "toddler", "toddlers", "youngsters",
              "youngest", "preschooler", "preschoolers", "tots", "kiddie", "kiddy", "kiddies", "family",
-             "kid friendly", "family friendly", "child friendly", "babysitting", "babysit", "sleepover")
+             "kid friendly", "family friendly", "child friendly", "babysitting", "babysit", "sleepover",
+             "all ages", "g rated", "rated g", "rated pg", "pg rated", "suitable for children")
 # People who are children only when an age says so ("my nephew just turned eight").
 RELATIVE_WORDS = frozenset("son sons daughter daughters nephew nephews niece nieces godson goddaughter grandson "
                            "granddaughter twins cousin cousins boy boys girl girls stepson stepdaughter "
@@ -89,7 +90,7 @@ NEGATION_CUES = (
     "had enough of", "had enough", "seen enough", "enough of", "had our fill of", "had my fill of",
     "burnt out on", "burned out on", "spare me", "keep away from", "stay away from", "keeping away from",
     "staying away from", "steer clear of", "steering clear of", "pass on", "dont care for", "didnt care for",
-    "not really a fan of", "never liked", "never been a fan of",
+    "not really a fan of", "never liked", "never been a fan of", "enough with", "less",
     "rather not", "allergic to", "less of", "no", "not", "nothing", "none of", "none", "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
     "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero", "didnt", "dont",
@@ -106,12 +107,14 @@ NOT_NEGATIONS = ("not sure", "no idea", "not picky", "not fussy", "no preference
 POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not for me", "not for me",
                        "not my thing", "not my cup of tea", "no thanks", "no thank you", "is a no", "are a no",
                        "is out", "are out", "off the table", "bores me", "bore me", "turns me off", "turn me off",
-                       "i can do without", "can do without", "gets old")
+                       "i can do without", "can do without", "gets old", "off limits", "is off limits",
+                       "are off limits", "out of the question", "not an option", "a no go", "a hard no",
+                       "hard pass", "is banned", "are banned")
 # A cue whose object is a pronoun ("can't stand them") negates what the clause named before it.
 PRONOUNS = frozenset("them it those these that".split())
 # Softeners: "not too gory" next to a wish for the genre ("scary movies") tempers it, it does not exclude it.
 SOFT_NEGATIONS = frozenset(("not too", "not so", "nothing too"))
-SCOPE_ENDS = frozenset("but though although however yet instead rather just so because while whereas".split())
+SCOPE_ENDS = frozenset("but though although however yet instead rather just so because while whereas more".split())
 EXAMPLE_CUES = ("something like", "similar to", "such as", "in the vein of", "reminds me of", "as good as",
                 "along the lines of", "same as", "like", "liked", "loved", "love", "enjoyed", "enjoy", "fan of",
                 "seen", "watched", "favorite", "favourite", "favorites", "favourites", "including")
@@ -1061,7 +1064,9 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     """Each negation's scope. A cue negates up to the next clause boundary ("no wizards or dragons"); a
     cue whose object is a pronoun ("can't stand them") and a cue written after what it negates ("that
     fantasy thing isn't for me") negate back to the clause's start."""
-    boundaries = sorted(i for i, w in enumerate(words) if w in SCOPE_ENDS or w == "|")
+    # "less romance, more action" ends a scope at "more"; "for more than 90 minutes" does not.
+    boundaries = sorted(i for i, w in enumerate(words) if (w in SCOPE_ENDS and not (
+        w == "more" and words[i + 1:i + 2] == ["than"])) or w == "|")
     not_cues = {start for start, _ in _phrases(words, _NOT_NEGATIONS)}
     out = []
     for cue_start, cue_end in _phrases(words, _NEGATIONS):
@@ -1081,6 +1086,9 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     for cue_start, cue_end in _phrases(words, _POSTPOSED):
         back = max((b for b in clause_starts if b < cue_start), default=-1)
         out.append(_Scope(cue_start, cue_end, back + 1, cue_start))
+    for i, w in enumerate(words):  # "a romance-free comedy", "gore free please": what comes right before
+        if w == "free" and i and words[i - 1] not in FILLER and words[i - 1] != "|":
+            out.append(_Scope(i, i + 1, max(0, i - 2), i))
     return out
 
 
@@ -1189,7 +1197,9 @@ _ERAS = {("golden", "age"): (None, 1960), ("silent", "era"): (None, 1929), ("sil
          ("new", "hollywood"): (1967, 1980), ("black", "and", "white"): (None, 1960),
          ("black", "n", "white"): (None, 1960), ("b", "and", "w"): (None, 1960), ("b", "w"): (None, 1960),
          ("old", "school"): (None, 1979), ("really", "old"): (None, 1969), ("very", "old"): (None, 1969),
-         ("super", "old"): (None, 1969)}
+         ("super", "old"): (None, 1969), ("old", "hollywood"): (None, 1960), ("classic", "hollywood"): (None, 1960),
+         ("this", "century"): (2000, None), ("last", "century"): (None, 1999),
+         ("turn", "of", "the", "century"): (1995, 2005)}
 _ERAS_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
 for _era in sorted(_ERAS, key=len, reverse=True):
     _ERAS_BY_FIRST.setdefault(_era[0], []).append(_era)
@@ -1223,6 +1233,11 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             out.append((i - 1 if prev == "the" else i, i + len(era), _ERAS[era], False))
             i += len(era)
             continue
+        recent = _last_years(words, i, newest_year)
+        if recent:
+            out.append((i, i + recent[0], (recent[1], None), True))
+            i += recent[0]
+            continue
         if m:
             century = int(m.group(1) or 0) * 100 or (1900 if int(m.group(2)) >= 2 else 2000)
             start = century + int(m.group(2)) * 10
@@ -1242,6 +1257,10 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and _YEAR.fullmatch(nxt[1]):
                 out.append((i - 1, i + 3, (year, int(nxt[1])), True))
                 i += 3
+                continue
+            if w[0].isdigit() and i + 1 < len(words) and _YEAR.fullmatch(words[i + 1]) and int(words[i + 1]) > year:
+                out.append((i - 1 if prev == "from" else i, i + 2, (year, int(words[i + 1])), True))  # "1990-2000"
+                i += 2
                 continue
             onwards = next((c for c in _ONWARDS if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
             earlier = next((c for c in _OR_EARLIER if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
@@ -1292,6 +1311,26 @@ def _joined_decades(words: list[str], found: list[tuple[int, int, tuple[int | No
     return out
 
 
+def _last_years(words: list[str], i: int, newest_year: int) -> tuple[int, int] | None:
+    """(words used, first year) of "the last 10 years", "past few years", "the last decade", "recent years"
+    at words[i], counted back from the catalogue's newest year."""
+    if words[i] not in ("last", "past", "recent"):
+        return None
+    rest = words[i + 1:i + 4]
+    if words[i] == "recent" and rest[:1] == ["years"]:
+        return 2, newest_year - 5
+    if rest[:1] in (["decade"], ["ten"]) or rest[:2] == ["10", "years"]:
+        return (2 if rest[:1] == ["decade"] else 3), newest_year - 10
+    count = int(rest[0]) if rest[:1] and rest[0].isdigit() else _SMALL_NUMBERS.get(rest[0] if rest else "", 0)
+    if rest[:2] in (["few", "years"], ["couple", "years"]):
+        return 3, newest_year - 4
+    if rest[:3] == ["couple", "of", "years"]:
+        return 4, newest_year - 3
+    if count and rest[1:2] == ["years"] and count <= 30:
+        return 3, newest_year - count
+    return None
+
+
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "fifteen": 15,
                  "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
                  "eighty": 80, "ninety": 90, "hundred": 100, "couple": 2}
@@ -1308,12 +1347,18 @@ _APPROX_AFTER = (("ish",), ("or", "so"), ("give", "or", "take"))
 _UNITS = {"h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "m": 1, "min": 1, "mins": 1, "minute": 1,
           "minutes": 1}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
+_HOURS_MINUTES = re.compile(r"(\d)h(\d\d)m?")  # "1h45"
+# "not too long", "nothing overly long", "not a long one": the words before "long" that make it a length
+_LONG_BEFORE = frozenset("too very really so overly super crazy a anything something that".split())
 
 
 def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     """(minutes, words used) of a duration starting at words[i]: "90 minutes", "2 hours", "an hour and a half",
     "two hours", "1h30", "an hour and forty minutes", "a couple of hours", "a tight 90"; None if there is none."""
     w = words[i] if i < len(words) else ""
+    hm = _HOURS_MINUTES.fullmatch(w)
+    if hm:
+        return int(hm.group(1)) * 60 + int(hm.group(2)), 1
     m = _DURATION.fullmatch(w) if w[:1].isdigit() else None
     if m:
         value, unit, used = float(m.group(1)), m.group(2), 1
@@ -1342,6 +1387,8 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     rest = words[i + used:i + used + 4]
     if _UNITS[unit] == 60 and rest[:3] == ["and", "a", "half"]:
         minutes, used = minutes + 30, used + 3
+    elif _UNITS[unit] == 60 and rest[:1] and rest[0].isdigit() and len(rest[0]) == 2 and int(rest[0]) < 60:
+        minutes, used = minutes + int(rest[0]), used + 1 + (rest[1:2] in (["min"], ["mins"], ["minutes"]))
     elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3:
         extra = int(rest[1]) if rest[1].isdigit() else _NUMBER_WORDS.get(rest[1], 0)
         if extra >= 20 and rest[2] in _SMALL_NUMBERS and len(rest) >= 4:  # "an hour and forty five minutes"
@@ -1402,7 +1449,7 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
             continue
         if w in ("short", "shorter", "quick"):
             out.append((i, i + 1, (None, 95), "word"))
-        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in ("too", "very", "really", "so"):
+        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in _LONG_BEFORE:
             # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
             out.append((i, i + 1, (120, None), "word"))
         i += 1

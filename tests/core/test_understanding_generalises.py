@@ -185,3 +185,38 @@ def made_up() -> Understander:
 def test_people_named_the_ways_people_name_them(made_up: Understander, prompt: str, person: str) -> None:
     u = made_up.understand(prompt)
     assert u.people == (person,) and u.examples == (), (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, wanted, excluded", [
+    ("a romance-free comedy please", ("Comedy",), ("Romance",)),
+    ("westerns are off limits tonight", (), ("Western",)),
+    ("less romance, more action", ("Action",), ("Romance",)),
+    ("enough with the horror", (), ("Horror",)),
+])
+def test_more_ways_to_say_no(understander: Understander, prompt: str, wanted: tuple[str, ...],
+                             excluded: tuple[str, ...]) -> None:
+    u = understander.understand(prompt)
+    assert u.genres == wanted and u.excluded_genres == excluded, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, low, high", [
+    ("something from the last 10 years", -10, None), ("from the past decade", -10, None),
+    ("a film made this century", 2000, None), ("anything from 1995-2005", 1995, 2005),
+    ("nothing from last century", 2000, None),
+])
+def test_relative_and_written_out_eras(understander: Understander, prompt: str, low: int | None,
+                                       high: int | None) -> None:
+    u = understander.understand(prompt)
+    low = understander.newest_year + low if low is not None and low < 0 else low
+    assert (u.year_min, u.year_max) == (low, high), prompt
+
+
+@pytest.mark.parametrize("prompt, high", [("something under 1h45", 105), ("a thriller, 1hr 30 max", 90),
+                                          ("not a long one please", 120)])
+def test_hours_and_minutes_together(understander: Understander, prompt: str, high: int) -> None:
+    assert understander.understand(prompt).runtime_max == high, prompt
+
+
+def test_a_rating_for_children_is_a_kids_request(understander: Understander) -> None:
+    assert understander.understand("a G-rated movie").for_kids
+    assert understander.understand("something suitable for all ages").for_kids
