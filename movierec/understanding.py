@@ -109,7 +109,13 @@ POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not 
                        "is out", "are out", "off the table", "bores me", "bore me", "turns me off", "turn me off",
                        "i can do without", "can do without", "gets old", "off limits", "is off limits",
                        "are off limits", "out of the question", "not an option", "a no go", "a hard no",
-                       "hard pass", "is banned", "are banned")
+                       "hard pass", "is banned", "are banned",
+                       # a verdict on a movie named before it ("Titanic was so boring")
+                       *(f"{verb} {adverb}{verdict}" for verb in ("was", "is", "were", "are")
+                         for adverb in ("", "so ", "pretty ", "really ")
+                         for verdict in ("boring", "terrible", "awful", "bad", "overrated", "dumb", "stupid", "lame",
+                                         "horrible", "disappointing", "a letdown", "not good", "not great",
+                                         "not that good", "not very good", "too slow", "a waste of time")))
 # A cue whose object is a pronoun ("can't stand them") negates what the clause named before it.
 PRONOUNS = frozenset("them it those these that".split())
 # Softeners: "not too gory" next to a wish for the genre ("scary movies") tempers it, it does not exclude it.
@@ -307,6 +313,16 @@ def _language_names(codes: set[str]) -> dict[str, set[str]]:
     return names
 
 
+# Names the press and fans use for well-known people, resolved only when the person is in the catalogue.
+NICKNAMES = {"the rock": "Dwayne Johnson", "arnie": "Arnold Schwarzenegger",
+             "rdj": "Robert Downey Jr.", "slj": "Samuel L. Jackson", "marty": "Martin Scorsese",
+             "leo": "Leonardo DiCaprio", "scarjo": "Scarlett Johansson", "jlaw": "Jennifer Lawrence",
+             "j law": "Jennifer Lawrence", "the coens": "Joel Coen",
+             "the coen brothers": "Joel Coen", "coen brothers": "Joel Coen", "the wachowskis": "Lana Wachowski",
+             "wachowski siblings": "Lana Wachowski", "jlo": "Jennifer Lopez", "j lo": "Jennifer Lopez",
+             "bruce lee": "Bruce Lee", "jcvd": "Jean-Claude Van Damme", "van damme": "Jean-Claude Van Damme",
+             "tarantino": "Quentin Tarantino"}
+
 # Particles that belong to a surname ("Robert De Niro" -> "de niro").
 _SURNAME_PARTICLES = frozenset("de da del della di van von der le la du st mac".split())
 
@@ -391,6 +407,11 @@ class Understander:
             if len(surname) > 3 and ((top >= 2 and not runner_up) or (top >= 3 and top >= 2 * runner_up)):
                 self.surnames.add(surname, full_names[keys[0]])
                 self.surnames.add(surname + "s", full_names[keys[0]])
+        present = {name for name in full_names.values()}
+        for nickname, name in NICKNAMES.items():
+            if name in present and normalise(nickname) not in full_names:
+                self.surnames.add(normalise(nickname), name)
+                self.surnames.add(normalise(nickname) + "s", name)
         self.surnames.finish()
         self.full_names = full_names
         # First names that one well-known person holds ("Keanu", "Denzel"): a short form people use.
@@ -563,7 +584,7 @@ class Understander:
                 everyday = any(w in self.vocabulary or w.rstrip("s") in self.vocabulary for w in words[start:end])
                 introduced = (start and words[start - 1] in _PERSON_BEFORE) or (
                     end < len(words) and words[end] in _PERSON_AFTER)
-                if everyday or cased.get(start, False) or not introduced:
+                if everyday or not introduced:
                     continue
             claim(start, end, "person", names[0])
 

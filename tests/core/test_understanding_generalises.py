@@ -220,3 +220,11 @@ def test_hours_and_minutes_together(understander: Understander, prompt: str, hig
 def test_a_rating_for_children_is_a_kids_request(understander: Understander) -> None:
     assert understander.understand("a G-rated movie").for_kids
     assert understander.understand("something suitable for all ages").for_kids
+
+
+def test_nicknames_resolve_only_to_people_in_the_catalogue() -> None:
+    films = [_movie(i, f"Street Film {i}", ("Martin Scorsese",), ("Ann Other",)) for i in range(1, 4)]
+    u = Understander(films)
+    assert u.understand("Dig out one of Marty's films").people == ("Martin Scorsese",)
+    # Not in this catalogue: the nickname means nobody.
+    assert u.understand("an Arnie movie").people == ()
