@@ -471,7 +471,8 @@ class Understander:
                 for i in range(start, end):
                     taken[i] = True
 
-        cased = _title_cased_positions(original)
+        tokens = _word_tokens(original)
+        cased = {position: token[:1].isupper() or token[:1].isdigit() for position, token in tokens}
         marks = _year_marks(original)
         stated = _stated_years(marks, words)
         people = self.people.find(text)
@@ -535,7 +536,7 @@ class Understander:
             phrase = " ".join(words[start:end])
             claim(start, end, "genre", tuple(g for group in genres for g in group),  # type: ignore[attr-defined]
                   phrase in self.genre_names)
-        possessive = _possessive_positions(original)
+        possessive = {position for position, token in tokens if token.lower().endswith("'s")}
         for start, end, codes in self.language_words.find(text):
             if start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and start - 1 not in possessive and not (
                     end < len(words) and words[end] in ("subtitles", "subs", "subtitled", "dub", "dubbed")):
@@ -905,16 +906,6 @@ _YEAR_RUN_ENDS = frozenset(("|", "and", "or", "also"))
 
 _COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".split())
-
-
-def _title_cased_positions(original: str) -> dict[int, bool]:
-    """prompt_words position -> whether the word was capitalised (or a number) in the original text."""
-    return {position: token[:1].isupper() or token[:1].isdigit() for position, token in _word_tokens(original)}
-
-
-def _possessive_positions(original: str) -> set[int]:
-    """prompt_words positions of words written as possessives ("my mum's English")."""
-    return {position for position, token in _word_tokens(original) if token.lower().endswith(("'s", "\u2019s"))}
 
 
 def _word_tokens(original: str) -> list[tuple[int, str]]:
