@@ -908,6 +908,11 @@ _COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", 
 _SMALL_WORDS = frozenset("a an the of and or in on at to for with from by vs".split())
 
 
+def _title_cased_positions(original: str) -> dict[int, bool]:
+    """prompt_words position -> whether the word was capitalised (or a number) in the original text."""
+    return {position: token[:1].isupper() or token[:1].isdigit() for position, token in _word_tokens(original)}
+
+
 def _word_tokens(original: str) -> list[tuple[int, str]]:
     """(prompt_words position, the original token it comes from) for every normalised word."""
     out = []
