@@ -74,8 +74,10 @@ RELATIVE_WORDS = frozenset("son sons daughter daughters nephew nephews niece nie
 ADULT_WORDS = ("grown ups", "grown up", "grownups", "grownup", "adults only", "adults", "adult", "mature",
                "r rated", "for grown ups")
 # After a word for children, these say the children will not be watching ("the kids are at grandma's").
-KIDS_AWAY_AFTER = frozenset("asleep sleeping sleep bed away out gone at school".split())
-KIDS_AWAY_BEFORE = frozenset("once after when until till before since without".split())
+KIDS_AWAY_AFTER = frozenset("asleep sleeping sleep bed away out gone at school grown older teenagers teens "
+                            "moved left".split())
+# Also a speaker's own childhood: "I loved it as a kid", "when I was a child".
+KIDS_AWAY_BEFORE = frozenset("once after when until till before since without as was were".split())
 
 # Written as `normalise` leaves them (no apostrophes); longer cues first. A cue opens a scope that
 # runs forward to the clause's end.

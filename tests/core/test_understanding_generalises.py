@@ -228,3 +228,13 @@ def test_nicknames_resolve_only_to_people_in_the_catalogue() -> None:
     assert u.understand("Dig out one of Marty's films").people == ("Martin Scorsese",)
     # Not in this catalogue: the nickname means nobody.
     assert u.understand("an Arnie movie").people == ()
+
+
+@pytest.mark.parametrize("prompt", ["I loved Toy Story as a kid", "I watched it when I was a child",
+                                    "my kids are grown up now, something for us"])
+def test_the_speakers_own_childhood_is_not_an_audience(understander: Understander, prompt: str) -> None:
+    assert not understander.understand(prompt).for_kids, prompt
+
+
+def test_children_and_adults_together_are_a_kids_request(understander: Understander) -> None:
+    assert understander.understand("a movie for kids as well as adults").for_kids
