@@ -92,7 +92,10 @@ NEGATION_CUES = (
     "had enough of", "had enough", "seen enough", "enough of", "had our fill of", "had my fill of",
     "burnt out on", "burned out on", "spare me", "keep away from", "stay away from", "keeping away from",
     "staying away from", "steer clear of", "steering clear of", "pass on", "dont care for", "didnt care for",
-    "not really a fan of", "never liked", "never been a fan of", "enough with", "less",
+    "not really a fan of", "never liked", "never been a fan of", "enough with", "less", "cant abide",
+    "cannot abide", "not partial to", "no wish to see", "no desire to see", "sooner not", "draw the line at",
+    "not one for", "spare us", "not looking for", "not after", "not in the market for", "absolutely not",
+    "definitely not", "anything apart from", "apart from", "aside from", "anything bar", "keep it free of",
     "rather not", "allergic to", "less of", "no", "not", "nothing", "none of", "none", "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
     "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero", "didnt", "dont",
@@ -111,7 +114,11 @@ POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not 
                        "is out", "are out", "off the table", "bores me", "bore me", "turns me off", "turn me off",
                        "i can do without", "can do without", "gets old", "off limits", "is off limits",
                        "are off limits", "out of the question", "not an option", "a no go", "a hard no",
-                       "hard pass", "is banned", "are banned",
+                       "hard pass", "is banned", "are banned", "doesnt appeal", "dont appeal",
+                       "leaves me cold", "leave me cold", "not my sort of thing", "not my kind of thing",
+                       "not for us", "isnt for us", "arent for us", "is mid", "are mid", "is cringe", "are cringe",
+                       "is trash", "aint it", "is not it", "a miss", "gives me the ick", "give me the ick",
+                       "is a pass", "are a pass", "makes me cringe",
                        # a verdict on a movie named before it ("Titanic was so boring")
                        *(f"{verb} {adverb}{verdict}" for verb in ("was", "is", "were", "are")
                          for adverb in ("", "so ", "pretty ", "really ")
@@ -346,6 +353,8 @@ class Understander:
             kept = tuple(g for g in genres if g in self.genres)
             if kept:
                 self.genre_words.add(normalise(word), kept)
+                if not word.endswith(("s", "y", "ic", "ed", "al", "ing")) and normalise(word) + "s" not in GENRE_WORDS:
+                    self.genre_words.add(normalise(word) + "s", kept)  # "romcoms", "slashers"
         for lower, genre in known.items():
             if genre != "Foreign":  # "foreign" asks for a language other than English (see understand)
                 self.genre_words.add(normalise(lower), (genre,))
@@ -552,6 +561,9 @@ class Understander:
         if foreign is not None:
             claim(foreign, foreign + 1, "foreign", True)
         scopes = _negation_scopes(words, spans)
+        # A cue's own words ("not a fan", "steer well clear") name no catalogue keyword.
+        spans = [s for s in spans if s.kind != "keyword" or not any(
+            sc.cue_start <= s.start < sc.cue_end for sc in scopes)]
         _mark_negations(spans, scopes)
         return self._assemble(words, spans, scopes)
 
@@ -560,7 +572,9 @@ class Understander:
         catalogue does not know, close to a word the stage reads (same first letter)."""
         out = list(words)
         for i, w in enumerate(words):
-            if w == "then" and i and words[i - 1] in _COMPARATIVES:
+            if w in _SHORTHAND and not (w == "w" and words[i + 1:i + 2] == ["o"]):  # "w/o" is without
+                out[i] = _SHORTHAND[w]
+            elif w == "then" and i and words[i - 1] in _COMPARATIVES:
                 out[i] = "than"
             elif len(w) >= 5 and w not in self.vocabulary and w not in self.correctable and w.isalpha():
                 hit = process.extractOne(w, self._correctable_by_first.get(w[0], ()), scorer=fuzz.ratio,
@@ -695,7 +709,10 @@ class Understander:
         for s in spans:
             positions = set(range(s.start, s.end))
             if s.kind == "genre":
-                for g in s.value:  # type: ignore[attr-defined]
+                # "no rom-coms" excludes romances, not every comedy: a negated word for two genres at once
+                # excludes the first (the more specific).
+                named: tuple[str, ...] = s.value[:1] if s.negated else s.value  # type: ignore[index,assignment]
+                for g in named:
                     if s.negated:
                         unwished.setdefault(g, []).append((s.strong, s.soft, phrase(s)))
                     else:
@@ -948,17 +965,33 @@ def _by_first_word(phrases: Sequence[str]) -> dict[str, list[list[str]]]:
                                 _longest_first(KID_WORDS), _longest_first(ADULT_WORDS), SMALL_TALK))
 
 
-def _phrases(words: list[str], by_first: dict[str, list[list[str]]]) -> list[tuple[int, int]]:
-    """(start, end) of the first phrase (in its list's order) that starts at each word position."""
+def _phrases(words: list[str], by_first: dict[str, list[list[str]]],
+             skip: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """(start, end) of the first phrase (in its list's order) that starts at each word position; words in
+    `skip` may stand between a phrase's words ("steer well clear of", "can't really stand")."""
     out = []
     for i, word in enumerate(words):
         for parts in by_first.get(word, ()):
-            if words[i:i + len(parts)] == parts:
-                out.append((i, i + len(parts)))
+            j = i + 1
+            for part in parts[1:]:
+                while j < len(words) and words[j] != part and words[j] in skip:
+                    j += 1
+                if j >= len(words) or words[j] != part:
+                    break
+                j += 1
+            else:
+                out.append((i, j))
                 break
     return out
 
 
+# Adverbs people put inside a negation ("steer well clear of", "not really into", "can't really stand").
+_CUE_ADVERBS = frozenset("really particularly very well totally just honestly actually exactly so even truly "
+                         "completely absolutely entirely much quite".split())
+# Verdicts that negate the clause before them when they stand alone ("horror? pass").
+# ("no" and "nope" alone are left out: after "have you seen X?" they answer the question.)
+_ALONE = _by_first_word(("pass", "no thanks", "not a fan", "hard pass", "no way", "not for me", "not interested",
+                         "please no", "no please"))
 _CUE_WORDS = frozenset(c for c in NEGATION_CUES if " " not in c) | SCOPE_ENDS
 _EXAMPLE_WORDS = frozenset(c for c in EXAMPLE_CUES if " " not in c)
 
@@ -978,6 +1011,10 @@ _CORRECTABLE = frozenset(("anything", "something", "nothing", "minutes", "minute
                           "chinese", "english", "before", "after", "older", "newer", "starring", "director",
                           "directed", "science", "fiction", "musical", "history", "crime", "drama", "dramas",
                           "comedies", "thrillers", "westerns", "between", "around", "about", "under", "little"))
+# Texting shorthand, one word for one word: "done w horror tho".
+_SHORTHAND = {"w": "with", "tho": "though", "bc": "because", "cuz": "because", "cos": "because", "coz": "because",
+              "u": "you", "ur": "your", "n": "and", "nah": "no", "def": "definitely", "plz": "please",
+              "pls": "please", "abt": "about", "b4": "before", "wo": "without", "thx": "thanks"}
 _COMPARATIVES = frozenset("more less longer shorter older newer other rather later earlier bigger".split())
 
 
@@ -1088,7 +1125,7 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
         w == "more" and words[i + 1:i + 2] == ["than"])) or w == "|")
     not_cues = {start for start, _ in _phrases(words, _NOT_NEGATIONS)}
     out = []
-    for cue_start, cue_end in _phrases(words, _NEGATIONS):
+    for cue_start, cue_end in _phrases(words, _NEGATIONS, _CUE_ADVERBS):
         # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
         if cue_start in not_cues or any(s.start <= cue_start < s.end for s in spans):
             continue
@@ -1102,9 +1139,15 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
         out.append(_Scope(cue_start, cue_end, cue_end, next((b for b in boundaries if b >= cue_end), len(words)),
                           soft))
     clause_starts = [i for i, w in enumerate(words) if w == "|" or w in _CLAUSE_WORDS]
-    for cue_start, cue_end in _phrases(words, _POSTPOSED):
+    for cue_start, cue_end in _phrases(words, _POSTPOSED, _CUE_ADVERBS):
         back = max((b for b in clause_starts if b < cue_start), default=-1)
         out.append(_Scope(cue_start, cue_end, back + 1, cue_start))
+    for cue_start, cue_end in _phrases(words, _ALONE):
+        # "westerns? hard pass", "horror, not a fan": a verdict that is a clause of its own
+        if (cue_start == 0 or words[cue_start - 1] == "|") and (cue_end >= len(words) or words[cue_end] == "|") \
+                and cue_start > 0:
+            back = max((b for b in clause_starts if b < cue_start - 1), default=-1)
+            out.append(_Scope(cue_start, cue_end, back + 1, cue_start - 1))
     for i, w in enumerate(words):  # "a romance-free comedy", "gore free please": what comes right before
         if w == "free" and i and words[i - 1] not in FILLER and words[i - 1] != "|":
             out.append(_Scope(i, i + 1, max(0, i - 2), i))

@@ -238,3 +238,27 @@ def test_the_speakers_own_childhood_is_not_an_audience(understander: Understande
 
 def test_children_and_adults_together_are_a_kids_request(understander: Understander) -> None:
     assert understander.understand("a movie for kids as well as adults").for_kids
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("we steer well clear of horror", "Horror"), ("I can't really stand romance", "Romance"),
+    ("anything bar westerns", "Western"), ("I cannot abide musicals", "Music"),
+    ("give horror a miss tonight", "Horror"), ("horror? hard pass. a comedy", "Horror"),
+    ("westerns, not a fan. anything else", "Western"), ("im so done w horror tho, a comedy", "Horror"),
+    ("romcoms leave me cold", "Romance"),
+])
+def test_idioms_adverbs_shorthand_and_verdicts_that_stand_alone(understander: Understander, prompt: str,
+                                                                genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.excluded_genres and genre not in u.genres, (prompt, u)
+    assert "Comedy" not in u.excluded_genres, (prompt, u)  # "no rom-coms" is no romances, not no comedies
+
+
+def test_an_answer_to_have_you_seen_is_no_verdict(understander: Understander, movies: list[Movie]) -> None:
+    title = next(m.title for m in movies if len(m.title.split()) >= 2)
+    u = understander.understand(f"Have you seen {title}? No")
+    assert u.excluded_movies == ()
+
+
+def test_cue_words_are_no_keywords(understander: Understander) -> None:
+    assert understander.understand("westerns, not a fan").keywords == ()
