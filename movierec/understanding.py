@@ -66,7 +66,8 @@ KID_WORDS = ("little ones", "little one", "little kids", "kids", "kid", "kiddos"
              "childrens", "grandkids", "grandkid", "grandchildren", "toddler", "toddlers", "youngsters",
              "youngest", "preschooler", "preschoolers", "tots", "kiddie", "kiddy", "kiddies", "family",
              "kid friendly", "family friendly", "child friendly", "babysitting", "babysit", "sleepover",
-             "all ages", "g rated", "rated g", "rated pg", "pg rated", "suitable for children")
+             "all ages", "g rated", "rated g", "rated pg", "pg rated", "suitable for children", "tweens",
+             "preteens", "preteen", "kid safe", "family safe", "child safe")
 # People who are children only when an age says so ("my nephew just turned eight").
 RELATIVE_WORDS = frozenset("son sons daughter daughters nephew nephews niece nieces godson goddaughter grandson "
                            "granddaughter twins cousin cousins boy boys girl girls stepson stepdaughter "
@@ -228,6 +229,7 @@ class _Span:
     value: object
     negated: bool = False
     scope_start: int = -1  # where the negation cue starts, when negated
+    cue_end: int = -1  # where the negation cue ends, when negated
     strong: bool = True  # said outright (a genre's name, a year), not suggested by another word
     soft: bool = False  # negated by a softener only ("not too")
 
@@ -780,7 +782,8 @@ class Understander:
                                         phrase(s))
                 mood_skip |= positions
             elif s.kind in ("kids", "kids age"):
-                if s.negated:
+                # "not for kids" negates the audience; "nothing too scary for the kids" negates the scary.
+                if s.negated and all(w in _AUDIENCE_GAP for w in words[s.cue_end:s.start]):
                     kids_negated = True
                     unwished.setdefault("Family", []).append((True, False, phrase(s)))
                 else:
@@ -1165,7 +1168,7 @@ def _mark_negations(spans: list[_Span], scopes: list[_Scope]) -> None:
                 continue
             s.soft = scope.soft if not s.negated else (s.soft and scope.soft)
             s.negated = True
-            s.scope_start = scope.cue_start
+            s.scope_start, s.cue_end = scope.cue_start, scope.cue_end
 
 
 _AGE_UNITS = (("years", "old"), ("year", "old"), ("yrs", "old"), ("yr", "old"), ("year", "olds"),
@@ -1239,6 +1242,8 @@ _STAR_CUES = _by_first_word(("the guy from", "that guy from", "the actor from", 
                              "the star of", "the lead from", "the lead in", "the lead of", "the one from",
                              "whoever starred in", "who starred in", "whoever was in", "the same actor as",
                              "the same star as", "the hero of", "the hero from"))
+# Words that may stand between a negation and the audience it negates ("nothing made for kids").
+_AUDIENCE_GAP = frozenset("for the a an made meant one ones of that this some kind sort type aimed at".split())
 _AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
 _CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
 _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for from some "
@@ -1352,7 +1357,8 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                 out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year), True))
         elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood")):
             out.append((i, i + 1, (newest_year - 5, None), False))
-        elif w in _OLD or (w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
+        elif w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
+                w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
                 "movie", "movies", "film", "films", "flick", "flicks", "one", "ones", "stuff", "picture", "pictures")):
             out.append((i, i + 1, (None, 1979), False))
         i += 1
@@ -1400,7 +1406,8 @@ _UPPER_CUES = (("no", "longer", "than"), ("not", "longer", "than"), ("nothing", 
                ("shorter", "than"), ("less", "than"), ("less",), ("under",), ("below",), ("within",), ("at", "most"),
                ("max",), ("maximum",), ("only", "have"), ("only", "got"), ("up", "to"), ("no", "more", "than"),
                ("not", "more", "than"), ("tops",), ("fit", "in"))
-_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",), ("minimum",))
+_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",), ("minimum",),
+               ("exceed",), ("exceeds",), ("exceeding",))
 _APPROX_CUES = (("about",), ("around",), ("roughly",), ("approximately",), ("approx",), ("like",), ("maybe",))
 _UPPER_AFTER = (("max",), ("maximum",), ("tops",), ("at", "most"), ("or", "less"), ("or", "shorter"),
                 ("or", "under"), ("at", "the", "most"), ("no", "longer"), ("or", "so", "max"))
@@ -1439,9 +1446,13 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
         value, used = value + 0.5, used + 3
     if unit is None:
         unit = words[i + used] if i + used < len(words) and words[i + used] in _UNITS else None
+        if unit is None and words[i + used:i + used + 1] in (["odd"], ["ish"]) and \
+                words[i + used + 1:i + used + 2] and words[i + used + 1] in _UNITS:  # "90-odd minutes"
+            used += 1
+            unit = words[i + used]
         if unit is None:
-            # "a tight 90": a bare number of minutes a film can run, after "tight"
-            if m and 60 <= value <= 240 and i and words[i - 1] == "tight":
+            # "a tight 90", "under 100": a bare number of minutes a film can run, after "tight" or a bound
+            if m and 60 <= value <= 240 and i and (words[i - 1] == "tight" or _match_before(words, i, _UPPER_CUES)):
                 return int(value), 1
             return None
         used += 1

@@ -475,14 +475,16 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
             answered["kids_horror"] = independent_requests.with_titles(answered["kids_horror"], index.movies)
             report["independent"] = {"dataset": dataset.name, "ranker": DEFAULT,
                                      **independent_requests.describe(independent), "scores": answered}
-            # Two more authors' requests, written after that work and never tuned on: all held out.
-            held = independent_requests.load_requests(independent_requests.HOLDOUT_FOLDER)
-            if held:
-                holdout = independent_requests.independent_task(index, held, held_out=True)
-                answered = holdout.score(all_rankers[DEFAULT])
-                answered["kids_horror"] = independent_requests.with_titles(answered["kids_horror"], index.movies)
-                report["independent_holdout"] = {"dataset": dataset.name, "ranker": DEFAULT,
-                                                 **independent_requests.describe(holdout), "scores": answered}
+            # More authors' requests, written after that work and never tuned on: all held out.
+            for folder, key, title in independent_requests.HELD_OUT_SETS:
+                held = independent_requests.load_requests(folder)
+                if held:
+                    holdout = independent_requests.independent_task(index, held, held_out=True)
+                    answered = holdout.score(all_rankers[DEFAULT])
+                    answered["kids_horror"] = independent_requests.with_titles(answered["kids_horror"], index.movies)
+                    report[key] = {"dataset": dataset.name, "ranker": DEFAULT, "title": title,
+                                   "folder": folder.name, **independent_requests.describe(holdout),
+                                   "scores": answered}
             if conversations is not None and conversations.is_file():
                 talks = load_conversations(conversations, index.movies)
                 all_rankers["item-item neighbours of named movies"] = NamedNeighbours(

@@ -236,18 +236,20 @@ def independent_section(report: dict[str, Any], plots: list[str]) -> list[str]:
     return out
 
 
-def holdout_section(report: dict[str, Any]) -> list[str]:
-    """The held-out authors' requests (`requests-holdout/`): every family a test family, by kind."""
-    entry = report.get("independent_holdout")
+def holdout_section(report: dict[str, Any], key: str = "independent_holdout") -> list[str]:
+    """A held-out set of authors' requests (`requests-holdout/`, `requests-fresh/`): every family a test
+    family, by kind."""
+    entry = report.get(key)
     if not entry:
         return []
     scores = entry["scores"]
     horror = scores["kids_horror"]
-    out = ["### Held-out authors", "",
+    out = [f"### {entry.get('title', 'Held-out authors')}", "",
            f"{entry['requests']} more requests in {entry['families']['test']} phrasing families by two further "
-           "authors (`movierec/evaluation/requests-holdout/`), written after the understanding work above and "
-           f"never tuned on, so every family is a test family ({entry['cases']} cases, ranked by "
-           f"`{entry['ranker']}`).", "", *independent_requests.kind_table(scores["by_kind"]), "",
+           f"authors (`movierec/evaluation/{entry.get('folder', 'requests-holdout')}/`), written after the "
+           "understanding work above and never tuned on, so every family is a test family "
+           f"({entry['cases']} cases, ranked by `{entry['ranker']}`).", "",
+           *independent_requests.kind_table(scores["by_kind"]), "",
            f"Kids requests: {scores['kids_cases']} cases; **{len(horror)}** returned a Horror film in the top 10"
            + (":" if horror else "."), ""]
     if horror:
@@ -356,7 +358,8 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
             out.append(f"| {name} | " + " | ".join(f"{scores[k]:.3f}" for k in keys) + " |")
         out.append("")
     out += independent_section(report, plots)
-    out += holdout_section(report)
+    for _, key, _ in independent_requests.HELD_OUT_SETS:
+        out += holdout_section(report, key)
     if report.get("conversations"):
         c = report["conversations"]
         out += [f"## Conversations ({c['dataset']}, test-split index)", "",

@@ -262,3 +262,16 @@ def test_an_answer_to_have_you_seen_is_no_verdict(understander: Understander, mo
 
 def test_cue_words_are_no_keywords(understander: Understander) -> None:
     assert understander.understand("westerns, not a fan").keywords == ()
+
+
+@pytest.mark.parametrize("prompt", ["nothing too scary for the kids", "nothing inappropriate for children, a comedy",
+                                    "something for the tweens"])
+def test_a_negation_of_content_for_children_keeps_them_the_audience(understander: Understander, prompt: str) -> None:
+    u = understander.understand(prompt)
+    assert u.for_kids and "Family" not in u.excluded_genres, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, high", [("must not exceed 100 minutes", 100), ("a thriller under 100", 100),
+                                          ("90-odd minutes max", 90)])
+def test_more_runtime_forms(understander: Understander, prompt: str, high: int) -> None:
+    assert understander.understand(prompt).runtime_max == high, prompt
