@@ -699,7 +699,7 @@ class Understander:
         lows: list[tuple[int, bool, int]] = []
         highs: list[tuple[int, bool, int]] = []
         runtime_min = runtime_max = None
-        kids_present = kids_negated = adult = False
+        kids_present = kids_negated = adult = young_relative = False
         mood_skip: set[int] = set()
         # genre -> whether a wish named it; genre -> its exclusions as (by its name, softened only, words)
         wished: dict[str, bool] = {}
@@ -792,6 +792,8 @@ class Understander:
                 mood_skip |= positions
             elif s.kind == "kids away":
                 mood_skip |= positions
+            elif s.kind == "young relative":
+                young_relative = young_relative or not s.negated
             elif s.kind == "adult":
                 if not s.negated:
                     adult = True
@@ -812,7 +814,9 @@ class Understander:
             excluded_genres.append(g)
             if not by_name:
                 readings.setdefault(f"not {g}", " / ".join(dict.fromkeys(p for _, _, p in exclusions)))
-        if for_kids and "Horror" in self.genres:
+        # A child may be watching: for kids, and (unless horror is asked for) whenever a relative who is
+        # often a child is named ("my nephews are coming").
+        if (for_kids or (young_relative and "Horror" not in wished)) and "Horror" in self.genres:
             excluded_genres.append("Horror")
         if for_kids:
             excluded_genres = [g for g in excluded_genres if g != "Family"]
@@ -1176,9 +1180,14 @@ _AGE_UNITS = (("years", "old"), ("year", "old"), ("yrs", "old"), ("yr", "old"), 
 _AGE_TOKEN = re.compile(r"(\d{1,2})(yo|yr|yrs|y)")
 _SMALL_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                   "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
-_AGE_BEFORE = frozenset("is hes shes turned turns aged age are r just both".split())
+_AGE_BEFORE = frozenset("is hes shes turned turns aged age are r just both have has".split())
 _AGE_ALONE = frozenset("hes shes turned turns aged".split())  # "he's five": an age without a relative
-_AGE_AFTER = frozenset(("|", "and", "now", "today", "soon"))
+_AGE_AFTER = frozenset(("|", "and", "now", "today", "soon", "years"))
+# Relatives who are often children: a request naming one that does not ask for horror gets none.
+_YOUNG_RELATIVES = frozenset("nephew nephews niece nieces godson goddaughter godchildren grandson granddaughter "
+                             "grandsons granddaughters twins stepson stepdaughter".split())
+_KIDS_HERE = ("with us", "with me", "over", "in my", "at my", "at our", "here", "at home with")
+_BEDTIME = frozenset(("bedtime", "naptime", "bedtimes"))
 
 
 def _child_age(words: list[str], i: int) -> int | None:
@@ -1206,15 +1215,23 @@ def _audience(words: list[str]) -> list[tuple[int, int, str]]:
                                               or (start and words[start - 1] in ("whole", "the", "with"))):
             continue  # "a family of spies", "my family loves horror": not an audience
         before = words[max(0, start - 3):start]
-        after = words[end:end + 4]
+        after = words[end:end + 6]
         clause_after = after[:after.index("|")] if "|" in after else after
-        away = any(w in KIDS_AWAY_BEFORE for w in before) or any(w in KIDS_AWAY_AFTER - {"at"} for w in clause_after) \
-            or (clause_after[:1] == ["at"] or clause_after[1:2] == ["at"] and clause_after[:1] in (["are"], ["r"]))
-        if away and "with us" not in " ".join(clause_after) and "with me" not in " ".join(clause_after):
+        away = any(w in KIDS_AWAY_BEFORE for w in before) or any(
+            w in KIDS_AWAY_AFTER - {"at"} for w in clause_after[:4]) or (
+            clause_after[:1] == ["at"] or clause_after[1:2] == ["at"] and clause_after[:1] in (["are"], ["r"]))
+        # "sleeping over", "staying with us", "sleeping in my house": here after all
+        here = f" {' '.join(clause_after)} "
+        if away and not any(f" {marker} " in here for marker in _KIDS_HERE):
             out.append((start, end, "kids away"))
         else:
             out.append((start, end, "kids"))
     for i, w in enumerate(words):
+        if w in _BEDTIME and i and words[i - 1] in ("their", "his", "her", "kids", "childrens", "the"):
+            out.append((i, i + 1, "kids"))  # "before their bedtime": children's hours
+            continue
+        if w in _YOUNG_RELATIVES:
+            out.append((i, i + 1, "young relative"))
         used = _child_age(words, i)
         if used:
             out.append((i, i + used, "kids age"))

@@ -275,3 +275,18 @@ def test_a_negation_of_content_for_children_keeps_them_the_audience(understander
                                           ("90-odd minutes max", 90)])
 def test_more_runtime_forms(understander: Understander, prompt: str, high: int) -> None:
     assert understander.understand(prompt).runtime_max == high, prompt
+
+
+def test_children_staying_over_and_their_bedtime(understander: Understander) -> None:
+    assert understander.understand("the kids are sleeping over at my place, what can we watch").for_kids
+    assert understander.understand("we have 90 minutes before their bedtime").for_kids
+    assert not understander.understand("my bedtime is 11, a thriller").for_kids
+
+
+def test_a_relative_who_is_often_a_child_gets_no_horror_unless_asked(understander: Understander) -> None:
+    assert "Horror" in understander.understand("my nephews are coming over, something fun").excluded_genres
+    assert "Horror" in understander.understand("my nephew loves horror, something scary").genres
+
+
+def test_an_age_said_as_having_years(understander: Understander) -> None:
+    assert understander.understand("my twins have eight years, a cartoon").for_kids
