@@ -1186,7 +1186,8 @@ _AGE_AFTER = frozenset(("|", "and", "now", "today", "soon", "years"))
 # Relatives who are often children: a request naming one that does not ask for horror gets none.
 _YOUNG_RELATIVES = frozenset("nephew nephews niece nieces godson goddaughter godchildren grandson granddaughter "
                              "grandsons granddaughters twins stepson stepdaughter".split())
-_KIDS_HERE = ("with us", "with me", "over", "in my", "at my", "at our", "here", "at home with")
+_TO_BE_SOMEWHERE = frozenset("are r is re all both staying sleeping over spending the night weekend still".split())
+_KIDS_HERE = ("with us", "with me", "in my", "at my", "at our", "at ours", "here", "at home with")
 _BEDTIME = frozenset(("bedtime", "naptime", "bedtimes"))
 
 
@@ -1218,16 +1219,23 @@ def _audience(words: list[str]) -> list[tuple[int, int, str]]:
         after = words[end:end + 6]
         clause_after = after[:after.index("|")] if "|" in after else after
         away = any(w in KIDS_AWAY_BEFORE for w in before) or any(
-            w in KIDS_AWAY_AFTER - {"at"} for w in clause_after[:4]) or (
-            clause_after[:1] == ["at"] or clause_after[1:2] == ["at"] and clause_after[:1] in (["are"], ["r"]))
+            w in KIDS_AWAY_AFTER - {"at"} for w in clause_after[:4]) or any(
+            w == "at" and clause_after[k + 1:k + 2] not in (["my"], ["our"], ["ours"], ["home"])
+            and all(x in _TO_BE_SOMEWHERE for x in clause_after[:k])
+            for k, w in enumerate(clause_after[:4]))  # "are at grandma's", "staying over at their dad's"
         # "sleeping over", "staying with us", "sleeping in my house": here after all
         here = f" {' '.join(clause_after)} "
-        if away and not any(f" {marker} " in here for marker in _KIDS_HERE):
+        # "sleeping over" with no place named is a sleepover here; "sleeping over at grandma's" is not
+        sleepover = any(f" {verb} over " in here and (f" {verb} over at " not in here or f" {verb} over at my " in here
+                                                       or f" {verb} over at our " in here)
+                        for verb in ("sleeping", "staying", "sleep", "stay"))
+        if away and not sleepover and not any(f" {marker} " in here for marker in _KIDS_HERE):
             out.append((start, end, "kids away"))
         else:
             out.append((start, end, "kids"))
     for i, w in enumerate(words):
-        if w in _BEDTIME and i and words[i - 1] in ("their", "his", "her", "kids", "childrens", "the"):
+        if w in _BEDTIME and i and words[i - 1] in ("their", "his", "her", "kids", "childrens", "the") and \
+                not any(x in ("after", "past", "once", "since") for x in words[max(0, i - 4):i]):
             out.append((i, i + 1, "kids"))  # "before their bedtime": children's hours
             continue
         if w in _YOUNG_RELATIVES:

@@ -290,3 +290,14 @@ def test_a_relative_who_is_often_a_child_gets_no_horror_unless_asked(understande
 
 def test_an_age_said_as_having_years(understander: Understander) -> None:
     assert understander.understand("my twins have eight years, a cartoon").for_kids
+
+
+@pytest.mark.parametrize("prompt, kids", [
+    ("after the kids' bedtime, a thriller for us grown-ups", False),
+    ("the grandkids are sleeping over at their friend's, a grown-up movie", False),
+    ("the kids are staying over at grandma's, adults only", False),
+    ("the kids are sleeping over, something they'll like", True),
+    ("the youngest cries at anything spooky", True),
+])
+def test_where_the_children_are(understander: Understander, prompt: str, kids: bool) -> None:
+    assert understander.understand(prompt).for_kids is kids, prompt
