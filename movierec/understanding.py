@@ -782,8 +782,9 @@ class Understander:
                                         phrase(s))
                 mood_skip |= positions
             elif s.kind in ("kids", "kids age"):
-                # "not for kids" negates the audience; "nothing too scary for the kids" negates the scary.
-                if s.negated and all(w in _AUDIENCE_GAP for w in words[s.cue_end:s.start]):
+                # "not for kids", "not suitable for children" negate the audience; "nothing too scary for the
+                # kids" and "nothing inappropriate for children" negate what the children should not see.
+                if s.negated and not any(w in _HARMFUL for w in words[s.cue_end:s.start]):
                     kids_negated = True
                     unwished.setdefault("Family", []).append((True, False, phrase(s)))
                 else:
@@ -1267,8 +1268,11 @@ _STAR_CUES = _by_first_word(("the guy from", "that guy from", "the actor from", 
                              "the star of", "the lead from", "the lead in", "the lead of", "the one from",
                              "whoever starred in", "who starred in", "whoever was in", "the same actor as",
                              "the same star as", "the hero of", "the hero from"))
-# Words that may stand between a negation and the audience it negates ("nothing made for kids").
-_AUDIENCE_GAP = frozenset("for the a an made meant one ones of that this some kind sort type aimed at".split())
+# Between a negation and a word for children, these make the negation about what the children should
+# not see ("nothing too scary for the kids"), not about the audience ("not suitable for children").
+_HARMFUL = frozenset("scary violent violence inappropriate unsuitable graphic gory bloody blood rude crude explicit "
+                     "dark frightening creepy disturbing upsetting too intense sexy sex nsfw traumatizing "
+                     "traumatising horror horrors swearing nudity gore terrifying spooky nightmares".split())
 _AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
 _CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
 _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for from some "

@@ -301,3 +301,10 @@ def test_an_age_said_as_having_years(understander: Understander) -> None:
 ])
 def test_where_the_children_are(understander: Understander, prompt: str, kids: bool) -> None:
     assert understander.understand(prompt).for_kids is kids, prompt
+
+
+@pytest.mark.parametrize("prompt", ["not suitable for children, a drama", "a comedy that isn't really for kids",
+                                    "not something for the kids"])
+def test_a_negated_audience_with_words_between(understander: Understander, prompt: str) -> None:
+    u = understander.understand(prompt)
+    assert not u.for_kids and "Family" in u.excluded_genres, (prompt, u)
