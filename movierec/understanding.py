@@ -3,13 +3,20 @@
 "a comedy, nothing romantic, from the 90s, like Super Troopers" becomes wanted genre Comedy,
 excluded genre Romance, years 1990-1999, example movie Super Troopers, and a mood (the words
 left for the encoder). Pure and fast: gazetteers built once per index from the catalogue
-(Aho-Corasick automata over titles and people's names, `pyahocorasick`), fuzzy titles after a
-cue such as "like" (`rapidfuzz`), language names from ISO 639 (`pycountry`), and a small table
-of everyday genre words. Nothing here knows about vectors or scores.
+(Aho-Corasick automata over titles, people's names, surnames and keywords, `pyahocorasick`), fuzzy
+titles and names (`rapidfuzz`), language names from ISO 639 (`pycountry`), and small tables of
+everyday words. Nothing here knows about vectors or scores.
 
-Negation: a cue ("no", "not", "nothing", "without", "anything but", "except", "avoid", "don't",
-"never", "not too") opens a scope that runs to the next clause boundary (punctuation, "but",
-"though", ...); genres, keywords, people, languages and titles found inside it are exclusions.
+The parse claims spans of the prompt's words (titles, people, years, runtimes, the audience,
+genres, languages, keywords), then marks the ones inside a negation's scope:
+- negation is a scope, not a phrase: a cue ("no", "can't stand", "sick of", "zero", "anything but",
+  adverbs allowed inside: "steer well clear of") negates up to the clause's end; a cue written after
+  its object ("that fantasy thing isn't for me"), a pronoun object ("can't stand them") or a verdict
+  that stands alone ("horror? hard pass") negates back to the clause's start;
+- a negated catalogue keyword reaches the genre most of its movies carry (`concept_share`);
+- the assembly weighs strength: an exclusion by a genre's name beats a wish, a wish by name survives
+  an exclusion of a word that only suggests it, and what was read from other words than a
+  constraint's name is kept in `Understood.readings` so a person can check it.
 """
 
 from __future__ import annotations
@@ -465,7 +472,6 @@ class Understander:
                                                   *self.language_names, *_COUNT_WORDS, *KID_WORDS) if " " not in w)
         years = [m.year for m in movies if m.year]
         self.newest_year = max(years) if years else 2020
-        self.correctable = {w: w for w in _CORRECTABLE}
         self._correctable_by_first: dict[str, list[str]] = {}
         for w in _CORRECTABLE:
             self._correctable_by_first.setdefault(w[0], []).append(w)
@@ -578,7 +584,7 @@ class Understander:
                 out[i] = _SHORTHAND[w]
             elif w == "then" and i and words[i - 1] in _COMPARATIVES:
                 out[i] = "than"
-            elif len(w) >= 5 and w not in self.vocabulary and w not in self.correctable and w.isalpha():
+            elif len(w) >= 5 and w not in self.vocabulary and w not in _CORRECTABLE and w.isalpha():
                 hit = process.extractOne(w, self._correctable_by_first.get(w[0], ()), scorer=fuzz.ratio,
                                          score_cutoff=85, processor=None)
                 if hit:
