@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import ahocorasick
@@ -508,8 +508,11 @@ class Understander:
             claim(start, end, "title", rows)
             return True
 
-        # "the director of Jaws", "the guy who made Alien": that movie's director.
-        for start, end, name in (*self._directors_of_titles(words, cased), *self._stars_of_titles(words, cased)):
+        # "from the director of Jaws": its director; "the guy from Gladiator": its first-billed actor.
+        for start, end, name in (
+                *self._people_through_titles(words, cased, _MAKER_CUES, lambda m: m.directors[0] if m.directors
+                                             else None),
+                *self._people_through_titles(words, cased, _STAR_CUES, lambda m: m.cast[0] if m.cast else None)):
             claim(start, end, "person", name)
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(marks):
@@ -613,11 +616,12 @@ class Understander:
                     continue
             claim(start, end, "person", names[0])
 
-    def _directors_of_titles(self, words: list[str], cased: dict[int, bool]) -> list[tuple[int, int, str]]:
-        """(start, end, director) where a movie's maker is named through the movie: "from the director of
-        Jaws", "the guy who made Goodfellas", "same director as Heat"."""
+    def _people_through_titles(self, words: list[str], cased: dict[int, bool], cues: dict[str, list[list[str]]],
+                               person: Callable[[Movie], str | None]) -> list[tuple[int, int, str]]:
+        """(start, end, person) where someone is named through a movie: a cue ("the director of", "the guy
+        from") and a title after it (exact or a close misspelling; one word only when capitalised)."""
         out = []
-        for cue_start, cue_end in _phrases(words, _MAKER_CUES):
+        for cue_start, cue_end in _phrases(words, cues):
             first = cue_end
             while first < len(words) and words[first] in ("the", "movie", "film", "that", "of"):
                 if words[first] == "the" and first + 1 < len(words) and words[first + 1] not in ("movie", "film"):
@@ -626,27 +630,9 @@ class Understander:
             hit = self._title_at(words, first, [False] * len(words))
             if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False)):
                 continue
-            directors = [d for r in hit[2] for d in self.movies[r].directors]
-            if directors:
-                out.append((cue_start, hit[1], directors[0]))
-        return out
-
-    def _stars_of_titles(self, words: list[str], cased: dict[int, bool]) -> list[tuple[int, int, str]]:
-        """(start, end, actor) where an actor is named through a movie they led: "the guy from Gladiator",
-        "whoever starred in Titanic": the movie's first-billed actor."""
-        out = []
-        for cue_start, cue_end in _phrases(words, _STAR_CUES):
-            first = cue_end
-            while first < len(words) and words[first] in ("the", "movie", "film", "that"):
-                if words[first] == "the" and first + 1 < len(words) and words[first + 1] not in ("movie", "film"):
-                    break
-                first += 1
-            hit = self._title_at(words, first, [False] * len(words))
-            if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False)):
-                continue
-            cast = [m.cast[0] for m in (self.movies[r] for r in hit[2]) if m.cast]
-            if cast:
-                out.append((cue_start, hit[1], cast[0]))
+            found = [name for r in hit[2] if (name := person(self.movies[r])) is not None]
+            if found:
+                out.append((cue_start, hit[1], found[0]))
         return out
 
     def _first_names(self, words: list[str], cased: dict[int, bool], claim) -> None:  # noqa: ANN001
