@@ -111,7 +111,8 @@ NEGATION_CUES = (
 # Cue words that negate nothing in these phrases ("not sure", "I don't mind horror").
 NOT_NEGATIONS = ("not sure", "no idea", "not picky", "not fussy", "no preference", "not bad", "no matter",
                  "not only", "no problem", "no worries", "not much", "cant wait", "cant decide", "cant choose",
-                 "cannot decide", "cant pick", "no rush", "not that", "dont mind", "dont know", "didnt know",
+                 "cannot decide", "cant pick", "no rush", "not that",
+                 "non stop", "dont mind", "dont know", "didnt know",
                  "dont think", "didnt think", "dont have", "didnt have", "dont care if", "dont care what",
                  "dont care which", "doesnt matter", "dont remember", "didnt realize", "didnt realise", "dont get",
                  "dont see", "didnt see", "dont watch", "doesnt have to", "dont need")
@@ -310,6 +311,13 @@ COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
     "scandinavia": ("sv", "da", "no", "nb"), "scandinavian": ("sv", "da", "no", "nb"), "mandarin": ("zh",),
     "cantonese": ("cn",), "chinese": ("zh", "cn"),
 }
+# Country and region names (not demonyms): after "in" they say where a story is set.
+COUNTRY_PLACES = frozenset(k for k in COUNTRY_LANGUAGES if k not in (
+    "belgian", "mexican", "argentinian", "argentine", "colombian", "chilean", "cuban", "latin american",
+    "austrian", "taiwanese", "indian", "bollywood", "brazilian", "soviet", "iranian", "persian", "israeli", "thai",
+    "scandinavian", "mandarin", "cantonese", "chinese")) | {"vietnam"}
+# "made in France", "born in Germany": from the country, not set there.
+_FROM_A_PLACE = frozenset("made shot filmed produced born lives live living raised up grew".split())
 # A language named after these is not asked for: "her English isn't great", "set in Italy".
 _NOT_A_LANGUAGE_WISH = frozenset("her his my our their your set".split())
 
@@ -362,7 +370,7 @@ class Understander:
             kept = tuple(g for g in genres if g in self.genres)
             if kept:
                 self.genre_words.add(normalise(word), kept)
-                if not word.endswith(("s", "y", "ic", "ed", "al", "ing")) and normalise(word) + "s" not in GENRE_WORDS:
+                if word in _COUNTABLE_GENRE_WORDS:
                     self.genre_words.add(normalise(word) + "s", kept)  # "romcoms", "slashers"
         for lower, genre in known.items():
             if genre != "Foreign":  # "foreign" asks for a language other than English (see understand)
@@ -560,8 +568,13 @@ class Understander:
                   phrase in self.genre_names)
         possessive = {position for position, token in tokens if token.lower().endswith("'s")}
         for start, end, codes in self.language_words.find(text):
-            if start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and start - 1 not in possessive and not (
-                    end < len(words) and words[end] in ("subtitles", "subs", "subtitled", "dub", "dubbed")):
+            # "a battle in Vietnam", "set in Italy": where the story happens, not the film's language
+            setting = " ".join(words[start:end]) in COUNTRY_PLACES and start and words[start - 1] in (
+                "in", "during", "across", "through", "about", "around", "to") and not (
+                start >= 2 and words[start - 2] in _FROM_A_PLACE)
+            if not setting and (start == 0 or words[start - 1] not in _NOT_A_LANGUAGE_WISH and start - 1 not in
+                                possessive and not (end < len(words) and words[end] in
+                                                    ("subtitles", "subs", "subtitled", "dub", "dubbed"))):
                 claim(start, end, "language", codes[0])
         self._people_by_surname(words, text, cased, claim)
         self._first_names(words, cased, claim)
@@ -590,7 +603,7 @@ class Understander:
             elif len(w) >= 5 and w not in self.vocabulary and w not in _CORRECTABLE and w.isalpha():
                 hit = process.extractOne(w, self._correctable_by_first.get(w[0], ()), scorer=fuzz.ratio,
                                          score_cutoff=85, processor=None)
-                if hit:
+                if hit and not (w.startswith(hit[0]) or hit[0].startswith(w)):  # "horrors" is no misspelling
                     out[i] = hit[0]
         return out
 
@@ -1000,6 +1013,9 @@ def _is_cue(words: list[str], i: int) -> bool:
     return words[i] in _CUE_WORDS
 
 
+# Genre words that name one film and so have plurals ("no romcoms"); "horrors" is not horror films.
+_COUNTABLE_GENRE_WORDS = frozenset(("romcom", "rom-com", "romantic comedy", "slasher", "whodunit", "heist",
+                                    "period piece", "love story", "fairy tale", "tv movie", "documentary"))
 _GENRE_NAME_FORMS = frozenset(("animated", "romantic", "comedies", "documentaries", "mysteries", "scifi", "sci fi",
                                "musicals", "musical", "historical", "fantasies", "thrillers", "westerns", "dramas"))
 # Words the stage reads that people misspell; a close unknown word is read as one of them.
@@ -1208,6 +1224,10 @@ def _audience(words: list[str]) -> list[tuple[int, int, str]]:
         if words[start] == "family" and not (end > start + 1 or (end < len(words) and words[end] in _FAMILY_NEXT)
                                               or (start and words[start - 1] in ("whole", "the", "with"))):
             continue  # "a family of spies", "my family loves horror": not an audience
+        if end - start == 1 and words[start] != "family" and not (
+                (start and words[start - 1] in _AUDIENCE_BEFORE) or
+                (end < len(words) and words[end] in _AUDIENCE_AFTER)):
+            continue  # "a possessed child and an exorcism", "kids on bikes": a character, not the audience
         before = words[max(0, start - 3):start]
         after = words[end:end + 6]
         clause_after = after[:after.index("|")] if "|" in after else after
@@ -1271,6 +1291,13 @@ _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved en
                            "any more old classic early late".split())
 _PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures pls please stuff "
                           "classic classics marathon joint joints".split())
+# A word for children is the audience after these ("for the kids", "with our children") ...
+_AUDIENCE_BEFORE = frozenset("for with my our the their his her your young little small both two three a an any "
+                             "as when once after before until till without".split())
+# ... or as the subject of these ("kids are coming", "grandkids r over", "kids finally asleep").
+_AUDIENCE_AFTER = frozenset("are r is re will can want wants love loves like likes need needs coming over here "
+                            "watching finally asleep have has movie movies film films flick flicks show stuff "
+                            "night".split())
 _FAMILY_NEXT = frozenset("night movie movies film films flick flicks fun comedy comedies friendly evening afternoon "
                          "day time pick viewing outing".split())
 

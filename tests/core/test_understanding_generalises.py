@@ -308,3 +308,22 @@ def test_where_the_children_are(understander: Understander, prompt: str, kids: b
 def test_a_negated_audience_with_words_between(understander: Understander, prompt: str) -> None:
     u = understander.understand(prompt)
     assert not u.for_kids and "Family" in u.excluded_genres, (prompt, u)
+
+
+def test_a_child_in_the_story_is_no_audience(understander: Understander) -> None:
+    u = understander.understand("a possessed child and an exorcism")
+    assert not u.for_kids and "Horror" not in u.excluded_genres
+
+
+@pytest.mark.parametrize("prompt, languages", [("a battle in Vietnam", ()), ("a story set in Italy", ()),
+                                               ("something made in France", ("fr",)),
+                                               ("my gran was born in Germany, a film made there", ("de",))])
+def test_where_a_story_is_set_is_not_its_language(understander: Understander, prompt: str,
+                                                  languages: tuple[str, ...]) -> None:
+    present = set(understander.languages_present)
+    assert understander.understand(prompt).languages == tuple(c for c in languages if c in present), prompt
+
+
+def test_words_that_look_like_cues_or_genres_but_are_not(understander: Understander) -> None:
+    assert understander.understand("non-stop shootouts and car chases").excluded_genres == ()
+    assert understander.understand("the horrors of combat").genres == ()
