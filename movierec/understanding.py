@@ -1292,8 +1292,8 @@ _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved en
 _PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures pls please stuff "
                           "classic classics marathon joint joints".split())
 # A word for children is the audience after these ("for the kids", "with our children") ...
-_AUDIENCE_BEFORE = frozenset("for with my our the their his her your young little small both two three a an any "
-                             "as when once after before until till without".split())
+_AUDIENCE_BEFORE = frozenset("for with my our the their his her your young little small both two three a an any at to "
+                             "towards toward as when once after before until till without".split())
 # ... or as the subject of these ("kids are coming", "grandkids r over", "kids finally asleep").
 _AUDIENCE_AFTER = frozenset("are r is re will can want wants love loves like likes need needs coming over here "
                             "watching finally asleep have has movie movies film films flick flicks show stuff "
