@@ -236,7 +236,6 @@ class _Span:
     kind: str
     value: object
     negated: bool = False
-    scope_start: int = -1  # where the negation cue starts, when negated
     cue_end: int = -1  # where the negation cue ends, when negated
     strong: bool = True  # said outright (a genre's name, a year), not suggested by another word
     soft: bool = False  # negated by a softener only ("not too")
@@ -346,7 +345,7 @@ NICKNAMES = {"the rock": "Dwayne Johnson", "arnie": "Arnold Schwarzenegger",
              "j law": "Jennifer Lawrence", "the coens": "Joel Coen",
              "the coen brothers": "Joel Coen", "coen brothers": "Joel Coen", "the wachowskis": "Lana Wachowski",
              "wachowski siblings": "Lana Wachowski", "jlo": "Jennifer Lopez", "j lo": "Jennifer Lopez",
-             "bruce lee": "Bruce Lee", "jcvd": "Jean-Claude Van Damme", "van damme": "Jean-Claude Van Damme",
+             "jcvd": "Jean-Claude Van Damme", "van damme": "Jean-Claude Van Damme",
              "tarantino": "Quentin Tarantino"}
 
 # Particles that belong to a surname ("Robert De Niro" -> "de niro").
@@ -435,7 +434,7 @@ class Understander:
             if len(surname) > 3 and ((top >= 2 and not runner_up) or (top >= 3 and top >= 2 * runner_up)):
                 self.surnames.add(surname, full_names[keys[0]])
                 self.surnames.add(surname + "s", full_names[keys[0]])
-        present = {name for name in full_names.values()}
+        present = set(full_names.values())
         for nickname, name in NICKNAMES.items():
             if name in present and normalise(nickname) not in full_names:
                 self.surnames.add(normalise(nickname), name)
@@ -1181,7 +1180,7 @@ def _mark_negations(spans: list[_Span], scopes: list[_Scope]) -> None:
                 continue
             s.soft = scope.soft if not s.negated else (s.soft and scope.soft)
             s.negated = True
-            s.scope_start, s.cue_end = scope.cue_start, scope.cue_end
+            s.cue_end = scope.cue_end
 
 
 _AGE_UNITS = (("years", "old"), ("year", "old"), ("yrs", "old"), ("yr", "old"), ("year", "olds"),
@@ -1447,20 +1446,29 @@ def _last_years(words: list[str], i: int, newest_year: int) -> tuple[int, int] |
     return None
 
 
+def _longest_first_cues(cues: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """The cues longest first, sorted once: the matchers below take the first one that fits."""
+    return tuple(sorted(cues, key=len, reverse=True))
+
+
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "fifteen": 15,
                  "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
                  "eighty": 80, "ninety": 90, "hundred": 100, "couple": 2}
-_UPPER_CUES = (("no", "longer", "than"), ("not", "longer", "than"), ("nothing", "longer", "than"),
-               ("shorter", "than"), ("less", "than"), ("less",), ("under",), ("below",), ("within",), ("at", "most"),
-               ("max",), ("maximum",), ("only", "have"), ("only", "got"), ("up", "to"), ("no", "more", "than"),
-               ("not", "more", "than"), ("tops",), ("fit", "in"))
-_LOWER_CUES = (("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",), ("minimum",),
-               ("exceed",), ("exceeds",), ("exceeding",))
-_APPROX_CUES = (("about",), ("around",), ("roughly",), ("approximately",), ("approx",), ("like",), ("maybe",))
-_UPPER_AFTER = (("max",), ("maximum",), ("tops",), ("at", "most"), ("or", "less"), ("or", "shorter"),
-                ("or", "under"), ("at", "the", "most"), ("no", "longer"), ("or", "so", "max"))
-_LOWER_AFTER = (("or", "more"), ("or", "longer"), ("plus",), ("at", "least"), ("minimum",))
-_APPROX_AFTER = (("ish",), ("or", "so"), ("give", "or", "take"))
+_UPPER_CUES = _longest_first_cues((
+    ("no", "longer", "than"), ("not", "longer", "than"), ("nothing", "longer", "than"), ("shorter", "than"),
+    ("less", "than"), ("less",), ("under",), ("below",), ("within",), ("at", "most"), ("max",), ("maximum",),
+    ("only", "have"), ("only", "got"), ("up", "to"), ("no", "more", "than"), ("not", "more", "than"), ("tops",),
+    ("fit", "in")))
+_LOWER_CUES = _longest_first_cues((
+    ("over",), ("more", "than"), ("longer", "than"), ("at", "least"), ("above",), ("minimum",), ("exceed",),
+    ("exceeds",), ("exceeding",)))
+_APPROX_CUES = _longest_first_cues((
+    ("about",), ("around",), ("roughly",), ("approximately",), ("approx",), ("like",), ("maybe",)))
+_UPPER_AFTER = _longest_first_cues((
+    ("max",), ("maximum",), ("tops",), ("at", "most"), ("or", "less"), ("or", "shorter"), ("or", "under"),
+    ("at", "the", "most"), ("no", "longer"), ("or", "so", "max")))
+_LOWER_AFTER = _longest_first_cues((("or", "more"), ("or", "longer"), ("plus",), ("at", "least"), ("minimum",)))
+_APPROX_AFTER = _longest_first_cues((("ish",), ("or", "so"), ("give", "or", "take")))
 _UNITS = {"h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60, "m": 1, "min": 1, "mins": 1, "minute": 1,
           "minutes": 1}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
@@ -1521,15 +1529,16 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
 
 
 def _match_before(words: list[str], i: int, cues: tuple[tuple[str, ...], ...]) -> int:
-    """How many words before position i form one of the cues (0 if none)."""
-    for cue in sorted(cues, key=len, reverse=True):
+    """How many words before position i form one of the cues (longest first; 0 if none)."""
+    for cue in cues:
         if i >= len(cue) and tuple(words[i - len(cue):i]) == cue:
             return len(cue)
     return 0
 
 
 def _match_after(words: list[str], i: int, cues: tuple[tuple[str, ...], ...]) -> int:
-    for cue in sorted(cues, key=len, reverse=True):
+    """How many words from position i on form one of the cues (longest first; 0 if none)."""
+    for cue in cues:
         if tuple(words[i:i + len(cue)]) == cue:
             return len(cue)
     return 0
