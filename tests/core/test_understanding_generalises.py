@@ -314,3 +314,140 @@ def test_where_a_story_is_set_is_not_its_language(understander: Understander, pr
 def test_words_that_look_like_cues_or_genres_but_are_not(understander: Understander) -> None:
     assert understander.understand("non-stop shootouts and car chases").excluded_genres == ()
     assert understander.understand("the horrors of combat").genres == ()
+
+
+@pytest.mark.parametrize("prompt, wanted, excluded", [
+    # a verdict passed on a kind of film, with the word of dislike after it
+    ("thrillers honestly bore me to tears, a comedy", ("Comedy",), ("Thriller",)),
+    ("I find westerns so tedious", (), ("Western",)),
+    ("honestly musicals are cringe, give me a crime film", ("Crime",), ("Music",)),
+    # a bare "no" closing the clause right after what it names
+    ("drama yes, war no", ("Drama",), ("War",)),
+    ("westerns: hard no. a thriller", ("Thriller",), ("Western",)),
+    # verbs that take something out
+    ("a mystery but leave out the horror", ("Mystery",), ("Horror",)),
+    ("rule out animation tonight", (), ("Animation",)),
+    ("a crime film, hold the romance", ("Crime",), ("Romance",)),
+    ("keep it away from sci-fi", (), ("Science Fiction",)),
+    ("any genre but horror", (), ("Horror",)),
+    # a pronoun pointing back past a clause boundary
+    ("war films depress me, so none of those", (), ("War",)),
+    ("horror's not really my thing", (), ("Horror",)),
+])
+def test_verdicts_and_removals(understander: Understander, prompt: str, wanted: tuple[str, ...],
+                               excluded: tuple[str, ...]) -> None:
+    u = understander.understand(prompt)
+    assert u.genres == wanted and u.excluded_genres == excluded, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("horror movies that actually scare me", "Horror"),       # a relative clause describes a wish
+    ("thrillers are the best", "Thriller"),                    # praise is no verdict against
+    ("comedies that make me laugh out loud", "Comedy"),
+    ("comedies with heart", "Comedy"),
+    ("any comedy but make it short", "Comedy"),                # "but" after a genre is not "except"
+])
+def test_descriptions_and_praise_stay_wishes(understander: Understander, prompt: str, genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.genres and genre not in u.excluded_genres, (prompt, u)
+
+
+def test_a_clause_about_a_person_is_no_verdict_on_a_keyword(understander: Understander) -> None:
+    keyword = next(k for k in understander.keyword_genres if " " not in k)
+    u = understander.understand(f"my {keyword} falls asleep in anything long")
+    assert keyword not in u.excluded_keywords, u
+
+
+@pytest.mark.parametrize("prompt, high", [
+    ("max 1.5 hours", 90), ("2.5 hours or less", 150), ("an hour forty tops", 100),
+    ("an hour fifty five at most", 115), ("we have an hour and change", 80), ("around the hour and a half mark", 90),
+])
+def test_decimal_hours_and_spoken_minutes(understander: Understander, prompt: str, high: int) -> None:
+    assert understander.understand(prompt).runtime_max == high, prompt
+
+
+def test_the_hour_alone_is_no_runtime(understander: Understander) -> None:
+    u = understander.understand("the hour is late, something calm")
+    assert (u.runtime_min, u.runtime_max) == (None, None), u
+
+
+@pytest.mark.parametrize("prompt, low, high", [
+    ("before the 90s", None, 1989), ("pre-80s please", None, 1979), ("after the seventies", 1980, None),
+    ("the 60s or earlier", None, 1969), ("from the 90s onwards", 1990, None), ("since the 80s", 1980, None),
+    ("prior to the 70s", None, 1969), ("nothing newer than the 90s", None, 1999),
+    ("something from the 80s", 1980, 1989), ("more recent than 2005", 2006, None),
+    # a film's age, counted back from the catalogue's newest year
+    ("less than 10 years old", -10, None), ("not older than 15 years", -14, None),
+    ("over 30 years old", None, -30), ("under a decade old", -10, None),
+])
+def test_decades_and_ages_as_bounds(understander: Understander, prompt: str, low: int | None,
+                                    high: int | None) -> None:
+    u = understander.understand(prompt)
+    low = understander.newest_year + low if low is not None and low < 0 else low
+    high = understander.newest_year + high if high is not None and high < 0 else high
+    assert (u.year_min, u.year_max) == (low, high), (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, person", [
+    ("a Quillfeatherian drama", "Ada Quillfeather"),            # an adjective made from the surname
+    ("something Quillfeather-esque", "Ada Quillfeather"),
+    ("Quillfeather vibes tonight", "Ada Quillfeather"),
+    ("Vantongeren. anything.", "Noor Vantongeren"),           # at a sentence's start, no English word
+])
+def test_people_through_adjectives_and_at_a_sentence_start(made_up: Understander, prompt: str, person: str) -> None:
+    assert made_up.understand(prompt).people == (person,), prompt
+
+
+def test_a_surname_followed_by_an_unknown_first_name_is_someone_else() -> None:
+    films = [_movie(i, f"Quiet Film {i}", ("Ivo Renn",), ("Caroline Aaron",)) for i in range(1, 4)]
+    u = Understander(films)
+    assert u.understand("a film with Aaron in it").people == ("Caroline Aaron",)
+    assert u.understand("written by Aaron Sorkin").people == ()
+
+
+def test_lower_case_surnames_need_a_rare_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A well-known holder's surname in lower case, with no word that introduces a person, is read only when
+    it is no everyday word (the encoder's vocabulary splits it); without that vocabulary, never."""
+    import movierec.understanding as understanding
+
+    films = [_movie(i, f"Film {i}", ("Ada Zorbanek",), ("Debra Messing",)) for i in range(1, 6)]
+    u = Understander(films)
+    assert "messing" in understanding._common_words() and "zorbanek" not in understanding._common_words()
+    assert u.understand("tonight zorbanek if we can").people == ("Ada Zorbanek",)
+    assert u.understand("sorry my computer was messing up").people == ()
+    monkeypatch.setattr(understanding, "_common_words", lambda: frozenset())
+    assert u.understand("tonight zorbanek if we can").people == ()
+    assert u.understand("a zorbanek film").people == ("Ada Zorbanek",)  # introduced: read either way
+
+
+def test_the_coen_brothers_and_a_joined_particle() -> None:
+    films = [_movie(i, f"Snow Film {i}", ("Joel Coen",), ("Robert De Niro",)) for i in range(1, 4)]
+    u = Understander(films)
+    assert u.understand("anything the Coen brothers made").people == ("Joel Coen",)
+    assert u.understand("a DeNiro movie").people == ("Robert De Niro",)
+
+
+def test_people_through_a_film_in_more_words(made_up: Understander) -> None:
+    assert made_up.understand("who directed lantern season? more by them").people == ("Ada Quillfeather",)
+    assert made_up.understand("that redhead from Paper Kites").people == ("Noor Vantongeren",)
+    assert made_up.understand("the actress who was in North of Nowhere").people == ("Noor Vantongeren",)
+    assert made_up.understand("the guy from work recommended a drama").people == ()
+
+
+def test_a_particle_written_apart_and_new_to_someone() -> None:
+    films = [_movie(i, f"River Film {i}", ("Leonardo DiCaprio",), ("Ann Other",)) for i in range(1, 4)]
+    u = Understander(films)
+    assert u.understand("leonardo di caprio please").people == ("Leonardo DiCaprio",)
+    assert u.understand("a Di Caprio film").people == ("Leonardo DiCaprio",)
+    new = u.understand("I'm new to DiCaprio, where do I start")
+    assert new.people == ("Leonardo DiCaprio",) and new.year_min is None, new
+
+
+def test_a_rare_first_name_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import movierec.understanding as understanding
+
+    films = [_movie(i, f"Film {i}", ("Ivo Renn",), ("Zephyrine Olabode",)) for i in range(1, 7)]
+    u = Understander(films)
+    assert u.understand("i could watch zephyrine in anything").people == ("Zephyrine Olabode",)
+    monkeypatch.setattr(understanding, "_common_words", lambda: frozenset())
+    assert u.understand("i could watch zephyrine in anything").people == ()
