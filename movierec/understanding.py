@@ -90,6 +90,42 @@ KIDS_AWAY_AFTER = frozenset("asleep sleeping sleep bed away out gone at school g
 # Also a speaker's own childhood: "I loved it as a kid", "when I was a child".
 KIDS_AWAY_BEFORE = frozenset("once after when until till before since without as was were".split())
 
+# What a genre is made of, as people name it when they rule it out ("no kissing", "no soldiers", "nothing
+# kiddie"): a negation of one of these reaches the genre, as a negated catalogue keyword does (see
+# _keyword_genres, which finds more in the catalogue); a wish keeps the word, not the genre.
+CONTENT_WORDS: dict[str, str] = {
+    "superhero": "Action", "superheroes": "Action", "car chase": "Action", "car chases": "Action",
+    "kung fu": "Action", "fight scenes": "Action", "shoot em up": "Action", "gunfights": "Action",
+    "stop motion": "Animation", "claymation": "Animation", "toons": "Animation",
+    "slapstick": "Comedy", "spoof": "Comedy", "spoofs": "Comedy", "parody": "Comedy",
+    "parodies": "Comedy", "mockumentary": "Comedy", "mockumentaries": "Comedy", "goofy": "Comedy",
+    "mobster": "Crime", "mobsters": "Crime", "heists": "Crime", "cops and robbers": "Crime",
+    "organized crime": "Crime", "organised crime": "Crime", "hitmen": "Crime", "cartel": "Crime",
+    "docs": "Documentary", "doco": "Documentary", "docos": "Documentary", "docu": "Documentary",
+    "tearjerker": "Drama", "tearjerkers": "Drama", "tear jerker": "Drama", "tear jerkers": "Drama",
+    "weepie": "Drama", "weepies": "Drama", "melodrama": "Drama", "melodramas": "Drama",
+    "wizards": "Fantasy", "wizard": "Fantasy", "dragons": "Fantasy", "sorcery": "Fantasy",
+    "elves": "Fantasy", "fairies": "Fantasy", "mythical creatures": "Fantasy",
+    "period drama": "History", "period dramas": "History", "costume drama": "History",
+    "costume dramas": "History",
+    "jump scare": "Horror", "jump scares": "Horror", "haunted house": "Horror", "haunted houses": "Horror",
+    "splatter": "Horror", "exorcism": "Horror", "exorcisms": "Horror", "demons": "Horror",
+    "frights": "Horror",
+    "singing": "Music", "singalong": "Music", "sing along": "Music", "song and dance": "Music",
+    "broadway": "Music",
+    "detectives": "Mystery", "sleuth": "Mystery", "sleuths": "Mystery",
+    "kissing": "Romance", "mushy": "Romance", "lovey dovey": "Romance", "chick flick": "Romance",
+    "chick flicks": "Romance", "sappy": "Romance", "love triangle": "Romance", "smooching": "Romance",
+    "spaceships": "Science Fiction", "spaceship": "Science Fiction", "aliens": "Science Fiction",
+    "robots": "Science Fiction", "space opera": "Science Fiction", "futuristic": "Science Fiction",
+    "dystopian": "Science Fiction", "dystopia": "Science Fiction", "cyberpunk": "Science Fiction",
+    "nail biter": "Thriller", "edge of your seat": "Thriller", "edge of my seat": "Thriller",
+    "soldiers": "War", "battles": "War", "battlefield": "War", "trenches": "War",
+    "military": "War", "ww2": "War", "wwii": "War", "ww1": "War", "wwi": "War",
+    "wild west": "Western", "gunslinger": "Western", "gunslingers": "Western",
+    "kiddie": "Family", "kiddy": "Family",
+}
+
 # Written as `normalise` leaves them (no apostrophes); longer cues first. A cue opens a scope that
 # runs forward to the clause's end.
 NEGATION_CUES = (
@@ -109,7 +145,9 @@ NEGATION_CUES = (
     "definitely not", "anything apart from", "apart from", "aside from", "anything bar", "keep it free of",
     "rather not", "allergic to", "less of", "away from", "leave out", "leaving out", "rule out", "ruling out",
     "cut out", "hold the", "ditch the", "say no to", "no to", "not another", "a break from", "break from",
-    "forget about", "lay off", "exclude", "nix", "veto", "anti", "sans", "no", "not", "nothing", "none of", "none",
+    "forget about", "lay off", "had it with", "up to here with", "refuses to watch", "refuse to watch",
+    "refused to watch", "refuses", "refuse", "will not watch", "exclude", "nix", "veto", "anti", "sans", "no",
+    "not", "nothing", "none of", "none",
     "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
     "disliked", "skip", "skipping", "nor", "neither", "isnt", "arent", "wasnt", "non", "zero", "didnt", "dont",
@@ -400,14 +438,22 @@ class Understander:
                                                                    or w in _GENRE_NAME_FORMS)}
         self.keywords = _Gazetteer()
         genre_phrases = {normalise(w) for w in GENRE_WORDS} | {normalise(g) for g in self.genres}
+        phrases: dict[str, str] = {}
         for keyword in sorted({k for m in movies for k in m.keywords}):
             phrase = normalise(keyword)
             if phrase and phrase not in genre_phrases and not set(phrase.split()) <= FILLER | KEYWORD_STOPWORDS:
-                self.keywords.add(phrase, keyword)
-                if not phrase.endswith("s"):  # "no zombies" names the keyword "zombie"
-                    self.keywords.add(phrase + "s", keyword)
-        self.keywords.finish()
+                phrases.setdefault(phrase, keyword)
+                for plural in _plurals(phrase):  # "no zombies" names the keyword "zombie", "no spies" "spy"
+                    phrases.setdefault(plural, keyword)
         self.keyword_genres = _keyword_genres(movies, self.genres, concept_share)
+        for word, genre in CONTENT_WORDS.items():
+            if genre not in self.genres:
+                continue
+            keyword = phrases.setdefault(normalise(word), word)  # a catalogue keyword, or the word itself
+            self.keyword_genres[keyword] = genre  # what people mean by it, over the catalogue's statistics
+        for phrase, keyword in phrases.items():
+            self.keywords.add(phrase, keyword)
+        self.keywords.finish()
         self.languages_present = sorted({m.language for m in movies if m.language})
         self.language_names = _language_names(set(self.languages_present))
         self.language_words = _Gazetteer()
@@ -778,6 +824,7 @@ class Understander:
         lows: list[tuple[int, bool, int]] = []
         highs: list[tuple[int, bool, int]] = []
         runtime_min = runtime_max = None
+        min_rank = max_rank = 0
         kids_present = kids_negated = adult = young_relative = False
         mood_skip: set[int] = set()
         # genre -> whether a wish named it; genre -> its exclusions as (by its name, softened only, words)
@@ -854,8 +901,13 @@ class Understander:
                         low, high = None, low
                     elif how == "bare" and high is not None and high >= 150:  # "not some three-hour epic"
                         high = high - 30
-                runtime_min = low if low is not None else runtime_min
-                runtime_max = high if high is not None else runtime_max
+                # Several bounds: a number over our reading of a word ("short, under 100 minutes"); between
+                # numbers the tightest, which honours both ("we have 2 hours, ideally about 90 minutes")
+                rank = 0 if how == "word" else 1
+                if low is not None and (runtime_min is None or (rank, low) > (min_rank, runtime_min)):
+                    runtime_min, min_rank = low, rank
+                if high is not None and (runtime_max is None or (rank, -high) > (max_rank, -runtime_max)):
+                    runtime_max, max_rank = high, rank
                 if how != "cue":
                     readings.setdefault(f"at most {high} min" if high is not None else f"at least {low} min",
                                         phrase(s))
@@ -1133,6 +1185,22 @@ def _keyword_genres(movies: Sequence[Movie], genres: Sequence[str], share: float
     return out
 
 
+def _plurals(phrase: str) -> list[str]:
+    """English plurals of a phrase: "zombie" -> "zombies", "spy" -> "spies", "witch" -> "witches", "hero"
+    -> "heroes" (with the plain "s" as well where the ending is ambiguous); "car chase" -> "car chases"."""
+    if phrase.endswith("s"):
+        return []
+    if " " in phrase:
+        return [phrase + "s"]
+    if phrase.endswith("y") and len(phrase) > 2 and phrase[-2] not in "aeiou":
+        return [phrase[:-1] + "ies"]
+    if phrase.endswith(("ch", "sh", "x", "z")):
+        return [phrase + "es"]
+    if phrase.endswith("o"):
+        return [phrase + "s", phrase + "es"]
+    return [phrase + "s"]
+
+
 def _short_forms(key: str) -> list[str]:
     """A normalised full name as people also write it: without a middle initial or name ("samuel l
     jackson" -> "samuel jackson") or a suffix ("robert downey jr" -> "robert downey")."""
@@ -1227,14 +1295,16 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
         object_end = cue_end + 1 if cue_end < len(words) and words[cue_end] in PRONOUNS else (
             cue_end if words[cue_end - 1] in PRONOUNS and cue_end - cue_start >= 2 else None)
         if object_end is not None and (object_end >= len(words) or words[object_end] in _AFTER_PRONOUN):
-            # "war films make me sad, so none of those": back to the nearest clause that names something
             starts = [b for b in boundaries if b < cue_start and words[b] in ("|", *_CLAUSE_WORDS)]
-            back = starts.pop() if starts else -1
-            while starts and not any(back < s.start < cue_start and s.kind in _CONCEPT_KINDS for s in spans):
-                back = starts.pop()
-            if not any(back < s.start < cue_start and s.kind in _CONCEPT_KINDS for s in spans):
-                back = -1
-            out.append(_Scope(cue_start, object_end, back + 1, cue_start, soft))
+            back = starts[-1] if starts else -1
+            if any(back < s.start < cue_start and s.kind in _CONCEPT_KINDS for s in spans):
+                out.append(_Scope(cue_start, object_end, back + 1, cue_start, soft))
+            else:
+                # "war films make me sad, so none of those": the last thing named before the clause
+                named = max((s for s in spans if s.start < cue_start and s.kind in _CONCEPT_KINDS),
+                            key=lambda s: s.start, default=None)
+                out.append(_Scope(cue_start, object_end, *((named.start, named.end) if named is not None
+                                                           else (cue_start, cue_start)), soft))
             continue
         out.append(_Scope(cue_start, cue_end, cue_end, next((b for b in boundaries if b >= cue_end), len(words)),
                           soft))
@@ -1847,13 +1917,15 @@ def _clock_window(words: list[str]) -> list[tuple[int, int, tuple[int | None, in
     i = 0
     while i < len(words):
         w = words[i]
-        hour = int(w[:-2]) if re.fullmatch(r"\d{1,2}(am|pm)", w) else int(w) if w.isdigit() and len(w) <= 2 else None
+        hour = int(w[:-2]) if re.fullmatch(r"\d{1,2}(am|pm)", w) else int(w) if w.isdigit() and len(w) <= 2 else (
+            12 if w == "midnight" else None)
         if hour is not None and 1 <= hour <= 23:
             minute, used = 0, 1
             if i + 1 < len(words) and words[i + 1].isdigit() and len(words[i + 1]) == 2:
                 minute, used = int(words[i + 1]), 2
             marked = (i and words[i - 1] in _CLOCK_BEFORE) or (i + used < len(words) and words[i + used] in
-                                                                ("now", "pm", "am", "oclock")) or used == 2
+                                                                ("now", "pm", "am", "oclock")) or used == 2 or (
+                w == "midnight")
             if marked:
                 times.append((i, i + used, (hour % 12) * 60 + minute))
             i += used

@@ -45,7 +45,7 @@ def test_a_negated_keyword_reaches_its_genre(understander: Understander) -> None
     assert (f"not {genre}", concept) in u.readings
     # A keyword below the share stands for no genre.
     strict = Understander(understander.movies, concept_share=1.01)
-    assert not strict.keyword_genres and strict.understand(f"no {concept}").excluded_genres == ()
+    assert concept not in strict.keyword_genres and strict.understand(f"no {concept}").excluded_genres == ()
 
 
 @pytest.mark.parametrize("prompt", [
@@ -451,3 +451,46 @@ def test_a_rare_first_name_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert u.understand("i could watch zephyrine in anything").people == ("Zephyrine Olabode",)
     monkeypatch.setattr(understanding, "_common_words", lambda: frozenset())
     assert u.understand("i could watch zephyrine in anything").people == ()
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("a comedy, but no kissing scenes please", "Romance"), ("nothing with soldiers in it", "War"),
+    ("no kiddie stuff", "Family"), ("skip anything with spaceships", "Science Fiction"),
+    ("not a tearjerker", "Drama"),
+])
+def test_what_a_genre_is_made_of_reaches_the_genre_when_ruled_out(understander: Understander, prompt: str,
+                                                                  genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.excluded_genres, (prompt, u)
+
+
+def test_a_content_word_in_a_wish_stays_a_word(understander: Understander) -> None:
+    u = understander.understand("a comedy with some kissing")
+    assert "Romance" not in u.genres and "Romance" not in u.excluded_genres, u
+
+
+@pytest.mark.parametrize("prompt, excluded, kept", [
+    ("my flatmate refuses to watch anything about war", ("War",), ()),
+    ("I've had it up to here with westerns", ("Western",), ()),
+    # a pronoun after a clause boundary means the last thing named, not everything before it
+    ("we love action, and some action films get horror-ish, so keep us away from that", ("Horror",), ("Action",)),
+])
+def test_refusals_and_what_that_points_at(understander: Understander, prompt: str, excluded: tuple[str, ...],
+                                          kept: tuple[str, ...]) -> None:
+    u = understander.understand(prompt)
+    assert u.excluded_genres == excluded and all(g in u.genres for g in kept), (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, high", [
+    ("we have two hours, ideally about 90 minutes", 90),     # the tightest bound
+    ("short, under 100 minutes", 100),                        # a number over a word
+    ("got till midnight, it's 10:30 now", 90),
+])
+def test_several_runtime_bounds(understander: Understander, prompt: str, high: int) -> None:
+    assert understander.understand(prompt).runtime_max == high, prompt
+
+
+def test_plural_keywords_ending_in_y() -> None:
+    films = [Movie(movie_id=i, title=f"Film {i}", year=2000, genres=("Action",), keywords=("spy",))
+             for i in range(1, 4)]
+    assert Understander(films).understand("no spies please").excluded_keywords == ("spy",)
