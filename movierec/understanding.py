@@ -556,6 +556,18 @@ class Understander:
             if key:
                 self.title_rows.setdefault(key, []).append(row)
                 self.titles.add(key, row)
+        # "Terminator 2" for "Terminator 2: Judgment Day": the part before a colon, when it is no other
+        # film's title, at least two words and not one of the stage's words (the first film of a series).
+        short_titles: dict[str, list[int]] = {}
+        for row, m in enumerate(movies):
+            head = normalise(m.title.split(":")[0]) if ":" in m.title else ""
+            if len(head.split()) >= 2 and head not in self.title_rows:
+                short_titles.setdefault(head, []).append(row)
+        for head, rows in short_titles.items():
+            rows.sort(key=lambda r: movies[r].year)
+            self.title_rows[head] = rows
+            for row in rows:
+                self.titles.add(head, row)
         self.titles.finish()
         self.title_keys_by_first: dict[str, list[str]] = {}  # fuzzy candidates share the first letter
         for key in self.title_rows:
@@ -606,6 +618,8 @@ class Understander:
                 *self._people_through_titles(words, cased, _MAKER_CUES, lambda m: m.directors[0] if m.directors
                                              else None),
                 *self._people_through_titles(words, cased, _STAR_CUES, lambda m: m.cast[0] if m.cast else None)):
+            claim(start, end, "person", name)
+        for start, end, name in self._people_before_roles(words, cased):  # "the Titanic director"
             claim(start, end, "person", name)
         # Titles with a year: "Inception (2010)".
         for start, end, year in self._titles_with_year(marks):
@@ -750,7 +764,9 @@ class Understander:
         """(start, end, person) where someone is named through a movie: a cue ("the director of", "the guy
         from") and a title after it (exact or a close misspelling; one word only when capitalised)."""
         out = []
-        for cue_start, cue_end in _phrases(words, cues):
+        for cue_start, cue_end in _phrases(words, cues, _STAR_DESCRIPTORS):
+            if any(cased.get(k, False) for k in range(cue_start + 1, cue_end)):
+                continue  # a capitalised word is part of a title: "I heard that Man of Steel was good"
             first = cue_end
             while first < len(words) and words[first] in ("the", "movie", "film", "that", "of"):
                 if words[first] == "the" and first + 1 < len(words) and words[first + 1] not in ("movie", "film"):
@@ -765,6 +781,26 @@ class Understander:
             found = [name for r in hit[2] if (name := person(self.movies[r])) is not None]
             if found:
                 out.append((cue_start, hit[1], found[0]))
+        return out
+
+    def _people_before_roles(self, words: list[str], cased: dict[int, bool]) -> list[tuple[int, int, str]]:
+        """(start, end, person) for "the Titanic director", "that Gladiator guy": a title (capitalised when one
+        word) between "the"/"that" and a word for its director or its star."""
+        out = []
+        for i, w in enumerate(words[:-2]):
+            if w not in ("the", "that", "this"):
+                continue
+            hit = self._exact_title_at(words, i + 1, [False] * len(words))
+            if hit is None or hit[1] >= len(words) or (hit[1] - hit[0] == 1 and not cased.get(i + 1, False)):
+                continue
+            role = words[hit[1]]
+            if cased.get(hit[1], False):  # "The Speed Girl": a capitalised role word is part of a title
+                continue
+            movie = self.movies[hit[2][0]]
+            name = (movie.directors[0] if role in _MAKER_AFTER and movie.directors else
+                    movie.cast[0] if role in _STAR_AFTER and movie.cast else None)
+            if name is not None:
+                out.append((i, hit[1] + 1, name))
         return out
 
     def _first_names(self, words: list[str], cased: dict[int, bool], claim) -> None:  # noqa: ANN001
@@ -1506,24 +1542,33 @@ def _audience(words: list[str]) -> list[tuple[int, int, str]]:
 
 # Phrases that name a person through a movie they directed ("the guy who made X").
 _MAKER_CUES = _by_first_word(("from the director of", "by the director of", "the director of", "director of",
-                              "same director as", "directed by the guy who did", "the guy who made",
-                              "the guy who directed", "the man who made", "the woman who made", "the person who made",
-                              "the people who made", "whoever made", "whoever directed", "the one who made",
-                              "the filmmaker behind", "the director behind", "the guy behind", "the maker of",
-                              "the makers of", "from the maker of", "from the makers of", "who made", "who directed"))
-# Phrases that name an actor through a movie they led ("the guy from X").
-_STAR_CUES = _by_first_word(("the guy from", "that guy from", "the actor from", "that actor from", "the actress from",
-                             "that actress from", "the man from", "the woman from", "the girl from", "the lady from",
-                             "the star of", "the lead from", "the lead in", "the lead of", "the one from",
-                             "whoever starred in", "who starred in", "whoever was in", "the same actor as",
-                             "the same star as", "the hero of", "the hero from",
-                             *(f"{the} {who} from" for the in ("the", "that", "this") for who in (
-                                 "dude", "blonde", "brunette", "redhead", "kid", "boy", "star", "bloke", "fella",
-                                 "gal", "chick", "villain", "bad guy", "hero", "heroine")),
-                             *(f"{who} {verb}" for who in ("the guy", "the actor", "the actress", "the girl",
-                                                           "the woman", "the man", "the one", "whoever")
-                               for verb in ("who was in", "who starred in", "who played in", "that was in",
-                                            "who is in", "from the movie"))))
+                              "same director as", "directed by the guy who did", "the filmmaker behind",
+                              "the director behind", "the guy behind", "the maker of", "the makers of",
+                              "from the maker of", "from the makers of", "the creator of", "from the creator of",
+                              "by the creator of", "whoever made", "whoever directed", "whoever did", "who made",
+                              "who directed", "who did",
+                              *(f"{the} {who} {verb}" for the in ("the", "the same") for who in (
+                                  "guy", "man", "woman", "person", "people", "one", "director", "filmmaker")
+                                for verb in ("who made", "who directed", "who did", "that made", "that did",
+                                             "behind"))))
+# Phrases that name an actor through a movie they led ("the guy from X", "that bald guy in X").
+_STAR_ROLES = ("guy", "girl", "woman", "man", "lady", "dude", "blonde", "brunette", "redhead", "kid", "boy",
+               "actor", "actress", "star", "lead", "hero", "heroine", "villain", "bloke", "fella", "gal", "chick",
+               "lead actor", "lead actress", "main actor", "main actress", "main guy", "main character", "one")
+_STAR_CUES = _by_first_word(("the star of", "the lead of", "the one from", "the one in", "whoever starred in",
+                             "who starred in", "whoever was in", "the same actor as", "the same star as",
+                             "the hero of", *(f"{the} {role} {link}" for the in ("the", "that", "this")
+                                              for role in _STAR_ROLES
+                                              for link in ("from", "in", "who was in", "who starred in",
+                                                           "who played in", "that was in", "who is in",
+                                                           "from the movie"))))
+# Words that may describe the person inside such a phrase ("that bald guy from Die Hard").
+_STAR_DESCRIPTORS = frozenset("bald old young tall short funny british english australian irish scottish french "
+                              "black blonde hot cute handsome pretty big little famous same skinny bearded "
+                              "main other".split())
+# A role after a title names the person too ("the Titanic director", "that Gladiator guy").
+_MAKER_AFTER = frozenset(("director", "directors", "filmmaker", "creator"))
+_STAR_AFTER = frozenset(("guy", "girl", "actor", "actress", "star", "lead", "dude", "lady", "woman", "man"))
 # Between a negation and a word for children, these make the negation about what the children should
 # not see ("nothing too scary for the kids"), not about the audience ("not suitable for children").
 _HARMFUL = frozenset("scary violent violence inappropriate unsuitable graphic gory bloody blood rude crude explicit "

@@ -494,3 +494,33 @@ def test_plural_keywords_ending_in_y() -> None:
     films = [Movie(movie_id=i, title=f"Film {i}", year=2000, genres=("Action",), keywords=("spy",))
              for i in range(1, 4)]
     assert Understander(films).understand("no spies please").excluded_keywords == ("spy",)
+
+
+@pytest.mark.parametrize("prompt, person", [
+    ("the guy who did Copper Tide, more from him", "Ada Quillfeather"),
+    ("more by the Lantern Season director", "Ada Quillfeather"),
+    ("that Harbour Lights guy", "Noor Vantongeren"),
+    ("the lead actress in Paper Kites", "Noor Vantongeren"),
+    ("that bald guy from Copper Tide", "Samuel Q. Brightwater Jr."),
+    ("from the creator of North of Nowhere", "Ivo Renn"),
+])
+def test_people_through_a_film_loosely(made_up: Understander, prompt: str, person: str) -> None:
+    assert made_up.understand(prompt).people == (person,), prompt
+
+
+def test_a_capitalised_role_word_is_part_of_a_title() -> None:
+    films = [_movie(1, "Speed", ("Ivo Renn",), ("Ann Other",)), _movie(2, "The Speed Girl", ("Bo Day",), ("Cy Moss",)),
+             _movie(3, "Steel", ("Ivo Renn",), ("Ann Other",)), _movie(4, "Man of Steel", ("Bo Day",), ("Cy Moss",))]
+    u = Understander(films)
+    assert u.understand("have you seen The Speed Girl").people == ()
+    assert u.understand("I heard that Man of Steel was good").people == ()
+    assert u.understand("the Speed guy").people == ("Ann Other",)
+
+
+def test_a_title_before_its_colon() -> None:
+    films = [_movie(1, "Copper Tide: The Return", ("Ivo Renn",), ("Ann Other",)),
+             _movie(2, "Copper Tide: Low Water", ("Ivo Renn",), ("Ann Other",)),
+             _movie(3, "Lantern: A Story", ("Ivo Renn",), ("Ann Other",))]
+    u = Understander(films)
+    assert u.understand("I loved Copper Tide").examples == (0,)  # the first film of the series
+    assert u.understand("I loved lantern").examples == ()         # one word: too common to stand for a title
