@@ -263,6 +263,7 @@ def _with_clause_marks(prompt: str) -> str:
 
 # "1.5 hours" is read as "1 and a half hours"; "horror's not for me" as "horror is not for me" (a
 # possessive is never followed by these words).
+_SHORT_YEAR = re.compile(r"(?<![\w'])['\u2019](\d\d)\b(?!s)")  # "in '94" (not "the '90s")
 _HALF = re.compile(r"\b(\d)\.5\b")
 _IS_CONTRACTION = re.compile(r"(?<=\w)['\u2019]s(?=\s+(?:not|no|never|so|too|just|really|definitely|always|"
                              r"overrated|boring|the worst|a no|a hard no|a pass)\b)", re.IGNORECASE)
@@ -274,6 +275,7 @@ def prompt_words(prompt: str) -> list[str]:
 
 
 def _spelt_out(prompt: str) -> str:
+    prompt = _SHORT_YEAR.sub(lambda m: ("19" if int(m.group(1)) >= 30 else "20") + m.group(1), prompt)
     return _IS_CONTRACTION.sub(" is", _HALF.sub(r"\1 and a half", prompt))
 
 
@@ -363,7 +365,9 @@ COUNTRY_LANGUAGES: dict[str, tuple[str, ...]] = {
     "iranian": ("fa",), "persian": ("fa",), "israel": ("he",), "israeli": ("he",), "poland": ("pl",),
     "netherlands": ("nl",), "holland": ("nl",), "greece": ("el",), "turkey": ("tr",), "finland": ("fi",),
     "thailand": ("th",), "thai": ("th",), "vietnam": ("vi",), "indonesia": ("id",), "egypt": ("ar",),
-    "scandinavia": ("sv", "da", "no", "nb"), "scandinavian": ("sv", "da", "no", "nb"), "mandarin": ("zh",),
+    "scandinavia": ("sv", "da", "no", "nb"), "scandinavian": ("sv", "da", "no", "nb"),
+    "nordic": ("sv", "da", "no", "nb", "fi", "is"), "k drama": ("ko",), "kdrama": ("ko",), "k dramas": ("ko",),
+    "kdramas": ("ko",), "j horror": ("ja",), "tollywood": ("te",), "kollywood": ("ta",), "mandarin": ("zh",),
     "cantonese": ("cn",), "chinese": ("zh", "cn"),
 }
 # Country and region names (not demonyms): after "in" they say where a story is set.
@@ -876,6 +880,9 @@ class Understander:
                 # "no rom-coms" excludes romances, not every comedy: a negated word for two genres at once
                 # excludes the first (the more specific).
                 named: tuple[str, ...] = s.value[:1] if s.negated else s.value  # type: ignore[index,assignment]
+                if phrase(s) in _LANGUAGE_GENRE_WORDS and not s.negated and \
+                        _LANGUAGE_GENRE_WORDS[phrase(s)] in self.languages_present:  # "anime" is Japanese too
+                    languages.append(_LANGUAGE_GENRE_WORDS[phrase(s)])
                 for g in named:
                     if s.negated:
                         unwished.setdefault(g, []).append((s.strong, s.soft, phrase(s)))
@@ -1416,6 +1423,8 @@ def _common_words() -> frozenset[str]:
     return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha())
 
 
+# Genre words that also say the language ("an anime film": Japanese animation).
+_LANGUAGE_GENRE_WORDS = {"anime": "ja"}
 _CONCEPT_KINDS = frozenset(("genre", "keyword", "person", "title", "language"))
 # Words after a pronoun that keep it the cue's object at the clause's end ("none of those please").
 _AFTER_PRONOUN = frozenset("| now anymore any at either please pls thanks tonight again".split())
@@ -1619,7 +1628,8 @@ _ONWARDS = (("onwards",), ("onward",), ("on",), ("or", "later"), ("or", "newer")
             ("or", "after"), ("and", "after"), ("and", "newer"))
 _OR_EARLIER = (("or", "earlier"), ("or", "older"), ("or", "before"), ("and", "earlier"), ("and", "before"),
                ("and", "older"))
-_RECENT = frozenset("recent new newer newish latest modern current".split())
+_RECENT = frozenset("recent new newer newish latest newest modern current".split())
+_CIRCA = frozenset(("around", "about", "circa", "approximately", "roughly", "approx"))
 _OLD = frozenset("classic classics oldie oldies vintage".split())
 
 
@@ -1663,25 +1673,49 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             i = out[-1][1]
             continue
         elif w in _DECADES:
-            begin = i - 1 if prev == "the" else i
-            out.append(_relative_to_decade(words, begin, i + 1, _DECADES[w], _DECADES[w] + 9))
+            low, high = _DECADES[w], _DECADES[w] + 9
+            begin = i
+            if prev in ("early", "late", "mid"):  # "the early nineties"
+                low, high = (low, low + 4) if prev == "early" else (low + 5, high) if prev == "late" else (low, high)
+                begin -= 1
+            begin -= begin > 0 and words[begin - 1] == "the"
+            out.append(_relative_to_decade(words, begin, i + 1, low, high))
             i = out[-1][1]
             continue
+        elif w == "decade" and prev in ("this", "previous"):  # "from this decade", "the previous decade"
+            start = newest_year // 10 * 10 - (10 if prev == "previous" else 0)
+            out.append((i - 1, i + 1, (start, None if prev == "this" else start + 9), True))
+        elif w == "ago" and i >= 3 and words[i - 1] in ("years", "year") and words[i - 3] in (
+                "from", "made", "released", "out", "in"):  # "from 10 years ago" (not "I saw it 2 years ago")
+            count = int(words[i - 2]) if words[i - 2].isdigit() else _NUMBER_WORDS.get(words[i - 2], 0)
+            if 0 < count <= 80:
+                out.append((i - 2, i + 1, (newest_year - count - 2, newest_year - count + 2), True))
         elif _YEAR.fullmatch(w) or w in _MILLENNIUM:
             year = int(w) if w[0].isdigit() else 2000
+            # "after the year 2000", "before the millennium": the words before "the (year)" set the bound
+            lead = i
+            while lead > 0 and words[lead - 1] in ("the", "year"):
+                lead -= 1
+            prev = words[lead - 1] if lead else ""
+            prev2 = tuple(words[max(0, lead - 2):lead])
+            if prev in _CIRCA or words[i + 1:i + 2] == ["ish"]:  # "around 2005", "2005-ish"
+                out.append((lead - (prev in _CIRCA), i + 1 + (words[i + 1:i + 2] == ["ish"]),
+                            (year - 2, year + 2), True))
+                i += 1
+                continue
             nxt = words[i + 1: i + 3]
             if prev == "between" and len(nxt) == 2 and nxt[0] in ("and", "to") and _YEAR.fullmatch(nxt[1]):
-                out.append((i - 1, i + 3, (year, int(nxt[1])), True))
+                out.append((lead - 1, i + 3, (year, int(nxt[1])), True))
                 i += 3
                 continue
             if w[0].isdigit() and i + 1 < len(words) and _YEAR.fullmatch(words[i + 1]) and int(words[i + 1]) > year:
-                out.append((i - 1 if prev == "from" else i, i + 2, (year, int(words[i + 1])), True))  # "1990-2000"
+                out.append((lead - 1 if prev == "from" else i, i + 2, (year, int(words[i + 1])), True))  # "1990-2000"
                 i += 2
                 continue
             onwards = next((c for c in _ONWARDS if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
             earlier = next((c for c in _OR_EARLIER if tuple(words[i + 1:i + 1 + len(c)]) == c), None)
             if onwards:
-                out.append((i - 1 if prev == "from" else i, i + 1 + len(onwards), (year, None), True))
+                out.append((lead - 1 if prev == "from" else i, i + 1 + len(onwards), (year, None), True))
                 i += 1 + len(onwards)
                 continue
             if earlier:
@@ -1691,23 +1725,23 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
             if prev2 == ("recent", "than"):  # "more recent than 2005"
                 prev2 = ("newer", "than")
             if prev in _BEFORE or prev2 in (("older", "than"), ("earlier", "than")):
-                out.append((i - (2 if prev2 in (("older", "than"), ("earlier", "than")) else 1), i + 1,
+                out.append((lead - (2 if prev2 in (("older", "than"), ("earlier", "than")) else 1), i + 1,
                             (None, year - 1), True))
             elif prev in _AFTER or prev2 in (("newer", "than"), ("later", "than")):
-                out.append((i - (2 if prev2 in (("newer", "than"), ("later", "than")) else 1), i + 1,
+                out.append((lead - (2 if prev2 in (("newer", "than"), ("later", "than")) else 1), i + 1,
                             (year + (1 if w[0].isdigit() else 0), None), True))
             elif prev == "since":
-                out.append((i - 1, i + 1, (year, None), True))
+                out.append((lead - 1, i + 1, (year, None), True))
             elif w[0].isdigit() and (prev in ("from", "in", "of") or (i + 1 < len(words) and words[i + 1] in
                                                                        ("movie", "film", "movies"))):
                 if i + 2 < len(words) and words[i + 1] in ("to", "through", "until") and \
                         _YEAR.fullmatch(words[i + 2]):
-                    out.append((i - 1, i + 3, (year, int(words[i + 2])), True))
+                    out.append((lead - 1, i + 3, (year, int(words[i + 2])), True))
                     i += 3
                     continue
-                out.append((i - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year), True))
+                out.append((lead - 1 if prev in ("from", "in", "of") else i, i + 1, (year, year), True))
         elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood",
-                                                                          "than", "to")):
+                                                                          "than", "to", "wave")):
             out.append((i, i + 1, (newest_year - 5, None), False))
         elif w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
                 w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (

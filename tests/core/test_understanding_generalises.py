@@ -524,3 +524,36 @@ def test_a_title_before_its_colon() -> None:
     u = Understander(films)
     assert u.understand("I loved Copper Tide").examples == (0,)  # the first film of the series
     assert u.understand("I loved lantern").examples == ()         # one word: too common to stand for a title
+
+
+@pytest.mark.parametrize("prompt, low, high", [
+    ("nothing made after the year 2000", None, 2000), ("nothing before the millennium", 2000, None),
+    ("a movie from around 2005", 2003, 2007), ("a 1998-ish comedy", 1996, 2000),
+    ("movies from the early nineties", 1990, 1994), ("a seventies or early eighties thriller", 1970, 1984),
+    ("something released in '94", 1994, 1994), ("a film from the previous decade", "decade-10", "decade-1"),
+    ("anything from this decade", "decade", None),
+])
+def test_more_ways_to_name_years(understander: Understander, prompt: str, low: int | str | None,
+                                 high: int | str | None) -> None:
+    decade = understander.newest_year // 10 * 10
+
+    def resolved(v: int | str | None) -> int | None:
+        return decade + int(v[6:] or 0) if isinstance(v, str) else v
+
+    u = understander.understand(prompt)
+    assert (u.year_min, u.year_max) == (resolved(low), resolved(high)), (prompt, u)
+
+
+def test_years_ago_is_about_the_film_not_the_viewing(understander: Understander) -> None:
+    assert understander.understand("something from 10 years ago").year_min == understander.newest_year - 12
+    u = understander.understand("I watched it a couple years ago")
+    assert (u.year_min, u.year_max) == (None, None), u
+
+
+def test_anime_is_japanese_and_the_new_wave_is_not_recent() -> None:
+    films = [Movie(movie_id=i, title=f"Film {i}", year=2000 + i, genres=("Animation",), language=lang)
+             for i, lang in enumerate(("ja", "fr", "en"), 1)]
+    u = Understander(films)
+    assert u.understand("an anime film").languages == ("ja",)
+    french = u.understand("a French new wave film")
+    assert french.languages == ("fr",) and french.year_min is None, french
