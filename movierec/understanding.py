@@ -145,7 +145,10 @@ NEGATION_CUES = (
     "definitely not", "anything apart from", "apart from", "aside from", "anything bar", "keep it free of",
     "rather not", "allergic to", "less of", "away from", "leave out", "leaving out", "rule out", "ruling out",
     "cut out", "hold the", "ditch the", "say no to", "no to", "not another", "a break from", "break from",
-    "forget about", "lay off", "had it with", "up to here with", "refuses to watch", "refuse to watch",
+    "forget about", "lay off", "too many", "too much", "lets not", "let us not", "count me out for",
+    "count me out of", "count us out for", "count us out of", "bored by", "bored of", "bored with", "not much of a",
+    "outgrown", "grown out of", "free of", "not up for", "not huge on", "had it with", "up to here with",
+    "refuses to watch", "refuse to watch",
     "refused to watch", "refuses", "refuse", "will not watch", "exclude", "nix", "veto", "anti", "sans", "no",
     "not", "nothing", "none of", "none",
     "without", "w o", "minus",
@@ -172,7 +175,11 @@ POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not 
                        "not for us", "isnt for us", "arent for us", "is mid", "are mid", "is cringe", "are cringe",
                        "is trash", "aint it", "is not it", "a miss", "gives me the ick", "give me the ick",
                        "is a pass", "are a pass", "makes me cringe", "out of it", "out of this", "out of the mix",
-                       "out of the picture",
+                       "out of the picture", "where i draw the line", "where we draw the line", "can wait",
+                       "a no from me", "a no from us", "not tonight",
+                       *(f"{verb} {poss} {thing}" for verb in ("not", "isnt", "arent", "is not", "are not")
+                         for poss in ("my", "our") for thing in ("thing", "cup of tea", "jam", "scene", "bag", "style",
+                                                                  "genre", "kind of thing", "sort of thing", "vibe")),
                        # a verdict on a movie named before it ("Titanic was so boring")
                        *(f"{verb} {adverb}{verdict}" for verb in ("was", "is", "were", "are")
                          for adverb in ("", "so ", "pretty ", "really ")
@@ -1173,7 +1180,8 @@ _CUE_ADVERBS = frozenset("really particularly very well totally just honestly ac
 # Verdicts that negate the clause before them when they stand alone ("horror? pass").
 # ("no" and "nope" alone are left out: after "have you seen X?" they answer the question.)
 _ALONE = _by_first_word(("pass", "no thanks", "not a fan", "hard pass", "no way", "not for me", "not interested",
-                         "please no", "no please"))
+                         "please no", "no please", "absolutely not", "definitely not", "no chance", "not a chance",
+                         "not tonight", "hell no", "god no", "never again", "not again"))
 _CUE_WORDS = frozenset(c for c in NEGATION_CUES if " " not in c) | SCOPE_ENDS
 _EXAMPLE_WORDS = frozenset(c for c in EXAMPLE_CUES if " " not in c)
 
@@ -1324,12 +1332,13 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     # "less romance, more action" ends a scope at "more"; "for more than 90 minutes" does not.
     boundaries = sorted(i for i, w in enumerate(words) if (w in SCOPE_ENDS and not (
         w == "more" and words[i + 1:i + 2] == ["than"])) or w == "|")
-    not_cues = {start for start, _ in _phrases(words, _NOT_NEGATIONS)}
+    not_cues = dict(_phrases(words, _NOT_NEGATIONS))  # start -> end
     out = []
     for cue_start, cue_end in _phrases(words, _NEGATIONS, _CUE_ADVERBS):
         # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue; a cue of
         # several words ("leave out") wins over a catalogue keyword.
-        if cue_start in not_cues or any(s.start <= cue_start < s.end and not (
+        # ("not much of a fan": the longer phrase decides whether "not" negates)
+        if not_cues.get(cue_start, -1) >= cue_end or any(s.start <= cue_start < s.end and not (
                 s.kind == "keyword" and cue_end - cue_start >= 2) for s in spans):
             continue
         cue = " ".join(words[cue_start:cue_end])
@@ -1354,6 +1363,13 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     clause_starts = [i for i, w in enumerate(words) if w == "|" or w in _CLAUSE_WORDS]
     for cue_start, cue_end in _phrases(words, _POSTPOSED, _CUE_ADVERBS):
         back = max((b for b in clause_starts if b < cue_start), default=-1)
+        subject = words[back + 1:cue_start]
+        if subject and set(subject) <= _PRONOUN_SUBJECTS:  # "war movies, that's where I draw the line"
+            named = max((s for s in spans if s.end <= back + 1 and s.kind in _CONCEPT_KINDS),
+                        key=lambda s: s.start, default=None)
+            if named is not None:
+                out.append(_Scope(cue_start, cue_end, named.start, named.end))
+                continue
         out.append(_Scope(cue_start, cue_end, back + 1, cue_start))
     for cue_start, cue_end in _phrases(words, _ALONE):
         # "westerns? hard pass", "horror, not a fan": a verdict that is a clause of its own
@@ -1425,6 +1441,9 @@ def _common_words() -> frozenset[str]:
 
 # Genre words that also say the language ("an anime film": Japanese animation).
 _LANGUAGE_GENRE_WORDS = {"anime": "ja"}
+# A clause whose subject is one of these points back at what was named before it.
+_PRONOUN_SUBJECTS = frozenset("that thats this thiss it its which those these they theyre them is are just "
+                              "really".split())
 _CONCEPT_KINDS = frozenset(("genre", "keyword", "person", "title", "language"))
 # Words after a pronoun that keep it the cue's object at the clause's end ("none of those please").
 _AFTER_PRONOUN = frozenset("| now anymore any at either please pls thanks tonight again".split())

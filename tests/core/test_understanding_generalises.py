@@ -557,3 +557,21 @@ def test_anime_is_japanese_and_the_new_wave_is_not_recent() -> None:
     assert u.understand("an anime film").languages == ("ja",)
     french = u.understand("a French new wave film")
     assert french.languages == ("fr",) and french.year_min is None, french
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("westerns? definitely not", "Western"), ("horror, not a chance", "Horror"),
+    ("we've had too many comedies this week", "Comedy"), ("let's not do a musical", "Music"),
+    ("crime films, that's where we draw the line", "Crime"), ("animation isn't really our jam", "Animation"),
+    ("I'm not much of a thriller fan", "Thriller"), ("count us out for anything with horror", "Horror"),
+    ("I get bored with war films", "War"), ("my son has outgrown animated stuff", "Animation"),
+    ("romance can wait for another night", "Romance"),
+])
+def test_more_everyday_refusals(understander: Understander, prompt: str, genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.excluded_genres and genre not in u.genres, (prompt, u)
+
+
+def test_not_much_still_negates_nothing_alone(understander: Understander) -> None:
+    u = understander.understand("not much time tonight, a comedy")
+    assert u.genres == ("Comedy",) and u.excluded_genres == (), u
