@@ -77,7 +77,8 @@ KID_WORDS = ("little ones", "little one", "little kids", "kids", "kid", "kiddos"
              "youngest", "preschooler", "preschoolers", "tots", "kiddie", "kiddy", "kiddies", "family",
              "kid friendly", "family friendly", "child friendly", "babysitting", "babysit", "sleepover",
              "all ages", "g rated", "rated g", "rated pg", "pg rated", "suitable for children", "tweens",
-             "preteens", "preteen", "kid safe", "family safe", "child safe")
+             "preteens", "preteen", "kid safe", "family safe", "child safe", "tween", "kid appropriate",
+             "child appropriate", "kids appropriate", "kid suitable")
 # People who are children only when an age says so ("my nephew just turned eight").
 RELATIVE_WORDS = frozenset("son sons daughter daughters nephew nephews niece nieces godson goddaughter grandson "
                            "granddaughter twins cousin cousins boy boys girl girls stepson stepdaughter "
@@ -1601,7 +1602,9 @@ _STAR_AFTER = frozenset(("guy", "girl", "actor", "actress", "star", "lead", "dud
 # not see ("nothing too scary for the kids"), not about the audience ("not suitable for children").
 _HARMFUL = frozenset("scary violent violence inappropriate unsuitable graphic gory bloody blood rude crude explicit "
                      "dark frightening creepy disturbing upsetting too intense sexy sex nsfw traumatizing "
-                     "traumatising horror horrors swearing nudity gore terrifying spooky nightmares".split())
+                     "traumatising horror horrors swearing nudity gore terrifying spooky nightmares traumatize "
+                     "traumatise scar scare scares frighten frightens upset upsets disturb disturbs "
+                     "nightmare".split())
 _AUDIENCE_KINDS = frozenset(("kids", "kids age", "adult"))
 _CLAUSE_WORDS = frozenset("but though although however yet so because while whereas".split())
 _PERSON_BEFORE = frozenset("by with a an of like likes liked love loves loved enjoy enjoys starring big for from some "
@@ -1613,7 +1616,7 @@ _PERSON_AFTER = frozenset("movie movies film films flick flicks fan fans one one
 _NAME_ADJECTIVE_ENDINGS = ("esque", "ian", "ean", "ish", "like")
 # A word for children is the audience after these ("for the kids", "with our children") ...
 _AUDIENCE_BEFORE = frozenset("for with my our the their his her your young little small both two three a an any at to "
-                             "towards toward as when once after before until till without".split())
+                             "towards toward as when once after before until till without no".split())
 # ... or as the subject of these ("kids are coming", "grandkids r over", "kids finally asleep").
 _AUDIENCE_AFTER = frozenset("are r is re will can want wants love loves like likes need needs coming over here "
                             "watching finally asleep have has movie movies film films flick flicks show stuff "
@@ -1678,6 +1681,10 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
         if recent:
             out.append((i, i + recent[0], (recent[1], None), True))
             i += recent[0]
+            continue
+        if (m or w in _DECADES) and (prev in _POSSESSIVES or (prev in ("early", "late", "mid") and i >= 2 and
+                                                               words[i - 2] in _POSSESSIVES)):
+            i += 1  # "we're all in our 30s", "in his late forties": an age, not an era
             continue
         if m:
             century = int(m.group(1) or 0) * 100 or (1900 if int(m.group(2)) >= 2 else 2000)

@@ -575,3 +575,20 @@ def test_more_everyday_refusals(understander: Understander, prompt: str, genre: 
 def test_not_much_still_negates_nothing_alone(understander: Understander) -> None:
     u = understander.understand("not much time tonight, a comedy")
     assert u.genres == ("Comedy",) and u.excluded_genres == (), u
+
+
+@pytest.mark.parametrize("prompt, kids", [
+    ("a movie my tween will love", True), ("something kid-appropriate please", True),
+    ("nothing that would traumatize a child", True), ("date night, no kids", False),
+])
+def test_more_audiences(understander: Understander, prompt: str, kids: bool) -> None:
+    u = understander.understand(prompt)
+    assert u.for_kids == kids and ("Horror" in u.excluded_genres) == kids, (prompt, u)
+    if not kids:
+        assert "Family" in u.excluded_genres, u
+
+
+def test_an_age_in_decades_is_no_era(understander: Understander) -> None:
+    for prompt in ("a girls' night in, we're all in our 30s", "my dad is in his late sixties"):
+        u = understander.understand(prompt)
+        assert (u.year_min, u.year_max) == (None, None), (prompt, u)
