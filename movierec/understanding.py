@@ -163,7 +163,17 @@ NOT_NEGATIONS = ("not sure", "no idea", "not picky", "not fussy", "no preference
                  "non stop", "dont mind", "dont know", "didnt know",
                  "dont think", "didnt think", "dont have", "didnt have", "dont care if", "dont care what",
                  "dont care which", "doesnt matter", "dont remember", "didnt realize", "didnt realise", "dont get",
-                 "dont see", "didnt see", "dont watch", "doesnt have to", "dont need")
+                 "dont see", "didnt see", "dont watch", "doesnt have to", "dont need",
+                 # praise said with a negation ("can't go wrong with Brad Pitt", "nothing beats a western")
+                 "cant go wrong", "can not go wrong", "cannot go wrong", "never go wrong", "never goes wrong",
+                 "cant get enough", "never gets old", "never get old", "never disappoints", "never disappoint",
+                 "never get tired", "never gets tired", "never tire", "never tires", "never fails", "never fail",
+                 "no doubt", "cant resist", "could not stop", "couldnt stop", "cant stop", "nothing beats",
+                 "nothing better", "nothing like", "cant beat", "cannot beat", "not gonna lie", "not going to lie",
+                 "dont hate", "didnt hate", "cant miss", "not to be missed", "no shortage", "never say no",
+                 "wouldnt say no", "would not say no", "wont say no", "not opposed", "not against", "no objection",
+                 "no complaints", "never turn down", "wouldnt turn down", "nothing wrong with", "no harm in",
+                 "cant help", "never miss", "never misses", "not averse", "dont dislike")
 # Cues written after what they negate ("that whole fantasy thing just isn't for me"): the scope
 # runs back to the clause's start.
 POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not for me", "not for me",
@@ -1338,8 +1348,10 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     for cue_start, cue_end in _phrases(words, _NEGATIONS, _CUE_ADVERBS):
         # A cue word that is part of a recognised span ("No Country for Old Men") is not a cue; a cue of
         # several words ("leave out") wins over a catalogue keyword.
-        # ("not much of a fan": the longer phrase decides whether "not" negates)
-        if not_cues.get(cue_start, -1) >= cue_end or any(s.start <= cue_start < s.end and not (
+        # A cue inside a phrase that negates nothing ("can't get enough of") is none, unless it is the
+        # longer phrase ("not much of a fan" over "not much").
+        if any(ns <= cue_start < ne and not (cue_start == ns and cue_end > ne) for ns, ne in not_cues.items()) \
+                or any(s.start <= cue_start < s.end and not (
                 s.kind == "keyword" and cue_end - cue_start >= 2) for s in spans):
             continue
         cue = " ".join(words[cue_start:cue_end])
@@ -1363,6 +1375,8 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
                           soft))
     clause_starts = [i for i, w in enumerate(words) if w == "|" or w in _CLAUSE_WORDS]
     for cue_start, cue_end in _phrases(words, _POSTPOSED, _CUE_ADVERBS):
+        if cue_start and words[cue_start - 1] in _NEGATORS:  # "horror never gets old": praise
+            continue
         back = max((b for b in clause_starts if b < cue_start), default=-1)
         subject = words[back + 1:cue_start]
         if subject and set(subject) <= _PRONOUN_SUBJECTS:  # "war movies, that's where I draw the line"
@@ -1442,6 +1456,7 @@ def _common_words() -> frozenset[str]:
 
 # Genre words that also say the language ("an anime film": Japanese animation).
 _LANGUAGE_GENRE_WORDS = {"anime": "ja"}
+_NEGATORS = frozenset("never not dont doesnt didnt wont cant".split())
 # A clause whose subject is one of these points back at what was named before it.
 _PRONOUN_SUBJECTS = frozenset("that thats this thiss it its which those these they theyre them is are just "
                               "really".split())

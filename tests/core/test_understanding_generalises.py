@@ -592,3 +592,14 @@ def test_an_age_in_decades_is_no_era(understander: Understander) -> None:
     for prompt in ("a girls' night in, we're all in our 30s", "my dad is in his late sixties"):
         u = understander.understand(prompt)
         assert (u.year_min, u.year_max) == (None, None), (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("you can't go wrong with a western", "Western"), ("I can't get enough of horror", "Horror"),
+    ("comedies never get old", "Comedy"), ("nothing beats a good thriller", "Thriller"),
+    ("I wouldn't say no to a crime film", "Crime"), ("I don't hate romance", "Romance"),
+    ("westerns never bore me", "Western"),
+])
+def test_praise_said_with_a_negation(understander: Understander, prompt: str, genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.genres and genre not in u.excluded_genres, (prompt, u)
