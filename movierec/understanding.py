@@ -66,6 +66,12 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "war": ("War",), "wartime": ("War",), "world war": ("War",),
     "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
     "tv movie": ("TV Movie",),
+    # words that suggest a genre when people ask for it (and when they rule it out)
+    "light hearted": ("Comedy",), "lighthearted": ("Comedy",), "whodunnit": ("Mystery",),
+    "whodunnits": ("Mystery",), "gripping": ("Thriller",), "nail biter": ("Thriller",), "nailbiter": ("Thriller",),
+    "edge of your seat": ("Thriller",), "edge of my seat": ("Thriller",), "tearjerker": ("Drama",),
+    "tearjerkers": ("Drama",), "tear jerker": ("Drama",), "tear jerkers": ("Drama",), "swashbuckling": ("Adventure",),
+    "swashbuckler": ("Adventure",),
 }
 # Audience. A request is for children when it names them as the audience: a word for children
 # ("kids", "the little ones", "grandkids"), an age of twelve or under ("my 6 yr old", "he's five"),
@@ -103,7 +109,6 @@ CONTENT_WORDS: dict[str, str] = {
     "mobster": "Crime", "mobsters": "Crime", "heists": "Crime", "cops and robbers": "Crime",
     "organized crime": "Crime", "organised crime": "Crime", "hitmen": "Crime", "cartel": "Crime",
     "docs": "Documentary", "doco": "Documentary", "docos": "Documentary", "docu": "Documentary",
-    "tearjerker": "Drama", "tearjerkers": "Drama", "tear jerker": "Drama", "tear jerkers": "Drama",
     "weepie": "Drama", "weepies": "Drama", "melodrama": "Drama", "melodramas": "Drama",
     "wizards": "Fantasy", "wizard": "Fantasy", "dragons": "Fantasy", "sorcery": "Fantasy",
     "elves": "Fantasy", "fairies": "Fantasy", "mythical creatures": "Fantasy",
@@ -120,7 +125,6 @@ CONTENT_WORDS: dict[str, str] = {
     "spaceships": "Science Fiction", "spaceship": "Science Fiction", "aliens": "Science Fiction",
     "robots": "Science Fiction", "space opera": "Science Fiction", "futuristic": "Science Fiction",
     "dystopian": "Science Fiction", "dystopia": "Science Fiction", "cyberpunk": "Science Fiction",
-    "nail biter": "Thriller", "edge of your seat": "Thriller", "edge of my seat": "Thriller",
     "soldiers": "War", "battles": "War", "battlefield": "War", "trenches": "War",
     "military": "War", "ww2": "War", "wwii": "War", "ww1": "War", "wwi": "War",
     "wild west": "Western", "gunslinger": "Western", "gunslingers": "Western",
