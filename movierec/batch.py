@@ -117,3 +117,20 @@ class Ranked:
     scores: np.ndarray
     signals: dict[str, np.ndarray]
     member_fit: np.ndarray | None = None
+
+    def followed_by(self, more: Ranked) -> Ranked:
+        """This list, then `more` after it (a signal one list lacks counts zero there)."""
+        def joined(a: np.ndarray | None, b: np.ndarray | None, n_a: int, n_b: int) -> np.ndarray:
+            like = a if a is not None else b
+            assert like is not None
+            a = a if a is not None else np.zeros((n_a, *like.shape[1:]), like.dtype)
+            b = b if b is not None else np.zeros((n_b, *like.shape[1:]), like.dtype)
+            return np.concatenate([a, b])
+
+        n, m = len(self.rows), len(more.rows)
+        fit = joined(self.member_fit, more.member_fit, n, m) if (
+            self.member_fit is not None and more.member_fit is not None) else None
+        return Ranked(rows=np.concatenate([self.rows, more.rows]), scores=np.concatenate([self.scores, more.scores]),
+                      signals={k: joined(self.signals.get(k), more.signals.get(k), n, m)
+                               for k in (*self.signals, *(k for k in more.signals if k not in self.signals))},
+                      member_fit=fit)

@@ -22,7 +22,7 @@ from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
 from movierec.embedding import TextEncoder
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
-from movierec.ranking import GroupRankRequest, Ranker, RankingConfig, RankRequest, UserProfile
+from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
@@ -112,6 +112,22 @@ class UserSummary:
     user_id: int
     ratings: int
     recent: list[tuple[int, float, int]]  # (movie_id, rating, timestamp), newest first
+
+
+def _without_genre_wish(u: Understood) -> Understood | None:
+    return replace(u, genres=()) if u.genres else None
+
+
+def _without_vague_bounds(u: Understood) -> Understood | None:
+    """The request without its vague year bounds and with a vague runtime cap a quarter of an hour longer."""
+    if not u.vague:
+        return None
+    changes: dict[str, Any] = {"vague": ()}
+    if "years" in u.vague:
+        changes.update(year_min=None, year_max=None)
+    if "runtime" in u.vague and u.runtime_max is not None:
+        changes.update(runtime_max=u.runtime_max + 15)
+    return replace(u, **changes)
 
 
 class Recommender:
@@ -331,8 +347,9 @@ class Recommender:
         """
         understood = understood or [self.understand(q) for q in queries]
         requests = self.rank_requests(queries, understood, threads)
+        ranked_all = self._filled(queries, understood, self.ranker.rank(requests), threads)
         results = []
-        for q, u, request, ranked in zip(queries, understood, requests, self.ranker.rank(requests)):
+        for q, u, request, ranked in zip(queries, understood, requests, ranked_all):
             scores = ranked.scores.tolist()  # Python floats once per array, not per element
             parts = {name: v.tolist() for name, v in ranked.signals.items()}
             fit = ranked.member_fit.tolist() if ranked.member_fit is not None else None
@@ -346,6 +363,29 @@ class Recommender:
                                            group_strategy=request.strategy if isinstance(request, GroupRankRequest)
                                            else ""))
         return results
+
+    def _filled(self, queries: list[RecommendQuery], understood: list[Understood], ranked: list[Ranked],
+                threads: int | None) -> list[Ranked]:
+        """A list shorter than asked continues with movies that meet all but the least certain constraints,
+        given up one stage at a time: the genre wish ("a Korean thriller": more Korean films), then bounds
+        read from vague words ("a classic Tom Hanks film": his later films; "about an hour": a little
+        longer). Languages, people, explicit years and runtimes, the audience and exclusions always hold."""
+        out = list(ranked)
+        current = list(understood)
+        for relax in (_without_genre_wish, _without_vague_bounds):
+            short = [i for i, q in enumerate(queries) if len(out[i].rows) < q.limit]
+            stage = [(i, u) for i in short if (u := relax(current[i])) is not None]
+            if not stage:
+                continue
+            for i, u in stage:
+                current[i] = u
+            relaxed = [replace(current[i], excluded_movies=tuple(dict.fromkeys(
+                (*current[i].excluded_movies, *out[i].rows.tolist())))) for i, _ in stage]
+            more = self.ranker.rank(self.rank_requests(
+                [replace(queries[i], limit=queries[i].limit - len(out[i].rows)) for i, _ in stage], relaxed, threads))
+            for (i, _), extra in zip(stage, more):
+                out[i] = out[i].followed_by(extra)
+        return out
 
     def rank_requests(self, queries: list[RecommendQuery], understood: list[Understood], threads: int | None = None
                       ) -> list[RankRequest | GroupRankRequest]:

@@ -264,6 +264,9 @@ class Understood:
     # What was read from words other than a constraint's own name, so a person can check it:
     # ("not Fantasy", "wizards or dragons"), ("for kids", "my 6 yr old"), ("at most 95 min", "a tight 90").
     readings: tuple[tuple[str, str], ...] = ()
+    # The bounds read from vague words ("years": "classic", "recent"; "runtime": "short", "about 90
+    # minutes"): the first to give way when a list would otherwise be short (Recommender).
+    vague: tuple[str, ...] = ()
 
     @property
     def has_constraints(self) -> bool:
@@ -887,6 +890,7 @@ class Understander:
         highs: list[tuple[int, bool, int]] = []
         runtime_min = runtime_max = None
         min_rank = max_rank = 0
+        runtime_vague = False
         kids_present = kids_negated = adult = young_relative = False
         mood_skip: set[int] = set()
         # genre -> whether a wish named it; genre -> its exclusions as (by its name, softened only, words)
@@ -973,6 +977,7 @@ class Understander:
                     runtime_min, min_rank = low, rank
                 if high is not None and (runtime_max is None or (rank, -high) > (max_rank, -runtime_max)):
                     runtime_max, max_rank = high, rank
+                    runtime_vague = how in ("word", "approx")
                 if how != "cue":
                     readings.setdefault(f"at most {high} min" if high is not None else f"at least {low} min",
                                         phrase(s))
@@ -1018,6 +1023,9 @@ class Understander:
         if for_kids:
             excluded_genres = [g for g in excluded_genres if g != "Family"]
         year_min, year_max = _year_bounds(lows, highs)
+        vague = (("years",) if (year_min is not None or year_max is not None) and not any(
+            b[1] for b in (*lows, *highs)) else ()) + (("runtime",) if runtime_max is not None and runtime_vague
+                                                        else ())
         # Negation cues and whatever else was negated leave the mood too; so do filler-only moods.
         for scope in scopes:
             mood_skip |= set(range(min(scope.cue_start, scope.start), max(scope.cue_end, scope.end)))
@@ -1037,7 +1045,7 @@ class Understander:
             year_min=year_min, year_max=year_max,
             runtime_min=runtime_min, runtime_max=runtime_max, languages=tuple(dict.fromkeys(languages)),
             excluded_languages=tuple(dict.fromkeys(c for c in excluded_languages if c not in languages)),
-            for_kids=for_kids, readings=_kept_readings(readings, genres, excluded_genres, for_kids))
+            for_kids=for_kids, readings=_kept_readings(readings, genres, excluded_genres, for_kids), vague=vague)
 
 
     # -- titles --------------------------------------------------------------------------------------
@@ -1670,6 +1678,7 @@ _ONWARDS = (("onwards",), ("onward",), ("on",), ("or", "later"), ("or", "newer")
 _OR_EARLIER = (("or", "earlier"), ("or", "older"), ("or", "before"), ("and", "earlier"), ("and", "before"),
                ("and", "older"))
 _RECENT = frozenset("recent new newer newish latest newest modern current".split())
+_PEOPLE_WHO_ARE_OLD = frozenset("us we were im hes shes theyre youre am".split())
 _CIRCA = frozenset(("around", "about", "circa", "approximately", "roughly", "approx"))
 _OLD = frozenset("classic classics oldie oldies vintage".split())
 
@@ -1788,9 +1797,12 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
         elif w in _RECENT and (i + 1 >= len(words) or words[i + 1] not in ("york", "zealand", "orleans", "hollywood",
                                                                           "than", "to", "wave")):
             out.append((i, i + 1, (newest_year - 5, None), False))
-        elif w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
+        elif (w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
                 w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
-                "movie", "movies", "film", "films", "flick", "flicks", "one", "ones", "stuff", "picture", "pictures")):
+                "movie", "movies", "film", "films", "flick", "flicks", "one", "ones", "stuff", "picture",
+                "pictures"))) and not (prev in _PEOPLE_WHO_ARE_OLD or words[i + 1:i + 2] and words[i + 1] in (
+                "for", "enough", "man", "men", "woman", "women", "lady", "ladies", "friend", "friends", "folks",
+                "people", "guy", "guys", "couple", "timers")):  # "she thinks she's too old for that", "us oldies"
             out.append((i, i + 1, (None, 1979), False))
         i += 1
     return _joined_decades(words, out)

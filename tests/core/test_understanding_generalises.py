@@ -603,3 +603,13 @@ def test_an_age_in_decades_is_no_era(understander: Understander) -> None:
 def test_praise_said_with_a_negation(understander: Understander, prompt: str, genre: str) -> None:
     u = understander.understand(prompt)
     assert genre in u.genres and genre not in u.excluded_genres, (prompt, u)
+
+
+def test_vague_bounds_are_marked(understander: Understander) -> None:
+    assert understander.understand("a classic, something short").vague == ("years", "runtime")
+    assert understander.understand("something from before 1980, under 90 minutes").vague == ()
+    assert understander.understand("about 100 minutes").vague == ("runtime",)
+    # "too old for" and "us oldies" speak of people
+    for prompt in ("she thinks she's far too old for cartoons", "something for us oldies"):
+        u = understander.understand(prompt)
+        assert u.year_max is None, (prompt, u)

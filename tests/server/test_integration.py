@@ -450,3 +450,23 @@ def test_a_call_without_a_deadline_is_answered(sample_channel: grpc.Channel) -> 
     stub = pb_grpc.RecommenderStub(sample_channel)
     reply = stub.Recommend(pb.RecommendRequest(prompt="a funny heist", limit=3))  # no timeout
     assert len(reply.movies) == 3
+
+
+def test_a_short_list_continues_without_the_genre_wish(sample_channel: grpc.Channel) -> None:
+    """Tom Hanks made one war film in the sample and no western: the war film comes first, then his other
+    films; the person constraint still holds for every one of them."""
+    war = call(sample_channel, prompt="a Tom Hanks war film")
+    titles = [m.title for m in war.movies]
+    assert titles[0] == "Saving Private Ryan" and len(titles) == 4, titles
+    western = call(sample_channel, prompt="a Tom Hanks western")
+    assert sorted(m.title for m in western.movies) == sorted(titles), western.movies
+    # Constraints other than the genre wish are never relaxed: the one Korean film, nothing else.
+    assert len(call(sample_channel, prompt="a Korean western", limit=5).movies) == 1
+
+
+def test_a_vague_era_gives_way_before_the_list_runs_dry(sample_channel: grpc.Channel) -> None:
+    """No Tom Hanks film in the sample is 'classic' (before 1980): his films follow, an explicit year never
+    gives way."""
+    classic = call(sample_channel, prompt="a classic Tom Hanks film")
+    assert len(classic.movies) == 4 and classic.understood.year_max, classic.understood
+    assert len(call(sample_channel, prompt="a Tom Hanks film from before 1980").movies) == 0
