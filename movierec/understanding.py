@@ -289,6 +289,10 @@ def _with_clause_marks(prompt: str) -> str:
 # "1.5 hours" is read as "1 and a half hours"; "horror's not for me" as "horror is not for me" (a
 # possessive is never followed by these words).
 _SHORT_YEAR = re.compile(r"(?<![\w'])['\u2019](\d\d)\b(?!s)")  # "in '94" (not "the '90s")
+_DECIMAL_HOURS = re.compile(r"\b(\d\.\d{1,2})\s*(?:hours|hour|hrs|hr|h)\b", re.IGNORECASE)  # "1.75 hours"
+# "no more than 1:40" is a runtime, "it's 9:15 now" a clock time: only after a bound's words.
+_COLON_DURATION = re.compile(r"\b(than|under|max|most|maximum|within|below|runtime|over|least)\s+([1-3]):([0-5]\d)\b",
+                             re.IGNORECASE)
 _HALF = re.compile(r"\b(\d)\.5\b")
 _IS_CONTRACTION = re.compile(r"(?<=\w)['\u2019]s(?=\s+(?:not|no|never|so|too|just|really|definitely|always|"
                              r"overrated|boring|the worst|a no|a hard no|a pass)\b)", re.IGNORECASE)
@@ -301,6 +305,8 @@ def prompt_words(prompt: str) -> list[str]:
 
 def _spelt_out(prompt: str) -> str:
     prompt = _SHORT_YEAR.sub(lambda m: ("19" if int(m.group(1)) >= 30 else "20") + m.group(1), prompt)
+    prompt = _DECIMAL_HOURS.sub(lambda m: f"{round(float(m.group(1)) * 60)} minutes", prompt)
+    prompt = _COLON_DURATION.sub(r"\1 \2h\3", prompt)
     return _IS_CONTRACTION.sub(" is", _HALF.sub(r"\1 and a half", prompt))
 
 
@@ -1800,12 +1806,18 @@ def _years(words: list[str], newest_year: int) -> list[tuple[int, int, tuple[int
         elif (w in _OLD or (w == "old" and prev in ("too", "that", "very", "really", "super", "so")) or (
                 w in ("old", "older") and i + 1 < len(words) and words[i + 1] in (
                 "movie", "movies", "film", "films", "flick", "flicks", "one", "ones", "stuff", "picture",
-                "pictures"))) and not (prev in _PEOPLE_WHO_ARE_OLD or words[i + 1:i + 2] and words[i + 1] in (
-                "for", "enough", "man", "men", "woman", "women", "lady", "ladies", "friend", "friends", "folks",
-                "people", "guy", "guys", "couple", "timers")):  # "she thinks she's too old for that", "us oldies"
+                "pictures"))) and not _old_people(words, i):
             out.append((i, i + 1, (None, 1979), False))
         i += 1
     return _joined_decades(words, out)
+
+
+def _old_people(words: list[str], i: int) -> bool:
+    """Whether "old"/"oldies" at words[i] speaks of people: "she's too old for cartoons", "us oldies"."""
+    after = words[i + 1] if i + 1 < len(words) else ""
+    return (bool(i) and words[i - 1] in _PEOPLE_WHO_ARE_OLD and words[i].startswith("old")) or after in (
+        "for", "enough", "man", "men", "woman", "women", "lady", "ladies", "friend", "friends", "folks", "people",
+        "guy", "guys", "couple", "timers")
 
 
 def _relative_to_decade(words: list[str], start: int, end: int, low: int, high: int
@@ -1934,6 +1946,9 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     m = _DURATION.fullmatch(w) if w[:1].isdigit() else None
     if m:
         value, unit, used = float(m.group(1)), m.group(2), 1
+    elif w == "hour" and i + 1 < len(words) and 10 <= _NUMBER_WORDS.get(words[i + 1], 0) < 60 and not (
+            i and (words[i - 1] in _NUMBER_WORDS or words[i - 1] == "the")):  # "hour forty-five max"
+        value, unit, used = 1.0, "hour", 1
     elif w in _NUMBER_WORDS or (w == "the" and words[i + 1:i + 2] == ["hour"] and (  # "the hour and a half mark"
             words[i + 2:i + 5] == ["and", "a", "half"] or words[i + 2:i + 3] == ["mark"])):
         value, unit, used = float(_NUMBER_WORDS.get(w, 1)), None, 1
@@ -1943,6 +1958,10 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
             used += 1
         if i + used < len(words) and value >= 20 and words[i + used] in _SMALL_NUMBERS:  # "forty five"
             value, used = value + _SMALL_NUMBERS[words[i + used]], used + 1
+        if value == 100 and words[i + used:i + used + 1] == ["and"] and i + used + 1 < len(words) and (
+                words[i + used + 1] in _NUMBER_WORDS or words[i + used + 1].isdigit()):  # "a hundred and ten"
+            nxt = words[i + used + 1]
+            value, used = value + (int(nxt) if nxt.isdigit() else _NUMBER_WORDS[nxt]), used + 2
     else:
         return None
     if words[i + used:i + used + 3] == ["and", "a", "half"] and i + used + 3 < len(words) and \
@@ -1964,6 +1983,8 @@ def _duration(words: list[str], i: int) -> tuple[int, int] | None:
     rest = words[i + used:i + used + 4]
     if _UNITS[unit] == 60 and rest[:3] == ["and", "a", "half"]:
         minutes, used = minutes + 30, used + 3
+    elif _UNITS[unit] == 60 and rest[:3] in (["and", "a", "quarter"], ["and", "three", "quarters"]):
+        minutes, used = minutes + (15 if rest[1] == "a" else 45), used + 3
     elif _UNITS[unit] == 60 and rest[:1] and rest[0].isdigit() and len(rest[0]) == 2 and int(rest[0]) < 60:
         minutes, used = minutes + int(rest[0]), used + 1 + (rest[1:2] in (["min"], ["mins"], ["minutes"]))
     elif _UNITS[unit] == 60 and rest[:1] and 10 <= _NUMBER_WORDS.get(rest[0], 0) < 60:  # "an hour forty (five)"
@@ -2009,7 +2030,7 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
     i = 0
     while i < len(words):
         w = words[i]
-        found = _duration(words, i) if (w[:1].isdigit() or w in _NUMBER_WORDS or w == "the") else None
+        found = _duration(words, i) if (w[:1].isdigit() or w in _NUMBER_WORDS or w in ("the", "hour")) else None
         if found is not None:
             minutes, used = found
             start, end = i, i + used

@@ -613,3 +613,17 @@ def test_vague_bounds_are_marked(understander: Understander) -> None:
     for prompt in ("she thinks she's far too old for cartoons", "something for us oldies"):
         u = understander.understand(prompt)
         assert u.year_max is None, (prompt, u)
+
+
+@pytest.mark.parametrize("prompt, high", [
+    ("no more than 1:40", 100), ("under 1.75 hours", 105), ("hour forty-five max", 105),
+    ("no more than a hundred and ten minutes", 110), ("an hour and three quarters at most", 105),
+    ("an hour and a quarter tops", 75),
+])
+def test_written_out_and_decimal_runtimes(understander: Understander, prompt: str, high: int) -> None:
+    assert understander.understand(prompt).runtime_max == high, prompt
+
+
+def test_a_clock_time_is_no_runtime_of_its_own(understander: Understander) -> None:
+    # two clock times make a window (105 minutes); "9:15" alone is not a film's length
+    assert understander.understand("it's 9:15 now and we need to be done by 11").runtime_max == 105
