@@ -154,7 +154,9 @@ NEGATION_CUES = (
     "count me out of", "count us out for", "count us out of", "bored by", "bored of", "bored with", "not much of a",
     "outgrown", "grown out of", "free of", "not up for", "not huge on", "had it with", "up to here with",
     "refuses to watch", "refuse to watch",
-    "refused to watch", "refuses", "refuse", "will not watch", "exclude", "nix", "veto", "anti", "sans", "no",
+    "refused to watch", "refuses", "refuse", "will not watch", "wont sit through", "will not sit through",
+    "cant sit through", "loathe", "loathes", "despise", "despises", "detest", "detests", "dread", "dreads", "abhor",
+    "fewer", "nope to", "exclude", "nix", "veto", "anti", "sans", "no",
     "not", "nothing", "none of", "none",
     "without", "w o", "minus",
     "except", "excluding", "avoid", "avoiding", "never", "hate", "hated", "hates", "dislike", "dislikes",
@@ -191,8 +193,14 @@ POSTPOSED_NEGATIONS = ("isnt for me", "is not for me", "arent for me", "are not 
                        "is trash", "aint it", "is not it", "a miss", "gives me the ick", "give me the ick",
                        "is a pass", "are a pass", "makes me cringe", "out of it", "out of this", "out of the mix",
                        "out of the picture", "where i draw the line", "where we draw the line", "can wait",
-                       "a no from me", "a no from us", "not tonight",
-                       *(f"{verb} {poss} {thing}" for verb in ("not", "isnt", "arent", "is not", "are not")
+                       "a no from me", "a no from us", "not tonight", "ill pass", "well pass", "i will pass",
+                       "a big no", "a dealbreaker", "a deal breaker", "not happening", "isnt happening",
+                       "is not happening", "a wide berth", "im out", "were out", "i am out", "we are out",
+                       *(f"{verb} {what} for {who}" for verb in ("dont", "doesnt", "do not", "does not")
+                         for what in ("do it", "do much", "do anything") for who in ("me", "us")),
+                       *(f"{verb} nothing for {who}" for verb in ("do", "does", "did") for who in ("me", "us")),
+                       *(f"{verb} {who} cold" for verb in ("leave", "leaves", "left") for who in ("me", "us")),
+                       *(f"{verb} {poss} {thing}" for verb in ("not", "isnt", "arent", "is not", "are not", "aint")
                          for poss in ("my", "our") for thing in ("thing", "cup of tea", "jam", "scene", "bag", "style",
                                                                   "genre", "kind of thing", "sort of thing", "vibe")),
                        # a verdict on a movie named before it ("Titanic was so boring")
@@ -1210,7 +1218,8 @@ _CUE_ADVERBS = frozenset("really particularly very well totally just honestly ac
 # ("no" and "nope" alone are left out: after "have you seen X?" they answer the question.)
 _ALONE = _by_first_word(("pass", "no thanks", "not a fan", "hard pass", "no way", "not for me", "not interested",
                          "please no", "no please", "absolutely not", "definitely not", "no chance", "not a chance",
-                         "not tonight", "hell no", "god no", "never again", "not again"))
+                         "not tonight", "hell no", "god no", "never again", "not again", "meh", "no no", "ill pass",
+                         "not for us"))
 _CUE_WORDS = frozenset(c for c in NEGATION_CUES if " " not in c) | SCOPE_ENDS
 _EXAMPLE_WORDS = frozenset(c for c in EXAMPLE_CUES if " " not in c)
 
@@ -1395,9 +1404,12 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     for cue_start, cue_end in _phrases(words, _POSTPOSED, _CUE_ADVERBS):
         if cue_start and words[cue_start - 1] in _NEGATORS:  # "horror never gets old": praise
             continue
+        if words[cue_end - 1] == "out" and words[cue_end:cue_end + 1] == ["of"]:  # "I'm out of the loop"
+            continue
         back = max((b for b in clause_starts if b < cue_start), default=-1)
         subject = words[back + 1:cue_start]
-        if subject and set(subject) <= _PRONOUN_SUBJECTS:  # "war movies, that's where I draw the line"
+        # "war movies, that's where I draw the line", "if it's a musical, I'm out"
+        if set(subject) <= _PRONOUN_SUBJECTS:
             named = max((s for s in spans if s.end <= back + 1 and s.kind in _CONCEPT_KINDS),
                         key=lambda s: s.start, default=None)
             if named is not None:
@@ -1413,6 +1425,11 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
     for i, w in enumerate(words):  # "a romance-free comedy", "gore free please": what comes right before
         if w == "free" and i and words[i - 1] not in FILLER and words[i - 1] != "|":
             out.append(_Scope(i, i + 1, max(0, i - 2), i))
+        # "I'd pick comedy over horror any day": the genre after "over" is the one passed over
+        if w == "over" and any(s.kind == "genre" and s.end in (i, i - 1) for s in spans):
+            after = next((s for s in spans if s.kind == "genre" and s.start in (i + 1, i + 2)), None)
+            if after is not None:
+                out.append(_Scope(i, i + 1, after.start, after.end))
         # "any genre but western", "everything but horror": "but" after "any ..." is "except"
         if w == "but" and i + 1 < len(words) and words[i - 1:i] and words[i - 1] in _ANY_NOUNS and any(
                 x in ("any", "anything", "every", "everything", "whatever", "all") for x in words[max(0, i - 3):i]):
@@ -1439,7 +1456,8 @@ def _verdicts(words: list[str], start: int, end: int, concepts: list[_Span]) -> 
         return []
     last = first
     for s in concepts[1:]:  # "comedies with Adam Sandler are the worst": what the subject names
-        if all(w in FILLER or w in ("with", "and", "or") for w in words[last.end:s.start]):
+        gap = words[last.end:s.start]
+        if gap and all(w in FILLER or w in ("with", "and", "or") for w in gap) and words[s.start] not in _VERDICT_WORDS:
             last = s
     rest = words[last.end:end]
     # "comedy yes, romance no": a bare "no" closing the clause right after what it names
@@ -1500,7 +1518,8 @@ _VERDICT_WORDS = frozenset("boring bore bores bored dull tedious tiresome snooze
                            "unbearable pointless meh trash trashy garbage rubbish crap crappy suck sucks hate loathe "
                            "despise detest overdone predictable formulaic repetitive exhausting sleep asleep "
                            "nightmares nightmare freak freaks scare scares creep creeps upset upsets depress "
-                           "depresses depressing sick gross disgusting ick nerves nuts too".split())
+                           "depresses depressing sick gross disgusting ick nerves nuts too stress stresses stressful "
+                           "anxious dealbreaker".split())
 _VERDICT_BLOCKERS = frozenset("that which who whom whose where if when than want wanted love loved like enjoy enjoyed "
                               "not never good great best fun favourite favorite amazing awesome".split())
 

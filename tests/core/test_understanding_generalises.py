@@ -627,3 +627,20 @@ def test_written_out_and_decimal_runtimes(understander: Understander, prompt: st
 def test_a_clock_time_is_no_runtime_of_its_own(understander: Understander) -> None:
     # two clock times make a window (105 minutes); "9:15" alone is not a film's length
     assert understander.understand("it's 9:15 now and we need to be done by 11").runtime_max == 105
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("honestly I loathe westerns", "Western"), ("my mum detests horror", "Horror"),
+    ("I'd take a thriller over a romance any day", "Romance"), ("crime films don't do much for us", "Crime"),
+    ("war films ain't our thing", "War"), ("musicals? meh", "Music"), ("a western would be a dealbreaker", "Western"),
+    ("if it's horror, I'm out", "Horror"), ("let's give animation a wide berth", "Animation"),
+    ("thrillers stress me out", "Thriller"),
+])
+def test_dislike_verbs_and_verdicts(understander: Understander, prompt: str, genre: str) -> None:
+    u = understander.understand(prompt)
+    assert genre in u.excluded_genres and genre not in u.genres, (prompt, u)
+
+
+def test_out_of_is_no_refusal(understander: Understander) -> None:
+    u = understander.understand("a comedy, I'm out of ideas")
+    assert u.genres == ("Comedy",) and u.excluded_genres == (), u
