@@ -129,6 +129,21 @@ CONTENT_WORDS: dict[str, str] = {
     "military": "War", "ww2": "War", "wwii": "War", "ww1": "War", "wwi": "War",
     "wild west": "Western", "gunslinger": "Western", "gunslingers": "Western",
     "kiddie": "Family", "kiddy": "Family",
+    "blood": "Horror", "guts": "Horror", "blood and guts": "Horror", "monsters": "Horror", "werewolves": "Horror",
+    "haunting": "Horror", "hauntings": "Horror", "possession": "Horror", "jumpscares": "Horror",
+    "creepy dolls": "Horror", "killer clowns": "Horror",
+    "lasers": "Science Fiction", "outer space": "Science Fiction", "androids": "Science Fiction",
+    "cyborgs": "Science Fiction", "ufos": "Science Fiction", "spacemen": "Science Fiction",
+    "unicorns": "Fantasy", "trolls": "Fantasy", "orcs": "Fantasy", "hobbits": "Fantasy", "spells": "Fantasy",
+    "swords and sorcery": "Fantasy", "sword and sorcery": "Fantasy",
+    "soppy": "Romance", "weddings": "Romance", "love triangles": "Romance", "sex scenes": "Romance",
+    "army": "War", "bombs": "War", "nazis": "War",
+    "saloons": "Western", "outlaws": "Western", "ranchers": "Western",
+    "songs": "Music", "musical numbers": "Music", "dance numbers": "Music",
+    "cops": "Crime", "robbers": "Crime", "drug dealers": "Crime", "criminals": "Crime",
+    "kings and queens": "History", "biopics": "History", "biopic": "History",
+    "toilet humour": "Comedy", "toilet humor": "Comedy",
+    "guns": "Action", "fistfights": "Action", "fist fights": "Action", "shootouts": "Action",
 }
 
 # Written as `normalise` leaves them (no apostrophes); longer cues first. A cue opens a scope that

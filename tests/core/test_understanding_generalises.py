@@ -644,3 +644,9 @@ def test_dislike_verbs_and_verdicts(understander: Understander, prompt: str, gen
 def test_out_of_is_no_refusal(understander: Understander) -> None:
     u = understander.understand("a comedy, I'm out of ideas")
     assert u.genres == ("Comedy",) and u.excluded_genres == (), u
+
+
+def test_star_wars_fans_exclude_no_war_films(understander: Understander) -> None:
+    u = understander.understand("not a huge star wars fan")
+    assert "War" not in u.excluded_genres, u
+    assert "Horror" in understander.understand("a thriller, no blood and guts").excluded_genres
