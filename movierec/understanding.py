@@ -585,6 +585,7 @@ class Understander:
                     self.nicknames.add(form)
         self.surnames.finish()
         self.full_names = full_names
+        self.director_keys = {normalise(d) for m in movies for d in m.directors}
         # First names that one well-known person holds ("Keanu", "Denzel"): a short form people use.
         known_surnames = {_surname(k) for k, count in credits.items() if count >= 3}
         by_first: dict[str, list[str]] = {}
@@ -733,6 +734,7 @@ class Understander:
                                 possessive and not (end < len(words) and words[end] in
                                                     ("subtitles", "subs", "subtitled", "dub", "dubbed"))):
                 claim(start, end, "language", codes[0])
+        self._siblings(words, claim)
         self._people_by_surname(words, text, cased, claim)
         self._people_by_adjective(words, claim)
         self._first_names(words, cased, claim)
@@ -796,11 +798,21 @@ class Understander:
             # person in lower case or at a sentence's start too, when its holder is well known.
             rare = bool(_common_words()) and not any(w in _common_words() for w in words[start:end])
             well_known = rare and bool(holders) and self.credits[holders[0]] >= 5
-            if cased.get(start, False) and not sentence_start:
-                pass  # capitalised mid-sentence
+            if cased.get(start, False) and (not sentence_start or rare):
+                pass  # capitalised mid-sentence, or at a sentence's start and no English word ("Villeneuve.")
             elif everyday or not (introduced or well_known):
                 continue
             claim(start, end, "person", names[0])
+
+    def _siblings(self, words: list[str], claim) -> None:  # noqa: ANN001
+        """"the Russo brothers", "the Farrelly brothers": the director among the surname's holders with the
+        most films."""
+        for i, w in enumerate(words[:-1]):
+            if words[i + 1] not in ("brothers", "bros", "siblings", "sisters") or w not in self.surname_people:
+                continue
+            directors = [k for k in self.surname_people[w] if k in self.director_keys]
+            if directors:
+                claim(i - (i > 0 and words[i - 1] == "the"), i + 2, "person", self.full_names[directors[0]])
 
     def _people_by_adjective(self, words: list[str], claim) -> None:  # noqa: ANN001
         """"a Hitchcockian thriller", "something Spielbergian", "Scorsesian": an adjective made from a surname

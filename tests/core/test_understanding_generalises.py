@@ -650,3 +650,13 @@ def test_star_wars_fans_exclude_no_war_films(understander: Understander) -> None
     u = understander.understand("not a huge star wars fan")
     assert "War" not in u.excluded_genres, u
     assert "Horror" in understander.understand("a thriller, no blood and guts").excluded_genres
+
+
+def test_siblings_and_a_rare_surname_at_the_start() -> None:
+    films = [_movie(i, f"Film {i}", ("Anthony Quorvo",), ("Rene Quorvo",)) for i in range(1, 3)] + [
+        _movie(i, f"Film {i}", ("Ivo Renn",), ("Rene Quorvo",)) for i in range(3, 9)] + [
+        _movie(i, f"Other {i}", ("Ada Zorbanek",), ("Ann Other",)) for i in range(9, 12)]
+    u = Understander(films)
+    assert u.understand("something by the Quorvo brothers").people == ("Anthony Quorvo",)  # a director
+    assert u.understand("Zorbanek.").people == ("Ada Zorbanek",)
+    assert u.understand("my brothers are coming over").people == ()
