@@ -32,7 +32,7 @@ from pathlib import Path
 import ahocorasick
 import pycountry
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from movierec.domain import Movie
 
@@ -462,6 +462,20 @@ NICKNAMES = {"the rock": "Dwayne Johnson", "arnie": "Arnold Schwarzenegger",
              "jcvd": "Jean-Claude Van Damme", "van damme": "Jean-Claude Van Damme",
              "tarantino": "Quentin Tarantino"}
 
+# Short forms of first names people use with a surname ("Nick Cage", "Sly Stallone", "Chris Nolan").
+_DIMINUTIVES = {"nick": ("nicolas", "nicholas"), "sam": ("samuel",), "chris": ("christopher", "christian"),
+                "matt": ("matthew",), "mike": ("michael",), "tom": ("thomas",), "jim": ("james",),
+                "bill": ("william",), "bob": ("robert",), "will": ("william",), "liz": ("elizabeth",),
+                "kate": ("katherine", "catherine", "kathryn"), "jen": ("jennifer",), "joe": ("joseph",),
+                "dan": ("daniel",), "ben": ("benjamin",), "tony": ("anthony",), "steve": ("steven", "stephen"),
+                "jake": ("jacob",), "alex": ("alexander", "alexandra"), "rob": ("robert",), "jon": ("jonathan",),
+                "pete": ("peter",), "andy": ("andrew",), "ted": ("edward", "theodore"), "rick": ("richard",),
+                "dick": ("richard",), "greg": ("gregory",), "larry": ("lawrence",), "jerry": ("gerald", "jerome"),
+                "chuck": ("charles",), "charlie": ("charles",), "sly": ("sylvester",), "arnie": ("arnold",),
+                "vince": ("vincent",), "russ": ("russell",), "sid": ("sidney",), "ron": ("ronald",),
+                "don": ("donald",), "gwyn": ("gwyneth",), "jenny": ("jennifer",), "becky": ("rebecca",),
+                "maggie": ("margaret",), "meg": ("margaret",), "sandy": ("sandra",), "zach": ("zachary",)}
+
 # Particles that belong to a surname ("Robert De Niro" -> "de niro").
 _SURNAME_PARTICLES = frozenset("de da del della di van von der le la du st mac".split())
 
@@ -774,8 +788,10 @@ class Understander:
         for start, end, names in self.surnames.find(text):
             surname = " ".join(words[start:end])
             holders = self.surname_people.get(surname, self.surname_people.get(surname[:-1], []))
-            if start > 0 and len(words[start - 1]) >= 3:  # "nic cage", "leo dicaprio": a first name's start
-                first = next((k for k in holders if k.split()[0].startswith(words[start - 1])), None)
+            if start > 0 and len(words[start - 1]) >= 3:  # "nic cage", "leo dicaprio", "nick cage", "sly stallone"
+                given = words[start - 1]
+                first = next((k for k in holders if k.split()[0].startswith(given)
+                              or k.split()[0] in _DIMINUTIVES.get(given, ())), None)
                 if first is not None:
                     claim(start - 1, end, "person", self.full_names[first])
                     continue
@@ -907,9 +923,17 @@ class Understander:
             w = words[i]
             introduced = (i and words[i - 1] in _PERSON_BEFORE) or (i + 1 < len(words) and
                                                                      words[i + 1] in _PERSON_AFTER)
-            if len(w) > 5 and w not in self.vocabulary and introduced:
+            # Introduced ("a scorcese film"), or a word no English word is close to ("spielburg directed")
+            rare = bool(_common_words()) and w not in _common_words()
+            if len(w) > 5 and w not in self.vocabulary and (introduced or rare):
                 hit = process.extractOne(w, self.prominent_surnames.get(w[0], ()),
-                                         scorer=JaroWinkler.normalized_similarity, score_cutoff=0.93, processor=None)
+                                         scorer=JaroWinkler.normalized_similarity, score_cutoff=0.93,
+                                         processor=None) if introduced else None
+                if hit is None:  # one letter off in a long name: "scorcese"
+                    near = [c for c in self.prominent_surnames.get(w[0], ()) if Levenshtein.distance(w, c) <= 1]
+                    if len(near) == 1 and len(w) >= 7 and (introduced or self.credits[
+                            self.surname_people[near[0]][0]] >= 5):
+                        hit = (near[0], 1.0, 0)
                 # A misspelling, not another word built on the name ("friendly" is not Rupert Friend).
                 if hit and not (w.startswith(hit[0]) or hit[0].startswith(w)):
                     claim(i, i + 1, "person", self.full_names[self.surname_people[hit[0]][0]])

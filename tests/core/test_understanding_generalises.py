@@ -660,3 +660,11 @@ def test_siblings_and_a_rare_surname_at_the_start() -> None:
     assert u.understand("something by the Quorvo brothers").people == ("Anthony Quorvo",)  # a director
     assert u.understand("Zorbanek.").people == ("Ada Zorbanek",)
     assert u.understand("my brothers are coming over").people == ()
+
+
+def test_short_first_names_and_one_letter_off() -> None:
+    films = [_movie(i, f"Film {i}", ("Nicolas Zorbanek",), ("Ann Other",)) for i in range(1, 7)]
+    u = Understander(films)
+    assert u.understand("nick zorbanek please").people == ("Nicolas Zorbanek",)
+    assert u.understand("a zorbenek film").people == ("Nicolas Zorbanek",)      # one letter off, introduced
+    assert u.understand("something zorbenek directed").people == ("Nicolas Zorbanek",)  # rare word, well known
