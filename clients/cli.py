@@ -49,6 +49,9 @@ def format_table(result: Recommendations, width: int | None = None, members: lis
         lines.append(f"{rank:>3}  {textwrap.shorten(title, 40, placeholder='…'):<40} "
                      f"{textwrap.shorten(genres, 28, placeholder='…') if genres else '-':<28} {m.score:>6.2f}"
                      + "".join(f" {v:>7.2f}" if v is not None else f" {'':>7}" for v in cells))
+        if m.unmet and (rank == 1 or result.movies[rank - 2].unmet != m.unmet):
+            lines.insert(len(lines) - 1, f"     (from here on, too few movies meet everything: these miss "
+                                         f"the {' and '.join(m.unmet)} asked for)")
     if not result.movies:
         lines.append("  (no movies)")
     if members:

@@ -72,6 +72,9 @@ class Recommendation:
     score: float
     signals: dict[str, float] = field(default_factory=dict)
     member_fit: dict[int, float] = field(default_factory=dict)
+    # What of the request this movie does not meet ("genre", "years", "runtime"): a list that the
+    # constraints left short continues with such movies, after every movie that meets them all.
+    unmet: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

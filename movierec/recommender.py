@@ -114,20 +114,23 @@ class UserSummary:
     recent: list[tuple[int, float, int]]  # (movie_id, rating, timestamp), newest first
 
 
-def _without_genre_wish(u: Understood) -> Understood | None:
-    return replace(u, genres=()) if u.genres else None
+def _without_genre_wish(u: Understood, q: RecommendQuery) -> tuple[Understood, tuple[str, ...]] | None:
+    """The request without the genres its text asked for (never the request's own `genres` field)."""
+    return (replace(u, genres=()), ("genre",)) if u.genres and not q.genres else None
 
 
-def _without_vague_bounds(u: Understood) -> Understood | None:
-    """The request without its vague year bounds and with a vague runtime cap a quarter of an hour longer."""
-    if not u.vague:
-        return None
-    changes: dict[str, Any] = {"vague": ()}
-    if "years" in u.vague:
+def _without_vague_bounds(u: Understood, q: RecommendQuery) -> tuple[Understood, tuple[str, ...]] | None:
+    """The request without year bounds read from vague words and with a runtime cap read from one a quarter
+    of an hour longer (never the request's own year or runtime fields)."""
+    changes: dict[str, Any] = {}
+    if "years" in u.vague and q.year_min is None and q.year_max is None:
         changes.update(year_min=None, year_max=None)
-    if "runtime" in u.vague and u.runtime_max is not None:
+    if "runtime" in u.vague and u.runtime_max is not None and q.max_runtime is None:
         changes.update(runtime_max=u.runtime_max + 15)
-    return replace(u, **changes)
+    if not changes:
+        return None
+    return replace(u, vague=(), **changes), tuple(w for w, key in (("years", "year_min"), ("runtime", "runtime_max"))
+                                                   if key in changes)
 
 
 class Recommender:
@@ -347,15 +350,16 @@ class Recommender:
         """
         understood = understood or [self.understand(q) for q in queries]
         requests = self.rank_requests(queries, understood, threads)
-        ranked_all = self._filled(queries, understood, self.ranker.rank(requests), threads)
+        ranked_all, unmet_all = self._filled(queries, understood, self.ranker.rank(requests), threads)
         results = []
-        for q, u, request, ranked in zip(queries, understood, requests, ranked_all):
+        for q, u, request, ranked, unmet in zip(queries, understood, requests, ranked_all, unmet_all):
             scores = ranked.scores.tolist()  # Python floats once per array, not per element
             parts = {name: v.tolist() for name, v in ranked.signals.items()}
             fit = ranked.member_fit.tolist() if ranked.member_fit is not None else None
             movies = [Recommendation(movie=self.index.movies[row], score=scores[j],
                                      signals={name: values[j] for name, values in parts.items()},
-                                     member_fit=dict(zip(q.members, fit[j])) if fit is not None else {})
+                                     member_fit=dict(zip(q.members, fit[j])) if fit is not None else {},
+                                     unmet=unmet[j])
                       for j, row in enumerate(ranked.rows.tolist())]
             results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
                                            examples=[self.index.movies[r] for r in u.examples],
@@ -365,27 +369,33 @@ class Recommender:
         return results
 
     def _filled(self, queries: list[RecommendQuery], understood: list[Understood], ranked: list[Ranked],
-                threads: int | None) -> list[Ranked]:
+                threads: int | None) -> tuple[list[Ranked], list[list[tuple[str, ...]]]]:
         """A list shorter than asked continues with movies that meet all but the least certain constraints,
-        given up one stage at a time: the genre wish ("a Korean thriller": more Korean films), then bounds
-        read from vague words ("a classic Tom Hanks film": his later films; "about an hour": a little
-        longer). Languages, people, explicit years and runtimes, the audience and exclusions always hold."""
+        given up one stage at a time: the genres the text asked for ("a Korean thriller": more Korean
+        films), then bounds read from vague words ("a classic Tom Hanks film": his later films; "about an
+        hour": a little longer). Explicit request fields, languages, people, the audience and exclusions
+        always hold. Returns the lists and, per list, what each of its movies does not meet."""
         out = list(ranked)
+        unmet: list[list[tuple[str, ...]]] = [[()] * len(r.rows) for r in ranked]
         current = list(understood)
+        given_up: list[tuple[str, ...]] = [()] * len(queries)
         for relax in (_without_genre_wish, _without_vague_bounds):
-            short = [i for i, q in enumerate(queries) if len(out[i].rows) < q.limit]
-            stage = [(i, u) for i in short if (u := relax(current[i])) is not None]
+            stage = []
+            for i, q in enumerate(queries):
+                if len(out[i].rows) < q.limit and (step := relax(current[i], q)) is not None:
+                    current[i], what = step
+                    given_up[i] = (*given_up[i], *what)
+                    stage.append(i)
             if not stage:
                 continue
-            for i, u in stage:
-                current[i] = u
             relaxed = [replace(current[i], excluded_movies=tuple(dict.fromkeys(
-                (*current[i].excluded_movies, *out[i].rows.tolist())))) for i, _ in stage]
+                (*current[i].excluded_movies, *out[i].rows.tolist())))) for i in stage]
             more = self.ranker.rank(self.rank_requests(
-                [replace(queries[i], limit=queries[i].limit - len(out[i].rows)) for i, _ in stage], relaxed, threads))
-            for (i, _), extra in zip(stage, more):
+                [replace(queries[i], limit=queries[i].limit - len(out[i].rows)) for i in stage], relaxed, threads))
+            for i, extra in zip(stage, more):
                 out[i] = out[i].followed_by(extra)
-        return out
+                unmet[i] += [given_up[i]] * len(extra.rows)
+        return out, unmet
 
     def rank_requests(self, queries: list[RecommendQuery], understood: list[Understood], threads: int | None = None
                       ) -> list[RankRequest | GroupRankRequest]:

@@ -84,6 +84,8 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
         scored.signals.update(r.signals)
         if r.member_fit:
             scored.member_fit.update(r.member_fit)
+        if r.unmet:
+            scored.unmet.extend(r.unmet)
     return response
 
 

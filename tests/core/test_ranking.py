@@ -265,3 +265,16 @@ def test_an_approximate_index_ranks_like_the_exact_one_where_both_see_the_same_c
     b = Ranker(approximate, cfg).rank([request])[0]
     np.testing.assert_allclose(a.signals["genre_fit"], b.signals["genre_fit"], atol=1e-4)
     np.testing.assert_array_equal(a.rows, b.rows)
+
+
+def test_a_ranked_list_followed_by_another() -> None:
+    from movierec.ranking import Ranked
+
+    first = Ranked(rows=np.array([3, 1]), scores=np.array([2.0, 1.0], np.float32),
+                   signals={"prompt": np.array([1.5, 0.5], np.float32)})
+    more = Ranked(rows=np.array([7]), scores=np.array([4.0], np.float32),
+                  signals={"quality": np.array([4.0], np.float32)})
+    both = first.followed_by(more)
+    assert both.rows.tolist() == [3, 1, 7] and both.scores.tolist() == [2.0, 1.0, 4.0]
+    assert both.signals["prompt"].tolist() == [1.5, 0.5, 0.0] and both.signals["quality"].tolist() == [0, 0, 4.0]
+    assert both.member_fit is None

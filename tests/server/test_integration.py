@@ -250,6 +250,12 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     read = subprocess.run([*cli, "recommend", "a thriller tonight, but no bounty hunters", "--limit", "3"],
                           capture_output=True, text=True, timeout=60)
     assert read.returncode == 0 and "not Western (from 'bounty hunters')" in read.stdout, read.stdout
+    # A list the constraints left short says where the movies stop meeting everything, and what they miss.
+    short = subprocess.run([*cli, "recommend", "a Tom Hanks war film", "--limit", "3"], capture_output=True,
+                           text=True, timeout=60)
+    lines = short.stdout.splitlines()
+    note = next(i for i, line in enumerate(lines) if "too few movies meet everything" in line)
+    assert short.returncode == 0 and "miss the genre" in lines[note] and "Saving Private Ryan" in lines[note - 1]
 
 
 def sample_movies() -> dict[int, dict[str, str]]:
@@ -264,8 +270,11 @@ def test_what_the_prompt_asks_is_understood_and_honoured(sample_channel: grpc.Ch
     assert list(u.genres) == ["Comedy"] and list(u.excluded_genres) == ["Romance"]
     assert (u.year_min, u.year_max) == (1990, 1999)
     assert response.movies
+    met = [m for m in response.movies if not m.unmet]
+    assert met and response.movies[:len(met)] == met  # every movie that meets it all comes first
     for m in response.movies:
-        assert "Comedy" in m.genres and "Romance" not in m.genres and 1990 <= m.year <= 1999
+        assert "Romance" not in m.genres and 1990 <= m.year <= 1999  # exclusions and explicit years hold
+        assert ("Comedy" in m.genres) == (list(m.unmet) != ["genre"]), (m.title, m.unmet)
         assert int(movies[m.movie_id]["release_date"][:4]) == m.year
     named = call(sample_channel, prompt="something like The Matrix", limit=10)
     assert [e.title for e in named.understood.examples] == ["The Matrix"]
@@ -454,10 +463,14 @@ def test_a_call_without_a_deadline_is_answered(sample_channel: grpc.Channel) -> 
 
 def test_a_short_list_continues_without_the_genre_wish(sample_channel: grpc.Channel) -> None:
     """Tom Hanks made one war film in the sample and no western: the war film comes first, then his other
-    films; the person constraint still holds for every one of them."""
+    films, each marked as missing the genre; the person constraint still holds for every one of them."""
     war = call(sample_channel, prompt="a Tom Hanks war film")
     titles = [m.title for m in war.movies]
     assert titles[0] == "Saving Private Ryan" and len(titles) == 4, titles
+    assert [list(m.unmet) for m in war.movies] == [[], ["genre"], ["genre"], ["genre"]]
+    # The request's own genres field never gives way.
+    assert [m.title for m in call(sample_channel, prompt="a Tom Hanks film", genres=["War"]).movies] == [
+        "Saving Private Ryan"]
     western = call(sample_channel, prompt="a Tom Hanks western")
     assert sorted(m.title for m in western.movies) == sorted(titles), western.movies
     # Constraints other than the genre wish are never relaxed: the one Korean film, nothing else.
@@ -469,4 +482,5 @@ def test_a_vague_era_gives_way_before_the_list_runs_dry(sample_channel: grpc.Cha
     gives way."""
     classic = call(sample_channel, prompt="a classic Tom Hanks film")
     assert len(classic.movies) == 4 and classic.understood.year_max, classic.understood
+    assert all(list(m.unmet) == ["years"] for m in classic.movies)
     assert len(call(sample_channel, prompt="a Tom Hanks film from before 1980").movies) == 0

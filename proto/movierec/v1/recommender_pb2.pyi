@@ -392,6 +392,7 @@ class ScoredMovie(_message.Message):
     SCORE_FIELD_NUMBER: _builtins.int
     SIGNALS_FIELD_NUMBER: _builtins.int
     MEMBER_FIT_FIELD_NUMBER: _builtins.int
+    UNMET_FIELD_NUMBER: _builtins.int
     movie_id: _builtins.int
     """The TMDB movie id."""
     title: _builtins.str
@@ -441,6 +442,16 @@ class ScoredMovie(_message.Message):
         who will be bored.
         """
 
+    @_builtins.property
+    def unmet(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty when the movie meets everything the request asks. When the constraints leave fewer movies
+        than asked, the list continues with movies that meet all but the least certain of them, after
+        every movie that meets them all; this names what such a movie does not meet: "genre" (the genres
+        the text asked for), "years" or "runtime" (bounds read from vague words: "classic", "short",
+        "about an hour"). Explicit request fields, languages, people, the audience and exclusions always
+        hold.
+        """
+
     def __init__(
         self,
         *,
@@ -451,10 +462,11 @@ class ScoredMovie(_message.Message):
         score: _builtins.float = ...,
         signals: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         member_fit: _abc.Mapping[_builtins.int, _builtins.float] | None = ...,
+        unmet: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "score", b"score", "signals", b"signals", "title", b"title", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "score", b"score", "signals", b"signals", "title", b"title", "unmet", b"unmet", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
