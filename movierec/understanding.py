@@ -543,7 +543,7 @@ class Understander:
         for m in movies:
             for name in (*m.directors, *m.cast):
                 key = normalise(name)
-                if len(key.split()) >= 2:
+                if len(key.split()) >= 2 and not key.startswith("the "):  # "The Edge": "on the edge of my seat"
                     full_names.setdefault(key, name)
                     credits[key] = credits.get(key, 0) + 1
         short_forms: dict[str, set[str]] = {}
@@ -663,17 +663,25 @@ class Understander:
         taken = [False] * len(words)
 
         def claim(start: int, end: int, kind: str, value: object, strong: bool = True) -> None:
+            # "Black Panther (2018)" is a film even when the catalogue lacks it: no Jack Black in it (a full
+            # name spelt right still counts: "I like Robert Redford The Way We Were (1973)")
+            if kind == "person" and all(p in titled for p in range(start, end)) and (start, end) not in full_spans:
+                return
             if not any(taken[start:end]):
                 spans.append(_Span(start, end, kind, value, strong=strong))
                 for i in range(start, end):
                     taken[i] = True
 
         tokens = _word_tokens(original)
-        cased = {position: token[:1].isupper() or token[:1].isdigit() for position, token in tokens}
+        # A word in capitals for emphasis ("I LOVE westerns") says nothing about names.
+        cased = {position: (token[:1].isupper() and not (len(token) > 1 and token.isupper())) or token[:1].isdigit()
+                 for position, token in tokens}
         marks = _year_marks(original)
         stated = _stated_years(marks, words)
+        titled = _titled_positions(marks, words, cased)
         people = self.people.find(text)
         person_ends = {start: end for start, end, _ in people}
+        full_spans = {(start, end) for start, end, _ in people}
 
         def claim_title(start: int, end: int, rows: tuple[int, ...]) -> bool:
             # Words followed by "(1996)" name a movie of that year: "Fargo (1996)" is not Argo (2012),
@@ -801,6 +809,12 @@ class Understander:
                     and words[end] not in self.vocabulary and words[end] not in self.surname_people \
                     and words[end] not in _PERSON_AFTER:
                 continue
+            # "Hunter S Thompson" is not Emma Thompson: a capitalised word before it that is no word of the
+            # catalogue's (nor the holder's first name, read above) is someone else's first name or initial.
+            if cased.get(start, False) and start and words[start - 1] != "|" and cased.get(start - 1, False) and \
+                    words[start - 1].isalpha() and words[start - 1] not in self.vocabulary and \
+                    words[start - 1] not in _PERSON_BEFORE and not (start - 1 == 0 or words[start - 2] == "|"):
+                continue
             everyday = any(w in self.vocabulary or w.rstrip("s") in self.vocabulary for w in words[start:end])
             if surname in self.nicknames and " " in surname:  # "the Coen brothers"
                 following = self.dominant_surnames.get(words[end]) if end < len(words) else None
@@ -911,7 +925,7 @@ class Understander:
                 i += 1
                 continue
             if i + 1 < len(words) and not taken[i + 1] and words[i + 1].isalpha() and words[i + 1] not in FILLER \
-                    and len(words[i]) > 2 and len(words[i + 1]) > 2:
+                    and len(words[i]) > 2 and len(words[i + 1]) > 3:
                 pair = f"{words[i]} {words[i + 1]}"
                 hit = process.extractOne(pair, self.prominent_by_first.get(pair[0], ()),
                                          scorer=JaroWinkler.normalized_similarity, score_cutoff=0.9, processor=None)
@@ -1182,6 +1196,21 @@ def _numbers(text: str) -> list[str]:
 def _year_marks(original: str) -> list[tuple[int, list[str]]]:
     """(year, the prompt's words before it) for each year written in parentheses: "Fargo (1996)"."""
     return [(int(m.group(1)), prompt_words(original[:m.start()])) for m in re.finditer(r"\((\d{4})\)", original)]
+
+
+def _titled_positions(marks: list[tuple[int, list[str]]], words: list[str], cased: dict[int, bool]) -> set[int]:
+    """prompt_words positions of what stands before a year in parentheses: the capitalised run (with its
+    small words) that names a film, "I liked Black Panther (2018)" -> black, panther, 2018."""
+    out: set[int] = set()
+    for _, before in marks:
+        i = len(before)
+        if i < len(words):
+            out.add(i)
+        i -= 1
+        while i >= 0 and words[i] != "|" and (cased.get(i, False) or words[i] in _SMALL_WORDS):
+            out.add(i)
+            i -= 1
+    return out
 
 
 def _stated_years(marks: list[tuple[int, list[str]]], words: list[str]) -> dict[int, int]:

@@ -668,3 +668,22 @@ def test_short_first_names_and_one_letter_off() -> None:
     assert u.understand("nick zorbanek please").people == ("Nicolas Zorbanek",)
     assert u.understand("a zorbenek film").people == ("Nicolas Zorbanek",)      # one letter off, introduced
     assert u.understand("something zorbenek directed").people == ("Nicolas Zorbanek",)  # rare word, well known
+
+
+@pytest.mark.parametrize("prompt", [
+    "I just watched Black Quillfeather (2018) and loved it",   # a film the catalogue lacks, with its year
+    "I LOVE westerns",                                          # capitals for emphasis
+    "on the edge of my seat, a thriller",
+])
+def test_no_person_inside_a_film_title_or_a_shout(prompt: str) -> None:
+    films = [_movie(1, "Glass", ("Ada Quillfeather",), ("Ann Love",)), _movie(2, "Rope", ("Ada Quillfeather",),
+                                                                            ("Ann Love", "The Edge")),
+             _movie(3, "Sand", ("Ada Quillfeather",), ("Ann Love", "The Edge"))]
+    assert Understander(films).understand(prompt).people == (), prompt
+
+
+def test_someone_elses_first_name_before_a_surname() -> None:
+    films = [_movie(i, f"Film {i}", ("Ivo Renn",), ("Emma Thompson",)) for i in range(1, 4)]
+    u = Understander(films)
+    assert u.understand("a film about Hunter S Thompson").people == ()
+    assert u.understand("something with Thompson in it").people == ("Emma Thompson",)
