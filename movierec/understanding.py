@@ -1574,7 +1574,7 @@ def _common_words() -> frozenset[str]:
 _LANGUAGE_GENRE_WORDS = {"anime": "ja"}
 _NEGATORS = frozenset("never not dont doesnt didnt wont cant".split())
 # A clause whose subject is one of these points back at what was named before it.
-_PRONOUN_SUBJECTS = frozenset("that thats this thiss it its which those these they theyre them is are just "
+_PRONOUN_SUBJECTS = frozenset("that thats this it its which those these they theyre them is are just "
                               "really".split())
 _CONCEPT_KINDS = frozenset(("genre", "keyword", "person", "title", "language"))
 # Words after a pronoun that keep it the cue's object at the clause's end ("none of those please").
