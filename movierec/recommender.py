@@ -123,14 +123,14 @@ def _without_vague_bounds(u: Understood, q: RecommendQuery) -> tuple[Understood,
     """The request without year bounds read from vague words and with a runtime cap read from one a quarter
     of an hour longer (never the request's own year or runtime fields)."""
     changes: dict[str, Any] = {}
+    given_up: list[str] = []
     if "years" in u.vague and q.year_min is None and q.year_max is None:
         changes.update(year_min=None, year_max=None)
+        given_up.append("years")
     if "runtime" in u.vague and u.runtime_max is not None and q.max_runtime is None:
         changes.update(runtime_max=u.runtime_max + 15)
-    if not changes:
-        return None
-    return replace(u, vague=(), **changes), tuple(w for w, key in (("years", "year_min"), ("runtime", "runtime_max"))
-                                                   if key in changes)
+        given_up.append("runtime")
+    return (replace(u, vague=(), **changes), tuple(given_up)) if given_up else None
 
 
 class Recommender:

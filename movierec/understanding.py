@@ -550,10 +550,9 @@ class Understander:
         for key, name in full_names.items():
             self.people.add(key, name)
             self.people.add(key + "s", name)
-            last = key.split()[-1]
-            particle = next((p for p in _SURNAME_PARTICLES if last.startswith(p) and len(last) > len(p) + 3), None)
-            if particle and len(key.split()) == 2:  # "leonardo di caprio"
-                spaced = f"{key.split()[0]} {particle} {last[len(particle):]}"
+            apart = _particle_apart(key.split()[-1])
+            if apart and len(key.split()) == 2:  # "leonardo di caprio"
+                spaced = f"{key.split()[0]} {apart}"
                 if spaced not in full_names:
                     self.people.add(spaced, name)
                     self.people.add(spaced + "s", name)
@@ -580,16 +579,11 @@ class Understander:
                 self.surnames.add(surname, full_names[keys[0]])
                 self.surnames.add(surname + "s", full_names[keys[0]])
                 self.dominant_surnames[surname] = keys[0]
-        for surname, keys in self.surname_people.items():
-            # "DeNiro" for "De Niro", "Di Caprio" for "DiCaprio": a particle written joined or apart
-            particle = next((p for p in _SURNAME_PARTICLES if surname.startswith(p) and len(surname) > len(p) + 3
-                             and " " not in surname), None)
-            other = surname.replace(" ", "") if " " in surname else (
-                f"{particle} {surname[len(particle):]}" if particle else None)
-            if other and credits[keys[0]] >= 3 and other not in self.surname_people and \
-                    surname in self.dominant_surnames:
-                self.surnames.add(other, full_names[keys[0]])
-                self.surnames.add(other + "s", full_names[keys[0]])
+                # "DeNiro" for "De Niro", "Di Caprio" for "DiCaprio": a particle written joined or apart
+                other = surname.replace(" ", "") if " " in surname else _particle_apart(surname)
+                if other and top >= 3 and other not in self.surname_people:
+                    self.surnames.add(other, full_names[keys[0]])
+                    self.surnames.add(other + "s", full_names[keys[0]])
         present = set(full_names.values())
         self.nicknames: set[str] = set()
         for nickname, name in NICKNAMES.items():
@@ -826,7 +820,7 @@ class Understander:
                 end < len(words) and words[end] in _PERSON_AFTER)
             # A name that is no English word (the encoder's vocabulary splits it: "hanks", "kubrick") is the
             # person in lower case or at a sentence's start too, when its holder is well known.
-            rare = bool(_common_words()) and not any(w in _common_words() for w in words[start:end])
+            rare = _no_english_word(words[start:end])
             well_known = rare and bool(holders) and self.credits[holders[0]] >= 5
             if cased.get(start, False) and (not sentence_start or rare):
                 pass  # capitalised mid-sentence, or at a sentence's start and no English word ("Villeneuve.")
@@ -912,7 +906,7 @@ class Understander:
                 continue
             introduced = (i and words[i - 1] in _PERSON_BEFORE) or (
                 i + 1 < len(words) and words[i + 1] in _PERSON_AFTER)
-            rare = bool(_common_words()) and w not in _common_words() and w.rstrip("s") not in _common_words()
+            rare = _no_english_word((w, w.rstrip("s")))
             if introduced or rare or (cased.get(i, False) and i and words[i - 1] != "|"):
                 claim(i, i + 1, "person", self.full_names[key])
 
@@ -938,7 +932,7 @@ class Understander:
             introduced = (i and words[i - 1] in _PERSON_BEFORE) or (i + 1 < len(words) and
                                                                      words[i + 1] in _PERSON_AFTER)
             # Introduced ("a scorcese film"), or a word no English word is close to ("spielburg directed")
-            rare = bool(_common_words()) and w not in _common_words()
+            rare = _no_english_word((w,))
             if len(w) > 5 and w not in self.vocabulary and (introduced or rare):
                 hit = process.extractOne(w, self.prominent_surnames.get(w[0], ()),
                                          scorer=JaroWinkler.normalized_similarity, score_cutoff=0.93,
@@ -1383,6 +1377,13 @@ def _short_forms(key: str) -> list[str]:
     return out
 
 
+def _particle_apart(word: str) -> str | None:
+    """A one-word surname that begins with a particle, written apart: "dicaprio" -> "di caprio"; None for
+    any other word."""
+    particle = next((p for p in _SURNAME_PARTICLES if word.startswith(p) and len(word) > len(p) + 3), None)
+    return f"{particle} {word[len(particle):]}" if particle else None
+
+
 def _surname(key: str) -> str:
     """A normalised full name's surname, with its particle: "robert de niro" -> "de niro"."""
     parts = key.split()
@@ -1473,8 +1474,7 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
                 out.append(_Scope(cue_start, object_end, back + 1, cue_start, soft))
             else:
                 # "war films make me sad, so none of those": the last thing named before the clause
-                named = max((s for s in spans if s.start < cue_start and s.kind in _CONCEPT_KINDS),
-                            key=lambda s: s.start, default=None)
+                named = _last_named(spans, cue_start)
                 out.append(_Scope(cue_start, object_end, *((named.start, named.end) if named is not None
                                                            else (cue_start, cue_start)), soft))
             continue
@@ -1490,8 +1490,7 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
         subject = words[back + 1:cue_start]
         # "war movies, that's where I draw the line", "if it's a musical, I'm out"
         if set(subject) <= _PRONOUN_SUBJECTS:
-            named = max((s for s in spans if s.end <= back + 1 and s.kind in _CONCEPT_KINDS),
-                        key=lambda s: s.start, default=None)
+            named = _last_named(spans, back + 1)
             if named is not None:
                 out.append(_Scope(cue_start, cue_end, named.start, named.end))
                 continue
@@ -1523,6 +1522,12 @@ def _negation_scopes(words: list[str], spans: list[_Span]) -> list[_Scope]:
         if inside:
             out.extend(_verdicts(words, c0 + 1, c1, inside))
     return out
+
+
+def _last_named(spans: list[_Span], before: int) -> _Span | None:
+    """The last genre, keyword, person, title or language named before word `before`."""
+    return max((s for s in spans if s.end <= before and s.kind in _CONCEPT_KINDS), key=lambda s: s.start,
+               default=None)
 
 
 def _verdicts(words: list[str], start: int, end: int, concepts: list[_Span]) -> list[_Scope]:
@@ -1576,6 +1581,13 @@ _NEGATORS = frozenset("never not dont doesnt didnt wont cant".split())
 # A clause whose subject is one of these points back at what was named before it.
 _PRONOUN_SUBJECTS = frozenset("that thats this it its which those these they theyre them is are just "
                               "really".split())
+def _no_english_word(words: Sequence[str]) -> bool:
+    """Whether none of the words is an English word (whole in the encoder's vocabulary); False without
+    that vocabulary, so the readings that rely on it are off."""
+    common = _common_words()
+    return bool(common) and not any(w in common for w in words)
+
+
 _CONCEPT_KINDS = frozenset(("genre", "keyword", "person", "title", "language"))
 # Words after a pronoun that keep it the cue's object at the clause's end ("none of those please").
 _AFTER_PRONOUN = frozenset("| now anymore any at either please pls thanks tonight again".split())
