@@ -49,9 +49,11 @@ def describe_understood(u: pb.Understood) -> str:
     """One line a person can check: "Comedy; not Romance; 1990-1999; like Super Troopers (2001); mood 'a comedy'".
     A constraint read from other words than its name says which: "not Fantasy (from 'wizards or dragons')"."""
     sources = {r.what: r.source for r in u.readings}
+    turns = {c.what: c.turn for c in u.constraint_turns}
 
     def said(what: str) -> str:
-        return f"{what} (from '{sources[what]}')" if what in sources else what
+        text = f"{what} (from '{sources[what]}')" if what in sources else what
+        return f"{text} [turn {turns[what]}]" if what in turns else text
 
     def movies(refs: list[pb.MovieRef]) -> str:
         return ", ".join(f"{m.title} ({m.year})" if m.year else m.title for m in refs)
@@ -84,6 +86,8 @@ def describe_understood(u: pb.Understood) -> str:
         parts.append("not " + movies(list(u.excluded_movies)))
     if u.excluded_keywords:
         parts.append("no " + ", ".join(u.excluded_keywords))
+    if u.named_movies:
+        parts.append("named: " + ", ".join(f"{movies([n.movie])} {n.reading} [turn {n.turn}]" for n in u.named_movies))
     if u.mood:
         parts.append(f"mood {u.mood!r}")
     return "; ".join(parts) or "nothing but the user's taste"
@@ -238,17 +242,41 @@ def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
+@dataclass(frozen=True)
+class ChatTurn:
+    """One turn of a conversation: role "seeker" (the people choosing) or "recommender" (whoever suggested),
+    the text, and the speaker's user id when they are a known user (seekers only)."""
+
+    role: str
+    text: str
+    user_id: int | None = None
+
+
+_ROLES = {"seeker": pb.Turn.SEEKER, "recommender": pb.Turn.RECOMMENDER}
+
+
+def turn_to_pb(turn: ChatTurn) -> pb.Turn:
+    """ValueError for a role other than "seeker" or "recommender"."""
+    if turn.role not in _ROLES:
+        raise ValueError(f"a turn's role is 'seeker' or 'recommender', not {turn.role!r}")
+    out = pb.Turn(role=_ROLES[turn.role], text=turn.text)
+    if turn.user_id is not None:
+        out.user_id = turn.user_id
+    return out
+
+
 def recommend_request(prompt: str = "", user_id: int | None = None, limit: int = 10, include_rated: bool = False,
                       *, genres: list[str] | None = None, excluded_genres: list[str] | None = None,
                       year_min: int | None = None, year_max: int | None = None, max_runtime: int | None = None,
                       languages: list[str] | None = None, example_movie_ids: list[int] | None = None,
                       excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
-                      group_strategy: str = "") -> pb.RecommendRequest:
+                      group_strategy: str = "", conversation: Sequence[ChatTurn] = ()) -> pb.RecommendRequest:
     request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
                                   excluded_genres=excluded_genres or [], languages=languages or [],
                                   example_movie_ids=example_movie_ids or [],
                                   excluded_movie_ids=excluded_movie_ids or [],
-                                  group_user_ids=group_user_ids or [], group_strategy=group_strategy)
+                                  group_user_ids=group_user_ids or [], group_strategy=group_strategy,
+                                  conversation=[turn_to_pb(t) for t in conversation])
     for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
                         ("max_runtime", max_runtime)):
         if value is not None:
@@ -329,7 +357,8 @@ class RecommenderClient:
         """Ranked movies. Keyword-only constraints (as `recommend_request`: genres, excluded_genres, year_min,
         year_max, max_runtime, languages, example_movie_ids, excluded_movie_ids) replace what the prompt says
         about the same thing. `group_user_ids`: a movie night for several people (with user_id, if given):
-        one list, and each member's fit per movie; `group_strategy` names how their tastes are combined."""
+        one list, and each member's fit per movie; `group_strategy` names how their tastes are combined.
+        `conversation`: the turns so far (ChatTurn), oldest first; the prompt, if any, is one more seeker turn."""
         request = recommend_request(prompt, user_id, limit, include_rated, **constraints)
         return recommendations(self._stub.Recommend(request, timeout=self.timeout_s, metadata=self._metadata))
 

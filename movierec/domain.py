@@ -28,6 +28,20 @@ class Movie:
     cast: tuple[str, ...] = ()
 
 
+SEEKER, RECOMMENDER = "seeker", "recommender"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation: who said it (SEEKER: the people choosing, RECOMMENDER: whoever
+    suggests, this service or a person), the text, and the speaker's user id when they are a known
+    user (a group member)."""
+
+    role: str
+    text: str
+    user_id: int | None = None
+
+
 @dataclass(frozen=True)
 class RecommendQuery:
     """A validated recommendation request. The explicit constraints win over what the prompt says:
@@ -50,6 +64,9 @@ class RecommendQuery:
     # group of one is a user_id request), and how their scores become one list ("": the setting's).
     group_user_ids: tuple[int, ...] = ()
     group_strategy: str = ""
+    # The conversation so far, oldest first; a prompt is one more SEEKER turn at its end
+    # (movierec.conversation reads it).
+    conversation: tuple[Turn, ...] = ()
 
     @property
     def members(self) -> tuple[int, ...]:
@@ -87,6 +104,7 @@ class RecommendResult:
     understood: Understood | None = None
     examples: list[Movie] = field(default_factory=list)
     excluded: list[Movie] = field(default_factory=list)
+    named: list[Movie] = field(default_factory=list)  # Understood.named's movies, in its order
     group_strategy: str = ""  # the strategy that made a group's list; "" for one user or none
 
 

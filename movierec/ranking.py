@@ -75,6 +75,7 @@ class RankingConfig:
     group_misery_threshold: float = _DEFAULTS["group_misery_threshold"]
     group_fair_depth: int = _DEFAULTS["group_fair_depth"]
     group_pleasure_weight: float = _DEFAULTS["group_pleasure_weight"]
+    negative_example_weight: float = _DEFAULTS["negative_example_weight"]
 
     def __post_init__(self) -> None:
         if self.group_strategy not in group.STRATEGY_NAMES:

@@ -18,8 +18,9 @@ import numpy as np
 
 from movierec.artifact import IndexArtifact
 from movierec.constraints import CatalogueFacets
+from movierec.conversation import read_conversation
 from movierec.diagnostics import InvalidArgument, NotFound
-from movierec.domain import IndexInfo, Recommendation, RecommendQuery, RecommendResult
+from movierec.domain import RECOMMENDER, SEEKER, IndexInfo, Recommendation, RecommendQuery, RecommendResult, Turn
 from movierec.embedding import TextEncoder
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
 from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, RankRequest, UserProfile
@@ -33,6 +34,34 @@ MAX_LIMIT = 100
 DEFAULT_RECENT, MAX_RECENT = 20, 1000
 MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
+MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
+
+
+def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_prompt_chars: int) -> tuple[Turn, ...]:
+    """The turns checked, with a non-blank prompt appended as one more SEEKER turn; InvalidArgument naming the
+    turn (counted from 0) for a missing role, an empty turn, a turn over the prompt limit, a user id on a
+    RECOMMENDER turn, more than MAX_TURNS turns or more than MAX_CONVERSATION_CHARS characters in all."""
+    if not conversation:
+        return ()
+    if len(conversation) > MAX_TURNS:
+        raise InvalidArgument(f"conversation has {len(conversation)} turns; the limit is {MAX_TURNS} "
+                              "(send the most recent ones)")
+    total = sum(len(t.text) for t in conversation) + len(prompt)
+    if total > MAX_CONVERSATION_CHARS:
+        raise InvalidArgument(f"conversation has {total} characters in all (prompt included); "
+                              f"the limit is {MAX_CONVERSATION_CHARS} (send the most recent turns)")
+    for i, turn in enumerate(conversation):
+        if turn.role not in (SEEKER, RECOMMENDER):
+            raise InvalidArgument(f"conversation turn {i}: role is not set; say SEEKER or RECOMMENDER")
+        if not turn.text.strip():
+            raise InvalidArgument(f"conversation turn {i}: the text is empty")
+        if len(turn.text) > max_prompt_chars:
+            raise InvalidArgument(f"conversation turn {i} is {len(turn.text)} characters; the limit per turn is "
+                                  f"{max_prompt_chars}")
+        if turn.role == RECOMMENDER and turn.user_id is not None:
+            raise InvalidArgument(f"conversation turn {i}: a RECOMMENDER turn has no user_id (the speakers with "
+                                  "user ids are the seekers, who form the group)")
+    return conversation + ((Turn(SEEKER, prompt.strip()),) if prompt.strip() else ())
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
@@ -42,16 +71,19 @@ def ranking_config(settings: Settings) -> RankingConfig:
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
                    max_prompt_chars: int, group_user_ids: tuple[int, ...] = (), group_strategy: str = "",
-                   **constraints: Any) -> RecommendQuery:
+                   conversation: tuple[Turn, ...] = (), **constraints: Any) -> RecommendQuery:
     """Check a request's fields; raises InvalidArgument with a message a person can act on.
 
     `constraints` are RecommendQuery's explicit constraint fields; their shapes are checked here,
     their names against the catalogue by Recommender.understand. The group is user_id and
-    group_user_ids together (a group of one is a single user's request).
+    group_user_ids together (a group of one is a single user's request), joined by the conversation's
+    speakers with a user id. With a conversation, the prompt (when not blank) becomes its last SEEKER turn.
     """
     if len(prompt) > max_prompt_chars:
         raise InvalidArgument(f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}")
-    members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids)))
+    turns = validate_conversation(tuple(conversation), prompt, max_prompt_chars)
+    speakers = tuple(t.user_id for t in turns if t.user_id is not None)
+    members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids) + speakers))
     if len(members) > MAX_MEMBERS:  # checked first: a huge list costs one pass, nothing more
         raise InvalidArgument(f"the group has {len(members)} members (user_id and group_user_ids together); "
                               f"the limit is {MAX_MEMBERS}")
@@ -65,8 +97,8 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
         user_id = members[0]
     query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
                            include_rated=include_rated, group_user_ids=members if len(members) > 1 else (),
-                           group_strategy=group_strategy, **constraints)
-    if not query.prompt and not members and not query.has_explicit_constraints:
+                           group_strategy=group_strategy, conversation=turns, **constraints)
+    if not query.prompt and not turns and not members and not query.has_explicit_constraints:
         raise InvalidArgument("prompt is empty: describe what you feel like watching, give a user_id "
                               "(or a group's group_user_ids), or constrain the list (genres, years, languages, "
                               "example movies)")
@@ -193,9 +225,15 @@ class Recommender:
 
     # -- users --------------------------------------------------------------------------------
     def check_users(self, query: RecommendQuery) -> None:
-        """NotFound naming the first unknown user or group member."""
+        """NotFound naming the first unknown user or group member (and the turn, for a conversation's speaker)."""
+        turn_of = {t.user_id: i for i, t in reversed(list(enumerate(query.conversation))) if t.user_id is not None}
         for user_id in query.members:
-            self.check_user(user_id)
+            try:
+                self.check_user(user_id)
+            except NotFound as e:
+                if user_id in turn_of:
+                    raise NotFound(f"conversation turn {turn_of[user_id]}: {e}") from None
+                raise
 
     def check_user(self, user_id: int | None) -> None:
         if user_id is not None and user_id not in self.index.user_row and user_id not in self._live:
@@ -295,7 +333,10 @@ class Recommender:
         Raises InvalidArgument, naming the field, for genres, languages or movie ids the catalogue
         does not have.
         """
-        text = self.understander.understand(query.prompt) if query.prompt else Understood()
+        if query.conversation:
+            text = read_conversation(self.understander, query.conversation)
+        else:
+            text = self.understander.understand(query.prompt) if query.prompt else Understood()
         changes: dict[str, Any] = {}
         if query.genres or query.excluded_genres:
             wanted = self._genres("genres", query.genres) if query.genres else \
@@ -364,6 +405,7 @@ class Recommender:
             results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
                                            examples=[self.index.movies[r] for r in u.examples],
                                            excluded=[self.index.movies[r] for r in u.excluded_movies],
+                                           named=[self.index.movies[r] for r, _, _ in u.named],
                                            group_strategy=request.strategy if isinstance(request, GroupRankRequest)
                                            else ""))
         return results
@@ -416,7 +458,12 @@ class Recommender:
                 centroid = self.index.movie_vectors[examples].mean(axis=0)
                 vector = centroid if vector is None else vector + centroid
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
-            allowed = self.facets.allowed(u, exclude_rows=() if q.include_rated else u.examples)
+            if u.disliked and vector is not None and config.negative_example_weight > 0:  # and away from disliked ones
+                disliked = self.index.movie_vectors[list(u.disliked)].mean(axis=0)
+                vector = vector - config.negative_example_weight * disliked
+                vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
+            named = () if q.include_rated else (*u.examples, *(row for row, _, _ in u.named))
+            allowed = self.facets.allowed(u, exclude_rows=named)
             if len(members) < 2:
                 requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=members[0] if members else None,
                                             limit=q.limit, include_rated=q.include_rated, allowed=allowed,

@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     group_misery_threshold: Share = 0.2
     group_pleasure_weight: NonNegative = 0.25
     group_fair_depth: PositiveInt = 20
+    # Conversations (movierec.conversation): how far a disliked movie pushes the mood away from it (0:
+    # it is only left out), relative to the pull of a liked one.
+    negative_example_weight: NonNegative = 0.5
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: NonNegative = 300.0

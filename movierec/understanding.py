@@ -290,6 +290,12 @@ class Understood:
     # The bounds read from vague words ("years": "classic", "recent"; "runtime": "short", "about 90
     # minutes"): the first to give way when a list would otherwise be short (Recommender).
     vague: tuple[str, ...] = ()
+    # A conversation's reading (movierec.conversation): movies disliked (negative examples, never
+    # returned), every movie named as (row, "liked" / "disliked" / "seen" / "suggested", turn), and
+    # (constraint in the words of `readings`, turn) for the turn each constraint came from.
+    disliked: tuple[int, ...] = ()
+    named: tuple[tuple[int, str, int], ...] = ()
+    from_turns: tuple[tuple[str, int], ...] = ()
 
     @property
     def has_constraints(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from movierec import __version__
-from movierec.domain import IndexInfo, Movie, RecommendResult
+from movierec.domain import RECOMMENDER, SEEKER, IndexInfo, Movie, RecommendResult, Turn
 from movierec.recommender import UserSummary
 from movierec.store import StoredRating
 from movierec.v1 import recommender_pb2 as pb
@@ -38,6 +38,14 @@ def _optional(request: Message, name: str) -> Any:
     return getattr(request, name) if request.HasField(name) else None
 
 
+_ROLES = {pb.Turn.SEEKER: SEEKER, pb.Turn.RECOMMENDER: RECOMMENDER}
+
+
+def turn_from_pb(turn: pb.Turn) -> Turn:
+    """A conversation turn; an unset or unknown role becomes "" (validate_query names the turn)."""
+    return Turn(role=_ROLES.get(turn.role, ""), text=turn.text, user_id=_optional(turn, "user_id"))
+
+
 def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
     """Keyword arguments for `validate_query` (limits and ranges are checked there, not here)."""
     return {
@@ -55,6 +63,7 @@ def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
         "excluded_movie_ids": tuple(request.excluded_movie_ids),
         "group_user_ids": tuple(request.group_user_ids),
         "group_strategy": request.group_strategy.strip(),
+        "conversation": tuple(turn_from_pb(t) for t in request.conversation),
     }
 
 
@@ -72,7 +81,10 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
         excluded_movies=[_movie_ref(m) for m in result.excluded], people=u.people, excluded_people=u.excluded_people,
         year_min=u.year_min, year_max=u.year_max, runtime_min=u.runtime_min, runtime_max=u.runtime_max,
         languages=u.languages, excluded_languages=u.excluded_languages, for_kids=u.for_kids,
-        readings=[pb.Reading(what=what, source=source) for what, source in u.readings])
+        readings=[pb.Reading(what=what, source=source) for what, source in u.readings],
+        named_movies=[pb.NamedMovie(movie=_movie_ref(result.named[i]), reading=reading, turn=turn)
+                      for i, (_, reading, turn) in enumerate(u.named)],
+        constraint_turns=[pb.ConstraintTurn(what=what, turn=turn) for what, turn in u.from_turns])
 
 
 def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:

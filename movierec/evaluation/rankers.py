@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from movierec.artifact import IndexArtifact
-from movierec.domain import RecommendQuery
+from movierec.domain import RecommendQuery, Turn
 from movierec.ranking import RankingConfig
 from movierec.recommender import Recommender
 from movierec.understanding import Understood
@@ -25,6 +25,7 @@ BATCH = 64
 class EvalRequest:
     prompt: str
     user_id: int | None
+    conversation: tuple[Turn, ...] = ()  # earlier turns, oldest first (the prompt, when set, is the last)
 
 
 class EvalRanker(Protocol):
@@ -75,7 +76,8 @@ class ProductionRanker:
         out: list[list[int]] = []
         for start in range(0, len(requests), BATCH):
             chunk = requests[start:start + BATCH]
-            queries = [RecommendQuery(prompt=r.prompt, user_id=r.user_id, limit=limit) for r in chunk]
+            queries = [RecommendQuery(prompt=r.prompt, user_id=r.user_id, limit=limit, conversation=r.conversation)
+                       for r in chunk]
             understood = None if self.understand else [Understood(mood=q.prompt) for q in queries]
             for result in self.recommender.recommend_batch(queries, understood=understood):
                 out.append([movie_row[m.movie.movie_id] for m in result.movies])

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"\xff\x02\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\tB\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\xf7\x03\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x12&\n\x08readings\x18\x11 \x03(\x0b\x32\x14.movierec.v1.ReadingB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"\'\n\x07Reading\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xc1\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x12\r\n\x05unmet\x18\x08 \x03(\t\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"X\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"M\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x32\xad\x02\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.Userb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"\xa8\x03\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\t\x12\'\n\x0c\x63onversation\x18\x0f \x03(\x0b\x32\x11.movierec.v1.TurnB\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\x97\x01\n\x04Turn\x12$\n\x04role\x18\x01 \x01(\x0e\x32\x16.movierec.v1.Turn.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x07user_id\x18\x03 \x01(\x03H\x00\x88\x01\x01\"9\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\n\n\x06SEEKER\x10\x01\x12\x0f\n\x0bRECOMMENDER\x10\x02\x42\n\n\x08_user_id\"\xdd\x04\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x12&\n\x08readings\x18\x11 \x03(\x0b\x32\x14.movierec.v1.Reading\x12-\n\x0cnamed_movies\x18\x12 \x03(\x0b\x32\x17.movierec.v1.NamedMovie\x12\x35\n\x10\x63onstraint_turns\x18\x13 \x03(\x0b\x32\x1b.movierec.v1.ConstraintTurnB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"Q\n\nNamedMovie\x12$\n\x05movie\x18\x01 \x01(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0f\n\x07reading\x18\x02 \x01(\t\x12\x0c\n\x04turn\x18\x03 \x01(\x05\",\n\x0e\x43onstraintTurn\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0c\n\x04turn\x18\x02 \x01(\x05\"\'\n\x07Reading\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xc1\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x12\r\n\x05unmet\x18\x08 \x03(\t\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"X\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"M\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x32\xad\x02\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.Userb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,35 +36,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCOREDMOVIE_MEMBERFITENTRY']._loaded_options = None
   _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_options = b'8\001'
   _globals['_RECOMMENDREQUEST']._serialized_start=47
-  _globals['_RECOMMENDREQUEST']._serialized_end=430
-  _globals['_UNDERSTOOD']._serialized_start=433
-  _globals['_UNDERSTOOD']._serialized_end=936
-  _globals['_READING']._serialized_start=938
-  _globals['_READING']._serialized_end=977
-  _globals['_MOVIEREF']._serialized_start=979
-  _globals['_MOVIEREF']._serialized_end=1036
-  _globals['_RECOMMENDRESPONSE']._serialized_start=1039
-  _globals['_RECOMMENDRESPONSE']._serialized_end=1192
-  _globals['_SCOREDMOVIE']._serialized_start=1195
-  _globals['_SCOREDMOVIE']._serialized_end=1516
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=1420
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=1466
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=1468
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=1516
-  _globals['_GETINDEXINFOREQUEST']._serialized_start=1518
-  _globals['_GETINDEXINFOREQUEST']._serialized_end=1539
-  _globals['_INDEXINFO']._serialized_start=1542
-  _globals['_INDEXINFO']._serialized_end=1749
-  _globals['_FEEDBACKREQUEST']._serialized_start=1751
-  _globals['_FEEDBACKREQUEST']._serialized_end=1839
-  _globals['_FEEDBACKRESPONSE']._serialized_start=1841
-  _globals['_FEEDBACKRESPONSE']._serialized_end=1914
-  _globals['_GETUSERREQUEST']._serialized_start=1916
-  _globals['_GETUSERREQUEST']._serialized_end=1964
-  _globals['_USER']._serialized_start=1966
-  _globals['_USER']._serialized_end=2043
-  _globals['_RATING']._serialized_start=2045
-  _globals['_RATING']._serialized_end=2106
-  _globals['_RECOMMENDER']._serialized_start=2109
-  _globals['_RECOMMENDER']._serialized_end=2410
+  _globals['_RECOMMENDREQUEST']._serialized_end=471
+  _globals['_TURN']._serialized_start=474
+  _globals['_TURN']._serialized_end=625
+  _globals['_TURN_ROLE']._serialized_start=556
+  _globals['_TURN_ROLE']._serialized_end=613
+  _globals['_UNDERSTOOD']._serialized_start=628
+  _globals['_UNDERSTOOD']._serialized_end=1233
+  _globals['_NAMEDMOVIE']._serialized_start=1235
+  _globals['_NAMEDMOVIE']._serialized_end=1316
+  _globals['_CONSTRAINTTURN']._serialized_start=1318
+  _globals['_CONSTRAINTTURN']._serialized_end=1362
+  _globals['_READING']._serialized_start=1364
+  _globals['_READING']._serialized_end=1403
+  _globals['_MOVIEREF']._serialized_start=1405
+  _globals['_MOVIEREF']._serialized_end=1462
+  _globals['_RECOMMENDRESPONSE']._serialized_start=1465
+  _globals['_RECOMMENDRESPONSE']._serialized_end=1618
+  _globals['_SCOREDMOVIE']._serialized_start=1621
+  _globals['_SCOREDMOVIE']._serialized_end=1942
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=1846
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=1892
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=1894
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=1942
+  _globals['_GETINDEXINFOREQUEST']._serialized_start=1944
+  _globals['_GETINDEXINFOREQUEST']._serialized_end=1965
+  _globals['_INDEXINFO']._serialized_start=1968
+  _globals['_INDEXINFO']._serialized_end=2175
+  _globals['_FEEDBACKREQUEST']._serialized_start=2177
+  _globals['_FEEDBACKREQUEST']._serialized_end=2265
+  _globals['_FEEDBACKRESPONSE']._serialized_start=2267
+  _globals['_FEEDBACKRESPONSE']._serialized_end=2340
+  _globals['_GETUSERREQUEST']._serialized_start=2342
+  _globals['_GETUSERREQUEST']._serialized_end=2390
+  _globals['_USER']._serialized_start=2392
+  _globals['_USER']._serialized_end=2469
+  _globals['_RATING']._serialized_start=2471
+  _globals['_RATING']._serialized_end=2532
+  _globals['_RECOMMENDER']._serialized_start=2535
+  _globals['_RECOMMENDER']._serialized_end=2836
 # @@protoc_insertion_point(module_scope)

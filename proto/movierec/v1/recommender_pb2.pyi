@@ -11,6 +11,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -40,6 +41,7 @@ class RecommendRequest(_message.Message):
     EXCLUDED_MOVIE_IDS_FIELD_NUMBER: _builtins.int
     GROUP_USER_IDS_FIELD_NUMBER: _builtins.int
     GROUP_STRATEGY_FIELD_NUMBER: _builtins.int
+    CONVERSATION_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """What the group feels like watching, free text ("a suspenseful detective film").
     May be empty when user_id is set: the ranking then follows the user's taste alone.
@@ -104,6 +106,22 @@ class RecommendRequest(_message.Message):
         unless include_rated. Each result carries each member's fit (ScoredMovie.member_fit).
         """
 
+    @_builtins.property
+    def conversation(self) -> _containers.RepeatedCompositeFieldContainer[Global___Turn]:
+        """The conversation so far, oldest first: what the people choosing said (SEEKER turns) and what
+        was suggested to them (RECOMMENDER turns, by this service or a person). Each turn is understood
+        and the turns are merged: wishes and limits accumulate, a later turn replaces an earlier one on
+        the same aspect ("actually, something older"); a movie a seeker names is liked (an example),
+        disliked (never returned, its neighbours pushed down) or seen; a suggestion takes the verdict of
+        the seekers' next turn ("seen it", "too dark", "oh I loved that one"). Every movie named is left
+        out of the list unless include_rated. `prompt`, when set, is one more SEEKER turn at the end.
+        Seekers with a user_id join the group (with group_user_ids): their exclusions bind the list and
+        each one's taste counts. Understood.named_movies and constraint_turns say how it was read.
+        Errors (INVALID_ARGUMENT naming the turn, counted from 0): more than 50 turns, more than 20,000
+        characters in all, a turn over the prompt limit, an empty turn, a turn without a role, a
+        user_id on a RECOMMENDER turn; NOT_FOUND: a speaker's user_id is not known.
+        """
+
     def __init__(
         self,
         *,
@@ -121,10 +139,11 @@ class RecommendRequest(_message.Message):
         excluded_movie_ids: _abc.Iterable[_builtins.int] | None = ...,
         group_user_ids: _abc.Iterable[_builtins.int] | None = ...,
         group_strategy: _builtins.str = ...,
+        conversation: _abc.Iterable[Global___Turn] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "max_runtime", b"max_runtime", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "conversation", b"conversation", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_runtime: _TypeAlias = _typing.Literal["max_runtime"]  # noqa: Y015
     _WhichOneofArgType__max_runtime: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime"]  # noqa: Y015
@@ -144,6 +163,49 @@ class RecommendRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__year_min) -> _WhichOneofReturnType__year_min | None: ...
 
 Global___RecommendRequest: _TypeAlias = RecommendRequest  # noqa: Y015
+
+@_typing.final
+class Turn(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Role:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _RoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Turn._Role.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        ROLE_UNSPECIFIED: Turn._Role.ValueType  # 0
+        SEEKER: Turn._Role.ValueType  # 1
+        RECOMMENDER: Turn._Role.ValueType  # 2
+
+    class Role(_Role, metaclass=_RoleEnumTypeWrapper): ...
+    ROLE_UNSPECIFIED: Turn.Role.ValueType  # 0
+    SEEKER: Turn.Role.ValueType  # 1
+    RECOMMENDER: Turn.Role.ValueType  # 2
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    role: Global___Turn.Role.ValueType
+    text: _builtins.str
+    user_id: _builtins.int
+    """Who said it, when the speaker is a known user (a group member). SEEKER turns only."""
+    def __init__(
+        self,
+        *,
+        role: Global___Turn.Role.ValueType = ...,
+        text: _builtins.str = ...,
+        user_id: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "user_id", b"user_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_user_id", b"_user_id", "role", b"role", "text", b"text", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__user_id: _TypeAlias = _typing.Literal["user_id"]  # noqa: Y015
+    _WhichOneofArgType__user_id: _TypeAlias = _typing.Literal["_user_id", b"_user_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__user_id) -> _WhichOneofReturnType__user_id | None: ...
+
+Global___Turn: _TypeAlias = Turn  # noqa: Y015
 
 @_typing.final
 class Understood(_message.Message):
@@ -170,6 +232,8 @@ class Understood(_message.Message):
     EXCLUDED_LANGUAGES_FIELD_NUMBER: _builtins.int
     FOR_KIDS_FIELD_NUMBER: _builtins.int
     READINGS_FIELD_NUMBER: _builtins.int
+    NAMED_MOVIES_FIELD_NUMBER: _builtins.int
+    CONSTRAINT_TURNS_FIELD_NUMBER: _builtins.int
     mood: _builtins.str
     """The words embedded as the mood (what is left once constraints are taken out)."""
     year_min: _builtins.int
@@ -210,6 +274,12 @@ class Understood(_message.Message):
         it: {what: "not Fantasy", source: "wizards or dragons"}, {what: "for kids", source: "my 6 yr old"}.
         """
 
+    @_builtins.property
+    def named_movies(self) -> _containers.RepeatedCompositeFieldContainer[Global___NamedMovie]:
+        """For a conversation: every movie it named and how it was read, and the turn each constraint came from."""
+
+    @_builtins.property
+    def constraint_turns(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConstraintTurn]: ...
     def __init__(
         self,
         *,
@@ -230,10 +300,12 @@ class Understood(_message.Message):
         excluded_languages: _abc.Iterable[_builtins.str] | None = ...,
         for_kids: _builtins.bool = ...,
         readings: _abc.Iterable[Global___Reading] | None = ...,
+        named_movies: _abc.Iterable[Global___NamedMovie] | None = ...,
+        constraint_turns: _abc.Iterable[Global___ConstraintTurn] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "people", b"people", "readings", b"readings", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "constraint_turns", b"constraint_turns", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "named_movies", b"named_movies", "people", b"people", "readings", b"readings", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__runtime_max: _TypeAlias = _typing.Literal["runtime_max"]  # noqa: Y015
     _WhichOneofArgType__runtime_max: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max"]  # noqa: Y015
@@ -253,6 +325,60 @@ class Understood(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__year_min) -> _WhichOneofReturnType__year_min | None: ...
 
 Global___Understood: _TypeAlias = Understood  # noqa: Y015
+
+@_typing.final
+class NamedMovie(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIE_FIELD_NUMBER: _builtins.int
+    READING_FIELD_NUMBER: _builtins.int
+    TURN_FIELD_NUMBER: _builtins.int
+    reading: _builtins.str
+    """"liked" (an example), "disliked" (never returned; its neighbours pushed down), "seen" (left out,
+    neutral) or "suggested" (a RECOMMENDER turn named it and no seeker passed a verdict: left out).
+    """
+    turn: _builtins.int
+    """The turn it was last read from (counted from 0)."""
+    @_builtins.property
+    def movie(self) -> Global___MovieRef: ...
+    def __init__(
+        self,
+        *,
+        movie: Global___MovieRef | None = ...,
+        reading: _builtins.str = ...,
+        turn: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["movie", b"movie"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movie", b"movie", "reading", b"reading", "turn", b"turn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NamedMovie: _TypeAlias = NamedMovie  # noqa: Y015
+
+@_typing.final
+class ConstraintTurn(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WHAT_FIELD_NUMBER: _builtins.int
+    TURN_FIELD_NUMBER: _builtins.int
+    what: _builtins.str
+    """The constraint in the words of Reading.what ("not Horror", "1990-1999", "with Tom Hanks")."""
+    turn: _builtins.int
+    """The turn it came from (counted from 0; the prompt is the turn after the conversation's last)."""
+    def __init__(
+        self,
+        *,
+        what: _builtins.str = ...,
+        turn: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["turn", b"turn", "what", b"what"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConstraintTurn: _TypeAlias = ConstraintTurn  # noqa: Y015
 
 @_typing.final
 class Reading(_message.Message):

@@ -1,0 +1,182 @@
+"""A conversation read as one request: each turn understood on its own, then merged.
+
+Who said what matters. A SEEKER turn (the people choosing) states wishes and limits and names movies
+with a verdict; a RECOMMENDER turn (this service or a person suggesting) names suggestions, whose
+verdict is the seekers' next turn ("seen it", "too dark", "oh I loved that one"). The merge:
+
+- wishes and limits accumulate over the seekers' turns; a later turn that speaks to the same
+  aspect replaces the earlier one (the genres wished, the people, the years, the runtime, the
+  languages), and a later wish lifts an earlier exclusion of the same thing (and the reverse);
+  the audience, once children, stays children (a safety limit, never lifted by a later turn);
+- every movie named is read as liked (an example: its neighbours are favoured), disliked (a
+  negative example: never returned, its neighbours pushed down), seen (neutral) or, for a
+  suggestion nobody answered, suggested (neutral); every movie named is left out of the list
+  unless the request includes rated movies, and a disliked one always is;
+- the mood embedded is the seekers' moods, oldest first (one encoder forward for the whole
+  conversation);
+- each constraint says which turn it came from.
+
+Turn numbers count from 0 in the conversation as given (a request's `prompt` is one more SEEKER turn
+at the end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from movierec.domain import RECOMMENDER, Turn
+from movierec.understanding import Understander, Understood, normalise
+
+LIKED, DISLIKED, SEEN, SUGGESTED = "liked", "disliked", "seen", "suggested"
+
+# A seeker's verdict on the suggestion just made, read from their reply when it names no movie of its
+# own. Dislikes are looked for first: "didn't like it" contains "like it".
+_DISLIKE_REPLIES = (
+    "not my thing", "not my kind", "not my cup of tea", "not for me", "not for us", "not really for me",
+    "not a fan", "not really a fan", "not interested", "no thanks", "no thank you", "not really into",
+    "not into", "didnt like", "did not like", "didnt enjoy", "did not enjoy", "didnt love", "wasnt a fan",
+    "wasnt for me", "werent for me", "dont like", "do not like", "dont care for", "hated", "hate that",
+    "hate it", "disliked", "couldnt stand", "cant stand", "too scary", "too dark", "too violent",
+    "too long", "too slow", "too sad", "too gory", "too much", "boring", "pass on", "hard pass",
+    "nah", "nope", "meh", "not great", "wasnt great", "not good", "wasnt good", "awful", "terrible",
+    "the worst", "overrated", "fell asleep",
+)
+_SEEN_REPLIES = (
+    "seen it", "seen that", "seen this", "seen them", "seen those", "seen both", "seen all", "seen em",
+    "saw it", "saw that", "saw this", "saw them", "saw those", "saw both", "watched it", "watched that",
+    "watched this", "watched them", "watched those", "watched both", "have seen", "ve seen", "already seen",
+    "seen it already", "already watched", "already saw",
+)
+_LIKE_REPLIES = (
+    "loved", "love it", "love that", "love this", "love them", "i love", "liked", "i like", "like that",
+    "like it", "like the sound", "enjoyed", "sounds good", "sounds great", "sounds fun", "sounds interesting",
+    "sounds perfect", "sounds like", "great", "good one", "good choice", "good pick", "nice", "awesome",
+    "cool", "perfect", "favorite", "favourite", "fantastic", "amazing", "excellent", "brilliant",
+    "will check", "ll check", "will watch", "ll watch", "will try", "ll try", "add it", "add that",
+    "on my list", "ill give it", "give it a", "yes", "yeah", "yep", "sure", "ok", "okay", "thanks",
+    "thank you", "interesting", "fun",
+)
+
+
+def _has(words: str, phrases: Sequence[str]) -> bool:
+    return any(f" {p} " in words for p in phrases)
+
+
+def reply_verdict(text: str) -> str | None:
+    """The verdict a reply passes on what was just suggested: DISLIKED, SEEN (and not liked), LIKED, or
+    None when it passes none."""
+    words = f" {normalise(text)} "
+    if _has(words, _DISLIKE_REPLIES):
+        return DISLIKED
+    seen, liked = _has(words, _SEEN_REPLIES), _has(words, _LIKE_REPLIES)
+    if liked:
+        return LIKED
+    return SEEN if seen else None
+
+
+@dataclass(frozen=True)
+class NamedMovie:
+    """A catalogue row named in the conversation, how it was read, and the turn it was last read from."""
+
+    row: int
+    reading: str
+    turn: int
+
+
+def _later(earlier: tuple[str, ...], later: tuple[str, ...], lifted: tuple[str, ...]) -> tuple[str, ...]:
+    """`later` when it says anything, else `earlier`; less what the later turn rules out."""
+    return tuple(x for x in (later or earlier) if x not in lifted)
+
+
+def _accumulated(earlier: tuple[str, ...], later: tuple[str, ...], lifted: tuple[str, ...]) -> tuple[str, ...]:
+    """`earlier` and `later` together, less what the later turn now wishes for."""
+    return tuple(dict.fromkeys([x for x in earlier if x not in lifted] + list(later)))
+
+
+def _merge(merged: Understood, u: Understood) -> Understood:
+    """`merged` with one more seeker turn's wishes and limits on top."""
+    vague = list(merged.vague)
+    changes: dict[str, Any] = {}
+    if u.year_min is not None or u.year_max is not None:
+        changes.update(year_min=u.year_min, year_max=u.year_max)
+        vague = [v for v in vague if v != "years"] + (["years"] if "years" in u.vague else [])
+    if u.runtime_min is not None or u.runtime_max is not None:
+        changes.update(runtime_min=u.runtime_min, runtime_max=u.runtime_max)
+        vague = [v for v in vague if v != "runtime"] + (["runtime"] if "runtime" in u.vague else [])
+    return replace(
+        merged, **changes,
+        genres=_later(merged.genres, u.genres, u.excluded_genres),
+        excluded_genres=_accumulated(merged.excluded_genres, u.excluded_genres, u.genres),
+        keywords=_accumulated(merged.keywords, u.keywords, u.excluded_keywords),
+        excluded_keywords=_accumulated(merged.excluded_keywords, u.excluded_keywords, u.keywords),
+        people=_later(merged.people, u.people, u.excluded_people),
+        excluded_people=_accumulated(merged.excluded_people, u.excluded_people, u.people),
+        languages=_later(merged.languages, u.languages, u.excluded_languages),
+        excluded_languages=_accumulated(merged.excluded_languages, u.excluded_languages, u.languages),
+        for_kids=merged.for_kids or u.for_kids, vague=tuple(dict.fromkeys(vague)),
+        readings=tuple(dict.fromkeys((*merged.readings, *u.readings))))
+
+
+def constraint_words(u: Understood) -> list[str]:
+    """Each constraint of `u` in the words `Understood.readings` uses ("Comedy", "not Horror", "with
+    Tom Hanks", "1990-1999", "at most 95 min", "in ko", "for kids")."""
+    words = list(u.genres) + [f"not {g}" for g in u.excluded_genres]
+    words += [f"with {p}" for p in u.people] + [f"without {p}" for p in u.excluded_people]
+    if u.year_min is not None or u.year_max is not None:
+        words.append(f"{u.year_min}-{u.year_max}" if u.year_min is not None and u.year_max is not None
+                     else f"from {u.year_min}" if u.year_min is not None else f"until {u.year_max}")
+    if u.runtime_max is not None:
+        words.append(f"at most {u.runtime_max} min")
+    if u.runtime_min is not None:
+        words.append(f"at least {u.runtime_min} min")
+    words += [f"in {c}" for c in u.languages] + [f"not in {c}" for c in u.excluded_languages]
+    words += [f"no {k}" for k in u.excluded_keywords]
+    if u.for_kids:
+        words.append("for kids")
+    return words
+
+
+def read_conversation(understander: Understander, turns: Sequence[Turn]) -> Understood:
+    """The conversation as one Understood: merged wishes and limits, `examples` the liked movies,
+    `disliked` the disliked ones, `excluded_movies` the disliked too (never returned), `named` every
+    named movie with its reading and turn, `from_turns` (constraint, turn) for each constraint kept."""
+    merged = Understood()
+    origin: dict[str, int] = {}       # constraint words -> the turn that last stated them
+    named: dict[int, NamedMovie] = {}
+    moods: list[str] = []
+    pending: list[int] = []           # rows the last recommender turn suggested, awaiting a verdict
+    for i, turn in enumerate(turns):
+        u = understander.understand(turn.text)
+        mentioned = list(dict.fromkeys((*u.examples, *u.excluded_movies)))
+        if turn.role == RECOMMENDER:
+            for row in mentioned:
+                if row not in named or named[row].reading == SUGGESTED:
+                    named[row] = NamedMovie(row, SUGGESTED, i)
+            pending = [r for r in mentioned if named[r].reading == SUGGESTED]
+            continue
+        before = set(constraint_words(merged))
+        merged = _merge(merged, u)
+        for words in constraint_words(merged):
+            if words not in before or words in constraint_words(u):
+                origin[words] = i
+        if u.mood:
+            moods.append(u.mood)
+        verdict = reply_verdict(turn.text)
+        for row in u.examples:
+            named[row] = NamedMovie(row, SEEN if verdict == SEEN else LIKED, i)
+        for row in u.excluded_movies:
+            named[row] = NamedMovie(row, DISLIKED, i)
+        if pending and not mentioned and verdict is not None:
+            for row in pending:
+                named[row] = NamedMovie(row, verdict, i)
+        pending = []
+    readings = tuple(named.values())
+    liked = tuple(n.row for n in readings if n.reading == LIKED)
+    disliked = tuple(n.row for n in readings if n.reading == DISLIKED)
+    kept = constraint_words(merged)
+    return replace(merged, mood=" ".join(moods), examples=liked, disliked=disliked,
+                   excluded_movies=disliked,
+                   named=tuple((n.row, n.reading, n.turn) for n in readings),
+                   from_turns=tuple((w, origin[w]) for w in kept if w in origin))

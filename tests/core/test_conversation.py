@@ -1,0 +1,86 @@
+"""A conversation read as one request (movierec.conversation): verdicts on named and suggested movies,
+constraints that accumulate and that a later turn replaces, the turn each came from. The bundled sample
+catalogue; the phrasings were written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from movierec.conversation import DISLIKED, LIKED, SEEN, SUGGESTED, read_conversation, reply_verdict
+from movierec.domain import RECOMMENDER, SEEKER, Movie, Turn
+from movierec.understanding import Understander
+
+
+def _row(movies: list[Movie], title: str) -> int:
+    return next(i for i, m in enumerate(movies) if m.title == title)
+
+
+def _readings(movies: list[Movie], turns: list[Turn], understander: Understander) -> dict[str, tuple[str, int]]:
+    u = read_conversation(understander, turns)
+    return {movies[row].title: (reading, turn) for row, reading, turn in u.named}
+
+
+def test_liked_disliked_and_seen_in_one_conversation(movies: list[Movie], understander: Understander) -> None:
+    turns = [Turn(SEEKER, "we want a thriller tonight"),
+             Turn(SEEKER, "I loved Gone Girl, but please not Se7en"),
+             Turn(RECOMMENDER, "Have you seen Zodiac?"),
+             Turn(SEEKER, "seen it already"),
+             Turn(RECOMMENDER, "Then maybe Prisoners (2013)?"),
+             Turn(SEEKER, "oh that sounds great")]
+    u = read_conversation(understander, turns)
+    readings = {movies[row].title: (reading, turn) for row, reading, turn in u.named}
+    assert readings == {"Gone Girl": (LIKED, 1), "Se7en": (DISLIKED, 1), "Zodiac": (SEEN, 3),
+                        "Prisoners": (LIKED, 5)}
+    assert set(u.examples) == {_row(movies, "Gone Girl"), _row(movies, "Prisoners")}
+    assert u.disliked == (_row(movies, "Se7en"),) and u.excluded_movies == u.disliked
+    assert "Thriller" in u.genres and ("Thriller", 0) in u.from_turns
+
+
+def test_a_suggestion_nobody_answered_is_only_suggested(movies: list[Movie], understander: Understander) -> None:
+    readings = _readings(movies, [Turn(SEEKER, "a funny movie"), Turn(RECOMMENDER, "How about Groundhog Day?"),
+                                  Turn(SEEKER, "what else is there with Bill Murray")], understander)
+    assert readings == {"Groundhog Day": (SUGGESTED, 1)}
+
+
+def test_a_reply_about_a_movie_of_its_own_leaves_the_suggestion_alone(movies: list[Movie],
+                                                                      understander: Understander) -> None:
+    readings = _readings(movies, [Turn(RECOMMENDER, "Maybe Notting Hill?"),
+                                  Turn(SEEKER, "I really liked Clueless")], understander)
+    assert readings["Notting Hill"] == (SUGGESTED, 0) and readings["Clueless"] == (LIKED, 1)
+
+
+def test_a_recommender_turn_states_no_constraint(understander: Understander) -> None:
+    u = read_conversation(understander, [Turn(SEEKER, "something for tonight"),
+                                         Turn(RECOMMENDER, "Do you like horror from the 80s?")])
+    assert not u.genres and u.year_min is None and u.year_max is None
+
+
+def test_a_later_turn_replaces_the_same_aspect_and_exclusions_accumulate(understander: Understander) -> None:
+    u = read_conversation(understander, [Turn(SEEKER, "a comedy from the 90s, no horror"),
+                                         Turn(SEEKER, "nothing with romance either"),
+                                         Turn(SEEKER, "actually make it something from the 70s")])
+    assert (u.year_min, u.year_max) == (1970, 1979)
+    assert {"Horror", "Romance"} <= set(u.excluded_genres)
+    turns = dict(u.from_turns)
+    assert turns["1970-1979"] == 2 and turns["not Horror"] == 0 and turns["not Romance"] == 1
+
+
+def test_a_later_wish_lifts_an_earlier_exclusion(understander: Understander) -> None:
+    u = read_conversation(understander, [Turn(SEEKER, "no horror please"),
+                                         Turn(SEEKER, "ok fine, horror it is")])
+    assert "Horror" in u.genres and "Horror" not in u.excluded_genres
+
+
+def test_children_once_named_stay_the_audience(understander: Understander) -> None:
+    u = read_conversation(understander, [Turn(SEEKER, "something for my 6 year old"),
+                                         Turn(SEEKER, "maybe a horror movie?")])
+    assert u.for_kids
+
+
+@pytest.mark.parametrize("reply, verdict", [
+    ("seen it", SEEN), ("we've already watched that one", SEEN), ("saw it last year, loved it", LIKED),
+    ("not my thing", DISLIKED), ("too dark for us", DISLIKED), ("I didn't like it much", DISLIKED),
+    ("ooh that sounds good", LIKED), ("yes! I'll check it out", LIKED), ("what year is it from", None),
+])
+def test_reply_verdicts(reply: str, verdict: str | None) -> None:
+    assert reply_verdict(reply) == verdict
