@@ -2,6 +2,7 @@
 
     movierec recommend "a feel-good romcom" --user 42
     movierec recommend "something fun" --group 12,48,301   (one list for three people, each one's fit)
+    movierec chat --group 12,48                   (talk it through: each line a turn, the list after each)
     movierec rate 42 862 4.5 --request-id abc     (user 42 rates Toy Story 4.5)
     movierec user 42
     movierec info
@@ -20,7 +21,7 @@ from typing import Any
 import grpc
 
 from movierec import __version__
-from movierec.clients.client import Recommendations, RecommenderClient, describe_understood
+from movierec.clients.client import ChatTurn, Recommendations, RecommenderClient, describe_understood
 from movierec.group import STRATEGY_NAMES
 from movierec.signals import SIGNALS
 
@@ -70,6 +71,61 @@ def user_ids(text: str) -> list[int]:
                                          f"got {text!r}") from None
 
 
+# What a reaction command says about result N, as a seeker's reply to it being suggested.
+REACTIONS = {"/seen": "seen it", "/no": "not for me", "/like": "I love that one"}
+CHAT_HELP = ("Each line is a turn: say what you feel like, react in your own words, or to result N with "
+             "/seen N, /no N, /like N. With --group, start a line with a member's id and a colon (\"12: nothing "
+             "scary\") to say who said it. /reset starts over, /quit (or end of input) leaves.")
+
+
+def chat(client: RecommenderClient, lines: Any, user_id: int | None, group: list[int], limit: int,
+         out: Any = sys.stdout) -> int:
+    """The interactive session: every line read from `lines` is a turn (or a command); after each, the list
+    for the whole conversation so far and what was understood. Returns the exit status."""
+    turns: list[ChatTurn] = []
+    shown: Recommendations | None = None
+    people = ([user_id] if user_id is not None else []) + group
+    print(CHAT_HELP, file=out)
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/reset":
+            turns, shown = [], None
+            print("(a new conversation)", file=out)
+            continue
+        before = len(turns)
+        command, _, number = line.partition(" ")
+        if command in REACTIONS:
+            if shown is None or not number.strip().isdigit() or not 1 <= int(number) <= len(shown.movies):
+                print(f"{command} takes the number of a movie in the list shown (1-"
+                      f"{len(shown.movies) if shown else 0})", file=out)
+                continue
+            movie = shown.movies[int(number) - 1]
+            turns += [ChatTurn("recommender", f"{movie.title} ({movie.year})" if movie.year else movie.title),
+                      ChatTurn("seeker", REACTIONS[command])]
+        elif line.startswith("/"):
+            print(f"unknown command {command!r}. {CHAT_HELP}", file=out)
+            continue
+        else:
+            speaker, colon, said = line.partition(":")
+            if colon and speaker.strip().isdigit() and int(speaker) in people:
+                turns.append(ChatTurn("seeker", said.strip(), int(speaker)))
+            else:
+                turns.append(ChatTurn("seeker", line))
+        try:
+            shown = client.recommend(conversation=turns, user_id=user_id, group_user_ids=group or None, limit=limit)
+        except grpc.RpcError as e:
+            print(f"movierec: {e.code().name}: {e.details()}", file=out)
+            del turns[before:]  # what the server refused is not part of the conversation
+            continue
+        print(f"understood: {describe_understood(shown.understood)}", file=out)
+        print(format_table(shown, members=people if len(people) > 1 else None), file=out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # The global options are accepted before or after the subcommand ("movierec wait --for 60 --target
     # host:port"): each subcommand's parser carries them too, with no default of its own.
@@ -114,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="a movie (TMDB id) to use as an example (repeatable)")
     rec.add_argument("--exclude", action="append", dest="excluded_movie_ids", type=int, metavar="MOVIE_ID",
                      help="a movie (TMDB id) never to return (repeatable)")
+    talk = add("chat", help="an interactive conversation: each line a turn, the list after each")
+    talk.add_argument("--user", type=int, help="user id whose taste to follow")
+    talk.add_argument("--group", type=user_ids, default=[], metavar="ID,ID,...",
+                      help="a movie night for several users: one list, each member's fit")
+    talk.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rate = add("rate", help="record a rating (0.5-5.0 in steps of 0.5)")
     rate.add_argument("user", type=int)
     rate.add_argument("movie", type=int, help="TMDB movie id")
@@ -161,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                       if people else "\n(constraints only):")
                 print(f"understood: {describe_understood(result.understood)}")
                 print(format_table(result, members=people))
+            elif args.command == "chat":
+                return chat(client, sys.stdin, args.user, args.group, args.limit)
             elif args.command == "rate":
                 ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)
                 print(f"user {args.user} rated movie {args.movie}: {args.rating:g}"

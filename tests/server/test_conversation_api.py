@@ -4,6 +4,8 @@ suggested movies, what was understood per turn, and precise statuses for bad con
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -127,3 +129,19 @@ def test_bad_conversations_get_precise_statuses(sample_channel: grpc.Channel, fi
     assert got == code and all(w in message for w in words), message
     # Nothing was written: the speaker's history is as it was.
     assert pb_grpc.RecommenderStub(sample_channel).GetUser(pb.GetUserRequest(user_id=1), timeout=30) == user
+
+
+def test_movierec_chat_in_another_process(sample_server: tuple[grpc.Server, int]) -> None:
+    _, port = sample_server
+    lines = "\n".join(["1: something funny", "2: nothing scary for me", "/seen 1", "/no 99", "/like 2",
+                       "3: " + "x" * 1001, "/quit", "never read"])
+    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "chat",
+                           "--group", "1,2,3", "--limit", "5"], input=lines, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.count("understood:") == 4  # four turns answered; the bad number and the long turn were not
+    assert "not Horror" in out and "[turn 1]" in out and " seen [turn 3]" in out and " liked [turn 5]" in out
+    assert "takes the number of a movie in the list shown (1-5)" in out
+    assert "INVALID_ARGUMENT" in out and "1001 characters" in out
+    assert all(f"fit {u}" in out for u in (1, 2, 3))
