@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         for request in REQUESTS:
             step("movierec " + " ".join(f'"{a}"' if " " in a else a for a in request))
             subprocess.run([*cli, *request], check=True)
+        step("a movie night talked through (movierec chat --group 1,2,3): user 2 rules out scary films, "
+             "user 3 names a favourite, then they react to the list")
+        chat = "\n".join(["1: something funny tonight", "2: nothing scary for me please",
+                          "3: I loved Groundhog Day (1993)", "/seen 1", "/no 2", "/quit"])
+        subprocess.run([*cli, "chat", "--group", "1,2,3", "--limit", "5"], input=chat, text=True, check=True)
         step("feedback: user 1's list, then they rate its first movie, then their next list")
         subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
         first = _top_movie(cli, ["recommend", "--user", "1", "--limit", "5"])
@@ -79,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
         subprocess.run([*cli, "recommend", "anything", "--year-min", "2000", "--year-max", "1990"])
         subprocess.run([*cli, "recommend", "anything", "--group", "1,2,999999"])
+        subprocess.run([*cli, "chat", "--group", "1,2"], input="999999: hello\n", text=True)
     finally:
         step("stopping the server")
         server.send_signal(signal.SIGTERM)

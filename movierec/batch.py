@@ -50,7 +50,8 @@ class RankRequest:
     prompt: the mood text (what the tag match reads); prompt_vector float32 (d,): the mood's embedding,
     moved towards the examples' (the examples' alone when there is no mood; None with neither);
     user: a profile or None; allowed: bool (n_movies,) the movies the hard constraints allow (None:
-    all); examples: int64 (e,) rows of movies named as examples.
+    all); examples: int64 (e,) rows of movies named as examples; conversation: the request is a
+    conversation (an anonymous one is weighted by the conversation weights).
     """
 
     prompt: str
@@ -60,6 +61,7 @@ class RankRequest:
     include_rated: bool = False
     allowed: np.ndarray | None = None
     examples: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    conversation: bool = False
 
 
 @dataclass(frozen=True)

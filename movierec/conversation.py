@@ -12,8 +12,9 @@ verdict is the seekers' next turn ("seen it", "too dark", "oh I loved that one")
   negative example: never returned, its neighbours pushed down), seen (neutral) or, for a
   suggestion nobody answered, suggested (neutral); every movie named is left out of the list
   unless the request includes rated movies, and a disliked one always is;
-- the mood embedded is the seekers' moods, oldest first (one encoder forward for the whole
-  conversation);
+- the mood embedded is the seekers' moods without their verdict words ("loved", "seen it"), the
+  most recent ones up to `mood_words` words, oldest first (one encoder forward for the whole
+  conversation, of a bounded length however long it grows);
 - each constraint says which turn it came from.
 
 Turn numbers count from 0 in the conversation as given (a request's `prompt` is one more SEEKER turn
@@ -22,12 +23,13 @@ at the end).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from movierec.domain import RECOMMENDER, Turn
-from movierec.understanding import Understander, Understood, normalise
+from movierec.understanding import Understood, normalise
 
 LIKED, DISLIKED, SEEN, SUGGESTED = "liked", "disliked", "seen", "suggested"
 
@@ -49,6 +51,11 @@ _SEEN_REPLIES = (
     "watched this", "watched them", "watched those", "watched both", "have seen", "ve seen", "already seen",
     "seen it already", "already watched", "already saw",
 )
+_UNSEEN_REPLIES = (
+    "havent seen", "have not seen", "hasnt seen", "never seen", "not seen", "didnt see", "did not see",
+    "never saw", "havent watched", "have not watched", "never watched", "not watched", "didnt watch",
+    "not yet seen", "yet to see",
+)
 _LIKE_REPLIES = (
     "loved", "love it", "love that", "love this", "love them", "i love", "liked", "i like", "like that",
     "like it", "like the sound", "enjoyed", "sounds good", "sounds great", "sounds fun", "sounds interesting",
@@ -59,6 +66,15 @@ _LIKE_REPLIES = (
     "thank you", "interesting", "fun",
 )
 
+_TITLE_YEAR = re.compile(r"\((1[89]\d\d|20\d\d)\)")
+# Longest first, so "seen it already" goes before "seen it"; normalised as moods are.
+_VERDICT_PHRASES = sorted({normalise(p) for p in (*_DISLIKE_REPLIES, *_UNSEEN_REPLIES, *_SEEN_REPLIES, *_LIKE_REPLIES)}
+                          - {""},
+                          key=lambda p: (-len(p.split()), p))
+# Words left alone once a verdict is taken out ("i", "oh", "that one"): they say nothing of a movie.
+_REPLY_FILLER = frozenset("i we im ive weve it its that this one oh ooh wow so really very already just too "
+                          "lol haha".split())
+
 
 def _has(words: str, phrases: Sequence[str]) -> bool:
     return any(f" {p} " in words for p in phrases)
@@ -66,11 +82,12 @@ def _has(words: str, phrases: Sequence[str]) -> bool:
 
 def reply_verdict(text: str) -> str | None:
     """The verdict a reply passes on what was just suggested: DISLIKED, SEEN (and not liked), LIKED, or
-    None when it passes none."""
+    None when it passes none ("I haven't seen it" says it is new to them: no verdict)."""
     words = f" {normalise(text)} "
     if _has(words, _DISLIKE_REPLIES):
         return DISLIKED
-    seen, liked = _has(words, _SEEN_REPLIES), _has(words, _LIKE_REPLIES)
+    unseen = _has(words, _UNSEEN_REPLIES)
+    seen, liked = not unseen and _has(words, _SEEN_REPLIES), _has(words, _LIKE_REPLIES)
     if liked:
         return LIKED
     return SEEN if seen else None
@@ -138,17 +155,48 @@ def constraint_words(u: Understood) -> list[str]:
     return words
 
 
-def read_conversation(understander: Understander, turns: Sequence[Turn]) -> Understood:
-    """The conversation as one Understood: merged wishes and limits, `examples` the liked movies,
-    `disliked` the disliked ones, `excluded_movies` the disliked too (never returned), `named` every
-    named movie with its reading and turn, `from_turns` (constraint, turn) for each constraint kept."""
+def without_verdicts(mood: str) -> str:
+    """A turn's mood without the words that pass a verdict (they describe the speaker, not the movie)."""
+    words = f" {mood} "
+    for phrase in _VERDICT_PHRASES:
+        while f" {phrase} " in words:
+            words = words.replace(f" {phrase} ", " ")
+    return " ".join(w for w in words.split() if w not in _REPLY_FILLER)
+
+
+def recent_words(moods: Sequence[str], limit: int) -> str:
+    """The last `limit` words of the moods, oldest first."""
+    words = " ".join(moods).split()
+    return " ".join(words[-limit:]) if limit > 0 else ""
+
+
+def _without_years_of_movies(u: Understood, text: str, names_a_movie: bool, replies: bool) -> Understood:
+    """A turn's reading without the years that belong to movies it talks about: a title's "(2017)", even one
+    the catalogue lacks, and an era's word said of a movie ("the new Star Wars", a reply "yes, that's a
+    classic") describe the movie, not what the seekers want."""
+    marks = [int(y) for y in _TITLE_YEAR.findall(text)]
+    bounds = [b for b in (u.year_min, u.year_max) if b is not None]
+    of_titles = any(abs(b - y) <= 1 for b in bounds for y in marks)
+    described = "years" in u.vague and (names_a_movie or replies or bool(marks))
+    if not (of_titles or described):
+        return u
+    return replace(u, year_min=None, year_max=None, vague=tuple(v for v in u.vague if v != "years"))
+
+
+def read_conversation(understand: Callable[[str], Understood], turns: Sequence[Turn],
+                      mood_words: int = 1000) -> Understood:
+    """The conversation as one Understood: merged wishes and limits, `examples` the liked movies, `disliked`
+    the disliked ones, `excluded_movies` the disliked too (never returned), `named` every named movie with
+    its reading and turn, `from_turns` (constraint, turn) for each constraint kept, `mood` the seekers'
+    last `mood_words` words. `understand`: one text's reading (Understander.understand, or a cached one:
+    a conversation resends its earlier turns with every request)."""
     merged = Understood()
     origin: dict[str, int] = {}       # constraint words -> the turn that last stated them
     named: dict[int, NamedMovie] = {}
     moods: list[str] = []
     pending: list[int] = []           # rows the last recommender turn suggested, awaiting a verdict
     for i, turn in enumerate(turns):
-        u = understander.understand(turn.text)
+        u = understand(turn.text)
         mentioned = list(dict.fromkeys((*u.examples, *u.excluded_movies)))
         if turn.role == RECOMMENDER:
             for row in mentioned:
@@ -156,14 +204,15 @@ def read_conversation(understander: Understander, turns: Sequence[Turn]) -> Unde
                     named[row] = NamedMovie(row, SUGGESTED, i)
             pending = [r for r in mentioned if named[r].reading == SUGGESTED]
             continue
+        verdict = reply_verdict(turn.text)
+        u = _without_years_of_movies(u, turn.text, bool(mentioned), bool(pending) and verdict is not None)
         before = set(constraint_words(merged))
         merged = _merge(merged, u)
         for words in constraint_words(merged):
             if words not in before or words in constraint_words(u):
                 origin[words] = i
-        if u.mood:
-            moods.append(u.mood)
-        verdict = reply_verdict(turn.text)
+        if mood := without_verdicts(u.mood):
+            moods.append(mood)
         for row in u.examples:
             named[row] = NamedMovie(row, SEEN if verdict == SEEN else LIKED, i)
         for row in u.excluded_movies:
@@ -176,7 +225,7 @@ def read_conversation(understander: Understander, turns: Sequence[Turn]) -> Unde
     liked = tuple(n.row for n in readings if n.reading == LIKED)
     disliked = tuple(n.row for n in readings if n.reading == DISLIKED)
     kept = constraint_words(merged)
-    return replace(merged, mood=" ".join(moods), examples=liked, disliked=disliked,
+    return replace(merged, mood=recent_words(moods, mood_words), examples=liked, disliked=disliked,
                    excluded_movies=disliked,
                    named=tuple((n.row, n.reading, n.turn) for n in readings),
                    from_turns=tuple((w, origin[w]) for w in kept if w in origin))

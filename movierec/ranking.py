@@ -65,6 +65,8 @@ class RankingConfig:
     anonymous_weight_community: float = _DEFAULTS["anonymous_weight_community"]
     anonymous_weight_quality: float = _DEFAULTS["anonymous_weight_quality"]
     anonymous_weight_popularity: float = _DEFAULTS["anonymous_weight_popularity"]
+    conversation_weight_prompt: float = _DEFAULTS["conversation_weight_prompt"]
+    conversation_weight_popularity: float = _DEFAULTS["conversation_weight_popularity"]
     # "standard", "percentile" or "z" (movierec.combine).
     calibration: str = "standard"
     # "learned" (the index's MLP re-scores the weighted sum's shortlist where it applies) or "weighted_sum".
@@ -76,6 +78,7 @@ class RankingConfig:
     group_fair_depth: int = _DEFAULTS["group_fair_depth"]
     group_pleasure_weight: float = _DEFAULTS["group_pleasure_weight"]
     negative_example_weight: float = _DEFAULTS["negative_example_weight"]
+    conversation_mood_words: int = _DEFAULTS["conversation_mood_words"]
 
     def __post_init__(self) -> None:
         if self.group_strategy not in group.STRATEGY_NAMES:
@@ -92,10 +95,13 @@ class RankingConfig:
         if self.learned_candidates < 1:
             raise ValueError(f"setting learned_candidates: must be at least 1, got {self.learned_candidates}")
 
-    def weight(self, signal: str, anonymous: bool = False) -> float:
-        """A signal's weight for requests with a user, or for anonymous ones (which have no taste)."""
+    def weight(self, signal: str, anonymous: bool = False, conversation: bool = False) -> float:
+        """A signal's weight for requests with a user, or for anonymous ones (which have no taste), and
+        for anonymous conversations (their own weight where they have one, else the anonymous one)."""
         if anonymous:
-            return float(getattr(self, f"anonymous_weight_{signal}", 0.0))
+            anonymous_weight = float(getattr(self, f"anonymous_weight_{signal}", 0.0))
+            return float(getattr(self, f"conversation_weight_{signal}", anonymous_weight)) if conversation \
+                else anonymous_weight
         return float(getattr(self, f"weight_{signal}"))
 
     def weights(self, anonymous: bool = False) -> dict[str, float]:
@@ -111,10 +117,11 @@ class RankingConfig:
         return replace(self, ranker="weighted_sum", **changes)
 
     def with_anonymous_weights(self, **weights: float) -> RankingConfig:
-        """Only the weights for anonymous requests replaced (unnamed signals 0); a plain weighted sum."""
+        """Only the weights for anonymous requests (conversations too) replaced (unnamed signals 0); a plain
+        weighted sum."""
         names = {f.name for f in fields(self)}
-        changes: dict[str, Any] = {f"anonymous_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
-                                   if f"anonymous_weight_{s}" in names}
+        changes: dict[str, Any] = {f"{kind}_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
+                                   for kind in ("anonymous", "conversation") if f"{kind}_weight_{s}" in names}
         return replace(self, ranker="weighted_sum", **changes)
 
 
@@ -317,7 +324,10 @@ class Ranker:
         calibrated name -> (B, C): each signal on the common scale, before weighting)."""
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
-        weights = {name: np.where(batch.has_user, self.config.weight(name), self.config.weight(name, anonymous=True))
+        conversation = np.array([r.conversation for r in batch.requests])
+        weights = {name: np.where(batch.has_user, self.config.weight(name),
+                                  np.where(conversation, self.config.weight(name, anonymous=True, conversation=True),
+                                           self.config.weight(name, anonymous=True)))
                    for name in values}
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration, batch.own)
@@ -340,7 +350,8 @@ class Ranker:
         has_user = np.array([r.user is not None for r in requests])
         has_examples = np.array([len(r.examples) > 0 for r in requests])
         active = frozenset(s for s in SIGNALS
-                           if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0)
+                           if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0
+                           or self.config.weight(s, anonymous=True, conversation=True) != 0)
         # A request may have no query vector at all ("Tom Hanks movies": constraints only).
         queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste if r.user is not None
                             else np.zeros(index.dimensions, np.float32) for r in requests]).astype(np.float32)  # (B, d)

@@ -12,6 +12,7 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ DEFAULT_RECENT, MAX_RECENT = 20, 1000
 MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
 MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
+TURN_CACHE = 8192  # conversation turns whose reading is kept (a few KB each)
 
 
 def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_prompt_chars: int) -> tuple[Turn, ...]:
@@ -165,6 +167,17 @@ def _without_vague_bounds(u: Understood, q: RecommendQuery) -> tuple[Understood,
     return (replace(u, vague=(), **changes), tuple(given_up)) if given_up else None
 
 
+def _without_earlier_people(u: Understood, q: RecommendQuery) -> tuple[Understood, tuple[str, ...]] | None:
+    """A conversation without the people its earlier turns named (the last seeker turn's people hold): said
+    in passing about a movie ("Johnny Depp singing. Classic."), they should not keep a list short."""
+    if not q.conversation or not u.people:
+        return None
+    last = max((i for i, t in enumerate(q.conversation) if t.role == SEEKER), default=-1)
+    turns = dict(u.from_turns)
+    kept = tuple(p for p in u.people if turns.get(f"with {p}", last) >= last)
+    return (replace(u, people=kept), ("people",)) if kept != u.people else None
+
+
 class Recommender:
     """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
@@ -177,6 +190,8 @@ class Recommender:
         self.encoder = encoder
         self.ranker = Ranker(index, config)
         self.understander = Understander(index.movies)
+        # A conversation resends its earlier turns with every request: each turn's text is read once.
+        self.understand_turn = lru_cache(maxsize=TURN_CACHE)(self.understander.understand)
         self.facets = CatalogueFacets(index.movies)
         self._genre_names = {g.lower(): g for g in self.understander.genres}
         # Ratings newer than the index: user id -> movie row -> (rating, timestamp).
@@ -334,7 +349,8 @@ class Recommender:
         does not have.
         """
         if query.conversation:
-            text = read_conversation(self.understander, query.conversation)
+            text = read_conversation(self.understand_turn, query.conversation,
+                                     self.ranker.config.conversation_mood_words)
         else:
             text = self.understander.understand(query.prompt) if query.prompt else Understood()
         changes: dict[str, Any] = {}
@@ -413,15 +429,17 @@ class Recommender:
     def _filled(self, queries: list[RecommendQuery], understood: list[Understood], ranked: list[Ranked],
                 threads: int | None) -> tuple[list[Ranked], list[list[tuple[str, ...]]]]:
         """A list shorter than asked continues with movies that meet all but the least certain constraints,
-        given up one stage at a time: the genres the text asked for ("a Korean thriller": more Korean
-        films), then bounds read from vague words ("a classic Tom Hanks film": his later films; "about an
-        hour": a little longer). Explicit request fields, languages, people, the audience and exclusions
-        always hold. Returns the lists and, per list, what each of its movies does not meet."""
+        given up one stage at a time: in a conversation, the people named before its last seeker turn (a
+        fresher wish outweighs a name said in passing); the genres the text asked for ("a Korean thriller":
+        more Korean films); then bounds read from vague words ("a classic Tom Hanks film": his later films;
+        "about an hour": a little longer).
+        Explicit request fields, languages, the people of a single request or of the last turn, the
+        audience and exclusions always hold. Returns the lists and, per list, what each of its movies does not meet."""
         out = list(ranked)
         unmet: list[list[tuple[str, ...]]] = [[()] * len(r.rows) for r in ranked]
         current = list(understood)
         given_up: list[tuple[str, ...]] = [()] * len(queries)
-        for relax in (_without_genre_wish, _without_vague_bounds):
+        for relax in (_without_earlier_people, _without_genre_wish, _without_vague_bounds):
             stage = []
             for i, q in enumerate(queries):
                 if len(out[i].rows) < q.limit and (step := relax(current[i], q)) is not None:
@@ -467,7 +485,7 @@ class Recommender:
             if len(members) < 2:
                 requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=members[0] if members else None,
                                             limit=q.limit, include_rated=q.include_rated, allowed=allowed,
-                                            examples=examples))
+                                            examples=examples, conversation=bool(q.conversation)))
                 continue
             if not q.include_rated:  # what any member has rated is left out for all of them
                 allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
@@ -475,7 +493,8 @@ class Recommender:
                     allowed[profile.rated_rows] = False  # type: ignore[union-attr]
             requests.append(GroupRankRequest(
                 members=tuple(RankRequest(prompt=u.mood, prompt_vector=vector, user=profile, limit=q.limit,
-                                          include_rated=q.include_rated, allowed=allowed, examples=examples)
+                                          include_rated=q.include_rated, allowed=allowed, examples=examples,
+                                          conversation=bool(q.conversation))
                               for profile in members),
                 limit=q.limit, strategy=q.group_strategy or config.group_strategy,
                 misery_threshold=config.group_misery_threshold, fair_depth=config.group_fair_depth,

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     anonymous_weight_community: NonNegative = 0.25
     anonymous_weight_quality: NonNegative = 0.25
     anonymous_weight_popularity: NonNegative = 2.0
+    # Anonymous conversations (movierec.conversation) weigh the mood and the priors differently from a
+    # single request: the mood is several turns long, and what people suggest in conversation leans to
+    # well-known films. Chosen on the even half of the ReDial dev conversations (every recommender
+    # turn); every other signal keeps its anonymous weight.
+    conversation_weight_prompt: NonNegative = 1.0
+    conversation_weight_popularity: NonNegative = 3.0
     # The combine stage: "learned" re-scores the weighted sum's best `learned_candidates` with the
     # MLP the indexer trained (movierec.learned) for the requests it was trained on (a known user,
     # no mood, no examples); every other request, and an index without a usable model, keeps the
@@ -221,6 +227,10 @@ class Settings(BaseSettings):
     # Conversations (movierec.conversation): how far a disliked movie pushes the mood away from it (0:
     # it is only left out), relative to the pull of a liked one.
     negative_example_weight: NonNegative = 0.5
+    # The mood of a conversation is its seekers' most recent words, up to this many: older wishes
+    # still bind as constraints, and the encoder forward stays as short as one long prompt's (chosen
+    # on the even ReDial half with the cost in `make bench`: fewer words lose recall, more cost time).
+    conversation_mood_words: PositiveInt = 40
     # Indexer: EASE regularisation, and how user taste vectors are made ("centred": rating minus the
     # user's mean, weighting each rated movie; "centroid": the original design's plain mean).
     ease_lambda: NonNegative = 300.0

@@ -2051,6 +2051,9 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|hr|hrs|hours?|m|min|mins|minutes?)?")
 _HOURS_MINUTES = re.compile(r"(\d)h(\d\d)m?")  # "1h45"
 # "not too long", "nothing overly long", "not a long one": the words before "long" that make it a length
 _LONG_BEFORE = frozenset("too very really so overly super crazy a anything something that".split())
+# "a long day", "a long time ago": "long" of something other than the film.
+_LONG_OF_OTHER_THINGS = frozenset("day days time times week weeks weekend while night nights shift drive trip flight "
+                                  "year years way wait list run story ago".split())
 
 
 def _duration(words: list[str], i: int) -> tuple[int, int] | None:
@@ -2172,7 +2175,8 @@ def _runtimes(words: list[str]) -> list[tuple[int, int, tuple[int | None, int | 
             continue
         if w in ("short", "shorter", "quick"):
             out.append((i, i + 1, (None, 95), "word"))
-        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in _LONG_BEFORE:
+        elif w in ("long", "lengthy", "longer") and i > 0 and words[i - 1] in _LONG_BEFORE \
+                and (i + 1 >= len(words) or words[i + 1] not in _LONG_OF_OTHER_THINGS):
             # Meant with a negation ("not too long"): Understander._assemble turns it into an upper bound.
             out.append((i, i + 1, (120, None), "word"))
         i += 1

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from movierec.evaluation import independent_requests
+from movierec.evaluation import conversation_turns, independent_requests
 from movierec.evaluation.harness import (
     DEFAULT,
     MOOD_ANONYMOUS,
@@ -18,6 +18,7 @@ from movierec.evaluation.harness import (
     TAG_MOOD_ONLY,
     TAG_MOOD_TASTE,
     TASTE,
+    TURNS_BOUND,
     WEIGHTED,
 )
 
@@ -25,6 +26,8 @@ MAIN_METRIC = {TASTE: "NDCG@10", MOOD_TASTE: "Hit@10", MOOD_ONLY: "Precision@10"
                TAG_MOOD_TASTE: "Hit@10", TAG_MOOD_ONLY: "Precision@10"}
 # The independent requests' plot is embedded in their own section, not with the others under the headline.
 INDEPENDENT_PLOT = "eval-independent.png"
+# Likewise the every-recommender-turn plot, next to its table.
+TURNS_PLOT = "eval-turns.png"
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
@@ -67,6 +70,14 @@ def headline_table(report: dict[str, Any]) -> str:
             name = f"**{ranker}**" if ranker == DEFAULT else ranker
             odd = f"{half[ranker]['Recall@10']:.3f}" if ranker in half else ""
             lines.append(f"| {name} | {scores['Recall@10']:.3f} | {scores['Recall@50']:.3f} | {odd} |")
+    if "conversation_turns" in report:
+        even, odd = (report["conversation_turns"]["scores"][half] for half in conversation_turns.HALVES)
+        lines += ["", "| every recommender turn, dedup (ReDial) | Recall@10, even ids | Recall@10, odd ids (test) | "
+                  "Recall@50, odd ids |", "|---|---|---|---|"]
+        for ranker in sorted(odd, key=lambda r: -odd[r]["Recall@10"]):
+            name = f"**{ranker}**" if ranker == DEFAULT else ranker
+            lines.append(f"| {name} | {even[ranker]['Recall@10']:.3f} | {odd[ranker]['Recall@10']:.3f} | "
+                         f"{odd[ranker]['Recall@50']:.3f} |")
     return "\n".join(lines)
 
 
@@ -236,6 +247,52 @@ def independent_section(report: dict[str, Any], plots: list[str]) -> list[str]:
     return out
 
 
+def turns_section(report: dict[str, Any], plots: list[str]) -> list[str]:
+    """Every recommender turn of the ReDial conversations (movierec.evaluation.conversation_turns): the
+    protocol, the counts, each ranker's Recall@k on each half, and the plot (when in `plots`)."""
+    entry = report.get("conversation_turns")
+    if not entry:
+        return []
+    halves = list(entry["scores"])
+    first = entry["scores"][halves[0]]
+    metrics = [m for m in next(iter(first.values())) if m.startswith("Recall@")]
+    counts = "; ".join(f"{half}: {int(c['cases'])} turns, {int(c['pairs'])} pairs"
+                       for half, c in ((h, next(iter(entry["scores"][h].values()))) for h in halves))
+    out = [f"## Conversations, every recommender turn ({entry['dataset']}, test-split index)", "",
+           f"`{entry['file']}`: ReDial (Li et al. 2018, CC BY 4.0), measured as Kostric & Balog (SIGIR 2026) and "
+           "He et al. (CIKM 2023) do. Every recommender message that names a movie nobody named before it is a "
+           "case: its context is the whole conversation before it (every earlier message, with its role, each "
+           "`@id` written as \"Title (year)\"); its targets are the movies it names that were not named earlier "
+           "(dedup), mapped to the catalogue by title and year (within one year). Each ranker gets the context "
+           "alone, anonymously; the movies named earlier are removed from its list before the cut at k (no "
+           "credit for repeating them), and Recall@k is averaged over (turn, target) pairs "
+           "(`movierec/evaluation/conversation_turns.py`). "
+           f"{entry['cases']} turns, {entry['pairs']} pairs ({counts}); recommender messages naming movies left "
+           f"out: {', '.join(f'{v} {k}' for k, v in entry['skipped'].items()) or 'none'}. ReDial titles mapped "
+           f"to the catalogue: {entry['titles mapped']}, not in it: {entry['titles not in the catalogue']}. "
+           "The halves split by conversation id: weights may be chosen on the even ids, the odd ids are only "
+           "measured (the test).", "",
+           f"`{DEFAULT}` is the service given the conversation (`RecommendQuery.conversation`); `service, "
+           f"conversation pasted as the prompt` is the same service given the last "
+           f"{conversation_turns.PASTED_CHARS:,} characters of the conversation's texts as its prompt and no "
+           "conversation, what a client of a prompt-only service would send. References: popularity (most "
+           "ratings in the training split, as in the conversation openings above), popularity by TMDB vote "
+           "count, and the sum of the EASE rows (the reference EASE) of every movie named so far, read from "
+           "ReDial's own marks (an entity linker that never errs).", "",
+           "| ranker | " + " | ".join(f"{half}: {m}" for half in halves for m in metrics) + " | seconds |",
+           "|---|" + "---|" * (len(halves) * len(metrics) + 1)]
+    last = entry["scores"][halves[-1]]
+    for ranker in sorted(last, key=lambda r: -last[r]["Recall@10"]):
+        name = f"**{ranker}**" if ranker == DEFAULT else ranker
+        cells = [f"{entry['scores'][half][ranker][m]:.4f}" for half in halves for m in metrics]
+        seconds = entry.get("seconds", {}).get(ranker, float("nan"))
+        out.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+    out.append("")
+    if TURNS_PLOT in plots:
+        out += [f"![every recommender turn, Recall@k by half]({TURNS_PLOT})", ""]
+    return out
+
+
 def holdout_section(report: dict[str, Any], key: str = "independent_holdout") -> list[str]:
     """A held-out set of authors' requests (`requests-holdout/`, `requests-fresh/`): every family a test
     family, by kind."""
@@ -289,7 +346,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
     out += ["", "## Headline", "", headline_table(report), ""]
     if report.get("backends"):
         out += backends_section(report["backends"])
-    out += [f"![{p}]({p})" for p in plots if p != INDEPENDENT_PLOT] + [""]
+    out += [f"![{p}]({p})" for p in plots if p not in (INDEPENDENT_PLOT, TURNS_PLOT)] + [""]
     if report.get("learned"):
         out += learned_section(report)
     for split in report["splits"]:
@@ -380,6 +437,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
             out.append(f"| {name} | {scores['Recall@10']:.4f} | {scores['Recall@50']:.4f} | "
                        f"{odd.get('Recall@10', float('nan')):.4f} | {odd.get('Recall@50', float('nan')):.4f} |")
         out.append("")
+    out += turns_section(report, plots)
     out += group_section(report)
     if report.get("examples"):
         out += ["## Free-text prompts (anonymous, test-split index; not scored)", ""]
@@ -498,4 +556,7 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
                                   f"independent requests by kind and half ({entry['dataset']}, {entry['ranker']})",
                                   dpi=110)
         names.append(INDEPENDENT_PLOT)
+    if report.get("conversation_turns"):
+        conversation_turns.plot(report["conversation_turns"], out_dir / TURNS_PLOT, DEFAULT, TURNS_BOUND)
+        names.append(TURNS_PLOT)
     return names

@@ -16,7 +16,7 @@ def _row(movies: list[Movie], title: str) -> int:
 
 
 def _readings(movies: list[Movie], turns: list[Turn], understander: Understander) -> dict[str, tuple[str, int]]:
-    u = read_conversation(understander, turns)
+    u = read_conversation(understander.understand, turns)
     return {movies[row].title: (reading, turn) for row, reading, turn in u.named}
 
 
@@ -27,7 +27,7 @@ def test_liked_disliked_and_seen_in_one_conversation(movies: list[Movie], unders
              Turn(SEEKER, "seen it already"),
              Turn(RECOMMENDER, "Then maybe Prisoners (2013)?"),
              Turn(SEEKER, "oh that sounds great")]
-    u = read_conversation(understander, turns)
+    u = read_conversation(understander.understand, turns)
     readings = {movies[row].title: (reading, turn) for row, reading, turn in u.named}
     assert readings == {"Gone Girl": (LIKED, 1), "Se7en": (DISLIKED, 1), "Zodiac": (SEEN, 3),
                         "Prisoners": (LIKED, 5)}
@@ -50,13 +50,13 @@ def test_a_reply_about_a_movie_of_its_own_leaves_the_suggestion_alone(movies: li
 
 
 def test_a_recommender_turn_states_no_constraint(understander: Understander) -> None:
-    u = read_conversation(understander, [Turn(SEEKER, "something for tonight"),
+    u = read_conversation(understander.understand, [Turn(SEEKER, "something for tonight"),
                                          Turn(RECOMMENDER, "Do you like horror from the 80s?")])
     assert not u.genres and u.year_min is None and u.year_max is None
 
 
 def test_a_later_turn_replaces_the_same_aspect_and_exclusions_accumulate(understander: Understander) -> None:
-    u = read_conversation(understander, [Turn(SEEKER, "a comedy from the 90s, no horror"),
+    u = read_conversation(understander.understand, [Turn(SEEKER, "a comedy from the 90s, no horror"),
                                          Turn(SEEKER, "nothing with romance either"),
                                          Turn(SEEKER, "actually make it something from the 70s")])
     assert (u.year_min, u.year_max) == (1970, 1979)
@@ -66,13 +66,31 @@ def test_a_later_turn_replaces_the_same_aspect_and_exclusions_accumulate(underst
 
 
 def test_a_later_wish_lifts_an_earlier_exclusion(understander: Understander) -> None:
-    u = read_conversation(understander, [Turn(SEEKER, "no horror please"),
+    u = read_conversation(understander.understand, [Turn(SEEKER, "no horror please"),
                                          Turn(SEEKER, "ok fine, horror it is")])
     assert "Horror" in u.genres and "Horror" not in u.excluded_genres
 
 
+@pytest.mark.parametrize("turns", [
+    [Turn(RECOMMENDER, "Have you seen Psycho (1960)?"), Turn(SEEKER, "oh yes, that's a classic!")],
+    [Turn(SEEKER, "I just saw the new Star Wars and loved it")],
+    [Turn(SEEKER, "Jurassic Park is an old favourite of mine")],
+    [Turn(SEEKER, "did you see the new Qwerty Zorb (2018)? it's not in your list I bet")],
+    [Turn(SEEKER, "I watched Blorp Returns (2017) recently, it was great")],
+])
+def test_era_words_about_a_named_movie_describe_it(turns: list[Turn], understander: Understander) -> None:
+    u = read_conversation(understander.understand, turns)
+    assert u.year_min is None and u.year_max is None, u
+
+
+def test_an_era_asked_for_binds(understander: Understander) -> None:
+    u = read_conversation(understander.understand, [Turn(RECOMMENDER, "Have you seen Alien (1979)?"),
+                                                    Turn(SEEKER, "no. something recent please")])
+    assert u.year_min is not None
+
+
 def test_children_once_named_stay_the_audience(understander: Understander) -> None:
-    u = read_conversation(understander, [Turn(SEEKER, "something for my 6 year old"),
+    u = read_conversation(understander.understand, [Turn(SEEKER, "something for my 6 year old"),
                                          Turn(SEEKER, "maybe a horror movie?")])
     assert u.for_kids
 
@@ -81,6 +99,18 @@ def test_children_once_named_stay_the_audience(understander: Understander) -> No
     ("seen it", SEEN), ("we've already watched that one", SEEN), ("saw it last year, loved it", LIKED),
     ("not my thing", DISLIKED), ("too dark for us", DISLIKED), ("I didn't like it much", DISLIKED),
     ("ooh that sounds good", LIKED), ("yes! I'll check it out", LIKED), ("what year is it from", None),
+    ("I haven't seen it", None), ("never seen that one, is it good?", None), ("have not seen it yet", None),
+    ("I haven't seen that one but it sounds great", LIKED),
 ])
 def test_reply_verdicts(reply: str, verdict: str | None) -> None:
     assert reply_verdict(reply) == verdict
+
+
+@pytest.mark.parametrize("text", ["had a long day", "I saw it a long time ago", "it's been a long week"])
+def test_long_of_something_else_is_no_runtime(understander: Understander, text: str) -> None:
+    u = understander.understand(text)
+    assert u.runtime_min is None and u.runtime_max is None, u
+
+
+def test_a_long_film_is_still_a_runtime(understander: Understander) -> None:
+    assert understander.understand("nothing too long, a comedy").runtime_max is not None

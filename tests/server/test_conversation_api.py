@@ -145,3 +145,15 @@ def test_movierec_chat_in_another_process(sample_server: tuple[grpc.Server, int]
     assert "takes the number of a movie in the list shown (1-5)" in out
     assert "INVALID_ARGUMENT" in out and "1001 characters" in out
     assert all(f"fit {u}" in out for u in (1, 2, 3))
+
+
+def test_a_person_named_in_passing_earlier_gives_way_when_the_list_is_short(sample_channel: grpc.Channel) -> None:
+    conversation = [turn(SEEKER, "we loved Tom Hanks in Forrest Gump (1994)"), turn(SEEKER, "now a thriller")]
+    reply = call(sample_channel, conversation=conversation, limit=10)
+    assert len(reply.movies) == 10
+    with_him = [m for m in reply.movies if not m.unmet]
+    assert all("Thriller" in m.genres for m in reply.movies)
+    assert [m.unmet for m in reply.movies[len(with_him):]] == [["people"]] * (10 - len(with_him))
+    # Named in the last turn, he holds.
+    last = call(sample_channel, conversation=[turn(SEEKER, "now a thriller with Tom Hanks")], limit=10)
+    assert last.movies and all("people" not in m.unmet for m in last.movies)
