@@ -5,6 +5,8 @@
     movierec chat --group 12,48                   (talk it through: each line a turn, the list after each)
     movierec rate 42 862 4.5 --request-id abc     (user 42 rates Toy Story 4.5)
     movierec user 42
+    movierec search "inceptoin"                   (find a movie's id by its title, typos forgiven)
+    movierec movie 27205                          (a movie in full)
     movierec info
     movierec wait --for 60
     movierec eval                      (offline evaluation; `make eval`)
@@ -21,7 +23,7 @@ from typing import Any
 import grpc
 
 from movierec import __version__
-from movierec.clients.client import ChatTurn, Recommendations, RecommenderClient, describe_understood
+from movierec.clients.client import ChatTurn, MovieInfo, Recommendations, RecommenderClient, describe_understood
 from movierec.group import STRATEGY_NAMES
 from movierec.signals import SIGNALS
 
@@ -59,6 +61,24 @@ def format_table(result: Recommendations, width: int | None = None, members: lis
         lines.append(f"group strategy: {result.group_strategy}; fit: the share of the group's candidates "
                      "that member ranks below the movie")
     lines.append(f"index {result.index_version}")
+    return "\n".join(lines)
+
+
+def describe_movie(m: MovieInfo, width: int = 100) -> str:
+    """A movie as a person reads it: title, year, runtime, genres; who made it and is in it; what it is about."""
+    facts = [f"{m.runtime} min" if m.runtime else "", ", ".join(m.genres), m.language,
+             f"rated {m.vote_average:.1f}/10 by {m.vote_count:,} people" if m.vote_count else ""]
+    lines = [f"{m.title} ({m.year or 'year unknown'})  [{m.movie_id}]", "  " + " · ".join(f for f in facts if f)]
+    if m.directors:
+        lines.append(f"  directed by {', '.join(m.directors)}")
+    if m.cast:
+        lines.append(f"  with {', '.join(m.cast)}")
+    if m.tagline:
+        lines.append(f"  “{m.tagline}”")
+    if m.overview:
+        lines += textwrap.wrap(m.overview, width, initial_indent="  ", subsequent_indent="  ")
+    if m.keywords:
+        lines.append("  keywords: " + ", ".join(m.keywords[:12]))
     return "\n".join(lines)
 
 
@@ -180,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     rate.add_argument("movie", type=int, help="TMDB movie id")
     rate.add_argument("rating", type=float)
     rate.add_argument("--request-id", default="", help="makes a retry idempotent")
+    find = add("search", help="find movies by title (typos forgiven), year or people")
+    find.add_argument("query", help='e.g. "inceptoin", "inception 2010", "nolan dreams"')
+    find.add_argument("--limit", type=int, default=10, help="how many (1-50)")
+    show = add("movie", help="one movie in full")
+    show.add_argument("movie", type=int, help="TMDB movie id")
     user = add("user", help="a user's rating count and recent ratings")
     user.add_argument("user", type=int)
     user.add_argument("--limit", type=int, default=10)
@@ -228,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
                 ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)
                 print(f"user {args.user} rated movie {args.movie}: {args.rating:g}"
                       f"{' (already recorded)' if ack.duplicate else ''}; {ack.ratings} ratings in all")
+            elif args.command == "search":
+                for m in client.search(args.query, args.limit):
+                    names = ", ".join(m.directors[:1] + m.cast[:2])
+                    print(f"{m.movie_id:>8}  {m.title} ({m.year or '?'})  {', '.join(m.genres[:3])}"
+                          f"{'  — ' + names if names else ''}")
+            elif args.command == "movie":
+                print(describe_movie(client.movie(args.movie)))
             elif args.command == "user":
                 described = client.user(args.user, args.limit)
                 print(f"user {described.user_id}: {described.ratings} ratings; most recent:")

@@ -115,6 +115,31 @@ class UserDescription:
 
 
 @dataclass(frozen=True)
+class MovieInfo:
+    """A catalogue movie in full (GetMovie; each SearchMovies match, with `score` 0..1)."""
+
+    movie_id: int
+    title: str
+    year: int
+    overview: str
+    tagline: str
+    genres: list[str]
+    keywords: list[str]
+    runtime: int
+    language: str
+    directors: list[str]
+    cast: list[str]
+    vote_average: float
+    vote_count: int
+    score: float | None = None
+
+
+def movie_info(m: pb.MovieDetails, score: float | None = None) -> MovieInfo:
+    return MovieInfo(m.movie_id, m.title, m.year, m.overview, m.tagline, list(m.genres), list(m.keywords), m.runtime,
+                     m.original_language, list(m.directors), list(m.cast), m.vote_average, m.vote_count, score)
+
+
+@dataclass(frozen=True)
 class IndexDescription:
     index_version: str
     model: str
@@ -371,6 +396,16 @@ class RecommenderClient:
         caller retrying on its own should pass the same `request_id` each time."""
         request = feedback_request(user_id, movie_id, rating, request_id)
         return feedback_ack(self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
+
+    def search(self, query: str, limit: int = 10) -> list[MovieInfo]:
+        """Catalogue movies whose title, year or people best match `query` ("inceptoin", "nolan dreams")."""
+        reply = self._stub.SearchMovies(pb.SearchMoviesRequest(query=query, limit=limit), timeout=self.timeout_s,
+                                        metadata=self._metadata)
+        return [movie_info(m.movie, m.score) for m in reply.movies]
+
+    def movie(self, movie_id: int) -> MovieInfo:
+        return movie_info(self._stub.GetMovie(pb.GetMovieRequest(movie_id=movie_id), timeout=self.timeout_s,
+                                              metadata=self._metadata))
 
     def user(self, user_id: int, limit: int = 20) -> UserDescription:
         return user_description(self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit),

@@ -202,6 +202,8 @@ def load_catalogue(movies_csv: Path, credits_csv: Path) -> Catalogue:
             language=(row.get("original_language") or "").strip().lower(),
             directors=tuple(directors),
             cast=tuple(cast),
+            overview=" ".join((row["overview"] or "").split()),
+            tagline=" ".join((row["tagline"] or "").split()),
         )
         text = movie_text(title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors,
                           cast[:TOP_CAST])

@@ -174,7 +174,8 @@ def write_artifact(
             f.write(json.dumps({"movie_id": m.movie_id, "title": m.title, "year": m.year, "genres": list(m.genres),
                                 "vote_average": m.vote_average, "vote_count": m.vote_count,
                                 "popularity": m.popularity, "keywords": list(m.keywords), "runtime": m.runtime,
-                                "language": m.language, "directors": list(m.directors), "cast": list(m.cast)},
+                                "language": m.language, "directors": list(m.directors), "cast": list(m.cast),
+                                "overview": m.overview, "tagline": m.tagline},
                                ensure_ascii=False) + "\n")
     with open(folder / USERS_DATA, "wb") as f:
         np.savez(f, user_ids=user_ids.astype(np.int64), rated_ptr=rated_ptr.astype(np.int64),
@@ -344,4 +345,5 @@ def _movie(record: dict[str, Any]) -> Movie:
                  vote_count=int(record["vote_count"]), popularity=float(record["popularity"]),
                  keywords=tuple(record.get("keywords", ())), runtime=int(record.get("runtime", 0)),
                  language=str(record.get("language", "")), directors=tuple(record.get("directors", ())),
-                 cast=tuple(record.get("cast", ())))
+                 cast=tuple(record.get("cast", ())), overview=str(record.get("overview", "")),
+                 tagline=str(record.get("tagline", "")))

@@ -26,6 +26,8 @@ class Movie:
     language: str = ""
     directors: tuple[str, ...] = ()
     cast: tuple[str, ...] = ()
+    overview: str = ""  # TMDB's; "" in an index built before it was kept
+    tagline: str = ""
 
 
 SEEKER, RECOMMENDER = "seeker", "recommender"

@@ -12,7 +12,7 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,20 @@ from movierec.artifact import IndexArtifact
 from movierec.constraints import CatalogueFacets
 from movierec.conversation import read_conversation
 from movierec.diagnostics import InvalidArgument, NotFound
-from movierec.domain import RECOMMENDER, SEEKER, IndexInfo, Recommendation, RecommendQuery, RecommendResult, Turn
+from movierec.domain import (
+    RECOMMENDER,
+    SEEKER,
+    IndexInfo,
+    Movie,
+    Recommendation,
+    RecommendQuery,
+    RecommendResult,
+    Turn,
+)
 from movierec.embedding import TextEncoder
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
 from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, RankRequest, UserProfile
+from movierec.search import MAX_QUERY_CHARS, MovieSearch
 from movierec.settings import Settings
 from movierec.store import StoredRating
 from movierec.taste import centred_taste_vectors
@@ -36,6 +46,7 @@ DEFAULT_RECENT, MAX_RECENT = 20, 1000
 MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
 MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
+DEFAULT_MATCHES, MAX_MATCHES = 10, 50
 TURN_CACHE = 8192  # conversation turns whose reading is kept (a few KB each)
 
 
@@ -254,6 +265,25 @@ class Recommender:
         if user_id is not None and user_id not in self.index.user_row and user_id not in self._live:
             raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
                            "a new user becomes known with their first rating)")
+
+    @cached_property
+    def movie_search(self) -> MovieSearch:
+        """Built on the first search (a server that is never asked pays nothing)."""
+        return MovieSearch(self.index.movies)
+
+    def search_movies(self, query: str, limit: int) -> list[tuple[Movie, float]]:
+        """The catalogue movies that best match `query` (movierec.search), best first, with their scores."""
+        if not query.strip():
+            raise InvalidArgument("query is empty: type a title (typos are fine), a year or a name")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidArgument(f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+        if limit < 0 or limit > MAX_MATCHES:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_MATCHES} (0 means {DEFAULT_MATCHES}); got {limit}")
+        return [(self.index.movies[m.row], m.score) for m in self.movie_search.search(query, limit or DEFAULT_MATCHES)]
+
+    def movie(self, movie_id: int) -> Movie:
+        """NotFound for a movie the catalogue does not have."""
+        return self.index.movies[self.check_movie(movie_id)]
 
     def check_movie(self, movie_id: int) -> int:
         row = self.index.movie_row.get(movie_id)

@@ -45,6 +45,8 @@ def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
         "GetIndexInfo": (servicer.GetIndexInfo, pb.GetIndexInfoRequest, pb.IndexInfo),
         "RecordFeedback": (servicer.RecordFeedback, pb.FeedbackRequest, pb.FeedbackResponse),
         "GetUser": (servicer.GetUser, pb.GetUserRequest, pb.User),
+        "SearchMovies": (servicer.SearchMovies, pb.SearchMoviesRequest, pb.SearchMoviesResponse),
+        "GetMovie": (servicer.GetMovie, pb.GetMovieRequest, pb.MovieDetails),
     }
     return grpc.method_handlers_generic_handler(SERVICE, {
         name: grpc.unary_unary_rpc_method_handler(

@@ -21,6 +21,8 @@ METHOD_SCOPES = {
     "/movierec.v1.Recommender/GetUser": "read",
     "/movierec.v1.Recommender/GetIndexInfo": "read",
     "/movierec.v1.Recommender/RecordFeedback": "write",
+    "/movierec.v1.Recommender/SearchMovies": "read",
+    "/movierec.v1.Recommender/GetMovie": "read",
 }
 
 

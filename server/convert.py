@@ -10,6 +10,7 @@ from google.protobuf.message import DecodeError, Message
 from movierec import __version__
 from movierec.domain import RECOMMENDER, SEEKER, IndexInfo, Movie, RecommendResult, Turn
 from movierec.recommender import UserSummary
+from movierec.search import TOP_CAST
 from movierec.store import StoredRating
 from movierec.v1 import recommender_pb2 as pb
 
@@ -99,6 +100,18 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
         if r.unmet:
             scored.unmet.extend(r.unmet)
     return response
+
+
+def movie_details_to_pb(movie: Movie) -> pb.MovieDetails:
+    return pb.MovieDetails(movie_id=movie.movie_id, title=movie.title, year=movie.year, overview=movie.overview,
+                           tagline=movie.tagline, genres=movie.genres, keywords=movie.keywords, runtime=movie.runtime,
+                           original_language=movie.language, directors=movie.directors,
+                           cast=movie.cast[:TOP_CAST], vote_average=movie.vote_average, vote_count=movie.vote_count)
+
+
+def search_response_to_pb(matches: list[tuple[Movie, float]]) -> pb.SearchMoviesResponse:
+    return pb.SearchMoviesResponse(movies=[pb.MovieMatch(movie=movie_details_to_pb(m), score=score)
+                                           for m, score in matches])
 
 
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:

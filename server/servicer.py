@@ -9,8 +9,10 @@ from movierec.server.convert import (
     feedback_args_from_pb,
     feedback_response_to_pb,
     index_info_to_pb,
+    movie_details_to_pb,
     recommend_args_from_pb,
     recommend_response_to_pb,
+    search_response_to_pb,
     user_to_pb,
 )
 from movierec.server.state import ServingState
@@ -43,3 +45,9 @@ class RecommenderServicer:
 
     def GetUser(self, request: pb.GetUserRequest, context: grpc.ServicerContext) -> pb.User:
         return user_to_pb(self.state.user(request.user_id, request.limit))
+
+    def SearchMovies(self, request: pb.SearchMoviesRequest, context: grpc.ServicerContext) -> pb.SearchMoviesResponse:
+        return search_response_to_pb(self.state.recommender().search_movies(request.query, request.limit))
+
+    def GetMovie(self, request: pb.GetMovieRequest, context: grpc.ServicerContext) -> pb.MovieDetails:
+        return movie_details_to_pb(self.state.recommender().movie(request.movie_id))

@@ -24,6 +24,158 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class SearchMoviesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    limit: _builtins.int
+    """1..50; 0 means 10."""
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchMoviesRequest: _TypeAlias = SearchMoviesRequest  # noqa: Y015
+
+@_typing.final
+class SearchMoviesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def movies(self) -> _containers.RepeatedCompositeFieldContainer[Global___MovieMatch]:
+        """Best first."""
+
+    def __init__(
+        self,
+        *,
+        movies: _abc.Iterable[Global___MovieMatch] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movies", b"movies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchMoviesResponse: _TypeAlias = SearchMoviesResponse  # noqa: Y015
+
+@_typing.final
+class MovieMatch(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    score: _builtins.float
+    """How well the query matches, 0..1 (1: the title exactly). Only comparable within one response."""
+    @_builtins.property
+    def movie(self) -> Global___MovieDetails: ...
+    def __init__(
+        self,
+        *,
+        movie: Global___MovieDetails | None = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["movie", b"movie"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movie", b"movie", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MovieMatch: _TypeAlias = MovieMatch  # noqa: Y015
+
+@_typing.final
+class GetMovieRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIE_ID_FIELD_NUMBER: _builtins.int
+    movie_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        movie_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movie_id", b"movie_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMovieRequest: _TypeAlias = GetMovieRequest  # noqa: Y015
+
+@_typing.final
+class MovieDetails(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVIE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    OVERVIEW_FIELD_NUMBER: _builtins.int
+    TAGLINE_FIELD_NUMBER: _builtins.int
+    GENRES_FIELD_NUMBER: _builtins.int
+    KEYWORDS_FIELD_NUMBER: _builtins.int
+    RUNTIME_FIELD_NUMBER: _builtins.int
+    ORIGINAL_LANGUAGE_FIELD_NUMBER: _builtins.int
+    DIRECTORS_FIELD_NUMBER: _builtins.int
+    CAST_FIELD_NUMBER: _builtins.int
+    VOTE_AVERAGE_FIELD_NUMBER: _builtins.int
+    VOTE_COUNT_FIELD_NUMBER: _builtins.int
+    movie_id: _builtins.int
+    title: _builtins.str
+    year: _builtins.int
+    """0 when unknown."""
+    overview: _builtins.str
+    tagline: _builtins.str
+    runtime: _builtins.int
+    """Minutes; 0 when unknown."""
+    original_language: _builtins.str
+    """ISO 639-1, as TMDB gives it."""
+    vote_average: _builtins.float
+    vote_count: _builtins.int
+    @_builtins.property
+    def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def keywords(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def directors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def cast(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Top-billed cast, in billing order."""
+
+    def __init__(
+        self,
+        *,
+        movie_id: _builtins.int = ...,
+        title: _builtins.str = ...,
+        year: _builtins.int = ...,
+        overview: _builtins.str = ...,
+        tagline: _builtins.str = ...,
+        genres: _abc.Iterable[_builtins.str] | None = ...,
+        keywords: _abc.Iterable[_builtins.str] | None = ...,
+        runtime: _builtins.int = ...,
+        original_language: _builtins.str = ...,
+        directors: _abc.Iterable[_builtins.str] | None = ...,
+        cast: _abc.Iterable[_builtins.str] | None = ...,
+        vote_average: _builtins.float = ...,
+        vote_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cast", b"cast", "directors", b"directors", "genres", b"genres", "keywords", b"keywords", "movie_id", b"movie_id", "original_language", b"original_language", "overview", b"overview", "runtime", b"runtime", "tagline", b"tagline", "title", b"title", "vote_average", b"vote_average", "vote_count", b"vote_count", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MovieDetails: _TypeAlias = MovieDetails  # noqa: Y015
+
+@_typing.final
 class RecommendRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

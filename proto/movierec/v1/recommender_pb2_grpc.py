@@ -55,6 +55,16 @@ class RecommenderStub:
                 request_serializer=movierec_dot_v1_dot_recommender__pb2.GetUserRequest.SerializeToString,
                 response_deserializer=movierec_dot_v1_dot_recommender__pb2.User.FromString,
                 _registered_method=True)
+        self.SearchMovies = channel.unary_unary(
+                '/movierec.v1.Recommender/SearchMovies',
+                request_serializer=movierec_dot_v1_dot_recommender__pb2.SearchMoviesRequest.SerializeToString,
+                response_deserializer=movierec_dot_v1_dot_recommender__pb2.SearchMoviesResponse.FromString,
+                _registered_method=True)
+        self.GetMovie = channel.unary_unary(
+                '/movierec.v1.Recommender/GetMovie',
+                request_serializer=movierec_dot_v1_dot_recommender__pb2.GetMovieRequest.SerializeToString,
+                response_deserializer=movierec_dot_v1_dot_recommender__pb2.MovieDetails.FromString,
+                _registered_method=True)
 
 
 class RecommenderServicer:
@@ -120,6 +130,24 @@ class RecommenderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchMovies(self, request, context):
+        """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
+        "nolan dreams", typos forgiven ("inceptoin"); best first.
+        INVALID_ARGUMENT  a blank query, a query over 200 characters, limit outside 0..50.
+        UNAVAILABLE       no index loaded yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMovie(self, request, context):
+        """One catalogue movie in full.
+        NOT_FOUND  movie_id is not in the catalogue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RecommenderServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +170,16 @@ def add_RecommenderServicer_to_server(servicer, server):
                     servicer.GetUser,
                     request_deserializer=movierec_dot_v1_dot_recommender__pb2.GetUserRequest.FromString,
                     response_serializer=movierec_dot_v1_dot_recommender__pb2.User.SerializeToString,
+            ),
+            'SearchMovies': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchMovies,
+                    request_deserializer=movierec_dot_v1_dot_recommender__pb2.SearchMoviesRequest.FromString,
+                    response_serializer=movierec_dot_v1_dot_recommender__pb2.SearchMoviesResponse.SerializeToString,
+            ),
+            'GetMovie': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMovie,
+                    request_deserializer=movierec_dot_v1_dot_recommender__pb2.GetMovieRequest.FromString,
+                    response_serializer=movierec_dot_v1_dot_recommender__pb2.MovieDetails.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -253,6 +291,60 @@ class Recommender:
             '/movierec.v1.Recommender/GetUser',
             movierec_dot_v1_dot_recommender__pb2.GetUserRequest.SerializeToString,
             movierec_dot_v1_dot_recommender__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchMovies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/movierec.v1.Recommender/SearchMovies',
+            movierec_dot_v1_dot_recommender__pb2.SearchMoviesRequest.SerializeToString,
+            movierec_dot_v1_dot_recommender__pb2.SearchMoviesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMovie(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/movierec.v1.Recommender/GetMovie',
+            movierec_dot_v1_dot_recommender__pb2.GetMovieRequest.SerializeToString,
+            movierec_dot_v1_dot_recommender__pb2.MovieDetails.FromString,
             options,
             channel_credentials,
             insecure,

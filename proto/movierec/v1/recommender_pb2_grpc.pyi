@@ -79,6 +79,16 @@ class RecommenderStub:
     """A user's rating count and most recent ratings (from the index and from feedback since).
       NOT_FOUND  the user has no ratings.
     """
+    SearchMovies: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.SearchMoviesRequest, _recommender_pb2.SearchMoviesResponse]
+    """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
+    "nolan dreams", typos forgiven ("inceptoin"); best first.
+      INVALID_ARGUMENT  a blank query, a query over 200 characters, limit outside 0..50.
+      UNAVAILABLE       no index loaded yet.
+    """
+    GetMovie: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetMovieRequest, _recommender_pb2.MovieDetails]
+    """One catalogue movie in full.
+      NOT_FOUND  movie_id is not in the catalogue.
+    """
 
 @_typing.type_check_only
 class RecommenderAsyncStub(RecommenderStub):
@@ -126,6 +136,16 @@ class RecommenderAsyncStub(RecommenderStub):
     GetUser: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetUserRequest, _recommender_pb2.User]  # type: ignore[assignment]
     """A user's rating count and most recent ratings (from the index and from feedback since).
       NOT_FOUND  the user has no ratings.
+    """
+    SearchMovies: _aio.UnaryUnaryMultiCallable[_recommender_pb2.SearchMoviesRequest, _recommender_pb2.SearchMoviesResponse]  # type: ignore[assignment]
+    """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
+    "nolan dreams", typos forgiven ("inceptoin"); best first.
+      INVALID_ARGUMENT  a blank query, a query over 200 characters, limit outside 0..50.
+      UNAVAILABLE       no index loaded yet.
+    """
+    GetMovie: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetMovieRequest, _recommender_pb2.MovieDetails]  # type: ignore[assignment]
+    """One catalogue movie in full.
+      NOT_FOUND  movie_id is not in the catalogue.
     """
 
 class RecommenderServicer(metaclass=_abc_1.ABCMeta):
@@ -195,6 +215,28 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_recommender_pb2.User, _abc.Awaitable[_recommender_pb2.User]]:
         """A user's rating count and most recent ratings (from the index and from feedback since).
           NOT_FOUND  the user has no ratings.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchMovies(
+        self,
+        request: _recommender_pb2.SearchMoviesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recommender_pb2.SearchMoviesResponse, _abc.Awaitable[_recommender_pb2.SearchMoviesResponse]]:
+        """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
+        "nolan dreams", typos forgiven ("inceptoin"); best first.
+          INVALID_ARGUMENT  a blank query, a query over 200 characters, limit outside 0..50.
+          UNAVAILABLE       no index loaded yet.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMovie(
+        self,
+        request: _recommender_pb2.GetMovieRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_recommender_pb2.MovieDetails, _abc.Awaitable[_recommender_pb2.MovieDetails]]:
+        """One catalogue movie in full.
+          NOT_FOUND  movie_id is not in the catalogue.
         """
 
 def add_RecommenderServicer_to_server(servicer: RecommenderServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
