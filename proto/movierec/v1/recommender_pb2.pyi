@@ -671,6 +671,7 @@ class ScoredMovie(_message.Message):
     SIGNALS_FIELD_NUMBER: _builtins.int
     MEMBER_FIT_FIELD_NUMBER: _builtins.int
     UNMET_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     movie_id: _builtins.int
     """The TMDB movie id."""
     title: _builtins.str
@@ -678,6 +679,11 @@ class ScoredMovie(_message.Message):
     """Release year; 0 when unknown."""
     score: _builtins.float
     """The ranking score: the sum of the values in `signals`. Only comparable within one response."""
+    reason: _builtins.str
+    """Why this movie, in words a person reads: built from the largest parts of the score and what was
+    understood ("Because you liked Heat and Ronin", "A 1990s heist film, as asked", "Loved by people
+    with your taste", "Everyone in the group rates it highly").
+    """
     @_builtins.property
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -726,8 +732,8 @@ class ScoredMovie(_message.Message):
         than asked, the list continues with movies that meet all but the least certain of them, after
         every movie that meets them all; this names what such a movie does not meet: "genre" (the genres
         the text asked for), "years" or "runtime" (bounds read from vague words: "classic", "short",
-        "about an hour"). Explicit request fields, languages, people, the audience and exclusions always
-        hold.
+        "about an hour"), "people" (in a conversation, named before its last seeker turn). Explicit
+        request fields, languages, the audience and exclusions always hold.
         """
 
     def __init__(
@@ -741,10 +747,11 @@ class ScoredMovie(_message.Message):
         signals: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
         member_fit: _abc.Mapping[_builtins.int, _builtins.float] | None = ...,
         unmet: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "score", b"score", "signals", b"signals", "title", b"title", "unmet", b"unmet", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "reason", b"reason", "score", b"score", "signals", b"signals", "title", b"title", "unmet", b"unmet", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
