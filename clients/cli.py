@@ -34,7 +34,7 @@ SIGNAL_ORDER = SIGNALS  # the registry's order (movierec.signals)
 def format_table(result: Recommendations, width: int | None = None, members: list[int] | None = None) -> str:
     """A readable ranked table: rank, title (year), genres, score and its parts; for a group, each
     member's fit (0..1: 1 is that member's favourite of the candidates) in place of the parts, in the
-    order of `members` (a protobuf map keeps none)."""
+    order of `members` (a protobuf map keeps none). Each movie's reason is on an indented line under its row."""
     width = width or shutil.get_terminal_size((110, 24)).columns
     fitted = {u for m in result.movies for u in m.member_fit}
     members = [u for u in dict.fromkeys(members or []) if u in fitted] + sorted(fitted - set(members or []))
@@ -55,6 +55,8 @@ def format_table(result: Recommendations, width: int | None = None, members: lis
         if m.unmet and (rank == 1 or result.movies[rank - 2].unmet != m.unmet):
             lines.insert(len(lines) - 1, f"     (from here on, too few movies meet everything: these miss "
                                          f"the {' and '.join(m.unmet)} asked for)")
+        if m.reason:  # under its row, indented to the title
+            lines += textwrap.wrap(m.reason, max(width, 40), initial_indent="     ", subsequent_indent="       ")
     if not result.movies:
         lines.append("  (no movies)")
     if members:

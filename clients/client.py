@@ -33,6 +33,8 @@ class MovieResult:
     member_fit: dict[int, float] = field(default_factory=dict)
     # What of the request the movie does not meet ("genre", "years", "runtime"): a short list's tail.
     unmet: list[str] = field(default_factory=list)
+    # Why this movie, in words ("Because you liked Heat", "A 1990s heist film, as asked").
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,7 @@ def recommend_request(prompt: str = "", user_id: int | None = None, limit: int =
 def recommendations(response: pb.RecommendResponse) -> Recommendations:
     return Recommendations(
         movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
-                            dict(m.member_fit), list(m.unmet)) for m in response.movies],
+                            dict(m.member_fit), list(m.unmet), m.reason) for m in response.movies],
         index_version=response.index_version,
         understood=response.understood,
         group_strategy=response.group_strategy,

@@ -94,6 +94,8 @@ class Recommendation:
     # What of the request this movie does not meet ("genre", "years", "runtime"): a list that the
     # constraints left short continues with such movies, after every movie that meets them all.
     unmet: tuple[str, ...] = ()
+    # Why this movie, in words (movierec.reasons): "Because you liked Heat", "A 1990s heist film, as asked".
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from movierec.domain import (
 from movierec.embedding import TextEncoder
 from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
 from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, RankRequest, UserProfile
+from movierec.reasons import Reasoner, nearest_favourites
 from movierec.search import MAX_QUERY_CHARS, MovieSearch
 from movierec.settings import Settings
 from movierec.store import StoredRating
@@ -443,13 +444,22 @@ class Recommender:
             scores = ranked.scores.tolist()  # Python floats once per array, not per element
             parts = {name: v.tolist() for name, v in ranked.signals.items()}
             fit = ranked.member_fit.tolist() if ranked.member_fit is not None else None
-            movies = [Recommendation(movie=self.index.movies[row], score=scores[j],
-                                     signals={name: values[j] for name, values in parts.items()},
-                                     member_fit=dict(zip(q.members, fit[j])) if fit is not None else {},
-                                     unmet=unmet[j])
-                      for j, row in enumerate(ranked.rows.tolist())]
+            rows = ranked.rows.tolist()
+            examples = [self.index.movies[r] for r in u.examples]
+            reasoner = Reasoner(u, examples, for_user=bool(q.members))
+            # A single user's reasons name their favourites nearest each movie (one small product per request).
+            user = request.user if isinstance(request, RankRequest) else None
+            near = nearest_favourites(self.index.movie_vectors, rows, user.rated_rows, user.rated_values) \
+                if user is not None else [()] * len(rows)
+            movies = []
+            for j, row in enumerate(rows):
+                movie, signals = self.index.movies[row], {name: values[j] for name, values in parts.items()}
+                member_fit = dict(zip(q.members, fit[j])) if fit is not None else {}
+                movies.append(Recommendation(
+                    movie=movie, score=scores[j], signals=signals, member_fit=member_fit, unmet=unmet[j],
+                    reason=reasoner(movie, signals, member_fit, unmet[j], [self.index.movies[r] for r in near[j]])))
             results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
-                                           examples=[self.index.movies[r] for r in u.examples],
+                                           examples=examples,
                                            excluded=[self.index.movies[r] for r in u.excluded_movies],
                                            named=[self.index.movies[r] for r, _, _ in u.named],
                                            group_strategy=request.strategy if isinstance(request, GroupRankRequest)
