@@ -57,6 +57,12 @@ def format_table(result: Recommendations, width: int | None = None, members: lis
                                          f"the {' and '.join(m.unmet)} asked for)")
         if m.reason:  # under its row, indented to the title
             lines += textwrap.wrap(m.reason, max(width, 40), initial_indent="     ", subsequent_indent="       ")
+        if m.details is not None:
+            d = m.details
+            facts = " · ".join(f for f in (f"{d.runtime} min" if d.runtime else "", ", ".join(d.directors),
+                                           ", ".join(d.cast[:3])) if f)
+            lines += textwrap.wrap(f"{facts} — {d.overview}" if d.overview else facts, max(width, 40),
+                                   initial_indent="     ", subsequent_indent="       ")
     if not result.movies:
         lines.append("  (no movies)")
     if members:
@@ -179,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"how a group's tastes are combined: {', '.join(STRATEGY_NAMES)} (default: the server's)")
     rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
+    rec.add_argument("--details", action="store_true",
+                     help="show each movie's runtime, director, cast and the overview's first sentence")
     rec.add_argument("--genre", action="append", dest="genres", metavar="NAME",
                      help="only movies of this genre (repeat for several: any of them)")
     rec.add_argument("--exclude-genre", action="append", dest="excluded_genres", metavar="NAME",
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                                           year_max=args.year_max, max_runtime=args.max_runtime,
                                           languages=args.languages, example_movie_ids=args.example_movie_ids,
                                           excluded_movie_ids=args.excluded_movie_ids, group_user_ids=args.group,
-                                          group_strategy=args.strategy)
+                                          group_strategy=args.strategy, with_details=args.details)
                 people = ([args.user] if args.user is not None else []) + (args.group or [])
                 who = f" for users {', '.join(map(str, people))}" if len(people) > 1 else \
                     f" for user {people[0]}" if people else ""

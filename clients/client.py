@@ -35,6 +35,8 @@ class MovieResult:
     unmet: list[str] = field(default_factory=list)
     # Why this movie, in words ("Because you liked Heat", "A 1990s heist film, as asked").
     reason: str = ""
+    # With `with_details`: runtime, directors, top cast, the overview's first sentence...
+    details: MovieInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -297,13 +299,14 @@ def recommend_request(prompt: str = "", user_id: int | None = None, limit: int =
                       year_min: int | None = None, year_max: int | None = None, max_runtime: int | None = None,
                       languages: list[str] | None = None, example_movie_ids: list[int] | None = None,
                       excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
-                      group_strategy: str = "", conversation: Sequence[ChatTurn] = ()) -> pb.RecommendRequest:
+                      group_strategy: str = "", conversation: Sequence[ChatTurn] = (),
+                      with_details: bool = False) -> pb.RecommendRequest:
     request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
                                   excluded_genres=excluded_genres or [], languages=languages or [],
                                   example_movie_ids=example_movie_ids or [],
                                   excluded_movie_ids=excluded_movie_ids or [],
                                   group_user_ids=group_user_ids or [], group_strategy=group_strategy,
-                                  conversation=[turn_to_pb(t) for t in conversation])
+                                  conversation=[turn_to_pb(t) for t in conversation], with_details=with_details)
     for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
                         ("max_runtime", max_runtime)):
         if value is not None:
@@ -314,7 +317,8 @@ def recommend_request(prompt: str = "", user_id: int | None = None, limit: int =
 def recommendations(response: pb.RecommendResponse) -> Recommendations:
     return Recommendations(
         movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
-                            dict(m.member_fit), list(m.unmet), m.reason) for m in response.movies],
+                            dict(m.member_fit), list(m.unmet), m.reason,
+                            movie_info(m.details) if m.HasField("details") else None) for m in response.movies],
         index_version=response.index_version,
         understood=response.understood,
         group_strategy=response.group_strategy,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ def _optional(request: Message, name: str) -> Any:
 
 
 _ROLES = {pb.Turn.SEEKER: SEEKER, pb.Turn.RECOMMENDER: RECOMMENDER}
+# A full stop, "!" or "?" then a space and a capital, not after a one- or two-letter word ("Mr.", "St.", "Dr.").
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s+[A-Z\"“])")
 
 
 def turn_from_pb(turn: pb.Turn) -> Turn:
@@ -88,7 +91,14 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
         constraint_turns=[pb.ConstraintTurn(what=what, turn=turn) for what, turn in u.from_turns])
 
 
-def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
+def first_sentence(text: str) -> str:
+    """The first sentence of an overview ("Mr. Smith goes to Washington. He..." keeps "Mr."), or all of it."""
+    for match in _SENTENCE_END.finditer(text):
+        return text[:match.start() + 1]
+    return text
+
+
+def recommend_response_to_pb(result: RecommendResult, details: bool = False) -> pb.RecommendResponse:
     response = pb.RecommendResponse(index_version=result.index_version, understood=understood_to_pb(result),
                                     group_strategy=result.group_strategy)
     for r in result.movies:  # added in place: a third faster than building each ScoredMovie and copying it in
@@ -99,11 +109,15 @@ def recommend_response_to_pb(result: RecommendResult) -> pb.RecommendResponse:
             scored.member_fit.update(r.member_fit)
         if r.unmet:
             scored.unmet.extend(r.unmet)
+        if details:
+            scored.details.CopyFrom(movie_details_to_pb(r.movie, overview=first_sentence(r.movie.overview)))
     return response
 
 
-def movie_details_to_pb(movie: Movie) -> pb.MovieDetails:
-    return pb.MovieDetails(movie_id=movie.movie_id, title=movie.title, year=movie.year, overview=movie.overview,
+def movie_details_to_pb(movie: Movie, overview: str | None = None) -> pb.MovieDetails:
+    """`overview`: in place of the movie's whole overview (a list shows its first sentence)."""
+    return pb.MovieDetails(movie_id=movie.movie_id, title=movie.title, year=movie.year,
+                           overview=movie.overview if overview is None else overview,
                            tagline=movie.tagline, genres=movie.genres, keywords=movie.keywords, runtime=movie.runtime,
                            original_language=movie.language, directors=movie.directors,
                            cast=movie.cast[:TOP_CAST], vote_average=movie.vote_average, vote_count=movie.vote_count)

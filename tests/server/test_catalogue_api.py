@@ -61,3 +61,43 @@ def test_search_and_movie_on_the_command_line(sample_server: tuple[grpc.Server, 
     assert shown.returncode == 0 and "Toy Story (1995)" in shown.stdout and "directed by John Lasseter" in shown.stdout
     missing = subprocess.run([*cli, "movie", "987654321"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "NOT_FOUND" in missing.stderr
+
+
+def test_a_list_with_details(sample_channel: grpc.Channel) -> None:
+    stub = pb_grpc.RecommenderStub(sample_channel)
+    plain = stub.Recommend(pb.RecommendRequest(prompt="a space adventure", limit=5), timeout=30)
+    detailed = stub.Recommend(pb.RecommendRequest(prompt="a space adventure", limit=5, with_details=True), timeout=30)
+    assert [m.movie_id for m in plain.movies] == [m.movie_id for m in detailed.movies]
+    assert not any(m.HasField("details") for m in plain.movies)
+    for m in detailed.movies:
+        d = m.details
+        row = sample_row(m.title)
+        assert d.movie_id == m.movie_id and d.runtime == int(float(row["runtime"])) and d.directors
+        overview = " ".join(row["overview"].split())
+        # the first sentence: where the overview starts, ending a sentence (or the whole overview)
+        assert overview.startswith(d.overview) and d.overview
+        assert d.overview == overview or d.overview[-1] in ".!?"
+
+
+@pytest.mark.parametrize("text, first", [
+    ("One. Two.", "One."), ("Mr. Smith goes to Washington. He stays.", "Mr. Smith goes to Washington."),
+    ("No end here", "No end here"), ("Is it? Yes.", "Is it?"), ("A 2.5 hour epic. Then more.", "A 2.5 hour epic."),
+])
+def test_first_sentence(text: str, first: str) -> None:
+    from movierec.server.convert import first_sentence
+
+    assert first_sentence(text) == first
+
+
+def test_details_on_the_command_line(sample_server: tuple[grpc.Server, int]) -> None:
+    _, port = sample_server
+    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "recommend",
+                           "an animated movie about toys", "--limit", "3", "--details"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with RecommenderClient(f"127.0.0.1:{port}") as client:
+        listed = client.recommend("an animated movie about toys", limit=3, with_details=True).movies
+    text = " ".join(done.stdout.split())  # as the terminal wrapped it
+    for m in listed:
+        assert m.details is not None and f"{m.details.runtime} min" in text and m.details.directors[0] in text
+        assert " ".join(m.details.overview.split()[:6]) in text

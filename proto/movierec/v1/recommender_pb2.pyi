@@ -194,6 +194,7 @@ class RecommendRequest(_message.Message):
     GROUP_USER_IDS_FIELD_NUMBER: _builtins.int
     GROUP_STRATEGY_FIELD_NUMBER: _builtins.int
     CONVERSATION_FIELD_NUMBER: _builtins.int
+    WITH_DETAILS_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """What the group feels like watching, free text ("a suspenseful detective film").
     May be empty when user_id is set: the ranking then follows the user's taste alone.
@@ -225,6 +226,10 @@ class RecommendRequest(_message.Message):
                                 everyone finds middling
       "fair"                    greedy: each next pick favours the members least served so far
                                 (in the manner of GFAR, Kaya, Bridge and Tintarev, RecSys 2020)
+    """
+    with_details: _builtins.bool
+    """Each result also carries its details (ScoredMovie.details: runtime, directors, top cast, language,
+    votes, the overview's first sentence), so a list can be shown without a GetMovie per movie.
     """
     @_builtins.property
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -292,10 +297,11 @@ class RecommendRequest(_message.Message):
         group_user_ids: _abc.Iterable[_builtins.int] | None = ...,
         group_strategy: _builtins.str = ...,
         conversation: _abc.Iterable[Global___Turn] | None = ...,
+        with_details: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "max_runtime", b"max_runtime", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "conversation", b"conversation", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "conversation", b"conversation", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "with_details", b"with_details", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_runtime: _TypeAlias = _typing.Literal["max_runtime"]  # noqa: Y015
     _WhichOneofArgType__max_runtime: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime"]  # noqa: Y015
@@ -672,6 +678,7 @@ class ScoredMovie(_message.Message):
     MEMBER_FIT_FIELD_NUMBER: _builtins.int
     UNMET_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
     movie_id: _builtins.int
     """The TMDB movie id."""
     title: _builtins.str
@@ -736,6 +743,10 @@ class ScoredMovie(_message.Message):
         request fields, languages, the audience and exclusions always hold.
         """
 
+    @_builtins.property
+    def details(self) -> Global___MovieDetails:
+        """With RecommendRequest.with_details: the movie's details, its overview cut to the first sentence."""
+
     def __init__(
         self,
         *,
@@ -748,10 +759,11 @@ class ScoredMovie(_message.Message):
         member_fit: _abc.Mapping[_builtins.int, _builtins.float] | None = ...,
         unmet: _abc.Iterable[_builtins.str] | None = ...,
         reason: _builtins.str = ...,
+        details: Global___MovieDetails | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "reason", b"reason", "score", b"score", "signals", b"signals", "title", b"title", "unmet", b"unmet", "year", b"year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "genres", b"genres", "member_fit", b"member_fit", "movie_id", b"movie_id", "reason", b"reason", "score", b"score", "signals", b"signals", "title", b"title", "unmet", b"unmet", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
