@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 import textwrap
@@ -101,9 +102,24 @@ def user_ids(text: str) -> list[int]:
 
 # What a reaction command says about result N, as a seeker's reply to it being suggested.
 REACTIONS = {"/seen": "seen it", "/no": "not for me", "/like": "I love that one"}
-CHAT_HELP = ("Each line is a turn: say what you feel like, react in your own words, or to result N with "
-             "/seen N, /no N, /like N. With --group, start a line with a member's id and a colon (\"12: nothing "
-             "scary\") to say who said it. /reset starts over, /quit (or end of input) leaves.")
+CHAT_HELP = ("Each line is a turn: say what you feel like, or react to result N with /seen N, /no N, /like N. "
+             "With --group, start a line with a member's id and a colon (\"12: nothing scary\") to say who said "
+             "it. /reset starts over, /quit (or end of input) leaves.")
+# The API's limits on a conversation (RecommendRequest.conversation): a long session sends its newest turns.
+MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def newest_turns(turns: list[ChatTurn]) -> list[ChatTurn]:
+    """The newest turns within the API's limits on their number and their characters in all."""
+    kept: list[ChatTurn] = []
+    chars = 0
+    for turn in reversed(turns):
+        if len(kept) == MAX_TURNS or chars + len(turn.text) > MAX_CONVERSATION_CHARS:
+            break
+        kept.append(turn)
+        chars += len(turn.text)
+    return kept[::-1]
 
 
 def chat(client: RecommenderClient, lines: Any, user_id: int | None, group: list[int], limit: int,
@@ -112,6 +128,9 @@ def chat(client: RecommenderClient, lines: Any, user_id: int | None, group: list
     for the whole conversation so far and what was understood. Returns the exit status."""
     turns: list[ChatTurn] = []
     shown: Recommendations | None = None
+    # Reactions to results by id as well as in words, so they hold whatever the server reads of the title.
+    liked: list[int] = []
+    excluded: list[int] = []
     people = ([user_id] if user_id is not None else []) + group
     print(CHAT_HELP, file=out)
     for raw in lines:
@@ -121,33 +140,36 @@ def chat(client: RecommenderClient, lines: Any, user_id: int | None, group: list
         if line in ("/quit", "/exit"):
             break
         if line == "/reset":
-            turns, shown = [], None
+            turns, shown, liked, excluded = [], None, [], []
             print("(a new conversation)", file=out)
             continue
-        before = len(turns)
+        before = len(turns), len(liked), len(excluded)
         command, _, number = line.partition(" ")
         if command in REACTIONS:
-            if shown is None or not number.strip().isdigit() or not 1 <= int(number) <= len(shown.movies):
+            if shown is None or not _NUMBER.fullmatch(number.strip()) or not 1 <= int(number) <= len(shown.movies):
                 print(f"{command} takes the number of a movie in the list shown (1-"
                       f"{len(shown.movies) if shown else 0})", file=out)
                 continue
             movie = shown.movies[int(number) - 1]
             turns += [ChatTurn("recommender", f"{movie.title} ({movie.year})" if movie.year else movie.title),
                       ChatTurn("seeker", REACTIONS[command])]
+            (liked if command == "/like" else excluded).append(movie.movie_id)
         elif line.startswith("/"):
             print(f"unknown command {command!r}. {CHAT_HELP}", file=out)
             continue
         else:
             speaker, colon, said = line.partition(":")
-            if colon and speaker.strip().isdigit() and int(speaker) in people:
+            if colon and _NUMBER.fullmatch(speaker.strip()) and int(speaker) in people:
                 turns.append(ChatTurn("seeker", said.strip(), int(speaker)))
             else:
                 turns.append(ChatTurn("seeker", line))
         try:
-            shown = client.recommend(conversation=turns, user_id=user_id, group_user_ids=group or None, limit=limit)
+            shown = client.recommend(conversation=newest_turns(turns), user_id=user_id, group_user_ids=group or None,
+                                     limit=limit, example_movie_ids=liked or None, excluded_movie_ids=excluded or None)
         except grpc.RpcError as e:
             print(f"movierec: {e.code().name}: {e.details()}", file=out)
-            del turns[before:]  # what the server refused is not part of the conversation
+            # What the server refused is not part of the conversation.
+            del turns[before[0]:], liked[before[1]:], excluded[before[2]:]
             continue
         print(f"understood: {describe_understood(shown.understood)}", file=out)
         print(format_table(shown, members=people if len(people) > 1 else None), file=out)

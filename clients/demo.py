@@ -22,6 +22,10 @@ REQUESTS = [
     ["recommend", "--genre", "Science Fiction", "--year-max", "1999", "--max-runtime", "130", "--limit", "5"],
     # A movie night for three: one list, and how well each movie fits each of them.
     ["recommend", "something fun tonight", "--group", "1,2,3", "--limit", "5"],
+    # Finding a movie by what you remember of it, then what it is; a list with each movie's details.
+    ["search", "inceptoin", "--limit", "3"],
+    ["movie", "27205"],
+    ["recommend", "a mind-bending space adventure", "--details", "--limit", "3"],
 ]
 
 

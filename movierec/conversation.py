@@ -12,7 +12,7 @@ verdict is the seekers' next turn ("seen it", "too dark", "oh I loved that one")
   negative example: never returned, its neighbours pushed down), seen (neutral) or, for a
   suggestion nobody answered, suggested (neutral); every movie named is left out of the list
   unless the request includes rated movies, and a disliked one always is;
-- the mood embedded is the seekers' moods without their verdict words ("loved", "seen it"), the
+- the mood embedded is the seekers' moods without their verdict words ("loved", "seen it"; "fun" stays), the
   most recent ones up to `mood_words` words, oldest first (one encoder forward for the whole
   conversation, of a bounded length however long it grows);
 - each constraint says which turn it came from.
@@ -43,13 +43,14 @@ _DISLIKE_REPLIES = (
     "hate it", "disliked", "couldnt stand", "cant stand", "too scary", "too dark", "too violent",
     "too long", "too slow", "too sad", "too gory", "too much", "boring", "pass on", "hard pass",
     "nah", "nope", "meh", "not great", "wasnt great", "not good", "wasnt good", "awful", "terrible",
-    "the worst", "overrated", "fell asleep",
+    "the worst", "overrated", "fell asleep", "not that one", "not this one", "but no", "but not", "rather not",
+    "not my style",
 )
 _SEEN_REPLIES = (
     "seen it", "seen that", "seen this", "seen them", "seen those", "seen both", "seen all", "seen em",
     "saw it", "saw that", "saw this", "saw them", "saw those", "saw both", "watched it", "watched that",
-    "watched this", "watched them", "watched those", "watched both", "have seen", "ve seen", "already seen",
-    "seen it already", "already watched", "already saw",
+    "watched this", "watched them", "watched those", "watched both", "have seen", "ive seen", "weve seen",
+    "already seen", "seen it already", "already watched", "already saw",
 )
 _UNSEEN_REPLIES = (
     "havent seen", "have not seen", "hasnt seen", "never seen", "not seen", "didnt see", "did not see",
@@ -59,14 +60,34 @@ _UNSEEN_REPLIES = (
 _LIKE_REPLIES = (
     "loved", "love it", "love that", "love this", "love them", "i love", "liked", "i like", "like that",
     "like it", "like the sound", "enjoyed", "sounds good", "sounds great", "sounds fun", "sounds interesting",
-    "sounds perfect", "sounds like", "great", "good one", "good choice", "good pick", "nice", "awesome",
-    "cool", "perfect", "favorite", "favourite", "fantastic", "amazing", "excellent", "brilliant",
-    "will check", "ll check", "will watch", "ll watch", "will try", "ll try", "add it", "add that",
-    "on my list", "ill give it", "give it a", "yes", "yeah", "yep", "sure", "ok", "okay", "thanks",
-    "thank you", "interesting", "fun",
+    "sounds perfect", "sounds like", "good one", "good choice", "good pick", "awesome", "perfect", "favorite",
+    "favourite", "fantastic", "amazing", "excellent", "brilliant", "will check", "ill check", "well check",
+    "will watch", "ill watch", "well watch", "will try", "ill try", "well try", "add it", "add that",
+    "on my list", "ill give it", "give it a",
 )
+# Words of courtesy that pass a verdict only when they are the whole reply ("ok!", "thanks"): in
+# "Thanks! Anything funnier?" they are manners, and the reply asks for something else.
+_COURTESY_REPLIES = ("yes", "yeah", "yep", "sure", "ok", "okay", "thanks", "thank you", "great", "nice", "cool",
+                     "interesting", "fun", "sounds good", "good")
+# A reply that says it does not know yet: no verdict, whatever else it says.
+_UNDECIDED_REPLIES = ("not sure", "no idea", "dont know", "do not know", "maybe", "not yet")
+# A word that turns the liking after it around ("doesn't sound fun", "not cool", "thanks but no").
+_NEGATORS = frozenset("not no dont doesnt didnt never isnt wasnt wouldnt nah nope".split())
+_NEGATOR_REACH = 3  # words between a negator and the liking it turns
+_LIKING_WORDS = frozenset("love loved like liked enjoyed good great fun interesting perfect awesome cool nice "
+                          "fantastic amazing excellent brilliant favorite favourite yes yeah yep sure ok okay thanks "
+                          "watch check try style".split())
 
+_COURTESY_WORDS = frozenset(w for p in _COURTESY_REPLIES for w in p.split()) | {"oh", "ooh", "that", "it", "so"}
 _TITLE_YEAR = re.compile(r"\((1[89]\d\d|20\d\d)\)")
+_CLAUSE_BREAK = re.compile(r"(?<=[.!?;])\s+|\s+but\s+", re.IGNORECASE)
+_ERA_WORD = re.compile(r"\b(?:classic|classics|old|older|oldie|new|newer|recent|latest|modern)\b")
+# "that's a classic", "it is so old", "Jurassic Park is an old favourite": an era said of a movie.
+_ERA_SAID_OF_A_MOVIE = re.compile(
+    r"\b(?:thats|that is|its|it is|is|was|are|were)\s+(?:(?:a|an|another|such|so|really|pretty|true|real)\s+)*"
+    r"(?:classic|classics|old|oldie|new|recent|modern)\b")
+# "the new Star Wars", "the original one": an era naming which film of several.
+_ERA_OF_A_TITLE = re.compile(r"\bthe (?:new|newest|latest|old|older|original|recent)\b")
 # Longest first, so "seen it already" goes before "seen it"; normalised as moods are.
 _VERDICT_PHRASES = sorted({normalise(p) for p in (*_DISLIKE_REPLIES, *_UNSEEN_REPLIES, *_SEEN_REPLIES, *_LIKE_REPLIES)}
                           - {""},
@@ -80,17 +101,33 @@ def _has(words: str, phrases: Sequence[str]) -> bool:
     return any(f" {p} " in words for p in phrases)
 
 
+def _negated(tokens: list[str]) -> bool:
+    """Whether a negator reaches a liking word ("doesnt sound fun") or ends the reply ("thanks but no")."""
+    for i, token in enumerate(tokens):
+        if token in _NEGATORS and (i == len(tokens) - 1 or any(
+                t in _LIKING_WORDS for t in tokens[i + 1:i + 1 + _NEGATOR_REACH])):
+            return True
+    return False
+
+
 def reply_verdict(text: str) -> str | None:
     """The verdict a reply passes on what was just suggested: DISLIKED, SEEN (and not liked), LIKED, or
-    None when it passes none ("I haven't seen it" says it is new to them: no verdict)."""
-    words = f" {normalise(text)} "
+    None when it passes none ("I haven't seen it" says it is new to them, "not sure" is undecided, and
+    "Thanks! Anything funnier?" is manners: no verdict)."""
+    normalised = normalise(text)
+    words, tokens = f" {normalised} ", normalised.split()
     if _has(words, _DISLIKE_REPLIES):
         return DISLIKED
+    if _has(words, _UNDECIDED_REPLIES):
+        return None
+    liked = _has(words, _LIKE_REPLIES) or (
+        _has(words, _COURTESY_REPLIES) and not [t for t in tokens if t not in _COURTESY_WORDS])
+    if _negated(tokens):
+        return DISLIKED
     unseen = _has(words, _UNSEEN_REPLIES)
-    seen, liked = not unseen and _has(words, _SEEN_REPLIES), _has(words, _LIKE_REPLIES)
     if liked:
         return LIKED
-    return SEEN if seen else None
+    return SEEN if not unseen and _has(words, _SEEN_REPLIES) else None
 
 
 @dataclass(frozen=True)
@@ -170,17 +207,32 @@ def recent_words(moods: Sequence[str], limit: int) -> str:
     return " ".join(words[-limit:]) if limit > 0 else ""
 
 
-def _without_years_of_movies(u: Understood, text: str, names_a_movie: bool, replies: bool) -> Understood:
+def _without_years_of_movies(u: Understood, text: str, names_a_movie: bool) -> Understood:
     """A turn's reading without the years that belong to movies it talks about: a title's "(2017)", even one
-    the catalogue lacks, and an era's word said of a movie ("the new Star Wars", a reply "yes, that's a
-    classic") describe the movie, not what the seekers want."""
+    the catalogue lacks (unless the year is also said as a wish), and an era's word said of a movie ("the
+    new Star Wars", "that's a classic", "the new It (2017)") describe the movie, not what the seekers want;
+    "I loved Inception. Something recent please" keeps its wish."""
     marks = [int(y) for y in _TITLE_YEAR.findall(text)]
     bounds = [b for b in (u.year_min, u.year_max) if b is not None]
-    of_titles = any(abs(b - y) <= 1 for b in bounds for y in marks)
-    described = "years" in u.vague and (names_a_movie or replies or bool(marks))
+    of_titles = any(abs(b - y) <= 1 and text.count(str(y)) == text.count(f"({y})") for b in bounds for y in marks)
+    clauses = [normalise(c) for c in _CLAUSE_BREAK.split(text)]
+    described = "years" in u.vague and (
+        any(_ERA_SAID_OF_A_MOVIE.search(c) for c in clauses)
+        or any(_TITLE_YEAR.search(raw) and _ERA_WORD.search(normalise(raw)) for raw in _CLAUSE_BREAK.split(text))
+        or (names_a_movie and any(_ERA_OF_A_TITLE.search(c) for c in clauses)))
     if not (of_titles or described):
         return u
     return replace(u, year_min=None, year_max=None, vague=tuple(v for v in u.vague if v != "years"))
+
+
+def _seen_in_clauses(understand: Callable[[str], Understood], text: str, rows: Sequence[int]) -> set[int]:
+    """The rows of `rows` that a clause of `text` names together with a "seen" verdict ("Already seen Titanic.
+    I want something like Alien": Titanic only); with one clause, all of them."""
+    clauses = [c for c in _CLAUSE_BREAK.split(text) if c.strip()]
+    if len(clauses) < 2 or len(rows) < 2:
+        return set(rows)
+    return {row for clause in clauses if reply_verdict(clause) == SEEN for row in understand(clause).examples
+            if row in rows}
 
 
 def read_conversation(understand: Callable[[str], Understood], turns: Sequence[Turn],
@@ -205,16 +257,19 @@ def read_conversation(understand: Callable[[str], Understood], turns: Sequence[T
             pending = [r for r in mentioned if named[r].reading == SUGGESTED]
             continue
         verdict = reply_verdict(turn.text)
-        u = _without_years_of_movies(u, turn.text, bool(mentioned), bool(pending) and verdict is not None)
+        u = _without_years_of_movies(u, turn.text, bool(mentioned))
         before = set(constraint_words(merged))
         merged = _merge(merged, u)
         for words in constraint_words(merged):
             if words not in before or words in constraint_words(u):
                 origin[words] = i
+        # A seeker's verdict words say how they feel ("loved it! now a heist", "I really liked Heat"), not
+        # what the film is; words of courtesy that also describe a film ("a fun movie") stay.
         if mood := without_verdicts(u.mood):
             moods.append(mood)
+        seen = _seen_in_clauses(understand, turn.text, u.examples) if verdict == SEEN else set()
         for row in u.examples:
-            named[row] = NamedMovie(row, SEEN if verdict == SEEN else LIKED, i)
+            named[row] = NamedMovie(row, SEEN if row in seen else LIKED, i)
         for row in u.excluded_movies:
             named[row] = NamedMovie(row, DISLIKED, i)
         if pending and not mentioned and verdict is not None:

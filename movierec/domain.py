@@ -66,9 +66,16 @@ class RecommendQuery:
     # group of one is a user_id request), and how their scores become one list ("": the setting's).
     group_user_ids: tuple[int, ...] = ()
     group_strategy: str = ""
-    # The conversation so far, oldest first; a prompt is one more SEEKER turn at its end
-    # (movierec.conversation reads it).
+    # The conversation so far, oldest first (movierec.conversation reads it); the prompt, when set, is one
+    # more SEEKER turn at its end (`turns`).
     conversation: tuple[Turn, ...] = ()
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """The conversation with the prompt as its last SEEKER turn (by user_id, when set); () without one."""
+        if not self.conversation:
+            return ()
+        return self.conversation + ((Turn(SEEKER, self.prompt, self.user_id),) if self.prompt.strip() else ())
 
     @property
     def members(self) -> tuple[int, ...]:

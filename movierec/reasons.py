@@ -10,9 +10,10 @@ Style: one or two clauses, the first capitalised, joined by "; ", no full stop a
 in the order they are tried:
 
     group       a group's list leads with the members' fit (movierec.group):
-                "Everyone in the group rates it highly", "A favourite of user 12", "A favourite of users
-                12 and 48", "A favourite of 3 of the group's 5 members", "In the top half for everyone in
-                the group", "Picked for the group as a whole"
+                "A strong match for everyone in the group", "Among the best matches of user 12", "Among the
+                best matches of users 12 and 48", "Among the best matches of 3 of the group's 5 members", "In
+                the top half for everyone in the group", "Picked for the group as a whole" (a fit is a
+                predicted rank among the candidates, not a rating: the words say "match", never "rates")
     short list  a movie past the end of what meets every constraint says what it misses:
                 "Not a thriller film, but close to the rest of what you asked", "Without Tom Hanks, but ...",
                 "Not from the 1990s, but ...", "Longer than asked, but ..."
@@ -52,7 +53,7 @@ MIN_VOTES_FOR_RATING = 100
 # "A popular pick": enough TMDB votes that the film is widely known, not just above the list's average.
 POPULAR_VOTES = 2000
 # A group member's fit is the share of the group's candidates they rank below the movie (movierec.group):
-# at this share the movie is in that member's top fifth, which is what "rates it highly" promises.
+# at this share the movie is in that member's top fifth, which is what "a strong match" promises.
 GROUP_HIGH_FIT = 0.8
 # "In the top half for everyone": fit 0.5 is the middle of a member's own ranking.
 GROUP_TOP_HALF = 0.5
@@ -187,14 +188,14 @@ class Reasoner:
     def group_clause(member_fit: Mapping[int, float]) -> str:
         fits = list(member_fit.values())
         if min(fits) >= GROUP_HIGH_FIT:
-            return "Everyone in the group rates it highly"
+            return "A strong match for everyone in the group"
         fans = [u for u, f in member_fit.items() if f >= GROUP_HIGH_FIT]  # in the group's order
         if len(fans) == 1:
-            return f"A favourite of user {fans[0]}"
+            return f"Among the best matches of user {fans[0]}"
         if 1 < len(fans) <= MAX_NAMED:
-            return f"A favourite of users {_names([str(u) for u in fans])}"
+            return f"Among the best matches of users {_names([str(u) for u in fans])}"
         if fans:
-            return f"A favourite of {len(fans)} of the group's {len(fits)} members"
+            return f"Among the best matches of {len(fans)} of the group's {len(fits)} members"
         if min(fits) >= GROUP_TOP_HALF:
             return "In the top half for everyone in the group"
         return "Picked for the group as a whole"

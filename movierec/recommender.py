@@ -52,9 +52,9 @@ TURN_CACHE = 8192  # conversation turns whose reading is kept (a few KB each)
 
 
 def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_prompt_chars: int) -> tuple[Turn, ...]:
-    """The turns checked, with a non-blank prompt appended as one more SEEKER turn; InvalidArgument naming the
-    turn (counted from 0) for a missing role, an empty turn, a turn over the prompt limit, a user id on a
-    RECOMMENDER turn, more than MAX_TURNS turns or more than MAX_CONVERSATION_CHARS characters in all."""
+    """The turns, checked: InvalidArgument naming the turn (counted from 0) for a missing role, an empty turn,
+    a turn over the prompt limit, a user id on a RECOMMENDER turn, more than MAX_TURNS turns or more than
+    MAX_CONVERSATION_CHARS characters in all (the prompt, the last SEEKER turn, included)."""
     if not conversation:
         return ()
     if len(conversation) > MAX_TURNS:
@@ -75,7 +75,7 @@ def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_promp
         if turn.role == RECOMMENDER and turn.user_id is not None:
             raise InvalidArgument(f"conversation turn {i}: a RECOMMENDER turn has no user_id (the speakers with "
                                   "user ids are the seekers, who form the group)")
-    return conversation + ((Turn(SEEKER, prompt.strip()),) if prompt.strip() else ())
+    return conversation
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
@@ -112,8 +112,10 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
     query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
                            include_rated=include_rated, group_user_ids=members if len(members) > 1 else (),
                            group_strategy=group_strategy, conversation=turns, **constraints)
-    if not query.prompt and not turns and not members and not query.has_explicit_constraints:
-        raise InvalidArgument("prompt is empty: describe what you feel like watching, give a user_id "
+    said = query.prompt or any(t.role == SEEKER for t in turns)
+    if not said and not members and not query.has_explicit_constraints:
+        empty = "prompt is empty and the conversation has no SEEKER turn" if turns else "prompt is empty"
+        raise InvalidArgument(empty + ": describe what you feel like watching, give a user_id "
                               "(or a group's group_user_ids), or constrain the list (genres, years, languages, "
                               "example movies)")
     if limit < 0 or limit > MAX_LIMIT:
@@ -184,7 +186,7 @@ def _without_earlier_people(u: Understood, q: RecommendQuery) -> tuple[Understoo
     in passing about a movie ("Johnny Depp singing. Classic."), they should not keep a list short."""
     if not q.conversation or not u.people:
         return None
-    last = max((i for i, t in enumerate(q.conversation) if t.role == SEEKER), default=-1)
+    last = max((i for i, t in enumerate(q.turns) if t.role == SEEKER), default=-1)
     turns = dict(u.from_turns)
     kept = tuple(p for p in u.people if turns.get(f"with {p}", last) >= last)
     return (replace(u, people=kept), ("people",)) if kept != u.people else None
@@ -380,7 +382,7 @@ class Recommender:
         does not have.
         """
         if query.conversation:
-            text = read_conversation(self.understand_turn, query.conversation,
+            text = read_conversation(self.understand_turn, query.turns,
                                      self.ranker.config.conversation_mood_words)
         else:
             text = self.understander.understand(query.prompt) if query.prompt else Understood()

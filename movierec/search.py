@@ -104,7 +104,8 @@ class MovieSearch:
             best = np.zeros(len(self.movies), np.float32)
             title = np.zeros(len(self.movies), np.float32)
             similar = [(word, 100.0)] if word in self.postings else []
-            if len(word) >= 4:  # a short word one letter off is another word ("war", "car")
+            # A short word one letter off is another word ("war", "car"), and a number another number ("2010", "200").
+            if len(word) >= 4 and not word.isdigit():
                 similar += [(w, s) for w, s, _ in process.extract(word, self.vocabulary, scorer=fuzz.ratio,
                                                                   score_cutoff=WORD_SIMILARITY, limit=20)
                             if w != word]

@@ -41,8 +41,9 @@ def _optional(request: Message, name: str) -> Any:
 
 
 _ROLES = {pb.Turn.SEEKER: SEEKER, pb.Turn.RECOMMENDER: RECOMMENDER}
-# A full stop, "!" or "?" then a space and a capital, not after a one- or two-letter word ("Mr.", "St.", "Dr.").
-_SENTENCE_END = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s+[A-Z\"“])")
+# A full stop, "!" or "?" then a space and a capital, not after an initial or a title ("J.", "Mrs.", "Capt.").
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"“])")
+_ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr mt ft lt col gen capt sgt cpl prof det gov sen rev vs no".split())
 
 
 def turn_from_pb(turn: pb.Turn) -> Turn:
@@ -94,6 +95,9 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
 def first_sentence(text: str) -> str:
     """The first sentence of an overview ("Mr. Smith goes to Washington. He..." keeps "Mr."), or all of it."""
     for match in _SENTENCE_END.finditer(text):
+        word = text[:match.start()].rsplit(None, 1)[-1] if text[:match.start()].strip() else ""
+        if match.group() == "." and (len(word) == 1 or word.lower() in _ABBREVIATIONS):
+            continue
         return text[:match.start() + 1]
     return text
 

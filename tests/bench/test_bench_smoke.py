@@ -39,7 +39,10 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
     assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
     assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
-    assert len(report["targets"]) == 14 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 15 and all(isinstance(t["met"], bool) for t in report["targets"])
+    conversation = report["conversation"]  # a 20-turn conversation against a single prompt, in process
+    assert conversation["turns"] == 20 and conversation["single_p50_ms"] > 0 and conversation["ratio"] > 0
+    assert any(t["target"].startswith("a 20-turn conversation") for t in report["targets"])
     learned = report["learned"]["serving"]  # the sample index has a learned ranker: its stage is measured
     assert learned["second_phase_ms"] > 0 and learned["forward_ms"] > 0 and learned["requests"] == 64
     overloaded = report["overload"]  # open loop at 2x and 10x the 64-client throughput

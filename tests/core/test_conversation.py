@@ -89,6 +89,19 @@ def test_an_era_asked_for_binds(understander: Understander) -> None:
     assert u.year_min is not None
 
 
+def test_a_wish_keeps_its_words_and_a_reply_loses_its_verdict(movies: list[Movie],
+                                                               understander: Understander) -> None:
+    assert "fun" in read_conversation(understander.understand, [Turn(SEEKER, "a fun movie")]).mood.split()
+    u = read_conversation(understander.understand, [Turn(RECOMMENDER, "Up (2009)?"),
+                                                    Turn(SEEKER, "loved it! now a fun heist")])
+    assert "loved" not in u.mood.split() and {"fun", "heist"} <= set(u.mood.split())
+
+
+def test_seen_covers_only_its_own_clause(movies: list[Movie], understander: Understander) -> None:
+    readings = _readings(movies, [Turn(SEEKER, "Already seen Titanic. I want something like Alien")], understander)
+    assert readings == {"Titanic": (SEEN, 0), "Alien": (LIKED, 0)}
+
+
 def test_children_once_named_stay_the_audience(understander: Understander) -> None:
     u = read_conversation(understander.understand, [Turn(SEEKER, "something for my 6 year old"),
                                          Turn(SEEKER, "maybe a horror movie?")])
@@ -101,6 +114,10 @@ def test_children_once_named_stay_the_audience(understander: Understander) -> No
     ("ooh that sounds good", LIKED), ("yes! I'll check it out", LIKED), ("what year is it from", None),
     ("I haven't seen it", None), ("never seen that one, is it good?", None), ("have not seen it yet", None),
     ("I haven't seen that one but it sounds great", LIKED),
+    ("Thanks! Anything funnier?", None), ("not sure", None), ("thanks but no", DISLIKED),
+    ("doesn't sound fun", DISLIKED), ("not cool", DISLIKED), ("sure, but not that one", DISLIKED),
+    ("Interesting, but not my style", DISLIKED), ("I'll watch it", LIKED), ("I'll check it out", LIKED),
+    ("we'll watch that", LIKED), ("I've seen it", SEEN), ("ok!", LIKED), ("thank you!", LIKED),
 ])
 def test_reply_verdicts(reply: str, verdict: str | None) -> None:
     assert reply_verdict(reply) == verdict

@@ -137,9 +137,9 @@ def test_the_largest_positive_parts_lead_and_small_or_negative_ones_are_no_reaso
 
 
 @pytest.mark.parametrize(("fit", "expected"), [
-    ({12: 0.95, 48: 0.9, 301: GROUP_HIGH_FIT}, "Everyone in the group rates it highly"),
-    ({12: 0.97, 48: 0.3, 301: 0.2}, "A favourite of user 12"),
-    ({12: 0.3, 48: 0.97, 301: 0.9}, "A favourite of users 48 and 301"),
+    ({12: 0.95, 48: 0.9, 301: GROUP_HIGH_FIT}, "A strong match for everyone in the group"),
+    ({12: 0.97, 48: 0.3, 301: 0.2}, "Among the best matches of user 12"),
+    ({12: 0.3, 48: 0.97, 301: 0.9}, "Among the best matches of users 48 and 301"),
     ({12: 0.6, 48: 0.55}, "In the top half for everyone in the group"),
     ({12: 0.6, 48: 0.1}, "Picked for the group as a whole"),
 ])
@@ -151,7 +151,7 @@ def test_a_group_reason_leads_a_groups_result(fit: dict[int, float], expected: s
 def test_a_group_reason_only_for_a_group() -> None:
     for signals in ({}, {"collaborative": BIG}, {"community": BIG, "taste": BIG}):
         said = reason(THE_HEIST, signals, Understood(mood="fun"), for_user=True)
-        assert "group" not in said and "favourite of" not in said
+        assert "group" not in said and "best matches of" not in said
 
 
 def test_a_short_lists_tail_says_what_it_misses_and_only_that() -> None:

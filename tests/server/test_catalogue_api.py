@@ -82,6 +82,9 @@ def test_a_list_with_details(sample_channel: grpc.Channel) -> None:
 @pytest.mark.parametrize("text, first", [
     ("One. Two.", "One."), ("Mr. Smith goes to Washington. He stays.", "Mr. Smith goes to Washington."),
     ("No end here", "No end here"), ("Is it? Yes.", "Is it?"), ("A 2.5 hour epic. Then more.", "A 2.5 hour epic."),
+    ("Mrs. Doubtfire is a nanny. Then more.", "Mrs. Doubtfire is a nanny."),
+    ("Army Capt. John Miller leads them. Then more.", "Army Capt. John Miller leads them."),
+    ("Written by J. R. Tolkien. More.", "Written by J. R. Tolkien."),
 ])
 def test_first_sentence(text: str, first: str) -> None:
     from movierec.server.convert import first_sentence

@@ -157,3 +157,28 @@ def test_a_person_named_in_passing_earlier_gives_way_when_the_list_is_short(samp
     # Named in the last turn, he holds.
     last = call(sample_channel, conversation=[turn(SEEKER, "now a thriller with Tom Hanks")], limit=10)
     assert last.movies and all("people" not in m.unmet for m in last.movies)
+
+
+def test_a_long_chat_sends_its_newest_turns() -> None:
+    from movierec.clients.cli import MAX_CONVERSATION_CHARS, MAX_TURNS, newest_turns
+
+    turns = [ChatTurn("seeker", f"turn {i}") for i in range(120)]
+    kept = newest_turns(turns)
+    assert len(kept) == MAX_TURNS and kept[-1] is turns[-1] and kept[0] is turns[120 - MAX_TURNS]
+    long = [ChatTurn("seeker", "x" * 900) for _ in range(40)]
+    kept = newest_turns(long)
+    assert sum(len(t.text) for t in kept) <= MAX_CONVERSATION_CHARS < sum(len(t.text) for t in kept) + 900
+    assert kept[-1] is long[-1]
+
+
+def test_a_chat_survives_odd_lines_and_reacts_by_id(sample_server: tuple[grpc.Server, int]) -> None:
+    _, port = sample_server
+    lines = "\n".join(["a thriller", "/seen ²", "²: hi", "/no 1", *(["/seen 1"] * 30), "still a thriller"])
+    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "chat",
+                           "--group", "1,2", "--limit", "3"], input=lines, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "takes the number of a movie" in done.stdout and "Traceback" not in done.stderr
+    # every line after the odd ones was answered, past the API's 50 turns (each reaction adds two)
+    assert done.stdout.count("understood:") == 1 + 1 + 1 + 30 + 1
+    assert "INVALID_ARGUMENT" not in done.stdout

@@ -15,8 +15,8 @@ from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.slow
-GROUP_OPENINGS = ("Everyone in the group", "A favourite of ", "In the top half for everyone in the group",
-                  "Picked for the group")
+GROUP_OPENINGS = ("A strong match for everyone in the group", "Among the best matches of ",
+                  "In the top half for everyone in the group", "Picked for the group")
 
 
 def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
@@ -49,10 +49,10 @@ def test_a_groups_reasons_are_group_reasons_and_true_of_its_fits(sample_channel:
     for m in reply.movies:
         assert m.reason.startswith(GROUP_OPENINGS), m.reason
         fits = dict(m.member_fit)
-        if m.reason.startswith("Everyone in the group"):
+        if m.reason.startswith("A strong match for everyone in the group"):
             assert min(fits.values()) >= GROUP_HIGH_FIT
-        if m.reason.startswith("A favourite of user "):
-            named = int(m.reason.removeprefix("A favourite of user ").split(";")[0])
+        if m.reason.startswith("Among the best matches of user "):
+            named = int(m.reason.removeprefix("Among the best matches of user ").split(";")[0])
             assert fits[named] >= GROUP_HIGH_FIT
 
 

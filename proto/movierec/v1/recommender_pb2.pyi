@@ -689,7 +689,7 @@ class ScoredMovie(_message.Message):
     reason: _builtins.str
     """Why this movie, in words a person reads: built from the largest parts of the score and what was
     understood ("Because you liked Heat and Ronin", "A 1990s heist film, as asked", "Loved by people
-    with your taste", "Everyone in the group rates it highly").
+    with your taste", "A strong match for everyone in the group").
     """
     @_builtins.property
     def genres(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
