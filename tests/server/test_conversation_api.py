@@ -119,6 +119,7 @@ def test_the_client_sends_a_conversation(sample_server: tuple[grpc.Server, int])
      ["turn 1", "empty"]),
     ({"conversation": [pb.Turn(text="a comedy")]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "role"]),
     ({"conversation": [turn(RECOMMENDER, "Shrek?", 1)]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "user_id"]),
+    ({"conversation": [turn(RECOMMENDER, "Shrek?")]}, grpc.StatusCode.INVALID_ARGUMENT, ["no SEEKER turn"]),
     ({"conversation": [turn(SEEKER, "a comedy", 1), turn(SEEKER, "me too", 987654321)]}, grpc.StatusCode.NOT_FOUND,
      ["turn 1", "987654321"]),
 ])
