@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
         subprocess.run([*cli, "recommend", "anything", "--year-min", "2000", "--year-max", "1990"])
         subprocess.run([*cli, "recommend", "anything", "--group", "1,2,999999"])
-        subprocess.run([*cli, "chat", "--group", "1,2"], input="999999: hello\n", text=True)
+        subprocess.run([*cli, "chat", "--group", "1,2"], input="x" * 1001 + "\n", text=True)  # a turn too long
     finally:
         step("stopping the server")
         server.send_signal(signal.SIGTERM)
