@@ -258,10 +258,10 @@ def read_conversation(understand: Callable[[str], Understood], turns: Sequence[T
             continue
         verdict = reply_verdict(turn.text)
         u = _without_years_of_movies(u, turn.text, bool(mentioned))
-        before = set(constraint_words(merged))
+        before, stated = set(constraint_words(merged)), set(constraint_words(u))
         merged = _merge(merged, u)
         for words in constraint_words(merged):
-            if words not in before or words in constraint_words(u):
+            if words not in before or words in stated:
                 origin[words] = i
         # A seeker's verdict words say how they feel ("loved it! now a heist", "I really liked Heat"), not
         # what the film is; words of courtesy that also describe a film ("a fun movie") stay.

@@ -48,6 +48,8 @@ class MovieSearch:
     def __init__(self, movies: Sequence[Movie]):
         self.movies = list(movies)
         self.titles = [normalise(m.title) for m in self.movies]
+        self.years = np.array([m.year for m in self.movies], np.int64)                # (n,)
+        self.by_votes = -np.array([m.vote_count for m in self.movies], np.int64)     # (n,): ties go to more votes
         # word -> {row: field weight}: the best field each movie has the word in
         postings: dict[str, dict[int, float]] = defaultdict(dict)
         for row, m in enumerate(self.movies):
@@ -85,10 +87,10 @@ class MovieSearch:
             # ratio keeps the exact title first; a title scores by how many of the query's words it has.
             title = (0.5 * lenient + 0.5 * whole) * np.sqrt(in_title)
             if years:
-                near = np.array([any(abs(m.year - y) <= 1 for y in years) for m in self.movies])
+                near = (np.abs(self.years[:, None] - np.array(years)[None, :]) <= 1).any(axis=1)
                 title = np.where(near, title, 0.5 * title)
             scores = np.maximum(scores, title.astype(np.float32))
-        order = np.lexsort((-np.array([m.vote_count for m in self.movies]), -scores))
+        order = np.lexsort((self.by_votes, -scores))
         return [Match(int(r), float(scores[r])) for r in order[:limit] if scores[r] > 0]
 
     def _words(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ import pytest
 from movierec.bench.postgres import PostgresServer
 from movierec.embedding import Encoder, TextEncoder, settings_encoder
 from movierec.settings import Settings
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data" / "sample"
@@ -87,6 +90,25 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, re
     settings = _settings(real_data_dir, tmp_path_factory.mktemp("real-index"), learned_train=False)
     build_index(settings, encoder=encoder, progress=False)
     return settings
+
+
+# -- calling the sample server (tests/server) ------------------------------------------------------
+def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
+    return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
+
+
+def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as e:
+        call(channel, **fields)
+    return e.value.code(), e.value.details()
+
+
+def sample_rated(user_id: int) -> set[int]:
+    """TMDB ids the sample user rated, read straight from the sample files."""
+    with open(SAMPLE_DATA / "links.csv", newline="") as f:
+        links = {row["movieId"]: int(row["tmdbId"]) for row in csv.DictReader(f)}
+    with open(SAMPLE_DATA / "ratings.csv", newline="") as f:
+        return {links[row["movieId"]] for row in csv.DictReader(f) if int(row["userId"]) == user_id}
 
 
 def wait_serving(channel: grpc.Channel, timeout_s: float = 60.0) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,8 +23,8 @@ from movierec.artifact import load_artifact
 from movierec.domain import RecommendQuery
 from movierec.embedding import settings_encoder
 from movierec.evaluation import conversation_turns as ct
-from movierec.evaluation.conversation_verdicts import DEV
-from movierec.evaluation.conversations import TitleMapper
+from movierec.evaluation.conversation_verdicts import DEV, questionnaire_verdict
+from movierec.evaluation.conversations import TitleMapper, read_conversations
 from movierec.evaluation.rankers import MemoEncoder, ProductionRanker
 from movierec.recommender import Recommender, ranking_config
 from movierec.settings import Settings
@@ -59,21 +58,14 @@ def questionnaire_verdicts(path: Path, recommender: Recommender) -> dict[int, di
     """conversation id -> catalogue row -> "liked" / "disliked" / "seen", as the seeker answered."""
     mapper = TitleMapper(list(recommender.index.movies))
     out: dict[int, dict[int, str]] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            c = json.loads(line)
-            mentions = c.get("movieMentions") or {}
-            verdicts = out.setdefault(int(c["conversationId"]), {})
-            for redial_id, answers in (c.get("initiatorQuestions") or {}).items():
-                row = mapper.row(mentions.get(redial_id) or "") if isinstance(answers, dict) else None
-                if row is None:
-                    continue
-                verdict = ("liked" if answers.get("liked") == 1 else "disliked" if answers.get("liked") == 0
-                           else "seen" if answers.get("seen") == 1 else None)
-                if verdict:
-                    verdicts[row] = verdict
+    for c in read_conversations(path):
+        mentions = c.get("movieMentions") or {}
+        verdicts = out.setdefault(int(c["conversationId"]), {})
+        for redial_id, answers in (c.get("initiatorQuestions") or {}).items():
+            verdict = questionnaire_verdict(answers)
+            row = mapper.row(mentions.get(redial_id) or "") if verdict is not None else None
+            if row is not None and verdict is not None:
+                verdicts[row] = verdict
     return out
 
 

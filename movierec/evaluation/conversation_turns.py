@@ -11,7 +11,6 @@ and Recall@k is averaged over (turn, target) pairs. ReDial: Li et al. 2018, CC B
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from movierec.domain import RECOMMENDER, SEEKER, Movie, Turn
-from movierec.evaluation.conversations import MENTION, TitleMapper
+from movierec.evaluation import conversations
+from movierec.evaluation.conversations import MENTION, MentionRows, read_conversations
 from movierec.evaluation.rankers import EaseReference, EvalRanker, EvalRequest
 
 KS = (1, 10, 50)
@@ -71,59 +71,46 @@ class TurnCases:
 
 
 def written_out(text: str, mentions: dict[str, str]) -> str:
-    """A ReDial message with each `@<id>` written as its "Title (year)", whitespace collapsed."""
-    def title(match) -> str:  # noqa: ANN001 - re.Match
-        return " ".join((mentions.get(match.group(1)) or "").replace("%3F", "?").split())
-
-    return " ".join(MENTION.sub(title, text).split())
+    """A ReDial message with each `@<id>` written as its "Title (year)", all whitespace collapsed."""
+    return " ".join(conversations.written_out(text, mentions).split())
 
 
 def load_turn_cases(path: Path, movies: list[Movie]) -> TurnCases:
     """Every recommender message of the ReDial file at `path` that names a movie nobody named before
     it and the catalogue `movies` has, as a case (rows index `movies`); the others counted by reason."""
-    mapper = TitleMapper(movies)
     out = TurnCases()
-    rows_of: dict[str, int | None] = {}  # ReDial movie id -> catalogue row (ids are the same across the file)
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
+    rows_of = MentionRows(movies)
+    for conversation in read_conversations(path):
+        mentions: dict[str, str] = conversation.get("movieMentions") or {}
+        rows_of.add(mentions)
+        roles = {conversation["initiatorWorkerId"]: SEEKER, conversation["respondentWorkerId"]: RECOMMENDER}
+        context: list[Turn] = []
+        named: list[int] = []      # catalogue rows named so far, repeats included
+        named_ids: set[str] = set()  # ReDial ids named so far, the catalogue's or not
+        for message in conversation["messages"]:
+            ids = MENTION.findall(message["text"])
+            rows = [r for r in (rows_of.get(i) for i in ids) if r is not None]
+            role = roles.get(message["senderWorkerId"])
+            if role == RECOMMENDER and ids:
+                targets = frozenset(rows) - set(named)
+                if not targets:
+                    new_elsewhere = any(rows_of.get(i) is None and i not in named_ids for i in ids)
+                    out.skipped[SKIP_NOT_IN_CATALOGUE if new_elsewhere else SKIP_ONLY_EARLIER] += 1
+                elif not context:
+                    out.skipped[SKIP_NO_CONTEXT] += 1
+                else:
+                    out.cases.append(TurnCase(int(conversation["conversationId"]),
+                                              int(message.get("messageId", -1)), tuple(context), targets,
+                                              tuple(dict.fromkeys(named))))
+            if role is None:
+                out.skipped[SKIP_THIRD_SPEAKER] += 1
                 continue
-            conversation = json.loads(line)
-            mentions: dict[str, str] = conversation.get("movieMentions") or {}
-            for key, title in mentions.items():
-                if key not in rows_of:
-                    rows_of[key] = mapper.row(title or "")
-                    if rows_of[key] is None:
-                        out.unmapped_titles += 1
-                    else:
-                        out.mapped_titles += 1
-            roles = {conversation["initiatorWorkerId"]: SEEKER, conversation["respondentWorkerId"]: RECOMMENDER}
-            context: list[Turn] = []
-            named: list[int] = []      # catalogue rows named so far, repeats included
-            named_ids: set[str] = set()  # ReDial ids named so far, the catalogue's or not
-            for message in conversation["messages"]:
-                ids = MENTION.findall(message["text"])
-                rows = [r for r in (rows_of.get(i) for i in ids) if r is not None]
-                role = roles.get(message["senderWorkerId"])
-                if role == RECOMMENDER and ids:
-                    targets = frozenset(rows) - set(named)
-                    if not targets:
-                        new_elsewhere = any(rows_of.get(i) is None and i not in named_ids for i in ids)
-                        out.skipped[SKIP_NOT_IN_CATALOGUE if new_elsewhere else SKIP_ONLY_EARLIER] += 1
-                    elif not context:
-                        out.skipped[SKIP_NO_CONTEXT] += 1
-                    else:
-                        out.cases.append(TurnCase(int(conversation["conversationId"]),
-                                                  int(message.get("messageId", -1)), tuple(context), targets,
-                                                  tuple(dict.fromkeys(named))))
-                if role is None:
-                    out.skipped[SKIP_THIRD_SPEAKER] += 1
-                    continue
-                text = written_out(message["text"], mentions)
-                if text:
-                    context.append(Turn(role, text))
-                named += rows
-                named_ids.update(ids)
+            text = written_out(message["text"], mentions)
+            if text:
+                context.append(Turn(role, text))
+            named += rows
+            named_ids.update(ids)
+    out.mapped_titles, out.unmapped_titles = rows_of.mapped, rows_of.unmapped
     return out
 
 

@@ -23,7 +23,7 @@ from movierec.artifact import load_artifact
 from movierec.conversation import DISLIKED, LIKED, SEEN, SUGGESTED, read_conversation
 from movierec.domain import RECOMMENDER, SEEKER, Movie, Turn
 from movierec.evaluation.conversation_turns import written_out
-from movierec.evaluation.conversations import TitleMapper
+from movierec.evaluation.conversations import TitleMapper, read_conversations
 from movierec.understanding import Understander, Understood
 
 DEV = Path("../shared/data/redial/dev.jsonl")
@@ -31,33 +31,33 @@ READINGS = (LIKED, DISLIKED, SEEN, SUGGESTED, "not read")
 TRUTHS = ("liked", "disliked", "seen, no verdict")
 
 
+def questionnaire_verdict(answers: object) -> str | None:
+    """A seeker's questionnaire answer on a movie as LIKED, DISLIKED or SEEN (seen, no verdict); None when it
+    says neither."""
+    if not isinstance(answers, dict):
+        return None
+    return (LIKED if answers.get("liked") == 1 else DISLIKED if answers.get("liked") == 0
+            else SEEN if answers.get("seen") == 1 else None)
+
+
 def tally(path: Path, movies: Sequence[Movie], understand: Callable[[str], Understood]) -> dict[str, Any]:
     """half ("even", "odd") -> "seeker" / "suggested" -> questionnaire truth -> reading -> count."""
     mapper = TitleMapper(list(movies))
     out: dict[str, Any] = {h: {s: {t: Counter() for t in TRUTHS} for s in ("seeker", "suggested")}
                            for h in ("even", "odd")}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            c = json.loads(line)
-            mentions = c.get("movieMentions") or {}
-            roles = {c["initiatorWorkerId"]: SEEKER, c["respondentWorkerId"]: RECOMMENDER}
-            turns = [Turn(roles[m["senderWorkerId"]], text) for m in c["messages"]
-                     if m["senderWorkerId"] in roles and (text := written_out(m["text"], mentions))]
-            read = {row: reading for row, reading, _ in read_conversation(understand, turns).named}
-            half = out["odd" if int(c["conversationId"]) % 2 else "even"]
-            for redial_id, answers in (c.get("initiatorQuestions") or {}).items():
-                if not isinstance(answers, dict):
-                    continue
-                row = mapper.row(mentions.get(redial_id) or "")
-                if row is None:
-                    continue
-                truth = ("liked" if answers.get("liked") == 1 else "disliked" if answers.get("liked") == 0
-                         else "seen, no verdict" if answers.get("seen") == 1 else None)
-                if truth is not None:
-                    source = "suggested" if answers.get("suggested") == 1 else "seeker"
-                    half[source][truth][read.get(row, "not read")] += 1
+    for c in read_conversations(path):
+        mentions = c.get("movieMentions") or {}
+        roles = {c["initiatorWorkerId"]: SEEKER, c["respondentWorkerId"]: RECOMMENDER}
+        turns = [Turn(roles[m["senderWorkerId"]], text) for m in c["messages"]
+                 if m["senderWorkerId"] in roles and (text := written_out(m["text"], mentions))]
+        read = {row: reading for row, reading, _ in read_conversation(understand, turns).named}
+        half = out["odd" if int(c["conversationId"]) % 2 else "even"]
+        for redial_id, answers in (c.get("initiatorQuestions") or {}).items():
+            verdict = questionnaire_verdict(answers)
+            row = mapper.row(mentions.get(redial_id) or "") if verdict is not None else None
+            if row is not None:
+                source = "suggested" if answers.get("suggested") == 1 else "seeker"
+                half[source][TRUTHS[(LIKED, DISLIKED, SEEN).index(verdict)]][read.get(row, "not read")] += 1
     return out
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from movierec.domain import Movie
 from movierec.understanding import normalise
@@ -60,56 +62,84 @@ class TitleMapper:
         return rows[0] if len(rows) == 1 else None
 
 
+class MentionRows:
+    """ReDial movie id -> catalogue row, each id mapped once across a file (ids are the same in every
+    conversation); counts the distinct ids mapped and not."""
+
+    def __init__(self, movies: list[Movie]):
+        self.mapper = TitleMapper(movies)
+        self.rows: dict[str, int | None] = {}
+        self.mapped = self.unmapped = 0
+
+    def add(self, mentions: Mapping[str, str]) -> None:
+        """Map a conversation's `movieMentions` ids not seen before."""
+        for key, title in mentions.items():
+            if key not in self.rows:
+                row = self.rows[key] = self.mapper.row(title or "")
+                if row is None:
+                    self.unmapped += 1
+                else:
+                    self.mapped += 1
+
+    def get(self, key: str) -> int | None:
+        return self.rows.get(key)
+
+
+def read_conversations(path: Path) -> Iterator[dict[str, Any]]:
+    """The conversations of a ReDial .jsonl file, one dict each."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def written_out(text: str, mentions: Mapping[str, str]) -> str:
+    """`text` with each `@<id>` replaced by its `movieMentions` title (whitespace collapsed, "%3F" as "?");
+    an id without a title becomes ""."""
+    return MENTION.sub(lambda m: " ".join((mentions.get(m.group(1)) or "").replace("%3F", "?").split()), text)
+
+
 def _without_article(key: str) -> str:
     words = key.split()
     return " ".join(words[1:]) if len(words) > 1 and words[0] in ("the", "a", "an") else key
 
 
 def load_conversations(path: Path, movies: list[Movie]) -> Conversations:
-    mapper = TitleMapper(movies)
     out = Conversations()
-    cache: dict[str, int | None] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            conversation = json.loads(line)
-            mentions: dict[str, str] = conversation.get("movieMentions") or {}
-            for key, title in mentions.items():
-                if key not in cache:
-                    cache[key] = mapper.row(title or "")
-                    if cache[key] is None:
-                        out.unmapped_titles += 1
-                    else:
-                        out.mapped_titles += 1
-            seeker = conversation["initiatorWorkerId"]
-            suggested = {k for k, q in (conversation.get("respondentQuestions") or {}).items()
-                         if isinstance(q, dict) and q.get("suggested") == 1}
-            request: list[str] = []
-            named: list[int] = []
-            seen_suggestion = False
-            seeker_named: set[int] = set()
-            for message in conversation["messages"]:
-                ids = MENTION.findall(message["text"])
-                if message["senderWorkerId"] == seeker:
-                    seeker_named |= {cache[i] for i in ids if cache.get(i) is not None}  # type: ignore[misc]
-                    if not seen_suggestion:
-                        request.append(MENTION.sub(lambda m: " ".join(mentions.get(m.group(1), "").split()),  # noqa: B023 (sub() calls it now)
-                                                   message["text"]))
-                        named += [cache[i] for i in ids if cache.get(i) is not None]  # type: ignore[misc]
-                elif any(i in suggested for i in ids):
-                    seen_suggestion = True
-            relevant = {cache[k] for k in suggested if cache.get(k) is not None} - seeker_named
-            text = " ".join(" ".join(request).split())
-            if not text:
-                out.skipped["the seeker wrote nothing before the first suggestion"] += 1
-            elif not relevant:
-                out.skipped["no suggested movie in the catalogue (other than ones the seeker named)"] += 1
-            else:
-                out.requests.append(text)
-                out.relevant.append(relevant)  # type: ignore[arg-type]
-                out.named.append(list(dict.fromkeys(named)))
-                out.ids.append(int(conversation["conversationId"]))
+    mapped = MentionRows(movies)
+    cache = mapped.rows
+    for conversation in read_conversations(path):
+        mentions: dict[str, str] = conversation.get("movieMentions") or {}
+        mapped.add(mentions)
+        seeker = conversation["initiatorWorkerId"]
+        suggested = {k for k, q in (conversation.get("respondentQuestions") or {}).items()
+                     if isinstance(q, dict) and q.get("suggested") == 1}
+        request: list[str] = []
+        named: list[int] = []
+        seen_suggestion = False
+        seeker_named: set[int] = set()
+        for message in conversation["messages"]:
+            ids = MENTION.findall(message["text"])
+            if message["senderWorkerId"] == seeker:
+                seeker_named |= {cache[i] for i in ids if cache.get(i) is not None}  # type: ignore[misc]
+                if not seen_suggestion:
+                    request.append(MENTION.sub(lambda m: " ".join(mentions.get(m.group(1), "").split()),  # noqa: B023 (sub() calls it now)
+                                               message["text"]))
+                    named += [cache[i] for i in ids if cache.get(i) is not None]  # type: ignore[misc]
+            elif any(i in suggested for i in ids):
+                seen_suggestion = True
+        relevant = {cache[k] for k in suggested if cache.get(k) is not None} - seeker_named
+        text = " ".join(" ".join(request).split())
+        if not text:
+            out.skipped["the seeker wrote nothing before the first suggestion"] += 1
+        elif not relevant:
+            out.skipped["no suggested movie in the catalogue (other than ones the seeker named)"] += 1
+        else:
+            out.requests.append(text)
+            out.relevant.append(relevant)  # type: ignore[arg-type]
+            out.named.append(list(dict.fromkeys(named)))
+            out.ids.append(int(conversation["conversationId"]))
+    out.mapped_titles, out.unmapped_titles = mapped.mapped, mapped.unmapped
     return out
 
 

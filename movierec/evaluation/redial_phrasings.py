@@ -29,7 +29,7 @@ import random
 import re
 import subprocess
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from typing import Any
 from tqdm import tqdm
 
 from movierec.domain import Movie
-from movierec.evaluation.conversations import MENTION, TitleMapper
+from movierec.evaluation.conversations import MENTION, TitleMapper, read_conversations, written_out
 from movierec.understanding import Understander, Understood
 
 DEV = Path("../shared/data/redial/dev.jsonl")
@@ -152,20 +152,6 @@ class Mined:
     @property
     def genre_dislikes(self) -> list[Utterance]:
         return [u for u in self.utterances if u.genre_cues]
-
-
-def written_out(text: str, mentions: Mapping[str, str]) -> str:
-    """`text` with each `@<id>` replaced by its `movieMentions` title (whitespace collapsed, "%3F" as "?");
-    an id without a title becomes ""."""
-    return MENTION.sub(lambda m: " ".join((mentions.get(m.group(1)) or "").replace("%3F", "?").split()), text)
-
-
-def read_conversations(path: Path) -> Iterator[dict[str, Any]]:
-    """The conversations of a ReDial .jsonl file, one dict each."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 def mine(path: Path, movies: Sequence[Movie], progress: bool = False) -> Mined:

@@ -9,7 +9,7 @@ import sys
 
 import grpc
 import pytest
-from conftest import SAMPLE_DATA
+from conftest import SAMPLE_DATA, call, sample_rated, status_of
 
 from movierec.clients.client import ChatTurn, RecommenderClient, describe_understood
 from movierec.v1 import recommender_pb2 as pb
@@ -17,24 +17,6 @@ from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.slow
 SEEKER, RECOMMENDER = pb.Turn.SEEKER, pb.Turn.RECOMMENDER
-
-
-def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
-    return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
-
-
-def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.RpcError) as e:
-        call(channel, **fields)
-    return e.value.code(), e.value.details()
-
-
-def sample_rated(user_id: int) -> set[int]:
-    """TMDB ids the sample user rated, read straight from the sample files."""
-    with open(SAMPLE_DATA / "links.csv", newline="") as f:
-        links = {row["movieId"]: int(row["tmdbId"]) for row in csv.DictReader(f)}
-    with open(SAMPLE_DATA / "ratings.csv", newline="") as f:
-        return {links[row["movieId"]] for row in csv.DictReader(f) if int(row["userId"]) == user_id}
 
 
 def tmdb_id(title: str) -> int:

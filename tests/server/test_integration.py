@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import SAMPLE_DATA, wait_serving
+from conftest import SAMPLE_DATA, call, sample_rated, status_of, wait_serving
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -25,24 +25,6 @@ from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.slow
-
-
-def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
-    return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
-
-
-def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.RpcError) as e:
-        call(channel, **fields)
-    return e.value.code(), e.value.details()
-
-
-def sample_rated(user_id: int) -> set[int]:
-    """TMDB ids the sample user rated, read straight from the sample files."""
-    with open(SAMPLE_DATA / "links.csv", newline="") as f:
-        links = {row["movieId"]: int(row["tmdbId"]) for row in csv.DictReader(f)}
-    with open(SAMPLE_DATA / "ratings.csv", newline="") as f:
-        return {links[row["movieId"]] for row in csv.DictReader(f) if int(row["userId"]) == user_id}
 
 
 def test_index_info_describes_the_sample(sample_channel: grpc.Channel, encoder: TextEncoder) -> None:

@@ -9,18 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import call
 
 from movierec.reasons import GROUP_HIGH_FIT
-from movierec.v1 import recommender_pb2 as pb
-from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.slow
 GROUP_OPENINGS = ("A strong match for everyone in the group", "Among the best matches of ",
                   "In the top half for everyone in the group", "Picked for the group")
-
-
-def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
-    return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
 
 
 @pytest.mark.parametrize("fields", [{"prompt": "something cozy and heartwarming"}, {"user_id": 1},
