@@ -4,6 +4,8 @@
     movierec recommend "something fun" --group 12,48,301   (one list for three people, each one's fit)
     movierec chat --group 12,48                   (talk it through: each line a turn, the list after each)
     movierec rate 42 862 4.5 --request-id abc     (user 42 rates Toy Story 4.5)
+    movierec seen 42 27205                        (user 42 has seen Inception: keep it out of their lists)
+    movierec not-interested 42 27205 [--undo]     (not for them; --undo takes a mark back)
     movierec user 42
     movierec search "inceptoin"                   (find a movie's id by its title, typos forgiven)
     movierec movie 27205                          (a movie in full)
@@ -213,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="only movies of this genre (repeat for several: any of them)")
     rec.add_argument("--exclude-genre", action="append", dest="excluded_genres", metavar="NAME",
                      help="no movie of this genre (repeatable)")
+    rec.add_argument("--drop", action="append", dest="dropped", default=[], metavar="CONSTRAINT",
+                     help='leave out a constraint read from the prompt, as `understood` words it ("not Horror", '
+                          '"1990-1999"; repeatable)')
     rec.add_argument("--year-min", type=int, help="released in or after this year")
     rec.add_argument("--year-max", type=int, help="released in or before this year")
     rec.add_argument("--max-runtime", type=int, metavar="MINUTES", help="at most this long")
@@ -232,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     rate.add_argument("movie", type=int, help="TMDB movie id")
     rate.add_argument("rating", type=float)
     rate.add_argument("--request-id", default="", help="makes a retry idempotent")
+    for name, what in (("seen", "has seen"), ("not-interested", "is not interested in")):
+        mark = add(name, help=f"mark a movie the user {what}: it leaves their lists (not a rating)")
+        mark.add_argument("user", type=int)
+        mark.add_argument("movie", type=int, help="TMDB movie id")
+        mark.add_argument("--undo", action="store_true", help="take the mark back")
+        mark.add_argument("--request-id", default="", help="makes a retry idempotent")
     find = add("search", help="find movies by title (typos forgiven), year or people")
     find.add_argument("query", help='e.g. "inceptoin", "inception 2010", "nolan dreams"')
     find.add_argument("--limit", type=int, default=10, help="how many (1-50)")
@@ -271,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                                           year_max=args.year_max, max_runtime=args.max_runtime,
                                           languages=args.languages, example_movie_ids=args.example_movie_ids,
                                           excluded_movie_ids=args.excluded_movie_ids, group_user_ids=args.group,
-                                          group_strategy=args.strategy, with_details=args.details)
+                                          group_strategy=args.strategy, with_details=args.details,
+                                          dropped=args.dropped)
                 people = ([args.user] if args.user is not None else []) + (args.group or [])
                 who = f" for users {', '.join(map(str, people))}" if len(people) > 1 else \
                     f" for user {people[0]}" if people else ""
@@ -285,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                 ack = client.record_feedback(args.user, args.movie, args.rating, args.request_id)
                 print(f"user {args.user} rated movie {args.movie}: {args.rating:g}"
                       f"{' (already recorded)' if ack.duplicate else ''}; {ack.ratings} ratings in all")
+            elif args.command in ("seen", "not-interested"):
+                ack = client.mark(args.user, args.movie, args.command.replace("-", "_"), args.undo, args.request_id)
+                print(f"user {args.user}: movie {args.movie} {'no longer ' if args.undo else ''}marked "
+                      f"{args.command.replace('-', ' ')}{' (already recorded)' if ack.duplicate else ''}")
             elif args.command == "search":
                 for m in client.search(args.query, args.limit):
                     names = ", ".join(m.directors[:1] + m.cast[:2])
@@ -297,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"user {described.user_id}: {described.ratings} ratings; most recent:")
                 for r in described.recent:
                     print(f"  movie {r.movie_id:>8}  {r.rating:>3.1f}  at {r.timestamp}")
+                for label, ids in (("seen", described.seen), ("not interested", described.not_interested)):
+                    if ids:
+                        print(f"{label}: {', '.join(map(str, ids))}")
             elif args.command == "info":
                 info = client.index_info()
                 print(f"index {info.index_version}: {info.movies} movies, {info.users} users, "

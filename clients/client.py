@@ -116,6 +116,9 @@ class UserDescription:
     user_id: int
     ratings: int
     recent: list[UserRating]
+    # Movie ids the user marked seen, and not interested, newest first.
+    seen: list[int] = field(default_factory=list)
+    not_interested: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -300,13 +303,14 @@ def recommend_request(prompt: str = "", user_id: int | None = None, limit: int =
                       languages: list[str] | None = None, example_movie_ids: list[int] | None = None,
                       excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
                       group_strategy: str = "", conversation: Sequence[ChatTurn] = (),
-                      with_details: bool = False) -> pb.RecommendRequest:
+                      with_details: bool = False, dropped: Sequence[str] = ()) -> pb.RecommendRequest:
     request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
                                   excluded_genres=excluded_genres or [], languages=languages or [],
                                   example_movie_ids=example_movie_ids or [],
                                   excluded_movie_ids=excluded_movie_ids or [],
                                   group_user_ids=group_user_ids or [], group_strategy=group_strategy,
-                                  conversation=[turn_to_pb(t) for t in conversation], with_details=with_details)
+                                  conversation=[turn_to_pb(t) for t in conversation], with_details=with_details,
+                                  dropped=list(dropped))
     for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
                         ("max_runtime", max_runtime)):
         if value is not None:
@@ -330,11 +334,23 @@ def index_description(info: pb.IndexInfo) -> IndexDescription:
                             info.server_version, info.prompt_encoder_backend, info.catalogue_encoder_backend)
 
 
-def feedback_request(user_id: int, movie_id: int, rating: float, request_id: str = "") -> pb.FeedbackRequest:
+# The marks a user can set on a movie (RecommenderClient.mark): the kind names of FeedbackKind.
+MARK_KINDS = {"seen": pb.SEEN, "not_interested": pb.NOT_INTERESTED}
+
+
+def feedback_request(user_id: int, movie_id: int, rating: float, request_id: str = "", kind: int = pb.RATING,
+                     undo: bool = False) -> pb.FeedbackRequest:
     # A request id made here when the caller gives none: gRPC's retries resend this same message, so a
     # retry after a lost reply is recognised by the server and stored once.
-    return pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating,
+    return pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating, kind=kind, undo=undo,  # type: ignore[arg-type]
                               request_id=request_id or f"auto-{uuid.uuid4().hex}")
+
+
+def mark_request(user_id: int, movie_id: int, kind: str, undo: bool = False,
+                 request_id: str = "") -> pb.FeedbackRequest:
+    if kind not in MARK_KINDS:
+        raise ValueError(f"a mark is one of {', '.join(MARK_KINDS)}; got {kind!r}")
+    return feedback_request(user_id, movie_id, 0.0, request_id, MARK_KINDS[kind], undo)
 
 
 def feedback_ack(reply: pb.FeedbackResponse) -> FeedbackAck:
@@ -343,7 +359,8 @@ def feedback_ack(reply: pb.FeedbackResponse) -> FeedbackAck:
 
 def user_description(reply: pb.User) -> UserDescription:
     return UserDescription(reply.user_id, reply.ratings, [UserRating(r.movie_id, r.rating, r.timestamp)
-                                                          for r in reply.recent])
+                                                          for r in reply.recent],
+                           seen=list(reply.seen), not_interested=list(reply.not_interested))
 
 
 HEALTH_REQUEST = health_pb2.HealthCheckRequest(service=SERVICE)
@@ -401,6 +418,12 @@ class RecommenderClient:
         """Rate a movie; returns once the rating is stored durably. Retries (gRPC's) are idempotent; a
         caller retrying on its own should pass the same `request_id` each time."""
         request = feedback_request(user_id, movie_id, rating, request_id)
+        return feedback_ack(self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
+
+    def mark(self, user_id: int, movie_id: int, kind: str, undo: bool = False, request_id: str = "") -> FeedbackAck:
+        """Mark a movie "seen" or "not_interested" for a user (undo: take the mark back); it leaves (or
+        returns to) their lists at once, durably, without being a rating."""
+        request = mark_request(user_id, movie_id, kind, undo, request_id)
         return feedback_ack(self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
 
     def search(self, query: str, limit: int = 10) -> list[MovieInfo]:
@@ -473,6 +496,11 @@ class AsyncRecommenderClient:
 
     async def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
         request = feedback_request(user_id, movie_id, rating, request_id)
+        return feedback_ack(await self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
+
+    async def mark(self, user_id: int, movie_id: int, kind: str, undo: bool = False,
+                   request_id: str = "") -> FeedbackAck:
+        request = mark_request(user_id, movie_id, kind, undo, request_id)
         return feedback_ack(await self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
 
     async def user(self, user_id: int, limit: int = 20) -> UserDescription:

@@ -21,7 +21,8 @@ class UserProfile:
     rated_rows: int64 (k,) movie rows; rated_values: float32 (k,); taste: float32 (d,) unit vector;
     collaborative: float32 (a,) the user's collaborative scores over index.collaborative_items, computed once;
     taste_scores: float32 (n_movies,) every movie's inner product with `taste` (None for an
-    approximate index, whose catalogue is too large to score whole).
+    approximate index, whose catalogue is too large to score whole); seen_rows, unwanted_rows: int64
+    movie rows the user marks seen and not interested (left out of their lists).
     """
 
     row: int | None
@@ -30,6 +31,9 @@ class UserProfile:
     taste: np.ndarray
     collaborative: np.ndarray
     taste_scores: np.ndarray | None = None
+    # Movies the user marks seen and not interested: int64 (s,), (u,) movie rows.
+    seen_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
+    unwanted_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), compare=False)
     # k -> the rows of the k best EASE scores (unordered), filled on first use.
     favourites: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 

@@ -192,6 +192,35 @@ def constraint_words(u: Understood) -> list[str]:
     return words
 
 
+def without_constraints(u: Understood, dropped: Sequence[str]) -> Understood:
+    """`u` without the constraints named in `dropped`, each in the words of `constraint_words` (a person
+    removing a misread one); a name matching no constraint of `u` changes nothing."""
+    gone = {d.strip().lower() for d in dropped}
+    gone = {d for d in gone if d} & {w.lower() for w in constraint_words(u)}
+    if not gone:
+        return u
+
+    def kept(values: tuple[str, ...], prefix: str) -> tuple[str, ...]:
+        return tuple(v for v in values if f"{prefix}{v}".lower() not in gone)
+
+    changes: dict[str, object] = dict(
+        genres=kept(u.genres, ""), excluded_genres=kept(u.excluded_genres, "not "),
+        people=kept(u.people, "with "), excluded_people=kept(u.excluded_people, "without "),
+        languages=kept(u.languages, "in "), excluded_languages=kept(u.excluded_languages, "not in "),
+        excluded_keywords=kept(u.excluded_keywords, "no "),
+        readings=tuple(r for r in u.readings if r[0].lower() not in gone),
+        from_turns=tuple(t for t in u.from_turns if t[0].lower() not in gone))
+    if gone & {w.lower() for w in constraint_words(Understood(year_min=u.year_min, year_max=u.year_max))}:
+        changes.update(year_min=None, year_max=None)
+    if u.runtime_max is not None and f"at most {u.runtime_max} min" in gone:
+        changes["runtime_max"] = None
+    if u.runtime_min is not None and f"at least {u.runtime_min} min" in gone:
+        changes["runtime_min"] = None
+    if "for kids" in gone:
+        changes["for_kids"] = False
+    return replace(u, **changes)  # type: ignore[arg-type]
+
+
 def without_verdicts(mood: str) -> str:
     """A turn's mood without the words that pass a verdict (they describe the speaker, not the movie)."""
     words = f" {mood} "

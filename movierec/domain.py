@@ -69,6 +69,8 @@ class RecommendQuery:
     # The conversation so far, oldest first (movierec.conversation reads it); the prompt, when set, is one
     # more SEEKER turn at its end (`turns`).
     conversation: tuple[Turn, ...] = ()
+    # Constraints to leave out of what was understood, in the words of Understood's constraint list.
+    dropped: tuple[str, ...] = ()
 
     @property
     def turns(self) -> tuple[Turn, ...]:

@@ -78,6 +78,7 @@ class RankingConfig:
     group_fair_depth: int = _DEFAULTS["group_fair_depth"]
     group_pleasure_weight: float = _DEFAULTS["group_pleasure_weight"]
     negative_example_weight: float = _DEFAULTS["negative_example_weight"]
+    not_interested_weight: float = _DEFAULTS["not_interested_weight"]
     conversation_mood_words: int = _DEFAULTS["conversation_mood_words"]
 
     def __post_init__(self) -> None:

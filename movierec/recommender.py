@@ -11,7 +11,7 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from movierec.artifact import IndexArtifact
 from movierec.constraints import CatalogueFacets
-from movierec.conversation import read_conversation
+from movierec.conversation import read_conversation, without_constraints
 from movierec.diagnostics import InvalidArgument, NotFound
 from movierec.domain import (
     RECOMMENDER,
@@ -37,7 +37,7 @@ from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, Ra
 from movierec.reasons import Reasoner, nearest_favourites
 from movierec.search import MAX_QUERY_CHARS, MovieSearch
 from movierec.settings import Settings
-from movierec.store import StoredRating
+from movierec.store import KINDS, NOT_INTERESTED, RATING, SEEN, StoredRating
 from movierec.taste import centred_taste_vectors
 from movierec.understanding import Understander, Understood, with_example_genres
 
@@ -46,6 +46,8 @@ MAX_LIMIT = 100
 DEFAULT_RECENT, MAX_RECENT = 20, 1000
 MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
+# A request's dropped constraints: how many, and how long each may be.
+MAX_DROPPED, MAX_DROPPED_CHARS = 50, 200
 MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
 DEFAULT_MATCHES, MAX_MATCHES = 10, 50
 TURN_CACHE = 8192  # conversation turns whose reading is kept (a few KB each)
@@ -85,7 +87,8 @@ def ranking_config(settings: Settings) -> RankingConfig:
 
 def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
                    max_prompt_chars: int, group_user_ids: tuple[int, ...] = (), group_strategy: str = "",
-                   conversation: tuple[Turn, ...] = (), **constraints: Any) -> RecommendQuery:
+                   conversation: tuple[Turn, ...] = (), dropped: tuple[str, ...] = (),
+                   **constraints: Any) -> RecommendQuery:
     """Check a request's fields; raises InvalidArgument with a message a person can act on.
 
     `constraints` are RecommendQuery's explicit constraint fields; their shapes are checked here,
@@ -95,6 +98,11 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
     """
     if len(prompt) > max_prompt_chars:
         raise InvalidArgument(f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}")
+    if len(dropped) > MAX_DROPPED:
+        raise InvalidArgument(f"dropped names {len(dropped)} constraints; the limit is {MAX_DROPPED}")
+    for i, name in enumerate(dropped):
+        if len(name) > MAX_DROPPED_CHARS:
+            raise InvalidArgument(f"dropped[{i}] is {len(name)} characters; the limit is {MAX_DROPPED_CHARS}")
     turns = validate_conversation(tuple(conversation), prompt, max_prompt_chars)
     speakers = tuple(t.user_id for t in turns if t.user_id is not None)
     members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids) + speakers))
@@ -111,7 +119,8 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
         user_id = members[0]
     query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
                            include_rated=include_rated, group_user_ids=members if len(members) > 1 else (),
-                           group_strategy=group_strategy, conversation=turns, **constraints)
+                           group_strategy=group_strategy, conversation=turns, dropped=tuple(dropped),
+                           **constraints)
     said = query.prompt or any(t.role == SEEKER for t in turns)
     if not said and not members and not query.has_explicit_constraints:
         empty = "prompt is empty and the conversation has no SEEKER turn" if turns else "prompt is empty"
@@ -139,20 +148,33 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
 
 @dataclass(frozen=True)
 class Feedback:
+    """A rating (`kind` "rating") or a mark ("seen", "not_interested"; `rating` 0; `undo` takes it back)."""
+
     user_id: int
     movie_id: int
     rating: float
     request_id: str | None
+    kind: str = RATING
+    undo: bool = False
 
 
-def validate_feedback(user_id: int, movie_id: int, rating: float, request_id: str) -> Feedback:
+def validate_feedback(user_id: int, movie_id: int, rating: float, request_id: str, kind: str = RATING,
+                      undo: bool = False) -> Feedback:
     if user_id < 1:
         raise InvalidArgument(f"user_id must be a positive number; got {user_id}")
-    if not math.isfinite(rating) or not 0.5 <= rating <= 5.0 or (rating * 2) != int(rating * 2):
-        raise InvalidArgument(f"rating must be 0.5 to 5.0 in steps of 0.5; got {rating:g}")
+    if kind not in KINDS:
+        raise InvalidArgument(f"kind must be one of {', '.join(k.upper() for k in KINDS)}; got {kind!r}")
+    if kind == RATING:
+        if undo:
+            raise InvalidArgument("undo takes back a SEEN or NOT_INTERESTED mark; a rating is changed by "
+                                  "rating the movie again")
+        if not math.isfinite(rating) or not 0.5 <= rating <= 5.0 or (rating * 2) != int(rating * 2):
+            raise InvalidArgument(f"rating must be 0.5 to 5.0 in steps of 0.5; got {rating:g}")
+    elif rating != 0:
+        raise InvalidArgument(f"a {kind.upper()} mark carries no rating (leave rating unset); got {rating:g}")
     if len(request_id) > MAX_REQUEST_ID:
         raise InvalidArgument(f"request_id is {len(request_id)} characters; the limit is {MAX_REQUEST_ID}")
-    return Feedback(user_id, movie_id, float(rating), request_id or None)
+    return Feedback(user_id, movie_id, float(rating) if kind == RATING else 0.0, request_id or None, kind, undo)
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,8 @@ class UserSummary:
     user_id: int
     ratings: int
     recent: list[tuple[int, float, int]]  # (movie_id, rating, timestamp), newest first
+    seen: list[int] = field(default_factory=list)  # movie ids marked seen, newest first
+    not_interested: list[int] = field(default_factory=list)
 
 
 def _without_genre_wish(u: Understood, q: RecommendQuery) -> tuple[Understood, tuple[str, ...]] | None:
@@ -212,6 +236,10 @@ class Recommender:
         self._live: dict[int, dict[int, tuple[float, int]]] = {}
         # (user id, movie row) -> (timestamp, seq) of the store row that `_live` holds for it.
         self._live_order: dict[tuple[int, int], tuple[int, int]] = {}
+        # Marks (seen, not interested), which no index holds: user id -> kind -> movie row -> timestamp
+        # of the mark in force; and (user id, movie row, kind) -> (timestamp, seq) of the last row applied.
+        self._marks: dict[int, dict[str, dict[int, int]]] = {}
+        self._mark_order: dict[tuple[int, int, str], tuple[int, int]] = {}
         # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
         # lookup; a rating drops the user's entry. Least recently used go first.
         self._profiles: OrderedDict[int, UserProfile] = OrderedDict()
@@ -265,7 +293,8 @@ class Recommender:
                 raise
 
     def check_user(self, user_id: int | None) -> None:
-        if user_id is not None and user_id not in self.index.user_row and user_id not in self._live:
+        if user_id is not None and user_id not in self.index.user_row and user_id not in self._live \
+                and user_id not in self._marks:
             raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
                            "a new user becomes known with their first rating)")
 
@@ -316,8 +345,8 @@ class Recommender:
                 self._profiles.move_to_end(user_id)
                 return cached
             row = self.index.user_row.get(user_id)
-            if user_id not in self._live:
-                profile = self.ranker.profile(row)  # type: ignore[arg-type]
+            if user_id not in self._live and row is not None:
+                profile = self.ranker.profile(row)
             else:
                 history = self._history(user_id)
                 rows = np.array(sorted(history), dtype=np.int64)
@@ -325,22 +354,39 @@ class Recommender:
                 taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows,
                                               values)[0]
                 profile = self.ranker.make_profile(row, rows, values, taste)
+            if user_id in self._marks:
+                profile = self._with_marks(profile, self._marks[user_id])
             if self._profile_cache_size:
                 self._profiles[user_id] = profile
                 if len(self._profiles) > self._profile_cache_size:
                     self._profiles.popitem(last=False)
             return profile
 
-    def apply(self, rating: StoredRating) -> bool:
-        """Fold a recorded rating into the user's live profile (the index itself is unchanged).
+    def _with_marks(self, profile: UserProfile, marks: dict[str, dict[int, int]]) -> UserProfile:
+        """The profile with the user's marks: the rows they mark seen and not interested, and a taste moved
+        away from the not-interested movies (`not_interested_weight`; the taste scores follow)."""
+        seen = np.array(sorted(marks.get(SEEN, {})), dtype=np.int64)
+        unwanted = np.array(sorted(marks.get(NOT_INTERESTED, {})), dtype=np.int64)
+        weight = self.ranker.config.not_interested_weight
+        if not len(unwanted) or weight <= 0:
+            return replace(profile, seen_rows=seen, unwanted_rows=unwanted)
+        away = profile.taste - weight * self.index.movie_vectors[unwanted].mean(axis=0)
+        taste = (away / max(float(np.linalg.norm(away)), 1e-9)).astype(np.float32)
+        taste_scores = self.index.movie_vectors @ taste if profile.taste_scores is not None else None
+        return replace(profile, seen_rows=seen, unwanted_rows=unwanted, taste=taste, taste_scores=taste_scores)
 
-        For the same user and movie the later rating wins, by (timestamp, seq) as in a reindex, so the
-        order rows arrive in does not matter (a replica applies its own at once and the others' as it
-        reads them), and a row applied twice changes nothing. False when it changed nothing.
+    def apply(self, rating: StoredRating) -> bool:
+        """Fold a recorded rating or mark into the user's live profile (the index itself is unchanged).
+
+        For the same user and movie (and mark kind) the later row wins, by (timestamp, seq) as in a
+        reindex, so the order rows arrive in does not matter (a replica applies its own at once and the
+        others' as it reads them), and a row applied twice changes nothing. False when it changed nothing.
         """
         movie_row = self.index.movie_row.get(rating.movie_id)
         if movie_row is None:  # rated against another catalogue; the next reindex reports it
             return False
+        if rating.is_mark:
+            return self._apply_mark(rating, movie_row)
         key, order = (rating.user_id, movie_row), (rating.timestamp, rating.seq)
         with self._lock:
             applied = self._live_order.get(key)
@@ -351,6 +397,27 @@ class Recommender:
             self._profiles.pop(rating.user_id, None)
         return True
 
+    def _apply_mark(self, mark: StoredRating, movie_row: int) -> bool:
+        key, order = (mark.user_id, movie_row, mark.kind), (mark.timestamp, mark.seq)
+        with self._lock:
+            applied = self._mark_order.get(key)
+            if applied is not None and applied >= order:
+                return False
+            self._mark_order[key] = order
+            marked = self._marks.setdefault(mark.user_id, {}).setdefault(mark.kind, {})
+            if mark.undo:
+                marked.pop(movie_row, None)
+            else:
+                marked[movie_row] = mark.timestamp
+            self._profiles.pop(mark.user_id, None)
+        return True
+
+    def marked(self, user_id: int, kind: str) -> list[int]:
+        """The movie ids `user_id` marks `kind` (seen, not_interested), newest first."""
+        with self._lock:
+            marked = dict(self._marks.get(user_id, {}).get(kind, {}))
+        return [int(self.index.movie_ids[r]) for r, _ in sorted(marked.items(), key=lambda kv: (-kv[1], kv[0]))]
+
     def user_summary(self, user_id: int, limit: int) -> UserSummary:
         if limit < 0 or limit > MAX_RECENT:
             raise InvalidArgument(f"limit must be between 1 and {MAX_RECENT} (0 means {DEFAULT_RECENT}); got {limit}")
@@ -359,7 +426,9 @@ class Recommender:
             history = self._history(user_id)
         newest = sorted(history.items(), key=lambda kv: (-kv[1][1], kv[0]))[: limit or DEFAULT_RECENT]
         return UserSummary(user_id, len(history),
-                           [(int(self.index.movie_ids[r]), float(v), int(ts)) for r, (v, ts) in newest])
+                           [(int(self.index.movie_ids[r]), float(v), int(ts)) for r, (v, ts) in newest],
+                           seen=self.marked(user_id, SEEN)[: limit or DEFAULT_RECENT],
+                           not_interested=self.marked(user_id, NOT_INTERESTED)[: limit or DEFAULT_RECENT])
 
     def rating_count(self, user_id: int) -> int:
         with self._lock:
@@ -386,6 +455,8 @@ class Recommender:
                                      self.ranker.config.conversation_mood_words)
         else:
             text = self.understander.understand(query.prompt) if query.prompt else Understood()
+        if query.dropped:  # a person removed what they did not mean
+            text = without_constraints(text, query.dropped)
         changes: dict[str, Any] = {}
         if query.genres or query.excluded_genres:
             wanted = self._genres("genres", query.genres) if query.genres else \
@@ -524,6 +595,12 @@ class Recommender:
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
             named = () if q.include_rated else (*u.examples, *(row for row, _, _ in u.named))
             allowed = self.facets.allowed(u, exclude_rows=named)
+            marked = [p.unwanted_rows if q.include_rated else np.concatenate([p.unwanted_rows, p.seen_rows])
+                      for p in members if p is not None]
+            if any(len(rows) for rows in marked):  # a member's marks bind the whole list
+                allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
+                for rows in marked:
+                    allowed[rows] = False
             if len(members) < 2:
                 requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=members[0] if members else None,
                                             limit=q.limit, include_rated=q.include_rated, allowed=allowed,

@@ -227,6 +227,9 @@ class Settings(BaseSettings):
     # Conversations (movierec.conversation): how far a disliked movie pushes the mood away from it (0:
     # it is only left out), relative to the pull of a liked one.
     negative_example_weight: NonNegative = 0.5
+    # Feedback: how far a user's NOT_INTERESTED movies push their taste away from them (0: they are
+    # only left out), relative to the taste itself (a unit vector).
+    not_interested_weight: NonNegative = 0.0
     # The mood of a conversation is its seekers' most recent words, up to this many: older wishes
     # still bind as constraints, and the encoder forward stays as short as one long prompt's (chosen
     # on the even ReDial half with the cost in `make bench`: fewer words lose recall, more cost time).

@@ -1,5 +1,9 @@
 """The ratings store: every piece of feedback, durably, behind one interface with two backends.
 
+Feedback is a rating (`kind` "rating", 0.5–5.0) or a mark: "seen" or "not_interested", which a later
+row of the same kind with `undo` takes back. Marks never reach the index (`read_store` reads ratings
+only): a server loads them from the store (`marks`) and follows them like ratings.
+
 - SQLite (the default, `sqlite:///<path>`): WAL mode, fsync on every commit; one file that the
   processes of one machine can share.
 - PostgreSQL (`postgresql://…`, `movierec.store_postgres`): for replicas on several machines.
@@ -49,17 +53,64 @@ MIGRATIONS = (
     );
     CREATE INDEX feedback_user ON feedback (user_id, seq);
     """,
+    # Marks: a row is a rating (rating set) or a mark (rating NULL); SQLite cannot relax NOT NULL in
+    # place, so the table is copied (seq values kept, and with them the AUTOINCREMENT counter).
+    """
+    CREATE TABLE feedback_v2 (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id    INTEGER NOT NULL,
+        movie_id   INTEGER NOT NULL,
+        rating     REAL    CHECK (rating >= 0.5 AND rating <= 5.0),
+        timestamp  INTEGER NOT NULL,
+        request_id TEXT UNIQUE,
+        kind       TEXT    NOT NULL DEFAULT 'rating' CHECK (kind IN ('rating', 'seen', 'not_interested')),
+        undo       INTEGER NOT NULL DEFAULT 0 CHECK (undo IN (0, 1)),
+        CHECK ((kind = 'rating') = (rating IS NOT NULL)),
+        CHECK (kind <> 'rating' OR undo = 0)
+    );
+    INSERT INTO feedback_v2 (seq, user_id, movie_id, rating, timestamp, request_id)
+        SELECT seq, user_id, movie_id, rating, timestamp, request_id FROM feedback ORDER BY seq;
+    UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'feedback'), 0))
+        WHERE name = 'feedback_v2';
+    DROP TABLE feedback;
+    ALTER TABLE feedback_v2 RENAME TO feedback;
+    CREATE INDEX feedback_user ON feedback (user_id, seq);
+    CREATE INDEX feedback_marks ON feedback (seq) WHERE kind <> 'rating';
+    """,
 )
+
+RATING = "rating"
+SEEN = "seen"
+NOT_INTERESTED = "not_interested"
+KINDS = (RATING, SEEN, NOT_INTERESTED)
+MARKS = (SEEN, NOT_INTERESTED)
+COLUMNS = "seq, user_id, movie_id, rating, timestamp, kind, undo"
 
 
 @dataclass(frozen=True)
 class StoredRating:
+    """One stored row: a rating, or a mark (`kind` seen / not_interested; `rating` 0; `undo` takes it back)."""
+
     seq: int
     user_id: int
     movie_id: int
     rating: float
     timestamp: int
     duplicate: bool = False
+    kind: str = RATING
+    undo: bool = False
+
+    @property
+    def is_mark(self) -> bool:
+        return self.kind != RATING
+
+
+def stored_row(row: tuple[int, int, int, float | None, int, str, int | bool], duplicate: bool = False
+               ) -> StoredRating:
+    """A row selected as COLUMNS, as a StoredRating."""
+    seq, user_id, movie_id, rating, timestamp, kind, undo = row
+    return StoredRating(int(seq), int(user_id), int(movie_id), float(rating or 0.0), int(timestamp), duplicate,
+                        str(kind), bool(undo))
 
 
 # -- locations ------------------------------------------------------------------------------------
@@ -129,13 +180,18 @@ class RatingsStore(ABC):
 
     @abstractmethod
     def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None) -> StoredRating:
-        """Store one rating durably. With a request_id seen before, returns the stored row (duplicate=True);
-        the same request_id for another rating is InvalidArgument; a store that cannot be written, Unavailable."""
+               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
+        """Store one piece of feedback durably (a mark: `kind` seen / not_interested, `rating` 0). With a
+        request_id seen before, returns the stored row (duplicate=True); the same request_id for other
+        feedback is InvalidArgument; a store that cannot be written, Unavailable."""
 
     @abstractmethod
     def since(self, seq: int) -> list[StoredRating]:
-        """Rows with seq > `seq`, oldest first."""
+        """Rows (ratings and marks) with seq > `seq`, oldest first."""
+
+    @abstractmethod
+    def marks(self, through_seq: int) -> list[StoredRating]:
+        """The mark rows with seq <= `through_seq`, oldest first (an index holds none of them)."""
 
     def wait_for_news(self, timeout_s: float) -> bool:
         """Wait until another writer may have added rows (True), or `timeout_s` (False). A store that
@@ -147,15 +203,25 @@ class RatingsStore(ABC):
         self._closed.set()
 
 
-def existing_rating(row: tuple[int, int, int, float, int], user_id: int, movie_id: int, rating: float,
-                    request_id: str) -> StoredRating:
-    """The stored row (seq, user, movie, rating, timestamp) a request_id already names, as a duplicate;
-    InvalidArgument if it was used for another rating."""
-    seq, stored_user, stored_movie, stored_rating, stored_at = row
-    if (stored_user, stored_movie, stored_rating) != (user_id, movie_id, rating):
-        raise InvalidArgument(f"request_id {request_id!r} was already used for user {stored_user}, movie "
-                              f"{stored_movie}, rating {stored_rating}; use a new request_id for a different rating")
-    return StoredRating(seq, stored_user, stored_movie, stored_rating, stored_at, duplicate=True)
+def describe_feedback(kind: str, rating: float, undo: bool) -> str:
+    """How messages name a piece of feedback: "rating 4.5", "seen", "undo of not_interested"."""
+    if kind == RATING:
+        return f"rating {rating:g}"
+    return f"undo of {kind}" if undo else kind
+
+
+def existing_rating(row: tuple[int, int, int, float | None, int, str, int | bool], user_id: int, movie_id: int,
+                    rating: float, request_id: str, kind: str = RATING, undo: bool = False) -> StoredRating:
+    """The stored row (selected as COLUMNS) a request_id already names, as a duplicate; InvalidArgument if
+    it was used for other feedback."""
+    stored = stored_row(row, duplicate=True)
+    if (stored.user_id, stored.movie_id, stored.rating, stored.kind, stored.undo) != (
+            user_id, movie_id, rating if kind == RATING else 0.0, kind, undo):
+        raise InvalidArgument(
+            f"request_id {request_id!r} was already used for user {stored.user_id}, movie {stored.movie_id}, "
+            f"{describe_feedback(stored.kind, stored.rating, stored.undo)}; use a new request_id for different "
+            "feedback")
+    return stored
 
 
 def open_store(url: str) -> RatingsStore:
@@ -238,13 +304,13 @@ class SqliteRatingsStore(RatingsStore):
                 pass  # the connection rolled back on its own (e.g. after a full disk)
 
     def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None) -> StoredRating:
+               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
         timestamp = int(time.time()) if timestamp is None else timestamp
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    stored = self._insert(user_id, movie_id, rating, request_id, timestamp)
+                    stored = self._insert(user_id, movie_id, rating, request_id, timestamp, kind, undo)
                     self._db.execute("COMMIT")  # acknowledged only once this returns
                 except BaseException:
                     self._rollback()
@@ -254,26 +320,32 @@ class SqliteRatingsStore(RatingsStore):
                 raise _unavailable(self.path, e) from e
 
     def _insert(self, user_id: int, movie_id: int, rating: float, request_id: str | None,
-                timestamp: int) -> StoredRating:
+                timestamp: int, kind: str, undo: bool) -> StoredRating:
         if request_id:
-            row = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
-                                   "WHERE request_id = ?", (request_id,)).fetchone()
+            row = self._db.execute(f"SELECT {COLUMNS} FROM feedback WHERE request_id = ?", (request_id,)).fetchone()
             if row is not None:
-                return existing_rating(row, user_id, movie_id, rating, request_id)
+                return existing_rating(row, user_id, movie_id, rating, request_id, kind, undo)
+        stored_rating = rating if kind == RATING else None
         cursor = self._db.execute(
-            "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES (?, ?, ?, ?, ?)",
-            (user_id, movie_id, rating, timestamp, request_id or None))
+            "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id, kind, undo) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, int(undo)))
         assert cursor.lastrowid is not None  # an INSERT always sets it
-        return StoredRating(cursor.lastrowid, user_id, movie_id, rating, timestamp)
+        return StoredRating(cursor.lastrowid, user_id, movie_id, stored_rating or 0.0, timestamp, kind=kind, undo=undo)
 
-    def since(self, seq: int) -> list[StoredRating]:
+    def _select(self, where: str, seq: int) -> list[StoredRating]:
         with self._lock:
             try:
-                rows = self._db.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
-                                        "WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+                rows = self._db.execute(f"SELECT {COLUMNS} FROM feedback WHERE {where} ORDER BY seq", (seq,)).fetchall()
             except sqlite3.Error as e:
                 raise Unavailable(f"the ratings store {self.path} cannot be read ({e})") from e
-        return [StoredRating(*r) for r in rows]
+        return [stored_row(r) for r in rows]
+
+    def since(self, seq: int) -> list[StoredRating]:
+        return self._select("seq > ?", seq)
+
+    def marks(self, through_seq: int) -> list[StoredRating]:
+        return self._select("kind <> 'rating' AND seq <= ?", through_seq)
 
     def close(self) -> None:
         super().close()
@@ -285,6 +357,9 @@ class SqliteRatingsStore(RatingsStore):
 def read_store(location: str | Path) -> tuple[pd.DataFrame, int]:
     """All stored ratings for the indexer: (frame with user_id, movie_id, rating, timestamp, seq; max seq).
 
+    Marks (seen, not interested) are no ratings and stay out of the frame; the max seq counts them, so
+    a server on the new index loads them from the store (`marks`) rather than replaying them.
+
     `location`: a store URL, or the path of a SQLite store. Read in one snapshot without writing, so
     a reindex never blocks or changes the store a server is writing; since seq order is commit order,
     the snapshot holds every row up to its max seq.
@@ -293,19 +368,23 @@ def read_store(location: str | Path) -> tuple[pd.DataFrame, int]:
 
     columns = ["user_id", "movie_id", "rating", "timestamp", "seq"]
     path = location if isinstance(location, Path) else sqlite_path(location)
+    rows: list[tuple[int, int, float, int, int]] = []
+    last = 0
     if path is None:
         from movierec.store_postgres import read_rows
 
-        rows = read_rows(str(location))
-    elif not path.exists():
-        rows = []
-    else:
+        rows, last = read_rows(str(location))
+    elif path.exists():
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT user_id, movie_id, rating, timestamp, seq FROM feedback ORDER BY seq").fetchall()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            # A store written before marks existed holds ratings only (and has no kind column).
+            only_ratings = " WHERE kind = 'rating'" if version >= 2 else ""
+            rows = db.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} "
+                              "ORDER BY seq").fetchall()
+            last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()[0]
         except sqlite3.OperationalError:  # a store created but never migrated: nothing in it
-            rows = []
+            rows, last = [], 0
         finally:
             db.close()
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame, int(frame["seq"].max()) if len(frame) else 0
+    return pd.DataFrame(rows, columns=columns), int(last)

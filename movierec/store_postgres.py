@@ -26,7 +26,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from movierec.diagnostics import Unavailable
-from movierec.store import RatingsStore, StoredRating, existing_rating, redact_url
+from movierec.store import COLUMNS, RATING, RatingsStore, StoredRating, existing_rating, redact_url, stored_row
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,16 @@ MIGRATIONS = (
         request_id TEXT UNIQUE
     );
     CREATE INDEX feedback_user ON feedback (user_id, seq);
+    """,
+    # Marks: a row is a rating (rating set) or a mark (rating NULL, kind seen / not_interested).
+    """
+    ALTER TABLE feedback ALTER COLUMN rating DROP NOT NULL;
+    ALTER TABLE feedback ADD COLUMN kind TEXT NOT NULL DEFAULT 'rating'
+        CHECK (kind IN ('rating', 'seen', 'not_interested'));
+    ALTER TABLE feedback ADD COLUMN undo BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE feedback ADD CONSTRAINT feedback_rating_kind CHECK ((kind = 'rating') = (rating IS NOT NULL));
+    ALTER TABLE feedback ADD CONSTRAINT feedback_undo_mark CHECK (kind <> 'rating' OR NOT undo);
+    CREATE INDEX feedback_marks ON feedback (seq) WHERE kind <> 'rating';
     """,
 )
 SCHEMA_VERSION_TABLE = """
@@ -114,8 +124,9 @@ class PostgresRatingsStore(RatingsStore):
         self._listen_failure: str | None = None
 
     def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None) -> StoredRating:
+               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
         timestamp = int(time.time()) if timestamp is None else timestamp
+        stored_rating = rating if kind == RATING else None
         committing = False
         try:
             with self._pool.connection() as conn:
@@ -123,19 +134,20 @@ class PostgresRatingsStore(RatingsStore):
                     # Held until the commit is visible: seq order = commit order (module docstring).
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (INSERT_LOCK,))
                     if request_id:
-                        row = conn.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
-                                           "WHERE request_id = %s", (request_id,)).fetchone()
+                        row = conn.execute(f"SELECT {COLUMNS} FROM feedback WHERE request_id = %s",
+                                           (request_id,)).fetchone()
                         if row is not None:
-                            return existing_rating(row, user_id, movie_id, rating, request_id)
+                            return existing_rating(row, user_id, movie_id, rating, request_id, kind, undo)
                     inserted = conn.execute(
-                        "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) "
-                        "VALUES (%s, %s, %s, %s, %s) RETURNING seq",
-                        (user_id, movie_id, rating, timestamp, request_id or None)).fetchone()
+                        "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id, kind, undo) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING seq",
+                        (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, undo)).fetchone()
                     assert inserted is not None  # INSERT … RETURNING returns the row
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(inserted[0])))
                     committing = True
                 # Committed: acknowledged from here on.
-                return StoredRating(int(inserted[0]), user_id, movie_id, rating, timestamp)
+                return StoredRating(int(inserted[0]), user_id, movie_id, stored_rating or 0.0, timestamp, kind=kind,
+                                    undo=undo)
         except psycopg.Error as e:
             why = _why(e, self._url)
             if committing:  # the connection broke during COMMIT: the outcome is unknown, a retry is safe
@@ -145,14 +157,19 @@ class PostgresRatingsStore(RatingsStore):
             raise Unavailable(f"the ratings store {self.location} cannot be written ({why}); the rating was not "
                               "recorded, retry later with the same request_id") from None
 
-    def since(self, seq: int) -> list[StoredRating]:
+    def _select(self, where: str, seq: int) -> list[StoredRating]:
         try:
             with self._pool.connection() as conn:
-                rows = conn.execute("SELECT seq, user_id, movie_id, rating, timestamp FROM feedback "
-                                    "WHERE seq > %s ORDER BY seq", (seq,)).fetchall()
+                rows = conn.execute(f"SELECT {COLUMNS} FROM feedback WHERE {where} ORDER BY seq", (seq,)).fetchall()
         except psycopg.Error as e:
             raise Unavailable(f"the ratings store {self.location} cannot be read ({_why(e, self._url)})") from None
-        return [StoredRating(int(s), int(u), int(m), float(r), int(t)) for s, u, m, r, t in rows]
+        return [stored_row(r) for r in rows]
+
+    def since(self, seq: int) -> list[StoredRating]:
+        return self._select("seq > %s", seq)
+
+    def marks(self, through_seq: int) -> list[StoredRating]:
+        return self._select("kind <> 'rating' AND seq <= %s", through_seq)
 
     def wait_for_news(self, timeout_s: float) -> bool:
         """True as soon as another writer commits a rating (NOTIFY), False after `timeout_s`. Without a
@@ -203,16 +220,23 @@ class PostgresRatingsStore(RatingsStore):
         self._pool.close()
 
 
-def read_rows(url: str) -> list[tuple[int, int, float, int, int]]:
-    """Every stored rating as (user_id, movie_id, rating, timestamp, seq), oldest first, in one snapshot."""
+def read_rows(url: str) -> tuple[list[tuple[int, int, float, int, int]], int]:
+    """Every stored rating as (user_id, movie_id, rating, timestamp, seq), oldest first, and the highest
+    seq of any row (marks included), in one snapshot."""
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
             conn.read_only = True
             try:
-                rows = conn.execute("SELECT user_id, movie_id, rating, timestamp, seq FROM feedback "
-                                    "ORDER BY seq").fetchall()
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+                    # A store written before marks existed holds ratings only (and has no kind column).
+                    only_ratings = " WHERE kind = 'rating'" if version and version[0] >= 2 else ""
+                    rows = conn.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} "
+                                        "ORDER BY seq").fetchall()
+                    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()
             except psycopg.errors.UndefinedTable:  # no server has opened this store yet: nothing in it
-                rows = []
+                return [], 0
     except psycopg.Error as e:
         raise Unavailable(f"the ratings store {redact_url(url)} cannot be read ({_why(e, url)})") from None
-    return [(int(u), int(m), float(r), int(t), int(s)) for u, m, r, t, s in rows]
+    return [(int(u), int(m), float(r), int(t), int(s)) for u, m, r, t, s in rows], int(last[0]) if last else 0

@@ -9,10 +9,11 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from movierec import __version__
+from movierec.conversation import constraint_words
 from movierec.domain import RECOMMENDER, SEEKER, IndexInfo, Movie, RecommendResult, Turn
 from movierec.recommender import UserSummary
 from movierec.search import TOP_CAST
-from movierec.store import StoredRating
+from movierec.store import NOT_INTERESTED, RATING, SEEN, StoredRating
 from movierec.v1 import recommender_pb2 as pb
 
 
@@ -69,6 +70,7 @@ def recommend_args_from_pb(request: pb.RecommendRequest) -> dict[str, Any]:
         "group_user_ids": tuple(request.group_user_ids),
         "group_strategy": request.group_strategy.strip(),
         "conversation": tuple(turn_from_pb(t) for t in request.conversation),
+        "dropped": tuple(request.dropped),
     }
 
 
@@ -89,7 +91,8 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
         readings=[pb.Reading(what=what, source=source) for what, source in u.readings],
         named_movies=[pb.NamedMovie(movie=_movie_ref(result.named[i]), reading=reading, turn=turn)
                       for i, (_, reading, turn) in enumerate(u.named)],
-        constraint_turns=[pb.ConstraintTurn(what=what, turn=turn) for what, turn in u.from_turns])
+        constraint_turns=[pb.ConstraintTurn(what=what, turn=turn) for what, turn in u.from_turns],
+        constraints=constraint_words(u))
 
 
 def first_sentence(text: str) -> str:
@@ -140,10 +143,15 @@ def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
                         catalogue_encoder_backend=info.catalogue_encoder_backend)
 
 
+_KINDS = {pb.FEEDBACK_KIND_UNSPECIFIED: RATING, pb.RATING: RATING, pb.SEEN: SEEN, pb.NOT_INTERESTED: NOT_INTERESTED}
+
+
 def feedback_args_from_pb(request: pb.FeedbackRequest) -> dict[str, Any]:
-    """Keyword arguments for `validate_feedback`."""
+    """Keyword arguments for `validate_feedback` (a kind this program does not know is named by its number,
+    which validate_feedback refuses)."""
     return {"user_id": request.user_id, "movie_id": request.movie_id, "rating": request.rating,
-            "request_id": request.request_id}
+            "request_id": request.request_id, "kind": _KINDS.get(request.kind, f"number {request.kind}"),
+            "undo": request.undo}
 
 
 def feedback_response_to_pb(stored: StoredRating, ratings: int) -> pb.FeedbackResponse:
@@ -152,4 +160,5 @@ def feedback_response_to_pb(stored: StoredRating, ratings: int) -> pb.FeedbackRe
 
 def user_to_pb(summary: UserSummary) -> pb.User:
     return pb.User(user_id=summary.user_id, ratings=summary.ratings,
-                   recent=[pb.Rating(movie_id=m, rating=r, timestamp=t) for m, r, t in summary.recent])
+                   recent=[pb.Rating(movie_id=m, rating=r, timestamp=t) for m, r, t in summary.recent],
+                   seen=summary.seen, not_interested=summary.not_interested)

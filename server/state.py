@@ -100,6 +100,7 @@ class ServingState:
         self._store_lock = threading.Lock()  # opens the store once, for feedback and the follower alike
         # Every store row up to this seq is in the serving Recommender (its index, or applied live).
         self._applied_seq = 0
+        self._marks_missing = False  # the marks could not be read when the serving index was loaded
         self.first_load_tried = threading.Event()  # set once the first load has succeeded or failed
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
@@ -168,7 +169,8 @@ class ServingState:
         recommender.check_movie(feedback.movie_id)
         with self._feedback_lock:
             try:
-                stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id)
+                stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id,
+                                             kind=feedback.kind, undo=feedback.undo)
             except Unavailable as e:
                 self.metrics.store_errors.inc()
                 if "recorded" in str(e):
@@ -250,16 +252,21 @@ class ServingState:
             return False
         with self._feedback_lock:
             try:
+                # Marks are in no index: every one up to the index's seq, then every row after it.
+                marks = self.store().marks(recommender.store_seq)
                 missed = self.store().since(recommender.store_seq)
+                self._marks_missing = False
             except MovierecError as e:  # the store is unreadable: serve the index alone, say so
-                log.error("ratings newer than index %s could not be replayed: %s", version, e)
-                missed = []  # the follower reads them from store_seq on once the store answers
-            for stored in missed:
+                log.error("feedback newer than index %s, and the marks, could not be read: %s", version, e)
+                # The follower reads them once the store answers: the marks, then from store_seq on.
+                marks, missed, self._marks_missing = [], [], True
+            for stored in (*marks, *missed):
                 recommender.apply(stored)
             self._recommender = recommender
             self._applied_seq = missed[-1].seq if missed else recommender.store_seq
-        if missed:
-            log.info("replayed %d ratings recorded after index %s was built", len(missed), version)
+        if missed or marks:
+            log.info("replayed %d rows recorded after index %s was built, and %d marks before it", len(missed),
+                     version, len(marks))
         self._failed_version = None
         self.load_error = None
         self.metrics.served_version(version, time.perf_counter() - started, time.time())
@@ -286,6 +293,8 @@ class ServingState:
         one's own, which change nothing). Returns how many changed the serving Recommender."""
         if self._recommender is None:
             return 0
+        if self._marks_missing:
+            self._load_missing_marks()
         watermark = self._applied_seq
         rows = self.store().since(watermark)  # read outside the lock: feedback does not wait for it
         if not rows:
@@ -301,6 +310,16 @@ class ServingState:
         if changed:
             self.metrics.followed.inc(changed)
         return changed
+
+    def _load_missing_marks(self) -> None:
+        """The marks up to the serving index's seq, when the store could not be read as it was loaded."""
+        recommender = self.recommender()
+        marks = self.store().marks(recommender.store_seq)
+        with self._feedback_lock:
+            if self.recommender() is recommender:  # else the new version's load read them itself
+                for stored in marks:
+                    recommender.apply(stored)
+                self._marks_missing = False
 
     def _follow(self) -> None:
         interval = self.settings.store_poll_interval_s

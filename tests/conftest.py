@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from movierec.bench.postgres import PostgresServer
+from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder, TextEncoder, settings_encoder
 from movierec.settings import Settings
 from movierec.v1 import recommender_pb2 as pb
@@ -134,6 +135,24 @@ def sample_server(sample_settings: Settings, encoder: Encoder) -> Iterator[tuple
 def sample_channel(sample_server: tuple[grpc.Server, int]) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{sample_server[1]}") as channel:
         yield channel
+
+
+@pytest.fixture()
+def served(tmp_path: Path, sample_settings: Settings, encoder: Encoder) -> Iterator[tuple[RecommenderClient, Settings]]:
+    """A server of its own (feedback changes state) over a copy of the sample index, and a client of it."""
+    import shutil
+
+    from movierec.server.app import create_server
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
+    server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
+    client = RecommenderClient(f"127.0.0.1:{port}")
+    assert client.wait_until_serving(30)
+    yield client, settings
+    client.close()
+    server.stop(None)
 
 
 @pytest.fixture(scope="session")

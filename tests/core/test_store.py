@@ -214,3 +214,74 @@ def test_a_postgresql_server_that_goes_away_makes_writes_unavailable_then_they_w
 ])
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+# -- marks (seen, not interested) ---------------------------------------------------------------
+def test_marks_are_stored_beside_ratings_and_only_ratings_reach_the_indexer(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        rating = store.record(1, 862, 4.0, "r1", timestamp=10)
+        seen = store.record(1, 603, 0.0, "m1", timestamp=11, kind="seen")
+        unwanted = store.record(2, 862, 0.0, "m2", timestamp=12, kind="not_interested")
+        undone = store.record(1, 603, 0.0, "m3", timestamp=13, kind="seen", undo=True)
+        assert (seen.kind, seen.rating, seen.undo, seen.is_mark) == ("seen", 0.0, False, True)
+        assert not rating.is_mark and undone.undo
+        assert store.since(0) == [rating, seen, unwanted, undone]        # the follower sees every kind
+        assert store.marks(unwanted.seq) == [seen, unwanted]              # marks up to a seq, no ratings
+        assert store.marks(undone.seq) == [seen, unwanted, undone]
+        assert store.record(1, 603, 0.0, "m1", kind="seen") == StoredRating(
+            seen.seq, 1, 603, 0.0, 11, duplicate=True, kind="seen")       # a retried mark is stored once
+        for other in [(1, 603, 0.0, "not_interested", False), (1, 603, 0.0, "seen", True), (1, 603, 4.0, "rating",
+                                                                                             False)]:
+            with pytest.raises(InvalidArgument, match="already used for user 1, movie 603, seen"):
+                store.record(other[0], other[1], other[2], "m1", kind=other[3], undo=other[4])
+    finally:
+        store.close()
+    frame, last = read_store(store_url)
+    assert frame[["user_id", "movie_id", "rating"]].values.tolist() == [[1, 862, 4.0]]
+    assert last == undone.seq  # the max seq counts the marks: a server on that index loads them as marks
+
+
+def test_the_schema_refuses_a_mark_with_a_rating_and_a_rating_undone(store_url: str) -> None:
+    open_store(store_url).close()
+    bad = ["INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, 4.0, 0, 'seen')",
+           "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'rating')",
+           "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'liked')"]
+    path = sqlite_path(store_url)
+    for statement in bad:
+        if path is not None:
+            with sqlite3.connect(path) as db, pytest.raises(sqlite3.IntegrityError):
+                db.execute(statement)
+        else:
+            with psycopg.connect(store_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute(statement)
+
+
+def test_a_store_written_before_marks_is_migrated_with_its_rows_and_seqs(store_url: str) -> None:
+    """A store at schema version 1 (ratings only) opens with every row, seq and request id kept, and the
+    next seq after the last one."""
+    path = sqlite_path(store_url)
+    if path is not None:
+        with sqlite3.connect(path) as db:
+            db.executescript(MIGRATIONS[0])
+            db.execute("PRAGMA user_version = 1")
+            db.executemany("INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES "
+                           "(?, ?, ?, ?, ?)", [(1, 862, 4.5, 100, "old-1"), (2, 603, 3.0, 101, None)])
+    else:
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT "
+                         "NULL DEFAULT now())")
+            for statement in filter(str.strip, PG_MIGRATIONS[0].split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+            conn.execute("INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES "
+                         "(1, 862, 4.5, 100, 'old-1'), (2, 603, 3.0, 101, NULL)")
+    frame, last = read_store(store_url)  # the indexer reads a store no new server has opened yet
+    assert frame["movie_id"].tolist() == [862, 603] and last == 2
+    store = open_store(store_url)
+    try:
+        assert store.since(0) == [StoredRating(1, 1, 862, 4.5, 100), StoredRating(2, 2, 603, 3.0, 101)]
+        assert store.record(1, 862, 4.5, "old-1").duplicate
+        assert store.record(3, 862, 0.0, "new", kind="seen").seq == 3
+    finally:
+        store.close()

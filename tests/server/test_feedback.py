@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -26,20 +24,6 @@ from processes import free_port
 pytestmark = pytest.mark.slow
 
 TOY_STORY = 862
-
-
-@pytest.fixture()
-def served(tmp_path: Path, sample_settings: Settings, encoder: Encoder) -> Iterator[tuple[RecommenderClient, Settings]]:
-    """A server of its own (feedback changes state) over a copy of the sample index."""
-    index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
-    settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
-    server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
-    client = RecommenderClient(f"127.0.0.1:{port}")
-    assert client.wait_until_serving(30)
-    yield client, settings
-    client.close()
-    server.stop(None)
 
 
 def code_of(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import random
 import shutil
@@ -112,6 +113,68 @@ def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy
     assert kills == 4
     assert len(rows) == len(plan)                               # zero duplicated
     assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked    # zero lost, every value as acknowledged
+
+
+def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(index_copy: Path, tmp_path: Path,
+                                                                   store_url: str) -> None:
+    """`movierec seen` / `not-interested` against a server process: each acknowledged mark holds after a
+    SIGKILL right after the ack, and after a reindex (which reads ratings only: the new version loads the
+    marks from the store); an undone mark stays undone."""
+    env = store_env(store_url)
+    server = ServerProcess(index_copy, tmp_path / "server.log", env=env)
+    server.start()
+    user, prompt = 5, "a thrilling adventure"
+
+    def cli(*args: object) -> str:
+        done = subprocess.run([BIN / "movierec", *map(str, args), "--target", server.target], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def listed() -> list[int]:
+        with RecommenderClient(server.target) as client:
+            return [m.movie_id for m in client.recommend(prompt, user_id=user, limit=10).movies]
+
+    def marks() -> tuple[list[int], list[int]]:
+        with RecommenderClient(server.target) as client:
+            described = client.user(user)
+        return described.seen, described.not_interested
+
+    try:
+        first, second = listed()[:2]
+        assert f"movie {first} marked seen" in cli("seen", user, first)
+        server.kill()
+        server.start()
+        assert first not in listed() and marks() == ([first], [])
+        cli("not-interested", user, second)
+        server.kill()
+        server.start()
+        assert not {first, second} & set(listed()) and marks() == ([first], [second])
+
+        with RecommenderClient(server.target) as client:
+            before = client.index_info().index_version
+            reindex = subprocess.run([BIN / "movierec-index", "--data-dir", SAMPLE_DATA, "--index-dir", index_copy,
+                                      "--quiet"], capture_output=True, text=True, timeout=300,
+                                     env={**os.environ, **env})
+            assert reindex.returncode == 0, reindex.stderr[-2000:]
+            deadline = time.monotonic() + 30
+            while client.index_info().index_version == before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert client.index_info().index_version != before
+        assert load_artifact(index_copy).manifest["store_seq"] >= 2  # the marks' seqs are in the index's past
+        assert not {first, second} & set(listed()) and marks() == ([first], [second])
+        server.kill()
+        server.start()  # a fresh process on the new index: the marks come from the store, not a replay
+        assert not {first, second} & set(listed()) and marks() == ([first], [second])
+
+        assert "no longer marked seen" in cli("seen", user, first, "--undo")
+        server.kill()
+        server.start()
+        assert first in listed() and second not in listed() and marks() == ([], [second])
+    finally:
+        server.stop()
+    kinds = [(row[1], row[2]) for row in stored_feedback(store_url)]
+    assert kinds == [(user, first), (user, second), (user, first)]  # three marks, no rating among them
 
 
 def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"3\n\x13SearchMoviesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"?\n\x14SearchMoviesResponse\x12\'\n\x06movies\x18\x01 \x03(\x0b\x32\x17.movierec.v1.MovieMatch\"E\n\nMovieMatch\x12(\n\x05movie\x18\x01 \x01(\x0b\x32\x19.movierec.v1.MovieDetails\x12\r\n\x05score\x18\x02 \x01(\x02\"#\n\x0fGetMovieRequest\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\"\xf9\x01\n\x0cMovieDetails\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x10\n\x08overview\x18\x04 \x01(\t\x12\x0f\n\x07tagline\x18\x05 \x01(\t\x12\x0e\n\x06genres\x18\x06 \x03(\t\x12\x10\n\x08keywords\x18\x07 \x03(\t\x12\x0f\n\x07runtime\x18\x08 \x01(\x05\x12\x19\n\x11original_language\x18\t \x01(\t\x12\x11\n\tdirectors\x18\n \x03(\t\x12\x0c\n\x04\x63\x61st\x18\x0b \x03(\t\x12\x14\n\x0cvote_average\x18\x0c \x01(\x02\x12\x12\n\nvote_count\x18\r \x01(\x03\"\xbe\x03\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\t\x12\'\n\x0c\x63onversation\x18\x0f \x03(\x0b\x32\x11.movierec.v1.Turn\x12\x14\n\x0cwith_details\x18\x10 \x01(\x08\x42\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\x97\x01\n\x04Turn\x12$\n\x04role\x18\x01 \x01(\x0e\x32\x16.movierec.v1.Turn.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x07user_id\x18\x03 \x01(\x03H\x00\x88\x01\x01\"9\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\n\n\x06SEEKER\x10\x01\x12\x0f\n\x0bRECOMMENDER\x10\x02\x42\n\n\x08_user_id\"\xdd\x04\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x12&\n\x08readings\x18\x11 \x03(\x0b\x32\x14.movierec.v1.Reading\x12-\n\x0cnamed_movies\x18\x12 \x03(\x0b\x32\x17.movierec.v1.NamedMovie\x12\x35\n\x10\x63onstraint_turns\x18\x13 \x03(\x0b\x32\x1b.movierec.v1.ConstraintTurnB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"Q\n\nNamedMovie\x12$\n\x05movie\x18\x01 \x01(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0f\n\x07reading\x18\x02 \x01(\t\x12\x0c\n\x04turn\x18\x03 \x01(\x05\",\n\x0e\x43onstraintTurn\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0c\n\x04turn\x18\x02 \x01(\x05\"\'\n\x07Reading\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xfd\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x12\r\n\x05unmet\x18\x08 \x03(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12*\n\x07\x64\x65tails\x18\n \x01(\x0b\x32\x19.movierec.v1.MovieDetails\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"X\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"M\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x32\xc7\x03\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.User\x12S\n\x0cSearchMovies\x12 .movierec.v1.SearchMoviesRequest\x1a!.movierec.v1.SearchMoviesResponse\x12\x43\n\x08GetMovie\x12\x1c.movierec.v1.GetMovieRequest\x1a\x19.movierec.v1.MovieDetailsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmovierec/v1/recommender.proto\x12\x0bmovierec.v1\"3\n\x13SearchMoviesRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"?\n\x14SearchMoviesResponse\x12\'\n\x06movies\x18\x01 \x03(\x0b\x32\x17.movierec.v1.MovieMatch\"E\n\nMovieMatch\x12(\n\x05movie\x18\x01 \x01(\x0b\x32\x19.movierec.v1.MovieDetails\x12\r\n\x05score\x18\x02 \x01(\x02\"#\n\x0fGetMovieRequest\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\"\xf9\x01\n\x0cMovieDetails\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x10\n\x08overview\x18\x04 \x01(\t\x12\x0f\n\x07tagline\x18\x05 \x01(\t\x12\x0e\n\x06genres\x18\x06 \x03(\t\x12\x10\n\x08keywords\x18\x07 \x03(\t\x12\x0f\n\x07runtime\x18\x08 \x01(\x05\x12\x19\n\x11original_language\x18\t \x01(\t\x12\x11\n\tdirectors\x18\n \x03(\t\x12\x0c\n\x04\x63\x61st\x18\x0b \x03(\t\x12\x14\n\x0cvote_average\x18\x0c \x01(\x02\x12\x12\n\nvote_count\x18\r \x01(\x03\"\xcf\x03\n\x10RecommendRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x14\n\x07user_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x15\n\rinclude_rated\x18\x04 \x01(\x08\x12\x0e\n\x06genres\x18\x05 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x06 \x03(\t\x12\x15\n\x08year_min\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x15\n\x08year_max\x18\x08 \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bmax_runtime\x18\t \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\n \x03(\t\x12\x19\n\x11\x65xample_movie_ids\x18\x0b \x03(\x03\x12\x1a\n\x12\x65xcluded_movie_ids\x18\x0c \x03(\x03\x12\x16\n\x0egroup_user_ids\x18\r \x03(\x03\x12\x16\n\x0egroup_strategy\x18\x0e \x01(\t\x12\'\n\x0c\x63onversation\x18\x0f \x03(\x0b\x32\x11.movierec.v1.Turn\x12\x14\n\x0cwith_details\x18\x10 \x01(\x08\x12\x0f\n\x07\x64ropped\x18\x11 \x03(\tB\n\n\x08_user_idB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_max_runtime\"\x97\x01\n\x04Turn\x12$\n\x04role\x18\x01 \x01(\x0e\x32\x16.movierec.v1.Turn.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x07user_id\x18\x03 \x01(\x03H\x00\x88\x01\x01\"9\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\n\n\x06SEEKER\x10\x01\x12\x0f\n\x0bRECOMMENDER\x10\x02\x42\n\n\x08_user_id\"\xf2\x04\n\nUnderstood\x12\x0c\n\x04mood\x18\x01 \x01(\t\x12\x0e\n\x06genres\x18\x02 \x03(\t\x12\x17\n\x0f\x65xcluded_genres\x18\x03 \x03(\t\x12\x10\n\x08keywords\x18\x04 \x03(\t\x12\x19\n\x11\x65xcluded_keywords\x18\x05 \x03(\t\x12\'\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12.\n\x0f\x65xcluded_movies\x18\x07 \x03(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0e\n\x06people\x18\x08 \x03(\t\x12\x17\n\x0f\x65xcluded_people\x18\t \x03(\t\x12\x15\n\x08year_min\x18\n \x01(\x05H\x00\x88\x01\x01\x12\x15\n\x08year_max\x18\x0b \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0bruntime_min\x18\x0c \x01(\x05H\x02\x88\x01\x01\x12\x18\n\x0bruntime_max\x18\r \x01(\x05H\x03\x88\x01\x01\x12\x11\n\tlanguages\x18\x0e \x03(\t\x12\x1a\n\x12\x65xcluded_languages\x18\x0f \x03(\t\x12\x10\n\x08\x66or_kids\x18\x10 \x01(\x08\x12&\n\x08readings\x18\x11 \x03(\x0b\x32\x14.movierec.v1.Reading\x12-\n\x0cnamed_movies\x18\x12 \x03(\x0b\x32\x17.movierec.v1.NamedMovie\x12\x35\n\x10\x63onstraint_turns\x18\x13 \x03(\x0b\x32\x1b.movierec.v1.ConstraintTurn\x12\x13\n\x0b\x63onstraints\x18\x14 \x03(\tB\x0b\n\t_year_minB\x0b\n\t_year_maxB\x0e\n\x0c_runtime_minB\x0e\n\x0c_runtime_max\"Q\n\nNamedMovie\x12$\n\x05movie\x18\x01 \x01(\x0b\x32\x15.movierec.v1.MovieRef\x12\x0f\n\x07reading\x18\x02 \x01(\t\x12\x0c\n\x04turn\x18\x03 \x01(\x05\",\n\x0e\x43onstraintTurn\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0c\n\x04turn\x18\x02 \x01(\x05\"\'\n\x07Reading\x12\x0c\n\x04what\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"9\n\x08MovieRef\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\"\x99\x01\n\x11RecommendResponse\x12(\n\x06movies\x18\x01 \x03(\x0b\x32\x18.movierec.v1.ScoredMovie\x12\x15\n\rindex_version\x18\x02 \x01(\t\x12+\n\nunderstood\x18\x03 \x01(\x0b\x32\x17.movierec.v1.Understood\x12\x16\n\x0egroup_strategy\x18\x04 \x01(\t\"\xfd\x02\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04year\x18\x03 \x01(\x05\x12\x0e\n\x06genres\x18\x04 \x03(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12\x36\n\x07signals\x18\x06 \x03(\x0b\x32%.movierec.v1.ScoredMovie.SignalsEntry\x12;\n\nmember_fit\x18\x07 \x03(\x0b\x32\'.movierec.v1.ScoredMovie.MemberFitEntry\x12\r\n\x05unmet\x18\x08 \x03(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12*\n\x07\x64\x65tails\x18\n \x01(\x0b\x32\x19.movierec.v1.MovieDetails\x1a.\n\x0cSignalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x1a\x30\n\x0eMemberFitEntry\x12\x0b\n\x03key\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"\x15\n\x13GetIndexInfoRequest\"\xcf\x01\n\tIndexInfo\x12\x15\n\rindex_version\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12\x0e\n\x06movies\x18\x04 \x01(\x03\x12\r\n\x05users\x18\x05 \x01(\x03\x12\x0e\n\x06ranker\x18\x06 \x01(\t\x12\x16\n\x0eserver_version\x18\x07 \x01(\t\x12\x1e\n\x16prompt_encoder_backend\x18\x08 \x01(\t\x12!\n\x19\x63\x61talogue_encoder_backend\x18\t \x01(\t\"\x8f\x01\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x10\n\x08movie_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x02\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\'\n\x04kind\x18\x05 \x01(\x0e\x32\x19.movierec.v1.FeedbackKind\x12\x0c\n\x04undo\x18\x06 \x01(\x08\"I\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"0\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"s\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x0f\n\x07ratings\x18\x02 \x01(\x03\x12#\n\x06recent\x18\x03 \x03(\x0b\x32\x13.movierec.v1.Rating\x12\x0c\n\x04seen\x18\x04 \x03(\x03\x12\x16\n\x0enot_interested\x18\x05 \x03(\x03\"=\n\x06Rating\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x02\x12\x11\n\ttimestamp\x18\x03 \x01(\x03*W\n\x0c\x46\x65\x65\x64\x62\x61\x63kKind\x12\x1d\n\x19\x46\x45\x45\x44\x42\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\n\n\x06RATING\x10\x01\x12\x08\n\x04SEEN\x10\x02\x12\x12\n\x0eNOT_INTERESTED\x10\x03\x32\xc7\x03\n\x0bRecommender\x12J\n\tRecommend\x12\x1d.movierec.v1.RecommendRequest\x1a\x1e.movierec.v1.RecommendResponse\x12H\n\x0cGetIndexInfo\x12 .movierec.v1.GetIndexInfoRequest\x1a\x16.movierec.v1.IndexInfo\x12M\n\x0eRecordFeedback\x12\x1c.movierec.v1.FeedbackRequest\x1a\x1d.movierec.v1.FeedbackResponse\x12\x39\n\x07GetUser\x12\x1b.movierec.v1.GetUserRequest\x1a\x11.movierec.v1.User\x12S\n\x0cSearchMovies\x12 .movierec.v1.SearchMoviesRequest\x1a!.movierec.v1.SearchMoviesResponse\x12\x43\n\x08GetMovie\x12\x1c.movierec.v1.GetMovieRequest\x1a\x19.movierec.v1.MovieDetailsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_options = b'8\001'
   _globals['_SCOREDMOVIE_MEMBERFITENTRY']._loaded_options = None
   _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_options = b'8\001'
+  _globals['_FEEDBACKKIND']._serialized_start=3226
+  _globals['_FEEDBACKKIND']._serialized_end=3313
   _globals['_SEARCHMOVIESREQUEST']._serialized_start=46
   _globals['_SEARCHMOVIESREQUEST']._serialized_end=97
   _globals['_SEARCHMOVIESRESPONSE']._serialized_start=99
@@ -46,43 +48,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MOVIEDETAILS']._serialized_start=273
   _globals['_MOVIEDETAILS']._serialized_end=522
   _globals['_RECOMMENDREQUEST']._serialized_start=525
-  _globals['_RECOMMENDREQUEST']._serialized_end=971
-  _globals['_TURN']._serialized_start=974
-  _globals['_TURN']._serialized_end=1125
-  _globals['_TURN_ROLE']._serialized_start=1056
-  _globals['_TURN_ROLE']._serialized_end=1113
-  _globals['_UNDERSTOOD']._serialized_start=1128
-  _globals['_UNDERSTOOD']._serialized_end=1733
-  _globals['_NAMEDMOVIE']._serialized_start=1735
-  _globals['_NAMEDMOVIE']._serialized_end=1816
-  _globals['_CONSTRAINTTURN']._serialized_start=1818
-  _globals['_CONSTRAINTTURN']._serialized_end=1862
-  _globals['_READING']._serialized_start=1864
-  _globals['_READING']._serialized_end=1903
-  _globals['_MOVIEREF']._serialized_start=1905
-  _globals['_MOVIEREF']._serialized_end=1962
-  _globals['_RECOMMENDRESPONSE']._serialized_start=1965
-  _globals['_RECOMMENDRESPONSE']._serialized_end=2118
-  _globals['_SCOREDMOVIE']._serialized_start=2121
-  _globals['_SCOREDMOVIE']._serialized_end=2502
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=2406
-  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=2452
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=2454
-  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=2502
-  _globals['_GETINDEXINFOREQUEST']._serialized_start=2504
-  _globals['_GETINDEXINFOREQUEST']._serialized_end=2525
-  _globals['_INDEXINFO']._serialized_start=2528
-  _globals['_INDEXINFO']._serialized_end=2735
-  _globals['_FEEDBACKREQUEST']._serialized_start=2737
-  _globals['_FEEDBACKREQUEST']._serialized_end=2825
-  _globals['_FEEDBACKRESPONSE']._serialized_start=2827
-  _globals['_FEEDBACKRESPONSE']._serialized_end=2900
-  _globals['_GETUSERREQUEST']._serialized_start=2902
-  _globals['_GETUSERREQUEST']._serialized_end=2950
-  _globals['_USER']._serialized_start=2952
-  _globals['_USER']._serialized_end=3029
-  _globals['_RATING']._serialized_start=3031
-  _globals['_RATING']._serialized_end=3092
-  _globals['_RECOMMENDER']._serialized_start=3095
-  _globals['_RECOMMENDER']._serialized_end=3550
+  _globals['_RECOMMENDREQUEST']._serialized_end=988
+  _globals['_TURN']._serialized_start=991
+  _globals['_TURN']._serialized_end=1142
+  _globals['_TURN_ROLE']._serialized_start=1073
+  _globals['_TURN_ROLE']._serialized_end=1130
+  _globals['_UNDERSTOOD']._serialized_start=1145
+  _globals['_UNDERSTOOD']._serialized_end=1771
+  _globals['_NAMEDMOVIE']._serialized_start=1773
+  _globals['_NAMEDMOVIE']._serialized_end=1854
+  _globals['_CONSTRAINTTURN']._serialized_start=1856
+  _globals['_CONSTRAINTTURN']._serialized_end=1900
+  _globals['_READING']._serialized_start=1902
+  _globals['_READING']._serialized_end=1941
+  _globals['_MOVIEREF']._serialized_start=1943
+  _globals['_MOVIEREF']._serialized_end=2000
+  _globals['_RECOMMENDRESPONSE']._serialized_start=2003
+  _globals['_RECOMMENDRESPONSE']._serialized_end=2156
+  _globals['_SCOREDMOVIE']._serialized_start=2159
+  _globals['_SCOREDMOVIE']._serialized_end=2540
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_start=2444
+  _globals['_SCOREDMOVIE_SIGNALSENTRY']._serialized_end=2490
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_start=2492
+  _globals['_SCOREDMOVIE_MEMBERFITENTRY']._serialized_end=2540
+  _globals['_GETINDEXINFOREQUEST']._serialized_start=2542
+  _globals['_GETINDEXINFOREQUEST']._serialized_end=2563
+  _globals['_INDEXINFO']._serialized_start=2566
+  _globals['_INDEXINFO']._serialized_end=2773
+  _globals['_FEEDBACKREQUEST']._serialized_start=2776
+  _globals['_FEEDBACKREQUEST']._serialized_end=2919
+  _globals['_FEEDBACKRESPONSE']._serialized_start=2921
+  _globals['_FEEDBACKRESPONSE']._serialized_end=2994
+  _globals['_GETUSERREQUEST']._serialized_start=2996
+  _globals['_GETUSERREQUEST']._serialized_end=3044
+  _globals['_USER']._serialized_start=3046
+  _globals['_USER']._serialized_end=3161
+  _globals['_RATING']._serialized_start=3163
+  _globals['_RATING']._serialized_end=3224
+  _globals['_RECOMMENDER']._serialized_start=3316
+  _globals['_RECOMMENDER']._serialized_end=3771
 # @@protoc_insertion_point(module_scope)

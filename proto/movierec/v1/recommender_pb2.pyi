@@ -23,6 +23,37 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _FeedbackKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FeedbackKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FeedbackKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FEEDBACK_KIND_UNSPECIFIED: _FeedbackKind.ValueType  # 0
+    """a RATING"""
+    RATING: _FeedbackKind.ValueType  # 1
+    """A star rating: the movie counts in the user's taste and is left out of their lists as rated."""
+    SEEN: _FeedbackKind.ValueType  # 2
+    """"Already seen it": left out of the user's (and their groups') lists unless include_rated;
+    no rating is implied.
+    """
+    NOT_INTERESTED: _FeedbackKind.ValueType  # 3
+    """"Not for me": never in the user's (or their groups') lists, and a weak negative for their taste."""
+
+class FeedbackKind(_FeedbackKind, metaclass=_FeedbackKindEnumTypeWrapper): ...
+
+FEEDBACK_KIND_UNSPECIFIED: FeedbackKind.ValueType  # 0
+"""a RATING"""
+RATING: FeedbackKind.ValueType  # 1
+"""A star rating: the movie counts in the user's taste and is left out of their lists as rated."""
+SEEN: FeedbackKind.ValueType  # 2
+""""Already seen it": left out of the user's (and their groups') lists unless include_rated;
+no rating is implied.
+"""
+NOT_INTERESTED: FeedbackKind.ValueType  # 3
+""""Not for me": never in the user's (or their groups') lists, and a weak negative for their taste."""
+Global___FeedbackKind: _TypeAlias = FeedbackKind  # noqa: Y015
+
 @_typing.final
 class SearchMoviesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -195,6 +226,7 @@ class RecommendRequest(_message.Message):
     GROUP_STRATEGY_FIELD_NUMBER: _builtins.int
     CONVERSATION_FIELD_NUMBER: _builtins.int
     WITH_DETAILS_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """What the group feels like watching, free text ("a suspenseful detective film").
     May be empty when user_id is set: the ranking then follows the user's taste alone.
@@ -279,6 +311,14 @@ class RecommendRequest(_message.Message):
         user_id on a RECOMMENDER turn; NOT_FOUND: a speaker's user_id is not known.
         """
 
+    @_builtins.property
+    def dropped(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Constraints to leave out of what the prompt (or conversation) was understood to ask, each in the
+        words Understood.constraints gives it ("not Horror", "1990-1999", "with Tom Hanks"): a person
+        removing a misread constraint. One that names nothing understood changes nothing. At most 50,
+        each at most 200 characters (INVALID_ARGUMENT otherwise).
+        """
+
     def __init__(
         self,
         *,
@@ -298,10 +338,11 @@ class RecommendRequest(_message.Message):
         group_strategy: _builtins.str = ...,
         conversation: _abc.Iterable[Global___Turn] | None = ...,
         with_details: _builtins.bool = ...,
+        dropped: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "max_runtime", b"max_runtime", "user_id", b"user_id", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "conversation", b"conversation", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "with_details", b"with_details", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime", "_user_id", b"_user_id", "_year_max", b"_year_max", "_year_min", b"_year_min", "conversation", b"conversation", "dropped", b"dropped", "example_movie_ids", b"example_movie_ids", "excluded_genres", b"excluded_genres", "excluded_movie_ids", b"excluded_movie_ids", "genres", b"genres", "group_strategy", b"group_strategy", "group_user_ids", b"group_user_ids", "include_rated", b"include_rated", "languages", b"languages", "limit", b"limit", "max_runtime", b"max_runtime", "prompt", b"prompt", "user_id", b"user_id", "with_details", b"with_details", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_runtime: _TypeAlias = _typing.Literal["max_runtime"]  # noqa: Y015
     _WhichOneofArgType__max_runtime: _TypeAlias = _typing.Literal["_max_runtime", b"_max_runtime"]  # noqa: Y015
@@ -392,6 +433,7 @@ class Understood(_message.Message):
     READINGS_FIELD_NUMBER: _builtins.int
     NAMED_MOVIES_FIELD_NUMBER: _builtins.int
     CONSTRAINT_TURNS_FIELD_NUMBER: _builtins.int
+    CONSTRAINTS_FIELD_NUMBER: _builtins.int
     mood: _builtins.str
     """The words embedded as the mood (what is left once constraints are taken out)."""
     year_min: _builtins.int
@@ -438,6 +480,13 @@ class Understood(_message.Message):
 
     @_builtins.property
     def constraint_turns(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConstraintTurn]: ...
+    @_builtins.property
+    def constraints(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every constraint the reading holds, in words ("Comedy", "not Horror", "with Tom Hanks",
+        "1990-1999", "at most 95 min", "in ko", "no zombie", "for kids"): what a person sees as the
+        request's chips; one sent back in RecommendRequest.dropped is left out.
+        """
+
     def __init__(
         self,
         *,
@@ -460,10 +509,11 @@ class Understood(_message.Message):
         readings: _abc.Iterable[Global___Reading] | None = ...,
         named_movies: _abc.Iterable[Global___NamedMovie] | None = ...,
         constraint_turns: _abc.Iterable[Global___ConstraintTurn] | None = ...,
+        constraints: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "constraint_turns", b"constraint_turns", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "named_movies", b"named_movies", "people", b"people", "readings", b"readings", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max", "_runtime_min", b"_runtime_min", "_year_max", b"_year_max", "_year_min", b"_year_min", "constraint_turns", b"constraint_turns", "constraints", b"constraints", "examples", b"examples", "excluded_genres", b"excluded_genres", "excluded_keywords", b"excluded_keywords", "excluded_languages", b"excluded_languages", "excluded_movies", b"excluded_movies", "excluded_people", b"excluded_people", "for_kids", b"for_kids", "genres", b"genres", "keywords", b"keywords", "languages", b"languages", "mood", b"mood", "named_movies", b"named_movies", "people", b"people", "readings", b"readings", "runtime_max", b"runtime_max", "runtime_min", b"runtime_min", "year_max", b"year_max", "year_min", b"year_min"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__runtime_max: _TypeAlias = _typing.Literal["runtime_max"]  # noqa: Y015
     _WhichOneofArgType__runtime_max: _TypeAlias = _typing.Literal["_runtime_max", b"_runtime_max"]  # noqa: Y015
@@ -849,13 +899,19 @@ class FeedbackRequest(_message.Message):
     MOVIE_ID_FIELD_NUMBER: _builtins.int
     RATING_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    UNDO_FIELD_NUMBER: _builtins.int
     user_id: _builtins.int
     movie_id: _builtins.int
     """The TMDB movie id."""
     rating: _builtins.float
-    """0.5 to 5.0 in steps of 0.5."""
+    """0.5 to 5.0 in steps of 0.5, for a RATING; unset (0) for SEEN and NOT_INTERESTED."""
     request_id: _builtins.str
     """Optional, at most 128 characters: makes retries idempotent."""
+    kind: Global___FeedbackKind.ValueType
+    """What the feedback says; unset means RATING."""
+    undo: _builtins.bool
+    """For SEEN and NOT_INTERESTED: take that mark back (the movie may be suggested again)."""
     def __init__(
         self,
         *,
@@ -863,10 +919,12 @@ class FeedbackRequest(_message.Message):
         movie_id: _builtins.int = ...,
         rating: _builtins.float = ...,
         request_id: _builtins.str = ...,
+        kind: Global___FeedbackKind.ValueType = ...,
+        undo: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["movie_id", b"movie_id", "rating", b"rating", "request_id", b"request_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "movie_id", b"movie_id", "rating", b"rating", "request_id", b"request_id", "undo", b"undo", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -884,7 +942,7 @@ class FeedbackResponse(_message.Message):
     ratings: _builtins.int
     """The user's number of rated movies, this rating included."""
     timestamp: _builtins.int
-    """Unix seconds at which the rating was recorded."""
+    """Unix seconds at which the feedback was recorded."""
     def __init__(
         self,
         *,
@@ -930,6 +988,8 @@ class User(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     RATINGS_FIELD_NUMBER: _builtins.int
     RECENT_FIELD_NUMBER: _builtins.int
+    SEEN_FIELD_NUMBER: _builtins.int
+    NOT_INTERESTED_FIELD_NUMBER: _builtins.int
     user_id: _builtins.int
     ratings: _builtins.int
     """Number of movies the user has rated (the latest rating of a movie counts once)."""
@@ -937,16 +997,24 @@ class User(_message.Message):
     def recent(self) -> _containers.RepeatedCompositeFieldContainer[Global___Rating]:
         """Newest first."""
 
+    @_builtins.property
+    def seen(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Movies the user marked SEEN, and NOT_INTERESTED (and did not take back), newest first."""
+
+    @_builtins.property
+    def not_interested(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     def __init__(
         self,
         *,
         user_id: _builtins.int = ...,
         ratings: _builtins.int = ...,
         recent: _abc.Iterable[Global___Rating] | None = ...,
+        seen: _abc.Iterable[_builtins.int] | None = ...,
+        not_interested: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ratings", b"ratings", "recent", b"recent", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_interested", b"not_interested", "ratings", b"ratings", "recent", b"recent", "seen", b"seen", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

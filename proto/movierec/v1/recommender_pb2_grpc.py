@@ -106,14 +106,17 @@ class RecommenderServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordFeedback(self, request, context):
-        """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
-        store; the user's next Recommend already reflects it (the movie is left out as rated, their
-        taste and collaborative signal include it). A user id seen for the first time becomes a user.
-        Retrying with the same request_id is safe: the rating is stored once.
+        """Records a rating, or a SEEN / NOT_INTERESTED mark (or takes a mark back: undo). Returns only
+        after it is committed durably (fsync'd) to the ratings store; the user's next Recommend already
+        reflects it (a rated or marked movie is left out; a rating also counts in their taste and
+        collaborative signal, a NOT_INTERESTED mark as a weak negative). A user id seen for the first
+        time becomes a user. Retrying with the same request_id is safe: the feedback is stored once.
 
         Errors:
-        INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
-        request_id longer than 128 characters, or reused for a different rating.
+        INVALID_ARGUMENT  user_id < 1; a RATING outside 0.5..5.0 or not a multiple of 0.5; a rating
+        given with SEEN or NOT_INTERESTED; undo of a RATING; a kind this server does
+        not know; request_id longer than 128 characters, or reused for different
+        feedback.
         NOT_FOUND         movie_id is not in the catalogue.
         UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
         read-only); recommendations keep working.
@@ -123,8 +126,8 @@ class RecommenderServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetUser(self, request, context):
-        """A user's rating count and most recent ratings (from the index and from feedback since).
-        NOT_FOUND  the user has no ratings.
+        """A user's rating count, most recent ratings and marks (from the index and from feedback since).
+        NOT_FOUND  the user has neither ratings nor marks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -63,21 +63,24 @@ class RecommenderStub:
     GetIndexInfo: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
     RecordFeedback: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.FeedbackRequest, _recommender_pb2.FeedbackResponse]
-    """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
-    store; the user's next Recommend already reflects it (the movie is left out as rated, their
-    taste and collaborative signal include it). A user id seen for the first time becomes a user.
-    Retrying with the same request_id is safe: the rating is stored once.
+    """Records a rating, or a SEEN / NOT_INTERESTED mark (or takes a mark back: undo). Returns only
+    after it is committed durably (fsync'd) to the ratings store; the user's next Recommend already
+    reflects it (a rated or marked movie is left out; a rating also counts in their taste and
+    collaborative signal, a NOT_INTERESTED mark as a weak negative). A user id seen for the first
+    time becomes a user. Retrying with the same request_id is safe: the feedback is stored once.
 
     Errors:
-      INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
-                        request_id longer than 128 characters, or reused for a different rating.
+      INVALID_ARGUMENT  user_id < 1; a RATING outside 0.5..5.0 or not a multiple of 0.5; a rating
+                        given with SEEN or NOT_INTERESTED; undo of a RATING; a kind this server does
+                        not know; request_id longer than 128 characters, or reused for different
+                        feedback.
       NOT_FOUND         movie_id is not in the catalogue.
       UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
                         read-only); recommendations keep working.
     """
     GetUser: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.GetUserRequest, _recommender_pb2.User]
-    """A user's rating count and most recent ratings (from the index and from feedback since).
-      NOT_FOUND  the user has no ratings.
+    """A user's rating count, most recent ratings and marks (from the index and from feedback since).
+      NOT_FOUND  the user has neither ratings nor marks.
     """
     SearchMovies: _grpc.UnaryUnaryMultiCallable[_recommender_pb2.SearchMoviesRequest, _recommender_pb2.SearchMoviesResponse]
     """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
@@ -121,21 +124,24 @@ class RecommenderAsyncStub(RecommenderStub):
     GetIndexInfo: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetIndexInfoRequest, _recommender_pb2.IndexInfo]  # type: ignore[assignment]
     """Describes the index the server is serving. UNAVAILABLE before an index is loaded."""
     RecordFeedback: _aio.UnaryUnaryMultiCallable[_recommender_pb2.FeedbackRequest, _recommender_pb2.FeedbackResponse]  # type: ignore[assignment]
-    """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
-    store; the user's next Recommend already reflects it (the movie is left out as rated, their
-    taste and collaborative signal include it). A user id seen for the first time becomes a user.
-    Retrying with the same request_id is safe: the rating is stored once.
+    """Records a rating, or a SEEN / NOT_INTERESTED mark (or takes a mark back: undo). Returns only
+    after it is committed durably (fsync'd) to the ratings store; the user's next Recommend already
+    reflects it (a rated or marked movie is left out; a rating also counts in their taste and
+    collaborative signal, a NOT_INTERESTED mark as a weak negative). A user id seen for the first
+    time becomes a user. Retrying with the same request_id is safe: the feedback is stored once.
 
     Errors:
-      INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
-                        request_id longer than 128 characters, or reused for a different rating.
+      INVALID_ARGUMENT  user_id < 1; a RATING outside 0.5..5.0 or not a multiple of 0.5; a rating
+                        given with SEEN or NOT_INTERESTED; undo of a RATING; a kind this server does
+                        not know; request_id longer than 128 characters, or reused for different
+                        feedback.
       NOT_FOUND         movie_id is not in the catalogue.
       UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
                         read-only); recommendations keep working.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_recommender_pb2.GetUserRequest, _recommender_pb2.User]  # type: ignore[assignment]
-    """A user's rating count and most recent ratings (from the index and from feedback since).
-      NOT_FOUND  the user has no ratings.
+    """A user's rating count, most recent ratings and marks (from the index and from feedback since).
+      NOT_FOUND  the user has neither ratings nor marks.
     """
     SearchMovies: _aio.UnaryUnaryMultiCallable[_recommender_pb2.SearchMoviesRequest, _recommender_pb2.SearchMoviesResponse]  # type: ignore[assignment]
     """Catalogue movies whose title (and year, people) best match a query: "toy story", "inception 2010",
@@ -194,14 +200,17 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
         request: _recommender_pb2.FeedbackRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_recommender_pb2.FeedbackResponse, _abc.Awaitable[_recommender_pb2.FeedbackResponse]]:
-        """Records a rating. Returns only after the rating is committed durably (fsync'd) to the ratings
-        store; the user's next Recommend already reflects it (the movie is left out as rated, their
-        taste and collaborative signal include it). A user id seen for the first time becomes a user.
-        Retrying with the same request_id is safe: the rating is stored once.
+        """Records a rating, or a SEEN / NOT_INTERESTED mark (or takes a mark back: undo). Returns only
+        after it is committed durably (fsync'd) to the ratings store; the user's next Recommend already
+        reflects it (a rated or marked movie is left out; a rating also counts in their taste and
+        collaborative signal, a NOT_INTERESTED mark as a weak negative). A user id seen for the first
+        time becomes a user. Retrying with the same request_id is safe: the feedback is stored once.
 
         Errors:
-          INVALID_ARGUMENT  user_id < 1; rating outside 0.5..5.0 or not a multiple of 0.5;
-                            request_id longer than 128 characters, or reused for a different rating.
+          INVALID_ARGUMENT  user_id < 1; a RATING outside 0.5..5.0 or not a multiple of 0.5; a rating
+                            given with SEEN or NOT_INTERESTED; undo of a RATING; a kind this server does
+                            not know; request_id longer than 128 characters, or reused for different
+                            feedback.
           NOT_FOUND         movie_id is not in the catalogue.
           UNAVAILABLE       no index loaded yet, or the ratings store cannot be written (disk full,
                             read-only); recommendations keep working.
@@ -213,8 +222,8 @@ class RecommenderServicer(metaclass=_abc_1.ABCMeta):
         request: _recommender_pb2.GetUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_recommender_pb2.User, _abc.Awaitable[_recommender_pb2.User]]:
-        """A user's rating count and most recent ratings (from the index and from feedback since).
-          NOT_FOUND  the user has no ratings.
+        """A user's rating count, most recent ratings and marks (from the index and from feedback since).
+          NOT_FOUND  the user has neither ratings nor marks.
         """
 
     @_abc_1.abstractmethod
