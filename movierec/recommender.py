@@ -247,10 +247,14 @@ class Recommender:
         self._lock = threading.Lock()
 
     def with_config(self, config: RankingConfig) -> Recommender:
-        """The same index, encoder and live state ranked under other weights."""
+        """The same index, encoder and live state (ratings, marks) ranked under other weights.
+
+        It caches profiles of its own, since a profile with marks depends on the config; so feedback is
+        applied before the copies are made (`apply` on one drops only its own cached profiles)."""
         other = object.__new__(Recommender)
         other.__dict__.update(self.__dict__)
         other.ranker = self.ranker.with_config(config)
+        other._profiles = OrderedDict()
         return other
 
     @property
@@ -363,17 +367,17 @@ class Recommender:
             return profile
 
     def _with_marks(self, profile: UserProfile, marks: dict[str, dict[int, int]]) -> UserProfile:
-        """The profile with the user's marks: the rows they mark seen and not interested, and a taste moved
-        away from the not-interested movies (`not_interested_weight`; the taste scores follow)."""
+        """The profile with the user's marks: the rows they mark seen and not interested, and collaborative
+        scores that count the not-interested movies against what is watched with them (`not_interested_weight`
+        times their own collaborative scores, subtracted). Moving the taste vector away from them instead
+        was measured too, and lowered the next list's NDCG (movierec.evaluation.marks)."""
         seen = np.array(sorted(marks.get(SEEN, {})), dtype=np.int64)
         unwanted = np.array(sorted(marks.get(NOT_INTERESTED, {})), dtype=np.int64)
         weight = self.ranker.config.not_interested_weight
         if not len(unwanted) or weight <= 0:
             return replace(profile, seen_rows=seen, unwanted_rows=unwanted)
-        away = profile.taste - weight * self.index.movie_vectors[unwanted].mean(axis=0)
-        taste = (away / max(float(np.linalg.norm(away)), 1e-9)).astype(np.float32)
-        taste_scores = self.index.movie_vectors @ taste if profile.taste_scores is not None else None
-        return replace(profile, seen_rows=seen, unwanted_rows=unwanted, taste=taste, taste_scores=taste_scores)
+        collaborative = profile.collaborative - np.float32(weight) * self.ranker.collaborative_scores(unwanted)
+        return replace(profile, seen_rows=seen, unwanted_rows=unwanted, collaborative=collaborative)
 
     def apply(self, rating: StoredRating) -> bool:
         """Fold a recorded rating or mark into the user's live profile (the index itself is unchanged).

@@ -9,13 +9,15 @@ and where it came from.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from movierec.hardware import parse_flag_list
 from movierec.store import STORE_NAME, check_store_url, redact_url, sqlite_url
@@ -62,6 +64,28 @@ OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none), AfterVali
 # sqlite:///<path> or postgresql://…; empty means none (movierec.store checks it, without echoing a password).
 StoreUrl = Annotated[str | None, BeforeValidator(_empty_is_none),
                      AfterValidator(lambda v: check_store_url(v.strip()) if v is not None else None)]
+
+
+HttpPort = Annotated[Annotated[int, Field(ge=0, le=65535)] | None, BeforeValidator(_empty_is_none)]
+_ORIGIN = re.compile(r"\*|https?://[^/\s?#]+")
+
+
+def _origins(value: Any) -> Any:
+    """"a, b" (from the environment) or a list -> a tuple of origins, each checked: an origin with a path
+    or a trailing slash never equals the Origin header a browser sends, so it would silently match nothing."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+    if not isinstance(value, list | tuple):
+        return value
+    items = [v.strip() if isinstance(v, str) else v for v in value]
+    for origin in items:
+        if not isinstance(origin, str) or (origin and not _ORIGIN.fullmatch(origin)):
+            raise ValueError(f"{origin!r} is not an origin: scheme://host[:port] with no path (or *)")
+    return tuple(origin for origin in items if origin)
+
+
+# NoDecode: the environment's text reaches _origins as it is (not parsed as JSON first).
+CorsOrigins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]
 
 
 def _default_model_dir() -> Path:
@@ -149,6 +173,13 @@ class Settings(BaseSettings):
     tokens_path: OptionalPath = None
     # Prometheus metrics over HTTP at host:port (`/metrics`); empty: off.
     metrics_address: str = ""
+    # The HTTP/JSON API beside gRPC (movierec.server.http), on the address's host at this port (0: a
+    # free one); empty: none. It serves the same RPCs (same tokens, admission and errors), the
+    # page at `/`, `/healthz`, `/metrics` and `/openapi.json`, and TLS when gRPC has it.
+    http_port: HttpPort = None
+    # Origins whose pages may call the HTTP API from a browser (CORS), comma-separated or a JSON list,
+    # each scheme://host[:port] as the browser sends it, or "*"; empty: no cross-origin access.
+    http_cors_origins: CorsOrigins = ()
     # Logs: "text" for people, "json" for one JSON object per line; prompts appear in logs only when
     # log_prompts is on (they are what users typed).
     log_format: LogFormat = "text"
@@ -227,9 +258,10 @@ class Settings(BaseSettings):
     # Conversations (movierec.conversation): how far a disliked movie pushes the mood away from it (0:
     # it is only left out), relative to the pull of a liked one.
     negative_example_weight: NonNegative = 0.5
-    # Feedback: how far a user's NOT_INTERESTED movies push their taste away from them (0: they are
-    # only left out), relative to the taste itself (a unit vector).
-    not_interested_weight: NonNegative = 0.0
+    # Feedback: how much a user's NOT_INTERESTED movies count against what is watched with them (the
+    # collaborative signal: their EASE scores times this, subtracted; 0: they are only left out), chosen
+    # on validation by `make eval` (movierec.evaluation.marks).
+    not_interested_weight: NonNegative = 0.5
     # The mood of a conversation is its seekers' most recent words, up to this many: older wishes
     # still bind as constraints, and the encoder forward stays as short as one long prompt's (chosen
     # on the even ReDial half with the cost in `make bench`: fewer words lose recall, more cost time).

@@ -17,6 +17,7 @@ from movierec.artifact import IndexArtifact, load_artifact
 from movierec.embedding import TextEncoder, settings_backend, settings_encoder
 from movierec.evaluation import conversation_turns, independent_requests, paraphrases
 from movierec.evaluation import groups as group_eval
+from movierec.evaluation import marks as marks_eval
 from movierec.evaluation.conversations import Conversations, halves, load_conversations
 from movierec.evaluation.rankers import (
     EaseReference,
@@ -450,6 +451,10 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
                                                                                    per_kind=groups_per_kind),
                                          DEFAULT, progress, f"{dataset.name}/validation", references=False)
             report["group_tuning"] = {"dataset": dataset.name, "scores": scores, **group_eval.choose(scores)}
+            # The weight of not-interested marks, on the same index (validation users' newer ratings).
+            tuned_marks = marks_eval.evaluate(index, memo, settings, validation, progress=progress,  # type: ignore[arg-type]
+                                              label=f"{dataset.name}/validation marks")
+            report["marks_tuning"] = {"dataset": dataset.name, **tuned_marks, "chosen": marks_eval.choose(tuned_marks)}
         # The test index is built by the indexer from the training part only; its learned ranker is
         # trained inside that build (on the training part split again by time: movierec.indexer.learn).
         result, index, all_rankers = evaluate_split(dataset, "test", train, test, movies, texts, work_dir, memo,
@@ -465,6 +470,9 @@ def run(datasets: list[Dataset], settings: Settings, work_dir: Path, do_tune: bo
                 all_rankers[DEFAULT].recommender, index,  # type: ignore[attr-defined]
                 group_eval.make_groups(test, index, per_kind=groups_per_kind), DEFAULT, progress,
                 f"{dataset.name}/test")}
+        report.setdefault("marks", {})[dataset.name] = {"weight": settings.not_interested_weight, **marks_eval.evaluate(
+            index, memo, settings, test, weights=sorted({0.0, settings.not_interested_weight}),  # type: ignore[arg-type]
+            progress=progress, label=f"{dataset.name}/test marks")}
         report["splits"].append(result.__dict__ | {"data": str(dataset.settings.data_dir),
                                                     "ratings": str(find_data_files(dataset.settings).ratings)})
         if position == 0:
@@ -599,6 +607,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "target": "conversations (odd ids: not used for tuning): Recall@10 >= 0.12", "value": value,
                     "bound": 0.12, "met": value >= 0.12})
     out += turn_targets(report)
+    out += marks_targets(report)
     return out
 
 
@@ -629,6 +638,25 @@ def independent_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "target": f"independent requests, kids (both halves, {entry['scores']['kids_cases']} cases): "
                           "cases with a Horror film in the top 10 = 0",
                 "value": horror, "bound": 0, "met": horror == 0})
+    return out
+
+
+def marks_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Not-interested marks: the weight is validation's choice, and on test it helps or stays neutral."""
+    out = []
+    tuning = report.get("marks_tuning")
+    for dataset, entry in report.get("marks", {}).items():
+        if tuning and dataset == tuning["dataset"]:
+            out.append({"dataset": dataset, "target": "not-interested marks: the setting not_interested_weight is "
+                        "validation's choice", "value": entry["weight"], "bound": tuning["chosen"],
+                        "met": entry["weight"] == tuning["chosen"]})
+        against = entry["against 0"].get(f"{entry['weight']:g}")
+        if against:
+            d = against["NDCG@10"]
+            out.append({"dataset": dataset, "target": "not-interested marks: the next list's NDCG@10 with the weak "
+                        "negative is not worse than leaving the marked movies out alone (95% interval reaches 0)",
+                        "value": d["difference"], "bound": f"[{d['low']:+.4f}, {d['high']:+.4f}]",
+                        "met": d["high"] >= 0})
     return out
 
 

@@ -28,6 +28,7 @@ MAIN_METRIC = {TASTE: "NDCG@10", MOOD_TASTE: "Hit@10", MOOD_ONLY: "Precision@10"
 INDEPENDENT_PLOT = "eval-independent.png"
 # Likewise the every-recommender-turn plot, next to its table.
 TURNS_PLOT = "eval-turns.png"
+MARKS_PLOT = "eval-marks.png"
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
@@ -208,6 +209,39 @@ def group_section(report: dict[str, Any]) -> list[str]:
                            f"{a['NDCG@10 (member mean)']:.4f} / {a['zero-recall@20']:.4f} | "
                            f"{b['NDCG@10 (member mean)']:.4f} / {b['zero-recall@20']:.4f} |")
             out.append("")
+    return out
+
+
+def marks_section(report: dict[str, Any], plots: list[str]) -> list[str]:
+    """Not-interested marks as a weak negative (movierec.evaluation.marks)."""
+    if not report.get("marks"):
+        return []
+    out = ["## Not-interested marks", "",
+           "Per user, the held-out movies rated below 3 are movies they would call \"not for me\": a seeded half "
+           "is marked NOT_INTERESTED through `Recommender.apply` (the feedback path), the other half shows whether "
+           "movies like them leave the list too. The next prompt-less list is scored on the held-out liked movies "
+           "(>= 4). Every weight leaves the marked movies out (checked on every list); the weight "
+           "(`not_interested_weight`) also subtracts the marked movies' collaborative scores. `marks ignored`: no "
+           "marks at all. Differences are paired per user against weight 0, with a bootstrap 95% interval.", ""]
+    tuning = report.get("marks_tuning")
+    sections = ([("validation", tuning["dataset"], tuning)] if tuning else []) + [
+        ("test", dataset, entry) for dataset, entry in report["marks"].items()]
+    for split, dataset, entry in sections:
+        chosen = f"; chosen: **{entry['chosen']:g}**" if "chosen" in entry else f"; weight {entry['weight']:g}"
+        out += [f"{dataset}, {split} split: {entry['users']} users, {entry['marks']} marks (skipped: "
+                f"{', '.join(f'{k} {v}' for k, v in entry['skipped'].items())}){chosen}.", "",
+                "| weight | NDCG@10 | vs 0 | Recall@10 | vs 0 | disliked share@10 |", "|---|---|---|---|---|---|"]
+        for name, s in entry["scores"].items():
+            a = entry["against 0"].get(name, {})
+
+            def vs(metric: str, a: dict[str, Any] = a) -> str:
+                return f"{a[metric]['difference']:+.4f} [{a[metric]['low']:+.4f}, {a[metric]['high']:+.4f}]" \
+                    if metric in a else "—"
+            out.append(f"| {name} | {s['NDCG@10']:.4f} | {vs('NDCG@10')} | {s['Recall@10']:.4f} | {vs('Recall@10')} | "
+                       f"{s['disliked share@10']:.4f} |")
+        out.append("")
+    if MARKS_PLOT in plots:
+        out += [f"![not-interested marks]({MARKS_PLOT})", ""]
     return out
 
 
@@ -439,6 +473,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
         out.append("")
     out += turns_section(report, plots)
     out += group_section(report)
+    out += marks_section(report, plots)
     if report.get("examples"):
         out += ["## Free-text prompts (anonymous, test-split index; not scored)", ""]
         for prompt, titles in report["examples"].items():
@@ -520,6 +555,26 @@ def _plots(report: dict[str, Any], out_dir: Path) -> list[str]:
         fig.savefig(out_dir / "eval-groups.png", dpi=110)
         plt.close(fig)
         names.append("eval-groups.png")
+    tuning = report.get("marks_tuning")
+    if tuning:  # validation's NDCG@10 by weight, with its interval against 0
+        weights = [n for n in tuning["scores"] if n != "marks ignored"]
+        values = [tuning["scores"][n]["NDCG@10"] for n in weights]
+        zero = tuning["scores"][weights[0]]["NDCG@10"]
+        low = [zero + tuning["against 0"][n]["NDCG@10"]["low"] if n in tuning["against 0"] else zero for n in weights]
+        high = [zero + tuning["against 0"][n]["NDCG@10"]["high"] if n in tuning["against 0"] else zero for n in weights]
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.errorbar(range(len(weights)), values, yerr=[[v - lo for v, lo in zip(values, low)],
+                                                       [hi - v for v, hi in zip(values, high)]],
+                    fmt="o", capsize=3)
+        ax.axhline(zero, color="#7f7f7f", lw=0.8, ls="--")
+        ax.set_xticks(range(len(weights)), weights)
+        ax.set_xlabel("not_interested_weight", fontsize=8)
+        ax.set_ylabel("next list NDCG@10 (validation)", fontsize=8)
+        ax.set_title(f"{tuning['dataset']}: not-interested marks ({tuning['users']} users)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out_dir / MARKS_PLOT, dpi=110)
+        plt.close(fig)
+        names.append(MARKS_PLOT)
     if "constraints" in report or "conversations" in report:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
         if "constraints" in report:
