@@ -9,6 +9,8 @@ INDEX_DIR ?= var/index
 PORT      ?= 50051
 # Where `make serve` exposes Prometheus metrics (/metrics); empty turns them off.
 METRICS_ADDRESS ?= 127.0.0.1:9464
+# A port for `make serve`'s HTTP/JSON API and page (on 127.0.0.1, beside gRPC); empty: gRPC only.
+HTTP_PORT ?=
 # The real data the test suite and `make eval` read (never copied into this repository).
 REAL_DATA_DIR ?= ../shared/data/seed
 # The ratings store of `make serve`, `make serve-replicas` and `make reindex`: sqlite:///<path> or
@@ -23,7 +25,7 @@ N ?= 2
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) METRICS_ADDRESS=$(METRICS_ADDRESS) REAL_DATA_DIR=$(REAL_DATA_DIR) STORE_URL=$(STORE_URL) N=$(N)"
+	@echo "  variables: DATA_DIR=$(DATA_DIR) INDEX_DIR=$(INDEX_DIR) PORT=$(PORT) METRICS_ADDRESS=$(METRICS_ADDRESS) HTTP_PORT=$(HTTP_PORT) REAL_DATA_DIR=$(REAL_DATA_DIR) STORE_URL=$(STORE_URL) N=$(N)"
 
 # torch is installed first and pinned: that version resolves to the CPU build here, and anything
 # installed before it that depends on torch would otherwise pull a CUDA build (gigabytes).
@@ -76,8 +78,9 @@ reindex serve serve-replicas: export MOVIEREC_STORE_URL = $(STORE_URL)
 reindex: install ## Build a new index version: DATA_DIR=... INDEX_DIR=... (reads the ratings in STORE_URL)
 	$(BIN)/movierec-index --data-dir $(DATA_DIR) --index-dir $(INDEX_DIR)
 
-serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT, metrics on METRICS_ADDRESS (picks up `make reindex`'s versions)
-	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)"
+serve: install ## Serve INDEX_DIR on 127.0.0.1:PORT, metrics on METRICS_ADDRESS, HTTP API on HTTP_PORT if set (picks up `make reindex`'s versions)
+	$(BIN)/movierec-serve --index-dir $(INDEX_DIR) --port $(PORT) --metrics-address "$(METRICS_ADDRESS)" \
+		$(if $(HTTP_PORT),--http-port $(HTTP_PORT))
 
 serve-replicas: install ## N servers of INDEX_DIR on PORT, PORT+1, ... sharing the ratings store STORE_URL
 	$(BIN)/python -m movierec.server.replicas --replicas $(N) --index-dir $(INDEX_DIR) --port $(PORT) \

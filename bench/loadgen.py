@@ -8,6 +8,11 @@ Each of `clients` concurrent callers (grpc.aio tasks on one channel) sends one r
 for the answer, and sends the next. Prints one JSON object: every latency (ms) of the measured
 window, completions per second, and the errors by status code (to --out, or stdout).
 
+`--http-port P` compares the edges instead: one caller sends each request over gRPC and over the
+server's HTTP/JSON API on port P (the same request, the order alternating so neither edge always
+finds the other's work cached), so the two latency lists are of one request sequence at one moment
+of the machine's drifting speed.
+
 `--rate R` is open loop instead: R requests a second are sent on schedule whether or not earlier
 ones were answered (as independent users would), with a health check every 100 ms beside them; the
 result has each answer's latency by status code, the rate actually offered and the health checks'
@@ -108,6 +113,83 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
             "zipf": zipf, "repeat_share": repeat_share(drawn)}
 
 
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection on asyncio streams (the standard library has no asyncio client):
+    enough for a load generator speaking to our own server, which always sends Content-Length."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        return status, await reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+
+
+async def drive_pair(target: str, http_port: int, seconds: float, warmup_s: float, kind: str, users: list[int],
+                     limit: int, seed: int) -> dict:
+    """One caller, each request over both edges of one server (see the module's docstring)."""
+    rng = random.Random(seed)
+    pick, _ = prompt_picker(kind, seed, 0.0, rng)
+    latencies: dict[str, list[float]] = {"grpc": [], "http": []}
+    errors: Counter[str] = Counter()
+    http = HttpConnection(target.rpartition(":")[0], http_port)
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.RecommenderStub(channel)
+        await channel.channel_ready()
+
+        async def over_grpc(request: pb.RecommendRequest) -> str | None:
+            try:
+                await stub.Recommend(request, timeout=30)
+                return None
+            except grpc.aio.AioRpcError as e:
+                return e.code().name
+
+        async def over_http(request: pb.RecommendRequest) -> str | None:
+            body = {"prompt": request.prompt, "limit": request.limit}
+            if request.HasField("user_id"):
+                body["user_id"] = request.user_id
+            status, answer = await http.post("/v1/recommend", json.dumps(body).encode())
+            reply = json.loads(answer)  # a client reads the answer, as the gRPC stub parses its message
+            return None if status == 200 else f"HTTP {status} {reply['error']['code']}"
+
+        start = time.perf_counter()
+        measure_from = start + warmup_s
+        end = measure_from + seconds
+        edges = [("grpc", over_grpc), ("http", over_http)]
+        while (now := time.perf_counter()) < end:
+            request = pb.RecommendRequest(prompt=pick(), limit=limit)
+            if users:
+                request.user_id = users[rng.randrange(len(users))]
+            edges.reverse()
+            for name, send in edges:
+                sent = time.perf_counter()
+                failed = await send(request)
+                if failed:
+                    errors[failed] += 1
+                elif now >= measure_from:
+                    latencies[name].append((time.perf_counter() - sent) * 1000)
+        elapsed = time.perf_counter() - measure_from
+    await http.close()
+    return {"clients": 1, "prompts": kind, "seconds": elapsed, "requests": len(latencies["grpc"]),
+            "throughput": len(latencies["grpc"]) / elapsed, "latencies_ms": latencies["grpc"],
+            "http_latencies_ms": latencies["http"], "errors": dict(errors)}
+
+
 async def drive_open(target: str, rate: float, seconds: float, warmup_s: float, kind: str, users: list[int],
                      limit: int, seed: int) -> dict:
     pool = prompts(kind, 20_000, seed)
@@ -183,11 +265,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="closed loop: draw prompts from 2,000 with Zipf weights of this exponent (0: uniform)")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop: send this many requests a second on schedule (--clients is ignored)")
+    parser.add_argument("--http-port", type=int, default=0,
+                        help="one client: each request over gRPC and over the HTTP/JSON API on this port")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     users = [int(u) for u in args.users.split(",") if u.strip()]
-    if args.rate > 0:
+    if args.http_port:
+        result = asyncio.run(drive_pair(args.target, args.http_port, args.seconds, args.warmup, args.prompts, users,
+                                        args.limit, args.seed))
+    elif args.rate > 0:
         result = asyncio.run(drive_open(args.target, args.rate, args.seconds, args.warmup, args.prompts, users,
                                         args.limit, args.seed))
     else:

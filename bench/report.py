@@ -132,6 +132,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"indexer's (the cold builds): `{ran(report, 'catalogue', settings.get('index_encoder_backend', '?'))}`; "
         "the floors are fp32 PyTorch forwards in every run. The prompt cache is off for the runs above (the "
         "generated prompts repeat, and a floor embeds every prompt).", "",
+        *_http_edge(report),
         *_prompt_cache(report),
         "## Where the time goes (in-process, one batch)", "",
         "| batch | encoder ms | ranking ms | ranking share |", "|---|---|---|---|",
@@ -220,6 +221,23 @@ def markdown(report: dict[str, Any]) -> str:
         "## Settings", "", ", ".join(f"{k}={v}" for k, v in report["settings"].items()), "",
     ]
     return "\n".join(out)
+
+
+def _http_edge(report: dict[str, Any]) -> list[str]:
+    """The HTTP/JSON API against gRPC: the same requests, one client, each over both edges in turn."""
+    run = report["serving"].get("http1")
+    if run is None:
+        return []
+    http = run["http"]
+    return ["### The HTTP/JSON edge", "",
+            f"One client sent each request (one known user, ~10-token prompts) over gRPC and over the same server's "
+            f"HTTP/JSON API (`POST /v1/recommend`) in turn, the order alternating, {run['requests']} of each:", "",
+            "| edge | p50 ms | p90 ms | p99 ms |", "|---|---|---|---|",
+            f"| gRPC | {run['p50']:.2f} | {run['p90']:.2f} | {run['p99']:.2f} |",
+            f"| HTTP/JSON | {http['p50']:.2f} | {http['p90']:.2f} | {http['p99']:.2f} |", "",
+            f"HTTP adds {run['http_overhead_p50_ms']:.2f} ms at the median: reading and checking the JSON against "
+            "the proto's models, the hop from uvicorn's event loop to a worker thread, and writing the JSON answer; "
+            "the servicer, the batcher and the ranking are the same objects.", ""]
 
 
 def _prompt_cache(report: dict[str, Any]) -> list[str]:

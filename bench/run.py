@@ -11,9 +11,10 @@ One run, on one data folder (default the real seed data), in this order:
 3. serving, `movierec-serve` in its own process, driven over loopback gRPC by the load generator
    in another: `rounds` rounds of one client (p50/p90/p99), groups of five, and 64 clients with
    ~10-token prompts, each run between its floors (a target is judged on the median of the
-   rounds, its spread reported beside it); then 64 clients with mixed prompt lengths for five
-   minutes, the leak check: the server's RSS is sampled every second and its last minute
-   compared with its first minute after warm-up;
+   rounds, its spread reported beside it); then one client sending each request over gRPC and
+   over the server's HTTP/JSON API in turn (what the HTTP edge adds); then 64 clients with mixed
+   prompt lengths for five minutes, the leak check: the server's RSS is sampled every second and
+   its last minute compared with its first minute after warm-up;
 4. in-process: where a batch's time goes, and the thread settings of movierec.runtime on and off;
 6. the naive peer (movierec.bench.naive) under the same 64-client load.
 
@@ -336,14 +337,17 @@ def conversation_cost(recommender: Any, turns: int = 20, n: int = 200, seed: int
 
 # -- serving ----------------------------------------------------------------------------------
 class Server:
-    """A server process (ours or the naive peer) on a free loopback port."""
+    """A server process (ours or the naive peer) on a free loopback port; with `http`, ours also serves
+    the HTTP/JSON API on another (`http_port`)."""
 
-    def __init__(self, command: list[Any], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, command: list[Any], log_path: Path, env: dict[str, str] | None = None, http: bool = False):
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
+        self.http_port = free_port() if http else None
         self.log = open(log_path, "w")
-        self.process = subprocess.Popen([*command, "--address", self.target], stdout=self.log, stderr=subprocess.STDOUT,
-                                        env=dict(os.environ, **(env or {})))
+        extra = ["--http-port", str(self.http_port)] if self.http_port else []
+        self.process = subprocess.Popen([*command, "--address", self.target, *extra], stdout=self.log,
+                                        stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         import grpc
@@ -400,14 +404,16 @@ class RssSampler:
 
 
 def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-         label: str, seed: int, group_size: int = 1, rate: float = 0.0, zipf: float = 0.0) -> dict[str, Any]:
-    """Run the load generator process (open loop at `rate` requests/s when > 0); show a time-based
-    progress bar meanwhile."""
+         label: str, seed: int, group_size: int = 1, rate: float = 0.0, zipf: float = 0.0,
+         http_port: int | None = None) -> dict[str, Any]:
+    """Run the load generator process (open loop at `rate` requests/s when > 0; with `http_port`, one
+    client sending each request over gRPC and over HTTP); show a time-based progress bar meanwhile."""
     out = Path(tempfile.mkstemp(prefix="movierec-load-", suffix=".json")[1])
     command = [sys.executable, "-m", "movierec.bench.loadgen", "--target", target, "--clients", str(clients),
                "--seconds", str(seconds), "--warmup", str(warmup_s), "--prompts", kind,
                "--users", ",".join(map(str, users)), "--seed", str(seed), "--out", str(out),
-               "--group-size", str(group_size), "--rate", str(rate), "--zipf", str(zipf)]
+               "--group-size", str(group_size), "--rate", str(rate), "--zipf", str(zipf),
+               *(["--http-port", str(http_port)] if http_port else [])]
     process = subprocess.Popen(command)  # its result goes to a file: a pipe would fill up and block it
     total = seconds + warmup_s
     with tqdm(total=round(total), desc=label, unit="s", leave=False) as bar:
@@ -423,6 +429,9 @@ def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, 
     finally:
         out.unlink()
     result.update(percentiles(result["latencies_ms"]))
+    if http_port:  # the same requests over HTTP: what that edge adds to gRPC's p50
+        result["http"] = percentiles(result.pop("http_latencies_ms"))
+        result["http_overhead_p50_ms"] = result["http"]["p50"] - result["p50"]
     if rate > 0:
         result["shed"] = percentiles(result["shed_latencies_ms"])
         result["health"] = percentiles(result["health_ms"])
@@ -563,7 +572,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     # The prompt cache is off for the runs the ratios read: their prompts repeat (the generator's word
     # lists), and a floor is a forward of every prompt. It is measured on its own below.
     server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / "server.log",
-                    env={"MOVIEREC_PROMPT_CACHE_MB": "0"})
+                    env={"MOVIEREC_PROMPT_CACHE_MB": "0"}, http=True)
     try:
         server.wait_ready()
         report["server_rss_idle_mb"] = rss_mb(server.process.pid)
@@ -586,6 +595,9 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
             this_round["serving"] = {"single": single, "group5": group, "short64": short}
         for key in ("floors_before", "floors_between", "floors_after"):  # the tables show the last round
             report[key] = rounds[-1][key]
+        # The HTTP/JSON edge's cost: the single-client run's kind of requests, each over both edges in turn.
+        http = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
+                    "1 client, gRPC and HTTP/JSON in turn", seed + 11, http_port=server.http_port)
         sampler = RssSampler(server.process.pid)
         mixed = load(server.target, 64, durations.mixed_s, durations.warmup_s, "mixed", users,
                      "64 clients, mixed lengths (leak run)", seed + 2)
@@ -595,7 +607,8 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         report["server_rss_loaded_mb"] = rss_mb(server.process.pid)
     finally:
         server.stop()
-    report["serving"] = {"single": single, "group5": group, "short64": short, "mixed64": mixed, "taste64": taste}
+    report["serving"] = {"single": single, "group5": group, "short64": short, "mixed64": mixed, "taste64": taste,
+                         "http1": http}
     report["rounds"] = rounds
     report["rss_samples"] = rss
     report["leak"] = leak_check(rss, durations.warmup_s + durations.leak_warmup_s)
@@ -721,6 +734,9 @@ def _target_values(report: dict[str, Any]) -> list[tuple[str, float, str, float]
                 (f"overload x{row['multiple']:g}: calls neither answered nor shed (errors) + failed health checks",
                  sum(row["errors"].values()) + sum(row["health_failures"].values()), "<=", 0),
             ]
+    if "http1" in s:
+        rows.append(("HTTP/JSON edge, 1 client: Recommend p50 over HTTP - p50 over gRPC, same requests (ms)",
+                     s["http1"]["http_overhead_p50_ms"], "<=", 1.0))
     serving = (report.get("learned") or {}).get("serving")
     if serving is not None:
         rows.append(("learned ranker: MLP forward over 64 requests' shortlists, p50 (ms, one core)",

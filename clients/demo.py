@@ -48,13 +48,38 @@ def _top_movie(cli: list[str | Path], request: list[str]) -> int:
         return client.recommend(user_id=int(request[request.index("--user") + 1]), limit=1).movies[0].movie_id
 
 
+def _http_demo(port: int) -> None:
+    """A search and a recommendation through the HTTP/JSON API, as `curl` would send them."""
+    import json
+    import urllib.request
+
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"{base}/v1/movies?q=inceptoin&limit=1", timeout=30) as reply:
+        found = json.load(reply)["movies"][0]["movie"]
+    print(f"GET /v1/movies?q=inceptoin -> {found['title']} ({found['year']}), id {found['movie_id']}")
+    body = json.dumps({"prompt": "a heist movie", "limit": 3}).encode()
+    request = urllib.request.Request(f"{base}/v1/recommend", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        movies = json.load(reply)["movies"]
+    print('POST /v1/recommend {"prompt": "a heist movie", "limit": 3} -> '
+          + "; ".join(f"{m['title']} ({m['reason']})" for m in movies))
+    bad = urllib.request.Request(f"{base}/v1/recommend", data=b'{"prompt": "a comedy", "limit": 500}',
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(bad, timeout=30)
+    except urllib.error.HTTPError as e:
+        print(f'POST /v1/recommend {{"prompt": "a comedy", "limit": 500}} -> {e.code} {e.read().decode()}')
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="movierec-demo", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="where the page's screenshots go")
     args = parser.parse_args(argv)
     target = f"127.0.0.1:{args.port or free_port()}"
+    http_port = free_port()
 
     # Each demo starts from the data alone: ratings given in an earlier demo are dropped.
     for stale in args.index_dir.glob("feedback.sqlite*"):
@@ -63,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([BIN / "movierec-index", "--data-dir", args.data_dir, "--index-dir", args.index_dir], check=True)
 
     step(f"starting the server on {target}")
-    server = subprocess.Popen([BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target])
+    server = subprocess.Popen([BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target,
+                               "--http-port", str(http_port)])
     try:
         cli: list[str | Path] = [BIN / "movierec", "--target", target]
         if subprocess.run([*cli, "wait", "--for", "120"]).returncode != 0:
@@ -91,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         step("a constraint read wrongly is dropped: the same request without its years")
         subprocess.run([*cli, "recommend", "a comedy, nothing romantic, from the 90s", "--drop", "1990-1999",
                         "--limit", "5"], check=True)
+        step(f"the same service over HTTP/JSON (http://127.0.0.1:{http_port}/v1/..., OpenAPI at /openapi.json)")
+        _http_demo(http_port)
+        step(f"the movie-night page (http://127.0.0.1:{http_port}/) in Chromium: {args.reports}/page-desktop.png, "
+             "page-phone.png")
+        from movierec.clients.page_screenshots import take_screenshots
+
+        take_screenshots(f"http://127.0.0.1:{http_port}/", args.reports, users=[1, 2])
         step("bad requests get a clear status")
         subprocess.run([*cli, "recommend", "--limit", "500", "anything"])
         subprocess.run([*cli, "recommend", "anything", "--year-min", "2000", "--year-max", "1990"])

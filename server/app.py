@@ -1,4 +1,5 @@
-"""`movierec-serve`: the gRPC server (Recommender + standard health checking + reflection)."""
+"""`movierec-serve`: the gRPC server (Recommender + standard health checking + reflection), and with
+`http_port` the same API over HTTP/JSON (movierec.server.http)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from movierec.runtime import tune_process
 from movierec.server.auth import TokenTable
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
+from movierec.server.http import create_app, serve_http
 from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, DrainInterceptor, TokenInterceptor
 from movierec.server.logs import configure_logging
 from movierec.server.metrics import ServerMetrics, serve_metrics
@@ -73,8 +75,13 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
                                        require_client_auth=client_ca is not None)
 
 
+def _host(address: str) -> str:
+    """"127.0.0.1:50051" -> "127.0.0.1"; "[::]:50051" -> "::"."""
+    return address.rpartition(":")[0].strip("[]")
+
+
 def _is_loopback(address: str) -> bool:
-    host = address.rpartition(":")[0].strip("[]")
+    host = _host(address)
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 
@@ -87,7 +94,8 @@ def create_server(settings: Settings, address: str | None = None, *,
     the first load was tried (at most that long), so a restarted server is serving when clients reach
     it. `server.stop(grace)` drains: health NOT_SERVING and new calls refused at once, calls in flight
     get `grace` seconds, then the batcher, the store and the metrics endpoint close; the returned
-    event is set when all of that is done. `server.metrics_port` is the metrics endpoint's port (or None).
+    event is set when all of that is done. `server.metrics_port` is the metrics endpoint's port (or None),
+    `server.http_port` the HTTP/JSON API's (settings.http_port; None: off), on the address's host.
     """
     address = address or settings.address
     credentials = _credentials(settings)
@@ -95,11 +103,14 @@ def create_server(settings: Settings, address: str | None = None, *,
     threads = tune_process(settings.torch_threads)
     metrics = ServerMetrics()
     drainer = DrainInterceptor()
-    interceptors: list[grpc.ServerInterceptor] = [AccessInterceptor(metrics, settings.log_prompts), drainer]
+    access = AccessInterceptor(metrics, settings.log_prompts)
+    interceptors: list[grpc.ServerInterceptor] = [access, drainer]
     if tokens is not None:
         interceptors.append(TokenInterceptor(tokens))
+    admission = None
     if settings.admitted_requests:
-        interceptors.append(AdmissionInterceptor(settings.admitted_requests, on_shed=metrics.shed.inc))
+        admission = AdmissionInterceptor(settings.admitted_requests, on_shed=metrics.shed.inc)
+        interceptors.append(admission)
     # Workers beyond the admitted calls, so a health check never waits behind them.
     workers = max(settings.max_workers, settings.admitted_requests + 16)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
@@ -114,7 +125,8 @@ def create_server(settings: Settings, address: str | None = None, *,
             health_servicer.set(name, status)
 
     state = ServingState(settings, encoder=encoder, on_ready=on_ready, threads=threads, metrics=metrics)
-    server.add_generic_rpc_handlers((_handlers(RecommenderServicer(state)),))
+    servicer = RecommenderServicer(state)
+    server.add_generic_rpc_handlers((_handlers(servicer),))
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     if wait_for_index_s > 0:
@@ -128,6 +140,8 @@ def create_server(settings: Settings, address: str | None = None, *,
         port, reason = 0, str(e)
     except MovierecError:
         state.close()
+        if metrics_http is not None:
+            metrics_http.shutdown()
         raise
     else:
         reason = "address in use or not valid"
@@ -136,9 +150,23 @@ def create_server(settings: Settings, address: str | None = None, *,
         if metrics_http is not None:
             metrics_http.shutdown()
         raise MovierecError(f"cannot listen on {address}: {reason}")
+    http_server = None
+    if settings.http_port is not None:
+        # The HTTP edge shares the servicer, the drain, the tokens, the admission bound and the access metrics.
+        app = create_app(state, servicer, tokens=tokens, drainer=drainer, admission=admission, access=access,
+                         workers=workers, cors_origins=settings.http_cors_origins)
+        try:
+            http_server = serve_http(app, _host(address), settings.http_port, certificate=settings.tls_cert_path,
+                                     key=settings.tls_key_path, client_ca=settings.tls_client_ca_path)
+        except MovierecError:
+            server.stop(None)  # never started: releases the port
+            state.close()
+            if metrics_http is not None:
+                metrics_http.shutdown()
+            raise
     if credentials is None and not _is_loopback(address):
-        log.warning("serving plaintext gRPC on %s: anyone who reaches it can read the traffic%s; "
-                    "set tls_cert_path and tls_key_path", address,
+        log.warning("serving plaintext gRPC%s on %s: anyone who reaches it can read the traffic%s; "
+                    "set tls_cert_path and tls_key_path", " and HTTP" if http_server else "", address,
                     " and replay tokens" if tokens else " and, without tokens_path, write ratings")
     server.start()
 
@@ -155,6 +183,8 @@ def create_server(settings: Settings, address: str | None = None, *,
         state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
         if metrics_http is not None:
             metrics_http.shutdown()
+        if http_server is not None:
+            http_server.stop()
         return finished
 
     def drain(grace: float | None = None) -> threading.Event:
@@ -179,6 +209,7 @@ def create_server(settings: Settings, address: str | None = None, *,
     server.release = release  # type: ignore[attr-defined]
     server.state = state  # type: ignore[attr-defined]
     server.metrics_port = metrics_http.server_port if metrics_http is not None else None  # type: ignore[attr-defined]
+    server.http_port = http_server.port if http_server is not None else None  # type: ignore[attr-defined]
     return server, port
 
 
@@ -189,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser_.add_argument("--address", help="host:port to listen on (setting address; default 127.0.0.1:50051)")
     parser_.add_argument("--port", type=int, help="port on the configured host")
     parser_.add_argument("--metrics-address", help="host:port for Prometheus /metrics (setting metrics_address)")
+    parser_.add_argument("--http-port", type=int,
+                         help="also serve the HTTP/JSON API and the page on this port of the address's host "
+                              "(0: a free one; setting http_port)")
     parser_.add_argument("--config", type=Path, help="TOML settings file")
     args = parser_.parse_args(argv)
     try:
         settings = load_settings(args.config, index_dir=args.index_dir, address=args.address,
-                                 metrics_address=args.metrics_address)
+                                 metrics_address=args.metrics_address, http_port=args.http_port)
         if args.port is not None:
             settings = settings.replace(address=f"{settings.address.rsplit(':', 1)[0]}:{args.port}")
         configure_logging(settings.log_format, settings.log_level)
@@ -203,9 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-serve: {e}", file=sys.stderr)
         return 1
-    log.info("listening on %s (port %d%s), index dir %s, ratings store %s%s", settings.address, port,
+    log.info("listening on %s (port %d%s), index dir %s, ratings store %s%s%s", settings.address, port,
              ", TLS" if settings.tls_cert_path else "", settings.index_dir, describe(settings.effective_store_url),
-             f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "")
+             f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "",
+             f", HTTP API on {'https' if settings.tls_cert_path else 'http'}://{settings.address.rsplit(':', 1)[0]}:"
+             f"{server.http_port}/" if server.http_port is not None else "")  # type: ignore[attr-defined]
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -67,11 +67,11 @@ class TokenTable:
         if needed is None:
             return
         if not authorization:
-            raise Unauthenticated("this server needs a token: send metadata `authorization: Bearer <token>` "
-                                  "(movierec --token, or MOVIEREC_TOKEN)")
+            raise Unauthenticated("this server needs a token: send `authorization: Bearer <token>` (gRPC metadata "
+                                  "or an HTTP header; movierec --token, or MOVIEREC_TOKEN)")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("the authorization metadata must be `Bearer <token>`")
+            raise Unauthenticated("`authorization` must be `Bearer <token>`")
         digest = _digest(token.strip())
         granted: frozenset[str] | None = None
         for known, scopes in self.entries:  # every entry is compared: the time does not depend on which matched

@@ -1,4 +1,5 @@
-"""The one error map: domain errors -> gRPC status codes. Only true bugs become INTERNAL, and get logged."""
+"""The one error map: domain errors -> gRPC status codes (and those -> HTTP statuses). Only true bugs become
+INTERNAL, and get logged."""
 
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ STATUS: dict[type[MovierecError], grpc.StatusCode] = {
 }
 
 
+# The same codes over HTTP (movierec.server.http): the JSON error body carries the code's name and the
+# same message; anything not listed (INTERNAL) is 500.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+INTERNAL_MESSAGE = "internal error; the server log has the details"
+
+
+def http_status(code: grpc.StatusCode) -> int:
+    return HTTP_STATUS.get(code, 500)
+
+
 def status_of(error: MovierecError) -> grpc.StatusCode:
     for kind, code in STATUS.items():
         if isinstance(error, kind):
@@ -56,6 +76,6 @@ def guarded(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any
             context.abort(status_of(e), str(e))
         except Exception:
             log.exception("bug while handling %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     return handler

@@ -44,6 +44,11 @@ class CallRecord:
 current_call: ContextVar[CallRecord | None] = ContextVar("movierec_call", default=None)
 
 
+def request_id_from(sent: object) -> str:
+    """The caller's request id when it looks like one (it is echoed and logged), else a new one."""
+    return sent if isinstance(sent, str) and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 def method_label(full_method: str) -> str:
     """"/movierec.v1.Recommender/Recommend" -> "Recommend"; "/grpc.health.v1.Health/Check" -> "Health/Check"."""
     if full_method.startswith(SERVICE_PREFIX):
@@ -99,30 +104,35 @@ class AccessInterceptor(grpc.ServerInterceptor):
 
         def observed(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
-            request_id = sent if isinstance(sent, str) and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-            record = CallRecord(request_id)
+            record = CallRecord(request_id_from(sent))
             token = current_call.set(record)
-            context.set_trailing_metadata((("x-request-id", request_id),))
+            context.set_trailing_metadata((("x-request-id", record.request_id),))
             try:
                 return behavior(request, context)
             finally:
                 current_call.reset(token)
-                seconds = time.perf_counter() - started
                 code = (context.code() or grpc.StatusCode.OK).name  # type: ignore[attr-defined]
-                self.metrics.requests.labels(label, code).inc()
-                self.metrics.latency.labels(label, code).observe(seconds)
-                if ours or access_log.isEnabledFor(logging.DEBUG):
-                    fields: dict[str, Any] = {"method": label, "code": code, "latency_ms": round(1000 * seconds, 2),
-                                              "request_id": request_id, "peer": context.peer()}
-                    if record.batch_size is not None:
-                        fields["batch_size"] = record.batch_size
-                    prompt = getattr(request, "prompt", None)
-                    if self.log_prompts and prompt:
-                        fields["prompt"] = prompt
-                    access_log.log(logging.INFO if ours else logging.DEBUG, "%s %s", label, code,
-                                   extra={"access": fields})
+                self.observe(label, code, time.perf_counter() - started, record, context.peer(),
+                             getattr(request, "prompt", None), ours=ours)
 
         return _wrap(handler, observed)
+
+    def observe(self, label: str, code: str, seconds: float, record: CallRecord, peer: str, prompt: str | None,
+                *, ours: bool = True, transport: str | None = None) -> None:
+        """Count one finished call in the metrics and write its access line (also for the HTTP edge,
+        which names its `transport`; the metrics count both edges' calls together)."""
+        self.metrics.requests.labels(label, code).inc()
+        self.metrics.latency.labels(label, code).observe(seconds)
+        if ours or access_log.isEnabledFor(logging.DEBUG):
+            fields: dict[str, Any] = {"method": label, "code": code, "latency_ms": round(1000 * seconds, 2),
+                                      "request_id": record.request_id, "peer": peer}
+            if transport is not None:
+                fields["transport"] = transport
+            if record.batch_size is not None:
+                fields["batch_size"] = record.batch_size
+            if self.log_prompts and prompt:
+                fields["prompt"] = prompt
+            access_log.log(logging.INFO if ours else logging.DEBUG, "%s %s", label, code, extra={"access": fields})
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
@@ -155,7 +165,19 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         self._lock = threading.Lock()
         self._on_shed = on_shed
 
-    def _leave(self) -> None:
+    def admit(self) -> None:
+        """Count one Recommend call in, or raise ResourceExhausted at the bound. The HTTP edge calls this
+        too: one bound for the calls of both edges, which share the batcher."""
+        with self._lock:
+            admitted = self.in_server < self.limit
+            if admitted:
+                self.in_server += 1
+        if not admitted:
+            self._on_shed()
+            raise ResourceExhausted(f"the server is at capacity ({self.limit} requests in progress); "
+                                    "retry with backoff")
+
+    def leave(self) -> None:
         with self._lock:
             self.in_server -= 1
 
@@ -164,15 +186,11 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or handler.unary_unary is None or details.method != SERVICE_PREFIX + "Recommend":  # type: ignore[attr-defined]
             return handler
-        with self._lock:
-            admitted = self.in_server < self.limit
-            if admitted:
-                self.in_server += 1
-        if not admitted:
-            self._on_shed()
-            return _refusing(handler, ResourceExhausted(f"the server is at capacity ({self.limit} requests in "
-                                                        "progress); retry with backoff"))
-        return _counted(handler, self._leave)
+        try:
+            self.admit()
+        except ResourceExhausted as e:
+            return _refusing(handler, e)
+        return _counted(handler, self.leave)
 
 
 class DrainInterceptor(grpc.ServerInterceptor):
@@ -196,7 +214,17 @@ class DrainInterceptor(grpc.ServerInterceptor):
         with self._idle:
             return self._idle.wait_for(lambda: self.in_flight == 0, timeout_s)
 
-    def _leave(self) -> None:
+    def enter(self) -> None:
+        """Count one Recommender call in, or raise Unavailable once draining (the HTTP edge's calls too, so
+        a drain waits for them as well)."""
+        with self._idle:
+            refused = self.draining
+            if not refused:
+                self.in_flight += 1
+        if refused:
+            raise Unavailable("the server is shutting down; retry (another replica answers if there is one)")
+
+    def leave(self) -> None:
         with self._idle:
             self.in_flight -= 1
             if self.in_flight == 0:
@@ -207,11 +235,8 @@ class DrainInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or handler.unary_unary is None or not details.method.startswith(SERVICE_PREFIX):  # type: ignore[attr-defined]
             return handler
-        with self._idle:
-            refused = self.draining
-            if not refused:
-                self.in_flight += 1
-        if refused:
-            return _refusing(handler, Unavailable("the server is shutting down; retry (another replica answers "
-                                                  "if there is one)"))
-        return _counted(handler, self._leave)
+        try:
+            self.enter()
+        except Unavailable as e:
+            return _refusing(handler, e)
+        return _counted(handler, self.leave)

@@ -39,7 +39,11 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["indexing"]["cold_build_s"] > 0 and report["indexing"]["reindex_s"] > 0
     assert report["floors_before"]["single_ms"] > 0 and report["floors_after"]["batch64_per_s"] > 0
     assert report["server_rss_idle_mb"] > 0 and report["rss_samples"]
-    assert len(report["targets"]) == 15 and all(isinstance(t["met"], bool) for t in report["targets"])
+    assert len(report["targets"]) == 16 and all(isinstance(t["met"], bool) for t in report["targets"])
+    http = report["serving"]["http1"]  # each request over gRPC and over HTTP/JSON, one client
+    assert http["requests"] > 0 and http["errors"] == {} and http["http"]["p50"] > 0
+    assert http["http_overhead_p50_ms"] == http["http"]["p50"] - http["p50"]
+    assert any(t["target"].startswith("HTTP/JSON edge") for t in report["targets"])
     conversation = report["conversation"]  # a 20-turn conversation against a single prompt, in process
     assert conversation["turns"] == 20 and conversation["single_p50_ms"] > 0 and conversation["ratio"] > 0
     assert any(t["target"].startswith("a 20-turn conversation") for t in report["targets"])
@@ -77,7 +81,7 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert "| cold builds (the catalogue, `movierec-index`) | `torch-bf16` | `torch` |" in text
     assert "### The rounds" in text and "spread over 2 rounds" in text
     for section in ("## Hardware and encoder backends", "## Targets", "## Floors", "## Serving", "## Indexing",
-                    "## Memory", "naive peer",
+                    "## Memory", "naive peer", "### The HTTP/JSON edge",
                     "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
