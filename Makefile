@@ -48,15 +48,16 @@ test: install lint ## Lint and type-check, then run the whole test suite (real-d
 test-fast: install ## Run the tests not marked slow
 	REAL_DATA_DIR=$(abspath $(REAL_DATA_DIR)) $(BIN)/pytest -m "not slow"
 
-# mypy finds modules by folder, and the subpackages live in folders named after their job
+# mypy and lint-imports find modules by folder, and the subpackages live in folders named after their job
 # (pyproject's package-dir): a tree of links under var/typecheck gives them their import names.
-lint: install ## ruff, then mypy over the movierec packages
+lint: install ## ruff, mypy over the movierec packages, and the layer contracts (lint-imports)
 	$(BIN)/ruff check .
 	rm -rf var/typecheck/movierec && mkdir -p var/typecheck/movierec
 	ln -s $(abspath movierec)/* var/typecheck/movierec/
-	for pair in server:server indexer:indexer clients:clients bench:bench v1:proto/movierec/v1; do \
+	for pair in server:server indexer:indexer clients:clients bench:bench evaluation:evaluation v1:proto/movierec/v1; do \
 		ln -s $(abspath .)/$${pair#*:} var/typecheck/movierec/$${pair%%:*}; done
 	cd var/typecheck && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p movierec
+	cd var/typecheck && PYTHONPATH=. $(abspath $(BIN))/lint-imports --no-cache $(abspath pyproject.toml)
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small

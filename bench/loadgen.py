@@ -33,8 +33,8 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from movierec.bench.prompts import prompts
 from movierec.clients.client import channel_arguments, channel_target
+from movierec.prompt_generator import prompts
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 

@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from movierec.bench.prompts import prompts
 from movierec.hardware import usable_cores
+from movierec.prompt_generator import prompts
 
 BIN = Path(sys.executable).parent
 

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from movierec.bench.prompts import prompts
 from movierec.bench.run import rss_mb
+from movierec.prompt_generator import prompts
 
 D = 384
 

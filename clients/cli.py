@@ -17,8 +17,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
+import subprocess
 import sys
 import textwrap
 from typing import Any
@@ -27,11 +29,11 @@ import grpc
 
 from movierec import __version__
 from movierec.clients.client import ChatTurn, MovieInfo, Recommendations, RecommenderClient, describe_understood
-from movierec.group import STRATEGY_NAMES
-from movierec.signals import SIGNALS
 
 DEFAULT_TARGET = "127.0.0.1:50051"
-SIGNAL_ORDER = SIGNALS  # the registry's order (movierec.signals)
+# The client needs none of the server's code (numpy, torch): the signals' order comes from the answer
+# itself, and a strategy's name is checked by the server (INVALID_ARGUMENT lists the names).
+STRATEGY_HELP = "average, least_misery, average_without_misery, average_and_best, fair"
 
 
 def format_table(result: Recommendations, width: int | None = None, members: list[int] | None = None) -> str:
@@ -41,9 +43,12 @@ def format_table(result: Recommendations, width: int | None = None, members: lis
     width = width or shutil.get_terminal_size((110, 24)).columns
     fitted = {u for m in result.movies for u in m.member_fit}
     members = [u for u in dict.fromkeys(members or []) if u in fitted] + sorted(fitted - set(members or []))
-    signal_names = [] if members else sorted(
-        {k for m in result.movies for k in m.signals},
-        key=lambda k: (SIGNAL_ORDER.index(k) if k in SIGNAL_ORDER else len(SIGNAL_ORDER), k))
+    # The parts that move the list most come first; the learned ranker's "baseline" last.
+    weight: dict[str, float] = {}
+    for m in result.movies:
+        for name, value in m.signals.items():
+            weight[name] = weight.get(name, 0.0) + abs(value)
+    signal_names = [] if members else sorted(weight, key=lambda k: (k == "baseline", -round(weight[k], 6), k))
     columns = [(f"fit {u}"[:7], lambda m, u=u: m.member_fit.get(u)) for u in members] or \
         [(n[:7], lambda m, n=n: m.signals.get(n)) for n in signal_names]
     head = f"{'#':>3}  {'title':<40} {'genres':<28} {'score':>6}" + "".join(f" {name:>7}" for name, _ in columns)
@@ -205,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--user", type=int, help="user id whose taste to follow")
     rec.add_argument("--group", type=user_ids, default=None, metavar="ID,ID,...",
                      help="a movie night for several users (with --user, if given): one list, each member's fit")
-    rec.add_argument("--strategy", default="", choices=["", *STRATEGY_NAMES], metavar="NAME",
-                     help=f"how a group's tastes are combined: {', '.join(STRATEGY_NAMES)} (default: the server's)")
+    rec.add_argument("--strategy", default="", metavar="NAME",
+                     help=f"how a group's tastes are combined: {STRATEGY_HELP} (default: the server's)")
     rec.add_argument("--limit", type=int, default=10, help="how many movies (1-100)")
     rec.add_argument("--include-rated", action="store_true", help="keep movies the user already rated")
     rec.add_argument("--details", action="store_true",
@@ -256,10 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     wait.add_argument("--for", dest="wait_s", type=float, default=60.0, help="seconds to wait")
     sub.add_parser("eval", help="offline evaluation on real ratings (see `movierec eval --help`)", add_help=False)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "eval":  # its own options (and --help) are the evaluation's
-        from movierec.evaluation.cli import main as eval_main
-
-        return eval_main(rest)
+    if args.command == "eval":  # its own options (and --help) are the evaluation's, in its own process:
+        # the client does not depend on the evaluation (the layers in pyproject's importlinter contracts)
+        if any(importlib.util.find_spec(name) is None for name in ("torch", "pandas", "bm25s", "matplotlib")):
+            print("movierec: the evaluation is not installed: pip install 'movierec[eval]'", file=sys.stderr)
+            return 2
+        return subprocess.run([sys.executable, "-m", "movierec.evaluation.cli", *rest]).returncode
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     target, timeout = getattr(args, "target", DEFAULT_TARGET), getattr(args, "timeout", 30.0)

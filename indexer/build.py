@@ -88,7 +88,7 @@ def calibration_queries(encoder: TextEncoder, user_vectors: np.ndarray, seed: in
     (float32 (q, d) each): the embeddings of generated everyday requests, short and long (word
     lists, no data set text), and a sample of users' taste vectors. Prompts sit between the
     catalogue's clusters and need more probes than taste vectors, which a mixed sample would hide."""
-    from movierec.bench.prompts import prompts as generated_prompts  # the benchmark's request generator
+    from movierec.prompt_generator import prompts as generated_prompts
 
     rng = np.random.default_rng(seed)
     tastes = user_vectors[rng.choice(len(user_vectors), size=min(users, len(user_vectors)), replace=False)]

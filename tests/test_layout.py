@@ -35,3 +35,14 @@ def test_generated_code_matches_the_proto(tmp_path: Path) -> None:
     for name in generated:
         assert (tmp_path / "movierec/v1" / name).read_text() == (REPO / "proto/movierec/v1" / name).read_text(), \
             f"{name} is stale: run `make proto`"
+
+
+def test_the_layer_contract_lists_every_core_module() -> None:
+    """The core's contract (pyproject's [tool.importlinter]) names each module of movierec/, so a new one
+    cannot slip past `make lint`'s layer check."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    core = next(c for c in config if c["name"] == "the core imports no program built on it")
+    modules = {f"movierec.{p.stem}" for p in (REPO / "movierec").glob("*.py") if p.stem != "__init__"}
+    assert set(core["source_modules"]) == modules

@@ -1,4 +1,5 @@
-"""Benchmark prompts, generated from word lists with a seeded RNG (no data set text).
+"""Requests in everyday words, generated from word lists with a seeded RNG (no data set text): the
+indexer's calibration queries for an approximate index, and the benchmark's load.
 
 `short` prompts are about 10 tokens, like "a suspenseful detective film set in a rainy city";
 `mixed` prompts run from 3 to about 60 words. The word lists make some prompts repeat, so `make bench`

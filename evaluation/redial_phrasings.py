@@ -410,7 +410,7 @@ def write_report(scores: dict[str, Any], out_dir: Path, label: str) -> Path:
     lines += ["", "## Hand-checked sample", "",
               f"{hc['utterances']} utterances (seeded: " + ", ".join(f"{v} {k}" for k, v in hc["by kind"].items())
               + "), each read and labelled from its words before the stage's output was looked at "
-              f"(`movierec/evaluation/redial_labels.jsonl`); {hc['with an excluded genre']} of them state an "
+              f"(`evaluation/redial_labels.jsonl`); {hc['with an excluded genre']} of them state an "
               f"excluded genre.", "", "| category | share (hits/n) |", "|---|---|"]
     lines += [f"| {name} | {_cell(hand[name])} |" for name in
               (*CATEGORIES, "stage's excluded movies that are labelled disliked",

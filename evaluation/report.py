@@ -172,7 +172,7 @@ def group_section(report: dict[str, Any]) -> list[str]:
     out = ["## Groups: one list for several people", "",
            "Synthetic groups of users of the test index who each have held-out liked movies (rating >= 4): per "
            "size, random groups and groups of similar users (a random user and others drawn from the users whose "
-           "taste vectors are nearest), seeded (`movierec/evaluation/groups.py`). Each group asks with no prompt; "
+           "taste vectors are nearest), seeded (`evaluation/groups.py`). Each group asks with no prompt; "
            "its top 20 is scored for every member against that member's own held-out liked movies: NDCG@10 (mean "
            "over members, and the worst member's, which is near 0 beyond pairs), and zero-recall@20, the share of "
            "members with none of their liked movies in the list (lower is fairer). The strategies run on the same "
@@ -257,8 +257,8 @@ def independent_section(report: dict[str, Any], plots: list[str]) -> list[str]:
     out = [f"## Understanding on independently written requests ({entry['dataset']}, test-split index)", "",
            f"{entry['requests']} everyday requests in {families['dev'] + families['test']} phrasing families of "
            f"{len(independent_requests.KINDS)} kinds, written by four authors in four voices who never saw the "
-           "understanding stage or the other request sets (`movierec/evaluation/requests/`, "
-           "`movierec/evaluation/independent_requests.py`); each asked anonymously and for two seeded real users "
+           "understanding stage or the other request sets (`evaluation/requests/`, "
+           "`evaluation/independent_requests.py`); each asked anonymously and for two seeded real users "
            f"({entry['cases']} cases; left out, as nothing in the catalogue satisfies them for that user: "
            f"{entry['skipped']}), ranked by `{entry['ranker']}`. Score: the "
            "share of the top 10 that satisfies the request's check on catalogue metadata, over min(10, the movies "
@@ -300,7 +300,7 @@ def turns_section(report: dict[str, Any], plots: list[str]) -> list[str]:
            "(dedup), mapped to the catalogue by title and year (within one year). Each ranker gets the context "
            "alone, anonymously; the movies named earlier are removed from its list before the cut at k (no "
            "credit for repeating them), and Recall@k is averaged over (turn, target) pairs "
-           "(`movierec/evaluation/conversation_turns.py`). "
+           "(`evaluation/conversation_turns.py`). "
            f"{entry['cases']} turns, {entry['pairs']} pairs ({counts}); recommender messages naming movies left "
            f"out: {', '.join(f'{v} {k}' for k, v in entry['skipped'].items()) or 'none'}. ReDial titles mapped "
            f"to the catalogue: {entry['titles mapped']}, not in it: {entry['titles not in the catalogue']}. "
@@ -337,7 +337,7 @@ def holdout_section(report: dict[str, Any], key: str = "independent_holdout") ->
     horror = scores["kids_horror"]
     out = [f"### {entry.get('title', 'Held-out authors')}", "",
            f"{entry['requests']} more requests in {entry['families']['test']} phrasing families by two further "
-           f"authors (`movierec/evaluation/{entry.get('folder', 'requests-holdout')}/`), written after the "
+           f"authors (`evaluation/{entry.get('folder', 'requests-holdout')}/`), written after the "
            "understanding work above and never tuned on, so every family is a test family "
            f"({entry['cases']} cases, ranked by `{entry['ranker']}`).", "",
            *independent_requests.kind_table(scores["by_kind"]), "",
@@ -362,7 +362,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
            "ratings) with the *tuning* everyday wordings and, for anonymous requests, the ReDial conversations "
            "with even ids; never on the test figures, the test wordings, the constraint requests or the "
            "conversations with odd ids, which are reported on their own.", "",
-           "The mood tasks ask in everyday wordings (`movierec/evaluation/paraphrases.py`: one set for tuning, "
+           "The mood tasks ask in everyday wordings (`evaluation/paraphrases.py`: one set for tuning, "
            "a disjoint one for the test), not in the tags the `match` signal reads; the tag-prompt tasks of "
            "the last round are kept for comparison and are a lookup by construction. "
            + (f"The understanding stage reads the asked genre directly from "
@@ -437,7 +437,7 @@ def markdown(report: dict[str, Any], plots: list[str]) -> str:
     if report.get("constraints"):
         c = report["constraints"]
         out += [f"## Constraint requests ({c['dataset']}, test-split index)", "",
-                f"{c['requests']} everyday requests written by hand (`movierec/evaluation/constraint_requests.py`), "
+                f"{c['requests']} everyday requests written by hand (`evaluation/constraint_requests.py`), "
                 f"{', '.join(f'{n} {k}' for k, n in c['per kind'].items())}, each asked anonymously and for three "
                 f"seeded real users ({c['cases']} cases; left out: {c['skipped'] or 'none'}). Score: the share of the "
                 "top 10 that satisfies the request's check on catalogue metadata and carries the asked genre, "

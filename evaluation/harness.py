@@ -698,8 +698,8 @@ def group_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 def backend_comparison(report: dict[str, Any], reference: dict[str, Any], settings: Settings, reference_backend: str,
                        work_dir: Path, dataset: Dataset) -> dict[str, Any]:
     """The configured backend's evaluation against the reference backend's (movierec.evaluation.backends)."""
-    from movierec.bench.prompts import prompts as generated
     from movierec.evaluation.backends import TOLERANCE, compare_scores, embedding_agreement
+    from movierec.prompt_generator import prompts as generated
 
     _, _, texts = load_dataset(dataset)
     wordings = sorted({w for group in (*paraphrases.TUNING.values(), *paraphrases.TEST.values()) for w in group})

@@ -267,7 +267,7 @@ def write_report(scores: dict[str, Any], task: IndependentTask, index: IndexArti
     families = {c.request.family: c.request for c in task.cases}
     lines = [f"# Understanding on independently written requests ({label})", "",
              f"{len(requests)} requests in {len(families)} phrasing families by "
-             f"{len({c.request.author for c in task.cases})} authors (`movierec/evaluation/{folder.name}/`), each "
+             f"{len({c.request.author for c in task.cases})} authors (`evaluation/{folder.name}/`), each "
              "anonymous and for two real users: the share of the top 10 that satisfies the request's check (of "
              "what can). " + ("Every family is held out: written after the understanding work and never tuned on."
                               if held_out else "Development and test halves split by family before the "
