@@ -1,5 +1,6 @@
-"""Not-interested marks as a weak negative, evaluated: does moving a user's taste away from the movies
-they mark "not for me" make their next list better, or only leave those movies out?
+"""Not-interested marks as a weak negative, evaluated: does counting the movies a user marks "not for
+me" against what is watched with them (`not_interested_weight`) make their next list better, or is
+leaving those movies out all a mark should do?
 
 Protocol, per user of a temporal split's training index: the movies the user rated below DISLIKED in
 the held-out (newer) part are movies they would call "not for me"; a seeded half of them is marked

@@ -23,6 +23,11 @@ class Unavailable(MovierecError):
     """The service cannot answer right now, e.g. no index is loaded (maps to UNAVAILABLE)."""
 
 
+class NotRecorded(Unavailable):
+    """Feedback the store did not (or may not have) stored; the message says that a retry with the same
+    request_id is safe (maps to UNAVAILABLE)."""
+
+
 class DeadlineExceeded(MovierecError):
     """The caller's deadline passed before the answer was ready (maps to DEADLINE_EXCEEDED)."""
 

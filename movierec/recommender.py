@@ -46,6 +46,8 @@ MAX_LIMIT = 100
 DEFAULT_RECENT, MAX_RECENT = 20, 1000
 MIN_YEAR, MAX_YEAR = 1870, 2100
 MAX_REQUEST_ID = 128
+# How many unknown ids an error message names before it says "and N more".
+MAX_NAMED = 10
 # A request's dropped constraints: how many, and how long each may be.
 MAX_DROPPED, MAX_DROPPED_CHARS = 50, 200
 MAX_TURNS, MAX_CONVERSATION_CHARS = 50, 20_000
@@ -300,7 +302,7 @@ class Recommender:
         if user_id is not None and user_id not in self.index.user_row and user_id not in self._live \
                 and user_id not in self._marks:
             raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
-                           "a new user becomes known with their first rating)")
+                           "a new user becomes known with their first rating or seen / not-interested mark)")
 
     @cached_property
     def movie_search(self) -> MovieSearch:
@@ -402,17 +404,18 @@ class Recommender:
         return True
 
     def _apply_mark(self, mark: StoredRating, movie_row: int) -> bool:
-        key, order = (mark.user_id, movie_row, mark.kind), (mark.timestamp, mark.seq)
+        # Marks are ordered by seq alone (commit order): no reindex merges them with dated CSV rows, and
+        # an undo must win over the mark before it even when the clocks of two replicas disagree.
+        key, order = (mark.user_id, movie_row, mark.kind), (0, mark.seq)
         with self._lock:
             applied = self._mark_order.get(key)
             if applied is not None and applied >= order:
                 return False
             self._mark_order[key] = order
-            marked = self._marks.setdefault(mark.user_id, {}).setdefault(mark.kind, {})
-            if mark.undo:
-                marked.pop(movie_row, None)
+            if mark.undo:  # taking back a mark that was never set makes no one a user
+                self._marks.get(mark.user_id, {}).get(mark.kind, {}).pop(movie_row, None)
             else:
-                marked[movie_row] = mark.timestamp
+                self._marks.setdefault(mark.user_id, {}).setdefault(mark.kind, {})[movie_row] = mark.timestamp
             self._profiles.pop(mark.user_id, None)
         return True
 
@@ -499,8 +502,10 @@ class Recommender:
 
     def _rows(self, field_name: str, movie_ids: tuple[int, ...]) -> tuple[int, ...]:
         unknown = [m for m in movie_ids if m not in self.index.movie_row]
-        if unknown:
-            raise InvalidArgument(f"{field_name}: movie {', '.join(map(str, unknown))} not in the catalogue")
+        if unknown:  # a few named, so that the message stays readable (and fits in gRPC's metadata)
+            named = ", ".join(map(str, unknown[:MAX_NAMED]))
+            more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+            raise InvalidArgument(f"{field_name}: movie {named}{more} not in the catalogue")
         return tuple(self.index.movie_row[m] for m in movie_ids)
 
     # -- ranking ------------------------------------------------------------------------------

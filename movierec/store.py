@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from movierec.diagnostics import InvalidArgument, Unavailable
+from movierec.diagnostics import InvalidArgument, NotRecorded, Unavailable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -242,7 +242,9 @@ def _read_only_filesystem(path: Path) -> bool:
         return False
 
 
-def _unavailable(path: Path, error: sqlite3.Error) -> Unavailable:
+def _unavailable(path: Path, error: sqlite3.Error, writing: bool = True) -> Unavailable:
+    """What a SQLite error means: for a write, feedback not recorded (a retry is safe); else the store
+    cannot be opened."""
     text = str(error)
     if "full" in text:
         why = "the disk is full"
@@ -250,7 +252,9 @@ def _unavailable(path: Path, error: sqlite3.Error) -> Unavailable:
         why = "it is read-only"
     else:
         why = text
-    return Unavailable(f"the ratings store {path} cannot be written ({why}); the rating was not recorded, "
+    if not writing:
+        return Unavailable(f"the ratings store {path} cannot be opened ({why})")
+    return NotRecorded(f"the ratings store {path} cannot be written ({why}); the feedback was not recorded, "
                        "retry later with the same request_id")
 
 
@@ -272,7 +276,7 @@ class SqliteRatingsStore(RatingsStore):
             self._db.execute("PRAGMA synchronous=FULL")
             self._migrate()
         except sqlite3.Error as e:
-            raise _unavailable(path, e) from e
+            raise _unavailable(path, e, writing=False) from e
 
     def _version(self) -> int:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -375,14 +379,19 @@ def read_store(location: str | Path) -> tuple[pd.DataFrame, int]:
 
         rows, last = read_rows(str(location))
     elif path.exists():
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         try:
+            # One read transaction: the version, the last seq and the rows all come from one snapshot (a
+            # rating committed in between would otherwise sit below `last` without being in the rows,
+            # and no server would ever replay it). The rows are also bounded by `last` itself.
+            db.execute("BEGIN")
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            # A store written before marks existed holds ratings only (and has no kind column).
-            only_ratings = " WHERE kind = 'rating'" if version >= 2 else ""
-            rows = db.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} "
-                              "ORDER BY seq").fetchall()
             last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()[0]
+            # A store written before marks existed holds ratings only (and has no kind column).
+            only_ratings = " AND kind = 'rating'" if version >= 2 else ""
+            rows = db.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback WHERE seq <= ?"
+                              f"{only_ratings} ORDER BY seq", (last,)).fetchall()
+            db.execute("COMMIT")
         except sqlite3.OperationalError:  # a store created but never migrated: nothing in it
             rows, last = [], 0
         finally:

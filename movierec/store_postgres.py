@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from movierec.diagnostics import Unavailable
+from movierec.diagnostics import NotRecorded, Unavailable
 from movierec.store import COLUMNS, RATING, RatingsStore, StoredRating, existing_rating, redact_url, stored_row
 
 log = logging.getLogger(__name__)
@@ -151,10 +151,10 @@ class PostgresRatingsStore(RatingsStore):
         except psycopg.Error as e:
             why = _why(e, self._url)
             if committing:  # the connection broke during COMMIT: the outcome is unknown, a retry is safe
-                raise Unavailable(f"the ratings store {self.location} failed while committing the rating ({why}); "
+                raise NotRecorded(f"the ratings store {self.location} failed while committing the feedback ({why}); "
                                   "it may or may not have been recorded: retry with the same request_id, "
                                   "which stores it once") from None
-            raise Unavailable(f"the ratings store {self.location} cannot be written ({why}); the rating was not "
+            raise NotRecorded(f"the ratings store {self.location} cannot be written ({why}); the feedback was not "
                               "recorded, retry later with the same request_id") from None
 
     def _select(self, where: str, seq: int) -> list[StoredRating]:
@@ -232,9 +232,9 @@ def read_rows(url: str) -> tuple[list[tuple[int, int, float, int, int]], int]:
                     version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
                     # A store written before marks existed holds ratings only (and has no kind column).
                     only_ratings = " WHERE kind = 'rating'" if version and version[0] >= 2 else ""
+                    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()
                     rows = conn.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} "
                                         "ORDER BY seq").fetchall()
-                    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()
             except psycopg.errors.UndefinedTable:  # no server has opened this store yet: nothing in it
                 return [], 0
     except psycopg.Error as e:

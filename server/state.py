@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from movierec.artifact import current_version, load_artifact
-from movierec.diagnostics import DeadlineExceeded, MovierecError, ResourceExhausted, Unavailable
+from movierec.diagnostics import DeadlineExceeded, MovierecError, NotRecorded, ResourceExhausted, Unavailable
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import TextEncoder, settings_encoder
 from movierec.prompt_cache import PromptCache
@@ -101,6 +102,7 @@ class ServingState:
         # Every store row up to this seq is in the serving Recommender (its index, or applied live).
         self._applied_seq = 0
         self._marks_missing = False  # the marks could not be read when the serving index was loaded
+        self._marks_failure: str | None = None
         self.first_load_tried = threading.Event()  # set once the first load has succeeded or failed
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
@@ -159,7 +161,7 @@ class ServingState:
         with self._store_lock:
             if self._store is None:
                 if self._stop.is_set():
-                    raise Unavailable("the server is shutting down; the rating was not recorded")
+                    raise NotRecorded("the server is shutting down; the feedback was not recorded")
                 self._store = open_store(self.settings.effective_store_url)
             return self._store
 
@@ -171,12 +173,14 @@ class ServingState:
             try:
                 stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id,
                                              kind=feedback.kind, undo=feedback.undo)
-            except Unavailable as e:
+            except NotRecorded:
                 self.metrics.store_errors.inc()
-                if "recorded" in str(e):
-                    raise
-                # The store could not even be opened: say what that means for this rating.
-                raise Unavailable(f"{e}; the rating was not recorded, retry later with the same request_id") from e
+                raise
+            except Unavailable as e:  # the store could not even be opened: say what that means for this feedback
+                self.metrics.store_errors.inc()
+                raise NotRecorded(f"{e}; the feedback was not recorded, retry later with the same request_id") from e
+            if self._marks_missing:  # the store answers again: the marks it could not give at load time
+                self._load_missing_marks(locked=True)
             recommender = self.recommender()  # the version serving now (a swap waits for this lock)
             if not stored.duplicate:
                 recommender.apply(stored)
@@ -279,11 +283,13 @@ class ServingState:
         while not self._stop.is_set():
             try:
                 self.reload()
+                if self._marks_missing:
+                    self._load_missing_marks()
             except Exception:
                 log.exception("bug while reloading the index")
             self.first_load_tried.set()
             interval = self.settings.reload_interval_s
-            if interval <= 0 and self._recommender is not None:
+            if interval <= 0 and self._recommender is not None and not self._marks_missing:
                 return
             self._stop.wait(interval if interval > 0 else 1.0)
 
@@ -311,15 +317,25 @@ class ServingState:
             self.metrics.followed.inc(changed)
         return changed
 
-    def _load_missing_marks(self) -> None:
-        """The marks up to the serving index's seq, when the store could not be read as it was loaded."""
-        recommender = self.recommender()
-        marks = self.store().marks(recommender.store_seq)
-        with self._feedback_lock:
+    def _load_missing_marks(self, locked: bool = False) -> None:
+        """The marks up to the serving index's seq, when the store could not be read as it was loaded. Tried
+        by the follower, the index watcher and each recorded feedback until it works (`locked`: the caller
+        holds the feedback lock). A store that still cannot be read leaves them missing, and says so."""
+        try:
+            recommender = self.recommender()
+            marks = self.store().marks(recommender.store_seq)
+        except MovierecError as e:
+            if str(e) != self._marks_failure:  # said once, not at every try
+                log.warning("the marks up to the serving index are still missing: %s", e)
+            self._marks_failure = str(e)
+            return
+        with contextlib.nullcontext() if locked else self._feedback_lock:
             if self.recommender() is recommender:  # else the new version's load read them itself
                 for stored in marks:
                     recommender.apply(stored)
-                self._marks_missing = False
+                self._marks_missing, self._marks_failure = False, None
+                log.info("loaded %d marks the store could not give when index %s was loaded", len(marks),
+                         recommender.version)
 
     def _follow(self) -> None:
         interval = self.settings.store_poll_interval_s

@@ -285,3 +285,34 @@ def test_a_store_written_before_marks_is_migrated_with_its_rows_and_seqs(store_u
         assert store.record(3, 862, 0.0, "new", kind="seen").seq == 3
     finally:
         store.close()
+
+
+def test_the_indexer_reads_one_snapshot_while_feedback_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """A rating committed while the indexer reads (here: right after its first query) is either in
+    what it read or above the last seq it returns, so that a server replays it; never lost between."""
+    url = sqlite_url(tmp_path / "feedback.sqlite")
+    writer = open_store(url)
+    writer.record(1, 862, 4.0, "before")
+    connect = sqlite3.connect
+
+    class Interleaved:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            cursor = self.db.execute(sql, *args)
+            if "FROM feedback" in sql and not writer.since(1):  # after the first read of the rows or the seq
+                writer.record(2, 603, 3.0, "during")  # another connection commits in between
+            return cursor
+
+        def close(self) -> None:
+            self.db.close()
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: Interleaved(connect(*a, **k)))
+    frame, last = read_store(url)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    during = writer.since(0)[-1]
+    writer.close()
+    assert during.movie_id == 603 and during.seq > last       # replayed by a server on this index
+    assert frame["seq"].tolist() == [s for s in [1, 2] if s <= last] == [1]

@@ -100,3 +100,24 @@ def test_a_not_interested_mark_subtracts_its_collaborative_scores(index: IndexAr
     np.testing.assert_array_equal(unweighted.collaborative, before.collaborative)  # marks only leave the list
     listed = recommender.recommend_batch([RecommendQuery(prompt="", user_id=user, limit=100)])[0]
     assert not {*unwanted, int(index.movie_ids[40])} & {m.movie.movie_id for m in listed.movies}
+
+
+def test_an_undo_wins_by_commit_order_whatever_the_clocks(index: IndexArtifact) -> None:
+    recommender = Recommender(index, NoEncoder(), ranking_config(Settings()))  # type: ignore[arg-type]
+    user, movie = int(index.user_ids[2]), int(index.movie_ids[7])
+    assert recommender.apply(StoredRating(1, user, movie, 0.0, 1000, kind=SEEN))
+    assert recommender.apply(StoredRating(2, user, movie, 0.0, 999, kind=SEEN, undo=True))  # a replica a second behind
+    assert recommender.marked(user, SEEN) == []
+    assert not recommender.apply(StoredRating(1, user, movie, 0.0, 1000, kind=SEEN))  # replayed late: changes nothing
+    assert recommender.marked(user, SEEN) == []
+
+
+def test_taking_back_a_mark_never_set_makes_no_one_a_user(index: IndexArtifact) -> None:
+    from movierec.diagnostics import NotFound
+
+    recommender = Recommender(index, NoEncoder(), ranking_config(Settings()))  # type: ignore[arg-type]
+    recommender.apply(StoredRating(1, 990_123, int(index.movie_ids[0]), 0.0, 10, kind=SEEN, undo=True))
+    with pytest.raises(NotFound, match="user 990123 is not known"):
+        recommender.check_user(990_123)
+    recommender.apply(StoredRating(2, 990_123, int(index.movie_ids[0]), 0.0, 11, kind=SEEN))
+    recommender.check_user(990_123)  # a mark does

@@ -191,7 +191,7 @@ def test_a_postgresql_store_that_cannot_be_reached_is_unavailable_and_recommenda
             code, details = code_of(client.record_feedback, 3, TOY_STORY, 4.0)
             assert code == grpc.StatusCode.UNAVAILABLE
             assert "postgresql://movierec:***@127.0.0.1" in details and "cannot be reached" in details, details
-            assert "the rating was not recorded, retry later with the same request_id" in details, details
+            assert "the feedback was not recorded, retry later with the same request_id" in details, details
             assert "do-not-show-me" not in details
             assert len(client.recommend("a comedy", user_id=3).movies) == 10
     finally:

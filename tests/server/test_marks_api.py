@@ -109,3 +109,59 @@ def test_a_dropped_constraint_is_left_out_and_the_others_hold(served: tuple[Reco
     with pytest.raises(grpc.RpcError) as e:
         client.recommend(prompt, dropped=["x" * 201])
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "dropped[0] is 201 characters" in e.value.details()
+
+
+def test_marks_the_store_could_not_give_at_a_swap_come_back_once_it_answers(
+        tmp_path, sample_settings: Settings, encoder, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A new index version is loaded while the store cannot be read: its marks are missing for that while,
+    then loaded by the index watcher (here with the store follower off) as soon as the store answers."""
+    import shutil
+    import time
+
+    from movierec.diagnostics import Unavailable
+    from movierec.indexer.build import build_index
+    from movierec.server.app import create_server
+    from movierec.store import SqliteRatingsStore
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1, store_poll_interval_s=0)
+    server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
+    client = RecommenderClient(f"127.0.0.1:{port}")
+    try:
+        assert client.wait_until_serving(30)
+        unwanted = ids(client, prompt="a space adventure", user_id=4, limit=3)[0]
+        client.mark(4, unwanted, "not_interested")
+        readable = {"now": False}
+        marks = SqliteRatingsStore.marks
+
+        def flaky(self: SqliteRatingsStore, through_seq: int) -> list:
+            if not readable["now"]:
+                raise Unavailable("the ratings store cannot be read (a test)")
+            return marks(self, through_seq)
+
+        monkeypatch.setattr(SqliteRatingsStore, "marks", flaky)
+        before = client.index_info().index_version
+        build_index(settings, encoder=encoder, progress=False)  # the new version's store_seq covers the mark
+        deadline = time.monotonic() + 30
+        while client.index_info().index_version == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.index_info().index_version != before
+        assert client.user(4).not_interested == []  # missing while the store cannot give them
+        readable["now"] = True
+        deadline = time.monotonic() + 10
+        while client.user(4).not_interested != [unwanted] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.user(4).not_interested == [unwanted]
+        assert unwanted not in ids(client, prompt="a space adventure", user_id=4, limit=3)
+    finally:
+        client.close()
+        server.stop(None)
+
+
+def test_a_request_naming_many_unknown_movies_gets_a_short_message(served: tuple[RecommenderClient, Settings]) -> None:
+    client, _ = served
+    with pytest.raises(grpc.RpcError) as e:
+        client.recommend("a comedy", excluded_movie_ids=list(range(900_000_000, 900_060_000)))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.details().endswith("and 59990 more not in the catalogue") and len(e.value.details()) < 300
