@@ -9,21 +9,31 @@ interceptors do around a call is done here with the same objects: the drain (a d
 refuses new calls on both edges and waits for both), the tokens (the RPC's scope), admission (one
 bound for the Recommend calls of both edges), the metrics and the access lines.
 
+A call's body is read and parsed before it counts for the drain or takes an admission slot, and must
+arrive within BODY_TIMEOUT_S: a client that sends it slowly, or never, holds its own connection and
+nothing the other calls need.
+
 Errors are `{"error": {"code": "NOT_FOUND", "message": "..."}}`, the code and message gRPC gives, with
-the HTTP status of errors.HTTP_STATUS. Starlette on uvicorn: uvicorn runs in a thread of its own with
+the HTTP status of errors.HTTP_STATUS (and of EDGE_STATUS, for what only HTTP has: a method a path does
+not take); every error body is made by `error_body`, even the one uvicorn sends for a request it cannot
+parse. A server listening on a loopback address answers only requests addressed to a loopback name
+(the Host header), so that a page whose name an attacker points at 127.0.0.1 (DNS rebinding) cannot
+use a server that trusts its machine. Starlette on uvicorn: uvicorn runs in a thread of its own with
 its own event loop (HttpServer), and each RPC runs on a worker thread, as a gRPC call does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import queue
+import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +49,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from movierec import __version__
 from movierec.diagnostics import InvalidArgument, MovierecError, Unavailable
@@ -68,13 +79,26 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 SERVICE = pb.DESCRIPTOR.services_by_name["Recommender"]
 # The page may load only its own script and style (no inline script), be framed by no one, and post
-# nowhere else; the API's JSON carries the same header, harmless there.
+# nowhere else; the API's JSON carries the same header, harmless there. Its forms are handled by its
+# script, never submitted: `form-action 'none'` keeps a form sent before the script has loaded (Enter
+# in the token field, say) from putting what was typed into a URL.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-                           "base-uri 'none'; frame-ancestors 'none'")
+                           "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"),
                     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
                     (b"referrer-policy", b"no-referrer")]
 JSON = "application/json"
+# How long a request's body may take to arrive once its headers have: long enough for any client that
+# is sending, short enough that a stalled one lets go of its connection soon.
+BODY_TIMEOUT_S = 5.0
+# The longest URL uvicorn's parser (httptools) takes: it keeps 16-bit offsets, so this cannot be raised.
+MAX_URL_BYTES = 65_535
+# Statuses of this edge alone, beside the one error map's: a method a path does not take is gRPC's
+# UNIMPLEMENTED (a method the server does not have), answered 405 with an Allow header.
+EDGE_STATUS: dict[grpc.StatusCode, int] = {grpc.StatusCode.UNIMPLEMENTED: 405}
+STATUS: dict[grpc.StatusCode, int] = {**HTTP_STATUS, **EDGE_STATUS}
+# What a server listening on a loopback address takes in the Host header (HttpApp.loopback_only).
+LOOPBACK_HOSTS = "localhost, 127.x.x.x or [::1] (any port)"
 
 
 @dataclass(frozen=True)
@@ -121,7 +145,7 @@ COMMON_ERRORS = (400, 401, 403, 500, 503)
 class ErrorDetail(BaseModel):
     """An error: the gRPC status code's name and the message gRPC gives for the same call."""
 
-    code: Literal[tuple(code.name for code in HTTP_STATUS)]  # type: ignore[valid-type]
+    code: Literal[tuple(code.name for code in STATUS)]  # type: ignore[valid-type]
     message: str
 
 
@@ -220,33 +244,55 @@ def _peer(request: Request) -> str:
     return f"ipv6:[{client.host}]:{client.port}" if ":" in client.host else f"ipv4:{client.host}:{client.port}"
 
 
-def error_response(code: grpc.StatusCode, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = ErrorBody(error=ErrorDetail(code=code.name, message=message))
+def status_for(code: grpc.StatusCode) -> int:
+    """The HTTP status of a gRPC code: the one error map's, or this edge's own (EDGE_STATUS)."""
+    return EDGE_STATUS.get(code) or http_status(code)
+
+
+def error_body(code: grpc.StatusCode, message: str) -> bytes:
+    """The body of every error response (ErrorBody)."""
+    return jsonpb.dumps(ErrorBody(error=ErrorDetail(code=code.name, message=message)).model_dump())
+
+
+def error_response(code: grpc.StatusCode, message: str, headers: Mapping[str, str] | None = None) -> Response:
     headers = dict(headers or {})
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         headers["retry-after"] = "1"
-    return Response(jsonpb.dumps(body.model_dump()), http_status(code), headers, JSON)
+    return Response(error_body(code, message), status_for(code), headers, JSON)
+
+
+class BodyTimedOut(InvalidArgument):
+    """The request's body did not all arrive within BODY_TIMEOUT_S."""
 
 
 async def _body(request: Request, request_type: type[Message]) -> bytes:
-    """The request's body, refused past gRPC's message limit before it is all read."""
+    """The request's body, refused past gRPC's message limit before it is all read, or when it has not
+    all arrived within BODY_TIMEOUT_S."""
+    name = request_type.DESCRIPTOR.full_name
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > jsonpb.MAX_BODY_BYTES:
-        raise InvalidArgument(f"request is not a valid {request_type.DESCRIPTOR.full_name}: the body is "
-                              f"{int(declared):,} bytes, over the limit of {jsonpb.MAX_BODY_BYTES:,}")
+    if re.fullmatch(r"[0-9]+", declared) and int(declared) > jsonpb.MAX_BODY_BYTES:
+        raise InvalidArgument(f"request is not a valid {name}: the body is {int(declared):,} bytes, over the "
+                              f"limit of {jsonpb.MAX_BODY_BYTES:,}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > jsonpb.MAX_BODY_BYTES:
-            raise InvalidArgument(f"request is not a valid {request_type.DESCRIPTOR.full_name}: the body is "
-                                  f"over the limit of {jsonpb.MAX_BODY_BYTES:,} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > jsonpb.MAX_BODY_BYTES:
+                    raise InvalidArgument(f"request is not a valid {name}: the body is over the limit of "
+                                          f"{jsonpb.MAX_BODY_BYTES:,} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        came = (f"{size:,} of the {int(declared):,} bytes announced" if re.fullmatch(r"[0-9]+", declared)
+                else f"{size:,} bytes")
+        raise BodyTimedOut(f"request is not a valid {name}: the body did not arrive within {BODY_TIMEOUT_S:g} s "
+                           f"({came} came); send it with the headers") from None
     return b"".join(chunks)
 
 
 class RpcEndpoint:
-    """The handler of one Endpoint: drain, token, admission (Recommend), parse, the servicer's method on
-    a worker thread, the JSON answer; the access line and metrics whatever happened."""
+    """The handler of one Endpoint: token, parse (the body read first), drain, admission (Recommend), the
+    servicer's method on a worker thread, the JSON answer; the access line and metrics whatever happened."""
 
     def __init__(self, endpoint: Endpoint, servicer: RecommenderServicer, pool: DaemonPool, *,
                  tokens: TokenTable | None, drainer: DrainInterceptor, admission: AdmissionInterceptor | None,
@@ -274,6 +320,11 @@ class RpcEndpoint:
                 raise InvalidArgument(f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: send "
                                       f"the body as Content-Type: {JSON} (got {media_type or 'none'})")
             return jsonpb.parse_json(await _body(request, endpoint.request_type), endpoint.request_type)
+        for name in request.query_params:
+            if name in endpoint.path_params:
+                raise InvalidArgument(f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: "
+                                      f"{name} is a path parameter ({endpoint.path}); it cannot also be given in "
+                                      "the query")
         params = [*request.path_params.items(), *request.query_params.multi_items()]
         return jsonpb.parse_params(params, endpoint.request_type, endpoint.params)
 
@@ -286,14 +337,16 @@ class RpcEndpoint:
         message: Message | None = None
         code = grpc.StatusCode.OK
         try:
-            self.drainer.enter()
-            leave.append(self.drainer.leave)
             if self.tokens is not None:
                 self.tokens.check(self.endpoint.full_method, request.headers.get("authorization"))
+            # Read and parsed first: while its body is on its way, a call holds no admission slot (the
+            # bound both edges' Recommend calls share) and is not one the drain waits for.
+            message = await self._parse(request)
+            self.drainer.enter()
+            leave.append(self.drainer.leave)
             if self.admission is not None:
                 self.admission.admit()
                 leave.append(self.admission.leave)
-            message = await self._parse(request)
             context = HttpContext(_peer(request), [(k, v) for k, v in request.headers.items() if k != "authorization"])
             future = self.pool.submit(self._answer, message, context, record)
             # The call leaves the counts when its work ends, even if this coroutine is cancelled first.
@@ -303,9 +356,18 @@ class RpcEndpoint:
         except Aborted as e:
             code = e.code
             return error_response(code, e.details, headers)
+        except BodyTimedOut as e:
+            code = status_of(e)
+            # Closed after the answer: what is left of the body, if it ever comes, is not a next request.
+            return error_response(code, str(e), {**headers, "connection": "close"})
         except MovierecError as e:
             code = status_of(e)
             return error_response(code, str(e), headers)
+        except ClientDisconnect:
+            # Gone before its body was all in: no bug, and nobody to read an answer. The access line and
+            # the metrics say CANCELLED, as gRPC does for a caller that went away.
+            code = grpc.StatusCode.CANCELLED
+            return Response(status_code=400)
         except Exception:
             log.exception("bug while handling %s %s", request.method, request.url.path)
             code = grpc.StatusCode.INTERNAL
@@ -345,26 +407,29 @@ def _not_found(request: Request, exc: Exception) -> Response:
 
 def _method_not_allowed(request: Request, exc: Exception) -> Response:
     allowed = cast(HTTPException, exc).headers or {}
-    return Response(jsonpb.dumps({"error": {"code": "UNIMPLEMENTED", "message": f"{request.method} is not "
-                                            f"supported at {request.url.path}; allowed: {allowed.get('Allow', '')}"}}),
-                    405, allowed, JSON)
+    return error_response(grpc.StatusCode.UNIMPLEMENTED, f"{request.method} is not supported at {request.url.path}; "
+                                                         f"allowed: {allowed.get('Allow', '')}", allowed)
 
 
 def openapi_document(tokens: bool) -> dict[str, Any]:
     """The OpenAPI 3.1 document, generated: the schemas are the request and response messages' models
     (jsonpb, from the proto's descriptors), the paths are ENDPOINTS, the texts the proto's comments."""
-    messages = {m for e in ENDPOINTS for m in (e.request_type, e.response_type)}
-    models: list[type[BaseModel]] = [jsonpb.model_for(m) for m in sorted(messages, key=lambda m: m.DESCRIPTOR.name)]
-    models += [ErrorBody, Health]
-    keyed, schemas = models_json_schema([(m, "validation") for m in models],
-                                        ref_template="#/components/schemas/{model}")
-    ref = {model: keyed[(model, "validation")] for model in models}
+    # A request's schema is what is read (validation: a 64-bit integer as a number or a decimal string),
+    # a response's what is written (serialization: numbers).
+    modes: dict[type[BaseModel], Literal["validation", "serialization"]] = {}
+    for message in sorted({m for e in ENDPOINTS for m in (e.request_type, e.response_type)},
+                          key=lambda m: m.DESCRIPTOR.name):
+        requested = any(e.request_type is message for e in ENDPOINTS)
+        modes[jsonpb.model_for(message)] = "validation" if requested else "serialization"
+    modes |= {ErrorBody: "serialization", Health: "serialization"}
+    keyed, schemas = models_json_schema(list(modes.items()), ref_template="#/components/schemas/{model}")
+    ref = {model: keyed[(model, mode)] for model, mode in modes.items()}
 
     def json_content(model: type[BaseModel]) -> dict[str, Any]:
         return {JSON: {"schema": ref[model]}}
 
     def error(status: int) -> dict[str, Any]:
-        codes = ", ".join(code.name for code, s in HTTP_STATUS.items() if s == status)
+        codes = ", ".join(code.name for code, s in STATUS.items() if s == status)
         return {"description": codes, "content": json_content(ErrorBody)}
 
     paths: dict[str, dict[str, Any]] = {}
@@ -390,7 +455,10 @@ def openapi_document(tokens: bool) -> dict[str, Any]:
                  "schema": {k: v for k, v in properties[name].items() if k not in ("title", "description")}}
                 for param, name in endpoint.params.items()]
         else:
-            operation["requestBody"] = {"required": True, "content": json_content(request_model)}
+            operation["requestBody"] = {"required": True, "content": json_content(request_model), "description":
+                                        f"{endpoint.request_type.DESCRIPTOR.full_name} in proto3 JSON: each field "
+                                        "under the name shown or its lowerCamelCase JSON name; 64-bit integers as "
+                                        "numbers or decimal strings."}
         if tokens and scope:
             operation["security"] = [{"bearer": []}]
         paths.setdefault(endpoint.path, {})[endpoint.http_method.lower()] = operation
@@ -410,7 +478,11 @@ def openapi_document(tokens: bool) -> dict[str, Any]:
         "operationId": "Page", "summary": "The movie-night page (its files under /static/).",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
                       "404": {"description": "NOT_FOUND (no page installed)", "content": json_content(ErrorBody)}}}}
-    components: dict[str, Any] = {"schemas": schemas.get("$defs", {})}
+    components: dict[str, Any] = {"schemas": schemas.get("$defs", {}), "responses": {"MethodNotAllowed": {
+        "description": "UNIMPLEMENTED: a method the path does not take (any path; OpenAPI has no operation to "
+                       "hang it on); the Allow header lists those it takes.",
+        "headers": {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
+        "content": json_content(ErrorBody)}}}
     if tokens:
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "description":
                                                     "A token of the server's tokens_path, with the read scope "
@@ -419,21 +491,64 @@ def openapi_document(tokens: bool) -> dict[str, Any]:
             "info": {"title": "movierec", "version": __version__,
                      "description": jsonpb.COMMENTS.get(SERVICE.full_name, "Movie recommendations.")
                      + "\n\nEvery /v1 endpoint is a method of the gRPC service movierec.v1.Recommender; bodies are "
-                       "its messages in proto3 JSON (proto field names, enums by name, 64-bit integers as "
-                       "numbers). Unknown fields are an error."},
+                       "its messages in proto3 JSON. A request's fields go under their proto names (shown here) "
+                       "or their lowerCamelCase JSON names, 64-bit integers as numbers or decimal strings, enums "
+                       "by name; an unknown field, a key given twice and a field given under both names are "
+                       "errors. Answers use the proto names, enums by name and 64-bit integers as numbers."
+                       "\n\nErrors are an ErrorBody: the gRPC status code's name and message, with the HTTP "
+                       "status of each operation's responses; a method a path does not take is 405 "
+                       "(#/components/responses/MethodNotAllowed), a URL over "
+                       f"{MAX_URL_BYTES:,} bytes 400, and a body that has not all arrived {BODY_TIMEOUT_S:g} s "
+                       "after its headers 400. A server listening on a loopback address answers only requests "
+                       f"whose Host is {LOOPBACK_HOSTS}, and 400 to any other."},
             "paths": paths, "components": components}
+
+
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\[\]:]+))(?::[0-9]{1,5})?")
+
+
+def loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine by a loopback name or address: LOOPBACK_HOSTS."""
+    matched = _HOST.fullmatch(host)
+    if matched is None:
+        return False
+    name, v6 = matched.group("name"), matched.group("v6")
+    if name is not None and name.lower() == "localhost":
+        return True
+    try:
+        return (ipaddress.IPv6Address(v6) if v6 is not None else ipaddress.IPv4Address(name)).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpApp:
     """The ASGI app: the site behind SecurityHeaders, outermost so that even Starlette's own error pages
-    carry them. `close()` ends its worker threads."""
+    carry them, and, when `loopback_only`, behind the Host check. `close()` ends its worker threads."""
 
     def __init__(self, site: Starlette, pool: DaemonPool):
         self.site, self.pool = site, pool
-        self._app = SecurityHeaders(site)
+        # Set by HttpServer when it listens on a loopback address. A page on another site can make the
+        # browser send requests here by pointing its own name at 127.0.0.1 (DNS rebinding), and then read
+        # the answers as its own; the browser still names that site in the Host header. A request with no
+        # Host at all comes from no browser, and is answered.
+        self.loopback_only = False
+        self._app = SecurityHeaders(self._checked)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.loopback_only and scope["type"] == "http":
+            hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
+            refused = next((host for host in hosts if not loopback_host(host)), None)
+            if refused is not None:
+                shown = refused if len(refused) <= 100 else refused[:100] + "..."
+                response = error_response(grpc.StatusCode.INVALID_ARGUMENT,
+                                          f"this server listens on a loopback address and answers requests to "
+                                          f"{LOOPBACK_HOSTS} only; the Host header says {shown!r}")
+                await response(scope, receive, send)
+                return
+        await self.site(scope, receive, send)
 
     def close(self) -> None:
         self.pool.close()
@@ -509,15 +624,36 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools), answering a request it cannot parse with our error body
+    and headers instead of its plain text. A client that speaks HTTP meets it only with a URL longer than
+    MAX_URL_BYTES (a long query string), which no app code sees."""
+
+    def send_400_response(self, msg: str) -> None:
+        url = getattr(self, "url", b"")  # the URL as far as it was read; it is reset at each request
+        if len(url) > MAX_URL_BYTES:
+            message = f"the URL is {len(url):,} bytes, over the limit of {MAX_URL_BYTES:,}; send a shorter query"
+        else:
+            message = "the request is not valid HTTP/1.1"
+        body = error_body(grpc.StatusCode.INVALID_ARGUMENT, message)
+        headers = [*self.server_state.default_headers, (b"content-type", JSON.encode()),
+                   (b"content-length", str(len(body)).encode()), (b"connection", b"close"), *SECURITY_HEADERS]
+        self.transport.write(b"".join([b"HTTP/1.1 400 Bad Request\r\n",
+                                       *(name + b": " + value + b"\r\n" for name, value in headers), b"\r\n", body]))
+        self.transport.close()
+
+
 class HttpServer:
     """uvicorn serving `app` on a thread of its own (a daemon, with its own event loop); `port` is bound
-    at construction. TLS when a certificate is given (client certificates required with a CA)."""
+    at construction. TLS when a certificate is given (client certificates required with a CA). On a
+    loopback address the app answers only requests addressed to a loopback name (HttpApp.loopback_only)."""
 
     def __init__(self, app: HttpApp, host: str, port: int, *, certificate: Path | None = None,
                  key: Path | None = None, client_ca: Path | None = None):
         self.app = app
         self.socket = _bind(host, port)
         self.port: int = self.socket.getsockname()[1]
+        app.loopback_only = ipaddress.ip_address(self.socket.getsockname()[0]).is_loopback
         tls: dict[str, Any] = {}
         if certificate is not None and key is not None:
             tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(key)}
@@ -525,8 +661,9 @@ class HttpServer:
                 tls |= {"ssl_ca_certs": str(client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         # log_config None: the server's logging stays as configured; uvicorn says only what goes wrong.
         # No proxy headers: the peer on an access line is the one that connected.
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off",
-                                proxy_headers=False, server_header=False, timeout_graceful_shutdown=2, **tls)
+        config = uvicorn.Config(app, http=HttpProtocol, log_config=None, log_level="warning", access_log=False,
+                                lifespan="off", proxy_headers=False, server_header=False, timeout_graceful_shutdown=2,
+                                **tls)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.socket]},
                                         name="movierec-http", daemon=True)

@@ -5,15 +5,23 @@ The models are generated at import time from the descriptors of `movierec.v1.rec
 field added to the proto is validated and documented (the OpenAPI document) with no change here:
 each scalar becomes int / float / str / bool (integers range-checked to their width), `repeated` a
 list, `map` a dict, a message a nested model, an enum a Literal of its value names, and a field with
-presence (`optional`, messages) may also be null. The models refuse unknown fields (a misspelt field
-is an error, not silently ignored) and are strict about types (`"5"` is not an integer, `1` is not
-`true`). The descriptions come from the comments in the `.proto` file beside the generated code.
+presence (`optional`, messages) may also be null. The descriptions come from the comments in the
+`.proto` file beside the generated code.
 
-The JSON form is proto3's, with the proto field names (snake_case), enums by name and floats in their
-shortest form that reads back to the same float32. Two choices where proto3 JSON leaves one: every
-field without presence is written, defaults included (a client reads `"year": 0` and `"movies": []`
-instead of knowing the defaults), and 64-bit integers are JSON numbers, not strings (the ids here
-are far below 2**53, up to where JavaScript's numbers are exact).
+Reading takes what a proto3 JSON writer (protobuf's json_format, for one) writes with its usual
+options: a field under its proto name (`user_id`) or its lowerCamelCase JSON name (`userId`, the
+mapping's default), a 64-bit integer as a JSON number or a decimal string (`"1"`, as the mapping
+writes them), enums by name. Beyond that the models are strict, where a proto3 JSON parser would be
+lenient: an unknown field is an error (a misspelt field is not silently ignored), so is a key given
+twice in one object or a field given under both its names (which value would count?), `"5"` is not
+a 32-bit integer, `1` is not `true`, an enum's number is not its name, and a number must be finite.
+
+The JSON form written is proto3's, with the proto field names (snake_case), enums by name and floats
+in their shortest form that reads back to the same float32. Two choices where proto3 JSON leaves
+one: every field without presence is written, defaults included (a client reads `"year": 0` and
+`"movies": []` instead of knowing the defaults), and 64-bit integers are JSON numbers, not strings
+(the ids here are far below 2**53, up to where JavaScript's numbers are exact; proto3 JSON parsers
+read both).
 """
 
 from __future__ import annotations
@@ -26,13 +34,25 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, cast
+from typing import Annotated, Any, Literal, NoReturn, Optional, cast
 
 import numpy as np
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
 from google.protobuf.message import Message
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, create_model
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from movierec.diagnostics import InvalidArgument
 from movierec.v1 import recommender_pb2 as pb
@@ -45,6 +65,7 @@ _INTEGERS: dict[int, tuple[str | None, int, int]] = {
     **dict.fromkeys((FD.TYPE_UINT32, FD.TYPE_FIXED32), (None, 0, 2**32 - 1)),
     **dict.fromkeys((FD.TYPE_UINT64, FD.TYPE_FIXED64), (None, 0, 2**64 - 1)),
 }
+_WIDE = {FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64, FD.TYPE_UINT64, FD.TYPE_FIXED64}
 FLOAT32_MAX = 3.4028234663852886e38
 # What a JSON body of a request may weigh: gRPC's default limit on a received message.
 MAX_BODY_BYTES = 4 * 2**20
@@ -120,12 +141,39 @@ def _enum_description(enum: EnumDescriptor) -> str:
     return "\n".join(f"{name}: {comment}" for name, comment in comments if comment)
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,40}")  # a 64-bit integer's text, with room for a too-big one to be out of range
+
+
+def _decimal_text(value: Any) -> Any:
+    """A 64-bit integer given as a decimal string, as proto3 JSON writes them, read as the integer; any
+    other value stays as it came, for the strict check after this."""
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return int(value)
+    return value
+
+
+def _one_name_each(pairs: list[tuple[str, str]]) -> Callable[[type[BaseModel], Any], Any]:
+    """A model's before-validator refusing a field given under both of its names (proto name, JSON name):
+    one of the two values would be dropped without a word."""
+
+    def check(cls: type[BaseModel], data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, json_name in pairs:
+                if name in data and json_name in data:
+                    raise PydanticCustomError("given_twice", "{name} is given twice, as {name} and {json_name}",
+                                              {"name": name, "json_name": json_name})
+        return data
+
+    return check
+
+
 class _Models:
     """One pydantic model per message type of a file, made on first use (nested ones with it)."""
 
     def __init__(self) -> None:
         self.models: dict[str, type[BaseModel]] = {}
         self.fields: dict[type[BaseModel], dict[str, type[BaseModel] | None]] = {}  # a model's fields -> nested model
+        self.json_names: dict[type[BaseModel], dict[str, str]] = {}  # a model's lowerCamelCase names -> proto names
         self._building: set[str] = set()
 
     def model(self, descriptor: Descriptor) -> type[BaseModel]:
@@ -148,8 +196,16 @@ class _Models:
         if field.type in _INTEGERS:
             fmt, least, greatest = _INTEGERS[field.type]
             bounds = Field(ge=least, le=greatest, json_schema_extra={"format": fmt} if fmt else None)
-            # A JSON object's keys are strings: a map's integer keys are read from them (not strict).
-            return Annotated[int, bounds] if map_key else Annotated[int, Strict(), bounds]
+            if map_key:  # A JSON object's keys are strings: a map's integer keys are read from them (not strict).
+                return Annotated[int, bounds]
+            if field.type in _WIDE:
+                # Numbers or decimal strings (proto3 JSON writes 64-bit integers as strings); the schema of
+                # a request says both, that of a response (serialization mode: what is written) numbers.
+                number = {"type": "integer", "minimum": least, "maximum": greatest, **({"format": fmt} if fmt else {})}
+                text = {"type": "string", "pattern": "^-?[0-9]+$" if least < 0 else "^[0-9]+$"}
+                return Annotated[int, Strict(), bounds, BeforeValidator(_decimal_text),
+                                 WithJsonSchema({"anyOf": [number, text]}, mode="validation")]
+            return Annotated[int, Strict(), bounds]
         if field.type == FD.TYPE_FLOAT:
             return Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX, allow_inf_nan=False,
                                                     json_schema_extra={"format": "float"})]
@@ -167,27 +223,28 @@ class _Models:
             return Any  # a well-known type: its JSON form is json_format's to check
         return self._nested(_message(field))
 
-    def _field(self, field: FieldDescriptor) -> tuple[Any, Any, type[BaseModel] | None]:
-        """(annotation, pydantic Field, the nested model if a message) of one proto field."""
+    def _field(self, field: FieldDescriptor) -> tuple[Any, dict[str, Any], type[BaseModel] | None]:
+        """(annotation, the pydantic Field's arguments, the nested model if a message) of one proto field."""
         description = COMMENTS.get(field.full_name)
         if field.type == FD.TYPE_ENUM and (values := _enum_description(_enum(field))):
             description = f"{description}\n\n{values}" if description else values
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
             annotation: Any = dict[self._value_type(key, map_key=True), self._value_type(value)]  # type: ignore[misc]
-            default: Any = Field(default_factory=dict, description=description)
+            default: dict[str, Any] = {"default_factory": dict}
         elif field.is_repeated:
             annotation = list[self._value_type(field)]  # type: ignore[misc]
-            default = Field(default_factory=list, description=description)
+            default = {"default_factory": list}
         else:
             annotation = self._value_type(field)
             if field.has_presence:
                 annotation = Optional[annotation]  # noqa: UP045  (a runtime type, not an annotation)
-                default = Field(default=None, description=description)
+                default = {"default": None}
             elif field.type == FD.TYPE_ENUM:
-                default = Field(default=_enum(field).values_by_number[0].name, description=description)
+                default = {"default": _enum(field).values_by_number[0].name}
             else:
-                default = Field(default=field.default_value, description=description)
+                default = {"default": field.default_value}
+        default["description"] = description
         nested = None  # the model of a message field (or element), for naming the fields around an error
         if field.message_type is not None and not field.message_type.GetOptions().map_entry:
             nested = self.models.get(field.message_type.full_name)
@@ -197,21 +254,33 @@ class _Models:
         self._building.add(descriptor.full_name)
         definitions: dict[str, Any] = {}
         nested: dict[str, type[BaseModel] | None] = {}
+        json_names: dict[str, str] = {}
         for field in descriptor.fields:
-            annotation, default, inner = self._field(field)
+            annotation, arguments, inner = self._field(field)
+            python_name = field.name
             # A proto name that pydantic or Python reserves gets a Python name and keeps its JSON name.
             if keyword.iskeyword(field.name) or field.name.startswith(("_", "model_")) or hasattr(BaseModel,
                                                                                                  field.name):
-                default.alias = field.name
-                definitions[field.name + "_"] = (annotation, default)
-            else:
-                definitions[field.name] = (annotation, default)
+                python_name = field.name + "_"
+                arguments["alias"] = field.name
+            # Read under the proto name or the lowerCamelCase JSON name; written (and documented) under
+            # the proto name.
+            if field.json_name != field.name:
+                arguments["validation_alias"] = AliasChoices(field.name, field.json_name)
+                json_names[field.json_name] = field.name
+            definitions[python_name] = (annotation, Field(**arguments))
             nested[field.name] = inner
+        validators: dict[str, Any] = {}
+        if json_names:
+            check = _one_name_each([(name, json_name) for json_name, name in json_names.items()])
+            validators["one_name_each"] = model_validator(mode="before")(check)
         model = create_model(  # type: ignore[call-overload]
             _model_name(descriptor), __doc__=COMMENTS.get(descriptor.full_name) or descriptor.full_name,
-            __config__=ConfigDict(extra="forbid", title=_model_name(descriptor)), **definitions)
+            __config__=ConfigDict(extra="forbid", title=_model_name(descriptor)), __validators__=validators,
+            **definitions)
         self.models[descriptor.full_name] = model
         self.fields[model] = nested
+        self.json_names[model] = json_names
         self._building.discard(descriptor.full_name)
 
 
@@ -268,6 +337,7 @@ def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     current: type[BaseModel] | None = model
     for part in loc:
         if isinstance(part, str) and current is not None:
+            part = _MODELS.json_names.get(current, {}).get(part, part)  # a field given by its JSON name
             current = _MODELS.fields.get(current, {}).get(part)
     return list(_MODELS.fields.get(current, {})) if current is not None else []
 
@@ -316,6 +386,34 @@ def _to_message(message_type: type[Message], data: dict[str, Any]) -> Message:
         raise _invalid(message_type, str(e)) from None
 
 
+class _KeyGivenTwice(ValueError):
+    """A JSON object with the same key twice."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice: which value would count is a guess (the last,
+    here; json_format refuses it too)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _KeyGivenTwice(key)
+        data[key] = value
+    return data
+
+
+class _NotJson(ValueError):
+    """A word Python's JSON reader takes that JSON does not have."""
+
+
+def _not_json(name: str) -> NoReturn:
+    """Python's JSON reader takes NaN and Infinity; JSON has no such words."""
+    raise _NotJson(f"{name} is not a JSON value")
+
+
 def parse_json(body: bytes, message_type: type[Message]) -> Message:
     """A request message from a JSON body; InvalidArgument (the one error map: 400) naming what is wrong."""
     try:
@@ -325,25 +423,44 @@ def parse_json(body: bytes, message_type: type[Message]) -> Message:
                                      f"{e.start})") from None
     if not text.strip():
         raise _invalid(message_type, "the body is empty; send a JSON object ({} asks for all the defaults)")
+    try:
+        data = json.loads(text, object_pairs_hook=_object, parse_constant=_not_json)
+    except _KeyGivenTwice as e:
+        shown = e.key if len(e.key) <= 40 else e.key[:40] + "..."
+        raise _invalid(message_type, f"the key {json.dumps(shown, ensure_ascii=False)} is given twice in one "
+                                     "object") from None
+    except RecursionError:
+        raise _invalid(message_type, "the body is not valid JSON (nested too deeply)") from None
+    except json.JSONDecodeError as e:
+        raise _invalid(message_type, f"the body is not valid JSON ({e})") from None
+    except _NotJson as e:
+        raise _invalid(message_type, f"the body is not valid JSON ({e})") from None
+    except ValueError:  # an integer with more digits than Python reads (sys.get_int_max_str_digits)
+        raise _invalid(message_type, "the body has a number with more digits than can be read") from None
     model = model_for(message_type)
     try:
-        validated = model.model_validate_json(text)
+        validated = model.model_validate(data)
     except ValidationError as e:
         raise _invalid(message_type, explain(e, model)) from None
     return _to_message(message_type, validated.model_dump(mode="json", by_alias=True, exclude_unset=True))
 
 
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,40}")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _scalar_from_text(field: FieldDescriptor, text: str) -> Any:
-    """A query or path parameter's text as the field's JSON value (the model checks the range)."""
+    """A query or path parameter's text as the field's JSON value (the model checks the range). Digits are
+    ASCII's: int() and float() also read other scripts' digits (an Arabic-Indic or a full-width five as 5),
+    which no client means by a number."""
     if field.type in _INTEGERS:
-        if not re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        if not _INTEGER_TEXT.fullmatch(text):
             raise ValueError("an integer")
         return int(text)
     if field.type in (FD.TYPE_FLOAT, FD.TYPE_DOUBLE):
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError("a number") from None
+        if not _NUMBER_TEXT.fullmatch(text):
+            raise ValueError("a number")
+        return float(text)
     if field.type == FD.TYPE_BOOL:
         if text.lower() not in ("true", "false"):
             raise ValueError("true or false")
@@ -386,7 +503,7 @@ def parse_params(params: Iterable[tuple[str, str]], message_type: type[Message],
 # -- message -> JSON -------------------------------------------------------------------------------
 def _float32(value: float) -> float | str:
     """The shortest decimal that reads back as the same float32, as json_format writes floats (numpy's
-    float32 prints exactly that, in a third less time than trying 6 to 9 digits)."""
+    float32 prints exactly that, in one step, where json_format tries 6 to 9 digits in turn)."""
     if not math.isfinite(value):
         return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     return float(str(np.float32(value)))

@@ -97,11 +97,17 @@ function setStatus(text) {
   $("status").textContent = text;
 }
 
+// The notice is a live region (role=status): what is put in it is read out without moving the focus.
 function showNotice(text, undo) {
   state.undo = undo;
   $("notice-text").textContent = text;
   $("undo").hidden = !undo;
-  $("notice").hidden = false;
+}
+
+function clearNotice() {
+  state.undo = null;
+  $("notice-text").textContent = "";
+  $("undo").hidden = true;
 }
 
 // -- members --------------------------------------------------------------------------------------------
@@ -250,6 +256,15 @@ function focusAfterChips() {
   (first || $("prompt")).focus();
 }
 
+// Closing the editor (Cancel, Escape) takes the focus with it; it goes back to the chip's Edit button
+// rather than falling to the page's body.
+function closeEditor(chip) {
+  renderUnderstood();
+  const edit = [...$("chips").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === `Edit ${chip}`);
+  if (edit) edit.focus();
+  else focusAfterChips();
+}
+
 function numberField(label, name, value, min, max) {
   return el("label", { class: "inline" }, label,
     el("input", { type: "number", name, inputmode: "numeric", min, max, value: value ?? "", class: "short" }));
@@ -264,10 +279,10 @@ function editChip(item, chip) {
   const form = el("form", { class: "chip-edit", "aria-label": `Edit ${chip}` },
     ...fields,
     el("button", { type: "submit", text: "Apply" }),
-    el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => renderUnderstood() }),
+    el("button", { type: "button", class: "secondary", text: "Cancel", onclick: () => closeEditor(chip) }),
   );
   form.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") renderUnderstood();
+    if (event.key === "Escape") closeEditor(chip);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -348,7 +363,15 @@ function ratingForm(movie, titleId, status) {
   select.id = `rate-${movie.movie_id}`;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!select.value || state.rater === null) return;
+    if (!select.value) {
+      showError(new ApiError("INVALID_ARGUMENT", `Choose a rating for “${movie.title}” first, then press Rate.`));
+      select.focus();
+      return;
+    }
+    if (state.rater === null) {
+      showError(new ApiError("INVALID_ARGUMENT", "Add a known user (a user id) to rate for."));
+      return;
+    }
     const rater = state.rater;
     try {
       await api("POST", "/v1/feedback", { user_id: rater, movie_id: Number(movie.movie_id), rating: Number(select.value),
@@ -382,7 +405,11 @@ async function mark(movie, kind, undo = false, rater = state.rater) {
   showNotice(undo ? `“${movie.title}” is back.` : `“${movie.title}” marked ${words}${who}.`,
     undo ? null : () => mark(movie, kind, true, rater));
   const position = state.movies.findIndex((m) => Number(m.movie_id) === id);
-  if (await ask()) focusCard(position);
+  if (!(await ask())) return;
+  // An undone mark brings its movie back: the focus goes to it, where the list has room for it.
+  const back = undo ? [...$("cards").querySelectorAll("article")].find((c) => c.dataset.movieId === String(id)) : null;
+  if (back) back.querySelector("h3").focus();
+  else focusCard(position);
 }
 
 function focusCard(position) {
@@ -455,7 +482,10 @@ function init() {
 
   $("undo").addEventListener("click", () => {
     const undo = state.undo;
-    $("notice").hidden = true;
+    // The button goes away with the notice; the focus goes to the list (then to the movie that comes
+    // back) rather than falling to the page's body.
+    $("results-title").focus();
+    clearNotice();
     if (undo) undo();
   });
 

@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import threading
@@ -28,7 +29,17 @@ from movierec.embedding import Encoder
 from movierec.server import jsonpb
 from movierec.server.app import create_server
 from movierec.server.auth import TokenTable
-from movierec.server.http import CONTENT_SECURITY_POLICY, ENDPOINTS, STATIC, HttpServer, create_app
+from movierec.server.http import (
+    BODY_TIMEOUT_S,
+    CONTENT_SECURITY_POLICY,
+    ENDPOINTS,
+    MAX_URL_BYTES,
+    STATIC,
+    STATUS,
+    HttpServer,
+    create_app,
+    loopback_host,
+)
 from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, DrainInterceptor
 from movierec.server.servicer import RecommenderServicer
 from movierec.server.state import ServingState
@@ -242,6 +253,24 @@ def test_an_enum_goes_by_its_name_both_ways(served: tuple[grpc.Server, int, int,
     ("GET", "/v1/index?verbose=1", None, 400, "INVALID_ARGUMENT", ["unknown parameter 'verbose'"]),
     ("GET", "/v1/nothing-here", None, 404, "NOT_FOUND", ["/openapi.json"]),
     ("POST", "/v1/index", b"{}", 405, "UNIMPLEMENTED", ["GET"]),
+    ("PUT", "/v1/recommend", b"{}", 405, "UNIMPLEMENTED", ["PUT is not supported", "allowed: POST"]),
+    ("OPTIONS", "/v1/index", None, 405, "UNIMPLEMENTED", ["OPTIONS is not supported", "GET"]),
+    # proto3 JSON: a key given twice, or a field under both of its names, is refused, not guessed at.
+    ("POST", "/v1/recommend", b'{"prompt": "a", "prompt": "b"}', 400, "INVALID_ARGUMENT",
+     ['the key "prompt" is given twice']),
+    ("POST", "/v1/feedback", b'{"movie_id": 862, "rating": 4, "user_id": 1, "userId": "1"}', 400, "INVALID_ARGUMENT",
+     ["user_id is given twice, as user_id and userId"]),
+    ("POST", "/v1/recommend", {"prompt": "a heist", "limit": "5"}, 400, "INVALID_ARGUMENT",  # strings: 64-bit only
+     ["limit: expected an integer"]),
+    ("POST", "/v1/recommend", {"prompt": "a heist", "userId": "１"}, 400, "INVALID_ARGUMENT",
+     ["userId: expected an integer"]),
+    # Digits are ASCII's: an Arabic-Indic five or a full-width five is not the number 5.
+    ("GET", "/v1/movies/%D9%A5", None, 400, "INVALID_ARGUMENT", ["movie_id: expected an integer"]),
+    ("GET", "/v1/movies?q=toy&limit=%EF%BC%95", None, 400, "INVALID_ARGUMENT", ["limit: expected an integer"]),
+    ("GET", "/v1/users/1?user_id=5", None, 400, "INVALID_ARGUMENT",
+     ["user_id is a path parameter", "cannot also be given in the query"]),
+    ("GET", "/v1/movies?q=" + "a" * (MAX_URL_BYTES + 5000), None, 400, "INVALID_ARGUMENT",
+     [f"over the limit of {MAX_URL_BYTES:,}"]),
 ])
 def test_each_error_has_its_status_and_json_body(served: tuple[grpc.Server, int, int, Settings], method: str,
                                                 path: str, body: Any, status: int, code: str,
@@ -252,6 +281,10 @@ def test_each_error_has_its_status_and_json_body(served: tuple[grpc.Server, int,
     got_code, message = reply.error
     assert got_code == code and all(w in message for w in words), message
     assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert STATUS[getattr(grpc.StatusCode, code)] == status  # the documented status of the code
+    if status == 405:
+        assert reply.headers["allow"] in message
 
 
 def test_errors_carry_the_message_grpc_gives(served: tuple[grpc.Server, int, int, Settings]) -> None:
@@ -314,6 +347,99 @@ def test_admission_bounds_http_recommend_calls_with_429(sample_state: ServingSta
     finally:
         release.set()
         server.stop()
+
+
+def _stalled_post(port: int) -> socket.socket:
+    """A connection that sends a Recommend POST's headers and the first byte of its 20-byte body, then nothing."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(f"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 20\r\n\r\n{".encode())
+    return sock
+
+
+def _raw_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of the answer on `sock`, read until the server closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def test_stalled_bodies_take_no_admission_slot_from_either_edge(tmp_path: Path, sample_settings: Settings,
+                                                                encoder: Encoder) -> None:
+    """Clients that send headers and never all of their body hold no admission slot (shared by both
+    edges' Recommend calls): gRPC and HTTP calls are answered meanwhile, and each stalled one gets a
+    JSON 400 once BODY_TIMEOUT_S has passed, on a connection then closed."""
+    settings = sample_settings.replace(index_dir=_index_copy(sample_settings, tmp_path / "index"), http_port=0,
+                                       max_queued_requests=1, batch_lanes=1, batch_max_size=1)
+    assert settings.admitted_requests == 2
+    server, grpc_port = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
+    port = server.http_port  # type: ignore[attr-defined]
+    stalled = [_stalled_post(port) for _ in range(3 * settings.admitted_requests)]
+    try:
+        started = time.monotonic()
+        time.sleep(0.5)  # time for the stalled calls to reach the handler, where they used to take a slot
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            reply = pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(prompt="a heist", limit=3),
+                                                               timeout=30)
+        assert len(reply.movies) == 3
+        listed = http(port, "POST", "/v1/recommend", {"prompt": "a heist", "limit": 3})
+        assert listed.status == 200, listed.body
+        assert time.monotonic() - started < BODY_TIMEOUT_S  # answered while the stalled calls still wait
+
+        status, headers, body = _raw_reply(stalled[0])
+        assert BODY_TIMEOUT_S - 1 < time.monotonic() - started < BODY_TIMEOUT_S + 10
+        assert status == 400 and headers["content-type"] == "application/json" and headers["connection"] == "close"
+        error = json.loads(body)["error"]
+        assert error["code"] == "INVALID_ARGUMENT" and "did not arrive within" in error["message"]
+        assert "1 of the 20 bytes announced came" in error["message"]
+    finally:
+        for sock in stalled:
+            sock.close()
+        server.stop(None).wait(30)
+
+
+def test_a_loopback_server_answers_only_requests_for_a_loopback_host(sample_state: ServingState) -> None:
+    """DNS rebinding: a page whose name points at 127.0.0.1 sends its own name as the Host; refused."""
+    server = serve_app(sample_state)
+    try:
+        for host in ("localhost", f"localhost:{server.port}", "LocalHost:80", "127.0.0.1", f"127.0.0.1:{server.port}",
+                     "127.1.2.3:8080", "[::1]", f"[::1]:{server.port}"):
+            assert http(server.port, "GET", "/healthz", headers={"Host": host}).status == 200, host
+        for path in ("/v1/index", "/", "/healthz", "/openapi.json", "/metrics"):
+            refused = http(server.port, "GET", path, headers={"Host": f"rebound.example:{server.port}"})
+            assert refused.status == 400, path
+            code, message = refused.error
+            assert code == "INVALID_ARGUMENT" and "localhost, 127.x.x.x or [::1]" in message
+            assert "rebound.example" in message
+            assert refused.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        posted = http(server.port, "POST", "/v1/feedback", {"user_id": 1, "movie_id": TOY_STORY, "kind": "SEEN"},
+                      headers={"Host": "rebound.example"})
+        assert posted.status == 400 and "Host" in posted.error[1]
+    finally:
+        server.stop()
+    # A server on every address is reached by other names on purpose: no check there.
+    app = create_app(sample_state, RecommenderServicer(sample_state), tokens=None, drainer=DrainInterceptor(),
+                     admission=None, access=AccessInterceptor(sample_state.metrics), workers=2)
+    everywhere = HttpServer(app, "0.0.0.0", 0)
+    everywhere.start()
+    try:
+        assert http(everywhere.port, "GET", "/healthz", headers={"Host": "movies.example"}).status == 200
+    finally:
+        everywhere.stop()
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("localhost", True), ("localhost:65535", True), ("127.0.0.1", True), ("127.255.0.9:1", True), ("[::1]", True),
+    ("[0:0:0:0:0:0:0:1]:80", True), ("", False), ("localhost.example", False), ("127.0.0.1.example", False),
+    ("evil.localhost.example", False), ("::1", False), ("[::2]", False), ("[::1]x", False), ("128.0.0.1", False),
+    ("10.0.0.1", False), ("localhost:http", False), ("127.0.0.1:", False), ("127.0.0.1@evil.example", False),
+])
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert loopback_host(host) is loopback
 
 
 def test_a_bug_is_500_with_the_generic_message_and_logged(sample_state: ServingState,
@@ -473,6 +599,17 @@ def test_the_openapi_document_is_valid_and_lists_every_endpoint(served: tuple[gr
     assert schemas["Turn"]["properties"]["role"]["enum"] == ["ROLE_UNSPECIFIED", "SEEKER", "RECOMMENDER"]
     # the proto's comments
     assert "feels like watching" in schemas["RecommendRequest"]["properties"]["prompt"]["description"]
+    # what is read: a 64-bit integer as a number or a decimal string; what is written: a number
+    user_id = schemas["RecommendRequest"]["properties"]["user_id"]["anyOf"]
+    assert {"type": "string", "pattern": "^-?[0-9]+$"} in user_id and {"type": "null"} in user_id
+    assert any(s.get("type") == "integer" and s.get("format") == "int64" for s in user_id)
+    assert schemas["ScoredMovie"]["properties"]["movie_id"]["type"] == "integer"
+    assert "lowerCamelCase" in document["info"]["description"]
+    assert "lowerCamelCase" in recommend["requestBody"]["description"]
+    # every error code the server answers, with its status, 405 included
+    assert schemas["ErrorDetail"]["properties"]["code"]["enum"] == [code.name for code in STATUS]
+    assert "UNIMPLEMENTED" in document["components"]["responses"]["MethodNotAllowed"]["description"]
+    assert "405" in document["info"]["description"]
 
     guarded = http(guarded_server, "GET", "/openapi.json").json
     validate(guarded)
@@ -533,14 +670,38 @@ def test_the_json_form_is_proto3_json_with_int64_numbers() -> None:
     assert jsonpb.to_dict(turn)["role"] == "SEEKER"
 
 
-@pytest.mark.parametrize("message", [
-    pb.RecommendRequest(prompt="x", user_id=5, genres=["Comedy"], year_min=1990,
-                        conversation=[pb.Turn(role=pb.Turn.SEEKER, text="hi", user_id=3)]),
+READ_BACK = [
+    pb.RecommendRequest(prompt="x", user_id=5, genres=["Comedy"], year_min=1990, group_user_ids=[2**40, 7],
+                        with_details=True, conversation=[pb.Turn(role=pb.Turn.SEEKER, text="hi", user_id=3)]),
     pb.FeedbackRequest(user_id=1, movie_id=862, rating=4.5, request_id="r1"),
     pb.GetUserRequest(user_id=2**40, limit=3),
-])
+]
+
+
+@pytest.mark.parametrize("message", READ_BACK)
 def test_a_message_reads_back_from_its_json(message: Message) -> None:
     assert jsonpb.parse_json(jsonpb.to_json(message), type(message)) == message
+
+
+@pytest.mark.parametrize("message", READ_BACK)
+@pytest.mark.parametrize("proto_names", [True, False])
+def test_a_message_reads_back_from_protobufs_own_json(message: Message, proto_names: bool) -> None:
+    """What json_format writes (64-bit integers as strings; lowerCamelCase names unless told otherwise)."""
+    text = json_format.MessageToJson(message, preserving_proto_field_name=proto_names)
+    assert ('"user_id": "' if proto_names else '"userId": "') in text
+    assert jsonpb.parse_json(text.encode(), type(message)) == message
+
+
+def test_protobufs_own_json_is_taken_over_http(served: tuple[grpc.Server, int, int, Settings]) -> None:
+    _, _, port, _ = served
+    rating = pb.FeedbackRequest(user_id=900_005, movie_id=TOY_STORY, rating=3.5, request_id="http-feedback-5")
+    stored = http(port, "POST", "/v1/feedback", json_format.MessageToJson(rating).encode())
+    assert stored.status == 200, stored.body
+    assert http(port, "GET", "/v1/users/900005").json["recent"][0]["movie_id"] == TOY_STORY
+    listed = http(port, "POST", "/v1/recommend", {"prompt": "a heist", "userId": "1", "excludedMovieIds": ["11"],
+                                                  "limit": 2})
+    assert listed.status == 200, listed.body
+    assert isinstance(listed.json["movies"][0]["movie_id"], int)  # written as numbers, whatever was read
 
 
 def test_with_tls_the_http_api_speaks_https_only(sample_settings: Settings, encoder: Encoder, tmp_path: Path) -> None:

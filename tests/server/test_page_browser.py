@@ -25,7 +25,10 @@ from movierec.clients.page_screenshots import ask
 from movierec.embedding import Encoder
 from movierec.settings import Settings
 
-pytestmark = pytest.mark.slow
+# One worker runs this module's tests back to back (xdist_group), and Playwright lives for the module only:
+# its synchronous API keeps an event loop running in the thread, which would make a later test's
+# asyncio.run in the same worker fail.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 
@@ -57,15 +60,15 @@ def page_server(tmp_path_factory: pytest.TempPathFactory, sample_settings: Setti
     server.stop(None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One headless Chromium for the session (installed with apt-get when the machine has none)."""
+    """One headless Chromium for the module (installed with apt-get when the machine has none)."""
     browser = launch(playwright)
     yield browser
     browser.close()
@@ -187,6 +190,75 @@ def test_seen_it_takes_the_movie_off_the_list_and_into_the_store(page: Page, pag
     page.get_by_role("button", name="Undo").click()
     expect(page.locator(f'article[data-movie-id="{second}"]')).to_have_count(1)
     assert page_server.get("/v1/users/5")["not_interested"] == []
+
+
+def test_the_notice_is_a_live_region_and_undo_hands_the_focus_to_the_movie_back(
+        page: Page, page_server: PageServer) -> None:
+    ask(page, page_server.url, [12], "a gripping thriller")
+    notice = page.locator("#notice")
+    # A live region is heard when what is in it changes: it is in the page before it has anything to say.
+    expect(notice).to_have_attribute("role", "status")
+    expect(notice).to_have_attribute("aria-live", "polite")
+    expect(notice).to_be_attached()
+    assert notice.evaluate("n => getComputedStyle(n).display") != "none"
+    assert notice.evaluate("n => n.getBoundingClientRect().height") == 0  # but takes no room
+
+    movie = card_ids(page)[0]
+    page.locator(f'article[data-movie-id="{movie}"]').get_by_role("button", name="Seen it").click()
+    expect(notice).to_contain_text("marked seen for User 12")
+    settled(page)
+    page.get_by_role("button", name="Undo").click()
+    expect(notice).to_contain_text("is back")
+    expect(page.locator(f'article[data-movie-id="{movie}"] h3')).to_be_focused()
+    assert page_server.get("/v1/users/12")["seen"] == []
+
+
+def test_closing_the_chip_editor_gives_the_focus_back_to_the_chip(page: Page, page_server: PageServer) -> None:
+    ask(page, page_server.url, [], "a comedy from the 90s")
+    edit = page.get_by_role("button", name="Edit 1990-1999")
+    edit.click()
+    expect(page.get_by_label("From year")).to_be_focused()
+    page.get_by_label("From year").press("Escape")
+    expect(edit).to_be_focused()
+    edit.click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(edit).to_be_focused()
+    expect(page.get_by_label("From year")).to_have_count(0)
+
+
+def test_rate_with_no_rating_chosen_says_so(page: Page, page_server: PageServer) -> None:
+    bodies: list[str] = []
+    page.on("request", lambda request: bodies.append(request.url) if request.url.endswith("/v1/feedback") else None)
+    ask(page, page_server.url, [13], "a heartwarming family film")
+    card = page.locator("#cards article").first
+    card.get_by_role("button", name="Rate").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose a rating for")
+    expect(card.get_by_label("Rating for")).to_be_focused()
+    assert bodies == []  # nothing was sent
+
+
+def test_a_form_sent_before_the_script_has_loaded_goes_nowhere(browser: Browser, page_server: PageServer) -> None:
+    """The page's forms are its script's; without it (not loaded yet) the browser would send one to a
+    URL with what was typed in its query. The page's Content-Security-Policy stops that, and says so."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.route("**/static/app.js", lambda route: route.abort())
+        urls: list[str] = []
+        page.on("request", lambda request: urls.append(request.url))
+        for label, typed in (("Bearer token", "a-secret-token"), ("What do you feel like?", "a comedy"),
+                             ("User id, or a guest's name", "Sam")):
+            page.goto(page_server.url)
+            if label == "Bearer token":
+                page.get_by_text("Access token").click()
+            page.get_by_label(label).fill(typed)
+            # The keyboard's Enter: Locator.press would wait for the navigation that never comes.
+            with page.expect_console_message(lambda message: "form-action" in message.text):
+                page.keyboard.press("Enter")
+            assert page.url == page_server.url
+        assert not any("secret" in url or "comedy" in url or "Sam" in url for url in urls), urls
+    finally:
+        context.close()
 
 
 def test_a_rating_given_on_a_card_is_stored_for_the_chosen_member(page: Page, page_server: PageServer) -> None:
