@@ -50,8 +50,9 @@ test-fast: install ## Run the tests not marked slow
 
 # mypy and lint-imports find modules by folder, and the subpackages live in folders named after their job
 # (pyproject's package-dir): a tree of links under var/typecheck gives them their import names.
-lint: install ## ruff, mypy over the movierec packages, and the layer contracts (lint-imports)
+lint: install ## ruff check and format --check, mypy over the movierec packages, the layer contracts (lint-imports)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	rm -rf var/typecheck/movierec && mkdir -p var/typecheck/movierec
 	ln -s $(abspath movierec)/* var/typecheck/movierec/
 	for pair in server:server indexer:indexer clients:clients bench:bench evaluation:evaluation v1:proto/movierec/v1; do \

@@ -35,22 +35,27 @@ def run(index_dir: Path, conversations: Path, copies: int, seed: int = 0) -> dic
     movies = artifact.movie_vectors.astype(np.float32)
     catalogue = real_geometry(movies, len(movies) * (copies + 1), np.random.default_rng(seed))
     settings = load_settings()
-    encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                      settings.embed_batch_tokens)
+    encoder = Encoder(
+        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+    )
     held_out, _ = held_out_prompts(encoder, conversations, seed)
     truth = exact_top(catalogue, held_out, 100)
     result: dict[str, Any] = {"vectors": len(catalogue), "held_out_queries": len(held_out)}
     for name, queries in (("stored", None), ("queries", calibration_queries(encoder, artifact.user_vectors, seed))):
         started = time.perf_counter()
         index, choice = build_index(catalogue, exact_max=1000, queries=queries)
-        result[name] = {**choice.as_dict(), "build_s": time.perf_counter() - started,
-                        "held_out_recall_at_100": recall_at(index.search(held_out, 100)[1], truth)}
+        result[name] = {
+            **choice.as_dict(),
+            "build_s": time.perf_counter() - started,
+            "held_out_recall_at_100": recall_at(index.search(held_out, 100)[1], truth),
+        }
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench-calibration", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench-calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--index-dir", type=Path, required=True, help="an index of real movies (its vectors)")
     parser.add_argument("--conversations", type=Path, default=Path("../shared/data/redial/dev.jsonl"))
     parser.add_argument("--copies", type=int, default=19)

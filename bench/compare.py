@@ -36,8 +36,16 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_round(name: str, command: list[str], index_dir: Path, users: list[int], seconds: float,
-              single_s: float, seed: int, log_dir: Path) -> dict[str, float]:
+def one_round(
+    name: str,
+    command: list[str],
+    index_dir: Path,
+    users: list[int],
+    seconds: float,
+    single_s: float,
+    seed: int,
+    log_dir: Path,
+) -> dict[str, float]:
     server = Server([*command, "--index-dir", index_dir], log_dir / f"compare-{name}.log")
     try:
         server.wait_ready()
@@ -49,24 +57,34 @@ def one_round(name: str, command: list[str], index_dir: Path, users: list[int], 
     finally:
         server.stop()
     n = max(1, busy["requests"])
-    return {"requests_per_s": busy["requests"] / busy["seconds"],
-            "server_cpu_ms_per_request": (server_after - server_before) / n * 1000,
-            "loadgen_cpu_ms_per_request": (client_after - client_before) / n * 1000,
-            "p50_64_clients_ms": busy["p50"], "p50_1_client_ms": single["p50"]}
+    return {
+        "requests_per_s": busy["requests"] / busy["seconds"],
+        "server_cpu_ms_per_request": (server_after - server_before) / n * 1000,
+        "loadgen_cpu_ms_per_request": (client_after - client_before) / n * 1000,
+        "p50_64_clients_ms": busy["p50"],
+        "p50_1_client_ms": single["p50"],
+    }
 
 
 def parse_server(spec: str) -> tuple[str, list[str], Path]:
-    """"name=command:index_dir" (command may contain spaces: a program and its arguments)."""
+    """ "name=command:index_dir" (command may contain spaces: a program and its arguments)."""
     name, rest = spec.split("=", 1)
     command, index_dir = rest.rsplit(":", 1)
     return name, command.split(), Path(index_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench-compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--a", dest="servers", action="append", required=True, metavar="NAME=COMMAND:INDEX_DIR",
-                        help="a server to compare (give two or more)")
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench-compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--a",
+        dest="servers",
+        action="append",
+        required=True,
+        metavar="NAME=COMMAND:INDEX_DIR",
+        help="a server to compare (give two or more)",
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0, help="64-client run per round")
     parser.add_argument("--single-seconds", type=float, default=10.0, help="one-client run per round")
@@ -78,11 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in servers}
     for r in range(args.rounds):
-        for name, command, index_dir in (servers if r % 2 == 0 else servers[::-1]):
-            rounds[name].append(one_round(name, command, index_dir, users, args.seconds, args.single_seconds,
-                                          seed=r, log_dir=args.out.parent))
-    summary: dict[str, Any] = {name: {key: statistics.mean(row[key] for row in rows) for key in rows[0]}
-                               for name, rows in rounds.items()}
+        for name, command, index_dir in servers if r % 2 == 0 else servers[::-1]:
+            rounds[name].append(
+                one_round(
+                    name, command, index_dir, users, args.seconds, args.single_seconds, seed=r, log_dir=args.out.parent
+                )
+            )
+    summary: dict[str, Any] = {
+        name: {key: statistics.mean(row[key] for row in rows) for key in rows[0]} for name, rows in rounds.items()
+    }
     args.out.write_text(json.dumps({"rounds": rounds, "means": summary}, indent=2))
     keys = list(next(iter(summary.values())))
     print("| server | " + " | ".join(keys) + " |")

@@ -45,7 +45,7 @@ def synthetic_ratings(n_items: int, n_users: int, per_user: int, seed: int) -> t
     counts = np.clip(rng.poisson(per_user, n_users), 1, n_items)
     drawn = rng.choice(n_items, size=int(counts.sum()), p=weights)  # one draw for everyone: O(n_items) once
     owner = np.repeat(np.arange(n_users), counts)
-    pairs = np.unique(owner.astype(np.int64) * n_items + drawn)       # distinct (user, item), sorted by user
+    pairs = np.unique(owner.astype(np.int64) * n_items + drawn)  # distinct (user, item), sorted by user
     users, rows = np.divmod(pairs, n_items)
     ptr = np.zeros(n_users + 1, np.int64)
     ptr[1:] = np.cumsum(np.bincount(users, minlength=n_users))
@@ -66,18 +66,31 @@ def fit_once(n_items: int, n_users: int, per_user: int, max_items: int, seed: in
         items, weights = fit_ease(ptr, rows, n_items, 300.0, max_items)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out = {"items": n_items, "users": n_users, "ratings": int(len(rows)), "rated_items": int(len(np.unique(rows))),
-           "covered": int(len(items)), "max_items": max_items, "fit_s": seconds, "peak_rss_mb": peak_mb,
-           "before_fit_rss_mb": baseline_mb, "served_weights_mb": weights.nbytes / 2**20}
+    out = {
+        "items": n_items,
+        "users": n_users,
+        "ratings": int(len(rows)),
+        "rated_items": int(len(np.unique(rows))),
+        "covered": int(len(items)),
+        "max_items": max_items,
+        "fit_s": seconds,
+        "peak_rss_mb": peak_mb,
+        "before_fit_rss_mb": baseline_mb,
+        "served_weights_mb": weights.nbytes / 2**20,
+    }
     if max_items:
         settings = Settings()
         started = time.perf_counter()
-        tail, tail_weights = fit_tail(ptr, rows, n_items, items, weights, settings.tail_neighbours,
-                                      settings.tail_shrink)
-        out.update(tail=int(len(tail)), tail_fit_s=time.perf_counter() - started,
-                   tail_weights_mb=(tail_weights.data.nbytes + tail_weights.indices.nbytes
-                                    + tail_weights.indptr.nbytes) / 2**20,
-                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        tail, tail_weights = fit_tail(
+            ptr, rows, n_items, items, weights, settings.tail_neighbours, settings.tail_shrink
+        )
+        out.update(
+            tail=int(len(tail)),
+            tail_fit_s=time.perf_counter() - started,
+            tail_weights_mb=(tail_weights.data.nbytes + tail_weights.indices.nbytes + tail_weights.indptr.nbytes)
+            / 2**20,
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
     return out
 
 
@@ -100,8 +113,10 @@ def real_split(path: Path) -> tuple[np.ndarray, np.ndarray, int, dict[int, np.nd
     ptr[1:] = np.cumsum(np.bincount(owner, minlength=len(users)))
     rows = train["movie_id"].map(movie_row).to_numpy()[order].astype(np.int32)
     liked = held[held["rating"] >= 4.0]
-    targets = {user_row[u]: np.array([movie_row[m] for m in group], np.int64)
-               for u, group in liked.groupby("user_id")["movie_id"]}
+    targets = {
+        user_row[u]: np.array([movie_row[m] for m in group], np.int64)
+        for u, group in liked.groupby("user_id")["movie_id"]
+    }
     return ptr, rows, len(movie_row), targets
 
 
@@ -134,10 +149,16 @@ def tail_quality(path: Path, cap: int, k: int = 20) -> dict[str, Any]:
     in_tail = np.zeros(n, bool)
     in_tail[tail] = True
     discount = 1 / np.log2(np.arange(k) + 2)
-    found: dict[str, list[float]] = {"recall cap": [], "recall tail": [], "ndcg cap": [], "ndcg tail": [],
-                                     "auc counts": [], "auc tail": []}
+    found: dict[str, list[float]] = {
+        "recall cap": [],
+        "recall tail": [],
+        "ndcg cap": [],
+        "ndcg tail": [],
+        "auc counts": [],
+        "auc tail": [],
+    }
     for user, target in targets.items():
-        rated = rows[ptr[user]:ptr[user + 1]]
+        rated = rows[ptr[user] : ptr[user + 1]]
         head = position[rated]
         head = head[head >= 0]
         capped = np.full(n, -np.inf)
@@ -148,7 +169,7 @@ def tail_quality(path: Path, cap: int, k: int = 20) -> dict[str, Any]:
             scores[rated] = -np.inf
             top = np.argsort(-scores, kind="stable")[:k]
             hit = np.isin(top, target) & np.isfinite(scores[top])
-            ideal = discount[:min(k, len(target))].sum()
+            ideal = discount[: min(k, len(target))].sum()
             found[f"recall {name}"].append(hit.sum() / min(k, len(target)))
             found[f"ndcg {name}"].append(float((hit * discount).sum() / ideal))
         candidates = np.flatnonzero(in_tail & ~np.isin(np.arange(n), rated))
@@ -156,9 +177,17 @@ def tail_quality(path: Path, cap: int, k: int = 20) -> dict[str, Any]:
         if liked.any() and not liked.all():
             found["auc counts"].append(roc_auc(liked, counts[candidates]))
             found["auc tail"].append(roc_auc(liked, with_tail[candidates]))
-    return {"ratings": str(path), "movies": n, "rated": int(len(np.unique(rows))), "cap": cap, "tail": int(len(tail)),
-            "tail_fit_s": tail_s, "users": len(targets), "users_with_liked_tail": len(found["auc tail"]),
-            **{name: float(np.mean(v)) for name, v in found.items()}}
+    return {
+        "ratings": str(path),
+        "movies": n,
+        "rated": int(len(np.unique(rows))),
+        "cap": cap,
+        "tail": int(len(tail)),
+        "tail_fit_s": tail_s,
+        "users": len(targets),
+        "users_with_liked_tail": len(found["auc tail"]),
+        **{name: float(np.mean(v)) for name, v in found.items()},
+    }
 
 
 def needed_gb(items: int) -> float:
@@ -173,13 +202,29 @@ def run(sizes: list[tuple[int, int]], per_user: int, cap: int, seed: int, memory
     for n_items, n_users, max_items in tqdm(jobs, desc="EASE fits"):
         covered = min(n_items, max_items) if max_items else n_items
         if needed_gb(covered) > 0.8 * memory_gb:
-            rows.append({"items": n_items, "users": n_users, "max_items": max_items, "covered": covered,
-                         "not run": f"needs about {needed_gb(covered):.0f} GB ({PEAK_MATRICES} float64 "
-                                    f"{covered:,} x {covered:,} matrices) of this machine's {memory_gb:.0f} GB"})
+            rows.append(
+                {
+                    "items": n_items,
+                    "users": n_users,
+                    "max_items": max_items,
+                    "covered": covered,
+                    "not run": f"needs about {needed_gb(covered):.0f} GB ({PEAK_MATRICES} float64 "
+                    f"{covered:,} x {covered:,} matrices) of this machine's {memory_gb:.0f} GB",
+                }
+            )
             continue
-        child = subprocess.run([sys.executable, "-m", "movierec.bench.ease_scale", "--one",
-                                json.dumps([n_items, n_users, per_user, max_items, seed])],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "movierec.bench.ease_scale",
+                "--one",
+                json.dumps([n_items, n_users, per_user, max_items, seed]),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
     measured = [r for r in rows if "fit_s" in r]
     largest = max(measured, key=lambda r: r["covered"]) if measured else None
@@ -187,52 +232,79 @@ def run(sizes: list[tuple[int, int]], per_user: int, cap: int, seed: int, memory
         if "not run" in r and largest is not None:
             r["projected_fit_s"] = largest["fit_s"] * (r["covered"] / largest["covered"]) ** 3
             r["projected_peak_gb"] = needed_gb(r["covered"])
-    return {"per_user": per_user, "cap": cap, "seed": seed, "memory_gb": memory_gb, "cores": usable_cores(),
-            "rows": rows}
+    return {
+        "per_user": per_user,
+        "cap": cap,
+        "seed": seed,
+        "memory_gb": memory_gb,
+        "cores": usable_cores(),
+        "rows": rows,
+    }
 
 
 def write_report(report: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench-ease.json").write_text(json.dumps(report, indent=2))
-    lines = ["# The collaborative model's size", "",
-             f"Written by `make bench-scale` (`movierec-bench-ease`): synthetic ratings (about {report['per_user']} "
-             f"per user, Zipf-like item popularity, seed {report['seed']}), each fit in a fresh process on this "
-             f"{report['cores']}-core, {report['memory_gb']:.0f} GB machine, BLAS on every core.", "",
-             "| items | users | ratings | EASE covers | fit | peak memory of the fit process | B held by each server |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# The collaborative model's size",
+        "",
+        f"Written by `make bench-scale` (`movierec-bench-ease`): synthetic ratings (about {report['per_user']} "
+        f"per user, Zipf-like item popularity, seed {report['seed']}), each fit in a fresh process on this "
+        f"{report['cores']}-core, {report['memory_gb']:.0f} GB machine, BLAS on every core.",
+        "",
+        "| items | users | ratings | EASE covers | fit | peak memory of the fit process | B held by each server |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in report["rows"]:
         cover = f"{r['covered']:,}" + (" (the cap)" if r["max_items"] and r["covered"] == r["max_items"] else "")
         if "not run" in r:
-            projected = (f"~{r['projected_fit_s'] / 60:.0f} min projected" if "projected_fit_s" in r else "-")
-            lines.append(f"| {r['items']:,} | {r['users']:,} | - | {cover} | not run: {r['not run']}; {projected} "
-                         f"| ~{r.get('projected_peak_gb', needed_gb(r['covered'])):.0f} GB | "
-                         f"{4 * r['covered'] ** 2 / 2**30:.1f} GB |")
+            projected = f"~{r['projected_fit_s'] / 60:.0f} min projected" if "projected_fit_s" in r else "-"
+            lines.append(
+                f"| {r['items']:,} | {r['users']:,} | - | {cover} | not run: {r['not run']}; {projected} "
+                f"| ~{r.get('projected_peak_gb', needed_gb(r['covered'])):.0f} GB | "
+                f"{4 * r['covered'] ** 2 / 2**30:.1f} GB |"
+            )
         else:
-            lines.append(f"| {r['items']:,} | {r['users']:,} | {r['ratings']:,} | {cover} | {r['fit_s']:.1f} s | "
-                         f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['served_weights_mb'] / 1024:.2f} GB |")
+            lines.append(
+                f"| {r['items']:,} | {r['users']:,} | {r['ratings']:,} | {cover} | {r['fit_s']:.1f} s | "
+                f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['served_weights_mb'] / 1024:.2f} GB |"
+            )
     capped = [r for r in report["rows"] if "tail_fit_s" in r]
     if capped:
-        lines += ["", "The tail beyond the cap (item-kNN, `tail_neighbours` and `tail_shrink` as set), fitted after "
-                  "EASE in the same process (its peak memory is the one above):", "",
-                  "| items | tail movies | tail fit | tail weights held by each server |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "The tail beyond the cap (item-kNN, `tail_neighbours` and `tail_shrink` as set), fitted after "
+            "EASE in the same process (its peak memory is the one above):",
+            "",
+            "| items | tail movies | tail fit | tail weights held by each server |",
+            "|---|---|---|---|",
+        ]
         for r in capped:
-            lines.append(f"| {r['items']:,} | {r['tail']:,} | {r['tail_fit_s']:.1f} s | "
-                         f"{r['tail_weights_mb'] / 1024:.2f} GB |")
+            lines.append(
+                f"| {r['items']:,} | {r['tail']:,} | {r['tail_fit_s']:.1f} s | {r['tail_weights_mb'] / 1024:.2f} GB |"
+            )
     if report.get("quality"):
-        lines += ["", "## What the tail is worth, on real ratings", "",
-                  "EASE capped far below the rated movies, so most fall in the tail; the collaborative scores "
-                  "alone, each user's newest 20% held out (liked: rated 4 or more). Top-20 over the whole "
-                  "catalogue: does the tail crowd out better head movies? AUC over the tail movies alone: do "
-                  "a user's liked ones score above the rest? (Without a tail model every tail movie scores 0; "
-                  "ordering them by rating count is the baseline a popularity signal gives.)", "",
-                  "| ratings | rated movies | EASE cap | tail | recall@20 cap only | with tail | NDCG@20 cap only "
-                  "| with tail | tail AUC, rating count | tail AUC, item-kNN | users |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## What the tail is worth, on real ratings",
+            "",
+            "EASE capped far below the rated movies, so most fall in the tail; the collaborative scores "
+            "alone, each user's newest 20% held out (liked: rated 4 or more). Top-20 over the whole "
+            "catalogue: does the tail crowd out better head movies? AUC over the tail movies alone: do "
+            "a user's liked ones score above the rest? (Without a tail model every tail movie scores 0; "
+            "ordering them by rating count is the baseline a popularity signal gives.)",
+            "",
+            "| ratings | rated movies | EASE cap | tail | recall@20 cap only | with tail | NDCG@20 cap only "
+            "| with tail | tail AUC, rating count | tail AUC, item-kNN | users |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for q in report["quality"]:
-            lines.append(f"| `{q['ratings']}` | {q['rated']:,} | {q['cap']:,} | {q['tail']:,} | "
-                         f"{q['recall cap']:.4f} | {q['recall tail']:.4f} | {q['ndcg cap']:.4f} | "
-                         f"{q['ndcg tail']:.4f} | {q['auc counts']:.3f} | {q['auc tail']:.3f} | "
-                         f"{q['users_with_liked_tail']} |")
+            lines.append(
+                f"| `{q['ratings']}` | {q['rated']:,} | {q['cap']:,} | {q['tail']:,} | "
+                f"{q['recall cap']:.4f} | {q['recall tail']:.4f} | {q['ndcg cap']:.4f} | "
+                f"{q['ndcg tail']:.4f} | {q['auc counts']:.3f} | {q['auc tail']:.3f} | "
+                f"{q['users_with_liked_tail']} |"
+            )
     lines += ["", "![bench-ease.png](bench-ease.png)", ""]
     path = out / "bench-ease.md"
     path.write_text("\n".join(lines))
@@ -251,13 +323,18 @@ def _plot(report: dict[str, Any], path: Path) -> None:
         rows = [r for r in report["rows"] if bool(r["max_items"]) == capped]
         done = [r for r in rows if "fit_s" in r]
         left.plot([r["items"] for r in done], [r["fit_s"] for r in done], "o-", color=colour, label=label)
-        right.plot([r["items"] for r in done], [r["peak_rss_mb"] / 1024 for r in done], "o-", color=colour,
-                   label=label)
+        right.plot([r["items"] for r in done], [r["peak_rss_mb"] / 1024 for r in done], "o-", color=colour, label=label)
         projected = [r for r in rows if "projected_fit_s" in r]
-        left.scatter([r["items"] for r in projected], [r["projected_fit_s"] for r in projected], marker="x",
-                     color=colour, label=f"{label}, projected" if projected else None)
-        right.scatter([r["items"] for r in projected], [r["projected_peak_gb"] for r in projected], marker="x",
-                      color=colour)
+        left.scatter(
+            [r["items"] for r in projected],
+            [r["projected_fit_s"] for r in projected],
+            marker="x",
+            color=colour,
+            label=f"{label}, projected" if projected else None,
+        )
+        right.scatter(
+            [r["items"] for r in projected], [r["projected_peak_gb"] for r in projected], marker="x", color=colour
+        )
     right.axhline(report["memory_gb"], color="grey", linestyle=":", label="this machine")
     for ax, ylabel in ((left, "fit seconds"), (right, "peak GB")):
         ax.set_xscale("log")
@@ -271,17 +348,20 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench-ease", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench-ease", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child: [items, users, per_user, max_items, seed]
     parser.add_argument("--items", default="3400,20000,100000")
     parser.add_argument("--users", default="700,20000,100000", help="one per item count")
     parser.add_argument("--ratings-per-user", type=int, default=100)
     parser.add_argument("--cap", type=int, default=None, help="default: the ease_max_items setting")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--real-ratings", default="../shared/data/seed/ratings_small.csv,"
-                        "../shared/data/ml-latest-small/ratings.csv",
-                        help="MovieLens ratings files for the tail's quality (comma-separated; '' to skip)")
+    parser.add_argument(
+        "--real-ratings",
+        default="../shared/data/seed/ratings_small.csv,../shared/data/ml-latest-small/ratings.csv",
+        help="MovieLens ratings files for the tail's quality (comma-separated; '' to skip)",
+    )
     parser.add_argument("--real-cap", type=int, default=1000, help="the EASE cap of the quality runs")
     parser.add_argument("--skip-sizes", action="store_true", help="only the quality runs")
     parser.add_argument("--out", type=Path, default=Path("reports"))
@@ -294,9 +374,18 @@ def main(argv: list[str] | None = None) -> int:
     cap = args.cap if args.cap is not None else Settings().ease_max_items
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     sizes = list(zip((int(x) for x in args.items.split(",")), (int(x) for x in args.users.split(","))))
-    report = (run(sizes, args.ratings_per_user, cap, args.seed, memory_gb) if not args.skip_sizes else
-              {"per_user": args.ratings_per_user, "cap": cap, "seed": args.seed, "memory_gb": memory_gb,
-               "cores": usable_cores(), "rows": []})
+    report = (
+        run(sizes, args.ratings_per_user, cap, args.seed, memory_gb)
+        if not args.skip_sizes
+        else {
+            "per_user": args.ratings_per_user,
+            "cap": cap,
+            "seed": args.seed,
+            "memory_gb": memory_gb,
+            "cores": usable_cores(),
+            "rows": [],
+        }
+    )
     report["quality"] = [tail_quality(Path(p), args.real_cap) for p in args.real_ratings.split(",") if p.strip()]
     path = write_report(report, args.out)
     print(path.read_text())

@@ -54,14 +54,25 @@ def run(data_dir: Path, n: int, rounds: int, project: int, workers_projected: tu
     threads = tune_process(settings.torch_threads)
     texts = _texts(data_dir, n)
     small = texts[:SMALL_JOB]
-    in_process = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                         settings.embed_batch_tokens)
+    in_process = Encoder(
+        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+    )
     encoders: dict[str, Any] = {
         f"in process ({threads} torch threads)": lambda t: in_process.encode(t, threads=threads),
-        "Ray, 1 worker": RayEncoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                                    settings.embed_batch_tokens, workers=1).encode,
-        "Ray, 2 workers": RayEncoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                                     settings.embed_batch_tokens, workers=2).encode,
+        "Ray, 1 worker": RayEncoder(
+            settings.model_dir,
+            settings.max_seq_length,
+            settings.embed_batch_size,
+            settings.embed_batch_tokens,
+            workers=1,
+        ).encode,
+        "Ray, 2 workers": RayEncoder(
+            settings.model_dir,
+            settings.max_seq_length,
+            settings.embed_batch_size,
+            settings.embed_batch_tokens,
+            workers=2,
+        ).encode,
     }
     walls: dict[str, list[float]] = {name: [] for name in encoders}
     smalls: dict[str, list[float]] = {name: [] for name in encoders}
@@ -86,42 +97,70 @@ def run(data_dir: Path, n: int, rounds: int, project: int, workers_projected: tu
         wall = statistics.median(walls[name])
         marginal = (len(texts) - len(small)) / max(1e-9, wall - statistics.median(smalls[name]))
         marginal_rate[name] = marginal
-        rows[name] = {"wall_s": walls[name], "small_job_s": smalls[name], "wall_median_s": wall,
-                      "texts_per_s_job": len(texts) / wall, "texts_per_s_marginal": marginal,
-                      "worst_cosine_to_in_process": worst_cosine[name]}
+        rows[name] = {
+            "wall_s": walls[name],
+            "small_job_s": smalls[name],
+            "wall_median_s": wall,
+            "texts_per_s_job": len(texts) / wall,
+            "texts_per_s_marginal": marginal,
+            "worst_cosine_to_in_process": worst_cosine[name],
+        }
     one, two = marginal_rate["Ray, 1 worker"], marginal_rate["Ray, 2 workers"]
     speedup = two / one
     # Each worker at one worker's rate, times the efficiency measured with two (at most 1).
     efficiency = min(1.0, speedup / 2)
     projection = {str(w): project / (w * one * efficiency) / 3600 for w in workers_projected}
-    return {"texts": len(texts), "small_job_texts": len(small), "rounds": rounds, "cores": usable_cores(),
-            "rows": rows, "ray_2_over_1": speedup,
-            "ray_2_over_1_per_round": [one_s / two_s for one_s, two_s in zip(walls["Ray, 1 worker"],
-                                                                              walls["Ray, 2 workers"])],
-            "scaling_efficiency": efficiency, "projected_texts": project, "projected_hours": projection}
+    return {
+        "texts": len(texts),
+        "small_job_texts": len(small),
+        "rounds": rounds,
+        "cores": usable_cores(),
+        "rows": rows,
+        "ray_2_over_1": speedup,
+        "ray_2_over_1_per_round": [
+            one_s / two_s for one_s, two_s in zip(walls["Ray, 1 worker"], walls["Ray, 2 workers"])
+        ],
+        "scaling_efficiency": efficiency,
+        "projected_texts": project,
+        "projected_hours": projection,
+    }
 
 
 def write_report(report: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench-embedding.json").write_text(json.dumps(report, indent=2))
-    lines = ["# Embedding on Ray", "",
-             f"Written by `make bench-scale` (`movierec-bench-embedding`): {report['texts']} real catalogue texts, "
-             f"no cache, {report['rounds']} alternating rounds on this {report['cores']}-core machine. Wall time "
-             f"includes starting Ray and loading the model in each actor; the marginal rate subtracts a "
-             f"{report['small_job_texts']}-text job's wall time.", "",
-             "| setting | wall time per job, median (each round) | texts/s, whole job | texts/s, marginal | "
-             "worst cosine to the in-process vectors |", "|---|---|---|---|---|"]
+    lines = [
+        "# Embedding on Ray",
+        "",
+        f"Written by `make bench-scale` (`movierec-bench-embedding`): {report['texts']} real catalogue texts, "
+        f"no cache, {report['rounds']} alternating rounds on this {report['cores']}-core machine. Wall time "
+        f"includes starting Ray and loading the model in each actor; the marginal rate subtracts a "
+        f"{report['small_job_texts']}-text job's wall time.",
+        "",
+        "| setting | wall time per job, median (each round) | texts/s, whole job | texts/s, marginal | "
+        "worst cosine to the in-process vectors |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in report["rows"].items():
         rounds = ", ".join(f"{s:.1f}" for s in r["wall_s"])
-        lines.append(f"| {name} | {r['wall_median_s']:.1f} s ({rounds}) | {r['texts_per_s_job']:.1f} | "
-                     f"{r['texts_per_s_marginal']:.1f} | {r['worst_cosine_to_in_process']:.7f} |")
+        lines.append(
+            f"| {name} | {r['wall_median_s']:.1f} s ({rounds}) | {r['texts_per_s_job']:.1f} | "
+            f"{r['texts_per_s_marginal']:.1f} | {r['worst_cosine_to_in_process']:.7f} |"
+        )
     per_round = ", ".join(f"{x:.2f}" for x in report["ray_2_over_1_per_round"])
     met = report["ray_2_over_1"] >= 1.6
-    lines += ["", f"**2 workers / 1 worker (marginal throughput): {report['ray_2_over_1']:.3f}** "
-                  f"(target >= 1.6: {'met' if met else 'NOT met'}; whole-job ratio per round: {per_round}).", "",
-              f"Projected time for {report['projected_texts']:,} texts on N workers: N x one worker's marginal rate "
-              f"x the efficiency two reached here ({report['scaling_efficiency']:.2f}); model loading and Ray's "
-              "start are left out (seconds, once per job):", "", "| workers | hours |", "|---|---|"]
+    lines += [
+        "",
+        f"**2 workers / 1 worker (marginal throughput): {report['ray_2_over_1']:.3f}** "
+        f"(target >= 1.6: {'met' if met else 'NOT met'}; whole-job ratio per round: {per_round}).",
+        "",
+        f"Projected time for {report['projected_texts']:,} texts on N workers: N x one worker's marginal rate "
+        f"x the efficiency two reached here ({report['scaling_efficiency']:.2f}); model loading and Ray's "
+        "start are left out (seconds, once per job):",
+        "",
+        "| workers | hours |",
+        "|---|---|",
+    ]
     lines += [f"| {w} | {h:.1f} |" for w, h in report["projected_hours"].items()]
     lines += ["", "![bench-embedding.png](bench-embedding.png)", ""]
     path = out / "bench-embedding.md"
@@ -141,8 +180,14 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     for i, name in enumerate(names):
         r = report["rows"][name]
         ax.barh(i, r["texts_per_s_marginal"], color="#1f77b4")
-        ax.scatter([report["texts"] / w for w in r["wall_s"]], [i] * len(r["wall_s"]), color="#d62728", s=12,
-                   zorder=3, label="whole job, each round" if i == 0 else None)
+        ax.scatter(
+            [report["texts"] / w for w in r["wall_s"]],
+            [i] * len(r["wall_s"]),
+            color="#d62728",
+            s=12,
+            zorder=3,
+            label="whole job, each round" if i == 0 else None,
+        )
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_xlabel("texts per second (bars: marginal)")
     ax.legend(fontsize=8)
@@ -152,8 +197,9 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench-embedding", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench-embedding", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("REAL_DATA_DIR", "../shared/data/seed")))
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)

@@ -64,6 +64,7 @@ def prompt_picker(kind: str, seed: int, zipf: float, rng: random.Random) -> tupl
         def pick() -> str:
             drawn.append(pool[rng.randrange(len(pool))])
             return drawn[-1]
+
     return pick, drawn
 
 
@@ -72,8 +73,18 @@ def repeat_share(drawn: list[str]) -> float:
     return 1 - len(set(drawn)) / max(1, len(drawn))
 
 
-async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-                limit: int, seed: int, group_size: int = 1, zipf: float = 0.0) -> dict:
+async def drive(
+    target: str,
+    clients: int,
+    seconds: float,
+    warmup_s: float,
+    kind: str,
+    users: list[int],
+    limit: int,
+    seed: int,
+    group_size: int = 1,
+    zipf: float = 0.0,
+) -> dict:
     rng = random.Random(seed)
     pick, drawn = prompt_picker(kind, seed, zipf, rng)
     latencies: list[float] = []
@@ -107,10 +118,18 @@ async def drive(target: str, clients: int, seconds: float, warmup_s: float, kind
         await asyncio.gather(*(caller(i) for i in range(clients)))
         elapsed = time.perf_counter() - measure_from
     per_second = Counter(int(t) for t in finished_at)
-    return {"clients": clients, "prompts": kind, "seconds": elapsed, "requests": len(latencies),
-            "throughput": len(latencies) / elapsed, "latencies_ms": latencies,
-            "per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)], "errors": dict(errors),
-            "zipf": zipf, "repeat_share": repeat_share(drawn)}
+    return {
+        "clients": clients,
+        "prompts": kind,
+        "seconds": elapsed,
+        "requests": len(latencies),
+        "throughput": len(latencies) / elapsed,
+        "latencies_ms": latencies,
+        "per_second": [per_second.get(s, 0) for s in range(int(elapsed) + 1)],
+        "errors": dict(errors),
+        "zipf": zipf,
+        "repeat_share": repeat_share(drawn),
+    }
 
 
 class HttpConnection:
@@ -125,8 +144,11 @@ class HttpConnection:
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
-        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         status = int((await reader.readline()).split()[1])
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -140,8 +162,9 @@ class HttpConnection:
             self._streams[1].close()
 
 
-async def drive_pair(target: str, http_port: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-                     limit: int, seed: int) -> dict:
+async def drive_pair(
+    target: str, http_port: int, seconds: float, warmup_s: float, kind: str, users: list[int], limit: int, seed: int
+) -> dict:
     """One caller, each request over both edges of one server (see the module's docstring)."""
     rng = random.Random(seed)
     pick, _ = prompt_picker(kind, seed, 0.0, rng)
@@ -185,13 +208,21 @@ async def drive_pair(target: str, http_port: int, seconds: float, warmup_s: floa
                     latencies[name].append((time.perf_counter() - sent) * 1000)
         elapsed = time.perf_counter() - measure_from
     await http.close()
-    return {"clients": 1, "prompts": kind, "seconds": elapsed, "requests": len(latencies["grpc"]),
-            "throughput": len(latencies["grpc"]) / elapsed, "latencies_ms": latencies["grpc"],
-            "http_latencies_ms": latencies["http"], "errors": dict(errors)}
+    return {
+        "clients": 1,
+        "prompts": kind,
+        "seconds": elapsed,
+        "requests": len(latencies["grpc"]),
+        "throughput": len(latencies["grpc"]) / elapsed,
+        "latencies_ms": latencies["grpc"],
+        "http_latencies_ms": latencies["http"],
+        "errors": dict(errors),
+    }
 
 
-async def drive_open(target: str, rate: float, seconds: float, warmup_s: float, kind: str, users: list[int],
-                     limit: int, seed: int) -> dict:
+async def drive_open(
+    target: str, rate: float, seconds: float, warmup_s: float, kind: str, users: list[int], limit: int, seed: int
+) -> dict:
     pool = prompts(kind, 20_000, seed)
     rng = random.Random(seed)
     latencies: dict[str, list[float]] = {}
@@ -241,17 +272,25 @@ async def drive_open(target: str, rate: float, seconds: float, warmup_s: float, 
             await asyncio.sleep(0.002)
         await asyncio.gather(checker, *pending)
     answered = latencies.get("OK", [])
-    return {"rate": rate, "prompts": kind, "seconds": seconds, "offered_per_s": sent_in_window / seconds,
-            "throughput": len(answered) / seconds, "latencies_ms": answered,
-            "by_code": {code: len(v) for code, v in latencies.items()},
-            "shed_latencies_ms": latencies.get("RESOURCE_EXHAUSTED", []), "health_ms": health_ms,
-            "health_failures": dict(health_failures),
-            "errors": {code: len(v) for code, v in latencies.items() if code not in ("OK", "RESOURCE_EXHAUSTED")}}
+    return {
+        "rate": rate,
+        "prompts": kind,
+        "seconds": seconds,
+        "offered_per_s": sent_in_window / seconds,
+        "throughput": len(answered) / seconds,
+        "latencies_ms": answered,
+        "by_code": {code: len(v) for code, v in latencies.items()},
+        "shed_latencies_ms": latencies.get("RESOURCE_EXHAUSTED", []),
+        "health_ms": health_ms,
+        "health_failures": dict(health_failures),
+        "errors": {code: len(v) for code, v in latencies.items() if code not in ("OK", "RESOURCE_EXHAUSTED")},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-loadgen", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-loadgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", required=True)
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -259,27 +298,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", choices=("short", "mixed", "none"), default="short")
     parser.add_argument("--users", default="", help="comma-separated user ids to pick from (empty: anonymous)")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--group-size", type=int, default=1,
-                        help="members per request (drawn from --users); 1: one user")
-    parser.add_argument("--zipf", type=float, default=0.0,
-                        help="closed loop: draw prompts from 2,000 with Zipf weights of this exponent (0: uniform)")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="open loop: send this many requests a second on schedule (--clients is ignored)")
-    parser.add_argument("--http-port", type=int, default=0,
-                        help="one client: each request over gRPC and over the HTTP/JSON API on this port")
+    parser.add_argument(
+        "--group-size", type=int, default=1, help="members per request (drawn from --users); 1: one user"
+    )
+    parser.add_argument(
+        "--zipf",
+        type=float,
+        default=0.0,
+        help="closed loop: draw prompts from 2,000 with Zipf weights of this exponent (0: uniform)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: send this many requests a second on schedule (--clients is ignored)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=0,
+        help="one client: each request over gRPC and over the HTTP/JSON API on this port",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     users = [int(u) for u in args.users.split(",") if u.strip()]
     if args.http_port:
-        result = asyncio.run(drive_pair(args.target, args.http_port, args.seconds, args.warmup, args.prompts, users,
-                                        args.limit, args.seed))
+        result = asyncio.run(
+            drive_pair(
+                args.target, args.http_port, args.seconds, args.warmup, args.prompts, users, args.limit, args.seed
+            )
+        )
     elif args.rate > 0:
-        result = asyncio.run(drive_open(args.target, args.rate, args.seconds, args.warmup, args.prompts, users,
-                                        args.limit, args.seed))
+        result = asyncio.run(
+            drive_open(args.target, args.rate, args.seconds, args.warmup, args.prompts, users, args.limit, args.seed)
+        )
     else:
-        result = asyncio.run(drive(args.target, args.clients, args.seconds, args.warmup, args.prompts, users,
-                                   args.limit, args.seed, args.group_size, args.zipf))
+        result = asyncio.run(
+            drive(
+                args.target,
+                args.clients,
+                args.seconds,
+                args.warmup,
+                args.prompts,
+                users,
+                args.limit,
+                args.seed,
+                args.group_size,
+                args.zipf,
+            )
+        )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)

@@ -52,17 +52,27 @@ class NaiveRecommender(pb_grpc.RecommenderServicer):
         _, movies = index.movie_index.search(query, min(500, index.movie_index.ntotal))
         _, users = index.user_index.search(query, min(50, index.user_index.ntotal))
         candidates = movies[0][movies[0] >= 0]
-        scores = index.movie_vectors[candidates] @ index.user_vectors[users[0][users[0] >= 0]].T   # (500, 50)
+        scores = index.movie_vectors[candidates] @ index.user_vectors[users[0][users[0] >= 0]].T  # (500, 50)
         ranking = np.argsort(-scores.mean(axis=1))[: request.limit or 10]
-        return pb.RecommendResponse(index_version=index.version, movies=[
-            pb.ScoredMovie(movie_id=index.movies[r].movie_id, title=index.movies[r].title, year=index.movies[r].year,
-                           genres=list(index.movies[r].genres), score=float(scores[j].mean()))
-            for j, r in zip(ranking, candidates[ranking])])
+        return pb.RecommendResponse(
+            index_version=index.version,
+            movies=[
+                pb.ScoredMovie(
+                    movie_id=index.movies[r].movie_id,
+                    title=index.movies[r].title,
+                    year=index.movies[r].year,
+                    genres=list(index.movies[r].genres),
+                    score=float(scores[j].mean()),
+                )
+                for j, r in zip(ranking, candidates[ranking])
+            ],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-naive-peer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-naive-peer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--workers", type=int, default=16)

@@ -28,8 +28,9 @@ INSTALL_LOCK = Path(tempfile.gettempdir()) / "movierec-postgresql-install.lock"
 
 def _binaries() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin that has pg_ctl and initdb."""
-    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")
-             if Path(p).with_name("initdb").exists()]
+    found = [
+        Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/pg_ctl") if Path(p).with_name("initdb").exists()
+    ]
     version = re.compile(r"/postgresql/(\d+)")
     found.sort(key=lambda p: int(m.group(1)) if (m := version.search(str(p))) else 0)
     return found[-1] if found else None
@@ -46,8 +47,10 @@ def postgres_binaries() -> Path:
         if found is not None:
             return found
         if os.geteuid() != 0:
-            raise RuntimeError("PostgreSQL's binaries are not installed (/usr/lib/postgresql/*/bin) and only "
-                               "root can install them: run `apt-get install -y postgresql`")
+            raise RuntimeError(
+                "PostgreSQL's binaries are not installed (/usr/lib/postgresql/*/bin) and only "
+                "root can install them: run `apt-get install -y postgresql`"
+            )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
             done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
@@ -79,15 +82,26 @@ class PostgresServer:
         self.log = self.root / "server.log"
 
     def _run(self, *command: str | Path, timeout: float = 120) -> None:
-        done = subprocess.run([*self.as_owner, *map(str, command)], cwd=self.root, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [*self.as_owner, *map(str, command)], cwd=self.root, capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             log = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{Path(command[0]).name} failed: {done.stdout[-1000:]}{done.stderr[-2000:]}\n{log}")
 
     def start(self) -> PostgresServer:
-        self._run(self.bin / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync", "--no-instructions")
+        self._run(
+            self.bin / "initdb",
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         self._run(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "-t", "60", "start")
         return self

@@ -53,20 +53,31 @@ BIN = Path(sys.executable).parent
 @dataclass
 class Durations:
     single_s: float = 8.0
-    short_s: float = 22.0      # 64 clients, ~10-token prompts
-    mixed_s: float = 300.0     # 64 clients, mixed lengths: the 5-minute leak run
+    short_s: float = 22.0  # 64 clients, ~10-token prompts
+    mixed_s: float = 300.0  # 64 clients, mixed lengths: the 5-minute leak run
     leak_warmup_s: float = 60.0
     naive_s: float = 10.0
-    overload_s: float = 8.0    # each open-loop overload point
+    overload_s: float = 8.0  # each open-loop overload point
     overload_queues: tuple[int, ...] = (4, 16, 64)  # max_queued_requests values, one server each
     warmup_s: float = 2.0
     floor_repeats: int = 60
     batch_repeats: int = 8
-    rounds: int = 3            # cold builds, and serving rounds with their floors: the spread beside each ratio
+    rounds: int = 3  # cold builds, and serving rounds with their floors: the spread beside each ratio
 
 
-SMOKE = Durations(single_s=2, short_s=3, mixed_s=3, leak_warmup_s=0, naive_s=2, overload_s=2, warmup_s=0.5,
-                  floor_repeats=5, batch_repeats=2, overload_queues=(16,), rounds=2)
+SMOKE = Durations(
+    single_s=2,
+    short_s=3,
+    mixed_s=3,
+    leak_warmup_s=0,
+    naive_s=2,
+    overload_s=2,
+    warmup_s=0.5,
+    floor_repeats=5,
+    batch_repeats=2,
+    overload_queues=(16,),
+    rounds=2,
+)
 # Overload: open loop, offered as multiples of the 64-client throughput, for each queue bound
 # (max_queued_requests): the trade between accepted latency and what is shed.
 OVERLOAD_MULTIPLES = (2.0, 10.0)
@@ -100,8 +111,12 @@ def rss_mb(pid: int) -> float:
 def timed_index(data_dir: Path, index_dir: Path) -> float:
     """Run `movierec-index` as a user would; wall seconds of the whole command."""
     started = time.perf_counter()
-    subprocess.run([BIN / "movierec-index", "--data-dir", data_dir, "--index-dir", index_dir, "--quiet"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [BIN / "movierec-index", "--data-dir", data_dir, "--index-dir", index_dir, "--quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -112,8 +127,11 @@ def built_with(index_dir: Path) -> dict[str, Any]:
 
     manifest = json.loads((index_dir / str(current_version(index_dir)) / MANIFEST).read_text())
     model = manifest["model"]
-    return {"asked": model.get("backend_requested", model["backend"]), "ran": model["backend"],
-            "cpu": manifest.get("cpu", {})}
+    return {
+        "asked": model.get("backend_requested", model["backend"]),
+        "ran": model["backend"],
+        "cpu": manifest.get("cpu", {}),
+    }
 
 
 def add_ratings(index_dir: Path, n: int, seed: int = 0) -> None:
@@ -126,8 +144,12 @@ def add_ratings(index_dir: Path, n: int, seed: int = 0) -> None:
     store = SqliteRatingsStore(index_dir / STORE_NAME)
     try:
         for i in range(n):
-            store.record(int(rng.choice(index.user_ids.tolist())), int(rng.choice(index.movie_ids.tolist())),
-                         rng.randint(1, 10) / 2, f"bench-{seed}-{i}")
+            store.record(
+                int(rng.choice(index.user_ids.tolist())),
+                int(rng.choice(index.movie_ids.tolist())),
+                rng.randint(1, 10) / 2,
+                f"bench-{seed}-{i}",
+            )
     finally:
         store.close()
 
@@ -139,20 +161,23 @@ def floors(encoder: Any, durations: Durations, seed: int) -> dict[str, float]:
     for p in pool[:20]:
         encoder.encode([p])
     single = []
-    for p in pool[20:20 + durations.floor_repeats]:
+    for p in pool[20 : 20 + durations.floor_repeats]:
         started = time.perf_counter()
         encoder.encode([p])
         single.append((time.perf_counter() - started) * 1000)
-    rest = pool[20 + durations.floor_repeats:]
+    rest = pool[20 + durations.floor_repeats :]
     encoder.encode(rest[:64])
     batch = []
     for r in range(durations.batch_repeats):
-        chunk = rest[r * 64:(r + 1) * 64]
+        chunk = rest[r * 64 : (r + 1) * 64]
         started = time.perf_counter()
         encoder.encode(chunk)
         batch.append(time.perf_counter() - started)
-    return {"single_ms": statistics.median(single), "single_p99_ms": float(np.percentile(single, 99)),
-            "batch64_per_s": 64 / statistics.median(batch)}
+    return {
+        "single_ms": statistics.median(single),
+        "single_p99_ms": float(np.percentile(single, 99)),
+        "batch64_per_s": 64 / statistics.median(batch),
+    }
 
 
 def thread_ablation(recommender: Any, durations: Durations) -> dict[str, Any]:
@@ -169,8 +194,9 @@ def thread_ablation(recommender: Any, durations: Durations) -> dict[str, Any]:
     def measure(batch: int) -> float:
         times = []
         for _repeat in range(repeats if batch == 1 else max(2, repeats // 8)):
-            queries = [RecommendQuery(prompt=rng.choice(pool), user_id=int(rng.choice(users)), limit=10)
-                       for _ in range(batch)]
+            queries = [
+                RecommendQuery(prompt=rng.choice(pool), user_id=int(rng.choice(users)), limit=10) for _ in range(batch)
+            ]
             started = time.perf_counter()
             recommender.recommend_batch(queries)
             times.append((time.perf_counter() - started) * 1000)
@@ -179,8 +205,10 @@ def thread_ablation(recommender: Any, durations: Durations) -> dict[str, Any]:
     measure(1)
     tuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
     controller = threadpoolctl.ThreadpoolController()
-    with controller.limit(limits=usable_cores(), user_api="blas"), \
-            controller.limit(limits=usable_cores(), user_api="openmp"):  # restored on exit
+    with (
+        controller.limit(limits=usable_cores(), user_api="blas"),
+        controller.limit(limits=usable_cores(), user_api="openmp"),
+    ):  # restored on exit
         measure(1)
         untuned = {"batch1_ms": measure(1), "batch64_ms": measure(64)}
     return {"tuned": tuned, "untuned": untuned}
@@ -225,8 +253,13 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
     from movierec.ranking import RankRequest
 
     ranker = recommender.ranker
-    out: dict[str, Any] = {"training": {k: v for k, v in (ranker.index.manifest.get("learned") or {}).items()
-                                        if k in ("seconds", "carried over from", "training", "skipped")}}
+    out: dict[str, Any] = {
+        "training": {
+            k: v
+            for k, v in (ranker.index.manifest.get("learned") or {}).items()
+            if k in ("seconds", "carried over from", "training", "skipped")
+        }
+    }
     if ranker.scorer is None:
         return out | {"serving": None}
     weighted = ranker.with_config(replace(ranker.config, ranker="weighted_sum"))
@@ -237,7 +270,7 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
     for r in range(repeats + 1):
         requests = [RankRequest("", None, recommender.profile(int(rng.choice(users))), 10) for _ in range(64)]
         timed = []
-        for order in ((ranker, weighted) if r % 2 else (weighted, ranker)):
+        for order in (ranker, weighted) if r % 2 else (weighted, ranker):
             started = time.perf_counter()
             order.rank(requests)
             timed.append((order is ranker, time.perf_counter() - started))
@@ -247,8 +280,16 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
         total, _, applies, calibrated = ranker.weighted_sum(batch, values)
         shortlist = learned.shortlist_of(total, ranker.config.learned_candidates)[0]
         before = time.perf_counter()
-        learned.second_phase(ranker.scorer, batch, values, calibrated, total, applies, ranker.movie_ratings,
-                             ranker.config.learned_candidates)
+        learned.second_phase(
+            ranker.scorer,
+            batch,
+            values,
+            calibrated,
+            total,
+            applies,
+            ranker.movie_ratings,
+            ranker.config.learned_candidates,
+        )
         after = time.perf_counter()
         features = np.zeros((*shortlist.shape, learned.N_FEATURES), np.float32)
         forward_start = time.perf_counter()
@@ -259,16 +300,21 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
             added_ms.append((with_model - without) * 1000)
             phase_ms.append((after - before) * 1000)
             forward_ms.append((forward_end - forward_start) * 1000)
-    return out | {"serving": {"requests": 64, "shortlist": ranker.config.learned_candidates,
-                              "pool_width": int(batch.valid.shape[1]), "repeats": repeats,
-                              "forward_ms": statistics.median(forward_ms),
-                              "forward_p90_ms": float(np.percentile(forward_ms, 90)),
-                              "second_phase_ms": statistics.median(phase_ms),
-                              "second_phase_p90_ms": float(np.percentile(phase_ms, 90)),
-                              "rank_ms": statistics.median(rank_ms),
-                              "added_ms": statistics.median(added_ms),
-                              "added_quartiles_ms": [float(np.percentile(added_ms, 25)),
-                                                     float(np.percentile(added_ms, 75))]}}
+    return out | {
+        "serving": {
+            "requests": 64,
+            "shortlist": ranker.config.learned_candidates,
+            "pool_width": int(batch.valid.shape[1]),
+            "repeats": repeats,
+            "forward_ms": statistics.median(forward_ms),
+            "forward_p90_ms": float(np.percentile(forward_ms, 90)),
+            "second_phase_ms": statistics.median(phase_ms),
+            "second_phase_p90_ms": float(np.percentile(phase_ms, 90)),
+            "rank_ms": statistics.median(rank_ms),
+            "added_ms": statistics.median(added_ms),
+            "added_quartiles_ms": [float(np.percentile(added_ms, 25)), float(np.percentile(added_ms, 75))],
+        }
+    }
 
 
 def understanding_cost(recommender: Any, n: int = 3000) -> dict[str, float]:
@@ -319,20 +365,26 @@ def conversation_cost(recommender: Any, turns: int = 20, n: int = 200, seed: int
         return (time.perf_counter() - started) * 1000
 
     timings: dict[str, list[float]] = {"single": [], "conversation": []}
-    for j, prompt in enumerate(pool[:n + 10]):
+    for j, prompt in enumerate(pool[: n + 10]):
         talk = conversation(prompt)
         for end in range(1, turns - 1):  # what the client asked before the last turn
             if talk[end - 1].role == SEEKER:
-                recommender.recommend_batch([RecommendQuery(prompt="", user_id=None, limit=10,
-                                                            conversation=talk[:end])])
+                recommender.recommend_batch(
+                    [RecommendQuery(prompt="", user_id=None, limit=10, conversation=talk[:end])]
+                )
         single = ask(RecommendQuery(prompt=prompt, user_id=None, limit=10))
         whole = ask(RecommendQuery(prompt="", user_id=None, limit=10, conversation=talk))
         if j >= 10:  # the first are a warm-up
             timings["single"].append(single)
             timings["conversation"].append(whole)
     single_ms, talk_ms = statistics.median(timings["single"]), statistics.median(timings["conversation"])
-    return {"turns": turns, "requests": n, "single_p50_ms": single_ms, "conversation_p50_ms": talk_ms,
-            "ratio": talk_ms / single_ms}
+    return {
+        "turns": turns,
+        "requests": n,
+        "single_p50_ms": single_ms,
+        "conversation_p50_ms": talk_ms,
+        "ratio": talk_ms / single_ms,
+    }
 
 
 # -- serving ----------------------------------------------------------------------------------
@@ -346,8 +398,12 @@ class Server:
         self.http_port = free_port() if http else None
         self.log = open(log_path, "w")
         extra = ["--http-port", str(self.http_port)] if self.http_port else []
-        self.process = subprocess.Popen([*command, "--address", self.target, *extra], stdout=self.log,
-                                        stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
+        self.process = subprocess.Popen(
+            [*command, "--address", self.target, *extra],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {})),
+        )
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         import grpc
@@ -403,17 +459,51 @@ class RssSampler:
         return self.samples
 
 
-def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, users: list[int],
-         label: str, seed: int, group_size: int = 1, rate: float = 0.0, zipf: float = 0.0,
-         http_port: int | None = None) -> dict[str, Any]:
+def load(
+    target: str,
+    clients: int,
+    seconds: float,
+    warmup_s: float,
+    kind: str,
+    users: list[int],
+    label: str,
+    seed: int,
+    group_size: int = 1,
+    rate: float = 0.0,
+    zipf: float = 0.0,
+    http_port: int | None = None,
+) -> dict[str, Any]:
     """Run the load generator process (open loop at `rate` requests/s when > 0; with `http_port`, one
     client sending each request over gRPC and over HTTP); show a time-based progress bar meanwhile."""
     out = Path(tempfile.mkstemp(prefix="movierec-load-", suffix=".json")[1])
-    command = [sys.executable, "-m", "movierec.bench.loadgen", "--target", target, "--clients", str(clients),
-               "--seconds", str(seconds), "--warmup", str(warmup_s), "--prompts", kind,
-               "--users", ",".join(map(str, users)), "--seed", str(seed), "--out", str(out),
-               "--group-size", str(group_size), "--rate", str(rate), "--zipf", str(zipf),
-               *(["--http-port", str(http_port)] if http_port else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "movierec.bench.loadgen",
+        "--target",
+        target,
+        "--clients",
+        str(clients),
+        "--seconds",
+        str(seconds),
+        "--warmup",
+        str(warmup_s),
+        "--prompts",
+        kind,
+        "--users",
+        ",".join(map(str, users)),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--group-size",
+        str(group_size),
+        "--rate",
+        str(rate),
+        "--zipf",
+        str(zipf),
+        *(["--http-port", str(http_port)] if http_port else []),
+    ]
     process = subprocess.Popen(command)  # its result goes to a file: a pipe would fill up and block it
     total = seconds + warmup_s
     with tqdm(total=round(total), desc=label, unit="s", leave=False) as bar:
@@ -440,35 +530,58 @@ def load(target: str, clients: int, seconds: float, warmup_s: float, kind: str, 
     return result
 
 
-def overload(index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations,
-             seed: int) -> list[dict[str, Any]]:
+def overload(
+    index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations, seed: int
+) -> list[dict[str, Any]]:
     """Open-loop load at multiples of `capacity` against a server per queue bound: what is accepted,
     how fast, what is shed and how fast, and whether health checks stay answered."""
     rows = []
     for queue in durations.overload_queues:
-        server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / f"overload-{queue}.log",
-                        env={"MOVIEREC_MAX_QUEUED_REQUESTS": str(queue)})
+        server = Server(
+            [BIN / "movierec-serve", "--index-dir", index_dir],
+            work_dir / f"overload-{queue}.log",
+            env={"MOVIEREC_MAX_QUEUED_REQUESTS": str(queue)},
+        )
         try:
             server.wait_ready()
             for multiple in OVERLOAD_MULTIPLES:
-                result = load(server.target, 1, durations.overload_s, durations.warmup_s, "short", users,
-                              f"overload x{multiple:g}, queue {queue}", seed + 7, rate=multiple * capacity)
+                result = load(
+                    server.target,
+                    1,
+                    durations.overload_s,
+                    durations.warmup_s,
+                    "short",
+                    users,
+                    f"overload x{multiple:g}, queue {queue}",
+                    seed + 7,
+                    rate=multiple * capacity,
+                )
                 rows.append({"max_queued_requests": queue, "multiple": multiple, **result})
         finally:
             server.stop()
     return rows
 
 
-def refusal_ceiling(index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations,
-                    seed: int) -> dict[str, Any]:
+def refusal_ceiling(
+    index_dir: Path, work_dir: Path, capacity: float, users: list[int], durations: Durations, seed: int
+) -> dict[str, Any]:
     """How many calls a second the server can refuse at all: a server that admits two Recommend calls
     (one lane of one), offered the top overload multiple; nearly every call is one to refuse."""
     env = {"MOVIEREC_MAX_QUEUED_REQUESTS": "1", "MOVIEREC_BATCH_MAX_SIZE": "1", "MOVIEREC_BATCH_LANES": "1"}
     server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / "refusal-ceiling.log", env=env)
     try:
         server.wait_ready()
-        result = load(server.target, 1, durations.overload_s, durations.warmup_s, "short", users,
-                      "refusal ceiling", seed + 8, rate=max(OVERLOAD_MULTIPLES) * capacity)
+        result = load(
+            server.target,
+            1,
+            durations.overload_s,
+            durations.warmup_s,
+            "short",
+            users,
+            "refusal ceiling",
+            seed + 8,
+            rate=max(OVERLOAD_MULTIPLES) * capacity,
+        )
     finally:
         server.stop()
     result["refused_per_s"] = result["by_code"].get("RESOURCE_EXHAUSTED", 0) / result["seconds"]
@@ -487,8 +600,15 @@ def leak_check(samples: list[tuple[float, float]], warmup_s: float) -> dict[str,
     times, values = np.array([t for t, _ in steady]), np.array([r for _, r in steady])
     slope = float(np.polyfit(times / 60, values, 1)[0]) if len(steady) > 2 else float("nan")
     allowed = max(10.0, 0.02 * statistics.median(first))
-    return {"samples": len(samples), "first_mb": statistics.median(first), "last_mb": statistics.median(last),
-            "growth_mb": growth, "allowed_mb": allowed, "slope_mb_per_min": slope, "ok": growth <= allowed}
+    return {
+        "samples": len(samples),
+        "first_mb": statistics.median(first),
+        "last_mb": statistics.median(last),
+        "growth_mb": growth,
+        "allowed_mb": allowed,
+        "slope_mb_per_min": slope,
+        "ok": growth <= allowed,
+    }
 
 
 # -- the hardware and what ran on it ------------------------------------------------------------
@@ -498,25 +618,48 @@ def machine(settings: Any) -> dict[str, Any]:
 
     from movierec.embedding import settings_cpu
 
-    return {"cpus": usable_cores(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu": settings_cpu(settings).as_dict(), "torch": version("torch"), "onnxruntime": version("onnxruntime")}
+    return {
+        "cpus": usable_cores(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": settings_cpu(settings).as_dict(),
+        "torch": version("torch"),
+        "onnxruntime": version("onnxruntime"),
+    }
 
 
-def stage_backends(settings: Any, rounds: list[dict[str, Any]], served: Any, floor_backend: str,
-                   in_process_backend: str) -> list[dict[str, str]]:
+def stage_backends(
+    settings: Any, rounds: list[dict[str, Any]], served: Any, floor_backend: str, in_process_backend: str
+) -> list[dict[str, str]]:
     """Each stage's encoder backend: the one its settings ask for and the one that actually ran (read
     back from the index manifests, the server's GetIndexInfo and the encoders themselves)."""
     builds = sorted({r["indexing"]["backend"]["ran"] for r in rounds})
     return [
-        {"key": "catalogue", "stage": "cold builds (the catalogue, `movierec-index`)",
-         "asked": settings.index_encoder_backend, "ran": ", ".join(builds)},
-        {"key": "prompts", "stage": "the server's prompts (`movierec-serve`, GetIndexInfo)",
-         "asked": settings.encoder_backend, "ran": served.prompt_encoder_backend},
-        {"key": "served catalogue", "stage": "the served index's catalogue (GetIndexInfo)",
-         "asked": settings.index_encoder_backend, "ran": served.catalogue_encoder_backend},
+        {
+            "key": "catalogue",
+            "stage": "cold builds (the catalogue, `movierec-index`)",
+            "asked": settings.index_encoder_backend,
+            "ran": ", ".join(builds),
+        },
+        {
+            "key": "prompts",
+            "stage": "the server's prompts (`movierec-serve`, GetIndexInfo)",
+            "asked": settings.encoder_backend,
+            "ran": served.prompt_encoder_backend,
+        },
+        {
+            "key": "served catalogue",
+            "stage": "the served index's catalogue (GetIndexInfo)",
+            "asked": settings.index_encoder_backend,
+            "ran": served.catalogue_encoder_backend,
+        },
         {"key": "floors", "stage": "floors (the reference forward)", "asked": "torch", "ran": floor_backend},
-        {"key": "in process", "stage": "in-process stages and ablations", "asked": settings.encoder_backend,
-         "ran": in_process_backend},
+        {
+            "key": "in process",
+            "stage": "in-process stages and ablations",
+            "asked": settings.encoder_backend,
+            "ran": in_process_backend,
+        },
     ]
 
 
@@ -530,8 +673,11 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     from movierec.settings import load_settings
 
     settings = load_settings()
-    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "data_dir": str(data_dir),
-                              "machine": machine(settings)}
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "data_dir": str(data_dir),
+        "machine": machine(settings),
+    }
     index_dir = work_dir / "index"
     if work_dir.exists():
         subprocess.run(["rm", "-rf", str(work_dir)], check=True)
@@ -548,31 +694,51 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         backend = built_with(built)
         phases.set_postfix_str(f"reindex after {ratings_added} ratings {r + 1}/{len(rounds)}")
         add_ratings(built, ratings_added, seed)
-        this_round["indexing"] = {"cold_build_s": cold, "reindex_s": timed_index(data_dir, built),
-                                  "backend": backend}
+        this_round["indexing"] = {"cold_build_s": cold, "reindex_s": timed_index(data_dir, built), "backend": backend}
         if built != index_dir:
             subprocess.run(["rm", "-rf", str(built)], check=True)
     phases.update()
     index = load_artifact(index_dir)
     users = [int(u) for u in index.user_ids.tolist()]
-    report["indexing"] = {"movies": len(index.movies), "users": len(users), "ratings": int(len(index.rated_rows)),
-                          **rounds[-1]["indexing"], "ratings_added": ratings_added}
+    report["indexing"] = {
+        "movies": len(index.movies),
+        "users": len(users),
+        "ratings": int(len(index.rated_rows)),
+        **rounds[-1]["indexing"],
+        "ratings_added": ratings_added,
+    }
     phases.update()
 
     settings = load_settings(index_dir=index_dir)
-    report["settings"] = {k: getattr(settings, k) for k in (
-        "torch_threads", "batch_max_size", "batch_max_wait_ms", "max_workers", "embed_batch_tokens", "encoder_backend",
-        "index_encoder_backend", "cpu_flags_off", "prompt_cache_mb")}
+    report["settings"] = {
+        k: getattr(settings, k)
+        for k in (
+            "torch_threads",
+            "batch_max_size",
+            "batch_max_wait_ms",
+            "max_workers",
+            "embed_batch_tokens",
+            "encoder_backend",
+            "index_encoder_backend",
+            "cpu_flags_off",
+            "prompt_cache_mb",
+        )
+    }
     report["settings"]["torch_threads_used"] = tune_process(settings.torch_threads)
     # The floors are always fp32 PyTorch forwards; the in-process stages use what the server uses.
-    encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                      settings.embed_batch_tokens)
+    encoder = Encoder(
+        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+    )
 
     phases.set_postfix_str("serving")
     # The prompt cache is off for the runs the ratios read: their prompts repeat (the generator's word
     # lists), and a floor is a forward of every prompt. It is measured on its own below.
-    server = Server([BIN / "movierec-serve", "--index-dir", index_dir], work_dir / "server.log",
-                    env={"MOVIEREC_PROMPT_CACHE_MB": "0"}, http=True)
+    server = Server(
+        [BIN / "movierec-serve", "--index-dir", index_dir],
+        work_dir / "server.log",
+        env={"MOVIEREC_PROMPT_CACHE_MB": "0"},
+        http=True,
+    )
     try:
         server.wait_ready()
         report["server_rss_idle_mb"] = rss_mb(server.process.pid)
@@ -582,33 +748,89 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         for r, this_round in enumerate(rounds):  # the ratio runs, each between its own floors
             label = f" ({r + 1}/{len(rounds)})"
             this_round["floors_before"] = floors(encoder, durations, seed + 10 * r)
-            single = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
-                          "1 client" + label, seed + 10 * r)
+            single = load(
+                server.target,
+                1,
+                durations.single_s,
+                durations.warmup_s,
+                "short",
+                [known_user],
+                "1 client" + label,
+                seed + 10 * r,
+            )
             # A movie night for five (random users of the index), with the same prompts: the members are
             # rows of one batch, so it should cost little more than one user.
-            group = load(server.target, 1, durations.single_s, durations.warmup_s, "short", users,
-                         "1 client, groups of 5" + label, seed + 10 * r, group_size=5)
+            group = load(
+                server.target,
+                1,
+                durations.single_s,
+                durations.warmup_s,
+                "short",
+                users,
+                "1 client, groups of 5" + label,
+                seed + 10 * r,
+                group_size=5,
+            )
             this_round["floors_between"] = floors(encoder, durations, seed + 10 * r + 4)
-            short = load(server.target, 64, durations.short_s, durations.warmup_s, "short", users,
-                         "64 clients, ~10-token prompts" + label, seed + 10 * r + 1)
+            short = load(
+                server.target,
+                64,
+                durations.short_s,
+                durations.warmup_s,
+                "short",
+                users,
+                "64 clients, ~10-token prompts" + label,
+                seed + 10 * r + 1,
+            )
             this_round["floors_after"] = floors(encoder, durations, seed + 10 * r + 3)
             this_round["serving"] = {"single": single, "group5": group, "short64": short}
         for key in ("floors_before", "floors_between", "floors_after"):  # the tables show the last round
             report[key] = rounds[-1][key]
         # The HTTP/JSON edge's cost: the single-client run's kind of requests, each over both edges in turn.
-        http = load(server.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
-                    "1 client, gRPC and HTTP/JSON in turn", seed + 11, http_port=server.http_port)
+        http = load(
+            server.target,
+            1,
+            durations.single_s,
+            durations.warmup_s,
+            "short",
+            [known_user],
+            "1 client, gRPC and HTTP/JSON in turn",
+            seed + 11,
+            http_port=server.http_port,
+        )
         sampler = RssSampler(server.process.pid)
-        mixed = load(server.target, 64, durations.mixed_s, durations.warmup_s, "mixed", users,
-                     "64 clients, mixed lengths (leak run)", seed + 2)
+        mixed = load(
+            server.target,
+            64,
+            durations.mixed_s,
+            durations.warmup_s,
+            "mixed",
+            users,
+            "64 clients, mixed lengths (leak run)",
+            seed + 2,
+        )
         rss = sampler.stop()
-        taste = load(server.target, 64, durations.short_s, durations.warmup_s, "none", users,
-                     "64 clients, no prompt (the learned ranker)", seed + 5)
+        taste = load(
+            server.target,
+            64,
+            durations.short_s,
+            durations.warmup_s,
+            "none",
+            users,
+            "64 clients, no prompt (the learned ranker)",
+            seed + 5,
+        )
         report["server_rss_loaded_mb"] = rss_mb(server.process.pid)
     finally:
         server.stop()
-    report["serving"] = {"single": single, "group5": group, "short64": short, "mixed64": mixed, "taste64": taste,
-                         "http1": http}
+    report["serving"] = {
+        "single": single,
+        "group5": group,
+        "short64": short,
+        "mixed64": mixed,
+        "taste64": taste,
+        "http1": http,
+    }
     report["rounds"] = rounds
     report["rss_samples"] = rss
     report["leak"] = leak_check(rss, durations.warmup_s + durations.leak_warmup_s)
@@ -620,10 +842,29 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
         cached.wait_ready()
         report["prompt_cache"] = {
             "zipf": PROMPT_ZIPF,
-            "single": load(cached.target, 1, durations.single_s, durations.warmup_s, "short", [known_user],
-                           "prompt cache, 1 client", seed + 6, zipf=PROMPT_ZIPF),
-            "short64": load(cached.target, 64, durations.short_s, durations.warmup_s, "short", users,
-                            "prompt cache, 64 clients", seed + 7, zipf=PROMPT_ZIPF)}
+            "single": load(
+                cached.target,
+                1,
+                durations.single_s,
+                durations.warmup_s,
+                "short",
+                [known_user],
+                "prompt cache, 1 client",
+                seed + 6,
+                zipf=PROMPT_ZIPF,
+            ),
+            "short64": load(
+                cached.target,
+                64,
+                durations.short_s,
+                durations.warmup_s,
+                "short",
+                users,
+                "prompt cache, 64 clients",
+                seed + 7,
+                zipf=PROMPT_ZIPF,
+            ),
+        }
     finally:
         cached.stop()
 
@@ -643,8 +884,16 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     naive = Server([sys.executable, "-m", "movierec.bench.naive", "--index-dir", index_dir], work_dir / "naive.log")
     try:
         naive.wait_ready()
-        naive_short = load(naive.target, 64, durations.naive_s, durations.warmup_s, "short", users,
-                           "naive peer, 64 clients", seed + 10 * (len(rounds) - 1) + 1)  # the last round's prompts
+        naive_short = load(
+            naive.target,
+            64,
+            durations.naive_s,
+            durations.warmup_s,
+            "short",
+            users,
+            "naive peer, 64 clients",
+            seed + 10 * (len(rounds) - 1) + 1,
+        )  # the last round's prompts
     finally:
         naive.stop()
     report["serving"]["naive64"] = naive_short
@@ -669,9 +918,13 @@ def floor_for(report: dict[str, Any], run: str) -> dict[str, float]:
 # The targets whose every input is measured in each round (the builds, the floors and the 1- and
 # 64-client runs); the others (the leak run, the naive peer, overload) run once, after the rounds.
 PER_ROUND_TARGETS = (
-    "single-client p50 / fp32 encoder forward", "single-client p99 / fp32 encoder forward",
-    "group of 5, 1 client: p50 / one user's p50", "64-client throughput / batched fp32 encoder",
-    "reindex after 1,000 ratings / cold build", "cold build of the data (s)")
+    "single-client p50 / fp32 encoder forward",
+    "single-client p99 / fp32 encoder forward",
+    "group of 5, 1 client: p50 / one user's p50",
+    "64-client throughput / batched fp32 encoder",
+    "reindex after 1,000 ratings / cold build",
+    "cold build of the data (s)",
+)
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -679,23 +932,36 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     its row keeps every round's value (`runs`) for the spread. The others are computed from the last
     round's runs (`runs` empty)."""
     out = []
-    per_round = [{name: value for name, value, _, _ in _target_values(_round_view(report, this_round))}
-                 for this_round in report.get("rounds", [])]
+    per_round = [
+        {name: value for name, value, _, _ in _target_values(_round_view(report, this_round))}
+        for this_round in report.get("rounds", [])
+    ]
     for name, value, op, bound in _target_values(report):
         runs = [values[name] for values in per_round] if name in PER_ROUND_TARGETS else []
         if runs:
             value = statistics.median(runs)
         met = bool(value <= bound) if op == "<=" else bool(value >= bound) if op == ">=" else bool(value < bound)
-        out.append({"target": name, "value": float(value), "op": op, "bound": float(bound), "met": met,
-                    "runs": [float(v) for v in runs]})
+        out.append(
+            {
+                "target": name,
+                "value": float(value),
+                "op": op,
+                "bound": float(bound),
+                "met": met,
+                "runs": [float(v) for v in runs],
+            }
+        )
     return out
 
 
 def _round_view(report: dict[str, Any], this_round: dict[str, Any]) -> dict[str, Any]:
     """The report as one round saw it: its floors, its serving runs, its builds."""
-    return {**report, **{k: this_round[k] for k in ("floors_before", "floors_between", "floors_after")},
-            "serving": {**report["serving"], **this_round["serving"]},
-            "indexing": {**report["indexing"], **this_round["indexing"]}}
+    return {
+        **report,
+        **{k: this_round[k] for k in ("floors_before", "floors_between", "floors_after")},
+        "serving": {**report["serving"], **this_round["serving"]},
+        "indexing": {**report["indexing"], **this_round["indexing"]},
+    }
 
 
 def _target_values(report: dict[str, Any]) -> list[tuple[str, float, str, float]]:
@@ -708,45 +974,84 @@ def _target_values(report: dict[str, Any]) -> list[tuple[str, float, str, float]
         ("single-client p99 / fp32 encoder forward", s["single"]["p99"] / floor_single, "<=", 1.5),
         ("group of 5, 1 client: p50 / one user's p50", s["group5"]["p50"] / s["single"]["p50"], "<=", 2.0),
         ("64-client throughput / batched fp32 encoder", s["short64"]["throughput"] / floor_batch, ">=", 1.5),
-        ("64-client throughput / naive peer", s["short64"]["throughput"] / max(s["naive64"]["throughput"], 1e-9),
-         ">=", 3.0),
+        (
+            "64-client throughput / naive peer",
+            s["short64"]["throughput"] / max(s["naive64"]["throughput"], 1e-9),
+            ">=",
+            3.0,
+        ),
         ("reindex after 1,000 ratings / cold build", idx["reindex_s"] / idx["cold_build_s"], "<=", 0.10),
         ("cold build of the data (s)", idx["cold_build_s"], "<=", 60.0),
-        ("RSS growth over the load run (MB)", report["leak"]["growth_mb"], "<=",
-         report["leak"].get("allowed_mb", 10.0)),
+        (
+            "RSS growth over the load run (MB)",
+            report["leak"]["growth_mb"],
+            "<=",
+            report["leak"].get("allowed_mb", 10.0),
+        ),
         ("understanding stage p50 per request (ms)", report["understanding"]["p50_ms"], "<=", 0.5),
     ]
     if "conversation" in report:
-        rows.append((f"a {report['conversation']['turns']}-turn conversation: p50 / a single prompt's p50 "
-                     "(in process)", report["conversation"]["ratio"], "<=", 2.0))
+        rows.append(
+            (
+                f"a {report['conversation']['turns']}-turn conversation: p50 / a single prompt's p50 (in process)",
+                report["conversation"]["ratio"],
+                "<=",
+                2.0,
+            )
+        )
     from movierec.settings import Settings
 
     default_queue = Settings().max_queued_requests
     for row in report.get("overload", []):
         if row["max_queued_requests"] == default_queue and row["multiple"] == max(OVERLOAD_MULTIPLES):
             rows += [
-                (f"overload x{row['multiple']:g} (open loop), default queue {default_queue}: accepted p99 / "
-                 "single-client p99", row["p99"] / s["single"]["p99"], "<=", 3.0),
-                (f"overload x{row['multiple']:g}: accepted p99 / 64-client p99 (the server at capacity)",
-                 row["p99"] / s["short64"]["p99"], "<=", 3.0),
-                (f"overload x{row['multiple']:g}: shed answers p99 (ms)", row["shed"]["p99"], "<=",
-                 s["single"]["p99"]),
-                (f"overload x{row['multiple']:g}: calls neither answered nor shed (errors) + failed health checks",
-                 sum(row["errors"].values()) + sum(row["health_failures"].values()), "<=", 0),
+                (
+                    f"overload x{row['multiple']:g} (open loop), default queue {default_queue}: accepted p99 / "
+                    "single-client p99",
+                    row["p99"] / s["single"]["p99"],
+                    "<=",
+                    3.0,
+                ),
+                (
+                    f"overload x{row['multiple']:g}: accepted p99 / 64-client p99 (the server at capacity)",
+                    row["p99"] / s["short64"]["p99"],
+                    "<=",
+                    3.0,
+                ),
+                (f"overload x{row['multiple']:g}: shed answers p99 (ms)", row["shed"]["p99"], "<=", s["single"]["p99"]),
+                (
+                    f"overload x{row['multiple']:g}: calls neither answered nor shed (errors) + failed health checks",
+                    sum(row["errors"].values()) + sum(row["health_failures"].values()),
+                    "<=",
+                    0,
+                ),
             ]
     if "http1" in s:
-        rows.append(("HTTP/JSON edge, 1 client: Recommend p50 over HTTP - p50 over gRPC, same requests (ms)",
-                     s["http1"]["http_overhead_p50_ms"], "<=", 1.0))
+        rows.append(
+            (
+                "HTTP/JSON edge, 1 client: Recommend p50 over HTTP - p50 over gRPC, same requests (ms)",
+                s["http1"]["http_overhead_p50_ms"],
+                "<=",
+                1.0,
+            )
+        )
     serving = (report.get("learned") or {}).get("serving")
     if serving is not None:
-        rows.append(("learned ranker: MLP forward over 64 requests' shortlists, p50 (ms, one core)",
-                     serving["forward_ms"], "<=", 1.0))
+        rows.append(
+            (
+                "learned ranker: MLP forward over 64 requests' shortlists, p50 (ms, one core)",
+                serving["forward_ms"],
+                "<=",
+                1.0,
+            )
+        )
     return [(name, float(value), op, float(bound)) for name, value, op, bound in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/seed"))
     parser.add_argument("--work-dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--out", type=Path, default=Path("reports"), help="folder for bench.md/.json/.png")

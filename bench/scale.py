@@ -48,15 +48,17 @@ def real_geometry(base: np.ndarray, n: int, rng: np.random.Generator, chunk: int
     scale = 0.5 / np.sqrt(base.shape[1])
     for start in range(first, n, chunk):
         m = min(chunk, n - start)
-        block = base[np.arange(start, start + m) % len(base)] + rng.normal(scale=scale, size=(m, base.shape[1])
-                                                                           ).astype(np.float32)
+        block = base[np.arange(start, start + m) % len(base)] + rng.normal(scale=scale, size=(m, base.shape[1])).astype(
+            np.float32
+        )
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start:start + m] = block
+        out[start : start + m] = block
     return out
 
 
-def synthetic_artifact(movie_vectors: np.ndarray, user_vectors: np.ndarray, exact_max: int,
-                       queries: list[np.ndarray] | None = None) -> tuple[Any, dict]:
+def synthetic_artifact(
+    movie_vectors: np.ndarray, user_vectors: np.ndarray, exact_max: int, queries: list[np.ndarray] | None = None
+) -> tuple[Any, dict]:
     """An IndexArtifact over these vectors (no ratings), built with the production index rules;
     `queries` (q, d) calibrate an approximate index."""
     from movierec.artifact import IndexArtifact
@@ -69,19 +71,32 @@ def synthetic_artifact(movie_vectors: np.ndarray, user_vectors: np.ndarray, exac
     movie_index, movie_choice = build_index(movie_vectors, exact_max, queries=queries)
     user_index, user_choice = build_index(user_vectors, exact_max, queries=queries)
     lists = movie_choice.lists + user_choice.lists
-    build = {"seconds": time.perf_counter() - started, "rss_added_mb": rss_mb_self() - rss_before,
-             # what the two indexes hold: the vectors, plus ids and centroids for IVF
-             "index_mb": ((n_movies + n_users) * D * 4 + (8 * (n_movies + n_users) + lists * D * 4 if lists else 0))
-             / 2**20, "movies": movie_choice.as_dict(), "users": user_choice.as_dict()}
+    build = {
+        "seconds": time.perf_counter() - started,
+        "rss_added_mb": rss_mb_self() - rss_before,
+        # what the two indexes hold: the vectors, plus ids and centroids for IVF
+        "index_mb": ((n_movies + n_users) * D * 4 + (8 * (n_movies + n_users) + lists * D * 4 if lists else 0)) / 2**20,
+        "movies": movie_choice.as_dict(),
+        "users": user_choice.as_dict(),
+    }
     movies = [Movie(movie_id=i + 1, title=f"movie {i + 1}", year=2000, genres=()) for i in range(n_movies)]
     artifact = IndexArtifact(
-        path=Path("synthetic"), manifest={"index_version": f"synthetic-{n_movies}", "dimensions": D,
-                                          "model": {"name": "synthetic"}},
-        movies=movies, movie_ids=np.arange(1, n_movies + 1, dtype=np.int64), movie_vectors=movie_vectors,
-        movie_index=movie_index, user_ids=np.arange(1, n_users + 1, dtype=np.int64), user_vectors=user_vectors,
-        user_index=user_index, rated_ptr=np.zeros(n_users + 1, np.int64), rated_rows=np.zeros(0, np.int32),
-        rated_values=np.zeros(0, np.float32), rated_timestamps=np.zeros(0, np.int64),
-        ease_items=np.zeros(0, np.int32), ease_weights=np.zeros((0, 0), np.float32))
+        path=Path("synthetic"),
+        manifest={"index_version": f"synthetic-{n_movies}", "dimensions": D, "model": {"name": "synthetic"}},
+        movies=movies,
+        movie_ids=np.arange(1, n_movies + 1, dtype=np.int64),
+        movie_vectors=movie_vectors,
+        movie_index=movie_index,
+        user_ids=np.arange(1, n_users + 1, dtype=np.int64),
+        user_vectors=user_vectors,
+        user_index=user_index,
+        rated_ptr=np.zeros(n_users + 1, np.int64),
+        rated_rows=np.zeros(0, np.int32),
+        rated_values=np.zeros(0, np.float32),
+        rated_timestamps=np.zeros(0, np.int64),
+        ease_items=np.zeros(0, np.int32),
+        ease_weights=np.zeros((0, 0), np.float32),
+    )
     return artifact, build
 
 
@@ -115,8 +130,12 @@ def latency(artifact: Any, encoder: Any, repeats: int, seed: int) -> dict[str, f
         if i >= 3:
             totals.append(total * 1000)
             ranks.append(rank * 1000)
-    return {"recommend_p50_ms": statistics.median(totals), "recommend_p99_ms": float(np.percentile(totals, 99)),
-            "rank_p50_ms": statistics.median(ranks), "rank_p99_ms": float(np.percentile(ranks, 99))}
+    return {
+        "recommend_p50_ms": statistics.median(totals),
+        "recommend_p99_ms": float(np.percentile(totals, 99)),
+        "rank_p50_ms": statistics.median(ranks),
+        "rank_p99_ms": float(np.percentile(ranks, 99)),
+    }
 
 
 def recall(artifact: Any, held_out: np.ndarray) -> float:
@@ -150,8 +169,14 @@ def held_out_prompts(encoder: Any, conversations: Path | None, seed: int, n: int
     return encoder.encode(texts).astype(np.float32), what
 
 
-def run(index_dir: Path, sizes: list[tuple[int, int]], exact_max: int, repeats: int,
-        conversations: Path | None, seed: int = 0) -> dict[str, Any]:
+def run(
+    index_dir: Path,
+    sizes: list[tuple[int, int]],
+    exact_max: int,
+    repeats: int,
+    conversations: Path | None,
+    seed: int = 0,
+) -> dict[str, Any]:
     from movierec.artifact import load_artifact
     from movierec.embedding import Encoder
     from movierec.indexer.build import calibration_queries
@@ -160,25 +185,36 @@ def run(index_dir: Path, sizes: list[tuple[int, int]], exact_max: int, repeats: 
 
     settings = load_settings()
     tune_process(settings.torch_threads)
-    encoder = Encoder(settings.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                      settings.embed_batch_tokens)
+    encoder = Encoder(
+        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+    )
     real = load_artifact(index_dir)
     base_movies, base_users = real.movie_vectors.astype(np.float32), real.user_vectors.astype(np.float32)
     rng = np.random.default_rng(seed)
     queries = calibration_queries(encoder, base_users, seed)
     held_out, held_out_what = held_out_prompts(encoder, conversations, seed)
-    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "exact_search_max": exact_max,
-                              "index": str(real.path), "base_movies": len(base_movies),
-                              "base_users": len(base_users), "held_out": held_out_what, "sizes": []}
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "exact_search_max": exact_max,
+        "index": str(real.path),
+        "base_movies": len(base_movies),
+        "base_users": len(base_users),
+        "held_out": held_out_what,
+        "sizes": [],
+    }
     plan = [(len(base_movies), len(base_users), ("exact",))] + [
-        (m, u, ("exact", "approximate") if max(m, u) > exact_max else ("exact",)) for m, u in sizes]
+        (m, u, ("exact", "approximate") if max(m, u) > exact_max else ("exact",)) for m, u in sizes
+    ]
     steps = tqdm(total=sum(len(kinds) for *_, kinds in plan), desc="bench-scale", unit="step")
     for n_movies, n_users, kinds in plan:
         steps.set_postfix_str(f"{n_movies:,} movies: vectors")
         movie_vectors = real_geometry(base_movies, n_movies, rng)
         user_vectors = real_geometry(base_users, n_users, rng)
-        size: dict[str, Any] = {"movies": n_movies, "users": n_users,
-                                "vectors_mb": (movie_vectors.nbytes + user_vectors.nbytes) / 2**20}
+        size: dict[str, Any] = {
+            "movies": n_movies,
+            "users": n_users,
+            "vectors_mb": (movie_vectors.nbytes + user_vectors.nbytes) / 2**20,
+        }
         for kind in kinds:
             steps.set_postfix_str(f"{n_movies:,} movies: {kind}")
             limit = max(n_movies, n_users) if kind == "exact" else exact_max
@@ -201,47 +237,69 @@ def run(index_dir: Path, sizes: list[tuple[int, int]], exact_max: int, repeats: 
 def write_report(report: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench-scale.json").write_text(json.dumps(report, indent=1) + "\n")
-    lines = ["# Scale benchmark", "",
-             f"Written by `make bench-scale` (`movierec-bench-scale`) on {report['started']}; it took "
-             f"{report['seconds']:.0f} s. The real geometry: the {report['base_movies']:,} movie embeddings and "
-             f"{report['base_users']:,} taste vectors of `{report['index']}`, then noisy copies of them (384 "
-             "dimensions); production index rules (exact up to "
-             f"`exact_search_max` = {report['exact_search_max']:,} vectors, IVF above, probes calibrated on "
-             "generated everyday requests and taste vectors as the indexer does) and the production "
-             "`Recommender.recommend_batch`, one request at a time, in-process (no gRPC). recall@100 is for "
-             f"held-out real prompts: {report['held_out']}, none of them seen by the calibration.", "",
-             "Recommend = encoder forward + ranking for a random known user; a user's first request also "
-             "builds their profile (taste scores over the whole catalogue when the index is exact), which "
-             "the p99 shows. Memory: what the two indexes hold, and the benchmark process's RSS after the row.", "",
-             "| movies | users | movie index | build s | index MB | process RSS MB | Recommend p50 ms | p99 ms "
-             "| ranking p50 ms | recall@100 |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Scale benchmark",
+        "",
+        f"Written by `make bench-scale` (`movierec-bench-scale`) on {report['started']}; it took "
+        f"{report['seconds']:.0f} s. The real geometry: the {report['base_movies']:,} movie embeddings and "
+        f"{report['base_users']:,} taste vectors of `{report['index']}`, then noisy copies of them (384 "
+        "dimensions); production index rules (exact up to "
+        f"`exact_search_max` = {report['exact_search_max']:,} vectors, IVF above, probes calibrated on "
+        "generated everyday requests and taste vectors as the indexer does) and the production "
+        "`Recommender.recommend_batch`, one request at a time, in-process (no gRPC). recall@100 is for "
+        f"held-out real prompts: {report['held_out']}, none of them seen by the calibration.",
+        "",
+        "Recommend = encoder forward + ranking for a random known user; a user's first request also "
+        "builds their profile (taste scores over the whole catalogue when the index is exact), which "
+        "the p99 shows. Memory: what the two indexes hold, and the benchmark process's RSS after the row.",
+        "",
+        "| movies | users | movie index | build s | index MB | process RSS MB | Recommend p50 ms | p99 ms "
+        "| ranking p50 ms | recall@100 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for size in report["sizes"]:
         for kind in ("exact", "approximate"):
             if kind not in size:
                 continue
             row = size[kind]
             b = row["build"]
-            desc = (f"IVF, {b['movies']['lists']} lists, nprobe {b['movies']['nprobe']}" if b["movies"]["kind"] == "ivf"
-                    else "exact (flat)")
+            desc = (
+                f"IVF, {b['movies']['lists']} lists, nprobe {b['movies']['nprobe']}"
+                if b["movies"]["kind"] == "ivf"
+                else "exact (flat)"
+            )
             rec = f"{row['recall_at_100']:.3f}" if "recall_at_100" in row else "1 (exact)"
-            lines.append(f"| {size['movies']:,} | {size['users']:,} | {desc} | {b['seconds']:.1f} | "
-                         f"{b['index_mb']:.0f} | {row['rss_mb']:.0f} | {row['recommend_p50_ms']:.1f} | "
-                         f"{row['recommend_p99_ms']:.1f} | {row['rank_p50_ms']:.1f} | {rec} |")
+            lines.append(
+                f"| {size['movies']:,} | {size['users']:,} | {desc} | {b['seconds']:.1f} | "
+                f"{b['index_mb']:.0f} | {row['rss_mb']:.0f} | {row['recommend_p50_ms']:.1f} | "
+                f"{row['recommend_p99_ms']:.1f} | {row['rank_p50_ms']:.1f} | {rec} |"
+            )
     big = report["sizes"][-1]
     if "approximate" in big:
         b = big["approximate"]["build"]
-        users = (f"users {b['users']['recall_at_100']:.3f} at nprobe {b['users']['nprobe']} of {b['users']['lists']}"
-                 if b["users"]["kind"] == "ivf" else "users exact")
+        users = (
+            f"users {b['users']['recall_at_100']:.3f} at nprobe {b['users']['nprobe']} of {b['users']['lists']}"
+            if b["users"]["kind"] == "ivf"
+            else "users exact"
+        )
         base, large = report["sizes"][0]["exact"]["recommend_p50_ms"], big["approximate"]["recommend_p50_ms"]
-        lines += ["", f"**At {big['movies']:,} movies**: Recommend p50 {large:.1f} ms = {large / base:.2f} × the "
-                  f"{report['sizes'][0]['movies']:,}-movie "
-                  f"p50 ({base:.1f} ms; asked: at most 2 ×), recall@100 for held-out real prompts "
-                  f"{big['approximate']['recall_at_100']:.3f} (asked: at least 0.95)."]
-        lines += ["", f"Build-time calibration of the IVF probes (recall@100 on the calibration queries, "
-                  f"{b['movies'].get('calibrated_on') or 'stored'}): movies "
-                  f"{b['movies']['recall_at_100']:.3f} at nprobe {b['movies']['nprobe']} of {b['movies']['lists']}, "
-                  f"{users}. The recall column is measured separately, on the held-out prompts.",
-                  "", "![latency by size](bench-scale.png)", ""]
+        lines += [
+            "",
+            f"**At {big['movies']:,} movies**: Recommend p50 {large:.1f} ms = {large / base:.2f} × the "
+            f"{report['sizes'][0]['movies']:,}-movie "
+            f"p50 ({base:.1f} ms; asked: at most 2 ×), recall@100 for held-out real prompts "
+            f"{big['approximate']['recall_at_100']:.3f} (asked: at least 0.95).",
+        ]
+        lines += [
+            "",
+            f"Build-time calibration of the IVF probes (recall@100 on the calibration queries, "
+            f"{b['movies'].get('calibrated_on') or 'stored'}): movies "
+            f"{b['movies']['recall_at_100']:.3f} at nprobe {b['movies']['nprobe']} of {b['movies']['lists']}, "
+            f"{users}. The recall column is measured separately, on the held-out prompts.",
+            "",
+            "![latency by size](bench-scale.png)",
+            "",
+        ]
     _plot(report, out / "bench-scale.png")
     (out / "bench-scale.md").write_text("\n".join(lines) + "\n")
     return out / "bench-scale.md"
@@ -275,16 +333,25 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="movierec-bench-scale", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index-dir", type=Path, default=Path("var/bench-scale/index"),
-                        help="an index of real movies: its embeddings and taste vectors seed the catalogue")
+    parser = argparse.ArgumentParser(
+        prog="movierec-bench-scale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=Path("var/bench-scale/index"),
+        help="an index of real movies: its embeddings and taste vectors seed the catalogue",
+    )
     parser.add_argument("--movies", default="100000,1000000", help="catalogue sizes, comma-separated")
     parser.add_argument("--users", default="30000,300000", help="user counts, one per catalogue size")
     parser.add_argument("--exact-max", type=int, default=200_000, help="the exact_search_max setting to apply")
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--conversations", type=Path, default=Path("../shared/data/redial/dev.jsonl"),
-                        help="ReDial conversations whose openings are held-out real prompts (skipped if missing)")
+    parser.add_argument(
+        "--conversations",
+        type=Path,
+        default=Path("../shared/data/redial/dev.jsonl"),
+        help="ReDial conversations whose openings are held-out real prompts (skipped if missing)",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
     movies = [int(x) for x in args.movies.split(",") if x.strip()]

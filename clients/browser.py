@@ -33,8 +33,10 @@ def chromium_path() -> Path:
         if CHROMIUM.exists():
             return CHROMIUM
         if os.geteuid() != 0:
-            raise MovierecError(f"Chromium is not installed ({CHROMIUM}) and only root can install it: "
-                                "run `apt-get install -y chromium`")
+            raise MovierecError(
+                f"Chromium is not installed ({CHROMIUM}) and only root can install it: "
+                "run `apt-get install -y chromium`"
+            )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
             done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)

@@ -78,8 +78,12 @@ def describe_understood(u: pb.Understood) -> str:
         high = str(u.year_max) if u.HasField("year_max") else ""
         parts.append(said(f"{low}-{high}" if low and high else f"from {low}" if low else f"until {high}"))
     if u.HasField("runtime_max") or u.HasField("runtime_min"):
-        parts.append(" and ".join(([said(f"at most {u.runtime_max} min")] if u.HasField("runtime_max") else [])
-                                  + ([said(f"at least {u.runtime_min} min")] if u.HasField("runtime_min") else [])))
+        parts.append(
+            " and ".join(
+                ([said(f"at most {u.runtime_max} min")] if u.HasField("runtime_max") else [])
+                + ([said(f"at least {u.runtime_min} min")] if u.HasField("runtime_min") else [])
+            )
+        )
     if u.languages:
         parts.append("in " + " or ".join(u.languages))
     if u.excluded_languages:
@@ -142,8 +146,22 @@ class MovieInfo:
 
 
 def movie_info(m: pb.MovieDetails, score: float | None = None) -> MovieInfo:
-    return MovieInfo(m.movie_id, m.title, m.year, m.overview, m.tagline, list(m.genres), list(m.keywords), m.runtime,
-                     m.original_language, list(m.directors), list(m.cast), m.vote_average, m.vote_count, score)
+    return MovieInfo(
+        m.movie_id,
+        m.title,
+        m.year,
+        m.overview,
+        m.tagline,
+        list(m.genres),
+        list(m.keywords),
+        m.runtime,
+        m.original_language,
+        list(m.directors),
+        list(m.cast),
+        m.vote_average,
+        m.vote_count,
+        score,
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ class IndexDescription:
     users: int
     ranker: str = ""  # "learned", or "weighted sum (why)"
     server_version: str = ""
-    prompt_encoder_backend: str = ""     # as it runs in the server
+    prompt_encoder_backend: str = ""  # as it runs in the server
     catalogue_encoder_backend: str = ""  # as it ran in the indexer
 
 
@@ -171,21 +189,32 @@ def service_config(timeout_s: float, wait_for_ready: bool = True, balanced: bool
     instead of failing at once, which carries calls across a server restart. `balanced`: calls go
     round robin over the target's addresses that are connected; a retry is picked anew, so a call cut
     by a replica that dies is retried on another one."""
-    config: dict[str, Any] = {"methodConfig": [{
-        "name": [{"service": SERVICE}],
-        "timeout": f"{timeout_s:.3f}s",
-        "waitForReady": wait_for_ready,
-        "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "2s", "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]},
-    }]}
+    config: dict[str, Any] = {
+        "methodConfig": [
+            {
+                "name": [{"service": SERVICE}],
+                "timeout": f"{timeout_s:.3f}s",
+                "waitForReady": wait_for_ready,
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "2s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+                },
+            }
+        ]
+    }
     if balanced:
         config["loadBalancingConfig"] = [{"round_robin": {}}]
     return json.dumps(config)
 
 
 def channel_arguments(timeout_s: float, wait_for_ready: bool = True, balanced: bool = False) -> list[tuple[str, Any]]:
-    arguments: list[tuple[str, Any]] = [("grpc.service_config", service_config(timeout_s, wait_for_ready, balanced)),
-                                        ("grpc.enable_retries", 1)]
+    arguments: list[tuple[str, Any]] = [
+        ("grpc.service_config", service_config(timeout_s, wait_for_ready, balanced)),
+        ("grpc.enable_retries", 1),
+    ]
     if balanced:
         # A replica that comes back is tried again within 5 s (gRPC's default backoff grows to 2 minutes).
         arguments.append(("grpc.max_reconnect_backoff_ms", 5000))
@@ -197,7 +226,7 @@ GRPC_SCHEMES = ("ipv4:", "ipv6:", "dns:", "unix:", "unix-abstract:", "vsock:", "
 
 
 def split_targets(target: str | Sequence[str]) -> list[str]:
-    """"a:1,b:2" or ["a:1", "b:2"] -> ["a:1", "b:2"]."""
+    """ "a:1,b:2" or ["a:1", "b:2"] -> ["a:1", "b:2"]."""
     parts = target.split(",") if isinstance(target, str) else [p for t in target for p in t.split(",")]
     targets = [p.strip() for p in parts if p.strip()]
     if not targets:
@@ -224,8 +253,9 @@ def channel_target(target: str | Sequence[str]) -> tuple[str, bool]:
     for item in targets:
         host, colon, port = item.rpartition(":")
         if not colon or not port.isdigit() or not host:
-            raise ValueError(f"server {item!r} is not host:port (several servers are given as host:port each, "
-                             "separated by commas)")
+            raise ValueError(
+                f"server {item!r} is not host:port (several servers are given as host:port each, separated by commas)"
+            )
         host = host.strip("[]")
         try:
             address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
@@ -245,8 +275,9 @@ def channel_target(target: str | Sequence[str]) -> tuple[str, bool]:
     return "ipv6:" + ",".join(f"[{a}]:{p}" for a, p in zip(addresses, ports)), True
 
 
-def _channel_options(target: str | Sequence[str], timeout_s: float, wait_for_ready: bool,
-                     secure: bool) -> tuple[str, list[tuple[str, Any]]]:
+def _channel_options(
+    target: str | Sequence[str], timeout_s: float, wait_for_ready: bool, secure: bool
+) -> tuple[str, list[tuple[str, Any]]]:
     address, balanced = channel_target(target)
     options = channel_arguments(timeout_s, wait_for_ready, balanced)
     if balanced and secure and address != target:
@@ -255,17 +286,20 @@ def _channel_options(target: str | Sequence[str], timeout_s: float, wait_for_rea
     return address, options
 
 
-def channel_credentials(tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
-                        tls_key: str | Path | None = None) -> grpc.ChannelCredentials | None:
+def channel_credentials(
+    tls_ca: str | Path | None = None, tls_cert: str | Path | None = None, tls_key: str | Path | None = None
+) -> grpc.ChannelCredentials | None:
     """TLS credentials from PEM files: the CA that signed the server's certificate, and for mutual TLS
     the client's own certificate and key. None (plaintext) when no CA is given."""
     if tls_ca is None:
         if tls_cert or tls_key:
             raise ValueError("a client certificate needs tls_ca (the CA of the server's certificate) too")
         return None
-    return grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes(),
-                                        private_key=Path(tls_key).read_bytes() if tls_key else None,
-                                        certificate_chain=Path(tls_cert).read_bytes() if tls_cert else None)
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(tls_ca).read_bytes(),
+        private_key=Path(tls_key).read_bytes() if tls_key else None,
+        certificate_chain=Path(tls_cert).read_bytes() if tls_cert else None,
+    )
 
 
 def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
@@ -297,22 +331,47 @@ def turn_to_pb(turn: ChatTurn) -> pb.Turn:
     return out
 
 
-def recommend_request(prompt: str = "", user_id: int | None = None, limit: int = 10, include_rated: bool = False,
-                      *, genres: list[str] | None = None, excluded_genres: list[str] | None = None,
-                      year_min: int | None = None, year_max: int | None = None, max_runtime: int | None = None,
-                      languages: list[str] | None = None, example_movie_ids: list[int] | None = None,
-                      excluded_movie_ids: list[int] | None = None, group_user_ids: list[int] | None = None,
-                      group_strategy: str = "", conversation: Sequence[ChatTurn] = (),
-                      with_details: bool = False, dropped: Sequence[str] = ()) -> pb.RecommendRequest:
-    request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated, genres=genres or [],
-                                  excluded_genres=excluded_genres or [], languages=languages or [],
-                                  example_movie_ids=example_movie_ids or [],
-                                  excluded_movie_ids=excluded_movie_ids or [],
-                                  group_user_ids=group_user_ids or [], group_strategy=group_strategy,
-                                  conversation=[turn_to_pb(t) for t in conversation], with_details=with_details,
-                                  dropped=list(dropped))
-    for name, value in (("user_id", user_id), ("year_min", year_min), ("year_max", year_max),
-                        ("max_runtime", max_runtime)):
+def recommend_request(
+    prompt: str = "",
+    user_id: int | None = None,
+    limit: int = 10,
+    include_rated: bool = False,
+    *,
+    genres: list[str] | None = None,
+    excluded_genres: list[str] | None = None,
+    year_min: int | None = None,
+    year_max: int | None = None,
+    max_runtime: int | None = None,
+    languages: list[str] | None = None,
+    example_movie_ids: list[int] | None = None,
+    excluded_movie_ids: list[int] | None = None,
+    group_user_ids: list[int] | None = None,
+    group_strategy: str = "",
+    conversation: Sequence[ChatTurn] = (),
+    with_details: bool = False,
+    dropped: Sequence[str] = (),
+) -> pb.RecommendRequest:
+    request = pb.RecommendRequest(
+        prompt=prompt,
+        limit=limit,
+        include_rated=include_rated,
+        genres=genres or [],
+        excluded_genres=excluded_genres or [],
+        languages=languages or [],
+        example_movie_ids=example_movie_ids or [],
+        excluded_movie_ids=excluded_movie_ids or [],
+        group_user_ids=group_user_ids or [],
+        group_strategy=group_strategy,
+        conversation=[turn_to_pb(t) for t in conversation],
+        with_details=with_details,
+        dropped=list(dropped),
+    )
+    for name, value in (
+        ("user_id", user_id),
+        ("year_min", year_min),
+        ("year_max", year_max),
+        ("max_runtime", max_runtime),
+    ):
         if value is not None:
             setattr(request, name, value)
     return request
@@ -320,9 +379,21 @@ def recommend_request(prompt: str = "", user_id: int | None = None, limit: int =
 
 def recommendations(response: pb.RecommendResponse) -> Recommendations:
     return Recommendations(
-        movies=[MovieResult(m.movie_id, m.title, m.year, list(m.genres), m.score, dict(m.signals),
-                            dict(m.member_fit), list(m.unmet), m.reason,
-                            movie_info(m.details) if m.HasField("details") else None) for m in response.movies],
+        movies=[
+            MovieResult(
+                m.movie_id,
+                m.title,
+                m.year,
+                list(m.genres),
+                m.score,
+                dict(m.signals),
+                dict(m.member_fit),
+                list(m.unmet),
+                m.reason,
+                movie_info(m.details) if m.HasField("details") else None,
+            )
+            for m in response.movies
+        ],
         index_version=response.index_version,
         understood=response.understood,
         group_strategy=response.group_strategy,
@@ -330,24 +401,41 @@ def recommendations(response: pb.RecommendResponse) -> Recommendations:
 
 
 def index_description(info: pb.IndexInfo) -> IndexDescription:
-    return IndexDescription(info.index_version, info.model, info.dimensions, info.movies, info.users, info.ranker,
-                            info.server_version, info.prompt_encoder_backend, info.catalogue_encoder_backend)
+    return IndexDescription(
+        info.index_version,
+        info.model,
+        info.dimensions,
+        info.movies,
+        info.users,
+        info.ranker,
+        info.server_version,
+        info.prompt_encoder_backend,
+        info.catalogue_encoder_backend,
+    )
 
 
 # The marks a user can set on a movie (RecommenderClient.mark): the kind names of FeedbackKind.
 MARK_KINDS = {"seen": pb.SEEN, "not_interested": pb.NOT_INTERESTED}
 
 
-def feedback_request(user_id: int, movie_id: int, rating: float, request_id: str = "", kind: int = pb.RATING,
-                     undo: bool = False) -> pb.FeedbackRequest:
+def feedback_request(
+    user_id: int, movie_id: int, rating: float, request_id: str = "", kind: int = pb.RATING, undo: bool = False
+) -> pb.FeedbackRequest:
     # A request id made here when the caller gives none: gRPC's retries resend this same message, so a
     # retry after a lost reply is recognised by the server and stored once.
-    return pb.FeedbackRequest(user_id=user_id, movie_id=movie_id, rating=rating, kind=kind, undo=undo,  # type: ignore[arg-type]
-                              request_id=request_id or f"auto-{uuid.uuid4().hex}")
+    return pb.FeedbackRequest(
+        user_id=user_id,
+        movie_id=movie_id,
+        rating=rating,
+        kind=kind,  # type: ignore[arg-type]
+        undo=undo,
+        request_id=request_id or f"auto-{uuid.uuid4().hex}",
+    )
 
 
-def mark_request(user_id: int, movie_id: int, kind: str, undo: bool = False,
-                 request_id: str = "") -> pb.FeedbackRequest:
+def mark_request(
+    user_id: int, movie_id: int, kind: str, undo: bool = False, request_id: str = ""
+) -> pb.FeedbackRequest:
     if kind not in MARK_KINDS:
         raise ValueError(f"a mark is one of {', '.join(MARK_KINDS)}; got {kind!r}")
     return feedback_request(user_id, movie_id, 0.0, request_id, MARK_KINDS[kind], undo)
@@ -358,9 +446,13 @@ def feedback_ack(reply: pb.FeedbackResponse) -> FeedbackAck:
 
 
 def user_description(reply: pb.User) -> UserDescription:
-    return UserDescription(reply.user_id, reply.ratings, [UserRating(r.movie_id, r.rating, r.timestamp)
-                                                          for r in reply.recent],
-                           seen=list(reply.seen), not_interested=list(reply.not_interested))
+    return UserDescription(
+        reply.user_id,
+        reply.ratings,
+        [UserRating(r.movie_id, r.rating, r.timestamp) for r in reply.recent],
+        seen=list(reply.seen),
+        not_interested=list(reply.not_interested),
+    )
 
 
 HEALTH_REQUEST = health_pb2.HealthCheckRequest(service=SERVICE)
@@ -377,14 +469,26 @@ class RecommenderClient:
     as a bearer token. Errors arrive as grpc.RpcError with the server's status code and message.
     """
 
-    def __init__(self, target: str | Sequence[str], timeout_s: float = 30.0, channel: grpc.Channel | None = None,
-                 *, token: str | None = None, tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
-                 tls_key: str | Path | None = None, wait_for_ready: bool = True):
+    def __init__(
+        self,
+        target: str | Sequence[str],
+        timeout_s: float = 30.0,
+        channel: grpc.Channel | None = None,
+        *,
+        token: str | None = None,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        wait_for_ready: bool = True,
+    ):
         if channel is None:
             credentials = channel_credentials(tls_ca, tls_cert, tls_key)
             address, options = _channel_options(target, timeout_s, wait_for_ready, credentials is not None)
-            channel = (grpc.secure_channel(address, credentials, options) if credentials
-                       else grpc.insecure_channel(address, options))
+            channel = (
+                grpc.secure_channel(address, credentials, options)
+                if credentials
+                else grpc.insecure_channel(address, options)
+            )
         self._channel = channel
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
@@ -400,8 +504,14 @@ class RecommenderClient:
     def close(self) -> None:
         self._channel.close()
 
-    def recommend(self, prompt: str = "", user_id: int | None = None, limit: int = 10,
-                  include_rated: bool = False, **constraints: Any) -> Recommendations:
+    def recommend(
+        self,
+        prompt: str = "",
+        user_id: int | None = None,
+        limit: int = 10,
+        include_rated: bool = False,
+        **constraints: Any,
+    ) -> Recommendations:
         """Ranked movies. Keyword-only constraints (as `recommend_request`: genres, excluded_genres, year_min,
         year_max, max_runtime, languages, example_movie_ids, excluded_movie_ids) replace what the prompt says
         about the same thing. `group_user_ids`: a movie night for several people (with user_id, if given):
@@ -411,8 +521,9 @@ class RecommenderClient:
         return recommendations(self._stub.Recommend(request, timeout=self.timeout_s, metadata=self._metadata))
 
     def index_info(self) -> IndexDescription:
-        return index_description(self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s,
-                                                         metadata=self._metadata))
+        return index_description(
+            self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s, metadata=self._metadata)
+        )
 
     def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
         """Rate a movie; returns once the rating is stored durably. Retries (gRPC's) are idempotent; a
@@ -428,17 +539,22 @@ class RecommenderClient:
 
     def search(self, query: str, limit: int = 10) -> list[MovieInfo]:
         """Catalogue movies whose title, year or people best match `query` ("inceptoin", "nolan dreams")."""
-        reply = self._stub.SearchMovies(pb.SearchMoviesRequest(query=query, limit=limit), timeout=self.timeout_s,
-                                        metadata=self._metadata)
+        reply = self._stub.SearchMovies(
+            pb.SearchMoviesRequest(query=query, limit=limit), timeout=self.timeout_s, metadata=self._metadata
+        )
         return [movie_info(m.movie, m.score) for m in reply.movies]
 
     def movie(self, movie_id: int) -> MovieInfo:
-        return movie_info(self._stub.GetMovie(pb.GetMovieRequest(movie_id=movie_id), timeout=self.timeout_s,
-                                              metadata=self._metadata))
+        return movie_info(
+            self._stub.GetMovie(pb.GetMovieRequest(movie_id=movie_id), timeout=self.timeout_s, metadata=self._metadata)
+        )
 
     def user(self, user_id: int, limit: int = 20) -> UserDescription:
-        return user_description(self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit),
-                                                   timeout=self.timeout_s, metadata=self._metadata))
+        return user_description(
+            self._stub.GetUser(
+                pb.GetUserRequest(user_id=user_id, limit=limit), timeout=self.timeout_s, metadata=self._metadata
+            )
+        )
 
     def serving(self) -> bool:
         """True when the standard health service says SERVING."""
@@ -460,17 +576,28 @@ class RecommenderClient:
 class AsyncRecommenderClient:
     """RecommenderClient's methods over `grpc.aio`, for asyncio callers (one target or several, likewise):
 
-        async with AsyncRecommenderClient("127.0.0.1:50051") as client:
-            result = await client.recommend("a feel-good romcom", user_id=42)
+    async with AsyncRecommenderClient("127.0.0.1:50051") as client:
+        result = await client.recommend("a feel-good romcom", user_id=42)
     """
 
-    def __init__(self, target: str | Sequence[str], timeout_s: float = 30.0, *, token: str | None = None,
-                 tls_ca: str | Path | None = None, tls_cert: str | Path | None = None,
-                 tls_key: str | Path | None = None, wait_for_ready: bool = True):
+    def __init__(
+        self,
+        target: str | Sequence[str],
+        timeout_s: float = 30.0,
+        *,
+        token: str | None = None,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        wait_for_ready: bool = True,
+    ):
         credentials = channel_credentials(tls_ca, tls_cert, tls_key)
         address, options = _channel_options(target, timeout_s, wait_for_ready, credentials is not None)
-        self._channel = (grpc.aio.secure_channel(address, credentials, options) if credentials
-                         else grpc.aio.insecure_channel(address, options))
+        self._channel = (
+            grpc.aio.secure_channel(address, credentials, options)
+            if credentials
+            else grpc.aio.insecure_channel(address, options)
+        )
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = call_metadata(token)
@@ -485,27 +612,38 @@ class AsyncRecommenderClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def recommend(self, prompt: str = "", user_id: int | None = None, limit: int = 10,
-                        include_rated: bool = False, **constraints: Any) -> Recommendations:
+    async def recommend(
+        self,
+        prompt: str = "",
+        user_id: int | None = None,
+        limit: int = 10,
+        include_rated: bool = False,
+        **constraints: Any,
+    ) -> Recommendations:
         request = recommend_request(prompt, user_id, limit, include_rated, **constraints)
         return recommendations(await self._stub.Recommend(request, timeout=self.timeout_s, metadata=self._metadata))
 
     async def index_info(self) -> IndexDescription:
-        return index_description(await self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s,
-                                                               metadata=self._metadata))
+        return index_description(
+            await self._stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=self.timeout_s, metadata=self._metadata)
+        )
 
     async def record_feedback(self, user_id: int, movie_id: int, rating: float, request_id: str = "") -> FeedbackAck:
         request = feedback_request(user_id, movie_id, rating, request_id)
         return feedback_ack(await self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
 
-    async def mark(self, user_id: int, movie_id: int, kind: str, undo: bool = False,
-                   request_id: str = "") -> FeedbackAck:
+    async def mark(
+        self, user_id: int, movie_id: int, kind: str, undo: bool = False, request_id: str = ""
+    ) -> FeedbackAck:
         request = mark_request(user_id, movie_id, kind, undo, request_id)
         return feedback_ack(await self._stub.RecordFeedback(request, timeout=self.timeout_s, metadata=self._metadata))
 
     async def user(self, user_id: int, limit: int = 20) -> UserDescription:
-        return user_description(await self._stub.GetUser(pb.GetUserRequest(user_id=user_id, limit=limit),
-                                                         timeout=self.timeout_s, metadata=self._metadata))
+        return user_description(
+            await self._stub.GetUser(
+                pb.GetUserRequest(user_id=user_id, limit=limit), timeout=self.timeout_s, metadata=self._metadata
+            )
+        )
 
     async def serving(self) -> bool:
         try:

@@ -61,10 +61,15 @@ def _http_demo(port: int) -> None:
     request = urllib.request.Request(f"{base}/v1/recommend", data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as reply:
         movies = json.load(reply)["movies"]
-    print('POST /v1/recommend {"prompt": "a heist movie", "limit": 3} -> '
-          + "; ".join(f"{m['title']} ({m['reason']})" for m in movies))
-    bad = urllib.request.Request(f"{base}/v1/recommend", data=b'{"prompt": "a comedy", "limit": 500}',
-                                 headers={"Content-Type": "application/json"})
+    print(
+        'POST /v1/recommend {"prompt": "a heist movie", "limit": 3} -> '
+        + "; ".join(f"{m['title']} ({m['reason']})" for m in movies)
+    )
+    bad = urllib.request.Request(
+        f"{base}/v1/recommend",
+        data=b'{"prompt": "a comedy", "limit": 500}',
+        headers={"Content-Type": "application/json"},
+    )
     try:
         urllib.request.urlopen(bad, timeout=30)
     except urllib.error.HTTPError as e:
@@ -88,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([BIN / "movierec-index", "--data-dir", args.data_dir, "--index-dir", args.index_dir], check=True)
 
     step(f"starting the server on {target}")
-    server = subprocess.Popen([BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target,
-                               "--http-port", str(http_port)])
+    server = subprocess.Popen(
+        [BIN / "movierec-serve", "--index-dir", args.index_dir, "--address", target, "--http-port", str(http_port)]
+    )
     try:
         cli: list[str | Path] = [BIN / "movierec", "--target", target]
         if subprocess.run([*cli, "wait", "--for", "120"]).returncode != 0:
@@ -99,10 +105,20 @@ def main(argv: list[str] | None = None) -> int:
         for request in REQUESTS:
             step("movierec " + " ".join(f'"{a}"' if " " in a else a for a in request))
             subprocess.run([*cli, *request], check=True)
-        step("a movie night talked through (movierec chat --group 1,2,3): user 2 rules out scary films, "
-             "user 3 names a favourite, then they react to the list")
-        chat = "\n".join(["1: something funny tonight", "2: nothing scary for me please",
-                          "3: I loved Groundhog Day (1993)", "/seen 1", "/no 2", "/quit"])
+        step(
+            "a movie night talked through (movierec chat --group 1,2,3): user 2 rules out scary films, "
+            "user 3 names a favourite, then they react to the list"
+        )
+        chat = "\n".join(
+            [
+                "1: something funny tonight",
+                "2: nothing scary for me please",
+                "3: I loved Groundhog Day (1993)",
+                "/seen 1",
+                "/no 2",
+                "/quit",
+            ]
+        )
         subprocess.run([*cli, "chat", "--group", "1,2,3", "--limit", "5"], input=chat, text=True, check=True)
         step("feedback: user 1's list, then they rate its first movie, then their next list")
         subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
@@ -115,12 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*cli, "recommend", "--user", "1", "--limit", "5"], check=True)
         subprocess.run([*cli, "user", "1", "--limit", "3"], check=True)
         step("a constraint read wrongly is dropped: the same request without its years")
-        subprocess.run([*cli, "recommend", "a comedy, nothing romantic, from the 90s", "--drop", "1990-1999",
-                        "--limit", "5"], check=True)
+        subprocess.run(
+            [*cli, "recommend", "a comedy, nothing romantic, from the 90s", "--drop", "1990-1999", "--limit", "5"],
+            check=True,
+        )
         step(f"the same service over HTTP/JSON (http://127.0.0.1:{http_port}/v1/..., OpenAPI at /openapi.json)")
         _http_demo(http_port)
-        step(f"the movie-night page (http://127.0.0.1:{http_port}/) in Chromium: {args.reports}/page-desktop.png, "
-             "page-phone.png")
+        step(
+            f"the movie-night page (http://127.0.0.1:{http_port}/) in Chromium: {args.reports}/page-desktop.png, "
+            "page-phone.png"
+        )
         from movierec.clients.page_screenshots import take_screenshots
 
         take_screenshots(f"http://127.0.0.1:{http_port}/", args.reports, users=[1, 2])

@@ -54,8 +54,14 @@ def _wait(page: Page, condition: str, timeout_s: float) -> None:
         raise MovierecError(f"the page shows an error: {error}")
 
 
-def take_screenshots(url: str, out_dir: Path = Path("reports"), users: Sequence[int | str] = (1, 2),
-                     prompt: str = PROMPT, timeout_s: float = 60.0, browser: Browser | None = None) -> list[Path]:
+def take_screenshots(
+    url: str,
+    out_dir: Path = Path("reports"),
+    users: Sequence[int | str] = (1, 2),
+    prompt: str = PROMPT,
+    timeout_s: float = 60.0,
+    browser: Browser | None = None,
+) -> list[Path]:
     """Write `out_dir`/page-desktop.png and page-phone.png of the page at `url`; returns their paths.
 
     Starts Chromium for the pictures unless given a `browser` (Playwright's sync API runs one driver
@@ -94,8 +100,11 @@ def take_screenshots(url: str, out_dir: Path = Path("reports"), users: Sequence[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m movierec.clients.page_screenshots", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m movierec.clients.page_screenshots",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("url", help="the server's HTTP address, e.g. http://127.0.0.1:8080/")
     parser.add_argument("--users", default="1,2", help="members, comma-separated: user ids or guests' names")
     parser.add_argument("--prompt", default=PROMPT)

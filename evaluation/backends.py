@@ -65,15 +65,25 @@ def compare_scores(report: dict[str, Any], reference: dict[str, Any]) -> list[di
     rows = []
     for name in ours.keys() & theirs.keys():
         value, ref = ours[name], theirs[name]
-        row = {"score": name, "value": value, "fp32": ref, "relative": _relative(value, ref),
-               "within": bool(value >= ref * (1 - TOLERANCE))}
+        row = {
+            "score": name,
+            "value": value,
+            "fp32": ref,
+            "relative": _relative(value, ref),
+            "within": bool(value >= ref * (1 - TOLERANCE)),
+        }
         shared = sorted(our_seeds.get(name, {}).keys() & their_seeds.get(name, {}).keys())  # the same seeds
         if len(shared) > 1:
             mean = float(np.mean([our_seeds[name][k] for k in shared]))
             ref_mean = float(np.mean([their_seeds[name][k] for k in shared]))
-            row |= {"within_default_seed": row["within"], "seed_mean": mean, "seed_mean_fp32": ref_mean,
-                    "seeds": len(shared), "seed_mean_relative": _relative(mean, ref_mean),
-                    "within": bool(mean >= ref_mean * (1 - TOLERANCE))}
+            row |= {
+                "within_default_seed": row["within"],
+                "seed_mean": mean,
+                "seed_mean_fp32": ref_mean,
+                "seeds": len(shared),
+                "seed_mean_relative": _relative(mean, ref_mean),
+                "within": bool(mean >= ref_mean * (1 - TOLERANCE)),
+            }
         rows.append(row)
     return sorted(rows, key=lambda r: r["score"])
 
@@ -84,8 +94,9 @@ def cosine_summary(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return {"texts": int(len(cosine)), "mean": float(cosine.mean()), "worst": float(cosine.min())}
 
 
-def embedding_agreement(settings: Any, reference_backend: str, work_dir: Path, catalogue_texts: list[str],
-                        prompts: list[str]) -> dict[str, Any]:
+def embedding_agreement(
+    settings: Any, reference_backend: str, work_dir: Path, catalogue_texts: list[str], prompts: list[str]
+) -> dict[str, Any]:
     """Cosine between the two runs' vectors: the catalogue (the indexer's backend against the reference,
     read from the evaluation's embedding cache, where both runs left them) and `prompts` (the server's
     backend against the reference, embedded here by both)."""

@@ -26,8 +26,10 @@ NEGATION: list[tuple[str, Check]] = [
     ("romance tonight please, nothing scary", {"genre": "Romance", "exclude_genres": ["Horror"]}),
     ("looking for a good romance; no science fiction", {"genre": "Romance", "exclude_genres": ["Science Fiction"]}),
     ("a comedy but nothing romantic", {"genre": "Comedy", "exclude_genres": ["Romance"]}),
-    ("I want an action movie without any science fiction stuff",
-     {"genre": "Action", "exclude_genres": ["Science Fiction"]}),
+    (
+        "I want an action movie without any science fiction stuff",
+        {"genre": "Action", "exclude_genres": ["Science Fiction"]},
+    ),
     ("a family movie that isn't animated", {"genre": "Family", "exclude_genres": ["Animation"]}),
     ("something funny, no cartoons please", {"genre": "Comedy", "exclude_genres": ["Animation"]}),
     ("a thriller, but not horror", {"genre": "Thriller", "exclude_genres": ["Horror"]}),
@@ -45,10 +47,14 @@ NEGATION: list[tuple[str, Check]] = [
     ("something exciting but not a thriller", {"exclude_genres": ["Thriller"]}),
     ("I hate romance. give me an action movie", {"genre": "Action", "exclude_genres": ["Romance"]}),
     ("a kids movie, nothing scary", {"genre": "Family", "exclude_genres": ["Horror"]}),
-    ("we're not into science fiction, maybe a good thriller", {"genre": "Thriller",
-                                                               "exclude_genres": ["Science Fiction"]}),
-    ("an animated movie that is not for little children, no family films",
-     {"genre": "Animation", "exclude_genres": ["Family"]}),
+    (
+        "we're not into science fiction, maybe a good thriller",
+        {"genre": "Thriller", "exclude_genres": ["Science Fiction"]},
+    ),
+    (
+        "an animated movie that is not for little children, no family films",
+        {"genre": "Animation", "exclude_genres": ["Family"]},
+    ),
     ("a documentary, nothing about music", {"genre": "Documentary", "exclude_genres": ["Music"]}),
     ("a western without the war stuff", {"genre": "Western", "exclude_genres": ["War"]}),
     ("comedy, avoid anything with horror", {"genre": "Comedy", "exclude_genres": ["Horror"]}),
@@ -199,8 +205,10 @@ LIKE: list[tuple[str, Check]] = [
     ("I enjoyed Die Hard (1988), similar movies?", {"like": "Die Hard"}),
     ("movies similar to Interstellar", {"like": "Interstellar"}),
     ("like Shrek", {"like": "Shrek"}),
-    ("we want something like Pirates of the Caribbean: The Curse of the Black Pearl",
-     {"like": "Pirates of the Caribbean: The Curse of the Black Pearl"}),
+    (
+        "we want something like Pirates of the Caribbean: The Curse of the Black Pearl",
+        {"like": "Pirates of the Caribbean: The Curse of the Black Pearl"},
+    ),
     ("recommend something like Fight Club", {"like": "Fight Club"}),
     ("something like the dark knight", {"like": "The Dark Knight"}),
     ("like Forrest Gump", {"like": "Forrest Gump"}),
@@ -212,5 +220,11 @@ LIKE: list[tuple[str, Check]] = [
     ("like Bridesmaids", {"like": "Bridesmaids"}),
 ]
 
-KINDS: dict[str, list[tuple[str, Check]]] = {"negation": NEGATION, "person": PERSON, "era": ERA,
-                                              "runtime": RUNTIME, "language": LANGUAGE, "like": LIKE}
+KINDS: dict[str, list[tuple[str, Check]]] = {
+    "negation": NEGATION,
+    "person": PERSON,
+    "era": ERA,
+    "runtime": RUNTIME,
+    "language": LANGUAGE,
+    "like": LIKE,
+}

@@ -30,12 +30,17 @@ from movierec.recommender import Recommender, ranking_config
 from movierec.settings import Settings
 from movierec.understanding import Understood
 
-GRID = {"conversation_weight_prompt": (0.5, 1.0, 1.5), "conversation_weight_popularity": (2.0, 3.0, 4.0),
-        "anonymous_weight_collaborative": (0.5, 1.0), "anonymous_weight_genre_fit": (0.5, 1.0)}
+GRID = {
+    "conversation_weight_prompt": (0.5, 1.0, 1.5),
+    "conversation_weight_popularity": (2.0, 3.0, 4.0),
+    "anonymous_weight_collaborative": (0.5, 1.0),
+    "anonymous_weight_genre_fit": (0.5, 1.0),
+}
 
 
-def recall_with_interval(ranker: ProductionRanker, cases: Sequence[ct.TurnCase], k: int = 10, draws: int = 1000,
-                         seed: int = 0) -> tuple[float, float, float]:
+def recall_with_interval(
+    ranker: ProductionRanker, cases: Sequence[ct.TurnCase], k: int = 10, draws: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
     """Recall@k over (turn, target) pairs and its 95% interval, resampling whole conversations."""
     hits: dict[int, list[int]] = {}
     for case, rows in zip(cases, ct.rank_cases(ranker, cases, k)):
@@ -80,8 +85,13 @@ class OracleVerdicts(Recommender):
         truth = self.verdicts.get(self.conversation_of.get(query.conversation, -1), {})
         named = tuple((row, truth.get(row, reading), turn) for row, reading, turn in u.named)
         disliked = tuple(row for row, reading, _ in named if reading == "disliked")
-        return replace(u, named=named, examples=tuple(row for row, reading, _ in named if reading == "liked"),
-                       disliked=disliked, excluded_movies=disliked)
+        return replace(
+            u,
+            named=named,
+            examples=tuple(row for row, reading, _ in named if reading == "liked"),
+            disliked=disliked,
+            excluded_movies=disliked,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,16 +113,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         for values in itertools.product(*GRID.values()):
             changes: dict[str, Any] = dict(zip(GRID, values))
             scores = ct.score(ProductionRanker("grid", recommender, replace(config, **changes)), even.cases)
-            print("even ids", " ".join(f"{k}={v:g}" for k, v in changes.items()),
-                  f"Recall@10 {scores['Recall@10']:.3f} Recall@50 {scores['Recall@50']:.3f}")
+            print(
+                "even ids",
+                " ".join(f"{k}={v:g}" for k, v in changes.items()),
+                f"Recall@10 {scores['Recall@10']:.3f} Recall@50 {scores['Recall@50']:.3f}",
+            )
     if args.oracle:
         oracle = object.__new__(OracleVerdicts)
         oracle.__dict__.update(recommender.__dict__)
         oracle.conversation_of = {case.context: case.conversation_id for case in even.cases}
         oracle.verdicts = questionnaire_verdicts(args.conversations, recommender)
         scores = ct.score(ProductionRanker("oracle", oracle), even.cases)
-        print(f"even ids, verdicts from the questionnaire: Recall@10 {scores['Recall@10']:.3f} "
-              f"Recall@50 {scores['Recall@50']:.3f}")
+        print(
+            f"even ids, verdicts from the questionnaire: Recall@10 {scores['Recall@10']:.3f} "
+            f"Recall@50 {scores['Recall@50']:.3f}"
+        )
 
 
 if __name__ == "__main__":

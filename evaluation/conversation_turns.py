@@ -61,7 +61,7 @@ class TurnCase:
 class TurnCases:
     cases: list[TurnCase] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)  # recommender messages naming movies, by reason
-    mapped_titles: int = 0    # distinct ReDial movie ids whose title the catalogue has
+    mapped_titles: int = 0  # distinct ReDial movie ids whose title the catalogue has
     unmapped_titles: int = 0  # and whose title it has not
 
     @property
@@ -85,7 +85,7 @@ def load_turn_cases(path: Path, movies: list[Movie]) -> TurnCases:
         rows_of.add(mentions)
         roles = {conversation["initiatorWorkerId"]: SEEKER, conversation["respondentWorkerId"]: RECOMMENDER}
         context: list[Turn] = []
-        named: list[int] = []      # catalogue rows named so far, repeats included
+        named: list[int] = []  # catalogue rows named so far, repeats included
         named_ids: set[str] = set()  # ReDial ids named so far, the catalogue's or not
         for message in conversation["messages"]:
             ids = MENTION.findall(message["text"])
@@ -99,9 +99,15 @@ def load_turn_cases(path: Path, movies: list[Movie]) -> TurnCases:
                 elif not context:
                     out.skipped[SKIP_NO_CONTEXT] += 1
                 else:
-                    out.cases.append(TurnCase(int(conversation["conversationId"]),
-                                              int(message.get("messageId", -1)), tuple(context), targets,
-                                              tuple(dict.fromkeys(named))))
+                    out.cases.append(
+                        TurnCase(
+                            int(conversation["conversationId"]),
+                            int(message.get("messageId", -1)),
+                            tuple(context),
+                            targets,
+                            tuple(dict.fromkeys(named)),
+                        )
+                    )
             if role is None:
                 out.skipped[SKIP_THIRD_SPEAKER] += 1
                 continue
@@ -137,7 +143,7 @@ def rank_cases(ranker: EvalRanker, cases: Sequence[TurnCase], depth: int) -> lis
     ranked: list[list[int]] = [[] for _ in cases]
     for limit, members in sorted(by_limit.items()):
         for start in range(0, len(members), CASES_PER_CALL):
-            chunk = members[start:start + CASES_PER_CALL]
+            chunk = members[start : start + CASES_PER_CALL]
             for i, rows in zip(chunk, ranker.rank([request(cases[i]) for i in chunk], limit)):
                 ranked[i] = list(rows)
     return ranked
@@ -169,15 +175,15 @@ class PastedConversation:
     """A ranker (the service) asked with the conversation pasted into the prompt and no `conversation`:
     what a client of a prompt-only service would send."""
 
-    def __init__(self, service: EvalRanker, name: str = "service, conversation pasted as the prompt",
-                 chars: int = PASTED_CHARS):
+    def __init__(
+        self, service: EvalRanker, name: str = "service, conversation pasted as the prompt", chars: int = PASTED_CHARS
+    ):
         self.service = service
         self.name = name
         self.chars = chars
 
     def rank(self, requests: Sequence[EvalRequest], limit: int) -> list[list[int]]:
-        return self.service.rank([EvalRequest(pasted(r.conversation, self.chars), r.user_id) for r in requests],
-                                 limit)
+        return self.service.rank([EvalRequest(pasted(r.conversation, self.chars), r.user_id) for r in requests], limit)
 
 
 def named_by_context(cases: Sequence[TurnCase]) -> dict[tuple[Turn, ...], tuple[int, ...]]:
@@ -245,9 +251,15 @@ def evaluate(cases: TurnCases, rankers: dict[str, EvalRanker], progress: bool = 
         for half, part in parts.items():
             scores[half][name] = score(ranker, part.cases)
         seconds[name] = time.monotonic() - started
-    return {"cases": len(cases.cases), "pairs": cases.pairs, "skipped": dict(cases.skipped),
-            "titles mapped": cases.mapped_titles, "titles not in the catalogue": cases.unmapped_titles,
-            "scores": scores, "seconds": seconds}
+    return {
+        "cases": len(cases.cases),
+        "pairs": cases.pairs,
+        "skipped": dict(cases.skipped),
+        "titles mapped": cases.mapped_titles,
+        "titles not in the catalogue": cases.unmapped_titles,
+        "scores": scores,
+        "seconds": seconds,
+    }
 
 
 def plot(entry: dict[str, Any], path: Path, highlight: str, bound: float | None = None, dpi: int = 110) -> None:
@@ -266,8 +278,9 @@ def plot(entry: dict[str, Any], path: Path, highlight: str, bound: float | None 
     greys = plt.get_cmap("Greys")(np.linspace(0.35, 0.85, len(metrics)))
     reds = plt.get_cmap("Reds")(np.linspace(0.35, 0.85, len(metrics)))
     height = 0.8 / len(metrics)
-    fig, axes = plt.subplots(1, len(halves_), figsize=(6.5 * len(halves_), 0.9 + 0.75 * len(names)),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(halves_), figsize=(6.5 * len(halves_), 0.9 + 0.75 * len(names)), squeeze=False, sharey=True
+    )
     for ax, half in zip(axes[0], halves_):
         by_ranker = entry["scores"][half]
         for j, metric in enumerate(metrics):
@@ -281,8 +294,9 @@ def plot(entry: dict[str, Any], path: Path, highlight: str, bound: float | None 
         counts = next(iter(by_ranker.values()))
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xlim(0, 1.2 * max(by_ranker[n][m] for n in names for m in metrics) or 1)
-        ax.set_title(f"{half}: {int(counts['cases'])} recommender turns, {int(counts['pairs'])} (turn, target) pairs",
-                     fontsize=9)
+        ax.set_title(
+            f"{half}: {int(counts['cases'])} recommender turns, {int(counts['pairs'])} (turn, target) pairs", fontsize=9
+        )
         ax.legend(fontsize=7, loc="lower right")
         ax.tick_params(labelsize=8)
     fig.suptitle("ReDial, every recommender turn, movies named earlier left out (dedup): Recall@k", fontsize=9)

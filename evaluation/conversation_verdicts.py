@@ -36,20 +36,31 @@ def questionnaire_verdict(answers: object) -> str | None:
     says neither."""
     if not isinstance(answers, dict):
         return None
-    return (LIKED if answers.get("liked") == 1 else DISLIKED if answers.get("liked") == 0
-            else SEEN if answers.get("seen") == 1 else None)
+    return (
+        LIKED
+        if answers.get("liked") == 1
+        else DISLIKED
+        if answers.get("liked") == 0
+        else SEEN
+        if answers.get("seen") == 1
+        else None
+    )
 
 
 def tally(path: Path, movies: Sequence[Movie], understand: Callable[[str], Understood]) -> dict[str, Any]:
     """half ("even", "odd") -> "seeker" / "suggested" -> questionnaire truth -> reading -> count."""
     mapper = TitleMapper(list(movies))
-    out: dict[str, Any] = {h: {s: {t: Counter() for t in TRUTHS} for s in ("seeker", "suggested")}
-                           for h in ("even", "odd")}
+    out: dict[str, Any] = {
+        h: {s: {t: Counter() for t in TRUTHS} for s in ("seeker", "suggested")} for h in ("even", "odd")
+    }
     for c in read_conversations(path):
         mentions = c.get("movieMentions") or {}
         roles = {c["initiatorWorkerId"]: SEEKER, c["respondentWorkerId"]: RECOMMENDER}
-        turns = [Turn(roles[m["senderWorkerId"]], text) for m in c["messages"]
-                 if m["senderWorkerId"] in roles and (text := written_out(m["text"], mentions))]
+        turns = [
+            Turn(roles[m["senderWorkerId"]], text)
+            for m in c["messages"]
+            if m["senderWorkerId"] in roles and (text := written_out(m["text"], mentions))
+        ]
         read = {row: reading for row, reading, _ in read_conversation(understand, turns).named}
         half = out["odd" if int(c["conversationId"]) % 2 else "even"]
         for redial_id, answers in (c.get("initiatorQuestions") or {}).items():
@@ -70,15 +81,23 @@ def report(result: dict[str, Any], out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "conversation-verdicts.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    lines = ["# Verdicts on named movies in ReDial conversations, against the seekers' questionnaire", "",
-             "`python -m movierec.evaluation.conversation_verdicts --index-dir var/seed-index --out reports`"
-             " (the module's docstring says what is counted). Rows: what the seeker told the questionnaire; "
-             "columns: how the conversation was read.", ""]
+    lines = [
+        "# Verdicts on named movies in ReDial conversations, against the seekers' questionnaire",
+        "",
+        "`python -m movierec.evaluation.conversation_verdicts --index-dir var/seed-index --out reports`"
+        " (the module's docstring says what is counted). Rows: what the seeker told the questionnaire; "
+        "columns: how the conversation was read.",
+        "",
+    ]
     for half in ("even", "odd"):
         for source in ("seeker", "suggested"):
             title = "named by the seeker" if source == "seeker" else "suggested by the recommender"
-            lines += [f"**{half} ids, movies {title}**", "",
-                      "| questionnaire | n | " + " | ".join(READINGS) + " |", "|---" * (len(READINGS) + 2) + "|"]
+            lines += [
+                f"**{half} ids, movies {title}**",
+                "",
+                "| questionnaire | n | " + " | ".join(READINGS) + " |",
+                "|---" * (len(READINGS) + 2) + "|",
+            ]
             for truth in TRUTHS:
                 counts = result[half][source][truth]
                 n = sum(counts.values())

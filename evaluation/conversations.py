@@ -112,8 +112,11 @@ def load_conversations(path: Path, movies: list[Movie]) -> Conversations:
         mentions: dict[str, str] = conversation.get("movieMentions") or {}
         mapped.add(mentions)
         seeker = conversation["initiatorWorkerId"]
-        suggested = {k for k, q in (conversation.get("respondentQuestions") or {}).items()
-                     if isinstance(q, dict) and q.get("suggested") == 1}
+        suggested = {
+            k
+            for k, q in (conversation.get("respondentQuestions") or {}).items()
+            if isinstance(q, dict) and q.get("suggested") == 1
+        }
         request: list[str] = []
         named: list[int] = []
         seen_suggestion = False
@@ -123,8 +126,12 @@ def load_conversations(path: Path, movies: list[Movie]) -> Conversations:
             if message["senderWorkerId"] == seeker:
                 seeker_named |= {cache[i] for i in ids if cache.get(i) is not None}  # type: ignore[misc]
                 if not seen_suggestion:
-                    request.append(MENTION.sub(lambda m: " ".join(mentions.get(m.group(1), "").split()),  # noqa: B023 (sub() calls it now)
-                                               message["text"]))
+                    request.append(
+                        MENTION.sub(
+                            lambda m: " ".join(mentions.get(m.group(1), "").split()),  # noqa: B023 (sub() calls it now)
+                            message["text"],
+                        )
+                    )
                     named += [cache[i] for i in ids if cache.get(i) is not None]  # type: ignore[misc]
             elif any(i in suggested for i in ids):
                 seen_suggestion = True

@@ -62,8 +62,8 @@ class StrategyConfig:
 @dataclass(frozen=True)
 class Group:
     kind: str
-    members: tuple[int, ...]        # user ids
-    liked: tuple[frozenset, ...]    # per member, held-out liked movie rows
+    members: tuple[int, ...]  # user ids
+    liked: tuple[frozenset, ...]  # per member, held-out liked movie rows
 
 
 def eligible_users(held_out: pd.DataFrame, index: IndexArtifact) -> dict[int, frozenset]:
@@ -77,21 +77,28 @@ def eligible_users(held_out: pd.DataFrame, index: IndexArtifact) -> dict[int, fr
     return out
 
 
-def make_groups(held_out: pd.DataFrame, index: IndexArtifact, sizes: Sequence[int] = SIZES, per_kind: int = 300,
-                seed: int = 0, neighbours: int = 4) -> dict[int, list[Group]]:
+def make_groups(
+    held_out: pd.DataFrame,
+    index: IndexArtifact,
+    sizes: Sequence[int] = SIZES,
+    per_kind: int = 300,
+    seed: int = 0,
+    neighbours: int = 4,
+) -> dict[int, list[Group]]:
     """Seeded groups per size: `per_kind` random ones and `per_kind` of similar users (a random user and
     size - 1 drawn from their `neighbours * (size - 1)` nearest eligible users by taste vector)."""
     liked = eligible_users(held_out, index)
     users = np.array(sorted(liked))
-    vectors = index.user_vectors[[index.user_row[u] for u in users]]                      # (U, d)
+    vectors = index.user_vectors[[index.user_row[u] for u in users]]  # (U, d)
     out: dict[int, list[Group]] = {}
     for size in sizes:
         if len(users) < max(size, 2):
             out[size] = []
             continue
         rng = np.random.default_rng([seed, size])
-        groups = [Group("random", tuple(int(u) for u in rng.choice(users, size, replace=False)), ())
-                  for _ in range(per_kind)]
+        groups = [
+            Group("random", tuple(int(u) for u in rng.choice(users, size, replace=False)), ()) for _ in range(per_kind)
+        ]
         pool = min(len(users) - 1, neighbours * (size - 1))
         for _ in range(per_kind):
             first = int(rng.integers(len(users)))
@@ -109,8 +116,11 @@ def group_metrics(ranked: Sequence[int], group: Group) -> dict[str, float]:
     ndcg = [metrics.ndcg_at(ranked, set(liked), 10) for liked in group.liked]
     top = set(ranked[:LIST_LENGTH])
     zero = [not (top & liked) for liked in group.liked]
-    return {"NDCG@10 (member mean)": float(np.mean(ndcg)), "NDCG@10 (worst member)": float(np.min(ndcg)),
-            "zero-recall@20": float(np.mean(zero))}
+    return {
+        "NDCG@10 (member mean)": float(np.mean(ndcg)),
+        "NDCG@10 (worst member)": float(np.min(ndcg)),
+        "zero-recall@20": float(np.mean(zero)),
+    }
 
 
 def summarise(values: list[dict[str, float]]) -> dict[str, float]:
@@ -118,16 +128,19 @@ def summarise(values: list[dict[str, float]]) -> dict[str, float]:
 
 
 def group_queries(groups: Sequence[Group], strategy: str = "") -> list[RecommendQuery]:
-    return [RecommendQuery(prompt="", user_id=None, limit=LIST_LENGTH, group_user_ids=g.members,
-                           group_strategy=strategy) for g in groups]
+    return [
+        RecommendQuery(prompt="", user_id=None, limit=LIST_LENGTH, group_user_ids=g.members, group_strategy=strategy)
+        for g in groups
+    ]
 
 
 def strategy_configs() -> dict[str, StrategyConfig]:
     """Every strategy with each of its parameters tried on validation: label -> config."""
     configs = {"average": StrategyConfig("average"), "least misery": StrategyConfig("least_misery")}
     for t in MISERY_THRESHOLDS:
-        configs[f"average without misery (bottom {t:.0%})"] = StrategyConfig("average_without_misery",
-                                                                              misery_threshold=t)
+        configs[f"average without misery (bottom {t:.0%})"] = StrategyConfig(
+            "average_without_misery", misery_threshold=t
+        )
     for w in PLEASURE_WEIGHTS:
         configs[f"average and best (weight {w:g})"] = StrategyConfig("average_and_best", pleasure_weight=w)
     for d in FAIR_DEPTHS:
@@ -140,29 +153,35 @@ def label_of(config: RankingConfig) -> str:
     """The label of the configs' entry that a ranking config's group settings select."""
     for label, c in strategy_configs().items():
         if c.strategy == config.group_strategy and (
-                (c.strategy == "average_without_misery"
-                 and abs(c.misery_threshold - config.group_misery_threshold) < 1e-9)
-                or (c.strategy == "average_and_best" and abs(c.pleasure_weight - config.group_pleasure_weight) < 1e-9)
-                or (c.strategy == "fair" and c.fair_depth == config.group_fair_depth)
-                or c.strategy in ("average", "least_misery")):
+            (c.strategy == "average_without_misery" and abs(c.misery_threshold - config.group_misery_threshold) < 1e-9)
+            or (c.strategy == "average_and_best" and abs(c.pleasure_weight - config.group_pleasure_weight) < 1e-9)
+            or (c.strategy == "fair" and c.fair_depth == config.group_fair_depth)
+            or c.strategy in ("average", "least_misery")
+        ):
             return label
     return f"{config.group_strategy} (not among the configs tried)"
 
 
-def member_score_lists(recommender: Recommender, groups: Sequence[Group]
-                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+def member_score_lists(recommender: Recommender, groups: Sequence[Group]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each group's (candidate rows (C,), member scores (M, C)), through the production ranking."""
     out = []
     for start in range(0, len(groups), CHUNK):
-        queries = group_queries(groups[start:start + CHUNK])
+        queries = group_queries(groups[start : start + CHUNK])
         requests = recommender.rank_requests(queries, [recommender.understand(q) for q in queries])
         out.extend(recommender.ranker.member_scores([r for r in requests if isinstance(r, GroupRankRequest)]))
     return out
 
 
-def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, list[Group]], default: str,
-             progress: bool, label: str = "", configs: dict[str, StrategyConfig] | None = None,
-             references: bool = True) -> dict[str, Any]:
+def evaluate(
+    recommender: Recommender,
+    index: IndexArtifact,
+    groups: dict[int, list[Group]],
+    default: str,
+    progress: bool,
+    label: str = "",
+    configs: dict[str, StrategyConfig] | None = None,
+    references: bool = True,
+) -> dict[str, Any]:
     """Scores per size, per kind (and "all"), per ranker: every strategy config on the same member scores;
     with `references`, also popularity, a random member's list and the default through the server's path
     (named `default`)."""
@@ -174,8 +193,15 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
         for name, c in configs.items():
             lists[name] = []
             for candidates, scores in scored:
-                picked = aggregate(scores, np.ones(len(candidates), bool), c.strategy, LIST_LENGTH, c.misery_threshold,
-                                   c.fair_depth, c.pleasure_weight)
+                picked = aggregate(
+                    scores,
+                    np.ones(len(candidates), bool),
+                    c.strategy,
+                    LIST_LENGTH,
+                    c.misery_threshold,
+                    c.fair_depth,
+                    c.pleasure_weight,
+                )
                 lists[name].append(candidates[picked.positions].tolist())
         if references:
             lists[HEADROOM] = headroom_lists(scored, size_groups)
@@ -185,8 +211,9 @@ def evaluate(recommender: Recommender, index: IndexArtifact, groups: dict[int, l
         entry: dict[str, Any] = {"groups": {k: sum(g.kind == k for g in size_groups) for k in KINDS}}
         for kind in (*KINDS, "all"):
             chosen = [i for i, g in enumerate(size_groups) if kind in ("all", g.kind)]
-            entry[kind] = {name: summarise([group_metrics(lists[name][i], size_groups[i]) for i in chosen])
-                           for name in lists}
+            entry[kind] = {
+                name: summarise([group_metrics(lists[name][i], size_groups[i]) for i in chosen]) for name in lists
+            }
         out[str(size)] = entry
         if progress:
             tqdm.write(f"groups {label} size {size}: {len(size_groups)} groups")
@@ -199,7 +226,7 @@ def headroom_lists(scored: Sequence[tuple[np.ndarray, np.ndarray]], groups: Sequ
     best: tuple[float, list[list[int]]] | None = None
     prepared = []
     for (candidates, scores), g in zip(scored, groups):
-        rank = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1)                # 0 = best (M, C)
+        rank = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1)  # 0 = best (M, C)
         mean = utilities(scores, np.ones(len(candidates), bool)).mean(axis=0)
         liked = np.array([len(x) for x in g.liked], float)
         prepared.append((candidates, rank, mean, liked))
@@ -220,7 +247,7 @@ def ranked_rows(recommender: Recommender, queries: Sequence[RecommendQuery]) -> 
     movie_row = recommender.index.movie_row
     out = []
     for start in range(0, len(queries), CHUNK):
-        for result in recommender.recommend_batch(list(queries[start:start + CHUNK])):
+        for result in recommender.recommend_batch(list(queries[start : start + CHUNK])):
             out.append([movie_row[m.movie.movie_id] for m in result.movies])
     return out
 
@@ -233,16 +260,23 @@ def _rated(index: IndexArtifact, user_id: int) -> np.ndarray:
     return index.rated(index.user_row[user_id])
 
 
-def random_member_lists(recommender: Recommender, index: IndexArtifact, groups: Sequence[Group],
-                        seed: int) -> list[list[int]]:
+def random_member_lists(
+    recommender: Recommender, index: IndexArtifact, groups: Sequence[Group], seed: int
+) -> list[list[int]]:
     """A seeded random member's own single-user list, leaving out what the other members rated."""
     rng = np.random.default_rng(seed)
     queries = []
     for g in groups:
         chosen = g.members[int(rng.integers(len(g.members)))]
         others = np.unique(np.concatenate([_rated(index, u) for u in g.members if u != chosen]))
-        queries.append(RecommendQuery(prompt="", user_id=chosen, limit=LIST_LENGTH,
-                                      excluded_movie_ids=tuple(int(m) for m in index.movie_ids[others])))
+        queries.append(
+            RecommendQuery(
+                prompt="",
+                user_id=chosen,
+                limit=LIST_LENGTH,
+                excluded_movie_ids=tuple(int(m) for m in index.movie_ids[others]),
+            )
+        )
     return ranked_rows(recommender, queries)
 
 
@@ -262,17 +296,29 @@ def choose(validation: dict[str, Any], keep: float = 0.98, within: float = 0.005
     that is noise), and of them the highest NDCG@10."""
     configs = strategy_configs()
     sizes = [size for size in validation if validation[size]["all"].get("average")]  # sizes with groups
-    pooled = {name: {m: float(np.mean([validation[size]["all"][name][m] for size in sizes]))
-                     for m in ("NDCG@10 (member mean)", "zero-recall@20")} for name in configs}
+    pooled = {
+        name: {
+            m: float(np.mean([validation[size]["all"][name][m] for size in sizes]))
+            for m in ("NDCG@10 (member mean)", "zero-recall@20")
+        }
+        for name in configs
+    }
     floor = keep * pooled["average"]["NDCG@10 (member mean)"]
     allowed = [n for n in configs if pooled[n]["NDCG@10 (member mean)"] >= floor]
     lowest = min(pooled[n]["zero-recall@20"] for n in allowed)
-    best = max((n for n in allowed if pooled[n]["zero-recall@20"] <= lowest + within),
-               key=lambda n: pooled[n]["NDCG@10 (member mean)"])
-    return {"rule": f"among the strategies keeping >= {keep:.2f} x averaging's mean-member NDCG@10, those within "
-                    f"{within} of the lowest zero-recall@20, and of them the highest NDCG@10 (sizes pooled)",
-            "pooled": pooled, "chosen": best, "settings": {
-                "group_strategy": configs[best].strategy, "group_misery_threshold": configs[best].misery_threshold,
-                "group_pleasure_weight": configs[best].pleasure_weight, "group_fair_depth": configs[best].fair_depth}}
-
-
+    best = max(
+        (n for n in allowed if pooled[n]["zero-recall@20"] <= lowest + within),
+        key=lambda n: pooled[n]["NDCG@10 (member mean)"],
+    )
+    return {
+        "rule": f"among the strategies keeping >= {keep:.2f} x averaging's mean-member NDCG@10, those within "
+        f"{within} of the lowest zero-recall@20, and of them the highest NDCG@10 (sizes pooled)",
+        "pooled": pooled,
+        "chosen": best,
+        "settings": {
+            "group_strategy": configs[best].strategy,
+            "group_misery_threshold": configs[best].misery_threshold,
+            "group_pleasure_weight": configs[best].pleasure_weight,
+            "group_fair_depth": configs[best].fair_depth,
+        },
+    }

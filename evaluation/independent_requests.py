@@ -37,8 +37,10 @@ HOLDOUT_FOLDER = Path(__file__).parent / "requests-holdout"
 # Two more, written once the held-out authors had been measured and the stage improved again: measured once.
 FRESH_FOLDER = Path(__file__).parent / "requests-fresh"
 # (folder, the report's key, the section's title) of every set whose families are all held out.
-HELD_OUT_SETS = ((HOLDOUT_FOLDER, "independent_holdout", "Held-out authors (e, f)"),
-                 (FRESH_FOLDER, "independent_fresh", "Fresh authors (g, h)"))
+HELD_OUT_SETS = (
+    (HOLDOUT_FOLDER, "independent_holdout", "Held-out authors (e, f)"),
+    (FRESH_FOLDER, "independent_fresh", "Fresh authors (g, h)"),
+)
 KINDS = ("negation", "audience", "person", "era", "runtime", "language", "multi")
 # The salt fixes the split; changing it would move families between the halves (never do it to
 # improve a score: the test half is only meaningful if nothing was chosen by looking at it).
@@ -64,8 +66,16 @@ def load_requests(folder: Path = FOLDER) -> list[IndependentRequest]:
                 continue
             try:
                 row = json.loads(line)
-                out.append(IndependentRequest(row["author"], row["kind"], row["family"], row.get("construction", ""),
-                                              row["request"], dict(row["check"])))
+                out.append(
+                    IndependentRequest(
+                        row["author"],
+                        row["kind"],
+                        row["family"],
+                        row.get("construction", ""),
+                        row["request"],
+                        dict(row["check"]),
+                    )
+                )
             except (ValueError, KeyError, TypeError) as e:
                 raise ValueError(f"{path.name}, line {number}: {e}") from e
     return out
@@ -90,9 +100,9 @@ class IndependentCase:
     request: IndependentRequest
     half: str
     user_id: int | None
-    ok: np.ndarray          # bool (n_movies,): satisfies the check
-    horror: np.ndarray      # bool (n_movies,): carries Horror
-    satisfiable: int        # movies that satisfy it and the user has not rated
+    ok: np.ndarray  # bool (n_movies,): satisfies the check
+    horror: np.ndarray  # bool (n_movies,): carries Horror
+    satisfiable: int  # movies that satisfy it and the user has not rated
 
 
 @dataclass
@@ -111,22 +121,30 @@ class IndependentTask:
             top = rows[:10]
             value = sum(bool(case.ok[r]) for r in top) / min(10, case.satisfiable)
             who = "anonymous" if case.user_id is None else "users"
-            for key in (f"{case.request.kind} / {case.half}", f"{case.request.kind} / {case.half} / {who}",
-                        f"all / {case.half}", f"all / {case.half} / {who}"):
+            for key in (
+                f"{case.request.kind} / {case.half}",
+                f"{case.request.kind} / {case.half} / {who}",
+                f"all / {case.half}",
+                f"all / {case.half} / {who}",
+            ):
                 values[key].append(value)
             families[case.request.family].append(value)
             if case.request.check.get("kids"):
                 horror = [int(r) for r in top if case.horror[r]]
                 if horror:
-                    kids_horror.append({"request": case.request.request, "half": case.half,
-                                        "user_id": case.user_id, "rows": horror})
+                    kids_horror.append(
+                        {"request": case.request.request, "half": case.half, "user_id": case.user_id, "rows": horror}
+                    )
         by_family = {k: float(np.mean(v)) for k, v in sorted(families.items())}
-        return {"by_kind": {k: float(np.mean(v)) for k, v in sorted(values.items())},
-                "by_family": by_family,
-                "leave_one_family_out": leave_one_family_out(
-                    by_family, {c.request.family: (c.request.kind, c.half) for c in self.cases}),
-                "kids_horror": kids_horror,
-                "kids_cases": sum(1 for c in self.cases if c.request.check.get("kids"))}
+        return {
+            "by_kind": {k: float(np.mean(v)) for k, v in sorted(values.items())},
+            "by_family": by_family,
+            "leave_one_family_out": leave_one_family_out(
+                by_family, {c.request.family: (c.request.kind, c.half) for c in self.cases}
+            ),
+            "kids_horror": kids_horror,
+            "kids_cases": sum(1 for c in self.cases if c.request.check.get("kids")),
+        }
 
 
 def leave_one_family_out(by_family: dict[str, float], families: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -163,8 +181,13 @@ def leave_one_family_out(by_family: dict[str, float], families: dict[str, tuple[
     return out
 
 
-def independent_task(index: IndexArtifact, requests: list[IndependentRequest] | None = None, users: int = 2,
-                     seed: int = 43, held_out: bool = False) -> IndependentTask:
+def independent_task(
+    index: IndexArtifact,
+    requests: list[IndependentRequest] | None = None,
+    users: int = 2,
+    seed: int = 43,
+    held_out: bool = False,
+) -> IndependentTask:
     """Every request anonymously and for `users` seeded real users with at least 20 ratings. held_out:
     every family is a test family (a set nothing was tuned on)."""
     requests = load_requests() if requests is None else requests
@@ -187,8 +210,7 @@ def independent_task(index: IndexArtifact, requests: list[IndependentRequest] | 
             if not possible.any():
                 task.skipped.append(f"{request.family}: {request.request!r} (user {user_id}): nothing satisfies it")
                 continue
-            task.cases.append(IndependentCase(request, split[request.family], user_id, ok, horror,
-                                              int(possible.sum())))
+            task.cases.append(IndependentCase(request, split[request.family], user_id, ok, horror, int(possible.sum())))
     return task
 
 
@@ -205,15 +227,20 @@ def kind_table(by_kind: dict[str, float]) -> list[str]:
 def family_table(lofo: dict[str, Any]) -> list[str]:
     """Markdown rows of `leave_one_family_out`'s result: one per kind, the halves' family means and the
     lowest test family and lowest family of any half (name in brackets)."""
+
     def cell(value: float | None, name: str | None = None) -> str:
         return "–" if value is None else f"{value:.2f}" + (f" ({name})" if name else "")
 
-    lines = ["| kind | dev families | mean, dev | test families | mean, test | lowest test family | lowest family |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| kind | dev families | mean, dev | test families | mean, test | lowest test family | lowest family |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind, e in lofo.items():
-        lines.append(f"| {kind} | {e['dev families']} | {cell(e['dev mean'])} | {e['test families']} | "
-                     f"{cell(e['test mean'])} | {cell(e['test min'], e['test min family'])} | "
-                     f"{cell(e['min'], e['min family'] + ', ' + e['min half'])} |")
+        lines.append(
+            f"| {kind} | {e['dev families']} | {cell(e['dev mean'])} | {e['test families']} | "
+            f"{cell(e['test mean'])} | {cell(e['test min'], e['test min family'])} | "
+            f"{cell(e['min'], e['min family'] + ', ' + e['min half'])} |"
+        )
     return lines
 
 
@@ -226,8 +253,10 @@ def with_titles(kids_horror: list[dict[str, Any]], movies: list) -> list[dict[st
 def horror_lines(kids_horror: list[dict[str, Any]], limit: int = 20) -> list[str]:
     """One bullet per kids case whose top 10 held a Horror film (the first `limit`; entries with
     `with_titles`' "titles"): the request, its half and user, and those films."""
-    return [f"- \"{h['request']}\" ({h.get('half', '?')}, user {h['user_id']}): " + ", ".join(h["titles"])
-            for h in kids_horror[:limit]]
+    return [
+        f'- "{h["request"]}" ({h.get("half", "?")}, user {h["user_id"]}): ' + ", ".join(h["titles"])
+        for h in kids_horror[:limit]
+    ]
 
 
 def plot(by_kind: dict[str, float], path: Path, title: str, dpi: int = 90) -> None:
@@ -242,8 +271,7 @@ def plot(by_kind: dict[str, float], path: Path, title: str, dpi: int = 90) -> No
     for i, half in enumerate(("dev", "test")):
         ax.bar(x + (i - 0.5) * 0.4, [by_kind.get(f"{k} / {half}", 0.0) for k in (*KINDS, "all")], 0.4, label=half)
     ax.axhline(0.95, color="black", linestyle="--", linewidth=1, label="0.95")
-    ax.set(xticks=x, xticklabels=[*KINDS, "all"], ylim=(0, 1), ylabel="top-10 share satisfying the check",
-           title=title)
+    ax.set(xticks=x, xticklabels=[*KINDS, "all"], ylim=(0, 1), ylabel="top-10 share satisfying the check", title=title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
@@ -253,34 +281,62 @@ def plot(by_kind: dict[str, float], path: Path, title: str, dpi: int = 90) -> No
 def describe(task: IndependentTask) -> dict[str, Any]:
     """The set as the task holds it: requests, families per half, cases, skipped cases."""
     halves = {c.request.family: c.half for c in task.cases}
-    return {"requests": len({c.request.request for c in task.cases}),
-            "families": {half: sum(1 for h in halves.values() if h == half) for half in ("dev", "test")},
-            "cases": len(task.cases), "skipped": len(task.skipped)}
+    return {
+        "requests": len({c.request.request for c in task.cases}),
+        "families": {half: sum(1 for h in halves.values() if h == half) for half in ("dev", "test")},
+        "cases": len(task.cases),
+        "skipped": len(task.skipped),
+    }
 
 
-def write_report(scores: dict[str, Any], task: IndependentTask, index: IndexArtifact, out_dir: Path,
-                 label: str, folder: Path = FOLDER, held_out: bool = False) -> Path:
+def write_report(
+    scores: dict[str, Any],
+    task: IndependentTask,
+    index: IndexArtifact,
+    out_dir: Path,
+    label: str,
+    folder: Path = FOLDER,
+    held_out: bool = False,
+) -> Path:
     """reports/<label>.md, .json and .png: the scores by kind and half, by family, leave-one-family-out."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{label}.json").write_text(json.dumps(scores, indent=1) + "\n")
     requests = {c.request.request for c in task.cases}
     families = {c.request.family: c.request for c in task.cases}
-    lines = [f"# Understanding on independently written requests ({label})", "",
-             f"{len(requests)} requests in {len(families)} phrasing families by "
-             f"{len({c.request.author for c in task.cases})} authors (`evaluation/{folder.name}/`), each "
-             "anonymous and for two real users: the share of the top 10 that satisfies the request's check (of "
-             "what can). " + ("Every family is held out: written after the understanding work and never tuned on."
-                              if held_out else "Development and test halves split by family before the "
-                              "understanding stage was changed (`independent_requests.py`)."), "",
-             *kind_table(scores["by_kind"])]
+    lines = [
+        f"# Understanding on independently written requests ({label})",
+        "",
+        f"{len(requests)} requests in {len(families)} phrasing families by "
+        f"{len({c.request.author for c in task.cases})} authors (`evaluation/{folder.name}/`), each "
+        "anonymous and for two real users: the share of the top 10 that satisfies the request's check (of "
+        "what can). "
+        + (
+            "Every family is held out: written after the understanding work and never tuned on."
+            if held_out
+            else "Development and test halves split by family before the "
+            "understanding stage was changed (`independent_requests.py`)."
+        ),
+        "",
+        *kind_table(scores["by_kind"]),
+    ]
     horror = with_titles(scores["kids_horror"], index.movies)
-    lines += ["", f"Kids requests: {scores['kids_cases']} cases; {len(horror)} returned a Horror film in the top 10"
-              + (":" if horror else "."), ""]
+    lines += [
+        "",
+        f"Kids requests: {scores['kids_cases']} cases; {len(horror)} returned a Horror film in the top 10"
+        + (":" if horror else "."),
+        "",
+    ]
     lines += horror_lines(horror)
     lines += ["", "![by kind and half](" + f"{label}.png)", ""]
-    lines += ["## Leave one family out", "", "Each family's score on its own; per kind the mean over the "
-              "development and over the test families, and the lowest family.", "",
-              *family_table(scores["leave_one_family_out"]), ""]
+    lines += [
+        "## Leave one family out",
+        "",
+        "Each family's score on its own; per kind the mean over the "
+        "development and over the test families, and the lowest family.",
+        "",
+        *family_table(scores["leave_one_family_out"]),
+        "",
+    ]
     lines += ["## By family", "", "| family | half | construction | score |", "|---|---|---|---|"]
     split = {c.request.family: c.half for c in task.cases}
     for family, value in scores["by_family"].items():
@@ -317,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     task = independent_task(index, load_requests(args.requests), held_out=args.held_out)
     scores = task.score(ProductionRanker("service", recommender))
     path = write_report(scores, task, index, args.out, args.label, args.requests, args.held_out)
-    print(f"{path}: test half {scores['by_kind'].get('all / test', float('nan')):.3f}, "
-          f"dev half {scores['by_kind'].get('all / dev', float('nan')):.3f}; "
-          f"{len(scores['kids_horror'])} kids cases with a Horror film")
+    print(
+        f"{path}: test half {scores['by_kind'].get('all / test', float('nan')):.3f}, "
+        f"dev half {scores['by_kind'].get('all / dev', float('nan')):.3f}; "
+        f"{len(scores['kids_horror'])} kids cases with a Horror film"
+    )
     return 0
 
 

@@ -48,20 +48,29 @@ def _lists(recommender: Recommender, users: Sequence[int], limit: int, progress:
     out: list[list[int]] = []
     row_of = recommender.index.movie_row
     for start in tqdm(range(0, len(users), CHUNK), desc=label, disable=not progress, leave=False):
-        queries = [RecommendQuery(prompt="", user_id=u, limit=limit) for u in users[start:start + CHUNK]]
+        queries = [RecommendQuery(prompt="", user_id=u, limit=limit) for u in users[start : start + CHUNK]]
         out += [[row_of[m.movie.movie_id] for m in r.movies] for r in recommender.recommend_batch(queries)]
     return out
 
 
 def _scores(lists: list[list[int]], liked: list[set[int]], disliked: list[set[int]]) -> dict[str, np.ndarray]:
-    return {"NDCG@10": np.array([metrics.ndcg_at(r, g, 10) for r, g in zip(lists, liked)]),
-            "Recall@10": np.array([metrics.recall_at(r, g, 10) for r, g in zip(lists, liked)]),
-            "disliked share@10": np.array([len(set(r[:10]) & d) / 10 for r, d in zip(lists, disliked)])}
+    return {
+        "NDCG@10": np.array([metrics.ndcg_at(r, g, 10) for r, g in zip(lists, liked)]),
+        "Recall@10": np.array([metrics.recall_at(r, g, 10) for r, g in zip(lists, liked)]),
+        "disliked share@10": np.array([len(set(r[:10]) & d) / 10 for r, d in zip(lists, disliked)]),
+    }
 
 
-def evaluate(index: IndexArtifact, encoder: TextEncoder, settings: Settings, held_out: pd.DataFrame,
-             weights: Sequence[float] = WEIGHTS, progress: bool = True, label: str = "marks",
-             seed: int = 17) -> dict[str, Any]:
+def evaluate(
+    index: IndexArtifact,
+    encoder: TextEncoder,
+    settings: Settings,
+    held_out: pd.DataFrame,
+    weights: Sequence[float] = WEIGHTS,
+    progress: bool = True,
+    label: str = "marks",
+    seed: int = 17,
+) -> dict[str, Any]:
     """Scores per weight (and IGNORED), the paired difference of each weight against 0, and the users."""
     from movierec.evaluation.harness import paired_difference
     from movierec.recommender import ranking_config
@@ -71,8 +80,11 @@ def evaluate(index: IndexArtifact, encoder: TextEncoder, settings: Settings, hel
     row_of, user_row = index.movie_row, index.user_row
     rng = random.Random(seed)
     kept, liked, marked, disliked = [], [], [], []
-    skipped = {"fewer than two held-out ratings below 3": 0, "no held-out rating >= 4": 0,
-               "user has no training ratings": 0}
+    skipped = {
+        "fewer than two held-out ratings below 3": 0,
+        "no held-out rating >= 4": 0,
+        "user has no training ratings": 0,
+    }
     for user, group in held_out.groupby("user_id", sort=True):
         if int(user) not in user_row:
             skipped["user has no training ratings"] += 1
@@ -89,9 +101,10 @@ def evaluate(index: IndexArtifact, encoder: TextEncoder, settings: Settings, hel
             kept.append(int(user))
             liked.append(good)
             marked.append(set(bad[: len(bad) // 2]))
-            disliked.append(set(bad[len(bad) // 2:]))
+            disliked.append(set(bad[len(bad) // 2 :]))
     per_weight: dict[str, dict[str, np.ndarray]] = {
-        IGNORED: _scores(_lists(base, kept, LIST_LENGTH, progress, f"{label}: {IGNORED}"), liked, disliked)}
+        IGNORED: _scores(_lists(base, kept, LIST_LENGTH, progress, f"{label}: {IGNORED}"), liked, disliked)
+    }
     seq = 0
     for user, rows in zip(kept, marked):
         for row in sorted(rows):
@@ -103,10 +116,15 @@ def evaluate(index: IndexArtifact, encoder: TextEncoder, settings: Settings, hel
         assert not any(set(r) & m for r, m in zip(lists, marked)), "a marked movie came back"
         per_weight[f"{weight:g}"] = _scores(lists, liked, disliked)
     zero = per_weight[f"{0.0:g}"]
-    return {"users": len(kept), "marks": sum(len(m) for m in marked), "skipped": skipped,
-            "scores": {name: {m: float(v.mean()) if len(v) else 0.0 for m, v in s.items()}
-                       for name, s in per_weight.items()},
-            "against 0": {name: paired_difference(s, zero) for name, s in per_weight.items() if name != f"{0.0:g}"}}
+    return {
+        "users": len(kept),
+        "marks": sum(len(m) for m in marked),
+        "skipped": skipped,
+        "scores": {
+            name: {m: float(v.mean()) if len(v) else 0.0 for m, v in s.items()} for name, s in per_weight.items()
+        },
+        "against 0": {name: paired_difference(s, zero) for name, s in per_weight.items() if name != f"{0.0:g}"},
+    }
 
 
 def choose(result: dict[str, Any], metric: str = "NDCG@10") -> float:
@@ -141,16 +159,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "validation":
         train, held_out = temporal_split(train)
     encoder = settings_encoder(settings, args.work_dir)
-    index = build_training_index(dataset, train, args.work_dir / f"{dataset.name}-{args.split}",
-                                 args.work_dir / "cache", encoder, f"temporal split '{args.split}': training part only",
-                                 True, settings)
+    index = build_training_index(
+        dataset,
+        train,
+        args.work_dir / f"{dataset.name}-{args.split}",
+        args.work_dir / "cache",
+        encoder,
+        f"temporal split '{args.split}': training part only",
+        True,
+        settings,
+    )
     result = evaluate(index, encoder, settings, held_out)
     print(f"{result['users']} users, {result['marks']} marks; skipped {result['skipped']}")
     for name, scores in result["scores"].items():
         against = result["against 0"].get(name, {})
-        print(f"{name:>14}  " + "  ".join(
-            f"{m} {v:.4f}" + (f" ({against[m]['difference']:+.4f} [{against[m]['low']:+.4f}, "
-                              f"{against[m]['high']:+.4f}])" if m in against else "") for m, v in scores.items()))
+        print(
+            f"{name:>14}  "
+            + "  ".join(
+                f"{m} {v:.4f}"
+                + (
+                    f" ({against[m]['difference']:+.4f} [{against[m]['low']:+.4f}, {against[m]['high']:+.4f}])"
+                    if m in against
+                    else ""
+                )
+                for m, v in scores.items()
+            )
+        )
     print(f"chosen on NDCG@10: {choose(result):g}")
     return 0
 

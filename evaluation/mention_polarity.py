@@ -70,8 +70,7 @@ class ContextVectors:
 
     def forward(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """(pieces, 2 * hidden) states of the last and fourth layer, and each piece's character span."""
-        enc = self.tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=256,
-                             return_tensors="pt")
+        enc = self.tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=256, return_tensors="pt")
         offsets = [tuple(o) for o in enc.pop("offset_mapping")[0].tolist()]
         with self.torch.inference_mode():
             hidden = self.model(**enc, output_hidden_states=True).hidden_states
@@ -88,10 +87,13 @@ class ContextVectors:
             if not pieces:
                 out.append(None)
                 continue
-            left = states[max(1, pieces[0] - LEFT):pieces[0]]
-            right = states[pieces[-1] + 1:pieces[-1] + 1 + RIGHT]
-            out.append(np.concatenate([states[pieces].mean(0), left.mean(0) if len(left) else zero,
-                                       right.mean(0) if len(right) else zero]))
+            left = states[max(1, pieces[0] - LEFT) : pieces[0]]
+            right = states[pieces[-1] + 1 : pieces[-1] + 1 + RIGHT]
+            out.append(
+                np.concatenate(
+                    [states[pieces].mean(0), left.mean(0) if len(left) else zero, right.mean(0) if len(right) else zero]
+                )
+            )
         return out
 
 
@@ -119,17 +121,20 @@ def predict(model: tuple[np.ndarray, float], x: np.ndarray) -> np.ndarray:
 def auc(y: np.ndarray, p: np.ndarray) -> float:
     """Area under the ROC curve (ties counted half)."""
     pos, neg = p[y == 1], p[y == 0]
-    return float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
-                 / max(1, len(pos) * len(neg)))
+    return float(
+        ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / max(1, len(pos) * len(neg))
+    )
 
 
 _WORDS = {**GENRE_WORDS, **{k: (v,) for k, v in CONTENT_WORDS.items()}}
-_GENRE_WORD = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(_WORDS, key=len, reverse=True)) + r")\b",
-                         re.IGNORECASE)
+_GENRE_WORD = re.compile(
+    r"\b(" + "|".join(re.escape(w) for w in sorted(_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 
 
-def request_mentions(requests: Sequence[ir.IndependentRequest], understander: Understander,
-                     vectors: ContextVectors) -> Mentions:
+def request_mentions(
+    requests: Sequence[ir.IndependentRequest], understander: Understander, vectors: ContextVectors
+) -> Mentions:
     """Genre-word mentions whose genre the request's check excludes or asks for."""
     out = Mentions()
     for r in requests:
@@ -149,8 +154,9 @@ def request_mentions(requests: Sequence[ir.IndependentRequest], understander: Un
     return out
 
 
-def redial_mentions(mined: rp.Mined, movies: Sequence[Movie], understander: Understander,
-                    vectors: ContextVectors) -> Mentions:
+def redial_mentions(
+    mined: rp.Mined, movies: Sequence[Movie], understander: Understander, vectors: ContextVectors
+) -> Mentions:
     """Catalogue movies seekers name, labelled by their own questionnaire (disliked = 1)."""
     out = Mentions()
     for u in mined.mentions:
@@ -180,8 +186,15 @@ def misreadings(requests: Sequence[ir.IndependentRequest], understander: Underst
         text = f" {normalise(r.request)} "
         if "person" in r.check and normalise(r.check["person"]) not in {normalise(p) for p in u.people}:
             parts = normalise(r.check["person"]).split()
-            where = ("the full name" if f" {' '.join(parts)} " in text else "the surname" if f" {parts[-1]} " in text
-                     else "the first name only" if f" {parts[0]} " in text else "no part of the name")
+            where = (
+                "the full name"
+                if f" {' '.join(parts)} " in text
+                else "the surname"
+                if f" {parts[-1]} " in text
+                else "the first name only"
+                if f" {parts[0]} " in text
+                else "no part of the name"
+            )
             causes[f"person missed; the request says {where}"] += 1
         excluded = set(r.check.get("exclude_genres", ()))
         if excluded and not excluded <= set(u.excluded_genres):
@@ -232,24 +245,43 @@ def run(index_dir: Path) -> dict[str, Any]:
     threshold = max(THRESHOLDS, key=lambda t: (right_dev[t], t))
     model = fit(np.vstack([xr, xd]), np.concatenate([yr, yd]))
     out: dict[str, Any] = {
-        "redial movies": {"mentions": len(yr), "disliked": int(yr.sum()),
-                          "rules recall": float(rr[yr == 1].mean()), "rules false on liked": float(rr[yr == 0].mean())},
-        "dev": {"mentions": len(yd), "ruled out": int(yd.sum()), "leave-one-family-out auc": auc(yd, held_out_dev),
-                "rules right": int((rd == yd).sum()), "rules or classifier right": right_dev},
-        "threshold": threshold, "sets": {}, "misreadings": {},
-        "forward ms": forward_ms(vectors, "we only have about 100 minutes before the kids wake up, an action "
-                                          "movie but nothing too scary"),
+        "redial movies": {
+            "mentions": len(yr),
+            "disliked": int(yr.sum()),
+            "rules recall": float(rr[yr == 1].mean()),
+            "rules false on liked": float(rr[yr == 0].mean()),
+        },
+        "dev": {
+            "mentions": len(yd),
+            "ruled out": int(yd.sum()),
+            "leave-one-family-out auc": auc(yd, held_out_dev),
+            "rules right": int((rd == yd).sum()),
+            "rules or classifier right": right_dev,
+        },
+        "threshold": threshold,
+        "sets": {},
+        "misreadings": {},
+        "forward ms": forward_ms(
+            vectors, "we only have about 100 minutes before the kids wake up, an action movie but nothing too scary"
+        ),
     }
-    sets = (("test half", requests, split), *((title, ir.load_requests(folder), None)
-                                               for folder, _, title in ir.HELD_OUT_SETS))
+    sets = (
+        ("test half", requests, split),
+        *((title, ir.load_requests(folder), None) for folder, _, title in ir.HELD_OUT_SETS),
+    )
     for title, rows, halves in sets:
         tested = [r for r in rows if halves is None or halves[r.family] == "test"]
         x, y, rule, _ = request_mentions(tested, understander, vectors).arrays()
         p = predict(model, x)
         fires = (p > threshold) & (rule == 0)
-        out["sets"][title] = {"mentions": len(y), "ruled out": int(y.sum()), "auc": auc(y, p),
-                              "rules right": int((rule == y).sum()), "fixed": int((fires & (y == 1)).sum()),
-                              "broke": int((fires & (y == 0)).sum())}
+        out["sets"][title] = {
+            "mentions": len(y),
+            "ruled out": int(y.sum()),
+            "auc": auc(y, p),
+            "rules right": int((rule == y).sum()),
+            "fixed": int((fires & (y == 1)).sum()),
+            "broke": int((fires & (y == 0)).sum()),
+        }
         out["misreadings"][title] = dict(sorted(misreadings(tested, understander).items()))
     return out
 
@@ -263,25 +295,33 @@ def report(result: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "mention-polarity.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     dev, sets = result["dev"], result["sets"]
-    lines = ["# Reading a mention's polarity with a classifier over contextual token vectors", "",
-             "`python -m movierec.evaluation.mention_polarity --index-dir var/seed-index --out reports`"
-             " (the module's docstring says what is measured).", "",
-             f"- Development mentions: {dev['mentions']} ({dev['ruled out']} ruled out); the classifier's"
-             f" leave-one-family-out AUC {dev['leave-one-family-out auc']:.3f}; the rules (tuned on these) read"
-             f" {dev['rules right']} right.",
-             f"- Threshold chosen leave-one-family-out on the development families: {result['threshold']}"
-             f" (rules OR classifier right, by threshold: {dev['rules or classifier right']}).",
-             f"- ReDial movies seekers named: {result['redial movies']['mentions']} "
-             f"({result['redial movies']['disliked']} disliked); the rules read disliked as excluded "
-             f"{result['redial movies']['rules recall']:.2f}, liked as excluded "
-             f"{result['redial movies']['rules false on liked']:.3f}.",
-             f"- One encoder forward with hidden states (the classifier's extra cost per request): p50 "
-             f"{result['forward ms']:.1f} ms.", "",
-             "| set (never trained on) | genre mentions | ruled out | classifier AUC | rules right | fixed by the"
-             " classifier | broken by it |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Reading a mention's polarity with a classifier over contextual token vectors",
+        "",
+        "`python -m movierec.evaluation.mention_polarity --index-dir var/seed-index --out reports`"
+        " (the module's docstring says what is measured).",
+        "",
+        f"- Development mentions: {dev['mentions']} ({dev['ruled out']} ruled out); the classifier's"
+        f" leave-one-family-out AUC {dev['leave-one-family-out auc']:.3f}; the rules (tuned on these) read"
+        f" {dev['rules right']} right.",
+        f"- Threshold chosen leave-one-family-out on the development families: {result['threshold']}"
+        f" (rules OR classifier right, by threshold: {dev['rules or classifier right']}).",
+        f"- ReDial movies seekers named: {result['redial movies']['mentions']} "
+        f"({result['redial movies']['disliked']} disliked); the rules read disliked as excluded "
+        f"{result['redial movies']['rules recall']:.2f}, liked as excluded "
+        f"{result['redial movies']['rules false on liked']:.3f}.",
+        f"- One encoder forward with hidden states (the classifier's extra cost per request): p50 "
+        f"{result['forward ms']:.1f} ms.",
+        "",
+        "| set (never trained on) | genre mentions | ruled out | classifier AUC | rules right | fixed by the"
+        " classifier | broken by it |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for title, s in sets.items():
-        lines.append(f"| {title} | {s['mentions']} | {s['ruled out']} | {s['auc']:.3f} | {s['rules right']} |"
-                     f" {s['fixed']} | {s['broke']} |")
+        lines.append(
+            f"| {title} | {s['mentions']} | {s['ruled out']} | {s['auc']:.3f} | {s['rules right']} |"
+            f" {s['fixed']} | {s['broke']} |"
+        )
     lines += ["", "## Why the stage misreads a request (counts; no request is printed)", ""]
     for title, causes in result["misreadings"].items():
         lines.append(f"**{title}**")

@@ -65,8 +65,9 @@ class ProductionRanker:
     understand=False skips the understanding stage: the whole prompt is the mood, nothing is a
     constraint (how the previous ranking read requests)."""
 
-    def __init__(self, name: str, recommender: Recommender, config: RankingConfig | None = None,
-                 understand: bool = True):
+    def __init__(
+        self, name: str, recommender: Recommender, config: RankingConfig | None = None, understand: bool = True
+    ):
         self.name = name
         self.recommender = recommender if config is None else recommender.with_config(config)
         self.understand = understand
@@ -75,9 +76,11 @@ class ProductionRanker:
         movie_row = self.recommender.index.movie_row
         out: list[list[int]] = []
         for start in range(0, len(requests), BATCH):
-            chunk = requests[start:start + BATCH]
-            queries = [RecommendQuery(prompt=r.prompt, user_id=r.user_id, limit=limit, conversation=r.conversation)
-                       for r in chunk]
+            chunk = requests[start : start + BATCH]
+            queries = [
+                RecommendQuery(prompt=r.prompt, user_id=r.user_id, limit=limit, conversation=r.conversation)
+                for r in chunk
+            ]
             understood = None if self.understand else [Understood(mood=q.prompt) for q in queries]
             for result in self.recommender.recommend_batch(queries, understood=understood):
                 out.append([movie_row[m.movie.movie_id] for m in result.movies])
@@ -107,7 +110,7 @@ class _ScoreRanker:
     def rank(self, requests: Sequence[EvalRequest], limit: int) -> list[list[int]]:
         out: list[list[int]] = []
         for start in range(0, len(requests), 256):
-            chunk = requests[start:start + 256]
+            chunk = requests[start : start + 256]
             rows = np.array([self.index.user_row.get(r.user_id, -1) if r.user_id is not None else -1 for r in chunk])
             known = rows >= 0
             scores = np.empty((len(chunk), self.x.shape[1]), dtype=np.float64)
@@ -120,6 +123,7 @@ class _ScoreRanker:
             top = np.argsort(-scores, axis=1, kind="stable")[:, :limit]
             out.extend(t.tolist() for t in top)
         return out
+
 
 class Popularity(_ScoreRanker):
     """Most-rated movies first (in the training split)."""

@@ -72,23 +72,38 @@ _GENRE_WORDS: dict[str, str] = {
     r"history|historical|period[- ]pieces?": "History",
 }
 _APOSTROPHE = "['’]?"
-_NEGATIVE = (r"(?:do\s*n" + _APOSTROPHE + r"t|does\s*n" + _APOSTROPHE + r"t|did\s*n" + _APOSTROPHE + r"t|not|no|"
-             r"nothing|never|none|nor|neither|hate[sd]?|hating|dislike[sd]?|can" + _APOSTROPHE + r"?t|cannot|"
-             r"could\s*n" + _APOSTROPHE + r"t|won" + _APOSTROPHE + r"t|is\s*n" + _APOSTROPHE + r"t|are\s*n"
-             + _APOSTROPHE + r"t|was\s*n" + _APOSTROPHE + r"t|avoid|without|except|rather|tired|sick|"
-             r"scared|afraid|stay\s+away|steer\s+clear|nope|nah|ugh|less|least|against|skip|dont|cant|isnt|wont)")
+_NEGATIVE = (
+    r"(?:do\s*n" + _APOSTROPHE + r"t|does\s*n" + _APOSTROPHE + r"t|did\s*n" + _APOSTROPHE + r"t|not|no|"
+    r"nothing|never|none|nor|neither|hate[sd]?|hating|dislike[sd]?|can" + _APOSTROPHE + r"?t|cannot|"
+    r"could\s*n"
+    + _APOSTROPHE
+    + r"t|won"
+    + _APOSTROPHE
+    + r"t|is\s*n"
+    + _APOSTROPHE
+    + r"t|are\s*n"
+    + _APOSTROPHE
+    + r"t|was\s*n"
+    + _APOSTROPHE
+    + r"t|avoid|without|except|rather|tired|sick|"
+    r"scared|afraid|stay\s+away|steer\s+clear|nope|nah|ugh|less|least|against|skip|dont|cant|isnt|wont)"
+)
 _GENRE = "(?:" + "|".join(f"(?:{words})" for words in _GENRE_WORDS) + ")"
 # A negative word, then at most five words (no sentence end), then a genre word ("I don't really like
 # scary movies", "not into horror", "anything but a comedy"); or a genre word, then at most four words,
 # then a negative verdict ("horror is not my thing", "comedies aren't for me").
 # A list goes on ("not into rom-coms or horror"): the genres joined by "," "/" "or" "and" "nor" count too.
 _LIST = rf"(?:\s*(?:,|/|&|\bor\b|\band\b|\bnor\b)\s*(?:(?:a|an|any|the)\s+)?{_GENRE}\b)*"
-_NEGATIVE_THEN_GENRE = re.compile(rf"\b{_NEGATIVE}\b(?:[^.!?\w]+[\w'’@-]+){{0,5}}?[^.!?\w]+({_GENRE}\b{_LIST})",
-                                  re.IGNORECASE)
-_GENRE_THEN_VERDICT = re.compile(rf"\b({_GENRE})\b(?:[^.!?\w]+[\w'’@-]+){{0,4}}?[^.!?\w]+"
-                                 rf"(?:not|never|isn{_APOSTROPHE}t|aren{_APOSTROPHE}t|isnt|arent)"
-                                 r"\s+(?:really\s+|very\s+|quite\s+|exactly\s+)?(?:my|for\s+me|a\s+fan|"
-                                 r"something|what|into|big)\b", re.IGNORECASE)
+_NEGATIVE_THEN_GENRE = re.compile(
+    rf"\b{_NEGATIVE}\b(?:[^.!?\w]+[\w'’@-]+){{0,5}}?[^.!?\w]+({_GENRE}\b{_LIST})", re.IGNORECASE
+)
+_GENRE_THEN_VERDICT = re.compile(
+    rf"\b({_GENRE})\b(?:[^.!?\w]+[\w'’@-]+){{0,4}}?[^.!?\w]+"
+    rf"(?:not|never|isn{_APOSTROPHE}t|aren{_APOSTROPHE}t|isnt|arent)"
+    r"\s+(?:really\s+|very\s+|quite\s+|exactly\s+)?(?:my|for\s+me|a\s+fan|"
+    r"something|what|into|big)\b",
+    re.IGNORECASE,
+)
 _GENRE_WORD = re.compile(rf"\b{_GENRE}\b", re.IGNORECASE)
 _GENRE_OF = [(re.compile(rf"^(?:{words})$", re.IGNORECASE), genre) for words, genre in _GENRE_WORDS.items()]
 
@@ -112,9 +127,9 @@ class LabelledMovie:
     """A catalogue movie named in an utterance with the seeker's questionnaire label (0 or 1)."""
 
     redial_id: str
-    row: int       # catalogue row
+    row: int  # catalogue row
     movie_id: int  # TMDB id
-    liked: int     # 0 disliked, 1 liked
+    liked: int  # 0 disliked, 1 liked
 
 
 @dataclass(frozen=True)
@@ -188,8 +203,9 @@ def mine(path: Path, movies: Sequence[Movie], progress: bool = False) -> Mined:
     return out
 
 
-def draw_sample(mined: Mined, seed: int = SAMPLE_SEED, mentions: int = SAMPLE_MENTIONS,
-                genres: int = SAMPLE_GENRES) -> list[tuple[str, Utterance]]:
+def draw_sample(
+    mined: Mined, seed: int = SAMPLE_SEED, mentions: int = SAMPLE_MENTIONS, genres: int = SAMPLE_GENRES
+) -> list[tuple[str, Utterance]]:
     """[(kind, utterance)]: `mentions` movie-mention utterances, then `genres` genre-dislike ones not
     already drawn, seeded; kind is "movie-mention" or "genre-dislike"."""
     rng = random.Random(seed)
@@ -228,13 +244,19 @@ def load_labels(path: Path = LABELS) -> list[Label]:
             continue
         try:
             row = json.loads(line)
-            out.append(Label(int(row["conversationId"]), int(row["messageId"]), str(row.get("kind", "")),
-                             liked_movies=tuple(int(i) for i in row.get("liked_movies", ())),
-                             disliked_movies=tuple(int(i) for i in row.get("disliked_movies", ())),
-                             seen_movies=tuple(int(i) for i in row.get("seen_movies", ())),
-                             wanted_genres=tuple(str(g) for g in row.get("wanted_genres", ())),
-                             excluded_genres=tuple(str(g) for g in row.get("excluded_genres", ())),
-                             note=str(row.get("note", ""))))
+            out.append(
+                Label(
+                    int(row["conversationId"]),
+                    int(row["messageId"]),
+                    str(row.get("kind", "")),
+                    liked_movies=tuple(int(i) for i in row.get("liked_movies", ())),
+                    disliked_movies=tuple(int(i) for i in row.get("disliked_movies", ())),
+                    seen_movies=tuple(int(i) for i in row.get("seen_movies", ())),
+                    wanted_genres=tuple(str(g) for g in row.get("wanted_genres", ())),
+                    excluded_genres=tuple(str(g) for g in row.get("excluded_genres", ())),
+                    note=str(row.get("note", "")),
+                )
+            )
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path.name}, line {number}: {e}") from e
     return out
@@ -243,8 +265,10 @@ def load_labels(path: Path = LABELS) -> list[Label]:
 # -- reading and scoring --------------------------------------------------------------------------------
 def read_all(understander: Understander, texts: Mapping[Key, str], progress: bool = False) -> dict[Key, Understood]:
     """The stage's reading of each text, by (conversationId, messageId)."""
-    return {key: understander.understand(text)
-            for key, text in tqdm(texts.items(), desc="understanding", disable=not progress)}
+    return {
+        key: understander.understand(text)
+        for key, text in tqdm(texts.items(), desc="understanding", disable=not progress)
+    }
 
 
 def _share(hits: int, n: int) -> dict[str, Any]:
@@ -270,28 +294,44 @@ def score_mined(mined: Mined, readings: Mapping[Key, Understood]) -> dict[str, A
         "liked read as example": _share(sum(read(u, m) == "example" for u, m in liked), len(liked)),
         "liked among examples": _share(sum(read(u, m) in ("example", "both") for u, m in liked), len(liked)),
         "liked read as excluded": _share(sum(read(u, m) in ("excluded", "both") for u, m in liked), len(liked)),
-        "disliked read as excluded": _share(sum(read(u, m) in ("excluded", "both") for u, m in disliked),
-                                            len(disliked)),
-        "disliked not read as an example": _share(sum(read(u, m) in ("excluded", "neither") for u, m in disliked),
-                                                  len(disliked)),
+        "disliked read as excluded": _share(
+            sum(read(u, m) in ("excluded", "both") for u, m in disliked), len(disliked)
+        ),
+        "disliked not read as an example": _share(
+            sum(read(u, m) in ("excluded", "neither") for u, m in disliked), len(disliked)
+        ),
         "genre-dislike cue read as excluded genre": _share(
-            sum(g in readings[u.key].excluded_genres for u, g in genre_cases), len(genre_cases)),
+            sum(g in readings[u.key].excluded_genres for u, g in genre_cases), len(genre_cases)
+        ),
         "genre-dislike cue read as wanted genre": _share(
-            sum(g in readings[u.key].genres for u, g in genre_cases), len(genre_cases)),
+            sum(g in readings[u.key].genres for u, g in genre_cases), len(genre_cases)
+        ),
     }
-    out["counts"] = {"conversations": mined.conversations, "movie-mention utterances": len(mined.mentions),
-                     "genre-dislike utterances": len(mined.genre_dislikes),
-                     "liked cases": len(liked), "disliked cases": len(disliked),
-                     "skipped mentions": dict(mined.skipped)}
-    out["failures"] = [{"conversationId": u.conversation_id, "messageId": u.message_id, "movie_id": m.movie_id,
-                        "liked": m.liked, "read": read(u, m)}
-                       for u, m in liked + disliked
-                       if read(u, m) != ("example" if m.liked else "excluded")]
+    out["counts"] = {
+        "conversations": mined.conversations,
+        "movie-mention utterances": len(mined.mentions),
+        "genre-dislike utterances": len(mined.genre_dislikes),
+        "liked cases": len(liked),
+        "disliked cases": len(disliked),
+        "skipped mentions": dict(mined.skipped),
+    }
+    out["failures"] = [
+        {
+            "conversationId": u.conversation_id,
+            "messageId": u.message_id,
+            "movie_id": m.movie_id,
+            "liked": m.liked,
+            "read": read(u, m),
+        }
+        for u, m in liked + disliked
+        if read(u, m) != ("example" if m.liked else "excluded")
+    ]
     return out
 
 
-def score_labels(labels: Sequence[Label], readings: Mapping[Key, Understood],
-                 movies: Sequence[Movie]) -> dict[str, Any]:
+def score_labels(
+    labels: Sequence[Label], readings: Mapping[Key, Understood], movies: Sequence[Movie]
+) -> dict[str, Any]:
     """The stage against hand labels, per category: {category: {n, hits, share}}; "stage exclusions that
     are labelled" gives the precision of what the stage excluded; "failures" lists each miss with the
     label's note: [{conversationId, messageId, kind, category, expected, read, note}].
@@ -311,20 +351,31 @@ def score_labels(labels: Sequence[Label], readings: Mapping[Key, Understood],
     for label in labels:
         r = readings[label.key]
 
-        def count(category: str, ok: bool, expected: object, read: object) -> None:
+        def count(category: str, ok: bool, expected: object, read: object, label: Label = label) -> None:
             totals[category] += 1
             hits[category] += ok
             if not ok:
-                failures.append({"conversationId": label.conversation_id, "messageId": label.message_id,  # noqa: B023
-                                 "kind": label.kind, "category": category, "expected": expected,  # noqa: B023
-                                 "read": read, "note": label.note})  # noqa: B023
+                failures.append(
+                    {
+                        "conversationId": label.conversation_id,
+                        "messageId": label.message_id,
+                        "kind": label.kind,
+                        "category": category,
+                        "expected": expected,
+                        "read": read,
+                        "note": label.note,
+                    }
+                )
 
         def movie_reading(row: int) -> str:
             example, excluded = row in r.examples, row in r.excluded_movies  # noqa: B023
             return "both" if example and excluded else "example" if example else "excluded" if excluded else "neither"
 
-        for category, ids in (("liked", label.liked_movies), ("disliked", label.disliked_movies),
-                              ("seen", label.seen_movies)):
+        for category, ids in (
+            ("liked", label.liked_movies),
+            ("disliked", label.disliked_movies),
+            ("seen", label.seen_movies),
+        ):
             for movie_id in ids:
                 row = row_of.get(movie_id)
                 if row is None:
@@ -339,34 +390,54 @@ def score_labels(labels: Sequence[Label], readings: Mapping[Key, Understood],
                 else:
                     count("seen movie read as example", got == "example", movie_id, got)
         for genre in label.wanted_genres:
-            count("wanted genre in genres", genre in r.genres and genre not in r.excluded_genres, genre,
-                  {"genres": list(r.genres), "excluded_genres": list(r.excluded_genres)})
+            count(
+                "wanted genre in genres",
+                genre in r.genres and genre not in r.excluded_genres,
+                genre,
+                {"genres": list(r.genres), "excluded_genres": list(r.excluded_genres)},
+            )
         for genre in label.excluded_genres:
-            count("excluded genre in excluded_genres", genre in r.excluded_genres, genre,
-                  {"genres": list(r.genres), "excluded_genres": list(r.excluded_genres)})
+            count(
+                "excluded genre in excluded_genres",
+                genre in r.excluded_genres,
+                genre,
+                {"genres": list(r.genres), "excluded_genres": list(r.excluded_genres)},
+            )
         disliked_rows = {row_of.get(i) for i in label.disliked_movies}
         excluded_movies_total += len(r.excluded_movies)
         excluded_movies_labelled += sum(row in disliked_rows for row in r.excluded_movies)
         excluded_genres_total += len(r.excluded_genres)
         excluded_genres_labelled += sum(g in label.excluded_genres for g in r.excluded_genres)
     out: dict[str, Any] = {category: _share(hits[category], totals[category]) for category in CATEGORIES}
-    out["stage's excluded movies that are labelled disliked"] = _share(excluded_movies_labelled,
-                                                                      excluded_movies_total)
-    out["stage's excluded genres that are labelled excluded"] = _share(excluded_genres_labelled,
-                                                                      excluded_genres_total)
-    out["counts"] = {"utterances": len(labels), "by kind": dict(Counter(label.kind for label in labels)),
-                     "with an excluded genre": sum(bool(label.excluded_genres) for label in labels),
-                     "labelled movies not in the catalogue": missing}
+    out["stage's excluded movies that are labelled disliked"] = _share(excluded_movies_labelled, excluded_movies_total)
+    out["stage's excluded genres that are labelled excluded"] = _share(excluded_genres_labelled, excluded_genres_total)
+    out["counts"] = {
+        "utterances": len(labels),
+        "by kind": dict(Counter(label.kind for label in labels)),
+        "with an excluded genre": sum(bool(label.excluded_genres) for label in labels),
+        "labelled movies not in the catalogue": missing,
+    }
     out["failures"] = failures
     return out
 
 
-CATEGORIES = ("liked movie read as example", "disliked movie read as excluded",
-              "disliked movie not read as an example", "seen movie read as example",
-              "wanted genre in genres", "excluded genre in excluded_genres")
-AUTOMATIC = ("liked read as example", "liked among examples", "liked read as excluded",
-             "disliked read as excluded", "disliked not read as an example",
-             "genre-dislike cue read as excluded genre", "genre-dislike cue read as wanted genre")
+CATEGORIES = (
+    "liked movie read as example",
+    "disliked movie read as excluded",
+    "disliked movie not read as an example",
+    "seen movie read as example",
+    "wanted genre in genres",
+    "excluded genre in excluded_genres",
+)
+AUTOMATIC = (
+    "liked read as example",
+    "liked among examples",
+    "liked read as excluded",
+    "disliked read as excluded",
+    "disliked not read as an example",
+    "genre-dislike cue read as excluded genre",
+    "genre-dislike cue read as wanted genre",
+)
 
 
 # -- the report -----------------------------------------------------------------------------------------
@@ -375,7 +446,7 @@ def _cell(value: dict[str, Any]) -> str:
 
 
 def _reading(read: object) -> str:
-    return (", ".join(f"{k}: {v}" for k, v in read.items()) if isinstance(read, dict) else str(read))
+    return ", ".join(f"{k}: {v}" for k, v in read.items()) if isinstance(read, dict) else str(read)
 
 
 def write_report(scores: dict[str, Any], out_dir: Path, label: str) -> Path:
@@ -390,55 +461,92 @@ def write_report(scores: dict[str, Any], out_dir: Path, label: str) -> Path:
     (out_dir / f"{label}.json").write_text(json.dumps(scores, indent=1) + "\n")
     auto, hand, revision = scores["automatic"], scores["hand"], scores["revision"]
     counts = auto["counts"]
-    lines = [f"# The understanding stage on real ReDial phrasings ({label})", "",
-             f"Measured at commit `{revision['commit']}`"
-             + (" with uncommitted changes to `movierec/understanding.py`" if revision["understanding_dirty"]
-                else " (`movierec/understanding.py` as committed)")
-             + f" (its sha256 begins `{revision['understanding_sha256']}`). Data: ReDial dev half "
-             "(Li et al. 2018, CC BY 4.0); utterances are referred to by conversationId/messageId only.", "",
-             "## Automatic: every mined seeker utterance, the seeker's questionnaire as the label", "",
-             f"{counts['conversations']} conversations; {counts['movie-mention utterances']} seeker utterances "
-             f"name a catalogue movie with a liked/disliked label ({counts['liked cases']} liked and "
-             f"{counts['disliked cases']} disliked cases); {counts['genre-dislike utterances']} match the "
-             "generous genre-dislike pattern. Mentions left out: "
-             + ", ".join(f"{k} {v}" for k, v in sorted(counts["skipped mentions"].items())) + ".", "",
-             "The questionnaire labels the movie, not the utterance: a question about a liked movie counts as a "
-             "liked case. The genre-dislike rows only compare with the pattern's guess (no label).", "",
-             "| measure | share (hits/n) |", "|---|---|"]
+    lines = [
+        f"# The understanding stage on real ReDial phrasings ({label})",
+        "",
+        f"Measured at commit `{revision['commit']}`"
+        + (
+            " with uncommitted changes to `movierec/understanding.py`"
+            if revision["understanding_dirty"]
+            else " (`movierec/understanding.py` as committed)"
+        )
+        + f" (its sha256 begins `{revision['understanding_sha256']}`). Data: ReDial dev half "
+        "(Li et al. 2018, CC BY 4.0); utterances are referred to by conversationId/messageId only.",
+        "",
+        "## Automatic: every mined seeker utterance, the seeker's questionnaire as the label",
+        "",
+        f"{counts['conversations']} conversations; {counts['movie-mention utterances']} seeker utterances "
+        f"name a catalogue movie with a liked/disliked label ({counts['liked cases']} liked and "
+        f"{counts['disliked cases']} disliked cases); {counts['genre-dislike utterances']} match the "
+        "generous genre-dislike pattern. Mentions left out: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts["skipped mentions"].items()))
+        + ".",
+        "",
+        "The questionnaire labels the movie, not the utterance: a question about a liked movie counts as a "
+        "liked case. The genre-dislike rows only compare with the pattern's guess (no label).",
+        "",
+        "| measure | share (hits/n) |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {_cell(auto[name])} |" for name in AUTOMATIC]
     hc = hand["counts"]
-    lines += ["", "## Hand-checked sample", "",
-              f"{hc['utterances']} utterances (seeded: " + ", ".join(f"{v} {k}" for k, v in hc["by kind"].items())
-              + "), each read and labelled from its words before the stage's output was looked at "
-              f"(`evaluation/redial_labels.jsonl`); {hc['with an excluded genre']} of them state an "
-              f"excluded genre.", "", "| category | share (hits/n) |", "|---|---|"]
-    lines += [f"| {name} | {_cell(hand[name])} |" for name in
-              (*CATEGORIES, "stage's excluded movies that are labelled disliked",
-               "stage's excluded genres that are labelled excluded")]
-    lines += ["", f"![shares]({label}.png)", "", "## Failures on the hand-checked sample, by construction", "",
-              "| conversation / message | category | expected | read | construction (labeller's note) |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Hand-checked sample",
+        "",
+        f"{hc['utterances']} utterances (seeded: "
+        + ", ".join(f"{v} {k}" for k, v in hc["by kind"].items())
+        + "), each read and labelled from its words before the stage's output was looked at "
+        f"(`evaluation/redial_labels.jsonl`); {hc['with an excluded genre']} of them state an "
+        f"excluded genre.",
+        "",
+        "| category | share (hits/n) |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {name} | {_cell(hand[name])} |"
+        for name in (
+            *CATEGORIES,
+            "stage's excluded movies that are labelled disliked",
+            "stage's excluded genres that are labelled excluded",
+        )
+    ]
+    lines += [
+        "",
+        f"![shares]({label}.png)",
+        "",
+        "## Failures on the hand-checked sample, by construction",
+        "",
+        "| conversation / message | category | expected | read | construction (labeller's note) |",
+        "|---|---|---|---|---|",
+    ]
     for f in hand["failures"]:
-        lines.append(f"| {f['conversationId']} / {f['messageId']} | {f['category']} | {f['expected']} | "
-                     f"{_reading(f['read'])} | {f['note']} |")
+        lines.append(
+            f"| {f['conversationId']} / {f['messageId']} | {f['category']} | {f['expected']} | "
+            f"{_reading(f['read'])} | {f['note']} |"
+        )
     by_read = Counter((("liked" if f["liked"] else "disliked"), f["read"]) for f in auto["failures"])
-    lines += ["", "## Automatic failures by how they were read", "",
-              "| label | read as | cases |", "|---|---|---|"]
+    lines += ["", "## Automatic failures by how they were read", "", "| label | read as | cases |", "|---|---|---|"]
     lines += [f"| {k[0]} | {k[1]} | {v} |" for k, v in sorted(by_read.items())]
     (out_dir / f"{label}.md").write_text("\n".join(lines) + "\n")
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
     # Shares of correct readings only (the error rates and the informative "seen" row stay in the tables).
-    bars = ([("auto", name, auto[name]) for name in ("liked read as example", "disliked read as excluded",
-                                                      "disliked not read as an example")]
-            + [("hand", name, hand[name]) for name in CATEGORIES if name != "seen movie read as example"])
+    bars = [
+        ("auto", name, auto[name])
+        for name in ("liked read as example", "disliked read as excluded", "disliked not read as an example")
+    ] + [("hand", name, hand[name]) for name in CATEGORIES if name != "seen movie read as example"]
     values = [v["share"] or 0.0 for _, _, v in bars]
     colors = ["tab:blue" if kind == "auto" else "tab:orange" for kind, _, _ in bars]
     ax.bar(range(len(bars)), values, color=colors)
     for i, (_, _, v) in enumerate(bars):
         ax.text(i, values[i] + 0.02, f"{v['hits']}/{v['n']}", ha="center", fontsize=8)
-    ax.set(xticks=range(len(bars)), ylim=(0, 1.1), ylabel="share read correctly",
-           title=f"ReDial phrasings: automatic (blue, questionnaire) and hand-checked (orange) ({label})")
+    ax.set(
+        xticks=range(len(bars)),
+        ylim=(0, 1.1),
+        ylabel="share read correctly",
+        title=f"ReDial phrasings: automatic (blue, questionnaire) and hand-checked (orange) ({label})",
+    )
     ax.set_xticklabels([name for _, name, _ in bars], rotation=30, ha="right", fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / f"{label}.png", dpi=90)
@@ -456,10 +564,15 @@ def _revision() -> dict[str, Any]:
     digest = hashlib.sha256(Path(movierec.understanding.__file__).read_bytes()).hexdigest()[:12]
     root = Path(__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--short", "movierec/understanding.py"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--short", "movierec/understanding.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "understanding_dirty": None, "understanding_sha256": digest}
     return {"commit": commit, "understanding_dirty": bool(dirty), "understanding_sha256": digest}
@@ -478,8 +591,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--label", default="redial-phrasings")
-    parser.add_argument("--print-sample", action="store_true",
-                        help="print the seeded sample to label (the terminal only, never a file) and stop")
+    parser.add_argument(
+        "--print-sample",
+        action="store_true",
+        help="print the seeded sample to label (the terminal only, never a file) and stop",
+    )
     args = parser.parse_args(argv)
     revision = _revision()  # before anything else: the stage may be edited while this runs
     movies = load_artifact(args.index_dir).movies
@@ -493,14 +609,19 @@ def main(argv: list[str] | None = None) -> int:
     understander = Understander(movies)
     texts = {u.key: u.text for u in mined.utterances} | {label.key: mined.texts[label.key] for label in labels}
     readings = read_all(understander, texts, progress=True)
-    scores = {"automatic": score_mined(mined, readings), "hand": score_labels(labels, readings, movies),
-              "revision": revision}
+    scores = {
+        "automatic": score_mined(mined, readings),
+        "hand": score_labels(labels, readings, movies),
+        "revision": revision,
+    }
     path = write_report(scores, args.out, args.label)
     auto, hand = scores["automatic"], scores["hand"]
-    print(f"{path}: automatic liked->example {_cell(auto['liked read as example'])}, disliked->excluded "
-          f"{_cell(auto['disliked read as excluded'])}, disliked not example "
-          f"{_cell(auto['disliked not read as an example'])}; hand: "
-          + "; ".join(f"{c} {_cell(hand[c])}" for c in CATEGORIES))
+    print(
+        f"{path}: automatic liked->example {_cell(auto['liked read as example'])}, disliked->excluded "
+        f"{_cell(auto['disliked read as excluded'])}, disliked not example "
+        f"{_cell(auto['disliked not read as an example'])}; hand: "
+        + "; ".join(f"{c} {_cell(hand[c])}" for c in CATEGORIES)
+    )
     return 0
 
 

@@ -25,7 +25,7 @@ class Task:
     description: str
     limit: int
     requests: list[EvalRequest] = field(default_factory=list)
-    relevant: list[set[int]] = field(default_factory=list)   # per request, movie rows
+    relevant: list[set[int]] = field(default_factory=list)  # per request, movie rows
     metric_names: tuple[str, ...] = ()
     skipped: Counter[str] = field(default_factory=Counter)
 
@@ -71,8 +71,12 @@ def keyword_prompt(keyword: str) -> str:
 
 def taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movie_row: dict[int, int]) -> Task:
     """No prompt: rank every movie a user did not rate; relevant = held-out ratings >= 4."""
-    task = Task("taste", "no prompt; relevant = the user's held-out ratings >= 4", limit=50,
-                metric_names=("Recall@10", "NDCG@10", "Recall@50"))
+    task = Task(
+        "taste",
+        "no prompt; relevant = the user's held-out ratings >= 4",
+        limit=50,
+        metric_names=("Recall@10", "NDCG@10", "Recall@50"),
+    )
     for user_id, group in held_out.groupby("user_id", sort=True):
         liked = {movie_row[m] for m in group.loc[group["rating"] >= LIKED, "movie_id"]}
         if int(user_id) not in user_row:
@@ -85,8 +89,9 @@ def taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movie_row: dict
     return task
 
 
-def liked_targets(held_out: pd.DataFrame, user_row: dict[int, int], task: Task, per_user: int,
-                  rng: random.Random) -> Iterator[tuple[int, int]]:
+def liked_targets(
+    held_out: pd.DataFrame, user_row: dict[int, int], task: Task, per_user: int, rng: random.Random
+) -> Iterator[tuple[int, int]]:
     """(user id, movie id) of up to `per_user` seeded held-out liked movies per user with training ratings."""
     liked = held_out[held_out["rating"] >= LIKED]
     for user_id, group in liked.groupby("user_id", sort=True):
@@ -99,13 +104,24 @@ def liked_targets(held_out: pd.DataFrame, user_row: dict[int, int], task: Task, 
             yield int(user_id), int(movie_id)
 
 
-def mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: list[Movie],
-                    movie_row: dict[int, int], variant: str, seed: int = 13, per_user: int = 3) -> Task:
+def mood_taste_task(
+    held_out: pd.DataFrame,
+    user_row: dict[int, int],
+    movies: list[Movie],
+    movie_row: dict[int, int],
+    variant: str,
+    seed: int = 13,
+    per_user: int = 3,
+) -> Task:
     """A prompt made from a held-out liked movie's own genres (or one of its keywords); target = that movie."""
     rng = random.Random(seed)
-    task = Task(f"mood+taste ({variant})",
-                f"prompt from a held-out liked movie's {'genres' if variant == 'genres' else 'keywords'}; "
-                f"target = that movie; up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
+    task = Task(
+        f"mood+taste ({variant})",
+        f"prompt from a held-out liked movie's {'genres' if variant == 'genres' else 'keywords'}; "
+        f"target = that movie; up to {per_user} per user",
+        limit=100,
+        metric_names=("Hit@10", "MRR@100"),
+    )
     for user_id, movie_id in liked_targets(held_out, user_row, task, per_user, rng):
         movie = movies[movie_row[movie_id]]
         if variant == "genres":
@@ -123,9 +139,13 @@ def mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: li
 def mood_only_task(movies: list[Movie], seed: int = 29, keywords: int = 60, min_movies: int = 15) -> Task:
     """Anonymous prompts from TMDB genres and keywords; relevant = movies carrying that genre/keyword."""
     rng = random.Random(seed)
-    task = Task("mood only", f"anonymous; prompts from each genre with >= {min_movies} movies and {keywords} "
-                f"seeded keywords with >= {min_movies} movies; relevant = movies carrying it",
-                limit=10, metric_names=("Precision@10", "NDCG@10"))
+    task = Task(
+        "mood only",
+        f"anonymous; prompts from each genre with >= {min_movies} movies and {keywords} "
+        f"seeded keywords with >= {min_movies} movies; relevant = movies carrying it",
+        limit=10,
+        metric_names=("Precision@10", "NDCG@10"),
+    )
     by_genre: dict[str, set[int]] = {}
     by_keyword: dict[str, set[int]] = {}
     for i, m in enumerate(movies):
@@ -144,34 +164,52 @@ def mood_only_task(movies: list[Movie], seed: int = 29, keywords: int = 60, min_
     return task
 
 
-def everyday_mood_taste_task(held_out: pd.DataFrame, user_row: dict[int, int], movies: list[Movie],
-                             movie_row: dict[int, int], prompts: dict[str, tuple[str, ...]], label: str,
-                             seed: int = 17, per_user: int = 3, anonymous: bool = False) -> Task:
+def everyday_mood_taste_task(
+    held_out: pd.DataFrame,
+    user_row: dict[int, int],
+    movies: list[Movie],
+    movie_row: dict[int, int],
+    prompts: dict[str, tuple[str, ...]],
+    label: str,
+    seed: int = 17,
+    per_user: int = 3,
+    anonymous: bool = False,
+) -> Task:
     """An everyday wording (movierec.evaluation.paraphrases) of one of a held-out liked movie's genres;
     target = that movie. anonymous=True asks without the user: what would someone asking this way like?"""
     rng = random.Random(seed)
     name = "mood, anonymous" if anonymous else "mood+taste"
-    task = Task(f"{name} (everyday, {label})",
-                f"an everyday wording ({label} set) of one of a held-out liked movie's genres"
-                f"{', asked without the user' if anonymous else ''}; target = that movie; "
-                f"up to {per_user} per user", limit=100, metric_names=("Hit@10", "MRR@100"))
+    task = Task(
+        f"{name} (everyday, {label})",
+        f"an everyday wording ({label} set) of one of a held-out liked movie's genres"
+        f"{', asked without the user' if anonymous else ''}; target = that movie; "
+        f"up to {per_user} per user",
+        limit=100,
+        metric_names=("Hit@10", "MRR@100"),
+    )
     for user_id, movie_id in liked_targets(held_out, user_row, task, per_user, rng):
         genres = [g for g in movies[movie_row[movie_id]].genres if g in prompts]
         if not genres:
             task.skipped["target has no genre with wordings"] += 1
             continue
-        task.requests.append(EvalRequest(rng.choice(prompts[rng.choice(sorted(genres))]),
-                                         None if anonymous else int(user_id)))
+        task.requests.append(
+            EvalRequest(rng.choice(prompts[rng.choice(sorted(genres))]), None if anonymous else int(user_id))
+        )
         task.relevant.append({movie_row[movie_id]})
     return task
 
 
-def everyday_mood_only_task(movies: list[Movie], prompts: dict[str, tuple[str, ...]], label: str,
-                            min_movies: int = 15) -> Task:
+def everyday_mood_only_task(
+    movies: list[Movie], prompts: dict[str, tuple[str, ...]], label: str, min_movies: int = 15
+) -> Task:
     """Anonymous everyday wordings of each genre with >= min_movies movies; relevant = the genre's movies."""
-    task = Task(f"mood only (everyday, {label})",
-                f"anonymous; every everyday wording ({label} set) of each genre with >= {min_movies} movies; "
-                "relevant = movies carrying that genre", limit=10, metric_names=("Precision@10", "NDCG@10"))
+    task = Task(
+        f"mood only (everyday, {label})",
+        f"anonymous; every everyday wording ({label} set) of each genre with >= {min_movies} movies; "
+        "relevant = movies carrying that genre",
+        limit=10,
+        metric_names=("Precision@10", "NDCG@10"),
+    )
     by_genre: dict[str, set[int]] = {}
     for i, m in enumerate(movies):
         for g in m.genres:

@@ -54,8 +54,9 @@ def new_version() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + uuid.uuid4().hex[:6]
 
 
-def embed_catalogue(catalogue: Catalogue, encoder: TextEncoder, cache: EmbeddingCache,
-                    progress: bool = True) -> tuple[np.ndarray, int]:
+def embed_catalogue(
+    catalogue: Catalogue, encoder: TextEncoder, cache: EmbeddingCache, progress: bool = True
+) -> tuple[np.ndarray, int]:
     """Movie vectors float32 (n_movies, d), from the cache where possible. Returns (vectors, newly embedded)."""
     texts = [e.text for e in catalogue.entries]
     vectors = np.zeros((len(texts), encoder.dimensions), dtype=np.float32)
@@ -76,14 +77,21 @@ def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path)
     build embeds itself, for calibration, are few and stay in process)."""
     if not settings.embed_on_ray:
         return encoder
-    return RayEncoder(encoder.model_dir, settings.max_seq_length, settings.embed_batch_size,
-                      settings.embed_batch_tokens, workers=settings.ray_workers, address=settings.ray_address or None,
-                      backend=encoder.backend,  # the backend the cache is keyed by
-                      onnx_dir=onnx_folder(settings, index_dir))
+    return RayEncoder(
+        encoder.model_dir,
+        settings.max_seq_length,
+        settings.embed_batch_size,
+        settings.embed_batch_tokens,
+        workers=settings.ray_workers,
+        address=settings.ray_address or None,
+        backend=encoder.backend,  # the backend the cache is keyed by
+        onnx_dir=onnx_folder(settings, index_dir),
+    )
 
 
-def calibration_queries(encoder: TextEncoder, user_vectors: np.ndarray, seed: int,
-                        prompts: int = 200, users: int = 200) -> list[np.ndarray]:
+def calibration_queries(
+    encoder: TextEncoder, user_vectors: np.ndarray, seed: int, prompts: int = 200, users: int = 200
+) -> list[np.ndarray]:
     """What the server searches the indexes with, as groups that must each keep the target recall
     (float32 (q, d) each): the embeddings of generated everyday requests, short and long (word
     lists, no data set text), and a sample of users' taste vectors. Prompts sit between the
@@ -104,12 +112,18 @@ def user_arrays(frame: pd.DataFrame, movie_row: dict[int, int]) -> tuple[np.ndar
     user_ids, user_index = np.unique(frame["user_id"].to_numpy(), return_inverse=True)
     rated_ptr = group_by_user(user_index, len(user_ids))
     rated_rows = frame["movie_id"].map(movie_row).to_numpy().astype(np.int32)
-    return (user_ids.astype(np.int64), rated_ptr, rated_rows, frame["rating"].to_numpy(np.float32),
-            frame["timestamp"].to_numpy(np.int64))
+    return (
+        user_ids.astype(np.int64),
+        rated_ptr,
+        rated_rows,
+        frame["rating"].to_numpy(np.float32),
+        frame["timestamp"].to_numpy(np.int64),
+    )
 
 
-def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame,
-                   catalogue_ids: set[int]) -> tuple[pd.DataFrame, dict[str, int]]:
+def merge_feedback(
+    csv_ratings: pd.DataFrame, store: pd.DataFrame, catalogue_ids: set[int]
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """CSV ratings plus the ratings store: for the same user and movie the later rating wins
     (by timestamp; at equal times the store's, then the later store row). Returns (frame, counts)."""
     on_catalogue = store["movie_id"].isin(catalogue_ids)
@@ -117,17 +131,25 @@ def merge_feedback(csv_ratings: pd.DataFrame, store: pd.DataFrame,
     frame = pd.concat([csv_ratings.assign(source=0, seq=0), stored], ignore_index=True)
     frame = frame.sort_values(["user_id", "movie_id", "timestamp", "source", "seq"], kind="stable")
     latest = frame.drop_duplicates(["user_id", "movie_id"], keep="last")
-    counts = {"rows": len(store), "not in the catalogue": int((~on_catalogue).sum()),
-              "replaced by a later rating": len(frame) - len(latest)}
+    counts = {
+        "rows": len(store),
+        "not in the catalogue": int((~on_catalogue).sum()),
+        "replaced by a later rating": len(frame) - len(latest),
+    }
     columns = ["user_id", "movie_id", "rating", "timestamp"]
-    latest = latest[columns].astype({"user_id": np.int64, "movie_id": np.int64, "rating": np.float32,
-                                     "timestamp": np.int64})
+    latest = latest[columns].astype(
+        {"user_id": np.int64, "movie_id": np.int64, "rating": np.float32, "timestamp": np.int64}
+    )
     return latest.reset_index(drop=True), counts
 
 
-def build_index(settings: Settings, encoder: TextEncoder | None = None, progress: bool = True,
-                ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-                ratings_note: str | None = None) -> BuildResult:
+def build_index(
+    settings: Settings,
+    encoder: TextEncoder | None = None,
+    progress: bool = True,
+    ratings_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ratings_note: str | None = None,
+) -> BuildResult:
     """Load the data, embed (with the cache), compute user vectors, fit EASE, train the learned ranker,
     write and publish a new version.
 
@@ -153,8 +175,13 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
         store_url = settings.effective_store_url  # SQLite in index_dir unless store_url/store_path say otherwise
         store_frame, store_seq = read_store(store_url)
         ratings.frame, store_counts = merge_feedback(ratings.frame, store_frame, set(catalogue.movie_ids))
-        log.info("ratings store %s: %d ratings up to seq %d merged (%d not in the catalogue)", describe(store_url),
-                 store_counts["rows"], store_seq, store_counts["not in the catalogue"])
+        log.info(
+            "ratings store %s: %d ratings up to seq %d merged (%d not in the catalogue)",
+            describe(store_url),
+            store_counts["rows"],
+            store_seq,
+            store_counts["not in the catalogue"],
+        )
         for report in (catalogue.movies_report, catalogue.credits_report, ratings.ratings_report, ratings.links_report):
             log.info("%s", report.summary())
             for example in report.examples[:5]:
@@ -165,8 +192,9 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
         fingerprint = encoder.fingerprint
         cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
-            movie_vectors, embedded = embed_catalogue(catalogue, catalogue_encoder(settings, encoder, index_dir), cache,
-                                                      progress)
+            movie_vectors, embedded = embed_catalogue(
+                catalogue, catalogue_encoder(settings, encoder, index_dir), cache, progress
+            )
         finally:
             cache.close()
 
@@ -178,35 +206,71 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
         # The inversion is the one dense linear algebra of the build: give BLAS every core for it (the
         # process keeps BLAS single-threaded otherwise; movierec.runtime says why).
         with threadpool_limits(limits=usable_cores(), user_api="blas"):
-            ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, len(movies), settings.ease_lambda,
-                                                settings.ease_max_items)
-            tail = fit_tail(rated_ptr, rated_rows, len(movies), ease_items, ease_weights, settings.tail_neighbours,
-                            settings.tail_shrink, seed=settings.learned_seed)
-        log.info("EASE over %d rated movies (lambda %g, at most %s), item-kNN over %d beyond, in %.1fs",
-                 len(ease_items), settings.ease_lambda, settings.ease_max_items or "all", len(tail[0]),
-                 time.monotonic() - started_ease)
+            ease_items, ease_weights = fit_ease(
+                rated_ptr, rated_rows, len(movies), settings.ease_lambda, settings.ease_max_items
+            )
+            tail = fit_tail(
+                rated_ptr,
+                rated_rows,
+                len(movies),
+                ease_items,
+                ease_weights,
+                settings.tail_neighbours,
+                settings.tail_shrink,
+                seed=settings.learned_seed,
+            )
+        log.info(
+            "EASE over %d rated movies (lambda %g, at most %s), item-kNN over %d beyond, in %.1fs",
+            len(ease_items),
+            settings.ease_lambda,
+            settings.ease_max_items or "all",
+            len(tail[0]),
+            time.monotonic() - started_ease,
+        )
 
         learned, learned_info = None, None
         if settings.learned_train:
             config = ranking_config(settings)
             previous = current_version(index_dir)
             # The ratings file and any filter on it: a model is carried over only from the same source.
-            source = {"ratings": sha256_file(files.ratings), "filter": ratings_note or "", "encoder": fingerprint,
-                      "exact_search_max": str(settings.exact_search_max)}
+            source = {
+                "ratings": sha256_file(files.ratings),
+                "filter": ratings_note or "",
+                "encoder": fingerprint,
+                "exact_search_max": str(settings.exact_search_max),
+            }
             learned, learned_info = carried_model(
                 index_dir / previous if previous else None,
-                training_config(config, settings.taste_vectors, settings.ease_lambda, settings.learned_seed,
-                                settings.learned_epochs, source),
-                len(ratings.frame), settings.learned_retrain_share)
+                training_config(
+                    config,
+                    settings.taste_vectors,
+                    settings.ease_lambda,
+                    settings.learned_seed,
+                    settings.learned_epochs,
+                    source,
+                ),
+                len(ratings.frame),
+                settings.learned_retrain_share,
+            )
             if learned is None:
                 learned, learned_info = train_learned_ranker(
-                    movies, movie_vectors, ratings.frame, config, settings.taste_vectors, settings.ease_lambda,
-                    settings.exact_search_max, settings.learned_seed, settings.learned_epochs, progress, source,
-                    ease_max_items=settings.ease_max_items, tail=(settings.tail_neighbours, settings.tail_shrink))
+                    movies,
+                    movie_vectors,
+                    ratings.frame,
+                    config,
+                    settings.taste_vectors,
+                    settings.ease_lambda,
+                    settings.exact_search_max,
+                    settings.learned_seed,
+                    settings.learned_epochs,
+                    progress,
+                    source,
+                    ease_max_items=settings.ease_max_items,
+                    tail=(settings.tail_neighbours, settings.tail_shrink),
+                )
 
         version = new_version()
-        manifest = _manifest(version, settings, encoder, choice, fingerprint, files, catalogue, ratings,
-                             len(user_ids))
+        manifest = _manifest(version, settings, encoder, choice, fingerprint, files, catalogue, ratings, len(user_ids))
         if ratings_note:
             manifest["ratings_filter"] = ratings_note
         manifest["store_seq"] = store_seq
@@ -217,42 +281,85 @@ def build_index(settings: Settings, encoder: TextEncoder | None = None, progress
         calibration = None
         if max(len(movies), len(user_ids)) > settings.exact_search_max:  # an approximate index: calibrate it
             calibration = calibration_queries(encoder, user_vectors, settings.learned_seed)
-        write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors,
-                       rated_ptr, rated_rows, rated_values, rated_timestamps, ease_items, ease_weights,
-                       settings.exact_search_max, learned, learned_info, calibration, tail)
+        write_artifact(
+            building,
+            manifest,
+            movies,
+            movie_vectors,
+            user_ids,
+            user_vectors,
+            rated_ptr,
+            rated_rows,
+            rated_values,
+            rated_timestamps,
+            ease_items,
+            ease_weights,
+            settings.exact_search_max,
+            learned,
+            learned_info,
+            calibration,
+            tail,
+        )
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.keep_versions)
         if removed:
             log.info("pruned old versions: %s", ", ".join(removed))
-    learned_note = ("none (learned_train is off)" if learned_info is None else
-                    f"carried over from {learned_info['carried over from']}" if "carried over from" in learned_info
-                    else "trained" if learned is not None else f"none ({learned_info.get('skipped')})")
-    return BuildResult(version, path, len(movies), len(user_ids), len(rated_rows), embedded,
-                       time.monotonic() - started, learned_note)
+    learned_note = (
+        "none (learned_train is off)"
+        if learned_info is None
+        else f"carried over from {learned_info['carried over from']}"
+        if "carried over from" in learned_info
+        else "trained"
+        if learned is not None
+        else f"none ({learned_info.get('skipped')})"
+    )
+    return BuildResult(
+        version, path, len(movies), len(user_ids), len(rated_rows), embedded, time.monotonic() - started, learned_note
+    )
 
 
-def _manifest(version: str, settings: Settings, encoder: TextEncoder, choice: BackendChoice | None,
-              fingerprint: str, files: DataFiles, catalogue: Catalogue, ratings: Ratings,
-              n_users: int) -> dict[str, object]:
-    reports = {"movies": catalogue.movies_report, "credits": catalogue.credits_report,
-               "ratings": ratings.ratings_report, "links": ratings.links_report}
+def _manifest(
+    version: str,
+    settings: Settings,
+    encoder: TextEncoder,
+    choice: BackendChoice | None,
+    fingerprint: str,
+    files: DataFiles,
+    catalogue: Catalogue,
+    ratings: Ratings,
+    n_users: int,
+) -> dict[str, object]:
+    reports = {
+        "movies": catalogue.movies_report,
+        "credits": catalogue.credits_report,
+        "ratings": ratings.ratings_report,
+        "links": ratings.links_report,
+    }
     return {
         "index_version": version,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
-        "model": {"name": encoder.name, "path": str(encoder.model_dir), "fingerprint": fingerprint,
-                  "backend": encoder.backend, "backend_requested": choice.requested if choice else encoder.backend,
-                  "max_seq_length": encoder.max_seq_length},
+        "model": {
+            "name": encoder.name,
+            "path": str(encoder.model_dir),
+            "fingerprint": fingerprint,
+            "backend": encoder.backend,
+            "backend_requested": choice.requested if choice else encoder.backend,
+            "max_seq_length": encoder.max_seq_length,
+        },
         # The CPU that chose the backend (a "torch-bf16" asked for runs as "torch" without native bf16).
         "cpu": ((choice and choice.cpu) or settings_cpu(settings)).as_dict(),
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(
-            settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"),
+            settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"
+        ),
         "ease_lambda": settings.ease_lambda,
         "ease_max_items": settings.ease_max_items,
         "tail_neighbours": settings.tail_neighbours,
         "tail_shrink": settings.tail_shrink,
-        "inputs": {name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
-                   for name, path in files.as_dict().items()},
+        "inputs": {
+            name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
+            for name, path in files.as_dict().items()
+        },
     }

@@ -35,9 +35,10 @@ class EmbeddingCache:
         found: dict[int, np.ndarray] = {}
         unique = list(position)
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             rows = self._db.execute(
-                f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            )
             for key, blob in rows:
                 vector = np.frombuffer(blob, dtype=np.float32)
                 if vector.shape == (self.dimensions,):
@@ -50,7 +51,8 @@ class EmbeddingCache:
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO embedding (key, vector) VALUES (?, ?)",
-                [(text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)])
+                [(text_key(t), np.ascontiguousarray(v, dtype=np.float32).tobytes()) for t, v in zip(texts, vectors)],
+            )
 
     def close(self) -> None:
         self._db.close()

@@ -17,11 +17,21 @@ from movierec.diagnostics import DataError
 from movierec.domain import Movie
 from movierec.indexer.report import LoadReport
 
-MOVIE_COLUMNS = ("id", "title", "overview", "tagline", "genres", "keywords", "release_date",
-                 "vote_average", "vote_count", "popularity")
+MOVIE_COLUMNS = (
+    "id",
+    "title",
+    "overview",
+    "tagline",
+    "genres",
+    "keywords",
+    "release_date",
+    "vote_average",
+    "vote_count",
+    "popularity",
+)
 CREDITS_COLUMNS = ("movie_id", "cast", "crew")
-TOP_CAST = 3          # in the embedded text
-PEOPLE_CAST = 10      # kept on the movie, for requests that name an actor
+TOP_CAST = 3  # in the embedded text
+PEOPLE_CAST = 10  # kept on the movie, for requests that name an actor
 
 csv.field_size_limit(1 << 30)
 
@@ -64,8 +74,9 @@ def _rows(path: Path, required: tuple[str, ...], report: LoadReport) -> Iterator
             raise DataError(path, f"unreadable header: {e}", line=1) from e
         missing = [c for c in required if c not in header]
         if missing:
-            raise DataError(path, f"missing column(s) {', '.join(missing)}; "
-                                  f"header has {', '.join(header) or 'nothing'}", line=1)
+            raise DataError(
+                path, f"missing column(s) {', '.join(missing)}; header has {', '.join(header) or 'nothing'}", line=1
+            )
         consumed = reader.line_num
         try:
             for fields in reader:
@@ -74,8 +85,9 @@ def _rows(path: Path, required: tuple[str, ...], report: LoadReport) -> Iterator
                     continue
                 report.rows_read += 1
                 if len(fields) != len(header):
-                    report.skip("wrong number of fields",
-                                f"line {start}: {len(fields)} fields, the header has {len(header)}")
+                    report.skip(
+                        "wrong number of fields", f"line {start}: {len(fields)} fields, the header has {len(header)}"
+                    )
                     continue
                 yield start, dict(zip(header, fields))
         except (UnicodeDecodeError, csv.Error) as e:
@@ -89,12 +101,15 @@ def _json_list(report: LoadReport, cell: str | None, line: int, column: str) -> 
     try:
         value = json.loads(cell)
     except json.JSONDecodeError as e:
-        report.warn(f"malformed JSON in column {column!r} (treated as empty)",
-                    f"line {line}, column {column!r}: {e.msg} at char {e.pos}")
+        report.warn(
+            f"malformed JSON in column {column!r} (treated as empty)",
+            f"line {line}, column {column!r}: {e.msg} at char {e.pos}",
+        )
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        report.warn(f"column {column!r} is not a JSON list of objects (treated as empty)",
-                    f"line {line}, column {column!r}")
+        report.warn(
+            f"column {column!r} is not a JSON list of objects (treated as empty)", f"line {line}, column {column!r}"
+        )
         return []
     return value
 
@@ -112,8 +127,16 @@ def _year(release_date: str | None) -> int:
     return int(text[:4]) if len(text) >= 4 and text[:4].isdigit() else 0
 
 
-def movie_text(title: str, year: int, tagline: str, overview: str, genres: list[str],
-               keywords: list[str], directors: list[str], cast: list[str]) -> str:
+def movie_text(
+    title: str,
+    year: int,
+    tagline: str,
+    overview: str,
+    genres: list[str],
+    keywords: list[str],
+    directors: list[str],
+    cast: list[str],
+) -> str:
     """The text that gets embedded for one movie: what it is about, then who made it."""
     parts = [f"{title} ({year})" if year else title]
     for sentence in (tagline, overview):
@@ -205,8 +228,9 @@ def load_catalogue(movies_csv: Path, credits_csv: Path) -> Catalogue:
             overview=" ".join((row["overview"] or "").split()),
             tagline=" ".join((row["tagline"] or "").split()),
         )
-        text = movie_text(title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors,
-                          cast[:TOP_CAST])
+        text = movie_text(
+            title, year, row["tagline"] or "", row["overview"] or "", genres, keywords, directors, cast[:TOP_CAST]
+        )
         entries.append(CatalogueEntry(movie, text))
         report.rows_used += 1
     if not entries:

@@ -40,8 +40,12 @@ def _find(data_dir: Path, explicit: Path | None, names: tuple[str, ...], what: s
 def find_data_files(settings: Settings) -> DataFiles:
     """The four input files: explicit paths from the settings, else found in `data_dir`."""
     data_dir = settings.data_dir
-    if not data_dir.is_dir() and None in (settings.movies_csv, settings.credits_csv, settings.ratings_csv,
-                                          settings.links_csv):
+    if not data_dir.is_dir() and None in (
+        settings.movies_csv,
+        settings.credits_csv,
+        settings.ratings_csv,
+        settings.links_csv,
+    ):
         raise DataError(data_dir, "data folder not found")
     return DataFiles(
         movies=_find(data_dir, settings.movies_csv, MOVIES_NAMES, "TMDB movies"),

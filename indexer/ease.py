@@ -29,8 +29,9 @@ def ease_items(rated_rows: np.ndarray, n_movies: int, max_items: int = 0) -> np.
     return items.astype(np.int32)
 
 
-def fit_ease(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, lam: float,
-             max_items: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def fit_ease(
+    rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, lam: float, max_items: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Fit EASE on the binary user x movie matrix given in CSR form.
 
     rated_ptr: int64 (n_users + 1,); rated_rows: int (n_ratings,) movie rows.
@@ -57,21 +58,23 @@ def rating_matrix(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int) 
     even if it is listed twice for them."""
     n_users = len(rated_ptr) - 1
     owner = np.repeat(np.arange(n_users), np.diff(rated_ptr))
-    x = scipy.sparse.csr_matrix((np.ones(len(rated_rows), np.float32), (owner, rated_rows)),
-                                shape=(n_users, n_movies), dtype=np.float32)
+    x = scipy.sparse.csr_matrix(
+        (np.ones(len(rated_rows), np.float32), (owner, rated_rows)), shape=(n_users, n_movies), dtype=np.float32
+    )
     x.sum_duplicates()
     x.data[:] = 1.0
     return x
 
 
-def knn_columns(x: scipy.sparse.csr_matrix, columns: np.ndarray, neighbours: int,
-                shrink: float = 0.0) -> scipy.sparse.csr_matrix:
+def knn_columns(
+    x: scipy.sparse.csr_matrix, columns: np.ndarray, neighbours: int, shrink: float = 0.0
+) -> scipy.sparse.csr_matrix:
     """Item-kNN weights for these movie columns, CSR float32 (n_movies, len(columns)): column j holds the
     cosine similarity (of the binary rating columns) of its `neighbours` most similar other movies, zero
     elsewhere; `shrink` > 0 scales each by co / (co + shrink), co the users who rated both, so that a
     similarity resting on one or two shared users counts less. Ties at the cut keep the lower movie row."""
     counts = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
-    co = (x.T @ x[:, columns]).tocsc()                                   # (n_movies, c) co-rating counts
+    co = (x.T @ x[:, columns]).tocsc()  # (n_movies, c) co-rating counts
     co.sort_indices()
     data, rows, cols = [], [], []
     for j in range(len(columns)):
@@ -94,9 +97,18 @@ def knn_columns(x: scipy.sparse.csr_matrix, columns: np.ndarray, neighbours: int
     return scipy.sparse.csr_matrix(entries, shape=(x.shape[1], len(columns)), dtype=np.float32)
 
 
-def fit_tail(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, head: np.ndarray, head_weights: np.ndarray,
-             neighbours: int = 50, shrink: float = 0.0, sample: int = 500, users_sample: int = 20_000,
-             seed: int = 0) -> tuple[np.ndarray, scipy.sparse.csr_matrix]:
+def fit_tail(
+    rated_ptr: np.ndarray,
+    rated_rows: np.ndarray,
+    n_movies: int,
+    head: np.ndarray,
+    head_weights: np.ndarray,
+    neighbours: int = 50,
+    shrink: float = 0.0,
+    sample: int = 500,
+    users_sample: int = 20_000,
+    seed: int = 0,
+) -> tuple[np.ndarray, scipy.sparse.csr_matrix]:
     """Item-kNN for the rated movies EASE leaves out (beyond its cap), on EASE's scale.
 
     head: int32 (a,) EASE's movie rows; head_weights: float32 (a, a) its B.
@@ -116,9 +128,9 @@ def fit_tail(rated_ptr: np.ndarray, rated_rows: np.ndarray, n_movies: int, head:
         probe = np.sort(rng.choice(len(head), size=min(sample, len(head)), replace=False))
         users = np.sort(rng.choice(x.shape[0], size=min(users_sample, x.shape[0]), replace=False))
         x_users = x[users]
-        knn = (x_users @ knn_columns(x, head[probe], neighbours, shrink)).toarray()         # (u, s)
-        xh = x_users[:, head]                                                         # (u, a)
-        ease = np.asarray(xh @ head_weights[:, probe], dtype=np.float64)             # (u, s)
+        knn = (x_users @ knn_columns(x, head[probe], neighbours, shrink)).toarray()  # (u, s)
+        xh = x_users[:, head]  # (u, a)
+        ease = np.asarray(xh @ head_weights[:, probe], dtype=np.float64)  # (u, s)
         denominator = float(np.square(knn).sum())
         if denominator > 0:
             weights = weights * np.float32(max(float((ease * knn).sum()) / denominator, 0.0))

@@ -66,9 +66,17 @@ class TrainingLists:
     positive: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
 
 
-def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, taste_vectors: str,
-                    ease_lambda: float, exact_search_max: int, *, ease_max_items: int = 0,
-                    tail: tuple[int, float] = (0, 0.0)) -> IndexArtifact:
+def memory_artifact(
+    movies: list[Movie],
+    movie_vectors: np.ndarray,
+    frame: pd.DataFrame,
+    taste_vectors: str,
+    ease_lambda: float,
+    exact_search_max: int,
+    *,
+    ease_max_items: int = 0,
+    tail: tuple[int, float] = (0, 0.0),
+) -> IndexArtifact:
     """An index built from `frame` (user_id, movie_id, rating, timestamp) in memory, as the indexer
     builds the real one (the same taste vectors, EASE and search), for training lists. `tail`: the
     item-kNN beyond EASE's cap (neighbours, shrink)."""
@@ -81,12 +89,25 @@ def memory_artifact(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.Da
     tail_items, tail_weights = fit_tail(rated_ptr, rated_rows, len(movies), ease_items, ease_weights, *tail)
     movie_index, _ = build_index(movie_vectors, exact_search_max)
     user_index, _ = build_index(user_vectors, exact_search_max)
-    return IndexArtifact(path=None, manifest={"index_version": "training", "dimensions": movie_vectors.shape[1]},  # type: ignore[arg-type]
-                         movies=movies, movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
-                         movie_vectors=movie_vectors, movie_index=movie_index, user_ids=user_ids,
-                         user_vectors=user_vectors, user_index=user_index, rated_ptr=rated_ptr, rated_rows=rated_rows,
-                         rated_values=rated_values, rated_timestamps=rated_timestamps, ease_items=ease_items,
-                         ease_weights=ease_weights, tail_items=tail_items, tail_weights=tail_weights)
+    return IndexArtifact(
+        path=None,  # type: ignore[arg-type]
+        manifest={"index_version": "training", "dimensions": movie_vectors.shape[1]},
+        movies=movies,
+        movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
+        movie_vectors=movie_vectors,
+        movie_index=movie_index,
+        user_ids=user_ids,
+        user_vectors=user_vectors,
+        user_index=user_index,
+        rated_ptr=rated_ptr,
+        rated_rows=rated_rows,
+        rated_values=rated_values,
+        rated_timestamps=rated_timestamps,
+        ease_items=ease_items,
+        ease_weights=ease_weights,
+        tail_items=tail_items,
+        tail_weights=tail_weights,
+    )
 
 
 def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = None) -> TrainingLists:
@@ -95,31 +116,49 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
     index = ranker.index
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(user_ids), BATCH):
-        profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start:start + BATCH]]
+        profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start : start + BATCH]]
         batch, values = ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
         total, _, applies, calibrated = ranker.weighted_sum(batch, values)
         positions, keep = shortlist_of(total, width or batch.valid.shape[1])
         rows = np.arange(len(profiles))
         candidates = listed({"c": batch.candidates}, rows, positions)["c"]
         user_ratings = np.array([len(p.rated_rows) for p in profiles])
-        parts.append((candidates, keep, candidate_features(listed(calibrated, rows, positions),
-                                                           listed(values, rows, positions), keep,
-                                                           ranker.movie_ratings[candidates], user_ratings,
-                                                           applies)))
+        parts.append(
+            (
+                candidates,
+                keep,
+                candidate_features(
+                    listed(calibrated, rows, positions),
+                    listed(values, rows, positions),
+                    keep,
+                    ranker.movie_ratings[candidates],
+                    user_ratings,
+                    applies,
+                ),
+            )
+        )
     width = max((p[0].shape[1] for p in parts), default=0)
 
     def stacked(i: int, fill: float) -> np.ndarray:
         if not parts:
             return np.zeros((0, 0) if i < 2 else (0, 0, N_FEATURES), dtype=[np.int64, bool, np.float32][i])
-        return np.concatenate([np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2),
-                                      constant_values=fill) for p in parts])
+        return np.concatenate(
+            [
+                np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2), constant_values=fill)
+                for p in parts
+            ]
+        )
+
     return TrainingLists(list(user_ids), stacked(0, 0), stacked(1, False), stacked(2, 0.0))
 
 
 def mark_positives(lists: TrainingLists, later: pd.DataFrame, movie_row: dict[int, int]) -> TrainingLists:
     """The shortlisted movies each user rated >= LIKED in `later` (user_id, movie_id, rating)."""
-    liked = later[later["rating"] >= LIKED].groupby("user_id")["movie_id"].apply(
-        lambda ids: [movie_row[m] for m in ids if m in movie_row])
+    liked = (
+        later[later["rating"] >= LIKED]
+        .groupby("user_id")["movie_id"]
+        .apply(lambda ids: [movie_row[m] for m in ids if m in movie_row])
+    )
     positive = np.zeros(lists.valid.shape, dtype=bool)
     for i, user_id in enumerate(lists.user_ids):
         wanted = liked.get(user_id)
@@ -128,33 +167,68 @@ def mark_positives(lists: TrainingLists, later: pd.DataFrame, movie_row: dict[in
     return replace(lists, positive=positive)
 
 
-def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: pd.DataFrame, config: RankingConfig,
-                         taste_vectors: str, ease_lambda: float, exact_search_max: int, seed: int, epochs: int,
-                         progress: bool = True, source: dict[str, str] | None = None, *,
-                         ease_max_items: int = 0,
-                         tail: tuple[int, float] = (0, 0.0)) -> tuple[LearnedScorer | None, dict[str, Any]]:
+def train_learned_ranker(
+    movies: list[Movie],
+    movie_vectors: np.ndarray,
+    frame: pd.DataFrame,
+    config: RankingConfig,
+    taste_vectors: str,
+    ease_lambda: float,
+    exact_search_max: int,
+    seed: int,
+    epochs: int,
+    progress: bool = True,
+    source: dict[str, str] | None = None,
+    *,
+    ease_max_items: int = 0,
+    tail: tuple[int, float] = (0, 0.0),
+) -> tuple[LearnedScorer | None, dict[str, Any]]:
     """Train on the ratings `frame` (see the module docstring). Returns (model or None, the manifest's
     record: how it was trained, the loss curve, or why no model was trained)."""
     started = time.monotonic()
     earlier, later = temporal_split(frame)
-    inner = memory_artifact(movies, movie_vectors, earlier, taste_vectors, ease_lambda, exact_search_max,
-                            ease_max_items=ease_max_items, tail=tail)
+    inner = memory_artifact(
+        movies,
+        movie_vectors,
+        earlier,
+        taste_vectors,
+        ease_lambda,
+        exact_search_max,
+        ease_max_items=ease_max_items,
+        tail=tail,
+    )
     ranker = Ranker(inner, replace(config, ranker="weighted_sum"))
     lists = mark_positives(training_lists(ranker, sorted(inner.user_row)), later, inner.movie_row)
     trained_on = int(lists.positive.any(axis=1).sum())
     info: dict[str, Any] = {
-        "config": training_config(config, taste_vectors, ease_lambda, seed, epochs, source), "ratings": len(frame),
+        "config": training_config(config, taste_vectors, ease_lambda, seed, epochs, source),
+        "ratings": len(frame),
         "trained on ratings": len(frame),
-        "training": {"users": len(lists.user_ids), "users with a later liked movie in their pool": trained_on,
-                     "earlier ratings": len(earlier), "later ratings": len(later)}}
+        "training": {
+            "users": len(lists.user_ids),
+            "users with a later liked movie in their pool": trained_on,
+            "earlier ratings": len(earlier),
+            "later ratings": len(later),
+        },
+    }
     if trained_on < MIN_TRAINING_USERS:
-        info["skipped"] = (f"only {trained_on} users have a later liked movie in their shortlist "
-                           f"(at least {MIN_TRAINING_USERS} are needed): no model, the weighted sum serves")
+        info["skipped"] = (
+            f"only {trained_on} users have a later liked movie in their shortlist "
+            f"(at least {MIN_TRAINING_USERS} are needed): no model, the weighted sum serves"
+        )
         log.info("learned ranker: %s", info["skipped"])
         return None, info
     with tqdm(total=epochs, desc="training the learned ranker", unit="epoch", disable=not progress) as bar:
-        scorer = train_scorer(lists.features, lists.valid, lists.positive, hidden=HIDDEN, epochs=epochs, seed=seed,
-                              progress=lambda _: bar.update(), negatives=NEGATIVES)
+        scorer = train_scorer(
+            lists.features,
+            lists.valid,
+            lists.positive,
+            hidden=HIDDEN,
+            epochs=epochs,
+            seed=seed,
+            progress=lambda _: bar.update(),
+            negatives=NEGATIVES,
+        )
     try:
         LearnedScorer.from_arrays(scorer.arrays())  # checks the shapes and that every weight is finite
     except ValueError as e:  # training diverged: no model rather than a broken one
@@ -163,25 +237,45 @@ def train_learned_ranker(movies: list[Movie], movie_vectors: np.ndarray, frame: 
         return None, info
     info["curve"] = scorer.curve
     info["seconds"] = round(time.monotonic() - started, 2)
-    log.info("learned ranker trained on %d users in %.1fs (final validation loss %.4f)", trained_on,
-             info["seconds"], scorer.curve[-1]["validation"])
+    log.info(
+        "learned ranker trained on %d users in %.1fs (final validation loss %.4f)",
+        trained_on,
+        info["seconds"],
+        scorer.curve[-1]["validation"],
+    )
     return scorer, info
 
 
-def training_config(config: RankingConfig, taste_vectors: str, ease_lambda: float, seed: int, epochs: int,
-                    source: dict[str, str] | None = None) -> dict[str, Any]:
+def training_config(
+    config: RankingConfig,
+    taste_vectors: str,
+    ease_lambda: float,
+    seed: int,
+    epochs: int,
+    source: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """What a model's training depends on besides the new ratings (a model is carried over only when
     equal): `source` names the ratings file, any filter and the encoder's fingerprint."""
-    return {"source": source or {}, "match_candidates": config.match_candidates,
-            "collaborative_candidates": config.collaborative_candidates, "features": list(FEATURES),
-            "hidden": list(HIDDEN), "epochs": epochs, "seed": seed,
-            "negatives": NEGATIVES, "taste_vectors": taste_vectors, "ease_lambda": ease_lambda,
-            "candidate_movies": config.candidate_movies, "similar_users": config.similar_users,
-            "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}}}
+    return {
+        "source": source or {},
+        "match_candidates": config.match_candidates,
+        "collaborative_candidates": config.collaborative_candidates,
+        "features": list(FEATURES),
+        "hidden": list(HIDDEN),
+        "epochs": epochs,
+        "seed": seed,
+        "negatives": NEGATIVES,
+        "taste_vectors": taste_vectors,
+        "ease_lambda": ease_lambda,
+        "candidate_movies": config.candidate_movies,
+        "similar_users": config.similar_users,
+        "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}},
+    }
 
 
-def carried_model(previous: Path | None, config: dict[str, Any], ratings: int, retrain_share: float
-                  ) -> tuple[LearnedScorer | None, dict[str, Any] | None]:
+def carried_model(
+    previous: Path | None, config: dict[str, Any], ratings: int, retrain_share: float
+) -> tuple[LearnedScorer | None, dict[str, Any] | None]:
     """The previous version's model, when it was trained the same way (`config`, which includes the
     ratings source) on nearly the same ratings (the count moved by less than `retrain_share` of it,
     as feedback does between reindexes): a reindex need not pay for training. (None, None) when it
@@ -205,8 +299,18 @@ def carried_model(previous: Path | None, config: dict[str, Any], ratings: int, r
         log.warning("learned ranker of %s unusable (%s): training a new one", previous, e)
         return None, None
     info = {k: v for k, v in entry.items() if k not in ("file", "sha256")}
-    info.update({"carried over from": manifest.get("index_version", previous.name), "ratings": ratings,
-                 "trained on ratings": then})
-    log.info("learned ranker carried over from %s (trained on %d ratings, now %d; retrain_share %.2f)",
-             info["carried over from"], then, ratings, retrain_share)
+    info.update(
+        {
+            "carried over from": manifest.get("index_version", previous.name),
+            "ratings": ratings,
+            "trained on ratings": then,
+        }
+    )
+    log.info(
+        "learned ranker carried over from %s (trained on %d ratings, now %d; retrain_share %.2f)",
+        info["carried over from"],
+        then,
+        ratings,
+        retrain_share,
+    )
     return scorer, info

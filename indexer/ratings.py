@@ -59,7 +59,7 @@ def _blank(frame: pd.DataFrame) -> pd.Series:
 def _integers(report: LoadReport, frame: pd.DataFrame, column: str, usable: pd.Series) -> pd.Series:
     """Parse an integer column; rows still `usable` whose value is not a whole number are counted."""
     values = pd.to_numeric(frame[column], errors="coerce")
-    whole = values.notna() & np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2 ** 53)
+    whole = values.notna() & np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2**53)
     _skip_rows(report, frame, usable & ~whole, f"{column} is not a whole number", column)
     return values.where(whole)
 
@@ -126,12 +126,14 @@ def load_ratings(ratings_csv: Path, links_csv: Path, catalogue_ids: set[int] | l
         report.skipped["movie not in the catalogue"] += int(outside.sum())
     ok &= ~outside
 
-    kept = pd.DataFrame({
-        "user_id": parsed.loc[ok, "userId"].astype(np.int64),
-        "movie_id": tmdb[ok].astype(np.int64),
-        "rating": parsed.loc[ok, "rating"].astype(np.float32),
-        "timestamp": parsed.loc[ok, "timestamp"].astype(np.int64),
-    })
+    kept = pd.DataFrame(
+        {
+            "user_id": parsed.loc[ok, "userId"].astype(np.int64),
+            "movie_id": tmdb[ok].astype(np.int64),
+            "rating": parsed.loc[ok, "rating"].astype(np.float32),
+            "timestamp": parsed.loc[ok, "timestamp"].astype(np.int64),
+        }
+    )
     # Several MovieLens ids can map to one TMDB id, and a user can rate twice: the latest wins.
     kept = kept.sort_values(["user_id", "movie_id", "timestamp"], kind="stable")
     duplicate = kept.duplicated(["user_id", "movie_id"], keep="last")

@@ -39,14 +39,24 @@ class _EmbeddingActor:
     the vectors are what the cache key and the manifest say (on a node without native bf16 a
     torch-bf16 actor emulates it, slower but the same rounding)."""
 
-    def __init__(self, model_dir: str, max_seq_length: int, batch_size: int, batch_tokens: int, threads: int,
-                 backend: str, onnx_dir: str, cpu: CpuInfo | None):
+    def __init__(
+        self,
+        model_dir: str,
+        max_seq_length: int,
+        batch_size: int,
+        batch_tokens: int,
+        threads: int,
+        backend: str,
+        onnx_dir: str,
+        cpu: CpuInfo | None,
+    ):
         from movierec.embedding import load_encoder
         from movierec.runtime import tune_process
 
         tune_process(threads)
-        self.encoder = load_encoder(Path(model_dir), backend, Path(onnx_dir), max_seq_length, batch_size,
-                                    batch_tokens, cpu=cpu)
+        self.encoder = load_encoder(
+            Path(model_dir), backend, Path(onnx_dir), max_seq_length, batch_size, batch_tokens, cpu=cpu
+        )
         self.threads = threads
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -62,11 +72,22 @@ class RayEncoder:
     `onnx_dir`, before the job, and the actors load it from there (on a cluster: the same path).
     """
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
-                 *, workers: int = 0, threads_per_worker: int = 1, address: str | None = None,
-                 backend: str = "torch", onnx_dir: Path | None = None):
-        identity = EncoderOnDemand(model_dir, max_seq_length, batch_size, batch_tokens,
-                                   backend=backend, onnx_dir=onnx_dir)  # reads config.json only
+    def __init__(
+        self,
+        model_dir: Path,
+        max_seq_length: int = 256,
+        batch_size: int = 64,
+        batch_tokens: int = 4096,
+        *,
+        workers: int = 0,
+        threads_per_worker: int = 1,
+        address: str | None = None,
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+    ):
+        identity = EncoderOnDemand(
+            model_dir, max_seq_length, batch_size, batch_tokens, backend=backend, onnx_dir=onnx_dir
+        )  # reads config.json only
         backend = identity.backend  # as it runs on this CPU
         if backend.startswith("onnx"):
             if onnx_dir is None:
@@ -83,11 +104,20 @@ class RayEncoder:
         self.workers = workers if workers > 0 else max(1, usable_cores() // threads_per_worker)
         self.threads_per_worker = threads_per_worker
         self.address = address or None
-        self._arguments = (str(model_dir), max_seq_length, batch_size, batch_tokens, threads_per_worker, backend,
-                           str(onnx_dir or ""), identity.choice.cpu)
+        self._arguments = (
+            str(model_dir),
+            max_seq_length,
+            batch_size,
+            batch_tokens,
+            threads_per_worker,
+            backend,
+            str(onnx_dir or ""),
+            identity.choice.cpu,
+        )
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               threads: int | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, threads: int | None = None
+    ) -> np.ndarray:
         """`threads` is ignored: each actor has `threads_per_worker`."""
         out = np.zeros((len(texts), self.dimensions), np.float32)
         if not texts:
@@ -107,9 +137,13 @@ class RayEncoder:
             blocks = max(self.workers, -(-len(items) // RAY_BATCH_TEXTS))  # at least one block per actor
             dataset = ray.data.from_items(items, override_num_blocks=min(blocks, len(items)))
             embedded = dataset.map_batches(
-                _EmbeddingActor, fn_constructor_args=self._arguments, batch_size=RAY_BATCH_TEXTS,
-                batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.workers),
-                num_cpus=self.threads_per_worker)
+                _EmbeddingActor,
+                fn_constructor_args=self._arguments,
+                batch_size=RAY_BATCH_TEXTS,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=self.workers),
+                num_cpus=self.threads_per_worker,
+            )
             done = 0
             for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
                 rows = np.asarray(batch["row"], np.int64)

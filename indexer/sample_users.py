@@ -7,6 +7,7 @@ The output depends only on the input file, the number of users and the seed.
 Usage:
     python3 indexer/sample_users.py --movies data/sample/tmdb_5000_movies.csv --out data/sample
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def _rating(rng: random.Random, movie: Movie, fav: list[str], disliked: str | No
     return _clip_half(score)
 
 
-def _user_rows(rng: random.Random, user_id: int, movies: list[Movie],
-               all_genres: list[str]) -> list[tuple[int, int, float, int]]:
+def _user_rows(
+    rng: random.Random, user_id: int, movies: list[Movie], all_genres: list[str]
+) -> list[tuple[int, int, float, int]]:
     """Pick tastes and a watch history for one user; return rating rows in time order."""
     fav = rng.sample(all_genres, rng.randint(1, 3))
     others = [g for g in all_genres if g not in fav]

@@ -128,7 +128,7 @@ class IndexArtifact:
 
     def rated(self, user_row: int) -> np.ndarray:
         """Movie rows rated by the user at `user_row`: int32 (k,)."""
-        return self.rated_rows[self.rated_ptr[user_row]:self.rated_ptr[user_row + 1]]
+        return self.rated_rows[self.rated_ptr[user_row] : self.rated_ptr[user_row + 1]]
 
     def history(self, user_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's ratings, oldest first: (movie rows int32 (k,), ratings float32 (k,), unix seconds int64 (k,))."""
@@ -171,24 +171,55 @@ def write_artifact(
     faiss.write_index(user_index, str(folder / USERS_INDEX))
     with open(folder / MOVIES_META, "w", encoding="utf-8") as f:
         for m in movies:
-            f.write(json.dumps({"movie_id": m.movie_id, "title": m.title, "year": m.year, "genres": list(m.genres),
-                                "vote_average": m.vote_average, "vote_count": m.vote_count,
-                                "popularity": m.popularity, "keywords": list(m.keywords), "runtime": m.runtime,
-                                "language": m.language, "directors": list(m.directors), "cast": list(m.cast),
-                                "overview": m.overview, "tagline": m.tagline},
-                               ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "movie_id": m.movie_id,
+                        "title": m.title,
+                        "year": m.year,
+                        "genres": list(m.genres),
+                        "vote_average": m.vote_average,
+                        "vote_count": m.vote_count,
+                        "popularity": m.popularity,
+                        "keywords": list(m.keywords),
+                        "runtime": m.runtime,
+                        "language": m.language,
+                        "directors": list(m.directors),
+                        "cast": list(m.cast),
+                        "overview": m.overview,
+                        "tagline": m.tagline,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     with open(folder / USERS_DATA, "wb") as f:
-        np.savez(f, user_ids=user_ids.astype(np.int64), rated_ptr=rated_ptr.astype(np.int64),
-                 rated_rows=rated_rows.astype(np.int32), rated_values=rated_values.astype(np.float32),
-                 rated_timestamps=rated_timestamps.astype(np.int64))
+        np.savez(
+            f,
+            user_ids=user_ids.astype(np.int64),
+            rated_ptr=rated_ptr.astype(np.int64),
+            rated_rows=rated_rows.astype(np.int32),
+            rated_values=rated_values.astype(np.float32),
+            rated_timestamps=rated_timestamps.astype(np.int64),
+        )
     with open(folder / EASE_DATA, "wb") as f:
         tail_items, tail_weights = tail or (np.zeros(0, np.int32), scipy.sparse.csr_matrix((len(movies), 0)))
         tail_weights = scipy.sparse.csr_matrix(tail_weights, dtype=np.float32)
-        np.savez(f, items=ease_items.astype(np.int32), weights=ease_weights.astype(np.float32),
-                 tail_items=tail_items.astype(np.int32), tail_data=tail_weights.data,
-                 tail_indices=tail_weights.indices.astype(np.int32), tail_indptr=tail_weights.indptr.astype(np.int64))
-    manifest = dict(manifest, format=FORMAT, files={name: sha256_file(folder / name) for name in DATA_FILES},
-                    search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()})
+        np.savez(
+            f,
+            items=ease_items.astype(np.int32),
+            weights=ease_weights.astype(np.float32),
+            tail_items=tail_items.astype(np.int32),
+            tail_data=tail_weights.data,
+            tail_indices=tail_weights.indices.astype(np.int32),
+            tail_indptr=tail_weights.indptr.astype(np.int64),
+        )
+    manifest = dict(
+        manifest,
+        format=FORMAT,
+        files={name: sha256_file(folder / name) for name in DATA_FILES},
+        search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()},
+    )
     written = list(DATA_FILES)
     if learned is not None:
         write_scorer(folder / MODEL_FILE, learned)
@@ -238,10 +269,13 @@ def prune(index_dir: Path, keep: int) -> list[str]:
     Version names sort by build time. Returns the names removed.
     """
     current = current_version(index_dir)
-    versions = sorted(p.name for p in index_dir.iterdir() if p.is_dir() and (p / MANIFEST).is_file()
-                      and not p.name.startswith(".") and p.name != "cache")
+    versions = sorted(
+        p.name
+        for p in index_dir.iterdir()
+        if p.is_dir() and (p / MANIFEST).is_file() and not p.name.startswith(".") and p.name != "cache"
+    )
     others = [v for v in versions if v != current]
-    doomed = others[:max(0, len(others) - keep)]
+    doomed = others[: max(0, len(others) - keep)]
     doomed += [p.name for p in index_dir.iterdir() if p.name.startswith(BUILDING_PREFIX)]
     for name in doomed:
         shutil.rmtree(index_dir / name, ignore_errors=True)
@@ -286,20 +320,27 @@ def load_artifact(path: Path) -> IndexArtifact:
         with np.load(path / EASE_DATA) as ease:
             ease_items, ease_weights = ease["items"], ease["weights"]
             tail_items = ease["tail_items"] if "tail_items" in ease.files else np.zeros(0, np.int32)
-            tail_parts = ((ease["tail_data"], ease["tail_indices"], ease["tail_indptr"]) if "tail_items" in ease.files
-                          else None)
+            tail_parts = (
+                (ease["tail_data"], ease["tail_indices"], ease["tail_indptr"]) if "tail_items" in ease.files else None
+            )
     except (RuntimeError, OSError, ValueError, KeyError) as e:
         raise ArtifactError(f"{path}: cannot read index files: {e}") from e
     d = int(manifest["dimensions"])
     n_movies, n_users = int(manifest["counts"]["movies"]), int(manifest["counts"]["users"])
-    if (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies) or \
-            (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users) or \
-            len(arrays["rated_ptr"]) != n_users + 1 or ease_weights.shape != (len(ease_items), len(ease_items)) or \
-            (tail_parts is not None and len(tail_parts[2]) != n_movies + 1):
+    if (
+        (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies)
+        or (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users)
+        or len(arrays["rated_ptr"]) != n_users + 1
+        or ease_weights.shape != (len(ease_items), len(ease_items))
+        or (tail_parts is not None and len(tail_parts[2]) != n_movies + 1)
+    ):
         raise ArtifactError(f"{path}: index shapes disagree with {MANIFEST}")
     try:
-        tail_weights = (scipy.sparse.csr_matrix(tail_parts, shape=(n_movies, len(tail_items)), dtype=np.float32)
-                        if tail_parts is not None else None)
+        tail_weights = (
+            scipy.sparse.csr_matrix(tail_parts, shape=(n_movies, len(tail_items)), dtype=np.float32)
+            if tail_parts is not None
+            else None
+        )
     except ValueError as e:
         raise ArtifactError(f"{path / EASE_DATA}: unreadable tail model: {e}") from e
     for index, name in ((movie_index, "movies"), (user_index, "users")):
@@ -309,13 +350,25 @@ def load_artifact(path: Path) -> IndexArtifact:
     user_vectors = stored_vectors(user_index)
     scorer, problem = _learned(path, manifest)
     return IndexArtifact(
-        path=path, manifest=manifest, movies=movies,
+        path=path,
+        manifest=manifest,
+        movies=movies,
         movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
-        movie_vectors=movie_vectors, movie_index=movie_index,
-        user_ids=arrays["user_ids"], user_vectors=user_vectors, user_index=user_index,
-        rated_ptr=arrays["rated_ptr"], rated_rows=arrays["rated_rows"], rated_values=arrays["rated_values"],
-        rated_timestamps=arrays["rated_timestamps"], ease_items=ease_items, ease_weights=ease_weights,
-        learned=scorer, learned_problem=problem, tail_items=tail_items, tail_weights=tail_weights,
+        movie_vectors=movie_vectors,
+        movie_index=movie_index,
+        user_ids=arrays["user_ids"],
+        user_vectors=user_vectors,
+        user_index=user_index,
+        rated_ptr=arrays["rated_ptr"],
+        rated_rows=arrays["rated_rows"],
+        rated_values=arrays["rated_values"],
+        rated_timestamps=arrays["rated_timestamps"],
+        ease_items=ease_items,
+        ease_weights=ease_weights,
+        learned=scorer,
+        learned_problem=problem,
+        tail_items=tail_items,
+        tail_weights=tail_weights,
     )
 
 
@@ -340,10 +393,19 @@ def _learned(path: Path, manifest: dict[str, Any]) -> tuple[LearnedScorer | None
 
 
 def _movie(record: dict[str, Any]) -> Movie:
-    return Movie(movie_id=int(record["movie_id"]), title=record["title"], year=int(record["year"]),
-                 genres=tuple(record["genres"]), vote_average=float(record["vote_average"]),
-                 vote_count=int(record["vote_count"]), popularity=float(record["popularity"]),
-                 keywords=tuple(record.get("keywords", ())), runtime=int(record.get("runtime", 0)),
-                 language=str(record.get("language", "")), directors=tuple(record.get("directors", ())),
-                 cast=tuple(record.get("cast", ())), overview=str(record.get("overview", "")),
-                 tagline=str(record.get("tagline", "")))
+    return Movie(
+        movie_id=int(record["movie_id"]),
+        title=record["title"],
+        year=int(record["year"]),
+        genres=tuple(record["genres"]),
+        vote_average=float(record["vote_average"]),
+        vote_count=int(record["vote_count"]),
+        popularity=float(record["popularity"]),
+        keywords=tuple(record.get("keywords", ())),
+        runtime=int(record.get("runtime", 0)),
+        language=str(record.get("language", "")),
+        directors=tuple(record.get("directors", ())),
+        cast=tuple(record.get("cast", ())),
+        overview=str(record.get("overview", "")),
+        tagline=str(record.get("tagline", "")),
+    )

@@ -126,6 +126,7 @@ class Ranked:
 
     def followed_by(self, more: Ranked) -> Ranked:
         """This list, then `more` after it (a signal one list lacks counts zero there)."""
+
         def joined(a: np.ndarray | None, b: np.ndarray | None, n_a: int, n_b: int) -> np.ndarray:
             like = a if a is not None else b
             assert like is not None
@@ -134,9 +135,17 @@ class Ranked:
             return np.concatenate([a, b])
 
         n, m = len(self.rows), len(more.rows)
-        fit = joined(self.member_fit, more.member_fit, n, m) if (
-            self.member_fit is not None and more.member_fit is not None) else None
-        return Ranked(rows=np.concatenate([self.rows, more.rows]), scores=np.concatenate([self.scores, more.scores]),
-                      signals={k: joined(self.signals.get(k), more.signals.get(k), n, m)
-                               for k in (*self.signals, *(k for k in more.signals if k not in self.signals))},
-                      member_fit=fit)
+        fit = (
+            joined(self.member_fit, more.member_fit, n, m)
+            if (self.member_fit is not None and more.member_fit is not None)
+            else None
+        )
+        return Ranked(
+            rows=np.concatenate([self.rows, more.rows]),
+            scores=np.concatenate([self.scores, more.scores]),
+            signals={
+                k: joined(self.signals.get(k), more.signals.get(k), n, m)
+                for k in (*self.signals, *(k for k in more.signals if k not in self.signals))
+            },
+            member_fit=fit,
+        )

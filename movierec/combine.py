@@ -41,7 +41,7 @@ def percentile_ranks(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     average = np.empty((rows, width), dtype=np.float64)
     np.put_along_axis(average, order, (first + last) / 2.0, axis=1)
     count = valid.sum(axis=1, keepdims=True)
-    invalid = width - count                                # they sort first (at -inf)
+    invalid = width - count  # they sort first (at -inf)
     out = (average - invalid) / np.maximum(count - 1, 1)
     constant = ~_varies(x, valid)
     return np.where(valid & ~constant[:, None], np.clip(out, 0.0, 1.0), 0.0).astype(np.float32)
@@ -66,8 +66,9 @@ def _varies(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (high - low) > 1e-9
 
 
-def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "standard",
-              reference: np.ndarray | None = None) -> np.ndarray:
+def calibrate(
+    name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "standard", reference: np.ndarray | None = None
+) -> np.ndarray:
     """A signal's values over the candidates (R, C) on the common scale (see the module docstring);
     `reference` as for standardise."""
     if BY_NAME[name].scale == "share" and calibration != "z":
@@ -77,33 +78,45 @@ def calibrate(name: str, x: np.ndarray, valid: np.ndarray, calibration: str = "s
     return standardise(x, valid, reference)
 
 
-def calibrate_all(signals: dict[str, np.ndarray], valid: np.ndarray, calibration: str = "standard",
-                  reference: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def calibrate_all(
+    signals: dict[str, np.ndarray],
+    valid: np.ndarray,
+    calibration: str = "standard",
+    reference: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Every signal (B, C) on the common scale, over each request's valid candidates (bool (B, C)).
     reference bool (B, C): the candidates whose spread sets each request's scale (a group member's own
     retrieved ones, so that their scale is the one their single-user request has); None: the valid ones."""
     # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
     dense = [n for n in signals if BY_NAME[n].scale != "share"] if calibration == "standard" else []
     together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid, reference))) if dense else {}
-    return {name: together[name] if name in together else calibrate(name, values, valid, calibration, reference)
-            for name, values in signals.items()}
+    return {
+        name: together[name] if name in together else calibrate(name, values, valid, calibration, reference)
+        for name, values in signals.items()
+    }
 
 
-def weigh(calibrated: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
-          weights: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def weigh(
+    calibrated: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray, weights: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Weighted sum of calibrated signals (each (B, C)) with per-request weights (each (B,)); a signal
     counts only for the requests it applies to (bool (B,)). Returns (total float32 (B, C), -inf where
     not valid; parts name -> (B, C))."""
     parts: dict[str, np.ndarray] = {}
     total = np.zeros(valid.shape, dtype=np.float32)
     for name, values in calibrated.items():
-        scale = (applies[name] * weights[name]).astype(np.float32)[:, None]                   # (B, 1)
+        scale = (applies[name] * weights[name]).astype(np.float32)[:, None]  # (B, 1)
         parts[name] = values * scale
         total += parts[name]
     return np.where(valid, total, -np.inf).astype(np.float32), parts
 
 
-def combine(signals: dict[str, np.ndarray], applies: dict[str, np.ndarray], valid: np.ndarray,
-            weights: dict[str, np.ndarray], calibration: str = "standard") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def combine(
+    signals: dict[str, np.ndarray],
+    applies: dict[str, np.ndarray],
+    valid: np.ndarray,
+    weights: dict[str, np.ndarray],
+    calibration: str = "standard",
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """calibrate_all, then weigh: (total float32 (B, C), -inf where not valid; parts name -> (B, C))."""
     return weigh(calibrate_all(signals, valid, calibration), applies, valid, weights)

@@ -86,8 +86,18 @@ class RecommendQuery:
 
     @property
     def has_explicit_constraints(self) -> bool:
-        return any((self.genres, self.excluded_genres, self.year_min is not None, self.year_max is not None,
-                    self.max_runtime is not None, self.languages, self.example_movie_ids, self.excluded_movie_ids))
+        return any(
+            (
+                self.genres,
+                self.excluded_genres,
+                self.year_min is not None,
+                self.year_max is not None,
+                self.max_runtime is not None,
+                self.languages,
+                self.example_movie_ids,
+                self.excluded_movie_ids,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -129,5 +139,5 @@ class IndexInfo:
     movies: int
     users: int
     ranker: str = "weighted sum"  # "learned", or "weighted sum (why)"
-    prompt_encoder_backend: str = ""     # the backend this server embeds prompts with, as it runs here
+    prompt_encoder_backend: str = ""  # the backend this server embeds prompts with, as it runs here
     catalogue_encoder_backend: str = ""  # the backend the indexer embedded the catalogue with, as it ran there

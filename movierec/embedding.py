@@ -61,8 +61,9 @@ class TextEncoder(Protocol):
     backend: str
     fingerprint: str
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               threads: int | None = None) -> np.ndarray: ...
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, threads: int | None = None
+    ) -> np.ndarray: ...
 
 
 class _BatchingEncoder:
@@ -77,8 +78,7 @@ class _BatchingEncoder:
 
     backend = ""
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
-                 batch_tokens: int = 4096):
+    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096):
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -97,8 +97,9 @@ class _BatchingEncoder:
         self.fingerprint = encoder_fingerprint(model_dir, self.backend)
         self._tokenizer_lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               threads: int | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, threads: int | None = None
+    ) -> np.ndarray:
         """Embed `texts` -> float32 array (n, dimensions), rows of unit length.
 
         Texts are sorted by token count and cut into forwards of at most `batch_size` texts and
@@ -117,8 +118,9 @@ class _BatchingEncoder:
         workers = self._parallel_batches(len(batches), threads)
         if workers > 1:  # a bulk job: forwards side by side, one thread each
             with ThreadPoolExecutor(workers, thread_name_prefix="encode") as pool:
-                for batch, vectors in zip(batches, pool.map(
-                        lambda b: self._forward([tokens[i] for i in b], 1), batches)):
+                for batch, vectors in zip(
+                    batches, pool.map(lambda b: self._forward([tokens[i] for i in b], 1), batches)
+                ):
                     out[batch] = vectors
                     if progress is not None:
                         progress(len(batch))
@@ -153,8 +155,9 @@ class _BatchingEncoder:
         batches: list[list[int]] = []
         current: list[int] = []
         for i in order:
-            if current and (len(current) >= self.batch_size or
-                            (len(current) + 1) * lengths[i] > max(self.batch_tokens, lengths[i])):
+            if current and (
+                len(current) >= self.batch_size or (len(current) + 1) * lengths[i] > max(self.batch_tokens, lengths[i])
+            ):
                 batches.append(current)
                 current = []
             current.append(i)
@@ -184,8 +187,13 @@ def resolve_backend(requested: str, cpu: CpuInfo | None = None) -> BackendChoice
         return BackendChoice(requested, requested, "", cpu)
     cpu = cpu or detect_cpu()
     if not cpu.native_bf16:
-        return BackendChoice(requested, "torch", f"no native bf16 on this CPU ({cpu.describe()}; bf16 needs "
-                             f"{' or '.join(sorted(BF16_FLAGS))}): the torch-bf16 encoder runs in fp32 (torch)", cpu)
+        return BackendChoice(
+            requested,
+            "torch",
+            f"no native bf16 on this CPU ({cpu.describe()}; bf16 needs "
+            f"{' or '.join(sorted(BF16_FLAGS))}): the torch-bf16 encoder runs in fp32 (torch)",
+            cpu,
+        )
     return BackendChoice(requested, requested, "", cpu)
 
 
@@ -210,8 +218,14 @@ class Encoder(_BatchingEncoder):
     # and in fp32 alike (README, Encoder backends).
     bulk_side_by_side = True
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
-                 batch_tokens: int = 4096, bf16: bool = False):
+    def __init__(
+        self,
+        model_dir: Path,
+        max_seq_length: int = 256,
+        batch_size: int = 64,
+        batch_tokens: int = 4096,
+        bf16: bool = False,
+    ):
         import torch
         from transformers import AutoModel
 
@@ -230,7 +244,7 @@ class Encoder(_BatchingEncoder):
         torch.set_num_threads(threads or encoder_threads())
         padded = self._pad(input_ids, "pt")
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            hidden = self.model(**padded).last_hidden_state.float()         # (b, t, d)
+            hidden = self.model(**padded).last_hidden_state.float()  # (b, t, d)
             mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
@@ -247,8 +261,15 @@ class OnnxEncoder(_BatchingEncoder):
 
     bulk_side_by_side = True
 
-    def __init__(self, model_dir: Path, model_path: Path, quantized: bool, max_seq_length: int = 256,
-                 batch_size: int = 64, batch_tokens: int = 4096):
+    def __init__(
+        self,
+        model_dir: Path,
+        model_path: Path,
+        quantized: bool,
+        max_seq_length: int = 256,
+        batch_size: int = 64,
+        batch_tokens: int = 4096,
+    ):
         self.backend = "onnx-int8" if quantized else "onnx"
         # int8: one text per forward. Dynamic quantisation scales each MatMul's input by the range of
         # the whole tensor, so in a batch a text's vector would depend on the other texts and the
@@ -275,13 +296,16 @@ class OnnxEncoder(_BatchingEncoder):
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = self._sessions[threads] = ort.InferenceSession(
-                    str(self.model_path), options, providers=["CPUExecutionProvider"])
+                    str(self.model_path), options, providers=["CPUExecutionProvider"]
+                )
             return session
 
     def _forward(self, input_ids: list[list[int]], threads: int | None) -> np.ndarray:
         padded = self._pad(input_ids, "np")
-        feed = {"input_ids": padded["input_ids"].astype(np.int64),
-                "attention_mask": padded["attention_mask"].astype(np.int64)}
+        feed = {
+            "input_ids": padded["input_ids"].astype(np.int64),
+            "attention_mask": padded["attention_mask"].astype(np.int64),
+        }
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
         out = self._session(threads or encoder_threads()).run(None, feed)[0]
@@ -293,8 +317,14 @@ BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 CPU_DEPENDENT_BACKENDS = frozenset({"torch-bf16"})
 
 
-def settings_encoder(settings: Settings, index_dir: Path | None = None, *, lazy: bool = False,
-                     backend: str | None = None, catalogue: bool = False) -> Encoder | OnnxEncoder | EncoderOnDemand:
+def settings_encoder(
+    settings: Settings,
+    index_dir: Path | None = None,
+    *,
+    lazy: bool = False,
+    backend: str | None = None,
+    catalogue: bool = False,
+) -> Encoder | OnnxEncoder | EncoderOnDemand:
     """The encoder the settings ask for: the server's (`encoder_backend`), the indexer's with
     `catalogue` (`index_encoder_backend`), or `backend`; its ONNX files in onnx_dir (default:
     cache_dir/onnx, cache_dir's default index_dir/cache); `lazy`: loaded on its first encode."""
@@ -336,8 +366,16 @@ def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:
     return fingerprint if backend in ("torch", "") else f"{fingerprint}-{backend}"
 
 
-def load_encoder(model_dir: Path, backend: str, onnx_dir: Path, max_seq_length: int = 256, batch_size: int = 64,
-                 batch_tokens: int = 4096, *, cpu: CpuInfo | None = None) -> Encoder | OnnxEncoder:
+def load_encoder(
+    model_dir: Path,
+    backend: str,
+    onnx_dir: Path,
+    max_seq_length: int = 256,
+    batch_size: int = 64,
+    batch_tokens: int = 4096,
+    *,
+    cpu: CpuInfo | None = None,
+) -> Encoder | OnnxEncoder:
     """The encoder of `backend` (one of BACKENDS) as it runs on `cpu` (default: this machine's;
     resolve_backend); the ONNX files are exported (and quantised) from the local model folder once
     and kept in `onnx_dir` by model checksum."""
@@ -356,8 +394,16 @@ class EncoderOnDemand:
     loading the model, which loads on the first `encode`: a reindex whose texts are all cached
     never imports torch (~3 s saved)."""
 
-    def __init__(self, model_dir: Path, max_seq_length: int = 256, batch_size: int = 64, batch_tokens: int = 4096,
-                 backend: str = "torch", onnx_dir: Path | None = None, cpu: CpuInfo | None = None):
+    def __init__(
+        self,
+        model_dir: Path,
+        max_seq_length: int = 256,
+        batch_size: int = 64,
+        batch_tokens: int = 4096,
+        backend: str = "torch",
+        onnx_dir: Path | None = None,
+        cpu: CpuInfo | None = None,
+    ):
         try:
             config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
@@ -373,13 +419,15 @@ class EncoderOnDemand:
         self._arguments = (max_seq_length, batch_size, batch_tokens)
         self._encoder: Encoder | OnnxEncoder | None = None
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               threads: int | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, threads: int | None = None
+    ) -> np.ndarray:
         if self._encoder is None:
             if self.backend.startswith("onnx") and self.onnx_dir is None:
                 raise ValueError(f"the {self.backend} encoder needs a folder for its model file")
-            self._encoder = load_encoder(self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments,
-                                         cpu=self.choice.cpu)
+            self._encoder = load_encoder(
+                self.model_dir, self.backend, self.onnx_dir or Path("."), *self._arguments, cpu=self.choice.cpu
+            )
         return self._encoder.encode(texts, progress, threads)
 
 

@@ -8,9 +8,14 @@ from movierec.batch import Batch, Ranked
 from movierec.topk import top_k
 
 
-def explain(batch: Batch, total: np.ndarray, parts: dict[str, np.ndarray],
-            applies: dict[str, np.ndarray], ready: dict[int, Ranked] | None = None,
-            skip: set[int] | None = None) -> list[Ranked]:
+def explain(
+    batch: Batch,
+    total: np.ndarray,
+    parts: dict[str, np.ndarray],
+    applies: dict[str, np.ndarray],
+    ready: dict[int, Ranked] | None = None,
+    skip: set[int] | None = None,
+) -> list[Ranked]:
     """The top `limit` of each request (total float32 (B, C), -inf where not valid), best first, with
     every applicable signal's part (they sum to the score). `ready`: requests (by position) that an
     earlier phase has already ranked and explained (the learned ranker's, a group's); `skip`: positions
@@ -24,7 +29,11 @@ def explain(batch: Batch, total: np.ndarray, parts: dict[str, np.ndarray],
             out.append(Ranked(rows=np.zeros(0, np.int64), scores=np.zeros(0, np.float32), signals={}))
             continue
         top = top_k(total[i], min(r.limit, int(batch.valid[i].sum())))
-        out.append(Ranked(rows=batch.candidates[i, top], scores=total[i, top].astype(np.float32),
-                          signals={name: part[i, top].astype(np.float32) for name, part in parts.items()
-                                   if applies[name][i]}))
+        out.append(
+            Ranked(
+                rows=batch.candidates[i, top],
+                scores=total[i, top].astype(np.float32),
+                signals={name: part[i, top].astype(np.float32) for name, part in parts.items() if applies[name][i]},
+            )
+        )
     return out

@@ -43,8 +43,10 @@ class Strategy:
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy("average", "the members' mean standardised score"),
     Strategy("least_misery", "the least satisfied member's standardised score"),
-    Strategy("average_without_misery",
-             "the mean, after every movie some member ranks in their bottom share of the candidates"),
+    Strategy(
+        "average_without_misery",
+        "the mean, after every movie some member ranks in their bottom share of the candidates",
+    ),
     Strategy("average_and_best", "the mean plus a share of the happiest member's standardised score"),
     Strategy("fair", "a greedy list where each next pick favours the members least served so far (GFAR)"),
 )
@@ -75,7 +77,7 @@ def fits(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     pool = np.where(np.isfinite(scores[:, valid]), scores[:, valid], np.finfo(np.float32).min)
-    ranks = np.empty(pool.shape, np.float64)                                                # 0 = worst
+    ranks = np.empty(pool.shape, np.float64)  # 0 = worst
     for i, row in enumerate(pool):  # ties share the mean of the ranks they occupy
         _, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
         ranks[i] = (np.cumsum(counts) - counts + (counts - 1) / 2.0)[inverse]
@@ -91,8 +93,15 @@ def utilities(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return standardise(finite, np.broadcast_to(valid, scores.shape))
 
 
-def aggregate(scores: np.ndarray, valid: np.ndarray, strategy: str, limit: int,
-              misery_threshold: float = 0.2, fair_depth: int = 20, pleasure_weight: float = 0.25) -> GroupList:
+def aggregate(
+    scores: np.ndarray,
+    valid: np.ndarray,
+    strategy: str,
+    limit: int,
+    misery_threshold: float = 0.2,
+    fair_depth: int = 20,
+    pleasure_weight: float = 0.25,
+) -> GroupList:
     """The group's list of up to `limit` from member scores float32 (M, C) (higher is better, -inf
     where a member's ranking has no value) over a shared pool with valid bool (C,)."""
     if strategy not in STRATEGY_NAMES:
@@ -102,7 +111,7 @@ def aggregate(scores: np.ndarray, valid: np.ndarray, strategy: str, limit: int,
     fit = fits(scores, valid)
     if limit == 0:
         return GroupList(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros((0, len(scores)), np.float32))
-    u = utilities(scores, valid)[:, candidates]                                             # (M, n)
+    u = utilities(scores, valid)[:, candidates]  # (M, n)
     mean = u.mean(axis=0)
     if strategy == "fair":
         picked, value = fair_greedy(fit[:, candidates], mean, limit, fair_depth)
@@ -130,13 +139,13 @@ def fair_greedy(fit: np.ndarray, mean: np.ndarray, limit: int, depth: int) -> tu
     movie of the list (non-increasing), with the mean's order after it as a fraction below the last gain."""
     n = fit.shape[1]
     # A member's chance of liking a candidate: FAIR_TOP_CHANCE for their best, falling linearly to 0 at rank `depth`.
-    rank = np.rint((1.0 - fit) * max(n - 1, 0))                                       # 0 = best
-    p = FAIR_TOP_CHANCE * np.clip(1.0 - rank / max(depth, 1), 0.0, 1.0)                      # (M, n)
+    rank = np.rint((1.0 - fit) * max(n - 1, 0))  # 0 = best
+    p = FAIR_TOP_CHANCE * np.clip(1.0 - rank / max(depth, 1), 0.0, 1.0)  # (M, n)
     picks, gains = expected_coverage_greedy(p, mean, limit)
     taken = np.zeros(n, bool)
     taken[picks] = True
     rest = np.flatnonzero(~taken)
-    rest = rest[np.argsort(-mean[rest], kind="stable")][:limit - len(picks)]
+    rest = rest[np.argsort(-mean[rest], kind="stable")][: limit - len(picks)]
     floor = float(gains.min()) if len(gains) else 0.0
     # The tail is ordered by the mean; its values sit below every gain, and keep that order.
     spread = float(mean.max() - mean.min()) + 1e-9
@@ -148,11 +157,11 @@ def expected_coverage_greedy(chance: np.ndarray, tie_break: np.ndarray, limit: i
     """GFAR's greedy list from each member's chance of liking each candidate, float (M, n): each next pick
     maximises the expected number of members for whom it is the first liked movie; `tie_break` (n,) breaks
     exact ties. Stops at `limit` or when no candidate gains anything. Returns (picks int64 (L,), gains (L,))."""
-    unserved = np.ones(len(chance))       # each member's chance that nothing picked so far is liked
+    unserved = np.ones(len(chance))  # each member's chance that nothing picked so far is liked
     taken = np.zeros(chance.shape[1], bool)
     picks, gains = [], []
     for _ in range(min(limit, chance.shape[1])):
-        gain = unserved @ chance                                                             # (n,)
+        gain = unserved @ chance  # (n,)
         gain[taken] = -np.inf
         best = int(np.argmax(gain + 1e-9 * (tie_break - tie_break.min())))
         if gain[best] <= 1e-12:

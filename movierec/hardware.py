@@ -48,8 +48,13 @@ class CpuInfo:
         return f"{self.model}: {present}{hidden}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"model": self.model, "flags": [f for f in DECIDING_FLAGS if f in self.flags],
-                "flags_off": sorted(self.hidden), "native_bf16": self.native_bf16, "source": self.source}
+        return {
+            "model": self.model,
+            "flags": [f for f in DECIDING_FLAGS if f in self.flags],
+            "flags_off": sorted(self.hidden),
+            "native_bf16": self.native_bf16,
+            "source": self.source,
+        }
 
 
 def parse_cpuinfo(text: str) -> tuple[str, frozenset[str]]:
@@ -79,9 +84,13 @@ def _torch_flags() -> frozenset[str]:
     """The deciding flags as PyTorch's CPU checks see them (where there is no /proc/cpuinfo)."""
     import torch
 
-    checks = {"avx2": "_is_avx2_supported", "avx512f": "_is_avx512_supported",
-              "avx512_vnni": "_is_avx512_vnni_supported", "avx512_bf16": "_is_avx512_bf16_supported",
-              "amx_tile": "_is_amx_tile_supported"}
+    checks = {
+        "avx2": "_is_avx2_supported",
+        "avx512f": "_is_avx512_supported",
+        "avx512_vnni": "_is_avx512_vnni_supported",
+        "avx512_bf16": "_is_avx512_bf16_supported",
+        "amx_tile": "_is_amx_tile_supported",
+    }
     found = set()
     for flag, name in checks.items():
         try:

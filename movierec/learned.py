@@ -44,9 +44,14 @@ BASELINE = "baseline"
 MODEL_FILE = "learned.npz"
 
 
-def candidate_features(calibrated: dict[str, np.ndarray], values: dict[str, np.ndarray], valid: np.ndarray,
-                       movie_ratings: np.ndarray, user_ratings: np.ndarray,
-                       applies: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def candidate_features(
+    calibrated: dict[str, np.ndarray],
+    values: dict[str, np.ndarray],
+    valid: np.ndarray,
+    movie_ratings: np.ndarray,
+    user_ratings: np.ndarray,
+    applies: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
     """Features float32 (B, K, N_FEATURES) of K listed candidates per request, from each signal as
     combine calibrates it over the request's whole pool (name -> (B, K): the z-score, or the 0..1 share
     of a sparse signal) and raw (name -> (B, K)), the valid mask bool (B, K), each candidate's rating
@@ -145,9 +150,17 @@ def in_domain(batch: Batch) -> np.ndarray:
     return batch.has_user & ~batch.has_prompt & ~batch.has_examples
 
 
-def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
-                 total: np.ndarray, applies: dict[str, np.ndarray], movie_ratings: np.ndarray,
-                 shortlist: int, rows: np.ndarray | None = None) -> dict[int, Ranked]:
+def second_phase(
+    scorer: LearnedScorer,
+    batch: Batch,
+    values: dict[str, np.ndarray],
+    calibrated: dict[str, np.ndarray],
+    total: np.ndarray,
+    applies: dict[str, np.ndarray],
+    movie_ratings: np.ndarray,
+    shortlist: int,
+    rows: np.ndarray | None = None,
+) -> dict[int, Ranked]:
     """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the
     MLP, and explain them: request position in the batch -> its ranked list (best first; each signal's
     part of the score, plus BASELINE; they sum to the score). The other requests are left to explain.
@@ -161,19 +174,20 @@ def second_phase(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarr
         return {}
     limits = [batch.requests[i].limit for i in rows]
     # The shortlist holds at least as many as the longest list asked for.
-    positions, keep, features, scores, movies = rescore(scorer, batch, values, calibrated, total, applies,
-                                                        movie_ratings, max(shortlist, *limits), rows)
+    positions, keep, features, scores, movies = rescore(
+        scorer, batch, values, calibrated, total, applies, movie_ratings, max(shortlist, *limits), rows
+    )
     # The top `limit` of each request, with each signal's part (gradient x its two features).
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :max(limits)]                         # (R, L)
-    chosen = features[np.arange(len(rows))[:, None], top]                                    # (R, L, F)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, : max(limits)]  # (R, L)
+    chosen = features[np.arange(len(rows))[:, None], top]  # (R, L, F)
     flat = chosen.reshape(-1, chosen.shape[-1])
-    contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)                     # (R, L, F)
-    best = np.take_along_axis(scores, top, axis=1)                                          # (R, L)
+    contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)  # (R, L, F)
+    best = np.take_along_axis(scores, top, axis=1)  # (R, L)
     movies = np.take_along_axis(movies, top, axis=1)
     n_signals = len(FEATURES)
     shown = np.array([[name in applies and bool(applies[name][i]) for name in FEATURES] for i in rows])  # (R, S)
-    per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals:2 * n_signals]) * shown[:, None, :]
-    baseline = best - per_signal.sum(axis=2)                                                 # (R, L)
+    per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals : 2 * n_signals]) * shown[:, None, :]
+    baseline = best - per_signal.sum(axis=2)  # (R, L)
     available = np.isfinite(best).sum(axis=1)
     out: dict[int, Ranked] = {}
     for r, i in enumerate(rows):
@@ -190,27 +204,55 @@ def in_domain_rows(batch: Batch, rows: np.ndarray | None = None) -> np.ndarray:
     return np.flatnonzero(domain) if rows is None else np.asarray(rows, np.int64)[domain[rows]]
 
 
-def rescore(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
-            total: np.ndarray, applies: dict[str, np.ndarray], movie_ratings: np.ndarray, k: int, rows: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def rescore(
+    scorer: LearnedScorer,
+    batch: Batch,
+    values: dict[str, np.ndarray],
+    calibrated: dict[str, np.ndarray],
+    total: np.ndarray,
+    applies: dict[str, np.ndarray],
+    movie_ratings: np.ndarray,
+    k: int,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The MLP's scores for the k best candidates (by `total`) of the requests at `rows` int (R,):
     (positions int64 (R, K) into the candidates, keep bool (R, K), features float32 (R, K, F),
     scores float32 (R, K), -inf where not kept; movie rows int64 (R, K))."""
-    positions, keep = shortlist_of(total[rows], k)                                           # (R, K)
+    positions, keep = shortlist_of(total[rows], k)  # (R, K)
     inputs = [n for n in FEATURES if n in values]
-    gathered = listed({"candidates": batch.candidates, **{f"z {n}": calibrated[n] for n in inputs},
-                       **{f"raw {n}": values[n] for n in inputs}}, rows, positions)
+    gathered = listed(
+        {
+            "candidates": batch.candidates,
+            **{f"z {n}": calibrated[n] for n in inputs},
+            **{f"raw {n}": values[n] for n in inputs},
+        },
+        rows,
+        positions,
+    )
     user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
-    features = candidate_features({n: gathered[f"z {n}"] for n in inputs}, {n: gathered[f"raw {n}"] for n in inputs},
-                                  keep, movie_ratings[gathered["candidates"]], user_ratings,
-                                  {n: applies[n][rows] for n in inputs if n in applies})  # (R, K, F)
+    features = candidate_features(
+        {n: gathered[f"z {n}"] for n in inputs},
+        {n: gathered[f"raw {n}"] for n in inputs},
+        keep,
+        movie_ratings[gathered["candidates"]],
+        user_ratings,
+        {n: applies[n][rows] for n in inputs if n in applies},
+    )  # (R, K, F)
     scores = np.where(keep, scorer.score(features), -np.inf).astype(np.float32)
     return positions, keep, features, scores, gathered["candidates"]
 
 
-def reorder_shortlists(scorer: LearnedScorer, batch: Batch, values: dict[str, np.ndarray],
-                       calibrated: dict[str, np.ndarray], total: np.ndarray, applies: dict[str, np.ndarray],
-                       movie_ratings: np.ndarray, shortlist: int, rows: np.ndarray) -> np.ndarray:
+def reorder_shortlists(
+    scorer: LearnedScorer,
+    batch: Batch,
+    values: dict[str, np.ndarray],
+    calibrated: dict[str, np.ndarray],
+    total: np.ndarray,
+    applies: dict[str, np.ndarray],
+    movie_ratings: np.ndarray,
+    shortlist: int,
+    rows: np.ndarray,
+) -> np.ndarray:
     """`total` (B, C) with the in-domain requests among `rows` reordered by the MLP: each one's
     `shortlist` best values are dealt out again in the order the MLP ranks those candidates, so the
     values keep the weighted sum's scale and the order within the shortlist is the learned one (what
@@ -219,8 +261,9 @@ def reorder_shortlists(scorer: LearnedScorer, batch: Batch, values: dict[str, np
     rows = in_domain_rows(batch, rows)
     if not len(rows):
         return out
-    positions, keep, _, scores, _ = rescore(scorer, batch, values, calibrated, total, applies, movie_ratings,
-                                            shortlist, rows)
+    positions, keep, _, scores, _ = rescore(
+        scorer, batch, values, calibrated, total, applies, movie_ratings, shortlist, rows
+    )
     for r, i in enumerate(rows):
         kept = positions[r][keep[r]]
         if not len(kept):
@@ -235,8 +278,11 @@ def shortlist_of(total: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     no particular order, and keep bool (R, K): False where a row has fewer than k candidates. K = min(k, C)."""
     width = total.shape[1]
     k = min(k, width)
-    positions = np.argpartition(total, width - k, axis=1)[:, width - k:] if k < width else \
-        np.broadcast_to(np.arange(width), total.shape).copy()
+    positions = (
+        np.argpartition(total, width - k, axis=1)[:, width - k :]
+        if k < width
+        else np.broadcast_to(np.arange(width), total.shape).copy()
+    )
     return positions, np.isfinite(np.take_along_axis(total, positions, axis=1))
 
 
@@ -251,9 +297,16 @@ def one_torch_thread(torch: Any) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, hidden: tuple[int, ...] = (32, 16),
-                 epochs: int = 60, seed: int = 0, progress: Callable[[int], None] | None = None,
-                 negatives: int | None = None) -> LearnedScorer:
+def train_scorer(
+    features: np.ndarray,
+    valid: np.ndarray,
+    positive: np.ndarray,
+    hidden: tuple[int, ...] = (32, 16),
+    epochs: int = 60,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+    negatives: int | None = None,
+) -> LearnedScorer:
     """Fit the MLP with a listwise softmax loss.
 
     features float32 (U, C, F); valid bool (U, C); positive bool (U, C): the candidates the user
@@ -274,7 +327,7 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
     cut = max(1, int(len(x) * 0.8)) if len(x) > 1 else len(x)
     train_rows, validation_rows = order[:cut], order[cut:]
     # The curve's training loss is over the whole lists of as many training users as are held out.
-    curve_rows = train_rows[:max(len(validation_rows), 1)]
+    curve_rows = train_rows[: max(len(validation_rows), 1)]
     curve: list[dict[str, float]] = []
     # One thread: the network is small, and a reindex runs beside a busy server, where a second
     # OpenMP thread spinning for a core the server holds made each epoch an order of magnitude slower.
@@ -317,11 +370,18 @@ def train_scorer(features: np.ndarray, valid: np.ndarray, positive: np.ndarray, 
                 loss.backward()
                 optimiser.step()
             with torch.no_grad():
-                curve.append({"epoch": epoch + 1, "train": float(whole(curve_rows)),
-                              "validation": float(whole(validation_rows)) if len(validation_rows) else float("nan")})
+                curve.append(
+                    {
+                        "epoch": epoch + 1,
+                        "train": float(whole(curve_rows)),
+                        "validation": float(whole(validation_rows)) if len(validation_rows) else float("nan"),
+                    }
+                )
             if progress is not None:
                 progress(epoch + 1)
     linear = [m for m in model if isinstance(m, torch.nn.Linear)]
-    layers = [(m.weight.detach().numpy().T.astype(np.float32).copy(), m.bias.detach().numpy().astype(np.float32).copy())
-              for m in linear]
+    layers = [
+        (m.weight.detach().numpy().T.astype(np.float32).copy(), m.bias.detach().numpy().astype(np.float32).copy())
+        for m in linear
+    ]
     return LearnedScorer(layers, curve)

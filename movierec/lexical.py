@@ -18,23 +18,50 @@ import numpy as np
 from scipy import sparse
 
 # Words that never make a tag match on their own.
-STOPWORDS = frozenset("a an the and or of movie movies film films flick flicks about with in on for to "
-                      "something some me us we i my our night tonight watch watching want like that this "
-                      "is are be it its come comes go get make good great feel best new old life time "
-                      "story man woman people world day way thing".split())
+STOPWORDS = frozenset(
+    "a an the and or of movie movies film films flick flicks about with in on for to "
+    "something some me us we i my our night tonight watch watching want like that this "
+    "is are be it its come comes go get make good great feel best new old life time "
+    "story man woman people world day way thing".split()
+)
 
 # Everyday words for TMDB genres (applied to the prompt only).
 SYNONYMS: dict[str, str] = {
-    "romcom": "romance comedy", "rom-com": "romance comedy", "romantic": "romance", "love story": "romance",
-    "sci-fi": "science fiction", "scifi": "science fiction", "sf": "science fiction",
-    "funny": "comedy", "hilarious": "comedy", "comedic": "comedy", "laugh": "comedy",
-    "scary": "horror", "spooky": "horror", "terrifying": "horror",
-    "thrilling": "thriller", "suspenseful": "thriller", "suspense": "thriller",
-    "animated": "animation", "cartoon": "animation", "kids": "family", "children": "family",
-    "musical": "music", "historical": "history", "mysterious": "mystery", "whodunit": "mystery",
-    "cowboy": "western", "documentaries": "documentary", "fantastical": "fantasy",
-    "detective": "detective mystery", "heist": "heist crime", "criminal": "crime", "gangster": "gangster crime",
-    "adventurous": "adventure", "epic": "epic adventure", "wartime": "war",
+    "romcom": "romance comedy",
+    "rom-com": "romance comedy",
+    "romantic": "romance",
+    "love story": "romance",
+    "sci-fi": "science fiction",
+    "scifi": "science fiction",
+    "sf": "science fiction",
+    "funny": "comedy",
+    "hilarious": "comedy",
+    "comedic": "comedy",
+    "laugh": "comedy",
+    "scary": "horror",
+    "spooky": "horror",
+    "terrifying": "horror",
+    "thrilling": "thriller",
+    "suspenseful": "thriller",
+    "suspense": "thriller",
+    "animated": "animation",
+    "cartoon": "animation",
+    "kids": "family",
+    "children": "family",
+    "musical": "music",
+    "historical": "history",
+    "mysterious": "mystery",
+    "whodunit": "mystery",
+    "cowboy": "western",
+    "documentaries": "documentary",
+    "fantastical": "fantasy",
+    "detective": "detective mystery",
+    "heist": "heist crime",
+    "criminal": "crime",
+    "gangster": "gangster crime",
+    "adventurous": "adventure",
+    "epic": "epic adventure",
+    "wartime": "war",
 }
 
 
@@ -51,8 +78,9 @@ def words(text: str) -> list[str]:
 
 
 # One pass finds every synonym phrase (longest first, whole words only).
-_SYNONYM_PATTERN = re.compile(r"(?<![a-z0-9])(" + "|".join(
-    re.escape(p) for p in sorted(SYNONYMS, key=len, reverse=True)) + r")(?![a-z0-9])")
+_SYNONYM_PATTERN = re.compile(
+    r"(?<![a-z0-9])(" + "|".join(re.escape(p) for p in sorted(SYNONYMS, key=len, reverse=True)) + r")(?![a-z0-9])"
+)
 
 
 def expand(prompt: str) -> list[str]:
@@ -80,7 +108,8 @@ class TagMatcher:
         pairs = sorted(set(zip(rows, cols)))
         self.movie_tags = sparse.csr_matrix(
             (np.ones(len(pairs), np.float32), ([p[0] for p in pairs], [p[1] for p in pairs])),
-            shape=(n, len(vocabulary)))
+            shape=(n, len(vocabulary)),
+        )
         df = np.asarray(self.movie_tags.sum(axis=0)).ravel()
         self.idf = np.log((n + 1) / (df + 1)).astype(np.float32)
         self.tag_movies = self.movie_tags.T.tocsr()  # (n_tags, n_movies), for the per-request product
@@ -111,7 +140,7 @@ class TagMatcher:
             total = sum(found.values())
             for key, weight in found.items():  # each tag adds its weight to the movies carrying it
                 tag = self.vocabulary[key]
-                out[i, movies[ptr[tag]:ptr[tag + 1]]] += weight / max(total, 1e-9)
+                out[i, movies[ptr[tag] : ptr[tag + 1]]] += weight / max(total, 1e-9)
         return out
 
     def similar_to(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -120,7 +149,7 @@ class TagMatcher:
         n_movies = self.movie_tags.shape[0]
         if not len(rows):
             return np.zeros(n_movies, np.float32)
-        weights = np.asarray(self.movie_tags[list(rows)].mean(axis=0)).ravel() * self.idf       # (n_tags,)
+        weights = np.asarray(self.movie_tags[list(rows)].mean(axis=0)).ravel() * self.idf  # (n_tags,)
         total = float(weights.sum())
         if total <= 0:
             return np.zeros(n_movies, np.float32)

@@ -78,11 +78,13 @@ def export(model_dir: Path, out: Path) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                    token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids).last_hidden_state           # (b, t, d)
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)                              # (b, t, 1)
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+        ) -> torch.Tensor:
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state  # (b, t, d)
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (b, t, 1)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
@@ -94,9 +96,17 @@ def export(model_dir: Path, out: Path) -> None:
     # the exported model against PyTorch on padded batches of other sizes.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Pooled().eval(), inputs, str(out), input_names=names, output_names=["embedding"],
-                          dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
-                          opset_version=OPSET, dynamo=False, external_data=False)
+        torch.onnx.export(
+            Pooled().eval(),
+            inputs,
+            str(out),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+            external_data=False,
+        )
 
 
 def quantize(fp32: Path, out: Path) -> None:
@@ -107,7 +117,8 @@ def quantize(fp32: Path, out: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # it warns on the root logger that static quantisation wants pre-processing
     try:
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"])
+        quantize_dynamic(
+            str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
     finally:
         root.setLevel(level)

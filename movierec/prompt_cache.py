@@ -33,8 +33,7 @@ class PromptCache:
     count texts; `on_lookup(hits, misses)` (optional) is told after each call, for metrics.
     """
 
-    def __init__(self, encoder: TextEncoder, max_bytes: int,
-                 on_lookup: Callable[[int, int], None] | None = None):
+    def __init__(self, encoder: TextEncoder, max_bytes: int, on_lookup: Callable[[int, int], None] | None = None):
         self.inner = encoder
         self.max_bytes = max_bytes
         self.on_lookup = on_lookup
@@ -56,8 +55,9 @@ class PromptCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None,
-               threads: int | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, threads: int | None = None
+    ) -> np.ndarray:
         """float32 (len(texts), dimensions): cached rows where the normalised text is known, the
         encoder's for the rest (each distinct missing text once)."""
         if self.max_bytes <= 0 or not texts:

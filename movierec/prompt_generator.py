@@ -10,22 +10,80 @@ from __future__ import annotations
 
 import random
 
-ADJECTIVES = ("suspenseful", "feel-good", "thrilling", "dark", "funny", "heartwarming", "scary", "quirky",
-              "epic", "slow-burning", "gritty", "charming", "mind-bending", "romantic", "violent", "gentle",
-              "clever", "tense", "silly", "moving")
-GENRES = ("detective", "action", "romcom", "horror", "science fiction", "western", "war", "heist", "fantasy",
-          "animated", "musical", "sports", "spy", "courtroom", "disaster", "family", "crime", "historical",
-          "zombie", "space")
+ADJECTIVES = (
+    "suspenseful",
+    "feel-good",
+    "thrilling",
+    "dark",
+    "funny",
+    "heartwarming",
+    "scary",
+    "quirky",
+    "epic",
+    "slow-burning",
+    "gritty",
+    "charming",
+    "mind-bending",
+    "romantic",
+    "violent",
+    "gentle",
+    "clever",
+    "tense",
+    "silly",
+    "moving",
+)
+GENRES = (
+    "detective",
+    "action",
+    "romcom",
+    "horror",
+    "science fiction",
+    "western",
+    "war",
+    "heist",
+    "fantasy",
+    "animated",
+    "musical",
+    "sports",
+    "spy",
+    "courtroom",
+    "disaster",
+    "family",
+    "crime",
+    "historical",
+    "zombie",
+    "space",
+)
 NOUNS = ("film", "movie", "flick", "story")
-SETTINGS = ("set in a rainy city", "about a daring escape", "with a twist ending", "on a long road trip",
-            "in a haunted house", "about an unlikely friendship", "set in the far future", "about a lost treasure",
-            "during a cold winter", "on a remote island", "about two rival families", "in a small town",
-            "with lots of car chases", "about growing up", "set at sea")
-CLAUSES = ("something we can watch with friends after dinner", "nothing too long or too sad please",
-           "we liked the older classics more than the new ones", "bonus points for a great soundtrack",
-           "one of us hates subtitles", "the kind of story that keeps you guessing until the end",
-           "with characters you actually care about", "not a sequel if possible",
-           "ideally with a strong female lead", "beautiful photography and a slow pace are fine")
+SETTINGS = (
+    "set in a rainy city",
+    "about a daring escape",
+    "with a twist ending",
+    "on a long road trip",
+    "in a haunted house",
+    "about an unlikely friendship",
+    "set in the far future",
+    "about a lost treasure",
+    "during a cold winter",
+    "on a remote island",
+    "about two rival families",
+    "in a small town",
+    "with lots of car chases",
+    "about growing up",
+    "set at sea",
+)
+CLAUSES = (
+    "something we can watch with friends after dinner",
+    "nothing too long or too sad please",
+    "we liked the older classics more than the new ones",
+    "bonus points for a great soundtrack",
+    "one of us hates subtitles",
+    "the kind of story that keeps you guessing until the end",
+    "with characters you actually care about",
+    "not a sequel if possible",
+    "ideally with a strong female lead",
+    "beautiful photography and a slow pace are fine",
+)
 
 
 def short_prompt(rng: random.Random) -> str:

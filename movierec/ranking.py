@@ -34,8 +34,19 @@ from movierec.settings import Settings
 from movierec.signals import SIGNALS
 from movierec.topk import top_k, top_k_set
 
-__all__ = ["SIGNALS", "GroupRankRequest", "Ranked", "RankRequest", "Ranker", "RankingConfig", "UserProfile",
-           "quality_prior", "standardise", "top_k", "top_k_set"]
+__all__ = [
+    "SIGNALS",
+    "GroupRankRequest",
+    "Ranked",
+    "RankRequest",
+    "Ranker",
+    "RankingConfig",
+    "UserProfile",
+    "quality_prior",
+    "standardise",
+    "top_k",
+    "top_k_set",
+]
 
 
 RANKERS = ("learned", "weighted_sum")
@@ -83,8 +94,9 @@ class RankingConfig:
 
     def __post_init__(self) -> None:
         if self.group_strategy not in group.STRATEGY_NAMES:
-            raise ValueError(f"setting group_strategy: {self.group_strategy!r} is not one of "
-                             f"{', '.join(group.STRATEGY_NAMES)}")
+            raise ValueError(
+                f"setting group_strategy: {self.group_strategy!r} is not one of {', '.join(group.STRATEGY_NAMES)}"
+            )
         if not 0.0 <= self.group_misery_threshold < 1.0:
             raise ValueError(f"setting group_misery_threshold: must be in [0, 1), got {self.group_misery_threshold}")
         if self.group_pleasure_weight < 0:
@@ -101,8 +113,11 @@ class RankingConfig:
         for anonymous conversations (their own weight where they have one, else the anonymous one)."""
         if anonymous:
             anonymous_weight = float(getattr(self, f"anonymous_weight_{signal}", 0.0))
-            return float(getattr(self, f"conversation_weight_{signal}", anonymous_weight)) if conversation \
+            return (
+                float(getattr(self, f"conversation_weight_{signal}", anonymous_weight))
+                if conversation
                 else anonymous_weight
+            )
         return float(getattr(self, f"weight_{signal}"))
 
     def weights(self, anonymous: bool = False) -> dict[str, float]:
@@ -121,8 +136,12 @@ class RankingConfig:
         """Only the weights for anonymous requests (conversations too) replaced (unnamed signals 0); a plain
         weighted sum."""
         names = {f.name for f in fields(self)}
-        changes: dict[str, Any] = {f"{kind}_weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS
-                                   for kind in ("anonymous", "conversation") if f"{kind}_weight_{s}" in names}
+        changes: dict[str, Any] = {
+            f"{kind}_weight_{s}": float(weights.get(s, 0.0))
+            for s in SIGNALS
+            for kind in ("anonymous", "conversation")
+            if f"{kind}_weight_{s}" in names
+        }
         return replace(self, ranker="weighted_sum", **changes)
 
 
@@ -151,14 +170,18 @@ def genre_prototypes(index: IndexArtifact) -> tuple[np.ndarray, sparse.csr_matri
             values.append(1.0 / len(m.genres))
     share = sparse.csr_matrix((np.array(values, np.float32), (rows, cols)), shape=(len(index.movies), len(genres)))
     members = sparse.csr_matrix((np.ones(len(rows), np.float32), (cols, rows)), shape=(len(genres), len(index.movies)))
-    centroids = np.asarray(members @ index.movie_vectors, dtype=np.float32) if len(genres) else \
-        np.zeros((0, index.dimensions), np.float32)
+    centroids = (
+        np.asarray(members @ index.movie_vectors, dtype=np.float32)
+        if len(genres)
+        else np.zeros((0, index.dimensions), np.float32)
+    )
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
     return centroids, share
 
 
-def flatten(requests: list[RankRequest | GroupRankRequest]
-            ) -> tuple[list[RankRequest], list[tuple[GroupRankRequest, np.ndarray]]]:
+def flatten(
+    requests: list[RankRequest | GroupRankRequest],
+) -> tuple[list[RankRequest], list[tuple[GroupRankRequest, np.ndarray]]]:
     """The batch's rows (a group's members are consecutive rows) and each group with its row positions."""
     rows: list[RankRequest] = []
     groups: list[tuple[GroupRankRequest, np.ndarray]] = []
@@ -178,8 +201,9 @@ def centred_ratings(index: IndexArtifact) -> sparse.csr_matrix:
     owner = np.repeat(np.arange(n_users), counts)
     means = np.bincount(owner, weights=index.rated_values, minlength=n_users) / np.maximum(counts, 1)
     values = (index.rated_values - means[owner]).astype(np.float32)
-    return sparse.csr_matrix((values, index.rated_rows.astype(np.int64), index.rated_ptr.astype(np.int64)),
-                             shape=(n_users, n_movies))
+    return sparse.csr_matrix(
+        (values, index.rated_rows.astype(np.int64), index.rated_ptr.astype(np.int64)), shape=(n_users, n_movies)
+    )
 
 
 class Ranker:
@@ -225,8 +249,9 @@ class Ranker:
         rows, values, _ = self.index.history(row)
         return self.make_profile(row, rows.astype(np.int64), values, self.index.user_vectors[row])
 
-    def make_profile(self, row: int | None, rated_rows: np.ndarray, rated_values: np.ndarray,
-                     taste: np.ndarray) -> UserProfile:
+    def make_profile(
+        self, row: int | None, rated_rows: np.ndarray, rated_values: np.ndarray, taste: np.ndarray
+    ) -> UserProfile:
         """A profile for this history: rated_rows int (k,), rated_values float32 (k,), taste float32 (d,)."""
         taste_scores = self.index.movie_vectors @ taste if self.exact else None
         return UserProfile(row, rated_rows, rated_values, taste, self.collaborative_scores(rated_rows), taste_scores)
@@ -237,8 +262,11 @@ class Ranker:
         index = self.index
         positions = self.ease_position[rated_rows]
         positions = positions[positions >= 0]
-        head = (index.ease_weights[positions].sum(axis=0, dtype=np.float32) if len(positions)
-                else np.zeros(len(index.ease_items), dtype=np.float32))
+        head = (
+            index.ease_weights[positions].sum(axis=0, dtype=np.float32)
+            if len(positions)
+            else np.zeros(len(index.ease_items), dtype=np.float32)
+        )
         if not len(index.tail_items):
             return head
         tail = np.asarray(index.tail_weights[rated_rows].sum(axis=0), dtype=np.float32).ravel()  # type: ignore[index]
@@ -270,8 +298,21 @@ class Ranker:
         members = np.concatenate([positions for _, positions in groups]) if groups else np.zeros(0, np.int64)
         singles = np.setdiff1d(np.arange(len(rows)), members)
         scorer = self.scorer
-        ready = learned.second_phase(scorer, batch, values, calibrated, total, applies, self.movie_ratings,
-                                     self.config.learned_candidates, singles) if scorer is not None else {}
+        ready = (
+            learned.second_phase(
+                scorer,
+                batch,
+                values,
+                calibrated,
+                total,
+                applies,
+                self.movie_ratings,
+                self.config.learned_candidates,
+                singles,
+            )
+            if scorer is not None
+            else {}
+        )
         if groups:
             scores = self._member_scores(batch, values, calibrated, total, applies, members)
             for request, positions in groups:
@@ -295,48 +336,86 @@ class Ranker:
         scores = self._member_scores(batch, values, calibrated, total, applies, members)
         return [(batch.candidates[p[0]][batch.valid[p[0]]], scores[p][:, batch.valid[p[0]]]) for _, p in groups]
 
-    def _member_scores(self, batch: Batch, values: dict[str, np.ndarray], calibrated: dict[str, np.ndarray],
-                       total: np.ndarray, applies: dict[str, np.ndarray], members: np.ndarray) -> np.ndarray:
+    def _member_scores(
+        self,
+        batch: Batch,
+        values: dict[str, np.ndarray],
+        calibrated: dict[str, np.ndarray],
+        total: np.ndarray,
+        applies: dict[str, np.ndarray],
+        members: np.ndarray,
+    ) -> np.ndarray:
         """Each group member's scores (B, C): the weighted sum, in the learned order where it applies."""
         scorer = self.scorer
         if scorer is None or not len(members):
             return total
         # As for a single user: the shortlist holds at least as many as the longest list asked for.
         shortlist = max(self.config.learned_candidates, *(batch.requests[i].limit for i in members))
-        return learned.reorder_shortlists(scorer, batch, values, calibrated, total, applies, self.movie_ratings,
-                                          shortlist, members)
+        return learned.reorder_shortlists(
+            scorer, batch, values, calibrated, total, applies, self.movie_ratings, shortlist, members
+        )
 
     @staticmethod
-    def _group_list(owner: GroupRankRequest, batch: Batch, rows: np.ndarray, scores: np.ndarray,
-                    parts: dict[str, np.ndarray], applies: dict[str, np.ndarray]) -> Ranked:
+    def _group_list(
+        owner: GroupRankRequest,
+        batch: Batch,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        parts: dict[str, np.ndarray],
+        applies: dict[str, np.ndarray],
+    ) -> Ranked:
         """The aggregate stage for the group whose members are at `rows` of the batch: scores (B, C) are
         the members' (the learned order where it applies), parts the weighted sum's."""
         valid = batch.valid[rows[0]]
-        chosen = group.aggregate(scores[rows], valid, owner.strategy, owner.limit, owner.misery_threshold,
-                                 owner.fair_depth, owner.pleasure_weight)
-        signals = {name: part[rows][:, chosen.positions].mean(axis=0).astype(np.float32)
-                   for name, part in parts.items() if applies[name][rows].any()}
-        return Ranked(rows=batch.candidates[rows[0], chosen.positions], scores=chosen.scores, signals=signals,
-                      member_fit=chosen.fit)
+        chosen = group.aggregate(
+            scores[rows],
+            valid,
+            owner.strategy,
+            owner.limit,
+            owner.misery_threshold,
+            owner.fair_depth,
+            owner.pleasure_weight,
+        )
+        signals = {
+            name: part[rows][:, chosen.positions].mean(axis=0).astype(np.float32)
+            for name, part in parts.items()
+            if applies[name][rows].any()
+        }
+        return Ranked(
+            rows=batch.candidates[rows[0], chosen.positions],
+            scores=chosen.scores,
+            signals=signals,
+            member_fit=chosen.fit,
+        )
 
-    def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]
-                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def weighted_sum(
+        self, batch: Batch, values: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
         """The combine stage's first phase: (total float32 (B, C), parts name -> (B, C), applies name -> bool (B,),
         calibrated name -> (B, C): each signal on the common scale, before weighting)."""
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         conversation = np.array([r.conversation for r in batch.requests])
-        weights = {name: np.where(batch.has_user, self.config.weight(name),
-                                  np.where(conversation, self.config.weight(name, anonymous=True, conversation=True),
-                                           self.config.weight(name, anonymous=True)))
-                   for name in values}
+        weights = {
+            name: np.where(
+                batch.has_user,
+                self.config.weight(name),
+                np.where(
+                    conversation,
+                    self.config.weight(name, anonymous=True, conversation=True),
+                    self.config.weight(name, anonymous=True),
+                ),
+            )
+            for name in values
+        }
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration, batch.own)
         total, parts = combine.weigh(calibrated, applies, batch.valid, weights)
         return total, parts, applies, calibrated
 
-    def candidates_and_signals(self, requests: list[RankRequest], shared: list[np.ndarray] | None = None
-                               ) -> tuple[Batch, dict[str, np.ndarray]]:
+    def candidates_and_signals(
+        self, requests: list[RankRequest], shared: list[np.ndarray] | None = None
+    ) -> tuple[Batch, dict[str, np.ndarray]]:
         """The first two stages: the batch with its candidates (B, C) and valid mask, and each active
         signal's raw values over them, name -> float32 (B, C) (what combine and the learned scorer read).
         shared: groups of request positions that share one candidate pool (a group's members)."""
@@ -350,15 +429,34 @@ class Ranker:
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
         has_user = np.array([r.user is not None for r in requests])
         has_examples = np.array([len(r.examples) > 0 for r in requests])
-        active = frozenset(s for s in SIGNALS
-                           if self.config.weight(s) != 0 or self.config.weight(s, anonymous=True) != 0
-                           or self.config.weight(s, anonymous=True, conversation=True) != 0)
+        active = frozenset(
+            s
+            for s in SIGNALS
+            if self.config.weight(s) != 0
+            or self.config.weight(s, anonymous=True) != 0
+            or self.config.weight(s, anonymous=True, conversation=True) != 0
+        )
         # A request may have no query vector at all ("Tom Hanks movies": constraints only).
-        queries = np.stack([r.prompt_vector if r.prompt_vector is not None else r.user.taste if r.user is not None
-                            else np.zeros(index.dimensions, np.float32) for r in requests]).astype(np.float32)  # (B, d)
-        batch = Batch(requests=requests, queries=queries, has_prompt=has_prompt, has_user=has_user,
-                      has_examples=has_examples, has_query=has_prompt | has_user, active=active,
-                      collaborative=[self._collaborative(r) if "collaborative" in active else None for r in requests])
+        queries = np.stack(
+            [
+                r.prompt_vector
+                if r.prompt_vector is not None
+                else r.user.taste
+                if r.user is not None
+                else np.zeros(index.dimensions, np.float32)
+                for r in requests
+            ]
+        ).astype(np.float32)  # (B, d)
+        batch = Batch(
+            requests=requests,
+            queries=queries,
+            has_prompt=has_prompt,
+            has_user=has_user,
+            has_examples=has_examples,
+            has_query=has_prompt | has_user,
+            active=active,
+            collaborative=[self._collaborative(r) if "collaborative" in active else None for r in requests],
+        )
         if "match" in active:
             batch.match = self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
             for i in np.flatnonzero(has_examples):  # "like X": X's genres and keywords are wanted too

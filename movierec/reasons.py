@@ -68,15 +68,20 @@ MIN_FAVOURITE_SIMILARITY = 0.45
 MAX_NAMED = 2
 
 # Genres as an adjective before "film".
-_GENRE_WORDS = {"Animation": "animated", "Science Fiction": "science fiction", "TV Movie": "TV",
-                "History": "historical"}
+_GENRE_WORDS = {
+    "Animation": "animated",
+    "Science Fiction": "science fiction",
+    "TV Movie": "TV",
+    "History": "historical",
+}
 # The signals of closeness to the words asked (to the examples when no words were): one clause says it for all.
 _MOOD_SIGNALS = ("prompt", "genre_fit", "match")
 FALLBACK = "Among the best matches for your request"
 
 
-def nearest_favourites(vectors: np.ndarray, rows: Sequence[int], rated_rows: np.ndarray,
-                       rated_values: np.ndarray) -> list[tuple[int, ...]]:
+def nearest_favourites(
+    vectors: np.ndarray, rows: Sequence[int], rated_rows: np.ndarray, rated_values: np.ndarray
+) -> list[tuple[int, ...]]:
     """For each movie row of `rows` (L,), up to MAX_NAMED rows of the user's favourites nearest it, nearest
     first, each at least MIN_FAVOURITE_SIMILARITY close and never the movie itself.
 
@@ -89,9 +94,9 @@ def nearest_favourites(vectors: np.ndarray, rows: Sequence[int], rated_rows: np.
     if len(favourites) > MAX_FAVOURITES:
         favourites = favourites[np.lexsort((favourites, -values))[:MAX_FAVOURITES]]
     wanted = np.asarray(rows, np.int64)
-    similarity = vectors[wanted] @ vectors[favourites].T                                    # (L, F)
+    similarity = vectors[wanted] @ vectors[favourites].T  # (L, F)
     similarity[wanted[:, None] == favourites[None, :]] = -np.inf
-    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :MAX_NAMED]                  # (L, <= MAX_NAMED)
+    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :MAX_NAMED]  # (L, <= MAX_NAMED)
     close = np.take_along_axis(similarity, nearest, axis=1) >= MIN_FAVOURITE_SIMILARITY
     picked = favourites[nearest].tolist()
     return [tuple(r for r, ok in zip(row, keep) if ok) for row, keep in zip(picked, close.tolist())]
@@ -99,18 +104,18 @@ def nearest_favourites(vectors: np.ndarray, rows: Sequence[int], rated_rows: np.
 
 @lru_cache(maxsize=256)
 def language_name(code: str) -> str:
-    """"fr" -> "French" (ISO 639); the code itself when pycountry does not know it."""
+    """ "fr" -> "French" (ISO 639); the code itself when pycountry does not know it."""
     language = pycountry.languages.get(alpha_2=code) if len(code) == 2 else pycountry.languages.get(alpha_3=code)
     return language.name.split(" (")[0] if language is not None else code
 
 
 def _names(items: Sequence[str]) -> str:
-    """"Heat" / "Heat and Ronin" / "Heat, Ronin and Se7en"."""
+    """ "Heat" / "Heat and Ronin" / "Heat, Ronin and Se7en"."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _article(phrase: str) -> str:
-    """"a" or "an" before `phrase` (by its sound: "an action film", "an 18th", "a 1990s heist film")."""
+    """ "a" or "an" before `phrase` (by its sound: "an action film", "an 18th", "a 1990s heist film")."""
     first = phrase[:2].lower()
     return "an" if first[:1] in "aeiou" or first[:1] == "8" or first in ("11", "18") else "a"
 
@@ -138,27 +143,44 @@ class Reasoner:
         liked = {row for row, reading, _ in u.named if reading == LIKED}
         named = list(examples[:MAX_NAMED])
         titles = _names([m.title for m in named]) if named else ""
-        self.example_clause = "" if not named else (
-            f"Because you liked {titles}" if all(row in liked for row in u.examples[:MAX_NAMED])
-            else f"Because you asked for something like {titles}")
+        self.example_clause = (
+            ""
+            if not named
+            else (
+                f"Because you liked {titles}"
+                if all(row in liked for row in u.examples[:MAX_NAMED])
+                else f"Because you asked for something like {titles}"
+            )
+        )
         # "Like X" with no genre named asks for X's genres (with_example_genres): those were not asked in words.
         example_genres = tuple(dict.fromkeys(g for m in examples for g in m.genres if g not in u.excluded_genres))
         self.genres = () if examples and u.genres == example_genres else u.genres
         # A genre read from a word the catalogue also has as a keyword ("heist" -> Crime) is named by that word.
         self.genre_keywords = tuple((what, normalise(source)) for what, source in u.readings if what in self.genres)
         self.people = tuple((p, normalise(p)) for p in u.people)
-        decade = u.year_min is not None and u.year_max is not None and u.year_min % 10 == 0 and \
-            u.year_max == u.year_min + 9
+        decade = (
+            u.year_min is not None and u.year_max is not None and u.year_min % 10 == 0 and u.year_max == u.year_min + 9
+        )
         self.decade = f"{u.year_min}s" if decade else ""
         self.has_years = u.year_min is not None or u.year_max is not None
         self.has_runtime = u.runtime_min is not None or u.runtime_max is not None
-        self.asks = any((u.keywords, self.genres, self.has_years, self.people, u.languages, u.for_kids,
-                         self.has_runtime))
-        self.community_clause = "Well liked by people with your taste" if for_user else \
-            "Well liked by people with a taste for what you asked"
+        self.asks = any(
+            (u.keywords, self.genres, self.has_years, self.people, u.languages, u.for_kids, self.has_runtime)
+        )
+        self.community_clause = (
+            "Well liked by people with your taste"
+            if for_user
+            else "Well liked by people with a taste for what you asked"
+        )
 
-    def __call__(self, movie: Movie, signals: Mapping[str, float], member_fit: Mapping[int, float] | None = None,
-                 unmet: Sequence[str] = (), favourites: Sequence[Movie] = ()) -> str:
+    def __call__(
+        self,
+        movie: Movie,
+        signals: Mapping[str, float],
+        member_fit: Mapping[int, float] | None = None,
+        unmet: Sequence[str] = (),
+        favourites: Sequence[Movie] = (),
+    ) -> str:
         """The movie's reason. signals: name -> its part of the score; member_fit: a group's user id -> fit
         (empty for one user or none); unmet: what of the request it misses (a short list's tail);
         favourites: the user's favourites nearest the movie (nearest_favourites), nearest first."""
@@ -204,13 +226,20 @@ class Reasoner:
         """What the movie misses, each checked against the movie ("" when none of it holds)."""
         u, misses = self.understood, []
         if "genre" in unmet and u.genres and not set(u.genres) & set(movie.genres):
-            misses.append(f"not {_article(_genre_word(u.genres[0]))} "
-                          f"{' or '.join(_genre_word(g) for g in u.genres[:MAX_NAMED])} film")
+            misses.append(
+                f"not {_article(_genre_word(u.genres[0]))} "
+                f"{' or '.join(_genre_word(g) for g in u.genres[:MAX_NAMED])} film"
+            )
         if "years" in unmet and self.has_years and not self._in_years(movie):
             misses.append(f"not from the {self.decade}" if self.decade else "outside the years asked")
         if "runtime" in unmet and self.has_runtime and not self._in_runtime(movie):
-            misses.append("longer than asked" if u.runtime_max is not None and movie.runtime > u.runtime_max
-                          else "shorter than asked" if movie.runtime else "of unknown length")
+            misses.append(
+                "longer than asked"
+                if u.runtime_max is not None and movie.runtime > u.runtime_max
+                else "shorter than asked"
+                if movie.runtime
+                else "of unknown length"
+            )
         if "people" in unmet:
             missing = [name for name, key in self.people if not self._has_person(movie, name, key)[0]]
             if missing:
@@ -226,8 +255,11 @@ class Reasoner:
         if not self.asks:
             return ""
         kind = [k for k in u.keywords if k in movie.keywords]
-        kind += [word for genre, word in self.genre_keywords if genre in movie.genres and word in movie.keywords
-                 and word not in kind]
+        kind += [
+            word
+            for genre, word in self.genre_keywords
+            if genre in movie.genres and word in movie.keywords and word not in kind
+        ]
         if not kind:
             kind = [_genre_word(g) for g in self.genres if g in movie.genres]
         after = []
@@ -252,15 +284,21 @@ class Reasoner:
     def signal_clause(self, name: str, movie: Movie, favourites: Sequence[Movie], asked: bool) -> str:
         """The clause for one signal's part ("" when nothing true can be said of it)."""
         if name == "collaborative":
-            return self.example_clause or self.rated_clause(favourites) or (
-                "Because of what you have rated" if self.for_user else "")
+            return (
+                self.example_clause
+                or self.rated_clause(favourites)
+                or ("Because of what you have rated" if self.for_user else "")
+            )
         if name == "taste":
             return self.rated_clause(favourites) or "Close to your taste"
         if name == "community":
             return self.community_clause
         if name == "quality":
-            return f"Highly rated ({movie.vote_average:.1f}/10 on TMDB)" if (
-                movie.vote_average >= HIGHLY_RATED and movie.vote_count >= MIN_VOTES_FOR_RATING) else ""
+            return (
+                f"Highly rated ({movie.vote_average:.1f}/10 on TMDB)"
+                if (movie.vote_average >= HIGHLY_RATED and movie.vote_count >= MIN_VOTES_FOR_RATING)
+                else ""
+            )
         if name == "popularity":
             return f"A popular pick ({movie.vote_count:,} votes on TMDB)" if movie.vote_count >= POPULAR_VOTES else ""
         if name in _MOOD_SIGNALS:
@@ -276,13 +314,19 @@ class Reasoner:
     # -- checks against the movie ------------------------------------------------------------------
     def _in_years(self, movie: Movie) -> bool:
         u = self.understood
-        return movie.year > 0 and (u.year_min is None or movie.year >= u.year_min) and \
-            (u.year_max is None or movie.year <= u.year_max)
+        return (
+            movie.year > 0
+            and (u.year_min is None or movie.year >= u.year_min)
+            and (u.year_max is None or movie.year <= u.year_max)
+        )
 
     def _in_runtime(self, movie: Movie) -> bool:
         u = self.understood
-        return movie.runtime > 0 and (u.runtime_min is None or movie.runtime >= u.runtime_min) and \
-            (u.runtime_max is None or movie.runtime <= u.runtime_max)
+        return (
+            movie.runtime > 0
+            and (u.runtime_min is None or movie.runtime >= u.runtime_min)
+            and (u.runtime_max is None or movie.runtime <= u.runtime_max)
+        )
 
     @staticmethod
     def _has_person(movie: Movie, name: str, key: str) -> tuple[bool, bool]:
@@ -296,8 +340,15 @@ class Reasoner:
         return any(normalise(c) == key for c in movie.cast), False
 
 
-def reason(movie: Movie, signals: Mapping[str, float], understood: Understood, examples: Sequence[Movie] = (),
-           member_fit: Mapping[int, float] | None = None, unmet: Sequence[str] = (),
-           favourites: Sequence[Movie] = (), for_user: bool = False) -> str:
+def reason(
+    movie: Movie,
+    signals: Mapping[str, float],
+    understood: Understood,
+    examples: Sequence[Movie] = (),
+    member_fit: Mapping[int, float] | None = None,
+    unmet: Sequence[str] = (),
+    favourites: Sequence[Movie] = (),
+    for_user: bool = False,
+) -> str:
     """One movie's reason (Reasoner's, for a single movie; a request's list builds one Reasoner)."""
     return Reasoner(understood, examples, for_user)(movie, signals, member_fit, unmet, favourites)

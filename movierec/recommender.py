@@ -62,35 +62,50 @@ def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_promp
     if not conversation:
         return ()
     if len(conversation) > MAX_TURNS:
-        raise InvalidArgument(f"conversation has {len(conversation)} turns; the limit is {MAX_TURNS} "
-                              "(send the most recent ones)")
+        raise InvalidArgument(
+            f"conversation has {len(conversation)} turns; the limit is {MAX_TURNS} (send the most recent ones)"
+        )
     total = sum(len(t.text) for t in conversation) + len(prompt)
     if total > MAX_CONVERSATION_CHARS:
-        raise InvalidArgument(f"conversation has {total} characters in all (prompt included); "
-                              f"the limit is {MAX_CONVERSATION_CHARS} (send the most recent turns)")
+        raise InvalidArgument(
+            f"conversation has {total} characters in all (prompt included); "
+            f"the limit is {MAX_CONVERSATION_CHARS} (send the most recent turns)"
+        )
     for i, turn in enumerate(conversation):
         if turn.role not in (SEEKER, RECOMMENDER):
             raise InvalidArgument(f"conversation turn {i}: role is not set; say SEEKER or RECOMMENDER")
         if not turn.text.strip():
             raise InvalidArgument(f"conversation turn {i}: the text is empty")
         if len(turn.text) > max_prompt_chars:
-            raise InvalidArgument(f"conversation turn {i} is {len(turn.text)} characters; the limit per turn is "
-                                  f"{max_prompt_chars}")
+            raise InvalidArgument(
+                f"conversation turn {i} is {len(turn.text)} characters; the limit per turn is {max_prompt_chars}"
+            )
         if turn.role == RECOMMENDER and turn.user_id is not None:
-            raise InvalidArgument(f"conversation turn {i}: a RECOMMENDER turn has no user_id (the speakers with "
-                                  "user ids are the seekers, who form the group)")
+            raise InvalidArgument(
+                f"conversation turn {i}: a RECOMMENDER turn has no user_id (the speakers with "
+                "user ids are the seekers, who form the group)"
+            )
     return conversation
 
 
 def ranking_config(settings: Settings) -> RankingConfig:
-    return RankingConfig(**{f.name: getattr(settings, f.name) for f in fields(RankingConfig)
-                            if hasattr(settings, f.name)})
+    return RankingConfig(
+        **{f.name: getattr(settings, f.name) for f in fields(RankingConfig) if hasattr(settings, f.name)}
+    )
 
 
-def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: bool,
-                   max_prompt_chars: int, group_user_ids: tuple[int, ...] = (), group_strategy: str = "",
-                   conversation: tuple[Turn, ...] = (), dropped: tuple[str, ...] = (),
-                   **constraints: Any) -> RecommendQuery:
+def validate_query(
+    prompt: str,
+    user_id: int | None,
+    limit: int,
+    include_rated: bool,
+    max_prompt_chars: int,
+    group_user_ids: tuple[int, ...] = (),
+    group_strategy: str = "",
+    conversation: tuple[Turn, ...] = (),
+    dropped: tuple[str, ...] = (),
+    **constraints: Any,
+) -> RecommendQuery:
     """Check a request's fields; raises InvalidArgument with a message a person can act on.
 
     `constraints` are RecommendQuery's explicit constraint fields; their shapes are checked here,
@@ -109,26 +124,37 @@ def validate_query(prompt: str, user_id: int | None, limit: int, include_rated: 
     speakers = tuple(t.user_id for t in turns if t.user_id is not None)
     members = tuple(dict.fromkeys(((user_id,) if user_id is not None else ()) + tuple(group_user_ids) + speakers))
     if len(members) > MAX_MEMBERS:  # checked first: a huge list costs one pass, nothing more
-        raise InvalidArgument(f"the group has {len(members)} members (user_id and group_user_ids together); "
-                              f"the limit is {MAX_MEMBERS}")
+        raise InvalidArgument(
+            f"the group has {len(members)} members (user_id and group_user_ids together); the limit is {MAX_MEMBERS}"
+        )
     if len(set(group_user_ids)) < len(group_user_ids):
         repeated = sorted(u for u, n in Counter(group_user_ids).items() if n > 1)
         raise InvalidArgument(f"group_user_ids lists user {', '.join(map(str, repeated))} more than once")
     if group_strategy and group_strategy not in STRATEGY_NAMES:
-        raise InvalidArgument(f"group_strategy {group_strategy!r} is not one of {', '.join(STRATEGY_NAMES)} "
-                              "(empty: the server's default)")
+        raise InvalidArgument(
+            f"group_strategy {group_strategy!r} is not one of {', '.join(STRATEGY_NAMES)} (empty: the server's default)"
+        )
     if len(members) == 1:
         user_id = members[0]
-    query = RecommendQuery(prompt=prompt.strip(), user_id=user_id, limit=limit or DEFAULT_LIMIT,
-                           include_rated=include_rated, group_user_ids=members if len(members) > 1 else (),
-                           group_strategy=group_strategy, conversation=turns, dropped=tuple(dropped),
-                           **constraints)
+    query = RecommendQuery(
+        prompt=prompt.strip(),
+        user_id=user_id,
+        limit=limit or DEFAULT_LIMIT,
+        include_rated=include_rated,
+        group_user_ids=members if len(members) > 1 else (),
+        group_strategy=group_strategy,
+        conversation=turns,
+        dropped=tuple(dropped),
+        **constraints,
+    )
     said = query.prompt or any(t.role == SEEKER for t in turns)
     if not said and not members and not query.has_explicit_constraints:
         empty = "prompt is empty and the conversation has no SEEKER turn" if turns else "prompt is empty"
-        raise InvalidArgument(empty + ": describe what you feel like watching, give a user_id "
-                              "(or a group's group_user_ids), or constrain the list (genres, years, languages, "
-                              "example movies)")
+        raise InvalidArgument(
+            empty + ": describe what you feel like watching, give a user_id "
+            "(or a group's group_user_ids), or constrain the list (genres, years, languages, "
+            "example movies)"
+        )
     if limit < 0 or limit > MAX_LIMIT:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT} (0 means {DEFAULT_LIMIT}); got {limit}")
     for name in ("year_min", "year_max"):
@@ -160,16 +186,18 @@ class Feedback:
     undo: bool = False
 
 
-def validate_feedback(user_id: int, movie_id: int, rating: float, request_id: str, kind: str = RATING,
-                      undo: bool = False) -> Feedback:
+def validate_feedback(
+    user_id: int, movie_id: int, rating: float, request_id: str, kind: str = RATING, undo: bool = False
+) -> Feedback:
     if user_id < 1:
         raise InvalidArgument(f"user_id must be a positive number; got {user_id}")
     if kind not in KINDS:
         raise InvalidArgument(f"kind must be one of {', '.join(k.upper() for k in KINDS)}; got {kind!r}")
     if kind == RATING:
         if undo:
-            raise InvalidArgument("undo takes back a SEEN or NOT_INTERESTED mark; a rating is changed by "
-                                  "rating the movie again")
+            raise InvalidArgument(
+                "undo takes back a SEEN or NOT_INTERESTED mark; a rating is changed by rating the movie again"
+            )
         if not math.isfinite(rating) or not 0.5 <= rating <= 5.0 or (rating * 2) != int(rating * 2):
             raise InvalidArgument(f"rating must be 0.5 to 5.0 in steps of 0.5; got {rating:g}")
     elif rating != 0:
@@ -221,11 +249,13 @@ def _without_earlier_people(u: Understood, q: RecommendQuery) -> tuple[Understoo
 class Recommender:
     """Answers validated queries against one index artifact with one encoder, plus live feedback."""
 
-    def __init__(self, index: IndexArtifact, encoder: TextEncoder, config: RankingConfig,
-                 profile_cache_mb: float = 256):
+    def __init__(
+        self, index: IndexArtifact, encoder: TextEncoder, config: RankingConfig, profile_cache_mb: float = 256
+    ):
         if encoder.dimensions != index.dimensions:
-            raise InvalidArgument(f"encoder has {encoder.dimensions} dimensions, "
-                                  f"index {index.path} has {index.dimensions}")
+            raise InvalidArgument(
+                f"encoder has {encoder.dimensions} dimensions, index {index.path} has {index.dimensions}"
+            )
         self.index = index
         self.encoder = encoder
         self.ranker = Ranker(index, config)
@@ -271,13 +301,19 @@ class Recommender:
     def info(self) -> IndexInfo:
         m = self.index.manifest
         new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
-        return IndexInfo(index_version=self.version, model=m["model"]["name"], dimensions=self.index.dimensions,
-                         movies=len(self.index.movies), users=len(self.index.user_ids) + new_users,
-                         ranker=self.ranker_in_use(), prompt_encoder_backend=self.encoder.backend,
-                         catalogue_encoder_backend=str(m["model"].get("backend", "")))
+        return IndexInfo(
+            index_version=self.version,
+            model=m["model"]["name"],
+            dimensions=self.index.dimensions,
+            movies=len(self.index.movies),
+            users=len(self.index.user_ids) + new_users,
+            ranker=self.ranker_in_use(),
+            prompt_encoder_backend=self.encoder.backend,
+            catalogue_encoder_backend=str(m["model"].get("backend", "")),
+        )
 
     def ranker_in_use(self) -> str:
-        """"learned", or "weighted sum (why)"."""
+        """ "learned", or "weighted sum (why)"."""
         if self.ranker.scorer is not None:
             return "learned"
         if self.ranker.config.ranker != "learned":
@@ -299,10 +335,16 @@ class Recommender:
                 raise
 
     def check_user(self, user_id: int | None) -> None:
-        if user_id is not None and user_id not in self.index.user_row and user_id not in self._live \
-                and user_id not in self._marks:
-            raise NotFound(f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
-                           "a new user becomes known with their first rating or seen / not-interested mark)")
+        if (
+            user_id is not None
+            and user_id not in self.index.user_row
+            and user_id not in self._live
+            and user_id not in self._marks
+        ):
+            raise NotFound(
+                f"user {user_id} is not known (the index has {len(self.index.user_ids)} users; "
+                "a new user becomes known with their first rating or seen / not-interested mark)"
+            )
 
     @cached_property
     def movie_search(self) -> MovieSearch:
@@ -357,8 +399,9 @@ class Recommender:
                 history = self._history(user_id)
                 rows = np.array(sorted(history), dtype=np.int64)
                 values = np.array([history[r][0] for r in rows.tolist()], dtype=np.float32)
-                taste = centred_taste_vectors(self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows,
-                                              values)[0]
+                taste = centred_taste_vectors(
+                    self.index.movie_vectors, np.array([0, len(rows)], np.int64), rows, values
+                )[0]
                 profile = self.ranker.make_profile(row, rows, values, taste)
             if user_id in self._marks:
                 profile = self._with_marks(profile, self._marks[user_id])
@@ -432,10 +475,13 @@ class Recommender:
         with self._lock:
             history = self._history(user_id)
         newest = sorted(history.items(), key=lambda kv: (-kv[1][1], kv[0]))[: limit or DEFAULT_RECENT]
-        return UserSummary(user_id, len(history),
-                           [(int(self.index.movie_ids[r]), float(v), int(ts)) for r, (v, ts) in newest],
-                           seen=self.marked(user_id, SEEN)[: limit or DEFAULT_RECENT],
-                           not_interested=self.marked(user_id, NOT_INTERESTED)[: limit or DEFAULT_RECENT])
+        return UserSummary(
+            user_id,
+            len(history),
+            [(int(self.index.movie_ids[r]), float(v), int(ts)) for r, (v, ts) in newest],
+            seen=self.marked(user_id, SEEN)[: limit or DEFAULT_RECENT],
+            not_interested=self.marked(user_id, NOT_INTERESTED)[: limit or DEFAULT_RECENT],
+        )
 
     def rating_count(self, user_id: int) -> int:
         with self._lock:
@@ -458,23 +504,30 @@ class Recommender:
         does not have.
         """
         if query.conversation:
-            text = read_conversation(self.understand_turn, query.turns,
-                                     self.ranker.config.conversation_mood_words)
+            text = read_conversation(self.understand_turn, query.turns, self.ranker.config.conversation_mood_words)
         else:
             text = self.understander.understand(query.prompt) if query.prompt else Understood()
         if query.dropped:  # a person removed what they did not mean
             text = without_constraints(text, query.dropped)
         changes: dict[str, Any] = {}
         if query.genres or query.excluded_genres:
-            wanted = self._genres("genres", query.genres) if query.genres else \
-                tuple(g for g in text.genres if g.lower() not in {x.lower() for x in query.excluded_genres})
-            excluded = self._genres("excluded_genres", query.excluded_genres) if query.excluded_genres else \
-                tuple(g for g in text.excluded_genres if g not in wanted)
+            wanted = (
+                self._genres("genres", query.genres)
+                if query.genres
+                else tuple(g for g in text.genres if g.lower() not in {x.lower() for x in query.excluded_genres})
+            )
+            excluded = (
+                self._genres("excluded_genres", query.excluded_genres)
+                if query.excluded_genres
+                else tuple(g for g in text.excluded_genres if g not in wanted)
+            )
             changes.update(genres=wanted, excluded_genres=excluded)
         if query.languages:
             self._languages(query.languages)
-            changes.update(languages=tuple(query.languages),
-                           excluded_languages=tuple(c for c in text.excluded_languages if c not in query.languages))
+            changes.update(
+                languages=tuple(query.languages),
+                excluded_languages=tuple(c for c in text.excluded_languages if c not in query.languages),
+            )
         if query.year_min is not None or query.year_max is not None:  # the explicit range replaces the text's
             changes.update(year_min=query.year_min, year_max=query.year_max)
         if query.max_runtime is not None:
@@ -482,23 +535,29 @@ class Recommender:
         example_rows = self._rows("example_movie_ids", query.example_movie_ids)
         excluded_rows = self._rows("excluded_movie_ids", query.excluded_movie_ids)
         if example_rows or excluded_rows:
-            changes.update(examples=tuple(dict.fromkeys((*text.examples, *example_rows))),
-                           excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded_rows))))
+            changes.update(
+                examples=tuple(dict.fromkeys((*text.examples, *example_rows))),
+                excluded_movies=tuple(dict.fromkeys((*text.excluded_movies, *excluded_rows))),
+            )
         return with_example_genres(replace(text, **changes) if changes else text, self.index.movies)
 
     def _genres(self, field_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [g for g in names if g.lower() not in self._genre_names]
         if unknown:
-            raise InvalidArgument(f"{field_name}: unknown genre {', '.join(map(repr, unknown))}; "
-                                  f"the catalogue's genres are {', '.join(self.understander.genres)}")
+            raise InvalidArgument(
+                f"{field_name}: unknown genre {', '.join(map(repr, unknown))}; "
+                f"the catalogue's genres are {', '.join(self.understander.genres)}"
+            )
         return tuple(dict.fromkeys(self._genre_names[g.lower()] for g in names))
 
     def _languages(self, codes: tuple[str, ...]) -> None:
         known = set(self.understander.languages_present)
         unknown = [c for c in codes if c not in known]
         if unknown:
-            raise InvalidArgument(f"languages: no catalogue movie is in {', '.join(unknown)}; "
-                                  f"the catalogue has {', '.join(sorted(known))}")
+            raise InvalidArgument(
+                f"languages: no catalogue movie is in {', '.join(unknown)}; "
+                f"the catalogue has {', '.join(sorted(known))}"
+            )
 
     def _rows(self, field_name: str, movie_ids: tuple[int, ...]) -> tuple[int, ...]:
         unknown = [m for m in movie_ids if m not in self.index.movie_row]
@@ -509,8 +568,9 @@ class Recommender:
         return tuple(self.index.movie_row[m] for m in movie_ids)
 
     # -- ranking ------------------------------------------------------------------------------
-    def recommend_batch(self, queries: list[RecommendQuery], threads: int | None = None,
-                        understood: list[Understood] | None = None) -> list[RecommendResult]:
+    def recommend_batch(
+        self, queries: list[RecommendQuery], threads: int | None = None, understood: list[Understood] | None = None
+    ) -> list[RecommendResult]:
         """Answer several queries with one encoder forward (`threads` torch threads) and one ranking pass.
 
         understand -> embed the moods -> constraints -> rank -> results with what was understood.
@@ -531,25 +591,41 @@ class Recommender:
             reasoner = Reasoner(u, examples, for_user=bool(q.members))
             # A single user's reasons name their favourites nearest each movie (one small product per request).
             user = request.user if isinstance(request, RankRequest) else None
-            near = nearest_favourites(self.index.movie_vectors, rows, user.rated_rows, user.rated_values) \
-                if user is not None else [()] * len(rows)
+            near = (
+                nearest_favourites(self.index.movie_vectors, rows, user.rated_rows, user.rated_values)
+                if user is not None
+                else [()] * len(rows)
+            )
             movies = []
             for j, row in enumerate(rows):
                 movie, signals = self.index.movies[row], {name: values[j] for name, values in parts.items()}
                 member_fit = dict(zip(q.members, fit[j])) if fit is not None else {}
-                movies.append(Recommendation(
-                    movie=movie, score=scores[j], signals=signals, member_fit=member_fit, unmet=unmet[j],
-                    reason=reasoner(movie, signals, member_fit, unmet[j], [self.index.movies[r] for r in near[j]])))
-            results.append(RecommendResult(movies=movies, index_version=self.version, understood=u,
-                                           examples=examples,
-                                           excluded=[self.index.movies[r] for r in u.excluded_movies],
-                                           named=[self.index.movies[r] for r, _, _ in u.named],
-                                           group_strategy=request.strategy if isinstance(request, GroupRankRequest)
-                                           else ""))
+                movies.append(
+                    Recommendation(
+                        movie=movie,
+                        score=scores[j],
+                        signals=signals,
+                        member_fit=member_fit,
+                        unmet=unmet[j],
+                        reason=reasoner(movie, signals, member_fit, unmet[j], [self.index.movies[r] for r in near[j]]),
+                    )
+                )
+            results.append(
+                RecommendResult(
+                    movies=movies,
+                    index_version=self.version,
+                    understood=u,
+                    examples=examples,
+                    excluded=[self.index.movies[r] for r in u.excluded_movies],
+                    named=[self.index.movies[r] for r, _, _ in u.named],
+                    group_strategy=request.strategy if isinstance(request, GroupRankRequest) else "",
+                )
+            )
         return results
 
-    def _filled(self, queries: list[RecommendQuery], understood: list[Understood], ranked: list[Ranked],
-                threads: int | None) -> tuple[list[Ranked], list[list[tuple[str, ...]]]]:
+    def _filled(
+        self, queries: list[RecommendQuery], understood: list[Understood], ranked: list[Ranked], threads: int | None
+    ) -> tuple[list[Ranked], list[list[tuple[str, ...]]]]:
         """A list shorter than asked continues with movies that meet all but the least certain constraints,
         given up one stage at a time: in a conversation, the people named before its last seeker turn (a
         fresher wish outweighs a name said in passing); the genres the text asked for ("a Korean thriller":
@@ -570,25 +646,35 @@ class Recommender:
                     stage.append(i)
             if not stage:
                 continue
-            relaxed = [replace(current[i], excluded_movies=tuple(dict.fromkeys(
-                (*current[i].excluded_movies, *out[i].rows.tolist())))) for i in stage]
-            more = self.ranker.rank(self.rank_requests(
-                [replace(queries[i], limit=queries[i].limit - len(out[i].rows)) for i in stage], relaxed, threads))
+            relaxed = [
+                replace(
+                    current[i],
+                    excluded_movies=tuple(dict.fromkeys((*current[i].excluded_movies, *out[i].rows.tolist()))),
+                )
+                for i in stage
+            ]
+            more = self.ranker.rank(
+                self.rank_requests(
+                    [replace(queries[i], limit=queries[i].limit - len(out[i].rows)) for i in stage], relaxed, threads
+                )
+            )
             for i, extra in zip(stage, more):
                 out[i] = out[i].followed_by(extra)
                 unmet[i] += [given_up[i]] * len(extra.rows)
         return out, unmet
 
-    def rank_requests(self, queries: list[RecommendQuery], understood: list[Understood], threads: int | None = None
-                      ) -> list[RankRequest | GroupRankRequest]:
+    def rank_requests(
+        self, queries: list[RecommendQuery], understood: list[Understood], threads: int | None = None
+    ) -> list[RankRequest | GroupRankRequest]:
         """The queries in the ranking's terms: moods embedded (one encoder forward), profiles looked up,
         constraints as masks; a group's query becomes one request per member (movierec.group)."""
         for q in queries:
             self.check_users(q)
         profiles = [[self.profile(m) for m in q.members] for q in queries]
         moods = [u.mood for u in understood if u.mood]
-        vectors = iter(self.encoder.encode(moods, threads=threads) if moods
-                       else np.zeros((0, self.index.dimensions), np.float32))
+        vectors = iter(
+            self.encoder.encode(moods, threads=threads) if moods else np.zeros((0, self.index.dimensions), np.float32)
+        )
         requests: list[RankRequest | GroupRankRequest] = []
         config = self.ranker.config
         for q, u, members in zip(queries, understood, profiles):
@@ -604,27 +690,53 @@ class Recommender:
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
             named = () if q.include_rated else (*u.examples, *(row for row, _, _ in u.named))
             allowed = self.facets.allowed(u, exclude_rows=named)
-            marked = [p.unwanted_rows if q.include_rated else np.concatenate([p.unwanted_rows, p.seen_rows])
-                      for p in members if p is not None]
+            marked = [
+                p.unwanted_rows if q.include_rated else np.concatenate([p.unwanted_rows, p.seen_rows])
+                for p in members
+                if p is not None
+            ]
             if any(len(rows) for rows in marked):  # a member's marks bind the whole list
                 allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
                 for rows in marked:
                     allowed[rows] = False
             if len(members) < 2:
-                requests.append(RankRequest(prompt=u.mood, prompt_vector=vector, user=members[0] if members else None,
-                                            limit=q.limit, include_rated=q.include_rated, allowed=allowed,
-                                            examples=examples, conversation=bool(q.conversation)))
+                requests.append(
+                    RankRequest(
+                        prompt=u.mood,
+                        prompt_vector=vector,
+                        user=members[0] if members else None,
+                        limit=q.limit,
+                        include_rated=q.include_rated,
+                        allowed=allowed,
+                        examples=examples,
+                        conversation=bool(q.conversation),
+                    )
+                )
                 continue
             if not q.include_rated:  # what any member has rated is left out for all of them
                 allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
                 for profile in members:
                     allowed[profile.rated_rows] = False  # type: ignore[union-attr]
-            requests.append(GroupRankRequest(
-                members=tuple(RankRequest(prompt=u.mood, prompt_vector=vector, user=profile, limit=q.limit,
-                                          include_rated=q.include_rated, allowed=allowed, examples=examples,
-                                          conversation=bool(q.conversation))
-                              for profile in members),
-                limit=q.limit, strategy=q.group_strategy or config.group_strategy,
-                misery_threshold=config.group_misery_threshold, fair_depth=config.group_fair_depth,
-                pleasure_weight=config.group_pleasure_weight))
+            requests.append(
+                GroupRankRequest(
+                    members=tuple(
+                        RankRequest(
+                            prompt=u.mood,
+                            prompt_vector=vector,
+                            user=profile,
+                            limit=q.limit,
+                            include_rated=q.include_rated,
+                            allowed=allowed,
+                            examples=examples,
+                            conversation=bool(q.conversation),
+                        )
+                        for profile in members
+                    ),
+                    limit=q.limit,
+                    strategy=q.group_strategy or config.group_strategy,
+                    misery_threshold=config.group_misery_threshold,
+                    fair_depth=config.group_fair_depth,
+                    pleasure_weight=config.group_pleasure_weight,
+                )
+            )
         return requests

@@ -54,9 +54,11 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
     requests, queries = batch.requests, batch.queries
     if ranker.exact:
         # What IndexFlatIP.search computes, with a partition in place of its heap.
-        batch.prompt_all = products(index.movie_vectors, queries)                              # (B, n_movies)
-        nearest = [nearest_allowed(batch.prompt_all[i] if batch.has_query[i] else ranker.quality, r.allowed, k)
-                   for i, r in enumerate(requests)]
+        batch.prompt_all = products(index.movie_vectors, queries)  # (B, n_movies)
+        nearest = [
+            nearest_allowed(batch.prompt_all[i] if batch.has_query[i] else ranker.quality, r.allowed, k)
+            for i, r in enumerate(requests)
+        ]
     else:
         nearest = list(index.movie_index.search(queries, k)[1])
         for i, r in enumerate(requests):
@@ -64,7 +66,7 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
                 continue
             allowed = np.flatnonzero(r.allowed) if r.allowed is not None else np.arange(n_movies)
             if len(allowed) > SCORE_ALLOWED_MAX and batch.has_query[i]:  # search wider, then filter
-                found = index.movie_index.search(queries[i:i + 1], 8 * k)[1][0]
+                found = index.movie_index.search(queries[i : i + 1], 8 * k)[1][0]
                 nearest[i] = found[(found >= 0) & r.allowed[np.maximum(found, 0)]][:k]  # type: ignore[index]
                 continue
             scores = (index.movie_vectors[allowed] @ queries[i]) if batch.has_query[i] else ranker.quality[allowed]
@@ -97,11 +99,11 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
     batch.candidates = np.zeros((len(requests), width), dtype=np.int64)
     batch.valid = np.zeros((len(requests), width), dtype=bool)
     for i, pool in enumerate(pools):
-        batch.candidates[i, :len(pool)] = pool
-        batch.valid[i, :len(pool)] = True
+        batch.candidates[i, : len(pool)] = pool
+        batch.valid[i, : len(pool)] = True
     batch.own = batch.valid
     if batch.shared:
         batch.own = batch.valid.copy()
         for rows in batch.shared:
             for i in rows:
-                batch.own[i, :len(pools[i])] = np.isin(pools[i], own[i], assume_unique=True)
+                batch.own[i, : len(pools[i])] = np.isin(pools[i], own[i], assume_unique=True)

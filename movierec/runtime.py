@@ -35,8 +35,11 @@ def tune_process(torch_threads: int = 0) -> int:
         if sys.platform.startswith("linux"):
             try:
                 libc = ctypes.CDLL("libc.so.6")
-                for option, value in ((_M_MMAP_THRESHOLD, 1 << 30), (_M_TRIM_THRESHOLD, 1 << 30),
-                                      (_M_TOP_PAD, 64 << 20)):
+                for option, value in (
+                    (_M_MMAP_THRESHOLD, 1 << 30),
+                    (_M_TRIM_THRESHOLD, 1 << 30),
+                    (_M_TOP_PAD, 64 << 20),
+                ):
                     libc.mallopt(option, value)
             except OSError:  # not glibc (e.g. musl): the default allocator policy stays
                 log.debug("mallopt unavailable; allocator left as is")

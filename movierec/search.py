@@ -48,22 +48,26 @@ class MovieSearch:
     def __init__(self, movies: Sequence[Movie]):
         self.movies = list(movies)
         self.titles = [normalise(m.title) for m in self.movies]
-        self.years = np.array([m.year for m in self.movies], np.int64)                # (n,)
-        self.by_votes = -np.array([m.vote_count for m in self.movies], np.int64)     # (n,): ties go to more votes
+        self.years = np.array([m.year for m in self.movies], np.int64)  # (n,)
+        self.by_votes = -np.array([m.vote_count for m in self.movies], np.int64)  # (n,): ties go to more votes
         # word -> {row: field weight}: the best field each movie has the word in
         postings: dict[str, dict[int, float]] = defaultdict(dict)
         for row, m in enumerate(self.movies):
-            fields = (("title", self.titles[row].split()),
-                      ("people", [w for p in (*m.directors, *m.cast[:TOP_CAST]) for w in normalise(p).split()]),
-                      ("year", [str(m.year)] if m.year else []),
-                      ("keyword", [w for k in m.keywords for w in normalise(k).split()]))
+            fields = (
+                ("title", self.titles[row].split()),
+                ("people", [w for p in (*m.directors, *m.cast[:TOP_CAST]) for w in normalise(p).split()]),
+                ("year", [str(m.year)] if m.year else []),
+                ("keyword", [w for k in m.keywords for w in normalise(k).split()]),
+            )
             for name, words in fields:
                 for word in words:
                     if postings[word].get(row, 0.0) < FIELD_WEIGHTS[name]:
                         postings[word][row] = FIELD_WEIGHTS[name]
         self.vocabulary = sorted(postings)
-        self.postings = {w: (np.array(list(rows), np.int64), np.array(list(rows.values()), np.float32))
-                         for w, rows in postings.items()}
+        self.postings = {
+            w: (np.array(list(rows), np.int64), np.array(list(rows.values()), np.float32))
+            for w, rows in postings.items()
+        }
         n = len(self.movies)
         self.idf = {w: math.log(1 + n / len(rows)) for w, rows in postings.items()}
         self.max_idf = math.log(1 + n)
@@ -108,9 +112,13 @@ class MovieSearch:
             similar = [(word, 100.0)] if word in self.postings else []
             # A short word one letter off is another word ("war", "car"), and a number another number ("2010", "200").
             if len(word) >= 4 and not word.isdigit():
-                similar += [(w, s) for w, s, _ in process.extract(word, self.vocabulary, scorer=fuzz.ratio,
-                                                                  score_cutoff=WORD_SIMILARITY, limit=20)
-                            if w != word]
+                similar += [
+                    (w, s)
+                    for w, s, _ in process.extract(
+                        word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_SIMILARITY, limit=20
+                    )
+                    if w != word
+                ]
             for other, similarity in similar:
                 rows, fields = self.postings[other]
                 best[rows] = np.maximum(best[rows], fields * (similarity / 100.0))

@@ -32,8 +32,10 @@ Count = Annotated[int, Field(ge=0)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1)]
 LogFormat = Literal["text", "json"]
-LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+]
 # The names movierec.ranking.RANKERS, movierec.group.STRATEGIES and the indexer's taste vectors use
 # (a test keeps them equal; importing those modules here would load numpy into every settings read).
 Ranker = Literal["learned", "weighted_sum"]
@@ -62,8 +64,11 @@ def _expand_user(value: Path | None) -> Path | None:
 UserPath = Annotated[Path, AfterValidator(_expand_user)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_empty_is_none), AfterValidator(_expand_user)]
 # sqlite:///<path> or postgresql://…; empty means none (movierec.store checks it, without echoing a password).
-StoreUrl = Annotated[str | None, BeforeValidator(_empty_is_none),
-                     AfterValidator(lambda v: check_store_url(v.strip()) if v is not None else None)]
+StoreUrl = Annotated[
+    str | None,
+    BeforeValidator(_empty_is_none),
+    AfterValidator(lambda v: check_store_url(v.strip()) if v is not None else None),
+]
 
 
 HttpPort = Annotated[Annotated[int, Field(ge=0, le=65535)] | None, BeforeValidator(_empty_is_none)]
@@ -71,7 +76,7 @@ _ORIGIN = re.compile(r"\*|https?://[^/\s?#]+")
 
 
 def _origins(value: Any) -> Any:
-    """"a, b" (from the environment) or a list -> a tuple of origins, each checked: an origin with a path
+    """ "a, b" (from the environment) or a list -> a tuple of origins, each checked: an origin with a path
     or a trailing slash never equals the Origin header a browser sends, so it would silently match nothing."""
     if isinstance(value, str):
         value = json.loads(value) if value.strip().startswith("[") else value.split(",")
@@ -105,8 +110,14 @@ class Settings(BaseSettings):
     environment by accident); `load_settings` adds the TOML file and the environment.
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, case_sensitive=False, frozen=True, extra="forbid",
-                                      validate_default=True, hide_input_in_errors=True)  # a password in store_url
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,
+    )  # a password in store_url
 
     # Where the data files are (TMDB 5000 CSVs + MovieLens ratings/links).
     data_dir: UserPath = Path("data/sample")
@@ -295,8 +306,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_store_setting(self) -> Settings:
         if self.store_url is not None and self.store_path is not None:
-            raise ValueError("store_url and store_path are both set; set only one (store_url "
-                             "sqlite:///<path> names the same file as store_path <path>)")
+            raise ValueError(
+                "store_url and store_path are both set; set only one (store_url "
+                "sqlite:///<path> names the same file as store_path <path>)"
+            )
         return self
 
     @property
@@ -315,15 +328,20 @@ class Settings(BaseSettings):
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored), checked like any other."""
-        return _checked({**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}},
-                        dict.fromkeys(changes, "replace()"))
+        return _checked(
+            {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}},
+            dict.fromkeys(changes, "replace()"),
+        )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)  # the environment and the TOML file are merged by load_settings
 
 
@@ -364,9 +382,12 @@ def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:
             values[key], origins[key] = value, str(toml_path)
 
     for key in env:
-        if key.upper().startswith(ENV_PREFIX) and key.upper() not in NOT_SETTINGS \
-                and key[len(ENV_PREFIX):].lower() not in names:
-            raise ValueError(f"environment variable {key}: unknown setting {key[len(ENV_PREFIX):].lower()!r}")
+        if (
+            key.upper().startswith(ENV_PREFIX)
+            and key.upper() not in NOT_SETTINGS
+            and key[len(ENV_PREFIX) :].lower() not in names
+        ):
+            raise ValueError(f"environment variable {key}: unknown setting {key[len(ENV_PREFIX) :].lower()!r}")
     from_env = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, case_sensitive=False)()
     values.update(from_env)
     origins.update({key: f"environment variable {ENV_PREFIX}{key.upper()}" for key in from_env})

@@ -45,10 +45,18 @@ class Signal:
 REGISTRY: tuple[Signal, ...] = (
     Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)"),
     Signal("match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)"),
-    Signal("genre_fit", "prompt", "dense",
-           "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them"),
-    Signal("collaborative", "user or examples", "dense",
-           "what people who watched the examples, or this user's movies, also watched (EASE)"),
+    Signal(
+        "genre_fit",
+        "prompt",
+        "dense",
+        "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them",
+    ),
+    Signal(
+        "collaborative",
+        "user or examples",
+        "dense",
+        "what people who watched the examples, or this user's movies, also watched (EASE)",
+    ),
     Signal("community", "query", "dense", "how users with a similar taste rated it"),
     Signal("taste", "user", "dense", "how close it is to the user's own taste vector"),
     Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes"),
@@ -79,37 +87,50 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     wanted = [s for s in SIGNALS if s in batch.active and applies(s, batch).any()]
     if "prompt" in wanted:
-        out["prompt"] = (np.take_along_axis(batch.prompt_all, candidates, axis=1) if batch.prompt_all is not None
-                         else gathered_products(index.movie_vectors, candidates, batch.queries))
+        out["prompt"] = (
+            np.take_along_axis(batch.prompt_all, candidates, axis=1)
+            if batch.prompt_all is not None
+            else gathered_products(index.movie_vectors, candidates, batch.queries)
+        )
     if "match" in wanted and batch.match is not None:
         out["match"] = np.take_along_axis(batch.match, candidates, axis=1)
     if "genre_fit" in wanted:
         # Each genre's closeness to the query, averaged over each candidate's genres (only the
         # candidates' rows of the sparse movie x genre shares are read).
-        fit = batch.queries @ ranker.genre_centroids.T                                        # (B, G)
+        fit = batch.queries @ ranker.genre_centroids.T  # (B, G)
         if ranker.exact:  # a catalogue small enough to score whole: one sparse product
-            per_movie = np.asarray(ranker.genre_share @ fit.T, dtype=np.float32).T             # (B, n_movies)
+            per_movie = np.asarray(ranker.genre_share @ fit.T, dtype=np.float32).T  # (B, n_movies)
             out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
         else:
-            shares = ranker.genre_share[candidates.ravel()]                                   # (B*C, G)
+            shares = ranker.genre_share[candidates.ravel()]  # (B*C, G)
             weighted = shares.multiply(np.repeat(fit, width, axis=0))
             out["genre_fit"] = np.asarray(weighted.sum(axis=1), dtype=np.float32).reshape(b, width)
     if "collaborative" in wanted:
         # Position -1 (a movie outside the model, or every movie when the model is empty) reads
         # the 0 appended to each request's scores.
-        position = ranker.collaborative_position[candidates]                                # (B, C)
-        out["collaborative"] = np.stack([
-            np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
-            for i, c in enumerate(batch.collaborative)])
+        position = ranker.collaborative_position[candidates]  # (B, C)
+        out["collaborative"] = np.stack(
+            [
+                np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
+                for i, c in enumerate(batch.collaborative)
+            ]
+        )
     if "community" in wanted:
         out["community"] = community(ranker, batch)
     if "taste" in wanted:
         if ranker.exact:  # each profile scored the whole catalogue once
-            out["taste"] = np.stack([r.user.taste_scores[candidates[i]] if r.user is not None  # type: ignore[index]
-                                     else np.zeros(width, np.float32) for i, r in enumerate(batch.requests)])
+            out["taste"] = np.stack(
+                [
+                    r.user.taste_scores[candidates[i]]  # type: ignore[index]
+                    if r.user is not None
+                    else np.zeros(width, np.float32)
+                    for i, r in enumerate(batch.requests)
+                ]
+            )
         else:
-            tastes = np.stack([r.user.taste if r.user is not None else np.zeros(index.dimensions, np.float32)
-                               for r in batch.requests])                                     # (B, d)
+            tastes = np.stack(
+                [r.user.taste if r.user is not None else np.zeros(index.dimensions, np.float32) for r in batch.requests]
+            )  # (B, d)
             out["taste"] = gathered_products(index.movie_vectors, candidates, tastes)
     if "quality" in wanted:
         out["quality"] = ranker.quality[candidates]
@@ -144,13 +165,13 @@ def community(ranker: Ranker, batch: Batch) -> np.ndarray:
     for lo in range(0, len(out), step):
         # The neighbours' rows of the CSR ratings, each value times its weight, summed per (request, movie)
         # in one bincount: the batch's (requests, n_users) weights @ ratings without a sparse matrix.
-        request, slot = np.nonzero(keep[lo:lo + step])
-        users = similar[lo:lo + step][request, slot]
+        request, slot = np.nonzero(keep[lo : lo + step])
+        users = similar[lo : lo + step][request, slot]
         starts, lengths = ratings.indptr[users], ratings.indptr[users + 1] - ratings.indptr[users]
         spans = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         cells = np.repeat(request * n_movies, lengths) + ratings.indices[spans]
-        values = ratings.data[spans] * np.repeat(weights[lo:lo + step][request, slot], lengths)
+        values = ratings.data[spans] * np.repeat(weights[lo : lo + step][request, slot], lengths)
         rows = min(step, len(out) - lo)
         mixed = np.bincount(cells, weights=values, minlength=rows * n_movies).reshape(rows, n_movies)
-        out[lo:lo + step] = np.take_along_axis(mixed, candidates[lo:lo + step], axis=1)
+        out[lo : lo + step] = np.take_along_axis(mixed, candidates[lo : lo + step], axis=1)
     return out

@@ -105,12 +105,12 @@ class StoredRating:
         return self.kind != RATING
 
 
-def stored_row(row: tuple[int, int, int, float | None, int, str, int | bool], duplicate: bool = False
-               ) -> StoredRating:
+def stored_row(row: tuple[int, int, int, float | None, int, str, int | bool], duplicate: bool = False) -> StoredRating:
     """A row selected as COLUMNS, as a StoredRating."""
     seq, user_id, movie_id, rating, timestamp, kind, undo = row
-    return StoredRating(int(seq), int(user_id), int(movie_id), float(rating or 0.0), int(timestamp), duplicate,
-                        str(kind), bool(undo))
+    return StoredRating(
+        int(seq), int(user_id), int(movie_id), float(rating or 0.0), int(timestamp), duplicate, str(kind), bool(undo)
+    )
 
 
 # -- locations ------------------------------------------------------------------------------------
@@ -140,17 +140,19 @@ def check_store_url(url: str) -> str:
     """The URL if it names a store this program can open; ValueError (without the password) if not."""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
-        if not url.startswith(SQLITE_PREFIX) or not url[len(SQLITE_PREFIX):].strip():
-            raise ValueError("a SQLite store is sqlite:///<path> (three slashes then a relative path, "
-                             "four for an absolute one)")
+        if not url.startswith(SQLITE_PREFIX) or not url[len(SQLITE_PREFIX) :].strip():
+            raise ValueError(
+                "a SQLite store is sqlite:///<path> (three slashes then a relative path, four for an absolute one)"
+            )
         return url
     if scheme in POSTGRES_SCHEMES:
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         except ValueError:
-            raise ValueError(f"{redact_url(url)} is not a valid PostgreSQL URL "
-                             "(postgresql://user:password@host:port/database)") from None
+            raise ValueError(
+                f"{redact_url(url)} is not a valid PostgreSQL URL (postgresql://user:password@host:port/database)"
+            ) from None
         return url
     raise ValueError("expected sqlite:///<path> or postgresql://user:password@host:port/database")
 
@@ -161,7 +163,7 @@ def sqlite_url(path: Path) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a sqlite:/// URL; None for any other store."""
-    return Path(url[len(SQLITE_PREFIX):]).expanduser() if url.startswith(SQLITE_PREFIX) else None
+    return Path(url[len(SQLITE_PREFIX) :]).expanduser() if url.startswith(SQLITE_PREFIX) else None
 
 
 def describe(url: str) -> str:
@@ -179,8 +181,16 @@ class RatingsStore(ABC):
         self._closed = threading.Event()
 
     @abstractmethod
-    def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
+    def record(
+        self,
+        user_id: int,
+        movie_id: int,
+        rating: float,
+        request_id: str | None = None,
+        timestamp: int | None = None,
+        kind: str = RATING,
+        undo: bool = False,
+    ) -> StoredRating:
         """Store one piece of feedback durably (a mark: `kind` seen / not_interested, `rating` 0). With a
         request_id seen before, returns the stored row (duplicate=True); the same request_id for other
         feedback is InvalidArgument; a store that cannot be written, Unavailable."""
@@ -210,17 +220,30 @@ def describe_feedback(kind: str, rating: float, undo: bool) -> str:
     return f"undo of {kind}" if undo else kind
 
 
-def existing_rating(row: tuple[int, int, int, float | None, int, str, int | bool], user_id: int, movie_id: int,
-                    rating: float, request_id: str, kind: str = RATING, undo: bool = False) -> StoredRating:
+def existing_rating(
+    row: tuple[int, int, int, float | None, int, str, int | bool],
+    user_id: int,
+    movie_id: int,
+    rating: float,
+    request_id: str,
+    kind: str = RATING,
+    undo: bool = False,
+) -> StoredRating:
     """The stored row (selected as COLUMNS) a request_id already names, as a duplicate; InvalidArgument if
     it was used for other feedback."""
     stored = stored_row(row, duplicate=True)
     if (stored.user_id, stored.movie_id, stored.rating, stored.kind, stored.undo) != (
-            user_id, movie_id, rating if kind == RATING else 0.0, kind, undo):
+        user_id,
+        movie_id,
+        rating if kind == RATING else 0.0,
+        kind,
+        undo,
+    ):
         raise InvalidArgument(
             f"request_id {request_id!r} was already used for user {stored.user_id}, movie {stored.movie_id}, "
             f"{describe_feedback(stored.kind, stored.rating, stored.undo)}; use a new request_id for different "
-            "feedback")
+            "feedback"
+        )
     return stored
 
 
@@ -254,8 +277,10 @@ def _unavailable(path: Path, error: sqlite3.Error, writing: bool = True) -> Unav
         why = text
     if not writing:
         return Unavailable(f"the ratings store {path} cannot be opened ({why})")
-    return NotRecorded(f"the ratings store {path} cannot be written ({why}); the feedback was not recorded, "
-                       "retry later with the same request_id")
+    return NotRecorded(
+        f"the ratings store {path} cannot be written ({why}); the feedback was not recorded, "
+        "retry later with the same request_id"
+    )
 
 
 class SqliteRatingsStore(RatingsStore):
@@ -281,8 +306,10 @@ class SqliteRatingsStore(RatingsStore):
     def _version(self) -> int:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise Unavailable(f"the ratings store {self.path} has schema version {version}, newer than this "
-                              f"program knows ({len(MIGRATIONS)})")
+            raise Unavailable(
+                f"the ratings store {self.path} has schema version {version}, newer than this "
+                f"program knows ({len(MIGRATIONS)})"
+            )
         return int(version)
 
     def _migrate(self) -> None:
@@ -307,8 +334,16 @@ class SqliteRatingsStore(RatingsStore):
             except sqlite3.Error:
                 pass  # the connection rolled back on its own (e.g. after a full disk)
 
-    def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
+    def record(
+        self,
+        user_id: int,
+        movie_id: int,
+        rating: float,
+        request_id: str | None = None,
+        timestamp: int | None = None,
+        kind: str = RATING,
+        undo: bool = False,
+    ) -> StoredRating:
         timestamp = int(time.time()) if timestamp is None else timestamp
         with self._lock:
             try:
@@ -323,8 +358,9 @@ class SqliteRatingsStore(RatingsStore):
             except sqlite3.Error as e:
                 raise _unavailable(self.path, e) from e
 
-    def _insert(self, user_id: int, movie_id: int, rating: float, request_id: str | None,
-                timestamp: int, kind: str, undo: bool) -> StoredRating:
+    def _insert(
+        self, user_id: int, movie_id: int, rating: float, request_id: str | None, timestamp: int, kind: str, undo: bool
+    ) -> StoredRating:
         if request_id:
             row = self._db.execute(f"SELECT {COLUMNS} FROM feedback WHERE request_id = ?", (request_id,)).fetchone()
             if row is not None:
@@ -333,7 +369,8 @@ class SqliteRatingsStore(RatingsStore):
         cursor = self._db.execute(
             "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id, kind, undo) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, int(undo)))
+            (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, int(undo)),
+        )
         assert cursor.lastrowid is not None  # an INSERT always sets it
         return StoredRating(cursor.lastrowid, user_id, movie_id, stored_rating or 0.0, timestamp, kind=kind, undo=undo)
 
@@ -389,8 +426,11 @@ def read_store(location: str | Path) -> tuple[pd.DataFrame, int]:
             last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()[0]
             # A store written before marks existed holds ratings only (and has no kind column).
             only_ratings = " AND kind = 'rating'" if version >= 2 else ""
-            rows = db.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback WHERE seq <= ?"
-                              f"{only_ratings} ORDER BY seq", (last,)).fetchall()
+            rows = db.execute(
+                f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback WHERE seq <= ?"
+                f"{only_ratings} ORDER BY seq",
+                (last,),
+            ).fetchall()
             db.execute("COMMIT")
         except sqlite3.OperationalError:  # a store created but never migrated: nothing in it
             rows, last = [], 0

@@ -95,8 +95,9 @@ def migrate(conn: psycopg.Connection) -> int:
         row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
         version = int(row[0]) if row else 0
         if version > len(MIGRATIONS):
-            raise Unavailable(f"the ratings store has schema version {version}, newer than this program knows "
-                              f"({len(MIGRATIONS)})")
+            raise Unavailable(
+                f"the ratings store has schema version {version}, newer than this program knows ({len(MIGRATIONS)})"
+            )
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)  # our own literal SQL
@@ -116,15 +117,30 @@ class PostgresRatingsStore(RatingsStore):
         except psycopg.Error as e:
             raise Unavailable(f"the ratings store {self.location} cannot be reached ({_why(e, url)})") from None
         # check: a connection the server closed (a restart, an idle timeout) is replaced before use.
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=POOL_TIMEOUT_S, open=True,
-                                    kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
-                                    check=ConnectionPool.check_connection, name="movierec-store")
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            timeout=POOL_TIMEOUT_S,
+            open=True,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            check=ConnectionPool.check_connection,
+            name="movierec-store",
+        )
         self._listener: psycopg.Connection | None = None
         self._listen_again_at = 0.0
         self._listen_failure: str | None = None
 
-    def record(self, user_id: int, movie_id: int, rating: float, request_id: str | None = None,
-               timestamp: int | None = None, kind: str = RATING, undo: bool = False) -> StoredRating:
+    def record(
+        self,
+        user_id: int,
+        movie_id: int,
+        rating: float,
+        request_id: str | None = None,
+        timestamp: int | None = None,
+        kind: str = RATING,
+        undo: bool = False,
+    ) -> StoredRating:
         timestamp = int(time.time()) if timestamp is None else timestamp
         stored_rating = rating if kind == RATING else None
         committing = False
@@ -134,28 +150,35 @@ class PostgresRatingsStore(RatingsStore):
                     # Held until the commit is visible: seq order = commit order (module docstring).
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (INSERT_LOCK,))
                     if request_id:
-                        row = conn.execute(f"SELECT {COLUMNS} FROM feedback WHERE request_id = %s",
-                                           (request_id,)).fetchone()
+                        row = conn.execute(
+                            f"SELECT {COLUMNS} FROM feedback WHERE request_id = %s", (request_id,)
+                        ).fetchone()
                         if row is not None:
                             return existing_rating(row, user_id, movie_id, rating, request_id, kind, undo)
                     inserted = conn.execute(
                         "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id, kind, undo) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING seq",
-                        (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, undo)).fetchone()
+                        (user_id, movie_id, stored_rating, timestamp, request_id or None, kind, undo),
+                    ).fetchone()
                     assert inserted is not None  # INSERT … RETURNING returns the row
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(inserted[0])))
                     committing = True
                 # Committed: acknowledged from here on.
-                return StoredRating(int(inserted[0]), user_id, movie_id, stored_rating or 0.0, timestamp, kind=kind,
-                                    undo=undo)
+                return StoredRating(
+                    int(inserted[0]), user_id, movie_id, stored_rating or 0.0, timestamp, kind=kind, undo=undo
+                )
         except psycopg.Error as e:
             why = _why(e, self._url)
             if committing:  # the connection broke during COMMIT: the outcome is unknown, a retry is safe
-                raise NotRecorded(f"the ratings store {self.location} failed while committing the feedback ({why}); "
-                                  "it may or may not have been recorded: retry with the same request_id, "
-                                  "which stores it once") from None
-            raise NotRecorded(f"the ratings store {self.location} cannot be written ({why}); the feedback was not "
-                              "recorded, retry later with the same request_id") from None
+                raise NotRecorded(
+                    f"the ratings store {self.location} failed while committing the feedback ({why}); "
+                    "it may or may not have been recorded: retry with the same request_id, "
+                    "which stores it once"
+                ) from None
+            raise NotRecorded(
+                f"the ratings store {self.location} cannot be written ({why}); the feedback was not "
+                "recorded, retry later with the same request_id"
+            ) from None
 
     def _select(self, where: str, seq: int) -> list[StoredRating]:
         try:
@@ -233,8 +256,9 @@ def read_rows(url: str) -> tuple[list[tuple[int, int, float, int, int]], int]:
                     # A store written before marks existed holds ratings only (and has no kind column).
                     only_ratings = " WHERE kind = 'rating'" if version and version[0] >= 2 else ""
                     last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM feedback").fetchone()
-                    rows = conn.execute(f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} "
-                                        "ORDER BY seq").fetchall()
+                    rows = conn.execute(
+                        f"SELECT user_id, movie_id, rating, timestamp, seq FROM feedback{only_ratings} ORDER BY seq"
+                    ).fetchall()
             except psycopg.errors.UndefinedTable:  # no server has opened this store yet: nothing in it
                 return [], 0
     except psycopg.Error as e:

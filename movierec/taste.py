@@ -27,8 +27,9 @@ def centroid_taste_vectors(movie_vectors: np.ndarray, rated_ptr: np.ndarray, rat
     return (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def centred_taste_vectors(movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray,
-                          rated_values: np.ndarray) -> np.ndarray:
+def centred_taste_vectors(
+    movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray, rated_values: np.ndarray
+) -> np.ndarray:
     """Taste vectors that know likes from dislikes: sum of (rating - the user's mean rating) x movie
     embedding, scaled to unit length. Movies rated above a user's average pull towards them, movies
     rated below push away. A user whose ratings are all equal falls back to the plain centroid.
@@ -51,8 +52,9 @@ def centred_taste_vectors(movie_vectors: np.ndarray, rated_ptr: np.ndarray, rate
     return centred.astype(np.float32)
 
 
-def taste_vectors(kind: str, movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray,
-                  rated_values: np.ndarray) -> np.ndarray:
+def taste_vectors(
+    kind: str, movie_vectors: np.ndarray, rated_ptr: np.ndarray, rated_rows: np.ndarray, rated_values: np.ndarray
+) -> np.ndarray:
     """The setting `taste_vectors`' kind ("centroid" or "centred") of every user's vector: float32 (n_users, d)."""
     if kind == "centroid":
         return centroid_taste_vectors(movie_vectors, rated_ptr, rated_rows)

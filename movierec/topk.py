@@ -30,7 +30,7 @@ def top_k_set(scores: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     kth = np.partition(scores, n - k)[n - k]
     above = np.flatnonzero(scores > kth)
-    return np.concatenate([above, np.flatnonzero(scores == kth)[:k - len(above)]])
+    return np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
 
 
 def positive_top_k(scores: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:

@@ -43,12 +43,22 @@ class IndexChoice:
     calibrated_on: str = ""
 
     def as_dict(self) -> dict[str, object]:
-        return {"kind": self.kind, "lists": self.lists, "nprobe": self.nprobe, "recall_at_100": self.recall_at_100,
-                "calibrated_on": self.calibrated_on}
+        return {
+            "kind": self.kind,
+            "lists": self.lists,
+            "nprobe": self.nprobe,
+            "recall_at_100": self.recall_at_100,
+            "calibrated_on": self.calibrated_on,
+        }
 
 
-def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: float = CALIBRATION_RECALL,
-                seed: int = 0, queries: QueryGroups | None = None) -> tuple[faiss.Index, IndexChoice]:
+def build_index(
+    vectors: np.ndarray,
+    exact_max: int = 200_000,
+    target_recall: float = CALIBRATION_RECALL,
+    seed: int = 0,
+    queries: QueryGroups | None = None,
+) -> tuple[faiss.Index, IndexChoice]:
     """An inner-product index over `vectors` float32 (n, d), rows in order (id i = row i).
 
     `queries`: a sample of what the index will be searched with, float32 (q, d) or a list of such
@@ -78,9 +88,15 @@ def build_index(vectors: np.ndarray, exact_max: int = 200_000, target_recall: fl
     return ivf, IndexChoice("ivf", lists, nprobe, recall, calibrated_on)
 
 
-def calibrate_nprobe(index: faiss.IndexIVF, vectors: np.ndarray, target_recall: float,
-                     rng: np.random.Generator, queries: int = 200, k: int = 100,
-                     sample_queries: QueryGroups | None = None) -> tuple[int, float]:
+def calibrate_nprobe(
+    index: faiss.IndexIVF,
+    vectors: np.ndarray,
+    target_recall: float,
+    rng: np.random.Generator,
+    queries: int = 200,
+    k: int = 100,
+    sample_queries: QueryGroups | None = None,
+) -> tuple[int, float]:
     """The smallest nprobe in NPROBES whose recall@k against exact search reaches `target_recall`
     for every group of queries (the worst group's recall decides).
 
@@ -122,7 +138,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 200
     best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 0), dtype=np.int64)
     for start in range(0, len(vectors), chunk):
-        scores = queries @ vectors[start:start + chunk].T                                # (q, chunk)
+        scores = queries @ vectors[start : start + chunk].T  # (q, chunk)
         keep = min(k, scores.shape[1])
         top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
         best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, axis=1)], axis=1)

@@ -50,12 +50,17 @@ def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
         "SearchMovies": (servicer.SearchMovies, pb.SearchMoviesRequest, pb.SearchMoviesResponse),
         "GetMovie": (servicer.GetMovie, pb.GetMovieRequest, pb.MovieDetails),
     }
-    return grpc.method_handlers_generic_handler(SERVICE, {
-        name: grpc.unary_unary_rpc_method_handler(
-            guarded(method), request_deserializer=parser(request_type),
-            response_serializer=response_type.SerializeToString)
-        for name, (method, request_type, response_type) in methods.items()
-    })
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            name: grpc.unary_unary_rpc_method_handler(
+                guarded(method),
+                request_deserializer=parser(request_type),
+                response_serializer=response_type.SerializeToString,
+            )
+            for name, (method, request_type, response_type) in methods.items()
+        },
+    )
 
 
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -71,12 +76,13 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
         client_ca = settings.tls_client_ca_path.read_bytes() if settings.tls_client_ca_path else None
     except OSError as e:
         raise MovierecError(f"cannot read a TLS file: {e.filename}: {e.strerror}") from None
-    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca,
-                                       require_client_auth=client_ca is not None)
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
 
 
 def _host(address: str) -> str:
-    """"127.0.0.1:50051" -> "127.0.0.1"; "[::]:50051" -> "::"."""
+    """ "127.0.0.1:50051" -> "127.0.0.1"; "[::]:50051" -> "::"."""
     return address.rpartition(":")[0].strip("[]")
 
 
@@ -85,8 +91,9 @@ def _is_loopback(address: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 
-def create_server(settings: Settings, address: str | None = None, *,
-                  encoder: Encoder | None = None, wait_for_index_s: float = 0.0) -> tuple[grpc.Server, int]:
+def create_server(
+    settings: Settings, address: str | None = None, *, encoder: Encoder | None = None, wait_for_index_s: float = 0.0
+) -> tuple[grpc.Server, int]:
     """Start a server on `address` (default: the settings' address; port 0 picks a free port).
 
     Returns (server, bound port). The index loads in the background: until then the health service
@@ -113,8 +120,9 @@ def create_server(settings: Settings, address: str | None = None, *,
         interceptors.append(admission)
     # Workers beyond the admitted calls, so a health check never waits behind them.
     workers = max(settings.max_workers, settings.admitted_requests + 16)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
-                         interceptors=interceptors)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"), interceptors=interceptors
+    )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -153,11 +161,25 @@ def create_server(settings: Settings, address: str | None = None, *,
     http_server = None
     if settings.http_port is not None:
         # The HTTP edge shares the servicer, the drain, the tokens, the admission bound and the access metrics.
-        app = create_app(state, servicer, tokens=tokens, drainer=drainer, admission=admission, access=access,
-                         workers=workers, cors_origins=settings.http_cors_origins)
+        app = create_app(
+            state,
+            servicer,
+            tokens=tokens,
+            drainer=drainer,
+            admission=admission,
+            access=access,
+            workers=workers,
+            cors_origins=settings.http_cors_origins,
+        )
         try:
-            http_server = serve_http(app, _host(address), settings.http_port, certificate=settings.tls_cert_path,
-                                     key=settings.tls_key_path, client_ca=settings.tls_client_ca_path)
+            http_server = serve_http(
+                app,
+                _host(address),
+                settings.http_port,
+                certificate=settings.tls_cert_path,
+                key=settings.tls_key_path,
+                client_ca=settings.tls_client_ca_path,
+            )
         except MovierecError:
             server.stop(None)  # never started: releases the port
             state.close()
@@ -165,9 +187,13 @@ def create_server(settings: Settings, address: str | None = None, *,
                 metrics_http.shutdown()
             raise
     if credentials is None and not _is_loopback(address):
-        log.warning("serving plaintext gRPC%s on %s: anyone who reaches it can read the traffic%s; "
-                    "set tls_cert_path and tls_key_path", " and HTTP" if http_server else "", address,
-                    " and replay tokens" if tokens else " and, without tokens_path, write ratings")
+        log.warning(
+            "serving plaintext gRPC%s on %s: anyone who reaches it can read the traffic%s; "
+            "set tls_cert_path and tls_key_path",
+            " and HTTP" if http_server else "",
+            address,
+            " and replay tokens" if tokens else " and, without tokens_path, write ratings",
+        )
     server.start()
 
     stop = server.stop
@@ -215,19 +241,28 @@ def create_server(settings: Settings, address: str | None = None, *,
 
 def main(argv: list[str] | None = None) -> int:
     parser_ = argparse.ArgumentParser(prog="movierec-serve", description=__doc__)
-    parser_.add_argument("--index-dir", type=Path,
-                         help="folder with CURRENT and the index versions (setting index_dir)")
+    parser_.add_argument(
+        "--index-dir", type=Path, help="folder with CURRENT and the index versions (setting index_dir)"
+    )
     parser_.add_argument("--address", help="host:port to listen on (setting address; default 127.0.0.1:50051)")
     parser_.add_argument("--port", type=int, help="port on the configured host")
     parser_.add_argument("--metrics-address", help="host:port for Prometheus /metrics (setting metrics_address)")
-    parser_.add_argument("--http-port", type=int,
-                         help="also serve the HTTP/JSON API and the page on this port of the address's host "
-                              "(0: a free one; setting http_port)")
+    parser_.add_argument(
+        "--http-port",
+        type=int,
+        help="also serve the HTTP/JSON API and the page on this port of the address's host "
+        "(0: a free one; setting http_port)",
+    )
     parser_.add_argument("--config", type=Path, help="TOML settings file")
     args = parser_.parse_args(argv)
     try:
-        settings = load_settings(args.config, index_dir=args.index_dir, address=args.address,
-                                 metrics_address=args.metrics_address, http_port=args.http_port)
+        settings = load_settings(
+            args.config,
+            index_dir=args.index_dir,
+            address=args.address,
+            metrics_address=args.metrics_address,
+            http_port=args.http_port,
+        )
         if args.port is not None:
             settings = settings.replace(address=f"{settings.address.rsplit(':', 1)[0]}:{args.port}")
         configure_logging(settings.log_format, settings.log_level)
@@ -237,11 +272,19 @@ def main(argv: list[str] | None = None) -> int:
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-serve: {e}", file=sys.stderr)
         return 1
-    log.info("listening on %s (port %d%s), index dir %s, ratings store %s%s%s", settings.address, port,
-             ", TLS" if settings.tls_cert_path else "", settings.index_dir, describe(settings.effective_store_url),
-             f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "",
-             f", HTTP API on {'https' if settings.tls_cert_path else 'http'}://{settings.address.rsplit(':', 1)[0]}:"
-             f"{server.http_port}/" if server.http_port is not None else "")  # type: ignore[attr-defined]
+    log.info(
+        "listening on %s (port %d%s), index dir %s, ratings store %s%s%s",
+        settings.address,
+        port,
+        ", TLS" if settings.tls_cert_path else "",
+        settings.index_dir,
+        describe(settings.effective_store_url),
+        f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "",
+        f", HTTP API on {'https' if settings.tls_cert_path else 'http'}://{settings.address.rsplit(':', 1)[0]}:"
+        f"{server.http_port}/"
+        if server.http_port is not None
+        else "",
+    )  # type: ignore[attr-defined]
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -67,8 +67,10 @@ class TokenTable:
         if needed is None:
             return
         if not authorization:
-            raise Unauthenticated("this server needs a token: send `authorization: Bearer <token>` (gRPC metadata "
-                                  "or an HTTP header; movierec --token, or MOVIEREC_TOKEN)")
+            raise Unauthenticated(
+                "this server needs a token: send `authorization: Bearer <token>` (gRPC metadata "
+                "or an HTTP header; movierec --token, or MOVIEREC_TOKEN)"
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("`authorization` must be `Bearer <token>`")
@@ -80,5 +82,7 @@ class TokenTable:
         if granted is None:
             raise Unauthenticated("the token is not valid for this server")
         if needed not in granted:
-            raise PermissionDenied(f"{method.rsplit('/', 1)[-1]} needs a token with the {needed!r} scope; "
-                                   f"this one has {', '.join(sorted(granted))}")
+            raise PermissionDenied(
+                f"{method.rsplit('/', 1)[-1]} needs a token with the {needed!r} scope; "
+                f"this one has {', '.join(sorted(granted))}"
+            )

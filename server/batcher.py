@@ -35,8 +35,15 @@ class MicroBatcher(Generic[T, R]):
     keeps the accepted items' wait short under overload. Each answered future carries `batch_size`.
     """
 
-    def __init__(self, run_batch: Callable[[list[T], int], list[R]], max_size: int = 32,
-                 max_wait_s: float = 0.0, lanes: int = 1, threads: int = 1, max_waiting: int = 0):
+    def __init__(
+        self,
+        run_batch: Callable[[list[T], int], list[R]],
+        max_size: int = 32,
+        max_wait_s: float = 0.0,
+        lanes: int = 1,
+        threads: int = 1,
+        max_waiting: int = 0,
+    ):
         self._run_batch = run_batch
         self._max_size = max(1, max_size)
         self._max_wait_s = max(0.0, max_wait_s)
@@ -53,8 +60,10 @@ class MicroBatcher(Generic[T, R]):
         self.batches = 0  # batches run so far (for tests and metrics)
         self.items = 0
         self.solo_batches = 0
-        self._workers = [threading.Thread(target=self._loop, args=(i,), name=f"movierec-batcher-{i}", daemon=True)
-                         for i in range(self._lanes)]
+        self._workers = [
+            threading.Thread(target=self._loop, args=(i,), name=f"movierec-batcher-{i}", daemon=True)
+            for i in range(self._lanes)
+        ]
         for worker in self._workers:
             worker.start()
 
@@ -64,8 +73,10 @@ class MicroBatcher(Generic[T, R]):
             if self._closed:
                 raise RuntimeError("the batcher is closed")
             if self._max_waiting and len(self._waiting) >= self._max_waiting:
-                raise ResourceExhausted(f"the server is at capacity ({len(self._waiting)} requests already waiting "
-                                        f"for a batch); retry with backoff")
+                raise ResourceExhausted(
+                    f"the server is at capacity ({len(self._waiting)} requests already waiting "
+                    f"for a batch); retry with backoff"
+                )
             self._waiting.append((item, future))
             self._state.notify_all()
         return future

@@ -83,34 +83,55 @@ def understood_to_pb(result: RecommendResult) -> pb.Understood:
     if u is None:
         return pb.Understood()
     return pb.Understood(
-        mood=u.mood, genres=u.genres, excluded_genres=u.excluded_genres, keywords=u.keywords,
-        excluded_keywords=u.excluded_keywords, examples=[_movie_ref(m) for m in result.examples],
-        excluded_movies=[_movie_ref(m) for m in result.excluded], people=u.people, excluded_people=u.excluded_people,
-        year_min=u.year_min, year_max=u.year_max, runtime_min=u.runtime_min, runtime_max=u.runtime_max,
-        languages=u.languages, excluded_languages=u.excluded_languages, for_kids=u.for_kids,
+        mood=u.mood,
+        genres=u.genres,
+        excluded_genres=u.excluded_genres,
+        keywords=u.keywords,
+        excluded_keywords=u.excluded_keywords,
+        examples=[_movie_ref(m) for m in result.examples],
+        excluded_movies=[_movie_ref(m) for m in result.excluded],
+        people=u.people,
+        excluded_people=u.excluded_people,
+        year_min=u.year_min,
+        year_max=u.year_max,
+        runtime_min=u.runtime_min,
+        runtime_max=u.runtime_max,
+        languages=u.languages,
+        excluded_languages=u.excluded_languages,
+        for_kids=u.for_kids,
         readings=[pb.Reading(what=what, source=source) for what, source in u.readings],
-        named_movies=[pb.NamedMovie(movie=_movie_ref(result.named[i]), reading=reading, turn=turn)
-                      for i, (_, reading, turn) in enumerate(u.named)],
+        named_movies=[
+            pb.NamedMovie(movie=_movie_ref(result.named[i]), reading=reading, turn=turn)
+            for i, (_, reading, turn) in enumerate(u.named)
+        ],
         constraint_turns=[pb.ConstraintTurn(what=what, turn=turn) for what, turn in u.from_turns],
-        constraints=constraint_words(u))
+        constraints=constraint_words(u),
+    )
 
 
 def first_sentence(text: str) -> str:
     """The first sentence of an overview ("Mr. Smith goes to Washington. He..." keeps "Mr."), or all of it."""
     for match in _SENTENCE_END.finditer(text):
-        word = text[:match.start()].rsplit(None, 1)[-1] if text[:match.start()].strip() else ""
+        word = text[: match.start()].rsplit(None, 1)[-1] if text[: match.start()].strip() else ""
         if match.group() == "." and (len(word) == 1 or word.lower() in _ABBREVIATIONS):
             continue
-        return text[:match.start() + 1]
+        return text[: match.start() + 1]
     return text
 
 
 def recommend_response_to_pb(result: RecommendResult, details: bool = False) -> pb.RecommendResponse:
-    response = pb.RecommendResponse(index_version=result.index_version, understood=understood_to_pb(result),
-                                    group_strategy=result.group_strategy)
+    response = pb.RecommendResponse(
+        index_version=result.index_version, understood=understood_to_pb(result), group_strategy=result.group_strategy
+    )
     for r in result.movies:  # added in place: a third faster than building each ScoredMovie and copying it in
-        scored = response.movies.add(movie_id=r.movie.movie_id, title=r.movie.title, year=r.movie.year,
-                                     genres=r.movie.genres, score=r.score, reason=r.reason)
+        scored = response.movies.add(
+            movie_id=r.movie.movie_id,
+            title=r.movie.title,
+            year=r.movie.year,
+            genres=r.movie.genres,
+            score=r.score,
+            reason=r.reason,
+        )
         scored.signals.update(r.signals)
         if r.member_fit:
             scored.member_fit.update(r.member_fit)
@@ -123,24 +144,41 @@ def recommend_response_to_pb(result: RecommendResult, details: bool = False) -> 
 
 def movie_details_to_pb(movie: Movie, overview: str | None = None) -> pb.MovieDetails:
     """`overview`: in place of the movie's whole overview (a list shows its first sentence)."""
-    return pb.MovieDetails(movie_id=movie.movie_id, title=movie.title, year=movie.year,
-                           overview=movie.overview if overview is None else overview,
-                           tagline=movie.tagline, genres=movie.genres, keywords=movie.keywords, runtime=movie.runtime,
-                           original_language=movie.language, directors=movie.directors,
-                           cast=movie.cast[:TOP_CAST], vote_average=movie.vote_average, vote_count=movie.vote_count)
+    return pb.MovieDetails(
+        movie_id=movie.movie_id,
+        title=movie.title,
+        year=movie.year,
+        overview=movie.overview if overview is None else overview,
+        tagline=movie.tagline,
+        genres=movie.genres,
+        keywords=movie.keywords,
+        runtime=movie.runtime,
+        original_language=movie.language,
+        directors=movie.directors,
+        cast=movie.cast[:TOP_CAST],
+        vote_average=movie.vote_average,
+        vote_count=movie.vote_count,
+    )
 
 
 def search_response_to_pb(matches: list[tuple[Movie, float]]) -> pb.SearchMoviesResponse:
-    return pb.SearchMoviesResponse(movies=[pb.MovieMatch(movie=movie_details_to_pb(m), score=score)
-                                           for m, score in matches])
+    return pb.SearchMoviesResponse(
+        movies=[pb.MovieMatch(movie=movie_details_to_pb(m), score=score) for m, score in matches]
+    )
 
 
 def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
-    return pb.IndexInfo(server_version=__version__, index_version=info.index_version, model=info.model,
-                        dimensions=info.dimensions,
-                        movies=info.movies, users=info.users, ranker=info.ranker,
-                        prompt_encoder_backend=info.prompt_encoder_backend,
-                        catalogue_encoder_backend=info.catalogue_encoder_backend)
+    return pb.IndexInfo(
+        server_version=__version__,
+        index_version=info.index_version,
+        model=info.model,
+        dimensions=info.dimensions,
+        movies=info.movies,
+        users=info.users,
+        ranker=info.ranker,
+        prompt_encoder_backend=info.prompt_encoder_backend,
+        catalogue_encoder_backend=info.catalogue_encoder_backend,
+    )
 
 
 _KINDS = {pb.FEEDBACK_KIND_UNSPECIFIED: RATING, pb.RATING: RATING, pb.SEEN: SEEN, pb.NOT_INTERESTED: NOT_INTERESTED}
@@ -149,9 +187,14 @@ _KINDS = {pb.FEEDBACK_KIND_UNSPECIFIED: RATING, pb.RATING: RATING, pb.SEEN: SEEN
 def feedback_args_from_pb(request: pb.FeedbackRequest) -> dict[str, Any]:
     """Keyword arguments for `validate_feedback` (a kind this program does not know is named by its number,
     which validate_feedback refuses)."""
-    return {"user_id": request.user_id, "movie_id": request.movie_id, "rating": request.rating,
-            "request_id": request.request_id, "kind": _KINDS.get(request.kind, f"number {request.kind}"),
-            "undo": request.undo}
+    return {
+        "user_id": request.user_id,
+        "movie_id": request.movie_id,
+        "rating": request.rating,
+        "request_id": request.request_id,
+        "kind": _KINDS.get(request.kind, f"number {request.kind}"),
+        "undo": request.undo,
+    }
 
 
 def feedback_response_to_pb(stored: StoredRating, ratings: int) -> pb.FeedbackResponse:
@@ -159,6 +202,10 @@ def feedback_response_to_pb(stored: StoredRating, ratings: int) -> pb.FeedbackRe
 
 
 def user_to_pb(summary: UserSummary) -> pb.User:
-    return pb.User(user_id=summary.user_id, ratings=summary.ratings,
-                   recent=[pb.Rating(movie_id=m, rating=r, timestamp=t) for m, r, t in summary.recent],
-                   seen=summary.seen, not_interested=summary.not_interested)
+    return pb.User(
+        user_id=summary.user_id,
+        ratings=summary.ratings,
+        recent=[pb.Rating(movie_id=m, rating=r, timestamp=t) for m, r, t in summary.recent],
+        seen=summary.seen,
+        not_interested=summary.not_interested,
+    )

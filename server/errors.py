@@ -67,9 +67,10 @@ def guarded(method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any
     @functools.wraps(method)
     def handler(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(request, UnparsableRequest):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"request is not a valid {request.message_type} (text fields must be UTF-8): "
-                          f"{request.reason}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"request is not a valid {request.message_type} (text fields must be UTF-8): {request.reason}",
+            )
         try:
             return method(request, context)
         except MovierecError as e:

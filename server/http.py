@@ -82,11 +82,15 @@ SERVICE = pb.DESCRIPTOR.services_by_name["Recommender"]
 # nowhere else; the API's JSON carries the same header, harmless there. Its forms are handled by its
 # script, never submitted: `form-action 'none'` keeps a form sent before the script has loaded (Enter
 # in the token field, say) from putting what was typed into a URL.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-                           "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"),
-                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                    (b"referrer-policy", b"no-referrer")]
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"referrer-policy", b"no-referrer"),
+]
 JSON = "application/json"
 # How long a request's body may take to arrive once its headers have: long enough for any client that
 # is sending, short enough that a stalled one lets go of its connection soon.
@@ -203,8 +207,9 @@ class DaemonPool:
 
     def __init__(self, max_workers: int, name: str):
         self.max_workers, self.name = max_workers, name
-        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = \
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
             queue.SimpleQueue()
+        )
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._threads = 0
@@ -271,22 +276,30 @@ async def _body(request: Request, request_type: type[Message]) -> bytes:
     name = request_type.DESCRIPTOR.full_name
     declared = request.headers.get("content-length", "")
     if re.fullmatch(r"[0-9]+", declared) and int(declared) > jsonpb.MAX_BODY_BYTES:
-        raise InvalidArgument(f"request is not a valid {name}: the body is {int(declared):,} bytes, over the "
-                              f"limit of {jsonpb.MAX_BODY_BYTES:,}")
+        raise InvalidArgument(
+            f"request is not a valid {name}: the body is {int(declared):,} bytes, over the "
+            f"limit of {jsonpb.MAX_BODY_BYTES:,}"
+        )
     chunks, size = [], 0
     try:
         async with asyncio.timeout(BODY_TIMEOUT_S):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > jsonpb.MAX_BODY_BYTES:
-                    raise InvalidArgument(f"request is not a valid {name}: the body is over the limit of "
-                                          f"{jsonpb.MAX_BODY_BYTES:,} bytes")
+                    raise InvalidArgument(
+                        f"request is not a valid {name}: the body is over the limit of {jsonpb.MAX_BODY_BYTES:,} bytes"
+                    )
                 chunks.append(chunk)
     except TimeoutError:
-        came = (f"{size:,} of the {int(declared):,} bytes announced" if re.fullmatch(r"[0-9]+", declared)
-                else f"{size:,} bytes")
-        raise BodyTimedOut(f"request is not a valid {name}: the body did not arrive within {BODY_TIMEOUT_S:g} s "
-                           f"({came} came); send it with the headers") from None
+        came = (
+            f"{size:,} of the {int(declared):,} bytes announced"
+            if re.fullmatch(r"[0-9]+", declared)
+            else f"{size:,} bytes"
+        )
+        raise BodyTimedOut(
+            f"request is not a valid {name}: the body did not arrive within {BODY_TIMEOUT_S:g} s "
+            f"({came} came); send it with the headers"
+        ) from None
     return b"".join(chunks)
 
 
@@ -294,9 +307,17 @@ class RpcEndpoint:
     """The handler of one Endpoint: token, parse (the body read first), drain, admission (Recommend), the
     servicer's method on a worker thread, the JSON answer; the access line and metrics whatever happened."""
 
-    def __init__(self, endpoint: Endpoint, servicer: RecommenderServicer, pool: DaemonPool, *,
-                 tokens: TokenTable | None, drainer: DrainInterceptor, admission: AdmissionInterceptor | None,
-                 access: AccessInterceptor):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        servicer: RecommenderServicer,
+        pool: DaemonPool,
+        *,
+        tokens: TokenTable | None,
+        drainer: DrainInterceptor,
+        admission: AdmissionInterceptor | None,
+        access: AccessInterceptor,
+    ):
         self.endpoint = endpoint
         self.method = guarded(getattr(servicer, endpoint.rpc))
         self.pool, self.tokens, self.drainer, self.access = pool, tokens, drainer, access
@@ -317,14 +338,18 @@ class RpcEndpoint:
             # (no CORS preflight), e.g. to post a rating to a server on the user's machine that has no tokens.
             media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
             if media_type != JSON:
-                raise InvalidArgument(f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: send "
-                                      f"the body as Content-Type: {JSON} (got {media_type or 'none'})")
+                raise InvalidArgument(
+                    f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: send "
+                    f"the body as Content-Type: {JSON} (got {media_type or 'none'})"
+                )
             return jsonpb.parse_json(await _body(request, endpoint.request_type), endpoint.request_type)
         for name in request.query_params:
             if name in endpoint.path_params:
-                raise InvalidArgument(f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: "
-                                      f"{name} is a path parameter ({endpoint.path}); it cannot also be given in "
-                                      "the query")
+                raise InvalidArgument(
+                    f"request is not a valid {endpoint.request_type.DESCRIPTOR.full_name}: "
+                    f"{name} is a path parameter ({endpoint.path}); it cannot also be given in "
+                    "the query"
+                )
         params = [*request.path_params.items(), *request.query_params.multi_items()]
         return jsonpb.parse_params(params, endpoint.request_type, endpoint.params)
 
@@ -376,8 +401,15 @@ class RpcEndpoint:
             if not handed_over:
                 for release in leave:
                     release()
-            self.access.observe(self.endpoint.rpc, code.name, time.perf_counter() - started, record,
-                                _peer(request), getattr(message, "prompt", None), transport="http")
+            self.access.observe(
+                self.endpoint.rpc,
+                code.name,
+                time.perf_counter() - started,
+                record,
+                _peer(request),
+                getattr(message, "prompt", None),
+                transport="http",
+            )
 
 
 # -- the rest of the site ---------------------------------------------------------------------------------
@@ -401,14 +433,19 @@ class SecurityHeaders:
 
 
 def _not_found(request: Request, exc: Exception) -> Response:
-    return error_response(grpc.StatusCode.NOT_FOUND, f"nothing at {request.method} {request.url.path}; the API is "
-                                                     "described at /openapi.json")
+    return error_response(
+        grpc.StatusCode.NOT_FOUND,
+        f"nothing at {request.method} {request.url.path}; the API is described at /openapi.json",
+    )
 
 
 def _method_not_allowed(request: Request, exc: Exception) -> Response:
     allowed = cast(HTTPException, exc).headers or {}
-    return error_response(grpc.StatusCode.UNIMPLEMENTED, f"{request.method} is not supported at {request.url.path}; "
-                                                         f"allowed: {allowed.get('Allow', '')}", allowed)
+    return error_response(
+        grpc.StatusCode.UNIMPLEMENTED,
+        f"{request.method} is not supported at {request.url.path}; allowed: {allowed.get('Allow', '')}",
+        allowed,
+    )
 
 
 def openapi_document(tokens: bool) -> dict[str, Any]:
@@ -417,8 +454,9 @@ def openapi_document(tokens: bool) -> dict[str, Any]:
     # A request's schema is what is read (validation: a 64-bit integer as a number or a decimal string),
     # a response's what is written (serialization: numbers).
     modes: dict[type[BaseModel], Literal["validation", "serialization"]] = {}
-    for message in sorted({m for e in ENDPOINTS for m in (e.request_type, e.response_type)},
-                          key=lambda m: m.DESCRIPTOR.name):
+    for message in sorted(
+        {m for e in ENDPOINTS for m in (e.request_type, e.response_type)}, key=lambda m: m.DESCRIPTOR.name
+    ):
         requested = any(e.request_type is message for e in ENDPOINTS)
         modes[jsonpb.model_for(message)] = "validation" if requested else "serialization"
     modes |= {ErrorBody: "serialization", Health: "serialization"}
@@ -438,70 +476,122 @@ def openapi_document(tokens: bool) -> dict[str, Any]:
         comment = jsonpb.COMMENTS.get(SERVICE.methods_by_name[endpoint.rpc].full_name, endpoint.rpc)
         scope = METHOD_SCOPES.get(endpoint.full_method)
         operation: dict[str, Any] = {
-            "operationId": endpoint.rpc, "summary": comment.split("\n")[0],
+            "operationId": endpoint.rpc,
+            "summary": comment.split("\n")[0],
             "description": f"The gRPC method `{endpoint.full_method}`"
-                           + (f" (token scope `{scope}` when the server has tokens)" if scope else "") + ".\n\n"
-                           + comment,
-            "responses": {"200": {"description": endpoint.response_type.DESCRIPTOR.full_name,
-                                  "content": json_content(jsonpb.model_for(endpoint.response_type))},
-                          **{str(s): error(s) for s in sorted({*COMMON_ERRORS, *endpoint.errors})}},
+            + (f" (token scope `{scope}` when the server has tokens)" if scope else "")
+            + ".\n\n"
+            + comment,
+            "responses": {
+                "200": {
+                    "description": endpoint.response_type.DESCRIPTOR.full_name,
+                    "content": json_content(jsonpb.model_for(endpoint.response_type)),
+                },
+                **{str(s): error(s) for s in sorted({*COMMON_ERRORS, *endpoint.errors})},
+            },
         }
         if endpoint.http_method == "GET":
             properties = request_model.model_json_schema()["properties"]
             operation["parameters"] = [
-                {"name": param, "in": "path" if param in endpoint.path_params else "query",
-                 "required": param in endpoint.path_params,
-                 "description": properties[name].get("description", name),
-                 "schema": {k: v for k, v in properties[name].items() if k not in ("title", "description")}}
-                for param, name in endpoint.params.items()]
+                {
+                    "name": param,
+                    "in": "path" if param in endpoint.path_params else "query",
+                    "required": param in endpoint.path_params,
+                    "description": properties[name].get("description", name),
+                    "schema": {k: v for k, v in properties[name].items() if k not in ("title", "description")},
+                }
+                for param, name in endpoint.params.items()
+            ]
         else:
-            operation["requestBody"] = {"required": True, "content": json_content(request_model), "description":
-                                        f"{endpoint.request_type.DESCRIPTOR.full_name} in proto3 JSON: each field "
-                                        "under the name shown or its lowerCamelCase JSON name; 64-bit integers as "
-                                        "numbers or decimal strings."}
+            operation["requestBody"] = {
+                "required": True,
+                "content": json_content(request_model),
+                "description": f"{endpoint.request_type.DESCRIPTOR.full_name} in proto3 JSON: each field "
+                "under the name shown or its lowerCamelCase JSON name; 64-bit integers as "
+                "numbers or decimal strings.",
+            }
         if tokens and scope:
             operation["security"] = [{"bearer": []}]
         paths.setdefault(endpoint.path, {})[endpoint.http_method.lower()] = operation
-    paths["/healthz"] = {"get": {
-        "operationId": "Health", "summary": "Whether the server answers: SERVING once an index is loaded.",
-        "responses": {"200": {"description": "SERVING", "content": json_content(Health)},
-                      "503": {"description": "NOT_SERVING (no index yet, or draining)",
-                              "content": json_content(Health)}}}}
-    paths["/metrics"] = {"get": {
-        "operationId": "Metrics", "summary": "Prometheus metrics (the gRPC and HTTP calls together).",
-        "responses": {"200": {"description": "the text exposition format",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
-    paths["/openapi.json"] = {"get": {
-        "operationId": "OpenApi", "summary": "This document.",
-        "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}}}}
-    paths["/"] = {"get": {
-        "operationId": "Page", "summary": "The movie-night page (its files under /static/).",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
-                      "404": {"description": "NOT_FOUND (no page installed)", "content": json_content(ErrorBody)}}}}
-    components: dict[str, Any] = {"schemas": schemas.get("$defs", {}), "responses": {"MethodNotAllowed": {
-        "description": "UNIMPLEMENTED: a method the path does not take (any path; OpenAPI has no operation to "
-                       "hang it on); the Allow header lists those it takes.",
-        "headers": {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
-        "content": json_content(ErrorBody)}}}
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "Health",
+            "summary": "Whether the server answers: SERVING once an index is loaded.",
+            "responses": {
+                "200": {"description": "SERVING", "content": json_content(Health)},
+                "503": {"description": "NOT_SERVING (no index yet, or draining)", "content": json_content(Health)},
+            },
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "Metrics",
+            "summary": "Prometheus metrics (the gRPC and HTTP calls together).",
+            "responses": {
+                "200": {
+                    "description": "the text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    }
+    paths["/openapi.json"] = {
+        "get": {
+            "operationId": "OpenApi",
+            "summary": "This document.",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}},
+        }
+    }
+    paths["/"] = {
+        "get": {
+            "operationId": "Page",
+            "summary": "The movie-night page (its files under /static/).",
+            "responses": {
+                "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                "404": {"description": "NOT_FOUND (no page installed)", "content": json_content(ErrorBody)},
+            },
+        }
+    }
+    components: dict[str, Any] = {
+        "schemas": schemas.get("$defs", {}),
+        "responses": {
+            "MethodNotAllowed": {
+                "description": "UNIMPLEMENTED: a method the path does not take (any path; OpenAPI has no operation to "
+                "hang it on); the Allow header lists those it takes.",
+                "headers": {"Allow": {"description": "The methods the path takes.", "schema": {"type": "string"}}},
+                "content": json_content(ErrorBody),
+            }
+        },
+    }
     if tokens:
-        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "description":
-                                                    "A token of the server's tokens_path, with the read scope "
-                                                    "(write for RecordFeedback)."}}
-    return {"openapi": "3.1.0",
-            "info": {"title": "movierec", "version": __version__,
-                     "description": jsonpb.COMMENTS.get(SERVICE.full_name, "Movie recommendations.")
-                     + "\n\nEvery /v1 endpoint is a method of the gRPC service movierec.v1.Recommender; bodies are "
-                       "its messages in proto3 JSON. A request's fields go under their proto names (shown here) "
-                       "or their lowerCamelCase JSON names, 64-bit integers as numbers or decimal strings, enums "
-                       "by name; an unknown field, a key given twice and a field given under both names are "
-                       "errors. Answers use the proto names, enums by name and 64-bit integers as numbers."
-                       "\n\nErrors are an ErrorBody: the gRPC status code's name and message, with the HTTP "
-                       "status of each operation's responses; a method a path does not take is 405 "
-                       "(#/components/responses/MethodNotAllowed), a URL over "
-                       f"{MAX_URL_BYTES:,} bytes 400, and a body that has not all arrived {BODY_TIMEOUT_S:g} s "
-                       "after its headers 400. A server listening on a loopback address answers only requests "
-                       f"whose Host is {LOOPBACK_HOSTS}, and 400 to any other."},
-            "paths": paths, "components": components}
+        components["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token of the server's tokens_path, with the read scope (write for RecordFeedback).",
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "movierec",
+            "version": __version__,
+            "description": jsonpb.COMMENTS.get(SERVICE.full_name, "Movie recommendations.")
+            + "\n\nEvery /v1 endpoint is a method of the gRPC service movierec.v1.Recommender; bodies are "
+            "its messages in proto3 JSON. A request's fields go under their proto names (shown here) "
+            "or their lowerCamelCase JSON names, 64-bit integers as numbers or decimal strings, enums "
+            "by name; an unknown field, a key given twice and a field given under both names are "
+            "errors. Answers use the proto names, enums by name and 64-bit integers as numbers."
+            "\n\nErrors are an ErrorBody: the gRPC status code's name and message, with the HTTP "
+            "status of each operation's responses; a method a path does not take is 405 "
+            "(#/components/responses/MethodNotAllowed), a URL over "
+            f"{MAX_URL_BYTES:,} bytes 400, and a body that has not all arrived {BODY_TIMEOUT_S:g} s "
+            "after its headers 400. A server listening on a loopback address answers only requests "
+            f"whose Host is {LOOPBACK_HOSTS}, and 400 to any other.",
+        },
+        "paths": paths,
+        "components": components,
+    }
 
 
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\[\]:]+))(?::[0-9]{1,5})?")
@@ -543,9 +633,11 @@ class HttpApp:
             refused = next((host for host in hosts if not loopback_host(host)), None)
             if refused is not None:
                 shown = refused if len(refused) <= 100 else refused[:100] + "..."
-                response = error_response(grpc.StatusCode.INVALID_ARGUMENT,
-                                          f"this server listens on a loopback address and answers requests to "
-                                          f"{LOOPBACK_HOSTS} only; the Host header says {shown!r}")
+                response = error_response(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"this server listens on a loopback address and answers requests to "
+                    f"{LOOPBACK_HOSTS} only; the Host header says {shown!r}",
+                )
                 await response(scope, receive, send)
                 return
         await self.site(scope, receive, send)
@@ -559,9 +651,18 @@ def _internal(request: Request, exc: Exception) -> Response:
     return error_response(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
 
-def create_app(state: ServingState, servicer: RecommenderServicer, *, tokens: TokenTable | None,
-               drainer: DrainInterceptor, admission: AdmissionInterceptor | None, access: AccessInterceptor,
-               workers: int, cors_origins: Sequence[str] = (), static_dir: Path = STATIC) -> HttpApp:
+def create_app(
+    state: ServingState,
+    servicer: RecommenderServicer,
+    *,
+    tokens: TokenTable | None,
+    drainer: DrainInterceptor,
+    admission: AdmissionInterceptor | None,
+    access: AccessInterceptor,
+    workers: int,
+    cors_origins: Sequence[str] = (),
+    static_dir: Path = STATIC,
+) -> HttpApp:
     """The ASGI app of the API, the page, health, metrics and the OpenAPI document; the RPCs run on up to
     `workers` threads."""
     pool = DaemonPool(workers, "http-rpc")
@@ -589,19 +690,37 @@ def create_app(state: ServingState, servicer: RecommenderServicer, *, tokens: To
         return FileResponse(index, media_type="text/html")
 
     routes: list[Route | Mount] = [
-        Route(e.path, RpcEndpoint(e, servicer, pool, tokens=tokens, drainer=drainer, admission=admission,
-                                  access=access).handle, methods=[e.http_method])
-        for e in ENDPOINTS]
-    routes += [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"]),
-               Route("/openapi.json", openapi_json, methods=["GET"]), Route("/", page, methods=["GET"]),
-               Mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static")]
+        Route(
+            e.path,
+            RpcEndpoint(e, servicer, pool, tokens=tokens, drainer=drainer, admission=admission, access=access).handle,
+            methods=[e.http_method],
+        )
+        for e in ENDPOINTS
+    ]
+    routes += [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/", page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=static_dir, check_dir=False), name="static"),
+    ]
     middleware = []
     if cors_origins:  # otherwise no CORS headers at all: browsers keep other origins' pages out
-        middleware.append(Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                                     allow_headers=["authorization", "content-type", "x-request-id"],
-                                     expose_headers=["x-request-id"], max_age=600))
-    site = Starlette(routes=routes, middleware=middleware,
-                     exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal})
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
+                max_age=600,
+            )
+        )
+    site = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={404: _not_found, 405: _method_not_allowed, Exception: _internal},
+    )
     return HttpApp(site, pool)
 
 
@@ -610,8 +729,9 @@ def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: a free one), bound here so that a port in use is an error
     at once and the port is known before the server runs."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6 and host in ("", "::"):
@@ -636,10 +756,23 @@ class HttpProtocol(HttpToolsProtocol):
         else:
             message = "the request is not valid HTTP/1.1"
         body = error_body(grpc.StatusCode.INVALID_ARGUMENT, message)
-        headers = [*self.server_state.default_headers, (b"content-type", JSON.encode()),
-                   (b"content-length", str(len(body)).encode()), (b"connection", b"close"), *SECURITY_HEADERS]
-        self.transport.write(b"".join([b"HTTP/1.1 400 Bad Request\r\n",
-                                       *(name + b": " + value + b"\r\n" for name, value in headers), b"\r\n", body]))
+        headers = [
+            *self.server_state.default_headers,
+            (b"content-type", JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *SECURITY_HEADERS,
+        ]
+        self.transport.write(
+            b"".join(
+                [
+                    b"HTTP/1.1 400 Bad Request\r\n",
+                    *(name + b": " + value + b"\r\n" for name, value in headers),
+                    b"\r\n",
+                    body,
+                ]
+            )
+        )
         self.transport.close()
 
 
@@ -648,8 +781,16 @@ class HttpServer:
     at construction. TLS when a certificate is given (client certificates required with a CA). On a
     loopback address the app answers only requests addressed to a loopback name (HttpApp.loopback_only)."""
 
-    def __init__(self, app: HttpApp, host: str, port: int, *, certificate: Path | None = None,
-                 key: Path | None = None, client_ca: Path | None = None):
+    def __init__(
+        self,
+        app: HttpApp,
+        host: str,
+        port: int,
+        *,
+        certificate: Path | None = None,
+        key: Path | None = None,
+        client_ca: Path | None = None,
+    ):
         self.app = app
         self.socket = _bind(host, port)
         self.port: int = self.socket.getsockname()[1]
@@ -661,12 +802,22 @@ class HttpServer:
                 tls |= {"ssl_ca_certs": str(client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         # log_config None: the server's logging stays as configured; uvicorn says only what goes wrong.
         # No proxy headers: the peer on an access line is the one that connected.
-        config = uvicorn.Config(app, http=HttpProtocol, log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", proxy_headers=False, server_header=False, timeout_graceful_shutdown=2,
-                                **tls)
+        config = uvicorn.Config(
+            app,
+            http=HttpProtocol,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=2,
+            **tls,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self.socket]},
-                                        name="movierec-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self.socket]}, name="movierec-http", daemon=True
+        )
 
     def start(self, timeout_s: float = 10.0) -> None:
         self._thread.start()
@@ -690,4 +841,3 @@ def serve_http(app: HttpApp, host: str, port: int, **tls: Any) -> HttpServer:
     server = HttpServer(app, host, port, **tls)
     server.start()
     return server
-

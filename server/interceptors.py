@@ -50,15 +50,16 @@ def request_id_from(sent: object) -> str:
 
 
 def method_label(full_method: str) -> str:
-    """"/movierec.v1.Recommender/Recommend" -> "Recommend"; "/grpc.health.v1.Health/Check" -> "Health/Check"."""
+    """ "/movierec.v1.Recommender/Recommend" -> "Recommend"; "/grpc.health.v1.Health/Check" -> "Health/Check"."""
     if full_method.startswith(SERVICE_PREFIX):
-        return full_method[len(SERVICE_PREFIX):]
+        return full_method[len(SERVICE_PREFIX) :]
     service, _, method = full_method.lstrip("/").rpartition("/")
     return f"{service.rsplit('.', 1)[-1]}/{method}"
 
 
-def _wrap(handler: grpc.RpcMethodHandler,
-          behavior: Callable[[Any, grpc.ServicerContext], Any]) -> grpc.RpcMethodHandler:
+def _wrap(
+    handler: grpc.RpcMethodHandler, behavior: Callable[[Any, grpc.ServicerContext], Any]
+) -> grpc.RpcMethodHandler:
     return handler._replace(unary_unary=behavior)  # type: ignore[attr-defined]  # a namedtuple in grpcio
 
 
@@ -93,8 +94,11 @@ class AccessInterceptor(grpc.ServerInterceptor):
         self.metrics = metrics
         self.log_prompts = log_prompts
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler  # unknown methods (UNIMPLEMENTED) and streams (health Watch, reflection) pass as they are
@@ -112,20 +116,42 @@ class AccessInterceptor(grpc.ServerInterceptor):
             finally:
                 current_call.reset(token)
                 code = (context.code() or grpc.StatusCode.OK).name  # type: ignore[attr-defined]
-                self.observe(label, code, time.perf_counter() - started, record, context.peer(),
-                             getattr(request, "prompt", None), ours=ours)
+                self.observe(
+                    label,
+                    code,
+                    time.perf_counter() - started,
+                    record,
+                    context.peer(),
+                    getattr(request, "prompt", None),
+                    ours=ours,
+                )
 
         return _wrap(handler, observed)
 
-    def observe(self, label: str, code: str, seconds: float, record: CallRecord, peer: str, prompt: str | None,
-                *, ours: bool = True, transport: str | None = None) -> None:
+    def observe(
+        self,
+        label: str,
+        code: str,
+        seconds: float,
+        record: CallRecord,
+        peer: str,
+        prompt: str | None,
+        *,
+        ours: bool = True,
+        transport: str | None = None,
+    ) -> None:
         """Count one finished call in the metrics and write its access line (also for the HTTP edge,
         which names its `transport`; the metrics count both edges' calls together)."""
         self.metrics.requests.labels(label, code).inc()
         self.metrics.latency.labels(label, code).observe(seconds)
         if ours or access_log.isEnabledFor(logging.DEBUG):
-            fields: dict[str, Any] = {"method": label, "code": code, "latency_ms": round(1000 * seconds, 2),
-                                      "request_id": record.request_id, "peer": peer}
+            fields: dict[str, Any] = {
+                "method": label,
+                "code": code,
+                "latency_ms": round(1000 * seconds, 2),
+                "request_id": record.request_id,
+                "peer": peer,
+            }
             if transport is not None:
                 fields["transport"] = transport
             if record.batch_size is not None:
@@ -141,8 +167,11 @@ class TokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, tokens: TokenTable):
         self.tokens = tokens
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
         metadata = details.invocation_metadata or ()  # type: ignore[attr-defined]
         authorization = next((v for k, v in metadata if k == "authorization"), None)
         try:
@@ -174,15 +203,19 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
                 self.in_server += 1
         if not admitted:
             self._on_shed()
-            raise ResourceExhausted(f"the server is at capacity ({self.limit} requests in progress); "
-                                    "retry with backoff")
+            raise ResourceExhausted(
+                f"the server is at capacity ({self.limit} requests in progress); retry with backoff"
+            )
 
     def leave(self) -> None:
         with self._lock:
             self.in_server -= 1
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
         if handler is None or handler.unary_unary is None or details.method != SERVICE_PREFIX + "Recommend":  # type: ignore[attr-defined]
             return handler
@@ -230,8 +263,11 @@ class DrainInterceptor(grpc.ServerInterceptor):
             if self.in_flight == 0:
                 self._idle.notify_all()
 
-    def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-                          details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
         handler = continuation(details)
         if handler is None or handler.unary_unary is None or not details.method.startswith(SERVICE_PREFIX):  # type: ignore[attr-defined]
             return handler

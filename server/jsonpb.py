@@ -60,8 +60,8 @@ from movierec.v1 import recommender_pb2 as pb
 FD = FieldDescriptor
 # Integer types: (OpenAPI format or None, least value, greatest value).
 _INTEGERS: dict[int, tuple[str | None, int, int]] = {
-    **dict.fromkeys((FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32), ("int32", -2**31, 2**31 - 1)),
-    **dict.fromkeys((FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64), ("int64", -2**63, 2**63 - 1)),
+    **dict.fromkeys((FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32), ("int32", -(2**31), 2**31 - 1)),
+    **dict.fromkeys((FD.TYPE_INT64, FD.TYPE_SINT64, FD.TYPE_SFIXED64), ("int64", -(2**63), 2**63 - 1)),
     **dict.fromkeys((FD.TYPE_UINT32, FD.TYPE_FIXED32), (None, 0, 2**32 - 1)),
     **dict.fromkeys((FD.TYPE_UINT64, FD.TYPE_FIXED64), (None, 0, 2**64 - 1)),
 }
@@ -130,7 +130,7 @@ def _message(field: FieldDescriptor) -> Descriptor:
 
 
 def _model_name(descriptor: Descriptor) -> str:
-    """"movierec.v1.Turn" -> "Turn"; a nested message "movierec.v1.A.B" -> "A_B"."""
+    """ "movierec.v1.Turn" -> "Turn"; a nested message "movierec.v1.A.B" -> "A_B"."""
     return descriptor.full_name.removeprefix(descriptor.file.package + ".").replace(".", "_")
 
 
@@ -160,8 +160,11 @@ def _one_name_each(pairs: list[tuple[str, str]]) -> Callable[[type[BaseModel], A
         if isinstance(data, dict):
             for name, json_name in pairs:
                 if name in data and json_name in data:
-                    raise PydanticCustomError("given_twice", "{name} is given twice, as {name} and {json_name}",
-                                              {"name": name, "json_name": json_name})
+                    raise PydanticCustomError(
+                        "given_twice",
+                        "{name} is given twice, as {name} and {json_name}",
+                        {"name": name, "json_name": json_name},
+                    )
         return data
 
     return check
@@ -203,12 +206,20 @@ class _Models:
                 # a request says both, that of a response (serialization mode: what is written) numbers.
                 number = {"type": "integer", "minimum": least, "maximum": greatest, **({"format": fmt} if fmt else {})}
                 text = {"type": "string", "pattern": "^-?[0-9]+$" if least < 0 else "^[0-9]+$"}
-                return Annotated[int, Strict(), bounds, BeforeValidator(_decimal_text),
-                                 WithJsonSchema({"anyOf": [number, text]}, mode="validation")]
+                return Annotated[
+                    int,
+                    Strict(),
+                    bounds,
+                    BeforeValidator(_decimal_text),
+                    WithJsonSchema({"anyOf": [number, text]}, mode="validation"),
+                ]
             return Annotated[int, Strict(), bounds]
         if field.type == FD.TYPE_FLOAT:
-            return Annotated[float, Strict(), Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX, allow_inf_nan=False,
-                                                    json_schema_extra={"format": "float"})]
+            return Annotated[
+                float,
+                Strict(),
+                Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX, allow_inf_nan=False, json_schema_extra={"format": "float"}),
+            ]
         if field.type == FD.TYPE_DOUBLE:
             return Annotated[float, Strict(), Field(allow_inf_nan=False, json_schema_extra={"format": "double"})]
         if field.type == FD.TYPE_BOOL:
@@ -259,8 +270,11 @@ class _Models:
             annotation, arguments, inner = self._field(field)
             python_name = field.name
             # A proto name that pydantic or Python reserves gets a Python name and keeps its JSON name.
-            if keyword.iskeyword(field.name) or field.name.startswith(("_", "model_")) or hasattr(BaseModel,
-                                                                                                 field.name):
+            if (
+                keyword.iskeyword(field.name)
+                or field.name.startswith(("_", "model_"))
+                or hasattr(BaseModel, field.name)
+            ):
                 python_name = field.name + "_"
                 arguments["alias"] = field.name
             # Read under the proto name or the lowerCamelCase JSON name; written (and documented) under
@@ -275,9 +289,12 @@ class _Models:
             check = _one_name_each([(name, json_name) for json_name, name in json_names.items()])
             validators["one_name_each"] = model_validator(mode="before")(check)
         model = create_model(  # type: ignore[call-overload]
-            _model_name(descriptor), __doc__=COMMENTS.get(descriptor.full_name) or descriptor.full_name,
-            __config__=ConfigDict(extra="forbid", title=_model_name(descriptor)), __validators__=validators,
-            **definitions)
+            _model_name(descriptor),
+            __doc__=COMMENTS.get(descriptor.full_name) or descriptor.full_name,
+            __config__=ConfigDict(extra="forbid", title=_model_name(descriptor)),
+            __validators__=validators,
+            **definitions,
+        )
         self.models[descriptor.full_name] = model
         self.fields[model] = nested
         self.json_names[model] = json_names
@@ -300,10 +317,18 @@ def all_models(file: FileDescriptor = pb.DESCRIPTOR) -> list[type[BaseModel]]:
 
 # -- JSON -> message -------------------------------------------------------------------------------
 _EXPECTED = {
-    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-    "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
-    "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
     "model_attributes_type": "an object",
 }
 
@@ -419,16 +444,18 @@ def parse_json(body: bytes, message_type: type[Message]) -> Message:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise _invalid(message_type, f"the body is not UTF-8 text (byte {body[e.start]:#04x} at offset "
-                                     f"{e.start})") from None
+        raise _invalid(
+            message_type, f"the body is not UTF-8 text (byte {body[e.start]:#04x} at offset {e.start})"
+        ) from None
     if not text.strip():
         raise _invalid(message_type, "the body is empty; send a JSON object ({} asks for all the defaults)")
     try:
         data = json.loads(text, object_pairs_hook=_object, parse_constant=_not_json)
     except _KeyGivenTwice as e:
         shown = e.key if len(e.key) <= 40 else e.key[:40] + "..."
-        raise _invalid(message_type, f"the key {json.dumps(shown, ensure_ascii=False)} is given twice in one "
-                                     "object") from None
+        raise _invalid(
+            message_type, f"the key {json.dumps(shown, ensure_ascii=False)} is given twice in one object"
+        ) from None
     except RecursionError:
         raise _invalid(message_type, "the body is not valid JSON (nested too deeply)") from None
     except json.JSONDecodeError as e:
@@ -550,8 +577,13 @@ def encoder_for(descriptor: Descriptor) -> Encoder:
     for field in descriptor.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             string_keys = field.message_type.fields_by_name["key"].type == FD.TYPE_STRING
-            plan.append((field.name, "map" if string_keys else "keyed map",
-                         _value_encoder(field.message_type.fields_by_name["value"])))
+            plan.append(
+                (
+                    field.name,
+                    "map" if string_keys else "keyed map",
+                    _value_encoder(field.message_type.fields_by_name["value"]),
+                )
+            )
         elif field.is_repeated:
             plan.append((field.name, "list", _value_encoder(field)))
         else:

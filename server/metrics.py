@@ -26,35 +26,54 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, cpu seconds, open fds
         r = self.registry
-        self.requests = Counter("movierec_requests", "RPCs answered, by method and status code",
-                                ["method", "code"], registry=r)
-        self.latency = Histogram("movierec_request_duration_seconds", "RPC latency as the server sees it",
-                                 ["method", "code"], buckets=LATENCY_BUCKETS, registry=r)
-        self.batch_size = Histogram("movierec_batch_size", "Recommend requests per micro-batch",
-                                    buckets=BATCH_BUCKETS, registry=r)
+        self.requests = Counter(
+            "movierec_requests", "RPCs answered, by method and status code", ["method", "code"], registry=r
+        )
+        self.latency = Histogram(
+            "movierec_request_duration_seconds",
+            "RPC latency as the server sees it",
+            ["method", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "movierec_batch_size", "Recommend requests per micro-batch", buckets=BATCH_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("movierec_queue_depth", "Recommend requests waiting for a batch", registry=r)
-        self.shed = Counter("movierec_shed_requests", "Recommend requests refused because the queue was full",
-                            registry=r)
-        self.encode_seconds = Histogram("movierec_encode_seconds", "Encoder time per micro-batch",
-                                        buckets=LATENCY_BUCKETS, registry=r)
-        self.prompt_cache = Counter("movierec_prompt_cache_lookups", "Moods looked up in the prompt cache, by result",
-                                    ["result"], registry=r)
+        self.shed = Counter(
+            "movierec_shed_requests", "Recommend requests refused because the queue was full", registry=r
+        )
+        self.encode_seconds = Histogram(
+            "movierec_encode_seconds", "Encoder time per micro-batch", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.prompt_cache = Counter(
+            "movierec_prompt_cache_lookups", "Moods looked up in the prompt cache, by result", ["result"], registry=r
+        )
         self.prompt_cache_bytes = Gauge("movierec_prompt_cache_bytes", "What the prompt cache holds", registry=r)
-        self.rank_seconds = Histogram("movierec_rank_seconds",
-                                      "Per micro-batch: understanding, search and ranking "
-                                      "(the batch minus the encoder)",
-                                      buckets=LATENCY_BUCKETS, registry=r)
-        self.index_info = Gauge("movierec_index_info", "The index version being served (value 1)", ["version"],
-                                registry=r)
-        self.index_load_seconds = Gauge("movierec_index_load_seconds", "How long the serving version took to load",
-                                        registry=r)
-        self.index_loaded = Gauge("movierec_index_loaded_timestamp_seconds",
-                                  "When the serving version was swapped in (Unix time)", registry=r)
-        self.feedback = Counter("movierec_feedback_writes", "Ratings acknowledged, by whether they were new",
-                                ["result"], registry=r)
+        self.rank_seconds = Histogram(
+            "movierec_rank_seconds",
+            "Per micro-batch: understanding, search and ranking (the batch minus the encoder)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.index_info = Gauge(
+            "movierec_index_info", "The index version being served (value 1)", ["version"], registry=r
+        )
+        self.index_load_seconds = Gauge(
+            "movierec_index_load_seconds", "How long the serving version took to load", registry=r
+        )
+        self.index_loaded = Gauge(
+            "movierec_index_loaded_timestamp_seconds", "When the serving version was swapped in (Unix time)", registry=r
+        )
+        self.feedback = Counter(
+            "movierec_feedback_writes", "Ratings acknowledged, by whether they were new", ["result"], registry=r
+        )
         self.store_errors = Counter("movierec_store_errors", "Ratings store operations that failed", registry=r)
-        self.followed = Counter("movierec_store_followed_ratings",
-                                "Ratings other servers recorded in the shared store, applied here", registry=r)
+        self.followed = Counter(
+            "movierec_store_followed_ratings",
+            "Ratings other servers recorded in the shared store, applied here",
+            registry=r,
+        )
 
     def watch_queue(self, depth: Callable[[], int]) -> None:
         self.queue_depth.set_function(depth)

@@ -29,8 +29,9 @@ from movierec.hardware import usable_cores
 SERVE = Path(sys.executable).parent / "movierec-serve"
 
 
-def replica_commands(replicas: int, host: str, port: int, index_dir: Path | None, config: Path | None,
-                     metrics_address: str) -> list[list[str]]:
+def replica_commands(
+    replicas: int, host: str, port: int, index_dir: Path | None, config: Path | None, metrics_address: str
+) -> list[list[str]]:
     """One movierec-serve command line per replica: ports port, port + 1, ...; metrics likewise."""
     metrics_host, _, metrics_port = metrics_address.rpartition(":")
     commands = []
@@ -54,15 +55,19 @@ def replica_threads(replicas: int, configured: int, cores: int | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m movierec.server.replicas", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m movierec.server.replicas",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--replicas", "-n", type=int, default=2, help="how many servers (default 2)")
     parser.add_argument("--host", default="127.0.0.1", help="the address they listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=50051, help="the first one's port; the others follow")
     parser.add_argument("--index-dir", type=Path, help="folder with CURRENT and the index versions")
     parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--metrics-address", default="",
-                        help="host:port of the first one's /metrics; the others follow (default: none)")
+    parser.add_argument(
+        "--metrics-address", default="", help="host:port of the first one's /metrics; the others follow (default: none)"
+    )
     args = parser.parse_args(argv)
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
@@ -76,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    commands = replica_commands(args.replicas, args.host, args.port, args.index_dir, args.config,
-                                args.metrics_address)
+    commands = replica_commands(args.replicas, args.host, args.port, args.index_dir, args.config, args.metrics_address)
     # Each in a process group of its own, so that a Ctrl-C reaches them once, from here.
     processes = [subprocess.Popen(command, start_new_session=True, env=env) for command in commands]
     addresses = [command[command.index("--address") + 1] for command in commands]

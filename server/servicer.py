@@ -34,8 +34,9 @@ class RecommenderServicer:
 
     def Recommend(self, request: pb.RecommendRequest, context: grpc.ServicerContext) -> pb.RecommendResponse:
         query = validate_query(**recommend_args_from_pb(request), max_prompt_chars=self.state.settings.max_prompt_chars)
-        return recommend_response_to_pb(self.state.recommend(query, timeout_s=_deadline_s(context)),
-                                        details=request.with_details)
+        return recommend_response_to_pb(
+            self.state.recommend(query, timeout_s=_deadline_s(context)), details=request.with_details
+        )
 
     def GetIndexInfo(self, request: pb.GetIndexInfoRequest, context: grpc.ServicerContext) -> pb.IndexInfo:
         return index_info_to_pb(self.state.info())

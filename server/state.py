@@ -85,9 +85,14 @@ class ServingState:
         prompts = PromptCache(self._encoder, int(self.settings.prompt_cache_mb * 2**20), counted)  # type: ignore[arg-type]
         return prompts
 
-    def __init__(self, settings: Settings, encoder: TextEncoder | None = None,
-                 on_ready: Callable[[bool], None] | None = None, threads: int = 1,
-                 metrics: ServerMetrics | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: TextEncoder | None = None,
+        on_ready: Callable[[bool], None] | None = None,
+        threads: int = 1,
+        metrics: ServerMetrics | None = None,
+    ):
         self.settings = settings
         self.metrics = metrics or ServerMetrics()
         self._encoder: TimedEncoder | None = TimedEncoder(encoder, self.metrics) if encoder is not None else None
@@ -106,8 +111,13 @@ class ServingState:
         self.first_load_tried = threading.Event()  # set once the first load has succeeded or failed
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
-            self._run_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000,
-            lanes=settings.batch_lanes, threads=threads, max_waiting=settings.admitted_requests)
+            self._run_batch,
+            settings.batch_max_size,
+            settings.batch_max_wait_ms / 1000,
+            lanes=settings.batch_lanes,
+            threads=threads,
+            max_waiting=settings.admitted_requests,
+        )
         self.metrics.watch_queue(lambda: self.batcher.waiting)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
@@ -146,10 +156,11 @@ class ServingState:
             # Still queued: cancelled, so the batcher drops it before any compute. Already in a batch:
             # that batch finishes and this answer is discarded.
             dropped = future.cancel()
-            raise DeadlineExceeded(f"the request's deadline ({1000 * (timeout_s or 0):.0f} ms left when it was "
-                                   f"queued) passed while it waited for a batch; it was "
-                                   f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}"
-                                   ) from None
+            raise DeadlineExceeded(
+                f"the request's deadline ({1000 * (timeout_s or 0):.0f} ms left when it was "
+                f"queued) passed while it waited for a batch; it was "
+                f"{'dropped unanswered' if dropped else 'being ranked, and the answer discarded'}"
+            ) from None
         if (call := current_call.get()) is not None:
             call.batch_size = getattr(future, "batch_size", None)
         if isinstance(result, MovierecError):
@@ -171,8 +182,14 @@ class ServingState:
         recommender.check_movie(feedback.movie_id)
         with self._feedback_lock:
             try:
-                stored = self.store().record(feedback.user_id, feedback.movie_id, feedback.rating, feedback.request_id,
-                                             kind=feedback.kind, undo=feedback.undo)
+                stored = self.store().record(
+                    feedback.user_id,
+                    feedback.movie_id,
+                    feedback.rating,
+                    feedback.request_id,
+                    kind=feedback.kind,
+                    undo=feedback.undo,
+                )
             except NotRecorded:
                 self.metrics.store_errors.inc()
                 raise
@@ -190,8 +207,9 @@ class ServingState:
     def user(self, user_id: int, limit: int) -> UserSummary:
         return self.recommender().user_summary(user_id, limit)
 
-    def _run_batch(self, items: list[tuple[Recommender, RecommendQuery]], threads: int
-                   ) -> list[RecommendResult | MovierecError]:
+    def _run_batch(
+        self, items: list[tuple[Recommender, RecommendQuery]], threads: int
+    ) -> list[RecommendResult | MovierecError]:
         """Each item's result, or the error its own query raised (a bad query does not fail its batch)."""
         started = time.perf_counter()
         if self._encoder is not None:
@@ -204,8 +222,9 @@ class ServingState:
             self.metrics.rank_seconds.observe(max(0.0, time.perf_counter() - started - encoding))
 
     @staticmethod
-    def _answer_batch(items: list[tuple[Recommender, RecommendQuery]], threads: int
-                      ) -> list[RecommendResult | MovierecError]:
+    def _answer_batch(
+        items: list[tuple[Recommender, RecommendQuery]], threads: int
+    ) -> list[RecommendResult | MovierecError]:
         results: list[RecommendResult | MovierecError | None] = [None] * len(items)
         understood: list[Understood | None] = [None] * len(items)
         for i, (recommender, query) in enumerate(items):
@@ -220,8 +239,11 @@ class ServingState:
                 groups.setdefault(id(recommender), []).append(i)
         for positions in groups.values():
             recommender = items[positions[0]][0]
-            answered = recommender.recommend_batch([items[i][1] for i in positions], threads,
-                                                   understood=[understood[i] for i in positions])  # type: ignore[misc]
+            answered = recommender.recommend_batch(
+                [items[i][1] for i in positions],
+                threads,
+                understood=[understood[i] for i in positions],  # type: ignore[misc]
+            )
             for i, result in zip(positions, answered):
                 results[i] = result
         return results  # type: ignore[return-value]
@@ -246,13 +268,16 @@ class ServingState:
             if self._encoder is None:
                 self._encoder = TimedEncoder(settings_encoder(self.settings), self.metrics)
                 self._prompts = self._prompt_cache()
-            recommender = Recommender(load_artifact(index_dir / version), self._prompts,  # type: ignore[arg-type]
-                                      ranking_config(self.settings), self.settings.profile_cache_mb)
+            recommender = Recommender(
+                load_artifact(index_dir / version),
+                self._prompts,  # type: ignore[arg-type]
+                ranking_config(self.settings),
+                self.settings.profile_cache_mb,
+            )
         except (MovierecError, OSError) as e:
             self._failed_version = version
             self.load_error = f"index version {version} could not be loaded: {e}"
-            log.error("%s; %s", self.load_error,
-                      f"still serving {serving}" if serving else "no index is being served")
+            log.error("%s; %s", self.load_error, f"still serving {serving}" if serving else "no index is being served")
             return False
         with self._feedback_lock:
             try:
@@ -269,13 +294,21 @@ class ServingState:
             self._recommender = recommender
             self._applied_seq = missed[-1].seq if missed else recommender.store_seq
         if missed or marks:
-            log.info("replayed %d rows recorded after index %s was built, and %d marks before it", len(missed),
-                     version, len(marks))
+            log.info(
+                "replayed %d rows recorded after index %s was built, and %d marks before it",
+                len(missed),
+                version,
+                len(marks),
+            )
         self._failed_version = None
         self.load_error = None
         self.metrics.served_version(version, time.perf_counter() - started, time.time())
-        log.info("serving index %s (%d movies, %d users)", version, len(recommender.index.movies),
-                 len(recommender.index.user_ids))
+        log.info(
+            "serving index %s (%d movies, %d users)",
+            version,
+            len(recommender.index.movies),
+            len(recommender.index.user_ids),
+        )
         self._on_ready(True)
         return True
 
@@ -334,8 +367,9 @@ class ServingState:
                 for stored in marks:
                     recommender.apply(stored)
                 self._marks_missing, self._marks_failure = False, None
-                log.info("loaded %d marks the store could not give when index %s was loaded", len(marks),
-                         recommender.version)
+                log.info(
+                    "loaded %d marks the store could not give when index %s was loaded", len(marks), recommender.version
+                )
 
     def _follow(self) -> None:
         interval = self.settings.store_poll_interval_s

@@ -73,8 +73,10 @@ def real_data_dir() -> Path:
     value = os.environ.get("REAL_DATA_DIR")
     path = Path(value) if value else None
     if path is None or not (path / "tmdb_5000_movies.csv").is_file():
-        message = (f"real data not found: set REAL_DATA_DIR to the folder with tmdb_5000_movies.csv "
-                   f"(e.g. ../shared/data/seed); got {value!r}")
+        message = (
+            f"real data not found: set REAL_DATA_DIR to the folder with tmdb_5000_movies.csv "
+            f"(e.g. ../shared/data/seed); got {value!r}"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

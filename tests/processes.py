@@ -32,8 +32,12 @@ class ServerProcess:
 
     def start(self, wait: bool = True, **client_options: object) -> None:
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen([BIN / "movierec-serve", "--index-dir", self.index_dir,
-                                             "--address", self.target], stdout=out, stderr=out, env=self.env)
+            self.process = subprocess.Popen(
+                [BIN / "movierec-serve", "--index-dir", self.index_dir, "--address", self.target],
+                stdout=out,
+                stderr=out,
+                env=self.env,
+            )
         if wait:
             self.wait_serving(**client_options)
 

@@ -11,10 +11,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_no_top_level_server_indexer_or_clients_module(tmp_path: Path) -> None:
     """In a fresh interpreter (as users run it), only `movierec.*` names are importable."""
-    probe = ("import importlib.util as u\n"
-             "print(*[n for n in ('server', 'indexer', 'clients', 'core') if u.find_spec(n)])\n"
-             "print(*[n for n in ('movierec.server', 'movierec.indexer', 'movierec.clients', 'movierec.v1') "
-             "if u.find_spec(n)])")
+    probe = (
+        "import importlib.util as u\n"
+        "print(*[n for n in ('server', 'indexer', 'clients', 'core') if u.find_spec(n)])\n"
+        "print(*[n for n in ('movierec.server', 'movierec.indexer', 'movierec.clients', 'movierec.v1') "
+        "if u.find_spec(n)])"
+    )
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     top_level, packaged = out.stdout.split("\n")[:2]
     assert top_level == ""
@@ -25,16 +27,32 @@ def test_generated_code_matches_the_proto(tmp_path: Path) -> None:
     """The checked-in generated code is exactly what `make proto` produces from proto/."""
     bin_dir = Path(sys.executable).parent
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I", str(REPO / "proto"),
-         f"--python_out={tmp_path}", f"--grpc_python_out={tmp_path}", f"--mypy_out={tmp_path}",
-         f"--mypy_grpc_out={tmp_path}", str(REPO / "proto/movierec/v1/recommender.proto")],
-        check=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            "-I",
+            str(REPO / "proto"),
+            f"--python_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            f"--mypy_out={tmp_path}",
+            f"--mypy_grpc_out={tmp_path}",
+            str(REPO / "proto/movierec/v1/recommender.proto"),
+        ],
+        check=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
     generated = sorted(p.name for p in (tmp_path / "movierec/v1").iterdir())
-    assert generated == ["recommender_pb2.py", "recommender_pb2.pyi", "recommender_pb2_grpc.py",
-                         "recommender_pb2_grpc.pyi"]
+    assert generated == [
+        "recommender_pb2.py",
+        "recommender_pb2.pyi",
+        "recommender_pb2_grpc.py",
+        "recommender_pb2_grpc.pyi",
+    ]
     for name in generated:
-        assert (tmp_path / "movierec/v1" / name).read_text() == (REPO / "proto/movierec/v1" / name).read_text(), \
+        assert (tmp_path / "movierec/v1" / name).read_text() == (REPO / "proto/movierec/v1" / name).read_text(), (
             f"{name} is stale: run `make proto`"
+        )
 
 
 def test_the_layer_contract_lists_every_core_module() -> None:

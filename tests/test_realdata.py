@@ -42,36 +42,40 @@ def test_the_index_covers_every_movie_and_user(real_settings: Settings) -> None:
 
 def test_toy_story_for_toys_that_come_to_life(real_channel: grpc.Channel) -> None:
     stub = pb_grpc.RecommenderStub(real_channel)
-    response = stub.Recommend(pb.RecommendRequest(prompt="an animated movie about toys that come to life", limit=5),
-                              timeout=30)
+    response = stub.Recommend(
+        pb.RecommendRequest(prompt="an animated movie about toys that come to life", limit=5), timeout=30
+    )
     titles = [m.title for m in response.movies]
     assert "Toy Story" in titles, titles
 
 
-def test_a_real_user_gets_explained_results_without_rated_movies(real_channel: grpc.Channel,
-                                                                 real_settings: Settings) -> None:
+def test_a_real_user_gets_explained_results_without_rated_movies(
+    real_channel: grpc.Channel, real_settings: Settings
+) -> None:
     index = load_artifact(real_settings.index_dir)
     row = index.user_row[42]
     rated = {int(index.movie_ids[r]) for r in index.rated(row)}
     stub = pb_grpc.RecommenderStub(real_channel)
-    response = stub.Recommend(pb.RecommendRequest(prompt="a suspenseful detective film", user_id=42, limit=20),
-                              timeout=30)
+    response = stub.Recommend(
+        pb.RecommendRequest(prompt="a suspenseful detective film", user_id=42, limit=20), timeout=30
+    )
     assert len(response.movies) == 20
     assert not {m.movie_id for m in response.movies} & rated
-    assert all(set(m.signals) == set(SIGNALS)
-               for m in response.movies)
+    assert all(set(m.signals) == set(SIGNALS) for m in response.movies)
     # The mood holds: most results carry a crime/mystery/thriller genre.
     fitting = sum(bool({"Crime", "Mystery", "Thriller"} & set(m.genres)) for m in response.movies)
     assert fitting >= 14, [(m.title, list(m.genres)) for m in response.movies]
 
 
-def test_everyday_requests_are_honoured_on_the_real_catalogue(real_channel: grpc.Channel,
-                                                              real_settings: Settings) -> None:
+def test_everyday_requests_are_honoured_on_the_real_catalogue(
+    real_channel: grpc.Channel, real_settings: Settings
+) -> None:
     """The requests the understanding stage was built for, anonymously and for a real user."""
     index = load_artifact(real_settings.index_dir)
     by_id = {m.movie_id: m for m in index.movies}
     stub = pb_grpc.RecommenderStub(real_channel)
     for user in (None, 42):
+
         def ask(prompt: str) -> list:
             request = pb.RecommendRequest(prompt=prompt, limit=10)
             if user is not None:  # noqa: B023 (ask() is called only within this iteration)
@@ -82,15 +86,17 @@ def test_everyday_requests_are_honoured_on_the_real_catalogue(real_channel: grpc
             assert "Comedy" in m.genres and "Romance" not in m.genres and 1990 <= m.year <= 1999, m
         assert all("Tom Hanks" in m.cast or "Tom Hanks" in m.directors for m in ask("Tom Hanks movies"))
         assert all(m.language == "hi" for m in ask("a movie in Hindi"))
-        assert all("Horror" not in m.genres and "Romance" in m.genres
-                   for m in ask("romance tonight please, nothing scary"))
+        assert all(
+            "Horror" not in m.genres and "Romance" in m.genres for m in ask("romance tonight please, nothing scary")
+        )
         assert all(0 < m.runtime <= 90 for m in ask("something funny under 90 minutes"))
         like = ask("a movie like The Matrix")
         assert "The Matrix" not in {m.title for m in like} and len(like) == 10
 
 
-def test_kids_requests_never_return_horror_even_to_horror_fans(real_channel: grpc.Channel,
-                                                               real_settings: Settings) -> None:
+def test_kids_requests_never_return_horror_even_to_horror_fans(
+    real_channel: grpc.Channel, real_settings: Settings
+) -> None:
     """Every kids request of the independent set, anonymously and for the three users whose ratings hold
     the most horror: no Horror film in the top 10. A negated or absent audience never turns the kids mode
     on (phrasings written for this test)."""
@@ -113,8 +119,11 @@ def test_kids_requests_never_return_horror_even_to_horror_fans(real_channel: grp
                 request.user_id = user
             movies = [by_id[m.movie_id] for m in stub.Recommend(request, timeout=30).movies]
             assert not any("Horror" in m.genres for m in movies), (prompt, user)
-    for prompt in ("a fantasy film that is not for kids", "adults only tonight, a comedy",
-                   "the kids are at their grandparents', a grown-up thriller"):
+    for prompt in (
+        "a fantasy film that is not for kids",
+        "adults only tonight, a comedy",
+        "the kids are at their grandparents', a grown-up thriller",
+    ):
         response = stub.Recommend(pb.RecommendRequest(prompt=prompt, limit=10), timeout=30)
         assert not response.understood.for_kids, prompt
         assert not any("Family" in by_id[m.movie_id].genres for m in response.movies), prompt

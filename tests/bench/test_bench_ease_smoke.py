@@ -13,9 +13,26 @@ from pathlib import Path
 
 def test_the_ease_benchmark_runs_end_to_end_at_small_sizes(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    done = subprocess.run([Path(sys.executable).parent / "movierec-bench-ease", "--items", "400,1500",
-                           "--users", "200,600", "--ratings-per-user", "20", "--cap", "500", "--real-ratings", "",
-                           "--out", out], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            Path(sys.executable).parent / "movierec-bench-ease",
+            "--items",
+            "400,1500",
+            "--users",
+            "200,600",
+            "--ratings-per-user",
+            "20",
+            "--cap",
+            "500",
+            "--real-ratings",
+            "",
+            "--out",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads((out / "bench-ease.json").read_text())["rows"]
     assert [(r["items"], r["max_items"]) for r in rows] == [(400, 0), (1500, 0), (1500, 500)]

@@ -21,10 +21,29 @@ from movierec.settings import Settings
 @pytest.mark.slow
 def test_the_replica_benchmark_runs_end_to_end(tmp_path: Path, sample_settings: Settings) -> None:
     out = tmp_path / "reports"
-    done = subprocess.run([Path(sys.executable).parent / "movierec-bench-replicas", "--index-dir",
-                           sample_settings.index_dir, "--work-dir", tmp_path / "work", "--clients", "4",
-                           "--seconds", "2", "--warmup", "0.5", "--trials", "6", "--skip-oversubscribed",
-                           "--out", out], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            Path(sys.executable).parent / "movierec-bench-replicas",
+            "--index-dir",
+            sample_settings.index_dir,
+            "--work-dir",
+            tmp_path / "work",
+            "--clients",
+            "4",
+            "--seconds",
+            "2",
+            "--warmup",
+            "0.5",
+            "--trials",
+            "6",
+            "--skip-oversubscribed",
+            "--out",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench-replicas.json").read_text())
     one, two = report["load"]

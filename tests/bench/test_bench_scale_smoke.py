@@ -20,10 +20,26 @@ from movierec.settings import Settings
 @pytest.mark.slow
 def test_the_scale_benchmark_runs_end_to_end_at_small_sizes(tmp_path: Path, sample_settings: Settings) -> None:
     out = tmp_path / "reports"
-    done = subprocess.run([Path(sys.executable).parent / "movierec-bench-scale", "--index-dir",
-                           sample_settings.index_dir, "--movies", "20000", "--users", "5000",
-                           "--exact-max", "10000", "--repeats", "5", "--out", out],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            Path(sys.executable).parent / "movierec-bench-scale",
+            "--index-dir",
+            sample_settings.index_dir,
+            "--movies",
+            "20000",
+            "--users",
+            "5000",
+            "--exact-max",
+            "10000",
+            "--repeats",
+            "5",
+            "--out",
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench-scale.json").read_text())
     small, large = report["sizes"]

@@ -24,11 +24,28 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     from movierec.hardware import BF16_FLAGS, detect_cpu
 
     out = tmp_path / "reports"
-    done = subprocess.run([Path(sys.executable).parent / "movierec-bench", "--smoke", "--data-dir",
-                           ROOT / "data" / "sample", "--work-dir", tmp_path / "work", "--out", out, "--ratings", "50"],
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "MOVIEREC_CPU_FLAGS_OFF": ",".join(sorted(BF16_FLAGS)),
-                               "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16"})
+    done = subprocess.run(
+        [
+            Path(sys.executable).parent / "movierec-bench",
+            "--smoke",
+            "--data-dir",
+            ROOT / "data" / "sample",
+            "--work-dir",
+            tmp_path / "work",
+            "--out",
+            out,
+            "--ratings",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "MOVIEREC_CPU_FLAGS_OFF": ",".join(sorted(BF16_FLAGS)),
+            "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16",
+        },
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench.json").read_text())
     assert report["smoke"] is True
@@ -61,8 +78,12 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert report["settings"]["encoder_backend"] in ("torch", "torch-bf16", "onnx", "onnx-int8")
     assert report["settings"]["index_encoder_backend"] in ("torch", "torch-bf16", "onnx", "onnx-int8")
     rounds = report["rounds"]  # every ratio run and build repeated, each round between its own floors
-    assert len(rounds) == 2 and all(r["indexing"]["cold_build_s"] > 0 and r["serving"]["short64"]["requests"] > 0
-                                    and r["floors_after"]["batch64_per_s"] > 0 for r in rounds)
+    assert len(rounds) == 2 and all(
+        r["indexing"]["cold_build_s"] > 0
+        and r["serving"]["short64"]["requests"] > 0
+        and r["floors_after"]["batch64_per_s"] > 0
+        for r in rounds
+    )
     by_name = {t["target"]: t for t in report["targets"]}
     cold = by_name["cold build of the data (s)"]
     assert cold["runs"] == [r["indexing"]["cold_build_s"] for r in rounds]
@@ -72,31 +93,62 @@ def test_the_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert cpu["model"] == detect_cpu().model and report["machine"]["cpus"] >= 1
     stages = {b["stage"].split(" (")[0]: (b["asked"], b["ran"]) for b in report["backends"]}
     assert stages["cold builds"] == stages["the served index's catalogue"] == ("torch-bf16", "torch")
-    assert stages["the server's prompts"] == stages["in-process stages and ablations"] == (
-        report["settings"]["encoder_backend"],) * 2  # onnx or torch: no CPU-dependent choice
+    assert (
+        stages["the server's prompts"]
+        == stages["in-process stages and ablations"]
+        == (report["settings"]["encoder_backend"],) * 2
+    )  # onnx or torch: no CPU-dependent choice
     assert stages["floors"] == ("torch", "torch")
     assert all(r["indexing"]["backend"]["ran"] == "torch" for r in report["rounds"])
     text = (out / "bench.md").read_text()
     assert "Native bf16 (AVX512-BF16 or AMX): **no**, so a `torch-bf16` asked for runs as fp32 `torch`" in text
     assert "| cold builds (the catalogue, `movierec-index`) | `torch-bf16` | `torch` |" in text
     assert "### The rounds" in text and "spread over 2 rounds" in text
-    for section in ("## Hardware and encoder backends", "## Targets", "## Floors", "## Serving", "## Indexing",
-                    "## Memory", "naive peer", "### The HTTP/JSON edge",
-                    "## The prompt cache", "## The learned ranker", "## Overload and load shedding", "Refusal ceiling"):
+    for section in (
+        "## Hardware and encoder backends",
+        "## Targets",
+        "## Floors",
+        "## Serving",
+        "## Indexing",
+        "## Memory",
+        "naive peer",
+        "### The HTTP/JSON edge",
+        "## The prompt cache",
+        "## The learned ranker",
+        "## Overload and load shedding",
+        "Refusal ceiling",
+    ):
         assert section in text
     assert (out / "bench.png").stat().st_size > 10_000
 
     # The A/B tool on the index the run built: the same server under two names, one short round.
     serve = Path(sys.executable).parent / "movierec-serve"
     compared = tmp_path / "compare.json"
-    done = subprocess.run([Path(sys.executable).parent / "movierec-bench-compare", "--rounds", "1", "--seconds", "1",
-                           "--single-seconds", "1", "--out", compared,
-                           "--a", f"a={serve}:{tmp_path / 'work' / 'index'}",
-                           "--a", f"b={serve}:{tmp_path / 'work' / 'index'}"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            Path(sys.executable).parent / "movierec-bench-compare",
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--single-seconds",
+            "1",
+            "--out",
+            compared,
+            "--a",
+            f"a={serve}:{tmp_path / 'work' / 'index'}",
+            "--a",
+            f"b={serve}:{tmp_path / 'work' / 'index'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     means = json.loads(compared.read_text())["means"]
     assert set(means) == {"a", "b"}
-    assert all(m["requests_per_s"] > 0 and m["server_cpu_ms_per_request"] > 0 and m["p50_1_client_ms"] > 0
-               for m in means.values())
+    assert all(
+        m["requests_per_s"] > 0 and m["server_cpu_ms_per_request"] > 0 and m["p50_1_client_ms"] > 0
+        for m in means.values()
+    )
     assert "| a |" in done.stdout and "| b |" in done.stdout

@@ -24,14 +24,14 @@ def test_every_part_is_at_most_its_weight_and_a_sparse_match_is_no_filter() -> N
     rng = np.random.default_rng(4)
     b, c = 8, 300
     match = np.zeros((b, c), np.float32)
-    match[:, 0] = 1.0                                    # one candidate carries the named tag
+    match[:, 0] = 1.0  # one candidate carries the named tag
     prompt = rng.standard_normal((b, c)).astype(np.float32)
     valid = np.ones((b, c), bool)
     weights = {"match": 1.0, "prompt": 1.0}
     applies = {"match": np.ones(b, bool), "prompt": np.ones(b, bool)}
     total, parts = combine({"match": match, "prompt": prompt}, applies, valid, weights)
     assert parts["match"].max() <= 1.0 and parts["match"].min() >= 0.0
-    np.testing.assert_allclose(parts["prompt"].mean(axis=1), 0, atol=1e-5)   # a z-score over the candidates
+    np.testing.assert_allclose(parts["prompt"].mean(axis=1), 0, atol=1e-5)  # a z-score over the candidates
     np.testing.assert_allclose(parts["prompt"].std(axis=1), 1, atol=1e-4)
     _, parts = combine({"match": match, "prompt": prompt}, applies, valid, weights, calibration="percentile")
     assert parts["prompt"].max() <= 1.0 and parts["prompt"].min() >= 0.0

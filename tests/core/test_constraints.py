@@ -19,30 +19,41 @@ LANGUAGES = ("en", "fr", "ko", "ja")
 @pytest.fixture(scope="module")
 def movies() -> list[Movie]:
     rng = random.Random(5)
-    return [Movie(movie_id=i + 1, title=f"m{i}", year=rng.choice([0, *range(1950, 2020)]),
-                  genres=tuple(rng.sample(GENRES, rng.randint(0, 3))), runtime=rng.choice([0, *range(70, 200)]),
-                  language=rng.choice(LANGUAGES), directors=(rng.choice(PEOPLE),),
-                  cast=tuple(rng.sample(PEOPLE, 2)), keywords=tuple(rng.sample(("zombie", "heist", "dog"), 1)))
-            for i in range(400)]
+    return [
+        Movie(
+            movie_id=i + 1,
+            title=f"m{i}",
+            year=rng.choice([0, *range(1950, 2020)]),
+            genres=tuple(rng.sample(GENRES, rng.randint(0, 3))),
+            runtime=rng.choice([0, *range(70, 200)]),
+            language=rng.choice(LANGUAGES),
+            directors=(rng.choice(PEOPLE),),
+            cast=tuple(rng.sample(PEOPLE, 2)),
+            keywords=tuple(rng.sample(("zombie", "heist", "dog"), 1)),
+        )
+        for i in range(400)
+    ]
 
 
 def satisfies(m: Movie, row: int, q: Understood) -> bool:
     people = {*m.directors, *m.cast}
-    return all((
-        not q.genres or bool(set(q.genres) & set(m.genres)),
-        not q.for_kids or "Family" in m.genres,
-        not set(q.excluded_genres) & set(m.genres),
-        not q.people or bool(set(q.people) & people),
-        not set(q.excluded_people) & people,
-        not set(q.excluded_keywords) & set(m.keywords),
-        q.year_min is None or m.year >= q.year_min,
-        q.year_max is None or 0 < m.year <= q.year_max,
-        q.runtime_min is None or m.runtime >= q.runtime_min,
-        q.runtime_max is None or 0 < m.runtime <= q.runtime_max,
-        not q.languages or m.language in q.languages,
-        m.language not in q.excluded_languages,
-        row not in q.excluded_movies,
-    ))
+    return all(
+        (
+            not q.genres or bool(set(q.genres) & set(m.genres)),
+            not q.for_kids or "Family" in m.genres,
+            not set(q.excluded_genres) & set(m.genres),
+            not q.people or bool(set(q.people) & people),
+            not set(q.excluded_people) & people,
+            not set(q.excluded_keywords) & set(m.keywords),
+            q.year_min is None or m.year >= q.year_min,
+            q.year_max is None or 0 < m.year <= q.year_max,
+            q.runtime_min is None or m.runtime >= q.runtime_min,
+            q.runtime_max is None or 0 < m.runtime <= q.runtime_max,
+            not q.languages or m.language in q.languages,
+            m.language not in q.excluded_languages,
+            row not in q.excluded_movies,
+        )
+    )
 
 
 def random_query(rng: random.Random) -> Understood:
@@ -50,13 +61,21 @@ def random_query(rng: random.Random) -> Understood:
         return tuple(rng.sample(values, rng.choice([0, 0, 1, 2])))
 
     low = rng.choice([None, 1970, 1990, 2005])
-    return Understood(genres=some(GENRES), excluded_genres=some(GENRES), people=some(PEOPLE),
-                      excluded_people=some(PEOPLE), year_min=low,
-                      year_max=rng.choice([None, 1999, 2015]), runtime_min=rng.choice([None, 100]),
-                      runtime_max=rng.choice([None, 90, 120]), languages=some(LANGUAGES),
-                      excluded_languages=some(LANGUAGES), excluded_keywords=some(("zombie", "heist")),
-                      excluded_movies=tuple(rng.sample(range(400), rng.choice([0, 3]))),
-                      for_kids=rng.random() < 0.2)
+    return Understood(
+        genres=some(GENRES),
+        excluded_genres=some(GENRES),
+        people=some(PEOPLE),
+        excluded_people=some(PEOPLE),
+        year_min=low,
+        year_max=rng.choice([None, 1999, 2015]),
+        runtime_min=rng.choice([None, 100]),
+        runtime_max=rng.choice([None, 90, 120]),
+        languages=some(LANGUAGES),
+        excluded_languages=some(LANGUAGES),
+        excluded_keywords=some(("zombie", "heist")),
+        excluded_movies=tuple(rng.sample(range(400), rng.choice([0, 3]))),
+        for_kids=rng.random() < 0.2,
+    )
 
 
 def test_mask_equals_the_brute_force_check(movies: list[Movie]) -> None:

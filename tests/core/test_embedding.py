@@ -24,11 +24,13 @@ def test_batching_and_padding_do_not_change_a_vector(encoder: Encoder) -> None:
 
 
 def test_meaning_is_captured(encoder: Encoder) -> None:
-    prompt, toys, war = encoder.encode([
-        "an animated movie about toys that come to life",
-        "Toy Story. A cowboy doll feels threatened when a new space ranger toy arrives. Genres: Animation, Family",
-        "Saving Private Ryan. Soldiers search for a paratrooper after the D-Day landings. Genres: War, Drama",
-    ])
+    prompt, toys, war = encoder.encode(
+        [
+            "an animated movie about toys that come to life",
+            "Toy Story. A cowboy doll feels threatened when a new space ranger toy arrives. Genres: Animation, Family",
+            "Saving Private Ryan. Soldiers search for a paratrooper after the D-Day landings. Genres: War, Drama",
+        ]
+    )
     assert prompt @ toys > prompt @ war + 0.2
 
 

@@ -26,11 +26,16 @@ from movierec.embedding import (
 from movierec.hardware import CpuInfo, detect_cpu
 from movierec.settings import Settings
 
-TEXTS = ["a thrilling action flick", "romance, nothing scary", "something like Super Troopers but not so dumb",
-         "Hi! We want a comedy for the kids tonight, nothing scary, maybe animated, under two hours please",
-         "The Dark Knight (2008). Batman raises the stakes in his war on crime. Action, Crime, Drama. "
-         "Keywords: dc comics, joker, vigilante. Directed by Christopher Nolan. With Christian Bale, "
-         "Heath Ledger, Aaron Eckhart." * 3, "x"]
+TEXTS = [
+    "a thrilling action flick",
+    "romance, nothing scary",
+    "something like Super Troopers but not so dumb",
+    "Hi! We want a comedy for the kids tonight, nothing scary, maybe animated, under two hours please",
+    "The Dark Knight (2008). Batman raises the stakes in his war on crime. Action, Crime, Drama. "
+    "Keywords: dc comics, joker, vigilante. Directed by Christopher Nolan. With Christian Bale, "
+    "Heath Ledger, Aaron Eckhart." * 3,
+    "x",
+]
 BATCH = [f"{t} ({i})" for i, t in enumerate(TEXTS * 3)]
 WITH_BF16 = CpuInfo("a CPU with AVX512-BF16", frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}))
 WITHOUT_BF16 = CpuInfo("a CPU with AVX512 but no bf16", frozenset({"avx2", "avx512f", "avx512_vnni"}))
@@ -47,8 +52,11 @@ def test_bf16_vectors_stay_within_rounding_of_fp32(torch_encoder: Encoder, bf16:
     assert bf16.backend == "torch-bf16" and bf16.bf16
     expected = torch_encoder.encode(BATCH)
     done: list[int] = []
-    for got in (bf16.encode(BATCH, progress=done.append), bf16.encode(BATCH, threads=1),
-                np.concatenate([bf16.encode([t]) for t in BATCH])):
+    for got in (
+        bf16.encode(BATCH, progress=done.append),
+        bf16.encode(BATCH, threads=1),
+        np.concatenate([bf16.encode([t]) for t in BATCH]),
+    ):
         assert got.dtype == np.float32 and got.shape == expected.shape
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
         cosine = (got * expected).sum(axis=1)
@@ -59,7 +67,8 @@ def test_bf16_vectors_stay_within_rounding_of_fp32(torch_encoder: Encoder, bf16:
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
 def test_bulk_forwards_run_side_by_side_and_a_call_gets_the_configured_threads(
-        bf16: Encoder, torch_encoder: Encoder, cores: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    bf16: Encoder, torch_encoder: Encoder, cores: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     monkeypatch.setattr(embedding, "encoder_threads", lambda: cores)
@@ -79,8 +88,9 @@ def test_bulk_forwards_run_side_by_side_and_a_call_gets_the_configured_threads(
         torch.set_num_threads(before)
 
 
-def test_side_by_side_forwards_give_the_vectors_of_one_at_a_time(torch_encoder: Encoder,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_side_by_side_forwards_give_the_vectors_of_one_at_a_time(
+    torch_encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     small = Encoder(torch_encoder.model_dir, batch_size=1)
     monkeypatch.setattr(embedding, "encoder_threads", lambda: 2)
     assert small._parallel_batches(len(BATCH), None) == 2
@@ -102,7 +112,8 @@ def test_torch_bf16_runs_where_the_cpu_has_native_bf16_and_fp32_elsewhere() -> N
 
 
 def test_without_native_bf16_the_encoder_is_fp32_torch_with_its_cache_key(
-        torch_encoder: Encoder, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    torch_encoder: Encoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="movierec.embedding"):
         built = load_encoder(torch_encoder.model_dir, "torch-bf16", tmp_path, batch_size=4, cpu=WITHOUT_BF16)
     assert isinstance(built, Encoder) and built.backend == "torch" and not built.bf16
@@ -110,8 +121,10 @@ def test_without_native_bf16_the_encoder_is_fp32_torch_with_its_cache_key(
     assert any("no native bf16" in r.getMessage() and WITHOUT_BF16.model in r.getMessage() for r in caplog.records)
     np.testing.assert_allclose(built.encode(TEXTS), torch_encoder.encode(TEXTS), atol=1e-5)
     with_bf16 = load_encoder(torch_encoder.model_dir, "torch-bf16", tmp_path, batch_size=4, cpu=WITH_BF16)
-    assert with_bf16.backend == "torch-bf16" and with_bf16.fingerprint == encoder_fingerprint(
-        built.model_dir, "torch-bf16") != torch_encoder.fingerprint
+    assert (
+        with_bf16.backend == "torch-bf16"
+        and with_bf16.fingerprint == encoder_fingerprint(built.model_dir, "torch-bf16") != torch_encoder.fingerprint
+    )
 
 
 def test_the_settings_choose_per_cpu_and_the_lazy_encoder_knows_its_cache_key_before_loading() -> None:

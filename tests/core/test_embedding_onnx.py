@@ -12,11 +12,16 @@ from movierec.embedding import Encoder, OnnxEncoder, encoder_fingerprint, load_e
 from movierec.hardware import detect_cpu
 from movierec.onnx_model import model_file, prepared_model
 
-TEXTS = ["a thrilling action flick", "romance, nothing scary", "something like Super Troopers but not so dumb",
-         "Hi! We want a comedy for the kids tonight, nothing scary, maybe animated, under two hours please",
-         "The Dark Knight (2008). Batman raises the stakes in his war on crime. Action, Crime, Drama. "
-         "Keywords: dc comics, joker, vigilante. Directed by Christopher Nolan. With Christian Bale, "
-         "Heath Ledger, Aaron Eckhart." * 3, "x"]
+TEXTS = [
+    "a thrilling action flick",
+    "romance, nothing scary",
+    "something like Super Troopers but not so dumb",
+    "Hi! We want a comedy for the kids tonight, nothing scary, maybe animated, under two hours please",
+    "The Dark Knight (2008). Batman raises the stakes in his war on crime. Action, Crime, Drama. "
+    "Keywords: dc comics, joker, vigilante. Directed by Christopher Nolan. With Christian Bale, "
+    "Heath Ledger, Aaron Eckhart." * 3,
+    "x",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +44,14 @@ def onnx_int8(torch_encoder: Encoder, onnx_dir: Path) -> OnnxEncoder:
 
 
 def test_the_fp32_export_gives_pytorchs_vectors_on_padded_batches_of_any_length(
-        torch_encoder: Encoder, onnx_fp32: OnnxEncoder) -> None:
+    torch_encoder: Encoder, onnx_fp32: OnnxEncoder
+) -> None:
     expected = torch_encoder.encode(TEXTS)
-    for got in (onnx_fp32.encode(TEXTS), np.concatenate([onnx_fp32.encode([t]) for t in TEXTS]),
-                onnx_fp32.encode(TEXTS, threads=1)):
+    for got in (
+        onnx_fp32.encode(TEXTS),
+        np.concatenate([onnx_fp32.encode([t]) for t in TEXTS]),
+        onnx_fp32.encode(TEXTS, threads=1),
+    ):
         assert got.dtype == np.float32 and got.shape == expected.shape
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
         assert float((got * expected).sum(axis=1).min()) > 1 - 1e-5
@@ -60,7 +69,8 @@ def test_int8_vectors_stay_close_to_fp32(torch_encoder: Encoder, onnx_int8: Onnx
 
 
 def test_the_model_files_are_made_once_and_their_vectors_kept_apart(
-        torch_encoder: Encoder, onnx_fp32: OnnxEncoder, onnx_int8: OnnxEncoder, onnx_dir: Path) -> None:
+    torch_encoder: Encoder, onnx_fp32: OnnxEncoder, onnx_int8: OnnxEncoder, onnx_dir: Path
+) -> None:
     encoder = torch_encoder
     fp32, int8 = model_file(onnx_dir, encoder.model_dir, False), model_file(onnx_dir, encoder.model_dir, True)
     assert onnx_fp32.model_path == fp32 and onnx_int8.model_path == int8
@@ -80,16 +90,18 @@ def test_an_unknown_backend_is_refused(torch_encoder: Encoder, onnx_dir: Path) -
 
 
 @pytest.mark.parametrize("cores", [1, 2, 8])
-def test_a_bulk_job_shares_the_cores_only_with_enough_forwards(onnx_int8: OnnxEncoder, cores: int,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bulk_job_shares_the_cores_only_with_enough_forwards(
+    onnx_int8: OnnxEncoder, cores: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(embedding, "encoder_threads", lambda: cores)
     assert onnx_int8._parallel_batches(2 * cores, None) == (cores if cores > 1 else 1)
     assert onnx_int8._parallel_batches(2 * cores - 1, None) == 1
     assert onnx_int8._parallel_batches(2 * cores, 2) == 1  # a server lane: one forward, its threads
 
 
-def test_a_bulk_job_runs_forwards_side_by_side_with_the_same_vectors(onnx_int8: OnnxEncoder,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bulk_job_runs_forwards_side_by_side_with_the_same_vectors(
+    onnx_int8: OnnxEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(embedding, "encoder_threads", lambda: 2)  # side by side on any machine, one core too
     small_batches = OnnxEncoder(onnx_int8.model_dir, onnx_int8.model_path, True, batch_size=2)
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 4)]

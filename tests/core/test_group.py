@@ -13,8 +13,15 @@ from movierec.ranking import GroupRankRequest, Ranker, RankingConfig, RankReques
 
 from synthetic import random_scorer, synthetic_artifact, unit_rows
 
-CONFIG = RankingConfig(candidate_movies=60, collaborative_candidates=30, similar_users=10, weight_quality=0.2,
-                       weight_popularity=0.2, weight_match=0.5, weight_genre_fit=0.3)
+CONFIG = RankingConfig(
+    candidate_movies=60,
+    collaborative_candidates=30,
+    similar_users=10,
+    weight_quality=0.2,
+    weight_popularity=0.2,
+    weight_match=0.5,
+    weight_genre_fit=0.3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +74,16 @@ def test_each_strategy_matches_its_brute_force_definition(seed: int) -> None:
 
     assert aggregate(scores, valid, "average", limit).positions.tolist() == order(z.mean(0))
     got = aggregate(scores, valid, "least_misery", limit)
-    assert [round(float(z[:, i].min()), 4) for i in got.positions] == \
-        [round(float(z[:, i].min()), 4) for i in order(z.min(0))]
+    assert [round(float(z[:, i].min()), 4) for i in got.positions] == [
+        round(float(z[:, i].min()), 4) for i in order(z.min(0))
+    ]
     got = aggregate(scores, valid, "average_and_best", limit, pleasure_weight=0.7)
     assert got.positions.tolist() == order(z.mean(0) + 0.7 * z.max(0))
     got = aggregate(scores, valid, "average_without_misery", limit, misery_threshold=0.3)
     vetoed = (fit < 0.3).any(0)
-    expected = sorted(np.flatnonzero(~vetoed), key=lambda i: -z.mean(0)[i]) + \
-        sorted(np.flatnonzero(vetoed), key=lambda i: -z.mean(0)[i])
+    expected = sorted(np.flatnonzero(~vetoed), key=lambda i: -z.mean(0)[i]) + sorted(
+        np.flatnonzero(vetoed), key=lambda i: -z.mean(0)[i]
+    )
     assert got.positions.tolist() == expected[:limit]
     # fair: each pick maximises the sum over members of p(member likes it) x p(nothing picked before was liked).
     depth = 8
@@ -82,15 +91,17 @@ def test_each_strategy_matches_its_brute_force_definition(seed: int) -> None:
     p = FAIR_TOP_CHANCE * np.clip(1 - rank / depth, 0, 1)
     picked: list[int] = []
     for _ in range(limit):
-        gains = [sum(p[u, i] * np.prod([1 - p[u, j] for j in picked]) for u in range(m)) if i not in picked
-                 else -1.0 for i in range(c)]
+        gains = [
+            sum(p[u, i] * np.prod([1 - p[u, j] for j in picked]) for u in range(m)) if i not in picked else -1.0
+            for i in range(c)
+        ]
         if max(gains) <= 1e-12:
             break
         picked.append(int(np.argmax(gains)))
     got = aggregate(scores, valid, "fair", limit, fair_depth=depth)
-    assert got.positions.tolist()[:len(picked)] == picked
-    rest = sorted((i for i in range(c) if i not in picked), key=lambda i: -z.mean(0)[i])[:limit - len(picked)]
-    assert got.positions.tolist()[len(picked):] == rest
+    assert got.positions.tolist()[: len(picked)] == picked
+    rest = sorted((i for i in range(c) if i not in picked), key=lambda i: -z.mean(0)[i])[: limit - len(picked)]
+    assert got.positions.tolist()[len(picked) :] == rest
     assert np.all(np.diff(got.scores) <= 1e-9)  # the values it ranks by never rise down the list
     # Every strategy reports each member's fit of each listed movie.
     for strategy in STRATEGY_NAMES:
@@ -108,14 +119,14 @@ def test_an_unknown_strategy_is_refused() -> None:
         aggregate(np.zeros((2, 5), np.float32), np.ones(5, bool), "dictator", 3)
 
 
-def member_requests(ranker: Ranker, rows: list[int], q: np.ndarray | None, limit: int = 10
-                    ) -> tuple[RankRequest, ...]:
+def member_requests(ranker: Ranker, rows: list[int], q: np.ndarray | None, limit: int = 10) -> tuple[RankRequest, ...]:
     profiles = [ranker.profile(r) for r in rows]
     allowed = np.ones(len(ranker.index.movies), bool)
     for p in profiles:
         allowed[p.rated_rows] = False
-    return tuple(RankRequest("a drama" if q is not None else "", q, user=p, limit=limit, allowed=allowed)
-                 for p in profiles)
+    return tuple(
+        RankRequest("a drama" if q is not None else "", q, user=p, limit=limit, allowed=allowed) for p in profiles
+    )
 
 
 def group(members: tuple[RankRequest, ...], strategy: str = "average", limit: int = 10) -> GroupRankRequest:
@@ -124,8 +135,9 @@ def group(members: tuple[RankRequest, ...], strategy: str = "average", limit: in
 
 @pytest.mark.parametrize("with_prompt", [True, False])
 @pytest.mark.parametrize("learned", [False, True])
-def test_a_member_ranks_the_shared_pool_as_they_would_their_own(index: IndexArtifact, learned_index: IndexArtifact,
-                                                                with_prompt: bool, learned: bool) -> None:
+def test_a_member_ranks_the_shared_pool_as_they_would_their_own(
+    index: IndexArtifact, learned_index: IndexArtifact, with_prompt: bool, learned: bool
+) -> None:
     """Each member's scores over the group's pool, restricted to what they retrieved themselves, order those
     movies as their own single-user request does (signals are scaled over the member's own candidates). With
     the learned ranker, its shortlist here covers every candidate, so the two orders are comparable whole."""
@@ -133,7 +145,7 @@ def test_a_member_ranks_the_shared_pool_as_they_would_their_own(index: IndexArti
     ranker = Ranker(learned_index if learned else index, config)
     q = unit_rows(np.random.default_rng(4), 1, 16)[0] if with_prompt else None
     members = member_requests(ranker, [2, 9, 17], q)
-    (candidates, scores), = ranker.member_scores([group(members)])
+    ((candidates, scores),) = ranker.member_scores([group(members)])
     assert np.all(np.isfinite(scores))
     for m, request in enumerate(members):
         alone = ranker.rank([replace(request, limit=len(candidates))])[0]
@@ -148,13 +160,14 @@ def test_a_member_ranks_the_shared_pool_as_they_would_their_own(index: IndexArti
 
 
 @pytest.mark.parametrize("strategy", STRATEGY_NAMES)
-def test_a_group_list_is_the_aggregate_of_its_members_and_independent_of_the_batch(index: IndexArtifact,
-                                                                                   strategy: str) -> None:
+def test_a_group_list_is_the_aggregate_of_its_members_and_independent_of_the_batch(
+    index: IndexArtifact, strategy: str
+) -> None:
     ranker = Ranker(index, CONFIG)
     q = unit_rows(np.random.default_rng(5), 1, 16)[0]
     members = member_requests(ranker, [1, 4, 8, 30], q)
     request = group(members, strategy)
-    (candidates, scores), = ranker.member_scores([request])
+    ((candidates, scores),) = ranker.member_scores([request])
     expected = aggregate(scores, np.ones(len(candidates), bool), strategy, 10, 0.2, 20, 0.5)
     alone = ranker.rank([request])[0]
     assert alone.rows.tolist() == candidates[expected.positions].tolist()
@@ -175,8 +188,9 @@ def test_a_group_list_is_the_aggregate_of_its_members_and_independent_of_the_bat
 
 def test_members_who_rated_everything_get_an_empty_list(index: IndexArtifact) -> None:
     ranker = Ranker(index, CONFIG)
-    members = tuple(replace(m, allowed=np.zeros(len(index.movies), bool))
-                    for m in member_requests(ranker, [1, 2], None))
+    members = tuple(
+        replace(m, allowed=np.zeros(len(index.movies), bool)) for m in member_requests(ranker, [1, 2], None)
+    )
     ranked = ranker.rank([group(members, "fair")])[0]
     assert len(ranked.rows) == 0 and ranked.member_fit is not None and ranked.member_fit.shape == (0, 2)
 

@@ -28,8 +28,10 @@ processor\t: 1
 model name\t: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz
 flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni avx512_vbmi2 avx512ifma
 """
-SAPPHIRE_RAPIDS = ("model name\t: Intel(R) Xeon(R) Platinum 8488C\n"
-                   "flags\t\t: avx2 avx512f avx512_vnni avx_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n")
+SAPPHIRE_RAPIDS = (
+    "model name\t: Intel(R) Xeon(R) Platinum 8488C\n"
+    "flags\t\t: avx2 avx512f avx512_vnni avx_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+)
 
 
 def test_the_deciding_flags_and_the_model_are_read_from_cpuinfo() -> None:
@@ -78,16 +80,19 @@ def test_without_proc_cpuinfo_the_flags_come_from_pytorch(monkeypatch: pytest.Mo
     assert detect_cpu().source == "/proc/cpuinfo"  # read again, from the file, once the test is over
 
 
-@pytest.mark.parametrize("affinity, cpu_max, expected", [
-    (range(8), "max 100000\n", 8),         # no quota: the affinity
-    (range(8), "200000 100000\n", 2),      # a 2-CPU container on an 8-core host
-    (range(2), "800000 100000\n", 2),      # the affinity is smaller than the quota
-    (range(8), "50000 100000\n", 1),       # half a CPU: still one thread
-    (range(4), None, 4),                   # no cgroup v2 file
-])
-def test_usable_cores_follow_the_affinity_and_the_cgroup_quota(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                               affinity: range, cpu_max: str | None,
-                                                               expected: int) -> None:
+@pytest.mark.parametrize(
+    "affinity, cpu_max, expected",
+    [
+        (range(8), "max 100000\n", 8),  # no quota: the affinity
+        (range(8), "200000 100000\n", 2),  # a 2-CPU container on an 8-core host
+        (range(2), "800000 100000\n", 2),  # the affinity is smaller than the quota
+        (range(8), "50000 100000\n", 1),  # half a CPU: still one thread
+        (range(4), None, 4),  # no cgroup v2 file
+    ],
+)
+def test_usable_cores_follow_the_affinity_and_the_cgroup_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, affinity: range, cpu_max: str | None, expected: int
+) -> None:
     monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(affinity))
     path = tmp_path / "cpu.max"
     if cpu_max is not None:

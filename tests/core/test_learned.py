@@ -71,13 +71,20 @@ def test_weights_round_trip_and_mismatched_weights_are_refused() -> None:
 def test_features_are_the_pools_calibrated_values_and_raw_values_of_the_listed_candidates() -> None:
     rng = np.random.default_rng(5)
     valid = rng.random((3, 30)) > 0.2
-    values = {"taste": rng.standard_normal((3, 30)).astype(np.float32),
-              "quality": np.ones((3, 30), np.float32)}  # constant: its z-score is 0
-    calibrated = calibrate_all(values, valid)              # over the whole pool of 30
+    values = {
+        "taste": rng.standard_normal((3, 30)).astype(np.float32),
+        "quality": np.ones((3, 30), np.float32),
+    }  # constant: its z-score is 0
+    calibrated = calibrate_all(values, valid)  # over the whole pool of 30
     rows, positions = np.arange(3), np.tile(np.arange(10), (3, 1))
     keep = valid[:, :10]
-    out = candidate_features(listed(calibrated, rows, positions), listed(values, rows, positions), keep,
-                             np.tile(np.arange(10), (3, 1)), np.array([9, 0, 4]))
+    out = candidate_features(
+        listed(calibrated, rows, positions),
+        listed(values, rows, positions),
+        keep,
+        np.tile(np.arange(10), (3, 1)),
+        np.array([9, 0, 4]),
+    )
     assert out.shape == (3, 10, F)
     k = FEATURES.index("taste")
     for i in range(3):
@@ -86,8 +93,8 @@ def test_features_are_the_pools_calibrated_values_and_raw_values_of_the_listed_c
         np.testing.assert_allclose(out[i, keep[i], k], expected[keep[i]], rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(out[i, keep[i], len(FEATURES) + k], values["taste"][i, :10][keep[i]])
         np.testing.assert_allclose(out[i, keep[i], -2], np.log1p(np.arange(10)[keep[i]]), rtol=1e-6)
-    np.testing.assert_allclose(out[0, keep[0], -1], np.log1p(9), rtol=1e-6)   # the user's rating count
-    assert not out[1, keep[1], -1].any()                                         # an anonymous request
+    np.testing.assert_allclose(out[0, keep[0], -1], np.log1p(9), rtol=1e-6)  # the user's rating count
+    assert not out[1, keep[1], -1].any()  # an anonymous request
     assert not out[:, :, FEATURES.index("quality")].any()
     assert not out[~keep].any()
     assert not out[:, :, FEATURES.index("prompt")].any()  # a signal absent from the batch is 0
@@ -100,16 +107,25 @@ def test_gradient_times_input_plus_the_offset_is_the_score() -> None:
     g = scorer.gradients(rows)
     # Against central finite differences (the ReLU pattern rarely flips within a small step).
     eps = 1e-3
-    numeric = np.stack([(scorer.score((rows + eps * np.eye(F, dtype=np.float32)[j])[None])[0] -
-                         scorer.score((rows - eps * np.eye(F, dtype=np.float32)[j])[None])[0]) / (2 * eps)
-                        for j in range(F)], axis=1)
+    numeric = np.stack(
+        [
+            (
+                scorer.score((rows + eps * np.eye(F, dtype=np.float32)[j])[None])[0]
+                - scorer.score((rows - eps * np.eye(F, dtype=np.float32)[j])[None])[0]
+            )
+            / (2 * eps)
+            for j in range(F)
+        ],
+        axis=1,
+    )
     close = np.isclose(g, numeric, rtol=1e-2, atol=1e-3).all(axis=1)
     assert close.mean() > 0.9
     # Within one linear region the score is g . x + an offset that does not depend on x.
     offset = scorer.score(rows[None])[0] - (g * rows).sum(1)
     scaled = rows * 1.0001
-    np.testing.assert_allclose(scorer.score(scaled[None])[0][close], ((g * scaled).sum(1) + offset)[close],
-                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        scorer.score(scaled[None])[0][close], ((g * scaled).sum(1) + offset)[close], rtol=1e-3, atol=1e-4
+    )
 
 
 def test_shortlist_holds_each_rows_best_valid_entries() -> None:

@@ -62,8 +62,8 @@ def test_the_least_recently_used_go_when_the_bytes_run_out() -> None:
     entry = 16 * 4 + len(b"mood 0") + ENTRY_OVERHEAD
     cache = PromptCache(inner, 3 * entry)  # type: ignore[arg-type]
     cache.encode(["mood 0", "mood 1", "mood 2"])
-    cache.encode(["mood 0"])                  # now the most recent
-    cache.encode(["mood 3"])                  # evicts mood 1, the least recent
+    cache.encode(["mood 0"])  # now the most recent
+    cache.encode(["mood 3"])  # evicts mood 1, the least recent
     assert cache.bytes <= 3 * entry and len(cache) == 3
     inner.calls.clear()
     cache.encode(["mood 0", "mood 2", "mood 3"])

@@ -27,8 +27,15 @@ def collaborative_matrix(index: IndexArtifact) -> np.ndarray:
     return full
 
 
-CONFIG = RankingConfig(candidate_movies=120, similar_users=10, weight_quality=0.2, weight_popularity=0.2,
-                       weight_match=0.5, weight_genre_fit=0.3, anonymous_weight_match=0.5)
+CONFIG = RankingConfig(
+    candidate_movies=120,
+    similar_users=10,
+    weight_quality=0.2,
+    weight_popularity=0.2,
+    weight_match=0.5,
+    weight_genre_fit=0.3,
+    anonymous_weight_match=0.5,
+)
 
 
 def P(index: IndexArtifact, row: int) -> UserProfile:  # noqa: N802 - reads like a constructor
@@ -53,9 +60,20 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     q = prompt(2)
     text = "a comedy and romance movie about time travel"
     user = 5
-    cfg = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=30, similar_users=10,
-                        weight_prompt=0.7, weight_match=1.3, weight_collaborative=1.0, weight_community=0.4,
-                        weight_taste=0.3, weight_quality=0.2, weight_popularity=0.25, weight_genre_fit=0.35)
+    cfg = RankingConfig(
+        candidate_movies=60,
+        match_candidates=40,
+        collaborative_candidates=30,
+        similar_users=10,
+        weight_prompt=0.7,
+        weight_match=1.3,
+        weight_collaborative=1.0,
+        weight_community=0.4,
+        weight_taste=0.3,
+        weight_quality=0.2,
+        weight_popularity=0.25,
+        weight_genre_fit=0.35,
+    )
     ranked = Ranker(index, cfg).rank([RankRequest(text, q, user=P(index, user), limit=30)])[0]
 
     n = len(index.movies)
@@ -79,8 +97,11 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     sims = index.movie_vectors @ q
     candidates = set(np.argsort(-sims, kind="stable")[:60].tolist())
     positive = np.flatnonzero(match > 0)
-    candidates |= set(positive[np.argsort(-match[positive], kind="stable")][:40].tolist()) if len(positive) > 40 \
+    candidates |= (
+        set(positive[np.argsort(-match[positive], kind="stable")][:40].tolist())
+        if len(positive) > 40
         else set(positive.tolist())
+    )
     candidates |= set(np.argsort(-collaborative, kind="stable")[:30].tolist())
     candidates = np.array(sorted(candidates - rated))
     # community: similarity-weighted centred ratings of the 10 users nearest the prompt
@@ -89,15 +110,19 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     centred = np.zeros((len(index.user_ids), n))
     for j in range(len(index.user_ids)):
         rows = index.rated(j)
-        values = index.rated_values[index.rated_ptr[j]:index.rated_ptr[j + 1]]
+        values = index.rated_values[index.rated_ptr[j] : index.rated_ptr[j + 1]]
         centred[j, rows] = values - values.mean()
     weights = np.maximum(user_sims[neighbours], 0)
     community = (weights[:, None] * centred[neighbours]).sum(axis=0) / weights.sum()
     raw = {
-        "prompt": sims, "match": match, "collaborative": collaborative, "community": community,
+        "prompt": sims,
+        "match": match,
+        "collaborative": collaborative,
+        "community": community,
         "taste": index.movie_vectors @ index.user_vectors[user],
-        "quality": quality_prior(np.array([m.vote_average for m in index.movies]),
-                                 np.array([m.vote_count for m in index.movies])),
+        "quality": quality_prior(
+            np.array([m.vote_average for m in index.movies]), np.array([m.vote_count for m in index.movies])
+        ),
         "popularity": np.log1p(np.array([m.vote_count for m in index.movies], dtype=np.float64)),
         "genre_fit": genre_fit(index, q),
     }
@@ -116,8 +141,9 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
     position = {int(c): i for i, c in enumerate(candidates)}
     assert set(ranked.rows.tolist()) <= set(position)
     for name, part in parts.items():  # every signal of every returned movie, as recomputed
-        np.testing.assert_allclose(ranked.signals[name], part[[position[int(r)] for r in ranked.rows]],
-                                   atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(
+            ranked.signals[name], part[[position[int(r)] for r in ranked.rows]], atol=1e-4, err_msg=name
+        )
     expected = candidates[np.argsort(-total, kind="stable")[:30]]
     np.testing.assert_array_equal(ranked.rows, expected)
 
@@ -156,9 +182,12 @@ def test_empty_prompt_follows_the_users_taste(index: IndexArtifact) -> None:
 
 def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
     ranker = Ranker(index, CONFIG)
-    requests = [RankRequest("a horror movie", prompt(10), None, 10), RankRequest("heist", prompt(11), P(index, 1), 15),
-                RankRequest("", None, P(index, 4), 5),
-                RankRequest("zombie road trip", prompt(12), P(index, 9), 20, include_rated=True)]
+    requests = [
+        RankRequest("a horror movie", prompt(10), None, 10),
+        RankRequest("heist", prompt(11), P(index, 1), 15),
+        RankRequest("", None, P(index, 4), 5),
+        RankRequest("zombie road trip", prompt(12), P(index, 9), 20, include_rated=True),
+    ]
     batch = ranker.rank(requests)
     for request, together in zip(requests, batch):
         alone = ranker.rank([request])[0]
@@ -167,11 +196,12 @@ def test_a_batch_equals_requests_one_by_one(index: IndexArtifact) -> None:
         assert together.signals.keys() == alone.signals.keys()
 
 
-
-def test_community_read_a_few_requests_at_a_time_is_the_same(index: IndexArtifact,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_community_read_a_few_requests_at_a_time_is_the_same(
+    index: IndexArtifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Big catalogues make the batch's per-movie sums dense a few requests at a time: same numbers.
     from movierec import signals
+
     ranker = Ranker(index, CONFIG)
     requests = [RankRequest("a horror movie", prompt(20 + i), P(index, i) if i % 2 else None, 10) for i in range(5)]
     whole = ranker.rank(requests)
@@ -181,17 +211,19 @@ def test_community_read_a_few_requests_at_a_time_is_the_same(index: IndexArtifac
         np.testing.assert_array_equal(a.rows, b.rows)
         np.testing.assert_array_equal(a.signals["community"], b.signals["community"])
 
+
 def test_limit_larger_than_the_catalogue(index: IndexArtifact) -> None:
     ranked = Ranker(index, RankingConfig(candidate_movies=10_000, similar_users=10_000)).rank(
-        [RankRequest("anything", prompt(5), user=P(index, 0), limit=1000)])[0]
+        [RankRequest("anything", prompt(5), user=P(index, 0), limit=1000)]
+    )[0]
     assert len(ranked.rows) == len(index.movies) - len(index.rated(0))
     assert len(set(ranked.rows.tolist())) == len(ranked.rows)
 
 
 def test_quality_prior_shrinks_movies_with_few_votes() -> None:
     prior = quality_prior(np.array([9.5, 9.5, 6.0, 6.0]), np.array([2, 2000, 1000, 1000]))
-    assert prior[1] > prior[0]          # same average, more votes: trusted more
-    assert 6.0 < prior[0] < 9.5         # few votes: pulled towards the mean
+    assert prior[1] > prior[0]  # same average, more votes: trusted more
+    assert 6.0 < prior[0] < 9.5  # few votes: pulled towards the mean
 
 
 def test_standardise_ignores_invalid_entries_and_constant_rows() -> None:
@@ -202,13 +234,15 @@ def test_standardise_ignores_invalid_entries_and_constant_rows() -> None:
     np.testing.assert_array_equal(z[1], 0)
 
 
-
 def test_with_weights_switches_signals_off(index: IndexArtifact) -> None:
     only_prompt = CONFIG.with_weights(prompt=1)
     ranked = Ranker(index, only_prompt).rank([RankRequest("a drama", prompt(6), user=P(index, 2), limit=10)])[0]
     assert set(ranked.signals) == {"prompt"}
-    expected = [r for r in np.argsort(-(index.movie_vectors @ prompt(6)), kind="stable")
-                if r not in set(index.rated(2).tolist())][:10]
+    expected = [
+        r
+        for r in np.argsort(-(index.movie_vectors @ prompt(6)), kind="stable")
+        if r not in set(index.rated(2).tolist())
+    ][:10]
     np.testing.assert_array_equal(ranked.rows, expected)
 
 
@@ -217,10 +251,12 @@ def test_results_stay_inside_the_allowed_movies(index: IndexArtifact) -> None:
     ranker = Ranker(index, CONFIG)
     for allowed_share in (0.5, 0.05, 0.0):
         allowed = rng.random(len(index.movies)) < allowed_share
-        requests = [RankRequest("a drama", prompt(20), None, 30, allowed=allowed),
-                    RankRequest("a drama", prompt(21), P(index, 3), 30, allowed=allowed),
-                    RankRequest("", None, P(index, 5), 30, allowed=allowed),
-                    RankRequest("", None, None, 30, allowed=allowed)]  # constraints only: no query vector
+        requests = [
+            RankRequest("a drama", prompt(20), None, 30, allowed=allowed),
+            RankRequest("a drama", prompt(21), P(index, 3), 30, allowed=allowed),
+            RankRequest("", None, P(index, 5), 30, allowed=allowed),
+            RankRequest("", None, None, 30, allowed=allowed),
+        ]  # constraints only: no query vector
         for request, ranked in zip(requests, ranker.rank(requests)):
             assert allowed[ranked.rows].all()
             possible = allowed.copy()
@@ -254,12 +290,20 @@ def test_examples_count_as_history_for_anonymous_requests(index: IndexArtifact) 
 
 
 def test_an_approximate_index_ranks_like_the_exact_one_where_both_see_the_same_candidates(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     """The IVF path computes every signal (genre_fit included) the way the exact path does."""
     exact = synthetic_artifact(tmp_path_factory.mktemp("exact") / "v1", seed=8)
     approximate = synthetic_artifact(tmp_path_factory.mktemp("ivf") / "v1", seed=8, exact_search_max=100)
-    cfg = RankingConfig(candidate_movies=300, match_candidates=300, collaborative_candidates=300, similar_users=10,
-                        weight_genre_fit=0.5, weight_quality=0.2, weight_popularity=0.2)
+    cfg = RankingConfig(
+        candidate_movies=300,
+        match_candidates=300,
+        collaborative_candidates=300,
+        similar_users=10,
+        weight_genre_fit=0.5,
+        weight_quality=0.2,
+        weight_popularity=0.2,
+    )
     request = RankRequest("a comedy", prompt(40), None, 20)
     a = Ranker(exact, cfg).rank([request])[0]
     b = Ranker(approximate, cfg).rank([request])[0]
@@ -270,10 +314,14 @@ def test_an_approximate_index_ranks_like_the_exact_one_where_both_see_the_same_c
 def test_a_ranked_list_followed_by_another() -> None:
     from movierec.ranking import Ranked
 
-    first = Ranked(rows=np.array([3, 1]), scores=np.array([2.0, 1.0], np.float32),
-                   signals={"prompt": np.array([1.5, 0.5], np.float32)})
-    more = Ranked(rows=np.array([7]), scores=np.array([4.0], np.float32),
-                  signals={"quality": np.array([4.0], np.float32)})
+    first = Ranked(
+        rows=np.array([3, 1]),
+        scores=np.array([2.0, 1.0], np.float32),
+        signals={"prompt": np.array([1.5, 0.5], np.float32)},
+    )
+    more = Ranked(
+        rows=np.array([7]), scores=np.array([4.0], np.float32), signals={"quality": np.array([4.0], np.float32)}
+    )
     both = first.followed_by(more)
     assert both.rows.tolist() == [3, 1, 7] and both.scores.tolist() == [2.0, 1.0, 4.0]
     assert both.signals["prompt"].tolist() == [1.5, 0.5, 0.0] and both.signals["quality"].tolist() == [0, 0, 4.0]

@@ -21,10 +21,21 @@ from movierec.taste import centred_taste_vectors
 
 from synthetic import synthetic_artifact, unit_rows
 
-CONFIG = RankingConfig(candidate_movies=60, match_candidates=40, collaborative_candidates=40, similar_users=10,
-                       weight_prompt=0.5, weight_match=1.0, weight_collaborative=1.0, weight_community=0.5,
-                       weight_taste=0.5, weight_quality=0.3, weight_popularity=0.3, weight_genre_fit=0.3,
-                       anonymous_weight_match=1.0)
+CONFIG = RankingConfig(
+    candidate_movies=60,
+    match_candidates=40,
+    collaborative_candidates=40,
+    similar_users=10,
+    weight_prompt=0.5,
+    weight_match=1.0,
+    weight_collaborative=1.0,
+    weight_community=0.5,
+    weight_taste=0.5,
+    weight_quality=0.3,
+    weight_popularity=0.3,
+    weight_genre_fit=0.3,
+    anonymous_weight_match=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +49,18 @@ def without_ease(index: IndexArtifact) -> IndexArtifact:
 
 def without_users(index: IndexArtifact) -> IndexArtifact:
     d = index.dimensions
-    return dataclasses.replace(index, user_ids=np.zeros(0, np.int64), user_vectors=np.zeros((0, d), np.float32),
-                               user_index=faiss.IndexFlatIP(d), rated_ptr=np.zeros(1, np.int64),
-                               rated_rows=np.zeros(0, np.int32), rated_values=np.zeros(0, np.float32),
-                               rated_timestamps=np.zeros(0, np.int64), ease_items=np.zeros(0, np.int32),
-                               ease_weights=np.zeros((0, 0), np.float32))
+    return dataclasses.replace(
+        index,
+        user_ids=np.zeros(0, np.int64),
+        user_vectors=np.zeros((0, d), np.float32),
+        user_index=faiss.IndexFlatIP(d),
+        rated_ptr=np.zeros(1, np.int64),
+        rated_rows=np.zeros(0, np.int32),
+        rated_values=np.zeros(0, np.float32),
+        rated_timestamps=np.zeros(0, np.int64),
+        ease_items=np.zeros(0, np.int32),
+        ease_weights=np.zeros((0, 0), np.float32),
+    )
 
 
 def without_tags(index: IndexArtifact) -> IndexArtifact:
@@ -50,12 +68,20 @@ def without_tags(index: IndexArtifact) -> IndexArtifact:
 
 
 def without_votes(index: IndexArtifact) -> IndexArtifact:
-    return dataclasses.replace(index, movies=[dataclasses.replace(m, vote_average=0.0, vote_count=0)
-                                              for m in index.movies])
+    return dataclasses.replace(
+        index, movies=[dataclasses.replace(m, vote_average=0.0, vote_count=0) for m in index.movies]
+    )
 
 
-EMPTIED = {"collaborative": without_ease, "community": without_users, "match": without_tags, "genre_fit": without_tags,
-           "quality": without_votes, "popularity": without_votes, "taste": lambda index: index}
+EMPTIED = {
+    "collaborative": without_ease,
+    "community": without_users,
+    "match": without_tags,
+    "genre_fit": without_tags,
+    "quality": without_votes,
+    "popularity": without_votes,
+    "taste": lambda index: index,
+}
 
 
 def requests(ranker: Ranker, signal: str) -> list[RankRequest]:
@@ -68,8 +94,10 @@ def requests(ranker: Ranker, signal: str) -> list[RankRequest]:
         taste = np.zeros_like(taste)
     user = ranker.make_profile(None, rated, values, taste)
     q = unit_rows(rng, 2, ranker.index.dimensions)
-    out = [RankRequest("a comedy and romance movie about time travel", q[0], None, 20),
-           RankRequest("zombie heist in a small town", q[1], user, 20)]
+    out = [
+        RankRequest("a comedy and romance movie about time travel", q[0], None, 20),
+        RankRequest("zombie heist in a small town", q[1], user, 20),
+    ]
     if signal != "taste":  # an empty prompt with a zero taste has no query at all
         out.append(RankRequest("", None, user, 20))
     return out
@@ -84,8 +112,9 @@ def test_an_empty_model_leaves_the_order_to_the_other_signals(index: IndexArtifa
     without_it = Ranker(emptied, dataclasses.replace(CONFIG, **{f"weight_{signal}": 0.0})).rank(batch)
     for request, ranked, reference in zip(batch, with_it, without_it):
         needs = BY_NAME[signal].needs
-        applies = (needs != "prompt" or request.prompt_vector is not None) and \
-                  (needs not in ("user", "user or examples") or request.user is not None)
+        applies = (needs != "prompt" or request.prompt_vector is not None) and (
+            needs not in ("user", "user or examples") or request.user is not None
+        )
         assert len(ranked.rows) == request.limit
         np.testing.assert_array_equal(ranked.rows, reference.rows)
         np.testing.assert_allclose(ranked.scores, reference.scores, rtol=1e-6, atol=1e-6)
@@ -110,6 +139,11 @@ def test_every_signal_is_covered() -> None:
 
 
 def test_a_user_whose_history_the_model_never_saw_gets_no_arbitrary_favourites(index: IndexArtifact) -> None:
-    profile = UserProfile(None, np.zeros(0, np.int64), np.zeros(0, np.float32), index.user_vectors[0],
-                          np.zeros(len(index.ease_items), np.float32))
+    profile = UserProfile(
+        None,
+        np.zeros(0, np.int64),
+        np.zeros(0, np.float32),
+        index.user_vectors[0],
+        np.zeros(len(index.ease_items), np.float32),
+    )
     assert len(profile.top_collaborative(40, index.ease_items)) == 0

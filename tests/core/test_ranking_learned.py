@@ -36,9 +36,13 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
     for i, ranked in enumerate(got):
         best = np.argsort(-np.where(batch.valid[i], total[i], -np.inf), kind="stable")[:30]
         row, at = np.array([i]), best[None]
-        features = candidate_features(listed(calibrated, row, at), listed(values, row, at), batch.valid[i:i + 1, best],
-                                      ranker.movie_ratings[batch.candidates[i, best]][None],
-                                      np.array([len(requests[i].user.rated_rows)]))
+        features = candidate_features(
+            listed(calibrated, row, at),
+            listed(values, row, at),
+            batch.valid[i : i + 1, best],
+            ranker.movie_ratings[batch.candidates[i, best]][None],
+            np.array([len(requests[i].user.rated_rows)]),
+        )
         scores = index.learned.score(features)[0]
         order = np.argsort(-scores, kind="stable")[:12]
         np.testing.assert_array_equal(ranked.rows, batch.candidates[i, best[order]])
@@ -51,10 +55,17 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
 def test_requests_outside_its_training_keep_the_weighted_sum(index: IndexArtifact) -> None:
     learned, weighted = Ranker(index, CONFIG), Ranker(index, replace(CONFIG, ranker="weighted_sum"))
     query = unit_rows(np.random.default_rng(3), 1, 16)[0]
-    requests = [RankRequest("a drama", query, learned.profile(2), limit=10),       # a mood
-                RankRequest("a drama", query, None, limit=10),                      # anonymous
-                RankRequest("", None, learned.profile(4), limit=10,                 # examples
-                            examples=np.array([3, 7], np.int64))]
+    requests = [
+        RankRequest("a drama", query, learned.profile(2), limit=10),  # a mood
+        RankRequest("a drama", query, None, limit=10),  # anonymous
+        RankRequest(
+            "",
+            None,
+            learned.profile(4),
+            limit=10,  # examples
+            examples=np.array([3, 7], np.int64),
+        ),
+    ]
     for a, b in zip(learned.rank(requests), weighted.rank(requests)):
         np.testing.assert_array_equal(a.rows, b.rows)
         assert BASELINE not in a.signals
@@ -84,8 +95,12 @@ def test_a_prompt_less_list_does_not_depend_on_the_moods_of_its_batch(index: Ind
     ranker = Ranker(index, CONFIG)
     alone = ranker.rank([RankRequest("", None, ranker.profile(6), limit=10)])[0]
     query = unit_rows(np.random.default_rng(8), 1, 16)[0]
-    mixed = ranker.rank([RankRequest("", None, ranker.profile(6), limit=10),
-                         RankRequest("a western", query, ranker.profile(8), limit=10)])[0]
+    mixed = ranker.rank(
+        [
+            RankRequest("", None, ranker.profile(6), limit=10),
+            RankRequest("a western", query, ranker.profile(8), limit=10),
+        ]
+    )[0]
     np.testing.assert_array_equal(alone.rows, mixed.rows)
     np.testing.assert_allclose(alone.scores, mixed.scores, rtol=1e-5, atol=1e-6)
     assert set(alone.signals) == set(mixed.signals) and "prompt" not in mixed.signals

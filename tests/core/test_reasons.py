@@ -25,13 +25,41 @@ from movierec.understanding import Understander, Understood
 HEAT = Movie(1, "Heat", 1995, ("Action", "Crime", "Thriller"), keywords=("heist", "robbery"))
 RONIN = Movie(2, "Ronin", 1998, ("Action", "Crime", "Thriller"), keywords=("ex kgb",))
 SE7EN = Movie(3, "Se7en", 1995, ("Crime", "Mystery", "Thriller"), keywords=("serial killer",))
-THE_HEIST = Movie(10, "The Big Job", 1994, ("Crime", "Thriller"), vote_average=6.1, vote_count=800,
-                  keywords=("heist", "bank"), runtime=104, language="en", directors=("Ann Director",),
-                  cast=("Tom Hanks", "Meg Ryan"))
-NO_HEIST = Movie(11, "Quiet Streets", 1996, ("Crime", "Drama"), vote_average=6.4, vote_count=900,
-                 keywords=("police",), runtime=131, language="fr", cast=("Meg Ryan",))
-CARTOON = Movie(12, "Little Bear", 2011, ("Animation", "Family", "Comedy"), runtime=78, language="fr",
-                vote_average=HIGHLY_RATED + 0.4, vote_count=MIN_VOTES_FOR_RATING * 3)
+THE_HEIST = Movie(
+    10,
+    "The Big Job",
+    1994,
+    ("Crime", "Thriller"),
+    vote_average=6.1,
+    vote_count=800,
+    keywords=("heist", "bank"),
+    runtime=104,
+    language="en",
+    directors=("Ann Director",),
+    cast=("Tom Hanks", "Meg Ryan"),
+)
+NO_HEIST = Movie(
+    11,
+    "Quiet Streets",
+    1996,
+    ("Crime", "Drama"),
+    vote_average=6.4,
+    vote_count=900,
+    keywords=("police",),
+    runtime=131,
+    language="fr",
+    cast=("Meg Ryan",),
+)
+CARTOON = Movie(
+    12,
+    "Little Bear",
+    2011,
+    ("Animation", "Family", "Comedy"),
+    runtime=78,
+    language="fr",
+    vote_average=HIGHLY_RATED + 0.4,
+    vote_count=MIN_VOTES_FOR_RATING * 3,
+)
 
 BIG = 3 * MIN_PART  # a part that is a reason
 SMALL = MIN_PART / 2  # a part that is not
@@ -43,8 +71,11 @@ def clauses(sentence: str) -> list[str]:
 
 def test_every_reason_is_one_or_two_clauses_capitalised_without_a_full_stop() -> None:
     u = Understood(mood="a tense heist", genres=("Crime",), year_min=1990, year_max=1999, people=("Tom Hanks",))
-    for movie, signals in ((THE_HEIST, {"prompt": BIG, "popularity": BIG / 2, "quality": BIG / 3}),
-                           (NO_HEIST, {}), (CARTOON, {"quality": BIG})):
+    for movie, signals in (
+        (THE_HEIST, {"prompt": BIG, "popularity": BIG / 2, "quality": BIG / 3}),
+        (NO_HEIST, {}),
+        (CARTOON, {"quality": BIG}),
+    ):
         sentence = reason(movie, signals, u)
         assert sentence and sentence[0].isupper() and not sentence.endswith(".")
         assert 1 <= len(clauses(sentence)) <= 2
@@ -61,16 +92,20 @@ def test_collaborative_with_examples_names_at_most_two_of_them() -> None:
 
 def test_no_example_is_named_without_examples() -> None:
     for signals in ({"collaborative": BIG}, {"prompt": BIG}, {"collaborative": BIG, "prompt": BIG}):
-        for titles in (reason(THE_HEIST, signals, Understood(mood="tense")),
-                       reason(THE_HEIST, signals, Understood(), for_user=True)):
+        for titles in (
+            reason(THE_HEIST, signals, Understood(mood="tense")),
+            reason(THE_HEIST, signals, Understood(), for_user=True),
+        ):
             assert "like Heat" not in titles and "liked" not in titles
 
 
 def test_a_known_user_hears_of_their_own_favourites_or_ratings() -> None:
     said = reason(THE_HEIST, {"collaborative": BIG}, Understood(), favourites=[HEAT, RONIN, SE7EN], for_user=True)
     assert said == "Because you rated Heat and Ronin highly"
-    assert reason(THE_HEIST, {"taste": BIG}, Understood(), favourites=[SE7EN], for_user=True) == \
-        "Because you rated Se7en highly"
+    assert (
+        reason(THE_HEIST, {"taste": BIG}, Understood(), favourites=[SE7EN], for_user=True)
+        == "Because you rated Se7en highly"
+    )
     assert reason(THE_HEIST, {"collaborative": BIG}, Understood(), for_user=True) == "Because of what you have rated"
     assert reason(THE_HEIST, {"taste": BIG}, Understood(), for_user=True) == "Close to your taste"
     # An anonymous request has no ratings to speak of.
@@ -136,13 +171,16 @@ def test_the_largest_positive_parts_lead_and_small_or_negative_ones_are_no_reaso
     assert "your taste" not in reason(CARTOON, {"community": BIG}, u)
 
 
-@pytest.mark.parametrize(("fit", "expected"), [
-    ({12: 0.95, 48: 0.9, 301: GROUP_HIGH_FIT}, "A strong match for everyone in the group"),
-    ({12: 0.97, 48: 0.3, 301: 0.2}, "Among the best matches of user 12"),
-    ({12: 0.3, 48: 0.97, 301: 0.9}, "Among the best matches of users 48 and 301"),
-    ({12: 0.6, 48: 0.55}, "In the top half for everyone in the group"),
-    ({12: 0.6, 48: 0.1}, "Picked for the group as a whole"),
-])
+@pytest.mark.parametrize(
+    ("fit", "expected"),
+    [
+        ({12: 0.95, 48: 0.9, 301: GROUP_HIGH_FIT}, "A strong match for everyone in the group"),
+        ({12: 0.97, 48: 0.3, 301: 0.2}, "Among the best matches of user 12"),
+        ({12: 0.3, 48: 0.97, 301: 0.9}, "Among the best matches of users 48 and 301"),
+        ({12: 0.6, 48: 0.55}, "In the top half for everyone in the group"),
+        ({12: 0.6, 48: 0.1}, "Picked for the group as a whole"),
+    ],
+)
 def test_a_group_reason_leads_a_groups_result(fit: dict[int, float], expected: str) -> None:
     said = reason(THE_HEIST, {"collaborative": BIG}, Understood(mood="fun"), member_fit=fit, for_user=True)
     assert clauses(said)[0] == expected
@@ -180,9 +218,9 @@ def test_the_same_input_gives_the_same_sentence() -> None:
 def test_nearest_favourites_are_close_highly_rated_and_never_the_movie_itself() -> None:
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(6, 16)).astype(np.float32)
-    vectors[1] = vectors[0] + 0.05 * vectors[1]      # 1 is near 0
-    vectors[2] = vectors[0] + 0.2 * vectors[2]       # 2 is near 0, less so
-    vectors[3] = vectors[0]                          # as near as can be, but rated low
+    vectors[1] = vectors[0] + 0.05 * vectors[1]  # 1 is near 0
+    vectors[2] = vectors[0] + 0.2 * vectors[2]  # 2 is near 0, less so
+    vectors[3] = vectors[0]  # as near as can be, but rated low
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     rated = np.array([0, 1, 2, 3, 5])
     values = np.array([5.0, FAVOURITE_RATING, 4.5, FAVOURITE_RATING - 1, 5.0], np.float32)

@@ -17,12 +17,22 @@ def first(search: MovieSearch, query: str) -> Movie:
     return search.movies[search.search(query, 5)[0].row]
 
 
-@pytest.mark.parametrize("query, title", [
-    ("inceptoin", "Inception"), ("Inception", "Inception"), ("toy story", "Toy Story"), ("toy story 2", "Toy Story 2"),
-    ("the shawshank redemtion", "The Shawshank Redemption"), ("godfather", "The Godfather"),
-    ("nolan dreams", "Inception"), ("that nolan film with the dreams", "Inception"),
-    ("spielberg dinosaurs", "Jurassic Park"), ("wall-e", "WALL·E"), ("se7en", "Se7en"),
-])
+@pytest.mark.parametrize(
+    "query, title",
+    [
+        ("inceptoin", "Inception"),
+        ("Inception", "Inception"),
+        ("toy story", "Toy Story"),
+        ("toy story 2", "Toy Story 2"),
+        ("the shawshank redemtion", "The Shawshank Redemption"),
+        ("godfather", "The Godfather"),
+        ("nolan dreams", "Inception"),
+        ("that nolan film with the dreams", "Inception"),
+        ("spielberg dinosaurs", "Jurassic Park"),
+        ("wall-e", "WALL·E"),
+        ("se7en", "Se7en"),
+    ],
+)
 def test_what_people_remember_finds_the_movie(search: MovieSearch, query: str, title: str) -> None:
     assert first(search, query).title == title
 
@@ -33,8 +43,9 @@ def test_a_year_picks_the_right_one(search: MovieSearch, movies: list[Movie]) ->
     # A year alone finds that year's movies, not a title with a number like it.
     for year in (1994, 2001, 2010):
         found = search.search(str(year), 3)
-        assert found and all(search.movies[m.row].year == year or str(year) in search.movies[m.row].title
-                             for m in found), year
+        assert found and all(
+            search.movies[m.row].year == year or str(year) in search.movies[m.row].title for m in found
+        ), year
 
 
 def test_scores_are_ordered_and_bounded(search: MovieSearch) -> None:

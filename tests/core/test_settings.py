@@ -42,9 +42,17 @@ def test_defaults() -> None:
 
 
 def test_environment_values_are_typed() -> None:
-    s = load(env={"MOVIEREC_INDEX_DIR": "/srv/movierec/index", "MOVIEREC_CANDIDATE_MOVIES": " 123 ",
-                           "MOVIEREC_WEIGHT_TASTE": "0.75", "MOVIEREC_RATINGS_CSV": "/d/r.csv",
-                           "HOME": "/root", "PATH": "/bin", "MOVIERECX": "ignored"})
+    s = load(
+        env={
+            "MOVIEREC_INDEX_DIR": "/srv/movierec/index",
+            "MOVIEREC_CANDIDATE_MOVIES": " 123 ",
+            "MOVIEREC_WEIGHT_TASTE": "0.75",
+            "MOVIEREC_RATINGS_CSV": "/d/r.csv",
+            "HOME": "/root",
+            "PATH": "/bin",
+            "MOVIERECX": "ignored",
+        }
+    )
     assert s.index_dir == Path("/srv/movierec/index") and isinstance(s.index_dir, Path)
     assert s.candidate_movies == 123 and type(s.candidate_movies) is int
     assert s.weight_taste == 0.75 and type(s.weight_taste) is float
@@ -58,8 +66,11 @@ def test_integer_text_for_a_float_setting() -> None:
 
 
 def test_toml_file_with_a_movierec_table(tmp_path: Path) -> None:
-    path = toml(tmp_path, '[movierec]\nindex_dir = "/var/lib/movierec"\ncandidate_movies = 42\n'
-                          'weight_taste = 0.125\naddress = "0.0.0.0:6000"\n')
+    path = toml(
+        tmp_path,
+        '[movierec]\nindex_dir = "/var/lib/movierec"\ncandidate_movies = 42\n'
+        'weight_taste = 0.125\naddress = "0.0.0.0:6000"\n',
+    )
     s = load(path, env={})
     assert s.index_dir == Path("/var/lib/movierec")
     assert s.candidate_movies == 42 and type(s.candidate_movies) is int
@@ -81,9 +92,9 @@ def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:
     path = toml(tmp_path, "[movierec]\ncandidate_movies = 10\nsimilar_users = 10\nmax_workers = 10\n")
     env = {"MOVIEREC_SIMILAR_USERS": "20", "MOVIEREC_MAX_WORKERS": "20"}
     s = load(path, env=env, max_workers=30, batch_max_size=None)
-    assert s.candidate_movies == 10     # TOML over the default
-    assert s.similar_users == 20        # env over TOML
-    assert s.max_workers == 30          # override over env
+    assert s.candidate_movies == 10  # TOML over the default
+    assert s.similar_users == 20  # env over TOML
+    assert s.max_workers == 30  # override over env
     assert s.batch_max_size == Settings().batch_max_size  # a None override is ignored
     assert s.embed_batch_size == Settings().embed_batch_size  # default where nobody set it
 
@@ -101,11 +112,14 @@ def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
     assert "weight_tatse" in str(info.value) and str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("key,value,setting", [
-    ("MOVIEREC_CANDIDATE_MOVIES", "lots", "candidate_movies"),
-    ("MOVIEREC_KEEP_VERSIONS", "2.5", "keep_versions"),
-    ("MOVIEREC_WEIGHT_TASTE", "heavy", "weight_taste"),
-])
+@pytest.mark.parametrize(
+    "key,value,setting",
+    [
+        ("MOVIEREC_CANDIDATE_MOVIES", "lots", "candidate_movies"),
+        ("MOVIEREC_KEEP_VERSIONS", "2.5", "keep_versions"),
+        ("MOVIEREC_WEIGHT_TASTE", "heavy", "weight_taste"),
+    ],
+)
 def test_non_numeric_environment_value_is_an_error(key: str, value: str, setting: str) -> None:
     with pytest.raises(ValueError) as info:
         load(env={key: value})
@@ -159,17 +173,21 @@ def test_allowed_names_are_the_ones_the_code_uses() -> None:
     assert set(get_args(Ranker)) == set(RANKERS)
 
 
-@pytest.mark.parametrize("key,value,setting,says", [
-    ("MOVIEREC_BATCH_MAX_SIZE", "0", "batch_max_size", "greater than or equal to 1"),
-    ("MOVIEREC_GROUP_MISERY_THRESHOLD", "1.5", "group_misery_threshold", "less than or equal to 1"),
-    ("MOVIEREC_WEIGHT_TASTE", "-1", "weight_taste", "greater than or equal to 0"),
-    ("MOVIEREC_LOG_FORMAT", "xml", "log_format", "'text' or 'json'"),
-    ("MOVIEREC_GROUP_STRATEGY", "median", "group_strategy", "fair"),
-    ("MOVIEREC_RANKER", "mlp", "ranker", "weighted_sum"),
-    ("MOVIEREC_LOG_PROMPTS", "perhaps", "log_prompts", "boolean"),
-])
+@pytest.mark.parametrize(
+    "key,value,setting,says",
+    [
+        ("MOVIEREC_BATCH_MAX_SIZE", "0", "batch_max_size", "greater than or equal to 1"),
+        ("MOVIEREC_GROUP_MISERY_THRESHOLD", "1.5", "group_misery_threshold", "less than or equal to 1"),
+        ("MOVIEREC_WEIGHT_TASTE", "-1", "weight_taste", "greater than or equal to 0"),
+        ("MOVIEREC_LOG_FORMAT", "xml", "log_format", "'text' or 'json'"),
+        ("MOVIEREC_GROUP_STRATEGY", "median", "group_strategy", "fair"),
+        ("MOVIEREC_RANKER", "mlp", "ranker", "weighted_sum"),
+        ("MOVIEREC_LOG_PROMPTS", "perhaps", "log_prompts", "boolean"),
+    ],
+)
 def test_out_of_range_and_unknown_names_are_one_error_naming_the_setting_and_its_source(
-        key: str, value: str, setting: str, says: str) -> None:
+    key: str, value: str, setting: str, says: str
+) -> None:
     with pytest.raises(ValueError) as info:
         load(env={key: value})
     message = str(info.value)
@@ -203,12 +221,15 @@ def test_the_store_is_sqlite_in_the_index_dir_unless_store_url_or_store_path_say
     assert load(env={"MOVIEREC_STORE_URL": ""}).store_url is None
 
 
-@pytest.mark.parametrize("value, says", [
-    ("mysql://movierec:hunter2-secret@db/movierec", "expected sqlite:///<path> or postgresql://"),
-    ("sqlite://feedback.sqlite", "three slashes"),
-    ("postgresql://movierec:hunter2-secret@db:port/movierec", "not a valid PostgreSQL URL"),
-    ("/var/feedback.sqlite", "expected sqlite:///<path> or postgresql://"),
-])
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("mysql://movierec:hunter2-secret@db/movierec", "expected sqlite:///<path> or postgresql://"),
+        ("sqlite://feedback.sqlite", "three slashes"),
+        ("postgresql://movierec:hunter2-secret@db:port/movierec", "not a valid PostgreSQL URL"),
+        ("/var/feedback.sqlite", "expected sqlite:///<path> or postgresql://"),
+    ],
+)
 def test_a_bad_store_url_is_one_sentence_naming_the_setting_without_the_password(value: str, says: str) -> None:
     with pytest.raises(ValueError) as info:
         load(env={"MOVIEREC_STORE_URL": value})

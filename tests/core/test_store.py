@@ -138,11 +138,12 @@ def test_concurrent_writers_and_a_follower_see_every_acknowledged_row_once(store
     follower_store.close()
     assert len(acked) == writers * per_writer
     assert sorted(seen) == seen and len(set(seen)) == len(seen)  # in order, each once
-    assert set(seen) == {r.seq for r in acked}                    # every acknowledged row, nothing else
+    assert set(seen) == {r.seq for r in acked}  # every acknowledged row, nothing else
     frame, max_seq = read_store(store_url)
     assert len(frame) == len(acked) and max_seq == max(seen)
-    assert set(zip(frame["user_id"], frame["movie_id"], frame["rating"])) == \
-        {(r.user_id, r.movie_id, r.rating) for r in acked}
+    assert set(zip(frame["user_id"], frame["movie_id"], frame["rating"])) == {
+        (r.user_id, r.movie_id, r.rating) for r in acked
+    }
 
 
 def test_the_indexer_reads_every_row_and_the_last_seq(store_url: str) -> None:
@@ -155,8 +156,10 @@ def test_the_indexer_reads_every_row_and_the_last_seq(store_url: str) -> None:
         store.close()
     frame, seq = read_store(store_url)
     assert seq == rows[-1].seq
-    assert frame.to_dict("records") == [{"user_id": r.user_id, "movie_id": r.movie_id, "rating": r.rating,
-                                         "timestamp": r.timestamp, "seq": r.seq} for r in rows]
+    assert frame.to_dict("records") == [
+        {"user_id": r.user_id, "movie_id": r.movie_id, "rating": r.rating, "timestamp": r.timestamp, "seq": r.seq}
+        for r in rows
+    ]
 
 
 def test_another_writers_commit_wakes_a_waiting_follower(store_url: str) -> None:
@@ -191,14 +194,15 @@ def test_an_unreachable_postgresql_store_is_unavailable_without_its_password() -
     assert "s3cret-pw" not in str(e.value)
 
 
-def test_a_postgresql_server_that_goes_away_makes_writes_unavailable_then_they_work_again(
-        postgres_url: str) -> None:
+def test_a_postgresql_server_that_goes_away_makes_writes_unavailable_then_they_work_again(postgres_url: str) -> None:
     store = open_store(postgres_url)
     try:
         store.record(1, 862, 4.0, "before")
         with psycopg.connect(postgres_url, autocommit=True) as admin:  # every connection of the store is cut
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         # The pool replaces the dead connections (checked before use), so the next write goes through.
         assert not store.record(1, 603, 3.0, "after").duplicate
         assert [r.movie_id for r in store.since(0)] == [862, 603]
@@ -206,12 +210,15 @@ def test_a_postgresql_server_that_goes_away_makes_writes_unavailable_then_they_w
         store.close()
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
-    ("postgres://u@h/db?password=secret&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
-    ("postgresql://h/db", "postgresql://h/db"),
-    ("sqlite:///var/feedback.sqlite", "sqlite:///var/feedback.sqlite"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgres://u@h/db?password=secret&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("sqlite:///var/feedback.sqlite", "sqlite:///var/feedback.sqlite"),
+    ],
+)
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
@@ -226,13 +233,17 @@ def test_marks_are_stored_beside_ratings_and_only_ratings_reach_the_indexer(stor
         undone = store.record(1, 603, 0.0, "m3", timestamp=13, kind="seen", undo=True)
         assert (seen.kind, seen.rating, seen.undo, seen.is_mark) == ("seen", 0.0, False, True)
         assert not rating.is_mark and undone.undo
-        assert store.since(0) == [rating, seen, unwanted, undone]        # the follower sees every kind
-        assert store.marks(unwanted.seq) == [seen, unwanted]              # marks up to a seq, no ratings
+        assert store.since(0) == [rating, seen, unwanted, undone]  # the follower sees every kind
+        assert store.marks(unwanted.seq) == [seen, unwanted]  # marks up to a seq, no ratings
         assert store.marks(undone.seq) == [seen, unwanted, undone]
         assert store.record(1, 603, 0.0, "m1", kind="seen") == StoredRating(
-            seen.seq, 1, 603, 0.0, 11, duplicate=True, kind="seen")       # a retried mark is stored once
-        for other in [(1, 603, 0.0, "not_interested", False), (1, 603, 0.0, "seen", True), (1, 603, 4.0, "rating",
-                                                                                             False)]:
+            seen.seq, 1, 603, 0.0, 11, duplicate=True, kind="seen"
+        )  # a retried mark is stored once
+        for other in [
+            (1, 603, 0.0, "not_interested", False),
+            (1, 603, 0.0, "seen", True),
+            (1, 603, 4.0, "rating", False),
+        ]:
             with pytest.raises(InvalidArgument, match="already used for user 1, movie 603, seen"):
                 store.record(other[0], other[1], other[2], "m1", kind=other[3], undo=other[4])
     finally:
@@ -244,9 +255,11 @@ def test_marks_are_stored_beside_ratings_and_only_ratings_reach_the_indexer(stor
 
 def test_the_schema_refuses_a_mark_with_a_rating_and_a_rating_undone(store_url: str) -> None:
     open_store(store_url).close()
-    bad = ["INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, 4.0, 0, 'seen')",
-           "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'rating')",
-           "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'liked')"]
+    bad = [
+        "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, 4.0, 0, 'seen')",
+        "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'rating')",
+        "INSERT INTO feedback (user_id, movie_id, rating, timestamp, kind) VALUES (1, 2, NULL, 0, 'liked')",
+    ]
     path = sqlite_path(store_url)
     for statement in bad:
         if path is not None:
@@ -265,17 +278,23 @@ def test_a_store_written_before_marks_is_migrated_with_its_rows_and_seqs(store_u
         with sqlite3.connect(path) as db:
             db.executescript(MIGRATIONS[0])
             db.execute("PRAGMA user_version = 1")
-            db.executemany("INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES "
-                           "(?, ?, ?, ?, ?)", [(1, 862, 4.5, 100, "old-1"), (2, 603, 3.0, 101, None)])
+            db.executemany(
+                "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES (?, ?, ?, ?, ?)",
+                [(1, 862, 4.5, 100, "old-1"), (2, 603, 3.0, 101, None)],
+            )
     else:
         with psycopg.connect(store_url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT "
-                         "NULL DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT "
+                "NULL DEFAULT now())"
+            )
             for statement in filter(str.strip, PG_MIGRATIONS[0].split(";")):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (1)")
-            conn.execute("INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES "
-                         "(1, 862, 4.5, 100, 'old-1'), (2, 603, 3.0, 101, NULL)")
+            conn.execute(
+                "INSERT INTO feedback (user_id, movie_id, rating, timestamp, request_id) VALUES "
+                "(1, 862, 4.5, 100, 'old-1'), (2, 603, 3.0, 101, NULL)"
+            )
     frame, last = read_store(store_url)  # the indexer reads a store no new server has opened yet
     assert frame["movie_id"].tolist() == [862, 603] and last == 2
     store = open_store(store_url)
@@ -287,8 +306,9 @@ def test_a_store_written_before_marks_is_migrated_with_its_rows_and_seqs(store_u
         store.close()
 
 
-def test_the_indexer_reads_one_snapshot_while_feedback_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                                  ) -> None:
+def test_the_indexer_reads_one_snapshot_while_feedback_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A rating committed while the indexer reads (here: right after its first query) is either in
     what it read or above the last seq it returns, so that a server replays it; never lost between."""
     url = sqlite_url(tmp_path / "feedback.sqlite")
@@ -314,5 +334,5 @@ def test_the_indexer_reads_one_snapshot_while_feedback_is_written(tmp_path: Path
     monkeypatch.setattr(sqlite3, "connect", connect)
     during = writer.since(0)[-1]
     writer.close()
-    assert during.movie_id == 603 and during.seq > last       # replayed by a server on this index
+    assert during.movie_id == 603 and during.seq > last  # replayed by a server on this index
     assert frame["seq"].tolist() == [s for s in [1, 2] if s <= last] == [1]

@@ -15,9 +15,9 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 def random_csr(rng: np.random.Generator, n_users: int, n_movies: int) -> tuple[np.ndarray, np.ndarray]:
     counts = rng.integers(0, 12, size=n_users)
-    counts[0] = 0            # a user with no ratings first,
+    counts[0] = 0  # a user with no ratings first,
     counts[n_users // 2] = 0  # in the middle,
-    counts[-1] = 0           # and last
+    counts[-1] = 0  # and last
     ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     rows = rng.integers(0, n_movies, size=int(ptr[-1])).astype(np.int32)
     return ptr, rows
@@ -27,7 +27,7 @@ def reference_centroids(movie_vectors: np.ndarray, ptr: np.ndarray, rows: np.nda
     out = np.zeros((len(ptr) - 1, movie_vectors.shape[1]))
     for j in range(len(ptr) - 1):
         total = np.zeros(movie_vectors.shape[1])
-        for r in rows[ptr[j]:ptr[j + 1]]:
+        for r in rows[ptr[j] : ptr[j + 1]]:
             total += movie_vectors[r].astype(np.float64)
         norm = np.linalg.norm(total)
         out[j] = total / norm if norm > 0 else total

@@ -18,8 +18,13 @@ def test_negation_is_an_exclusion_not_a_wish(understander: Understander) -> None
     u = understander.understand("romance tonight please, nothing scary")
     assert u.genres == ("Romance",) and u.excluded_genres == ("Horror",)
     assert "scary" not in u.mood and "romance" in u.mood
-    for prompt in ("anything but horror", "a comedy without any horror", "no horror or gore please",
-                   "I don't want horror", "not a fan of horror, something fun"):
+    for prompt in (
+        "anything but horror",
+        "a comedy without any horror",
+        "no horror or gore please",
+        "I don't want horror",
+        "not a fan of horror, something fun",
+    ):
         assert "Horror" in understander.understand(prompt).excluded_genres, prompt
         assert "Horror" not in understander.understand(prompt).genres, prompt
 
@@ -37,12 +42,21 @@ def test_several_facets_at_once(understander: Understander) -> None:
     assert (u.year_min, u.year_max) == (1990, 1999)
 
 
-@pytest.mark.parametrize("prompt, low, high", [
-    ("an action flick from the nineties", 1990, 1999), ("something from the 80s", 1980, 1989),
-    ("a 2000s comedy", 2000, 2009), ("made before 2000", None, 1999), ("anything after 2010", 2011, None),
-    ("movies between 1980 and 1990", 1980, 1990), ("a movie from 1985", 1985, 1985),
-    ("a classic western", None, 1979), ("the early 90s", 1990, 1994), ("nothing before 1990", 1990, None),
-])
+@pytest.mark.parametrize(
+    "prompt, low, high",
+    [
+        ("an action flick from the nineties", 1990, 1999),
+        ("something from the 80s", 1980, 1989),
+        ("a 2000s comedy", 2000, 2009),
+        ("made before 2000", None, 1999),
+        ("anything after 2010", 2011, None),
+        ("movies between 1980 and 1990", 1980, 1990),
+        ("a movie from 1985", 1985, 1985),
+        ("a classic western", None, 1979),
+        ("the early 90s", 1990, 1994),
+        ("nothing before 1990", 1990, None),
+    ],
+)
 def test_eras(understander: Understander, prompt: str, low: int | None, high: int | None) -> None:
     u = understander.understand(prompt)
     assert (u.year_min, u.year_max) == (low, high)
@@ -53,10 +67,17 @@ def test_recent_is_relative_to_the_catalogue(understander: Understander, movies:
     assert understander.understand("something recent").year_min == newest - 5
 
 
-@pytest.mark.parametrize("prompt, low, high", [
-    ("under 90 minutes", None, 90), ("less than 2 hours please", None, 120), ("a short comedy", None, 95),
-    ("not too long", None, 120), ("at most 100 min", None, 100), ("over 3 hours", 180, None),
-])
+@pytest.mark.parametrize(
+    "prompt, low, high",
+    [
+        ("under 90 minutes", None, 90),
+        ("less than 2 hours please", None, 120),
+        ("a short comedy", None, 95),
+        ("not too long", None, 120),
+        ("at most 100 min", None, 100),
+        ("over 3 hours", 180, None),
+    ],
+)
 def test_runtimes(understander: Understander, prompt: str, low: int | None, high: int | None) -> None:
     u = understander.understand(prompt)
     assert (u.runtime_min, u.runtime_max) == (low, high)
@@ -71,10 +92,14 @@ def test_people_full_names_and_director_surnames(understander: Understander) -> 
 
 
 def test_named_movies_become_examples(understander: Understander, movies: list[Movie]) -> None:
-    cases = {"a movie like The Matrix": ["The Matrix"], "something like superbad?": ["Superbad"],
-             "I loved Inception (2010) and Interstellar": ["Inception", "Interstellar"],
-             "like inceptoin": ["Inception"], "similar to the dark knight": ["The Dark Knight"],
-             "I liked Die Hard (1988)": ["Die Hard"]}
+    cases = {
+        "a movie like The Matrix": ["The Matrix"],
+        "something like superbad?": ["Superbad"],
+        "I loved Inception (2010) and Interstellar": ["Inception", "Interstellar"],
+        "like inceptoin": ["Inception"],
+        "similar to the dark knight": ["The Dark Knight"],
+        "I liked Die Hard (1988)": ["Die Hard"],
+    }
     for prompt, expected in cases.items():
         assert titles(movies, understander.understand(prompt).examples) == expected, prompt
     u = understander.understand("anything but Titanic")
@@ -114,14 +139,28 @@ def test_plain_moods_pass_through(understander: Understander) -> None:
 
 
 def test_tokens_keep_clause_boundaries() -> None:
-    assert prompt_words("A comedy, nothing romantic; from the 90s.") == \
-        ["a", "comedy", "|", "nothing", "romantic", "|", "from", "the", "90s", "|"]
+    assert prompt_words("A comedy, nothing romantic; from the 90s.") == [
+        "a",
+        "comedy",
+        "|",
+        "nothing",
+        "romantic",
+        "|",
+        "from",
+        "the",
+        "90s",
+        "|",
+    ]
     assert normalise("Amélie & Léon: the Professional!") == "amelie and leon the professional"
 
 
 def test_understanding_is_fast(understander: Understander) -> None:
-    prompts = ["a comedy, nothing romantic, from the 90s, like Superbad", "Tom Hanks movies",
-               "something short for the kids, nothing scary", "a korean thriller from after 2010"] * 50
+    prompts = [
+        "a comedy, nothing romantic, from the 90s, like Superbad",
+        "Tom Hanks movies",
+        "something short for the kids, nothing scary",
+        "a korean thriller from after 2010",
+    ] * 50
     started = time.perf_counter()
     for p in prompts:
         understander.understand(p)

@@ -44,14 +44,18 @@ def test_capitalisation_is_read_at_the_right_word_after_punctuation() -> None:
 
 
 def test_a_title_case_title_after_small_talk(understander: Understander) -> None:
-    u = understander.understand("Hello i'm doing good, thanks! i really like the original Star Wars "
-                                "and The Departed (2006)")
+    u = understander.understand(
+        "Hello i'm doing good, thanks! i really like the original Star Wars and The Departed (2006)"
+    )
     assert sorted(names(u, u.examples)) == ["Star Wars", "The Departed"]
 
 
 def test_a_stated_year_rules_out_other_releases(understander: Understander) -> None:
-    for text in ("I like dark comedies, like Fargo (1996)", "I love The Greatest Showman (2017) .",
-                 "Hello I love Highlander II: The Quickening (1991) , what can you recommend?"):
+    for text in (
+        "I like dark comedies, like Fargo (1996)",
+        "I love The Greatest Showman (2017) .",
+        "Hello I love Highlander II: The Quickening (1991) , what can you recommend?",
+    ):
         assert understander.understand(text).examples == (), text
     assert names(None, understander.understand("I love Highlander (1986)").examples) == ["Highlander"]
 
@@ -73,8 +77,8 @@ def test_a_person_is_not_cut_into_a_title(understander: Understander) -> None:
 
 
 def test_misspellings_keep_first_letters_and_numbers(understander: Understander) -> None:
-    assert understander.understand("something like fargo").examples == ()           # not Argo
-    assert understander.understand("i liked scary movie").examples == ()             # not Scary Movie 2
+    assert understander.understand("something like fargo").examples == ()  # not Argo
+    assert understander.understand("i liked scary movie").examples == ()  # not Scary Movie 2
     assert understander.understand("I really love superhero movies").examples == ()  # a kind, not a title
     assert names(None, understander.understand("I loved Incepton").examples) == ["Inception"]
 

@@ -8,22 +8,34 @@ from movierec.evaluation.backends import DEFAULT, compare_scores, cosine_summary
 
 
 def report(taste: float, mood: float, constraint: float, conversation: float) -> dict:
-    return {"splits": [{"dataset": "seed", "split": "test",
-                        "tasks": {"taste": {"scores": {DEFAULT: {"NDCG@10": taste}, "EASE": {"NDCG@10": 9.0}}},
-                                  "mood": {"scores": {DEFAULT: {"NDCG@10": mood}}}}}],
-            "constraints": {"dataset": "seed", "scores": {DEFAULT: {"all": constraint}}},
-            "conversations": {"dataset": "seed", "scores": {DEFAULT: {"Recall@10": conversation}}}}
+    return {
+        "splits": [
+            {
+                "dataset": "seed",
+                "split": "test",
+                "tasks": {
+                    "taste": {"scores": {DEFAULT: {"NDCG@10": taste}, "EASE": {"NDCG@10": 9.0}}},
+                    "mood": {"scores": {DEFAULT: {"NDCG@10": mood}}},
+                },
+            }
+        ],
+        "constraints": {"dataset": "seed", "scores": {DEFAULT: {"all": constraint}}},
+        "conversations": {"dataset": "seed", "scores": {DEFAULT: {"Recall@10": conversation}}},
+    }
 
 
 def test_every_default_score_is_lined_up_and_only_a_drop_beyond_one_percent_fails() -> None:
     scores = default_scores(report(0.2, 0.3, 0.9, 0.1))
-    assert scores == {"seed test: taste / NDCG@10": 0.2, "seed test: mood / NDCG@10": 0.3,
-                      "seed: constraints / all": 0.9, "seed: conversations / Recall@10": 0.1}  # no EASE row
-    rows = {r["score"]: r for r in compare_scores(report(0.1985, 0.2960, 0.95, 0.1),
-                                                  report(0.2000, 0.3000, 0.90, 0.1))}
-    assert rows["seed test: taste / NDCG@10"]["within"]           # -0.75%
-    assert not rows["seed test: mood / NDCG@10"]["within"]        # -1.33%
-    assert rows["seed: constraints / all"]["within"]               # better
+    assert scores == {
+        "seed test: taste / NDCG@10": 0.2,
+        "seed test: mood / NDCG@10": 0.3,
+        "seed: constraints / all": 0.9,
+        "seed: conversations / Recall@10": 0.1,
+    }  # no EASE row
+    rows = {r["score"]: r for r in compare_scores(report(0.1985, 0.2960, 0.95, 0.1), report(0.2000, 0.3000, 0.90, 0.1))}
+    assert rows["seed test: taste / NDCG@10"]["within"]  # -0.75%
+    assert not rows["seed test: mood / NDCG@10"]["within"]  # -1.33%
+    assert rows["seed: constraints / all"]["within"]  # better
     assert np.isclose(rows["seed test: mood / NDCG@10"]["relative"], -0.04 / 3)
 
 
@@ -35,8 +47,7 @@ def test_cosine_summary() -> None:
 
 
 def with_seeds(base: dict, per_seed: list[float]) -> dict:
-    return base | {"learned": {"seed": {"seeds": {"scores": {str(i): {"NDCG@10": v}
-                                                             for i, v in enumerate(per_seed)}}}}}
+    return base | {"learned": {"seed": {"seeds": {"scores": {str(i): {"NDCG@10": v} for i, v in enumerate(per_seed)}}}}}
 
 
 def test_the_taste_task_is_judged_on_the_mean_over_training_seeds() -> None:
@@ -54,6 +65,9 @@ def test_the_taste_task_is_judged_on_the_mean_over_training_seeds() -> None:
     row = next(r for r in compare_scores(more_seeds, reference) if r["score"] == "seed test: taste / NDCG@10")
     assert row["seeds"] == 3 and row["within"]
     # a report without seeds (or with one) keeps the one score's verdict
-    row = next(r for r in compare_scores(report(0.1960, 0.3, 0.9, 0.1), reference)
-               if r["score"] == "seed test: taste / NDCG@10")
+    row = next(
+        r
+        for r in compare_scores(report(0.1960, 0.3, 0.9, 0.1), reference)
+        if r["score"] == "seed test: taste / NDCG@10"
+    )
     assert not row["within"] and "seed_mean" not in row

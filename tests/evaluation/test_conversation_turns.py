@@ -43,8 +43,10 @@ UNMAPPED = 15  # ReDial ids whose titles the catalogue does not have
 
 
 def catalogue() -> list[Movie]:
-    movies = [Movie(movie_id=1000 + i, title=f"Film {i}", year=1950 + i % 60, genres=("Drama",),
-                    vote_count=(i * 37) % 101) for i in range(N_MOVIES - 1)]
+    movies = [
+        Movie(movie_id=1000 + i, title=f"Film {i}", year=1950 + i % 60, genres=("Drama",), vote_count=(i * 37) % 101)
+        for i in range(N_MOVIES - 1)
+    ]
     return movies + [Movie(movie_id=1000 + N_MOVIES, title="What Now?", year=2001, genres=("Comedy",))]
 
 
@@ -89,12 +91,20 @@ def generate(seed: int, conversations: int = 60) -> tuple[list[dict[str, Any]], 
             named = [rng.choice(pool) for _ in range(rng.choice((0, 0, 1, 1, 2, 3)))]
             words = " ".join(rng.choice(("i", "liked", "try", "maybe", "great", "  so")) for _ in range(3))
             text = words + "".join(f" @{i} and" for i in named)
-            messages.append({"text": text, "senderWorkerId": seeker if role == SEEKER else recommender,
-                             "messageId": 100 * n + m})
+            messages.append(
+                {"text": text, "senderWorkerId": seeker if role == SEEKER else recommender, "messageId": 100 * n + m}
+            )
             truth.append((role, named))
         mentions = {str(i): redial_title(i) for _, named in truth for i in named}
-        out.append({"conversationId": str(conversation_id), "initiatorWorkerId": seeker,
-                    "respondentWorkerId": recommender, "movieMentions": mentions, "messages": messages})
+        out.append(
+            {
+                "conversationId": str(conversation_id),
+                "initiatorWorkerId": seeker,
+                "respondentWorkerId": recommender,
+                "movieMentions": mentions,
+                "messages": messages,
+            }
+        )
         truths.append(Truth(conversation_id, truth))
     return out, truths
 
@@ -130,9 +140,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory, movies: list[Movie]) -> 
 
 def test_a_handwritten_conversation(tmp_path: Path, movies: list[Movie]) -> None:
     conversation = {
-        "conversationId": "41", "initiatorWorkerId": 1, "respondentWorkerId": 2,
-        "movieMentions": {"503": redial_title(503), "505": redial_title(505), "507": redial_title(507),
-                          "900": redial_title(900), str(500 + N_MOVIES - 1): redial_title(500 + N_MOVIES - 1)},
+        "conversationId": "41",
+        "initiatorWorkerId": 1,
+        "respondentWorkerId": 2,
+        "movieMentions": {
+            "503": redial_title(503),
+            "505": redial_title(505),
+            "507": redial_title(507),
+            "900": redial_title(900),
+            str(500 + N_MOVIES - 1): redial_title(500 + N_MOVIES - 1),
+        },
         "messages": [
             {"senderWorkerId": 2, "text": "hello, have you seen @505?", "messageId": 1},  # nothing before it
             {"senderWorkerId": 1, "text": "yes!  I loved   @503", "messageId": 2},
@@ -141,12 +158,15 @@ def test_a_handwritten_conversation(tmp_path: Path, movies: list[Movie]) -> None
             {"senderWorkerId": 1, "text": "seen both", "messageId": 5},
             {"senderWorkerId": 2, "text": "what about @900", "messageId": 6},  # not in the catalogue: skipped
             {"senderWorkerId": 2, "text": f"or @{500 + N_MOVIES - 1}", "messageId": 7},
-        ]}
+        ],
+    }
     loaded = load_turn_cases(write(tmp_path / "dev.jsonl", [conversation]), movies)
     assert [(c.message_id, c.targets) for c in loaded.cases] == [(3, frozenset({7})), (7, frozenset({N_MOVIES - 1}))]
     first = loaded.cases[0]
-    assert first.context == (Turn(RECOMMENDER, "hello, have you seen Film 5 (1955)?"),
-                             Turn(SEEKER, "yes! I loved Film 3 (1954)"))
+    assert first.context == (
+        Turn(RECOMMENDER, "hello, have you seen Film 5 (1955)?"),
+        Turn(SEEKER, "yes! I loved Film 3 (1954)"),
+    )
     assert first.named == (5, 3) and first.conversation_id == 41
     last = loaded.cases[1]
     assert [t.role for t in last.context] == [RECOMMENDER, SEEKER, RECOMMENDER, RECOMMENDER, SEEKER, RECOMMENDER]
@@ -172,7 +192,7 @@ def test_seeded_conversations_match_a_brute_force_reading(generated: tuple[TurnC
     by_id = {t.conversation_id: t for t in truths}
     for case in loaded.cases:
         truth = by_id[case.conversation_id]
-        earlier = truth.messages[:len(case.context)]
+        earlier = truth.messages[: len(case.context)]
         # dedup: nothing named anywhere earlier (by either speaker) is a target
         assert not case.targets & {row_of(i) for _, ids in earlier for i in ids}
         for turn, (_, ids) in zip(case.context, earlier):
@@ -212,8 +232,7 @@ class SeededRanker:
 
 
 @pytest.mark.parametrize("ks", [(1, 10, 50), (2, 7, 30, 100)])
-def test_recall_matches_a_brute_force_reference(generated: tuple[TurnCases, list[Truth]],
-                                                ks: tuple[int, ...]) -> None:
+def test_recall_matches_a_brute_force_reference(generated: tuple[TurnCases, list[Truth]], ks: tuple[int, ...]) -> None:
     loaded, _ = generated
     ranker = SeededRanker(N_MOVIES)
     got = score(ranker, loaded.cases, ks)
@@ -301,8 +320,9 @@ def test_vote_count_orders_by_tmdb_votes(movies: list[Movie]) -> None:
     assert votes == sorted((m.vote_count for m in movies), reverse=True)[:30]
 
 
-def test_the_report_has_both_halves_the_plot_and_the_target(tmp_path: Path,
-                                                            generated: tuple[TurnCases, list[Truth]]) -> None:
+def test_the_report_has_both_halves_the_plot_and_the_target(
+    tmp_path: Path, generated: tuple[TurnCases, list[Truth]]
+) -> None:
     loaded, _ = generated
     seeded = SeededRanker(N_MOVIES)
     rankers: dict[str, EvalRanker] = {DEFAULT: seeded, "popularity": VoteCount(catalogue())}

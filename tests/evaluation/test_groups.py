@@ -45,10 +45,17 @@ def test_groups_are_seeded_distinct_eligible_and_similar_ones_are_closer(index: 
             assert len(g.members) == len(set(g.members)) == size and set(g.members) <= eligible
             assert all(len(liked) == 1 for liked in g.liked)
 
-        def closeness(kind: str) -> float:
+        def closeness(kind: str, listed: list[Group] = listed) -> float:
             v = index.user_vectors
-            return float(np.mean([v[index.user_row[g.members[0]]] @ v[index.user_row[g.members[1]]]
-                                  for g in listed if g.kind == kind]))  # noqa: B023 (called within this iteration)
+            return float(
+                np.mean(
+                    [
+                        v[index.user_row[g.members[0]]] @ v[index.user_row[g.members[1]]]
+                        for g in listed
+                        if g.kind == kind
+                    ]
+                )
+            )
 
         assert closeness("similar") > closeness("random") + 0.1
 
@@ -65,7 +72,7 @@ def test_group_metrics_count_each_member() -> None:
 def test_the_choice_keeps_accuracy_and_then_takes_the_fairest() -> None:
     configs = list(strategy_configs())
     pooled = {name: {"NDCG@10 (member mean)": 0.10, "zero-recall@20": 0.50} for name in configs}
-    pooled["least misery"] = {"NDCG@10 (member mean)": 0.05, "zero-recall@20": 0.30}   # fair but inaccurate
+    pooled["least misery"] = {"NDCG@10 (member mean)": 0.05, "zero-recall@20": 0.30}  # fair but inaccurate
     pooled["fair (depth 20)"] = {"NDCG@10 (member mean)": 0.099, "zero-recall@20": 0.45}
     pooled["fair (depth 40)"] = {"NDCG@10 (member mean)": 0.0995, "zero-recall@20": 0.452}  # within the noise
     validation = {"2": {"all": pooled}}
@@ -80,8 +87,7 @@ def _expected_zero(chance: np.ndarray, picks: list[int]) -> float:
 def test_expected_coverage_greedy_serves_the_member_left_out_and_keeps_its_guarantee() -> None:
     # Member 0 is almost surely served by candidate 0; their next candidates (1, 2) are still better on
     # average than member 1's best (3), so a sum would take them; the greedy takes 3 second.
-    chance = np.array([[0.95, 0.6, 0.55, 0.0, 0.0],
-                       [0.05, 0.1, 0.1, 0.4, 0.3]])
+    chance = np.array([[0.95, 0.6, 0.55, 0.0, 0.0], [0.05, 0.1, 0.1, 0.4, 0.3]])
     picks = expected_coverage_greedy(chance, np.zeros(5), 2)[0].tolist()
     assert picks == [0, 3]
     assert np.argsort(-chance.sum(axis=0))[:2].tolist() == [0, 1]

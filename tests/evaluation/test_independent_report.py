@@ -23,12 +23,30 @@ def entry(test_value: float = 0.96, multi: float = 0.91, horror: int = 0) -> dic
                 by_kind[f"{kind} / {half} / {who}"] = value
     by_family = {f"a-{k}-{h}": by_kind[f"{k} / {h}"] for k in KINDS for h in ("dev", "test")}
     families = {f"a-{k}-{h}": (k, h) for k in KINDS for h in ("dev", "test")}
-    kids = [{"request": "something for my five-year-old", "half": "test", "user_id": None, "rows": [3],
-             "titles": ["Alien (1979)"]}] * horror
-    return {"dataset": "seed", "ranker": DEFAULT, "requests": 70, "families": {"dev": 7, "test": 7}, "cases": 210,
-            "skipped": 0, "scores": {"by_kind": by_kind, "by_family": by_family,
-                                     "leave_one_family_out": leave_one_family_out(by_family, families),
-                                     "kids_horror": kids, "kids_cases": 12}}
+    kids = [
+        {
+            "request": "something for my five-year-old",
+            "half": "test",
+            "user_id": None,
+            "rows": [3],
+            "titles": ["Alien (1979)"],
+        }
+    ] * horror
+    return {
+        "dataset": "seed",
+        "ranker": DEFAULT,
+        "requests": 70,
+        "families": {"dev": 7, "test": 7},
+        "cases": 210,
+        "skipped": 0,
+        "scores": {
+            "by_kind": by_kind,
+            "by_family": by_family,
+            "leave_one_family_out": leave_one_family_out(by_family, families),
+            "kids_horror": kids,
+            "kids_cases": 12,
+        },
+    }
 
 
 def test_the_section_shows_both_halves_kids_horror_the_plot_and_leave_one_family_out() -> None:
@@ -54,8 +72,10 @@ def test_the_whole_report_renders_the_section_and_embeds_the_plot_only_there() -
     text = markdown(report, ["eval.png", INDEPENDENT_PLOT])
     assert text.count(f"]({INDEPENDENT_PLOT})") == 1
     assert "## Understanding on independently written requests" in text
-    assert "| seed | independent requests, kids (both halves, 12 cases): cases with a Horror film in the top 10 = 0 " \
-           "| 2.0000 | 0.0000 | **NO** |" in text
+    assert (
+        "| seed | independent requests, kids (both halves, 12 cases): cases with a Horror film in the top 10 = 0 "
+        "| 2.0000 | 0.0000 | **NO** |" in text
+    )
 
 
 def test_targets_test_half_each_kind_multi_lower_and_no_kids_horror() -> None:
@@ -67,8 +87,10 @@ def test_targets_test_half_each_kind_multi_lower_and_no_kids_horror() -> None:
     assert {t["bound"] for t in met[:-1]} - {0.90} == {0.95}
     missed = {t["target"]: t for t in independent_targets({"independent": entry(0.94, 0.89, horror=1)})}
     assert not any(t["met"] for t in missed.values())
-    assert missed["independent requests, test half, era (users): share of the top 10 satisfying it >= 0.95"][
-        "value"] == 0.94
+    assert (
+        missed["independent requests, test half, era (users): share of the top 10 satisfying it >= 0.95"]["value"]
+        == 0.94
+    )
     # the dev half does not count: perfect dev, short test still fails
     low_test = entry(0.5)
     assert not independent_targets({"independent": low_test})[0]["met"]

@@ -47,8 +47,9 @@ def test_the_shipped_set_is_well_formed_and_each_kind_has_families_in_both_halve
 
 def test_the_split_depends_only_on_the_family_names() -> None:
     def made(families: list[str]) -> list[IndependentRequest]:
-        return [IndependentRequest("x", "era", f, "", f"request {i}", {"year_max": 1999})
-                for i, f in enumerate(families)]
+        return [
+            IndependentRequest("x", "era", f, "", f"request {i}", {"year_max": 1999}) for i, f in enumerate(families)
+        ]
 
     names = [f"x-era-{i}" for i in range(10)]
     first = split_families(made(names))
@@ -62,8 +63,10 @@ def test_a_malformed_line_is_named(tmp_path: Path) -> None:
         load_requests(tmp_path)
 
 
-@pytest.mark.parametrize("genres, ok", [(["Family", "Comedy"], True), (["Animation"], True),
-                                        (["Animation", "Horror"], False), (["Comedy"], False)])
+@pytest.mark.parametrize(
+    "genres, ok",
+    [(["Family", "Comedy"], True), (["Animation"], True), (["Animation", "Horror"], False), (["Comedy"], False)],
+)
 def test_the_kids_check_wants_family_or_animation_and_never_horror(genres: list[str], ok: bool) -> None:
     movie = Movie(movie_id=1, title="t", year=2000, genres=tuple(genres))
     assert satisfies(movie, 0, {"kids": True}, {}, [movie]) is ok
@@ -71,8 +74,13 @@ def test_the_kids_check_wants_family_or_animation_and_never_horror(genres: list[
 
 def test_leave_one_family_out_means_each_half_per_kind_and_names_the_lowest_family() -> None:
     by_family = {"x-era-1": 1.0, "x-era-2": 0.5, "x-era-3": 0.8, "x-era-4": 0.2, "x-person-1": 0.4}
-    families = {"x-era-1": ("era", "dev"), "x-era-2": ("era", "dev"), "x-era-3": ("era", "test"),
-                "x-era-4": ("era", "test"), "x-person-1": ("person", "test")}
+    families = {
+        "x-era-1": ("era", "dev"),
+        "x-era-2": ("era", "dev"),
+        "x-era-3": ("era", "test"),
+        "x-era-4": ("era", "test"),
+        "x-person-1": ("person", "test"),
+    }
     lofo = leave_one_family_out(by_family, families)
     assert list(lofo) == ["person", "era", "all"]  # KINDS order, then all
     era = lofo["era"]
@@ -99,19 +107,23 @@ class _FirstRows:
 
 
 def test_score_counts_each_family_once_in_leave_one_family_out_and_names_kids_horror() -> None:
-    ok_first_ten = np.arange(20) < 10      # rows 0-9 satisfy it: the ranker's top 10 all do
-    ok_last_ten = np.arange(20) >= 10      # none of the top 10 does
+    ok_first_ten = np.arange(20) < 10  # rows 0-9 satisfy it: the ranker's top 10 all do
+    ok_last_ten = np.arange(20) >= 10  # none of the top 10 does
     horror = np.arange(20) == 3
     kids = IndependentRequest("x", "audience", "x-audience-1", "", "for my kid", {"kids": True})
     other = IndependentRequest("x", "audience", "x-audience-2", "", "grown-ups only", {"genre": "Drama"})
-    cases = [IndependentCase(kids, "dev", None, ok_first_ten, horror, 10),
-             IndependentCase(kids, "dev", 7, ok_first_ten, horror, 10),
-             IndependentCase(other, "test", None, ok_last_ten, horror, 10)]
+    cases = [
+        IndependentCase(kids, "dev", None, ok_first_ten, horror, 10),
+        IndependentCase(kids, "dev", 7, ok_first_ten, horror, 10),
+        IndependentCase(other, "test", None, ok_last_ten, horror, 10),
+    ]
     scores = IndependentTask(cases).score(_FirstRows())
     assert scores["by_kind"]["audience / dev / users"] == 1.0
     assert scores["by_kind"]["audience / test / anonymous"] == 0.0
     lofo = scores["leave_one_family_out"]["audience"]
     assert (lofo["dev mean"], lofo["test mean"], lofo["min family"]) == (1.0, 0.0, "x-audience-2")
     assert scores["kids_cases"] == 2
-    assert [(h["half"], h["user_id"], h["rows"]) for h in scores["kids_horror"]] == [("dev", None, [3]),
-                                                                                    ("dev", 7, [3])]
+    assert [(h["half"], h["user_id"], h["rows"]) for h in scores["kids_horror"]] == [
+        ("dev", None, [3]),
+        ("dev", 7, [3]),
+    ]

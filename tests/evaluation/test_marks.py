@@ -49,8 +49,14 @@ def test_every_user_is_scored_and_the_marked_half_never_returns(index: IndexArti
     assert set(result["scores"]) == {IGNORED, "0", "0.5"} and set(result["against 0"]) == {IGNORED, "0.5"}
     # Leaving the marked movies out can only free places: never a lower share of liked movies found.
     assert result["scores"]["0"]["Recall@10"] >= result["scores"][IGNORED]["Recall@10"]
-    assert result == evaluate(index, NoEncoder(), Settings(), held_out(index), weights=(0.0, 0.5),  # type: ignore[arg-type]
-                              progress=False)  # seeded
+    assert result == evaluate(
+        index,
+        NoEncoder(),
+        Settings(),
+        held_out(index),
+        weights=(0.0, 0.5),  # type: ignore[arg-type]
+        progress=False,
+    )  # seeded
 
 
 def test_users_without_two_disliked_movies_are_skipped(index: IndexArtifact) -> None:
@@ -64,10 +70,10 @@ def test_choose_takes_the_best_weight_that_is_not_worse_beyond_noise() -> None:
     def entry(value: float, low: float, high: float) -> dict:
         return {"NDCG@10": {"difference": value, "low": low, "high": high}}
 
-    result = {"scores": {"0": {"NDCG@10": 0.10}, "0.5": {"NDCG@10": 0.12}, "1": {"NDCG@10": 0.13},
-                         IGNORED: {"NDCG@10": 0.2}},
-              "against 0": {"0.5": entry(0.02, -0.01, 0.05), "1": entry(0.03, -0.05, -0.001),
-                            IGNORED: entry(0.1, 0.05, 0.2)}}
+    result = {
+        "scores": {"0": {"NDCG@10": 0.10}, "0.5": {"NDCG@10": 0.12}, "1": {"NDCG@10": 0.13}, IGNORED: {"NDCG@10": 0.2}},
+        "against 0": {"0.5": entry(0.02, -0.01, 0.05), "1": entry(0.03, -0.05, -0.001), IGNORED: entry(0.1, 0.05, 0.2)},
+    }
     assert choose(result) == 0.5  # 1 is higher but worse beyond noise; the reference is no weight
     result["against 0"]["0.5"] = entry(-0.02, -0.04, -0.01)
     result["scores"]["0.5"]["NDCG@10"] = 0.08
@@ -91,7 +97,7 @@ def test_a_not_interested_mark_subtracts_its_collaborative_scores(index: IndexAr
     expected = before.collaborative.copy()
     expected[: len(index.ease_items)] -= 0.7 * index.ease_weights[positions[positions >= 0]].sum(axis=0)
     if len(index.tail_items):
-        expected[len(index.ease_items):] -= 0.7 * np.asarray(index.tail_weights[rows].sum(axis=0)).ravel()
+        expected[len(index.ease_items) :] -= 0.7 * np.asarray(index.tail_weights[rows].sum(axis=0)).ravel()
     np.testing.assert_allclose(after.collaborative, expected, rtol=1e-5, atol=1e-6)
     assert sorted(after.unwanted_rows.tolist()) == sorted(rows.tolist()) and after.seen_rows.tolist() == [40]
     np.testing.assert_array_equal(after.taste, before.taste)  # the taste itself is the user's ratings alone

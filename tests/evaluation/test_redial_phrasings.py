@@ -21,30 +21,44 @@ from movierec.evaluation.redial_phrasings import (
 )
 from movierec.understanding import Understood
 
-MOVIES = [Movie(movie_id=501, title="Alpha Quest", year=2001, genres=("Adventure",)),
-          Movie(movie_id=502, title="Beta Night", year=1999, genres=("Horror",)),
-          Movie(movie_id=503, title="Gamma Days", year=2010, genres=("Drama",)),
-          Movie(movie_id=504, title="Why Not Delta?", year=1991, genres=("Comedy",))]
+MOVIES = [
+    Movie(movie_id=501, title="Alpha Quest", year=2001, genres=("Adventure",)),
+    Movie(movie_id=502, title="Beta Night", year=1999, genres=("Horror",)),
+    Movie(movie_id=503, title="Gamma Days", year=2010, genres=("Drama",)),
+    Movie(movie_id=504, title="Why Not Delta?", year=1991, genres=("Comedy",)),
+]
 SEEKER, HELPER = 7, 8
 
 
 def _conversation(tmp_path: Path) -> Path:
-    messages = [(SEEKER, 1, "hi there"),
-                (SEEKER, 2, "I loved @11 but I hated @12  a lot"),
-                (HELPER, 3, "have you seen @11 or @13?"),
-                (SEEKER, 4, "never seen @13, and @14 is not a real one"),
-                (SEEKER, 5, "I don't really like horror movies"),
-                (SEEKER, 6, "maybe @15 then")]
+    messages = [
+        (SEEKER, 1, "hi there"),
+        (SEEKER, 2, "I loved @11 but I hated @12  a lot"),
+        (HELPER, 3, "have you seen @11 or @13?"),
+        (SEEKER, 4, "never seen @13, and @14 is not a real one"),
+        (SEEKER, 5, "I don't really like horror movies"),
+        (SEEKER, 6, "maybe @15 then"),
+    ]
     conversation = {
-        "conversationId": 900, "initiatorWorkerId": SEEKER, "respondentWorkerId": HELPER,
-        "movieMentions": {"11": "Alpha Quest (2001)", "12": "Beta  Night (1999)", "13": "Gamma Days (2010)",
-                          "14": "Not In The Catalogue (1950)", "15": "Why Not Delta%3F (1991)"},
-        "initiatorQuestions": {"11": {"suggested": 0, "seen": 1, "liked": 1},
-                               "12": {"suggested": 0, "seen": 1, "liked": 0},
-                               "13": {"suggested": 1, "seen": 0, "liked": 2},
-                               "14": {"suggested": 0, "seen": 1, "liked": 1}},
+        "conversationId": 900,
+        "initiatorWorkerId": SEEKER,
+        "respondentWorkerId": HELPER,
+        "movieMentions": {
+            "11": "Alpha Quest (2001)",
+            "12": "Beta  Night (1999)",
+            "13": "Gamma Days (2010)",
+            "14": "Not In The Catalogue (1950)",
+            "15": "Why Not Delta%3F (1991)",
+        },
+        "initiatorQuestions": {
+            "11": {"suggested": 0, "seen": 1, "liked": 1},
+            "12": {"suggested": 0, "seen": 1, "liked": 0},
+            "13": {"suggested": 1, "seen": 0, "liked": 2},
+            "14": {"suggested": 0, "seen": 1, "liked": 1},
+        },
         "respondentQuestions": {},
-        "messages": [{"senderWorkerId": s, "messageId": m, "text": t, "timeOffset": 0} for s, m, t in messages]}
+        "messages": [{"senderWorkerId": s, "messageId": m, "text": t, "timeOffset": 0} for s, m, t in messages],
+    }
     path = tmp_path / "dev.jsonl"
     path.write_text(json.dumps(conversation) + "\n\n")
     return path
@@ -60,12 +74,13 @@ def test_mining_keeps_seeker_utterances_with_a_labelled_catalogue_movie_or_a_gen
     assert mention.genre_cues == () and genre.movies == () and genre.genre_cues == ("Horror",)
     assert mined.mentions == [mention] and mined.genre_dislikes == [genre]
     # @13 has liked = 2, @14 is not in the catalogue, @15 has no questionnaire entry; the helper is ignored.
-    assert mined.skipped == {"liked = 2 (did not say)": 1, "movie not in the catalogue": 1,
-                             "no questionnaire entry": 1}
+    assert mined.skipped == {"liked = 2 (did not say)": 1, "movie not in the catalogue": 1, "no questionnaire entry": 1}
     assert set(mined.texts) == {(900, m) for m in (1, 2, 4, 5, 6)}
     assert mined.texts[(900, 6)] == "maybe Why Not Delta? (1991) then"
-    assert [(kind, u.key) for kind, u in draw_sample(mined)] == [("movie-mention", (900, 2)),
-                                                                   ("genre-dislike", (900, 5))]
+    assert [(kind, u.key) for kind, u in draw_sample(mined)] == [
+        ("movie-mention", (900, 2)),
+        ("genre-dislike", (900, 5)),
+    ]
 
 
 def test_written_out_uses_the_mention_title_with_its_year() -> None:
@@ -73,16 +88,19 @@ def test_written_out_uses_the_mention_title_with_its_year() -> None:
     assert written_out("like @1 and @2, not @3!", mentions) == "like Some Film (1984) and No Year, not !"
 
 
-@pytest.mark.parametrize("text, genres", [
-    ("I don't really like scary movies", ("Horror",)),
-    ("not into rom-coms or horror", ("Romance", "Horror")),
-    ("I can’t stand musicals", ("Music",)),
-    ("westerns are not my thing", ("Western",)),
-    ("anything except a comedy please", ("Comedy",)),
-    ("I love horror", ()),
-    ("No. I want a comedy", ()),  # a sentence ends between them
-    ("no @123 war", ("War",)),
-])
+@pytest.mark.parametrize(
+    "text, genres",
+    [
+        ("I don't really like scary movies", ("Horror",)),
+        ("not into rom-coms or horror", ("Romance", "Horror")),
+        ("I can’t stand musicals", ("Music",)),
+        ("westerns are not my thing", ("Western",)),
+        ("anything except a comedy please", ("Comedy",)),
+        ("I love horror", ()),
+        ("No. I want a comedy", ()),  # a sentence ends between them
+        ("no @123 war", ("War",)),
+    ],
+)
 def test_the_genre_dislike_pattern(text: str, genres: tuple[str, ...]) -> None:
     assert genre_dislike_cues(text) == genres
 
@@ -96,8 +114,9 @@ def test_automatic_scores_follow_the_questionnaire(tmp_path: Path) -> None:
     assert scores["disliked not read as an example"]["hits"] == 0
     assert scores["genre-dislike cue read as excluded genre"]["hits"] == 0
     assert scores["genre-dislike cue read as wanted genre"]["hits"] == 1
-    assert scores["failures"] == [{"conversationId": 900, "messageId": 2, "movie_id": 502, "liked": 0,
-                                   "read": "example"}]
+    assert scores["failures"] == [
+        {"conversationId": 900, "messageId": 2, "movie_id": 502, "liked": 0, "read": "example"}
+    ]
     lenient = score_mined(mined, {**readings, (900, 2): Understood(examples=(0,))})
     assert lenient["disliked read as excluded"]["hits"] == 0
     assert lenient["disliked not read as an example"]["share"] == 1.0
@@ -108,17 +127,35 @@ def test_automatic_scores_follow_the_questionnaire(tmp_path: Path) -> None:
 
 
 def test_scoring_against_labels(tmp_path: Path) -> None:
-    rows = [{"conversationId": 900, "messageId": 2, "kind": "movie-mention", "liked_movies": [501],
-             "disliked_movies": [502], "seen_movies": [], "wanted_genres": ["Adventure"], "excluded_genres": [],
-             "note": "dislike after 'but'"},
-            {"conversationId": 900, "messageId": 5, "kind": "genre-dislike", "liked_movies": [999],
-             "excluded_genres": ["Horror"], "note": "plain dislike"}]
+    rows = [
+        {
+            "conversationId": 900,
+            "messageId": 2,
+            "kind": "movie-mention",
+            "liked_movies": [501],
+            "disliked_movies": [502],
+            "seen_movies": [],
+            "wanted_genres": ["Adventure"],
+            "excluded_genres": [],
+            "note": "dislike after 'but'",
+        },
+        {
+            "conversationId": 900,
+            "messageId": 5,
+            "kind": "genre-dislike",
+            "liked_movies": [999],
+            "excluded_genres": ["Horror"],
+            "note": "plain dislike",
+        },
+    ]
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     labels = load_labels(path)
     assert labels[0] == Label(900, 2, "movie-mention", (501,), (502,), (), ("Adventure",), (), "dislike after 'but'")
-    readings = {(900, 2): Understood(examples=(0,), excluded_movies=(1,), excluded_genres=("Adventure",)),
-                (900, 5): Understood(excluded_genres=("Horror", "Drama"))}
+    readings = {
+        (900, 2): Understood(examples=(0,), excluded_movies=(1,), excluded_genres=("Adventure",)),
+        (900, 5): Understood(excluded_genres=("Horror", "Drama")),
+    }
     scores = score_labels(labels, readings, MOVIES)
     assert scores["liked movie read as example"] == {"n": 1, "hits": 1, "share": 1.0}
     assert scores["disliked movie read as excluded"]["share"] == 1.0
@@ -130,7 +167,8 @@ def test_scoring_against_labels(tmp_path: Path) -> None:
     assert scores["stage's excluded movies that are labelled disliked"]["share"] == 1.0
     assert scores["counts"]["labelled movies not in the catalogue"] == 1
     assert [(f["messageId"], f["category"], f["note"]) for f in scores["failures"]] == [
-        (2, "wanted genre in genres", "dislike after 'but'")]
+        (2, "wanted genre in genres", "dislike after 'but'")
+    ]
 
 
 def test_a_malformed_label_is_named(tmp_path: Path) -> None:
@@ -140,8 +178,17 @@ def test_a_malformed_label_is_named(tmp_path: Path) -> None:
 
 
 def test_the_shipped_labels_hold_only_references_and_labels() -> None:
-    allowed = {"conversationId", "messageId", "kind", "liked_movies", "disliked_movies", "seen_movies",
-               "wanted_genres", "excluded_genres", "note"}
+    allowed = {
+        "conversationId",
+        "messageId",
+        "kind",
+        "liked_movies",
+        "disliked_movies",
+        "seen_movies",
+        "wanted_genres",
+        "excluded_genres",
+        "note",
+    }
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) == 60 and len({(r["conversationId"], r["messageId"]) for r in rows}) == 60
     assert all(set(r) <= allowed and len(r.get("note", "")) <= 200 for r in rows)

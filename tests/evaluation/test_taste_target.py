@@ -25,15 +25,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 USERS = 250
 
 
-def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, encoder: Encoder,
-                                                     tmp_path: Path) -> None:
+def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, encoder: Encoder, tmp_path: Path) -> None:
     settings = Settings(data_dir=real_settings.data_dir)
     dataset = Dataset("seed", settings)
     _, ratings, _ = load_dataset(dataset)
     train, held_out = temporal_split(ratings[ratings["user_id"] <= USERS])
     memo = MemoEncoder(encoder)
-    index = build_training_index(dataset, train, tmp_path / "index", real_settings.index_dir / "cache", memo,
-                                 "test subset", progress=False)
+    index = build_training_index(
+        dataset, train, tmp_path / "index", real_settings.index_dir / "cache", memo, "test subset", progress=False
+    )
     task = taste_task(held_out, index.user_row, index.movie_row)
     assert len(task.requests) > 200
     # The model was trained on the training part only (split again by time), never on a held-out rating.

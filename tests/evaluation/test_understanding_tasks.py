@@ -18,8 +18,10 @@ from movierec.understanding import normalise
 
 @pytest.fixture(scope="module")
 def movies() -> list[Movie]:
-    return [e.movie for e in load_catalogue(SAMPLE_DATA / "tmdb_5000_movies.csv",
-                                            SAMPLE_DATA / "tmdb_5000_credits.csv").entries]
+    return [
+        e.movie
+        for e in load_catalogue(SAMPLE_DATA / "tmdb_5000_movies.csv", SAMPLE_DATA / "tmdb_5000_credits.csv").entries
+    ]
 
 
 def row(movies: list[Movie], title: str) -> int:
@@ -37,17 +39,24 @@ def test_titles_map_by_title_and_year_within_one(movies: list[Movie]) -> None:
 
 def test_a_request_is_what_the_seeker_wrote_before_the_first_suggestion(tmp_path: Path, movies: list[Movie]) -> None:
     conversation = {
-        "conversationId": "1", "initiatorWorkerId": 1, "respondentWorkerId": 2,
+        "conversationId": "1",
+        "initiatorWorkerId": 1,
+        "respondentWorkerId": 2,
         "movieMentions": {"10": "Die Hard (1988)", "11": "Speed (1994)", "12": "Heat (1995)", "13": "Unknown (2030)"},
-        "respondentQuestions": {"10": {"suggested": 1}, "11": {"suggested": 1}, "12": {"suggested": 0},
-                                "13": {"suggested": 1}},
+        "respondentQuestions": {
+            "10": {"suggested": 1},
+            "11": {"suggested": 1},
+            "12": {"suggested": 0},
+            "13": {"suggested": 1},
+        },
         "messages": [
             {"senderWorkerId": 2, "text": "hi, what do you like?"},
             {"senderWorkerId": 1, "text": "I loved @12 and action films"},
             {"senderWorkerId": 1, "text": "anything like that"},
             {"senderWorkerId": 2, "text": "try @11"},
-            {"senderWorkerId": 1, "text": "seen @10 already"},   # after the first suggestion: not in the request
-        ]}
+            {"senderWorkerId": 1, "text": "seen @10 already"},  # after the first suggestion: not in the request
+        ],
+    }
     empty = dict(conversation, messages=[{"senderWorkerId": 2, "text": "try @11"}])
     path = tmp_path / "dev.jsonl"
     path.write_text(json.dumps(conversation) + "\n\n" + json.dumps(empty) + "\n")
@@ -61,8 +70,12 @@ def test_a_request_is_what_the_seeker_wrote_before_the_first_suggestion(tmp_path
 
 
 def test_halves_split_by_id_alone_into_disjoint_complete_parts() -> None:
-    talks = Conversations(requests=[f"text {i}" for i in range(7)], relevant=[{i} for i in range(7)],
-                          named=[[i] for i in range(7)], ids=[20, 3, 8, 15, 4, 11, 6])
+    talks = Conversations(
+        requests=[f"text {i}" for i in range(7)],
+        relevant=[{i} for i in range(7)],
+        named=[[i] for i in range(7)],
+        ids=[20, 3, 8, 15, 4, 11, 6],
+    )
     tuning, test = halves(talks)
     assert tuning.ids == [20, 8, 4, 6] and test.ids == [3, 15, 11]
     for part in (tuning, test):  # each request keeps its own answers

@@ -20,8 +20,12 @@ from movierec.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
-INPUTS = {"movies": "tmdb_5000_movies.csv", "credits": "tmdb_5000_credits.csv",
-          "ratings": "ratings.csv", "links": "links.csv"}
+INPUTS = {
+    "movies": "tmdb_5000_movies.csv",
+    "credits": "tmdb_5000_credits.csv",
+    "ratings": "ratings.csv",
+    "links": "links.csv",
+}
 
 
 def settings_for(index_dir: Path, **changes: object) -> Settings:
@@ -111,12 +115,14 @@ def _crash_in_write_artifact(monkeypatch: pytest.MonkeyPatch) -> None:
         folder.mkdir(parents=True)
         (folder / "movies.faiss").write_bytes(b"half a file")
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(build_module, "write_artifact", broken)
 
 
 def _crash_in_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(index_dir: Path, building: Path, version: str) -> Path:
         raise OSError(5, "Input/output error")
+
     monkeypatch.setattr(build_module, "publish", broken)
 
 
@@ -184,16 +190,18 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
     import sys
 
     first = build_index(warm_settings, progress=False)  # the indexer's own encoder, as `make reindex` has
-    code = ("import sys\n"
-            "from pathlib import Path\n"
-            "from movierec.indexer.build import build_index\n"
-            "from movierec.runtime import tune_process\n"
-            "from movierec.settings import Settings\n"
-            "tune_process()\n"
-            f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}),"
-            f" index_dir=Path({str(warm_settings.index_dir)!r})),"
-            " progress=False)\n"
-            "print(result.embedded, 'torch' in sys.modules)\n")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from movierec.indexer.build import build_index\n"
+        "from movierec.runtime import tune_process\n"
+        "from movierec.settings import Settings\n"
+        "tune_process()\n"
+        f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}),"
+        f" index_dir=Path({str(warm_settings.index_dir)!r})),"
+        " progress=False)\n"
+        "print(result.embedded, 'torch' in sys.modules)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "False"]
@@ -202,8 +210,9 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
     assert manifest["learned"]["carried over from"] == first.version
 
 
-def test_the_indexer_reads_the_ratings_from_a_postgresql_store(encoder: Encoder, warm_settings: Settings,
-                                                                postgres_url: str) -> None:
+def test_the_indexer_reads_the_ratings_from_a_postgresql_store(
+    encoder: Encoder, warm_settings: Settings, postgres_url: str
+) -> None:
     """store_url names the store a build reads (here a real PostgreSQL server); the manifest records its
     last seq, and names it without the password."""
     import json
@@ -221,8 +230,13 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(encoder: Encoder,
     build_index(settings, encoder=encoder, progress=False)
     index = load_artifact(settings.index_dir)
     assert index.manifest["store_seq"] == last.seq > newcomer.seq
-    assert index.manifest["inputs"]["store"] == {"path": redact_url(postgres_url), "seq": last.seq, "rows": 3,
-                                                 "not in the catalogue": 1, "replaced by a later rating": 0}
+    assert index.manifest["inputs"]["store"] == {
+        "path": redact_url(postgres_url),
+        "seq": last.seq,
+        "rows": 3,
+        "not in the catalogue": 1,
+        "replaced by a later rating": 0,
+    }
     assert {990_301, 990_302} <= set(index.user_row)
     assert [int(index.movie_ids[r]) for r in index.rated(index.user_row[990_301])] == [862]
     assert ":***@" in index.manifest["inputs"]["store"]["path"]
@@ -231,8 +245,9 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(encoder: Encoder,
 
 
 @pytest.mark.parametrize("flags_off", ["avx512_bf16,amx_bf16", ""])
-def test_movierec_index_runs_the_bf16_backend_as_the_cpu_allows_and_says_which(tmp_path: Path, flags_off: str,
-                                                                               torch_encoder: Encoder) -> None:
+def test_movierec_index_runs_the_bf16_backend_as_the_cpu_allows_and_says_which(
+    tmp_path: Path, flags_off: str, torch_encoder: Encoder
+) -> None:
     """The indexer's default, torch-bf16, on a CPU without native bf16 (forced with cpu_flags_off on any
     machine) and on this one as it is: a real `movierec-index` process builds; the manifest and the
     cache file carry the backend that ran (fp32 torch's key without bf16), and the log says why."""
@@ -245,10 +260,22 @@ def test_movierec_index_runs_the_bf16_backend_as_the_cpu_allows_and_says_which(t
     from movierec.hardware import detect_cpu
 
     index_dir = tmp_path / "index"
-    run = subprocess.run([sys.executable, "-m", "movierec.indexer.cli", "--data-dir", str(SAMPLE), "--index-dir",
-                          str(index_dir), "--no-learned"], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "MOVIEREC_CPU_FLAGS_OFF": flags_off,
-                              "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16"})
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.indexer.cli",
+            "--data-dir",
+            str(SAMPLE),
+            "--index-dir",
+            str(index_dir),
+            "--no-learned",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MOVIEREC_CPU_FLAGS_OFF": flags_off, "MOVIEREC_INDEX_ENCODER_BACKEND": "torch-bf16"},
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     cpu = detect_cpu(flags_off.split(","))
     ran = "torch-bf16" if cpu.native_bf16 else "torch"

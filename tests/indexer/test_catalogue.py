@@ -13,10 +13,28 @@ from movierec.diagnostics import DataError
 from movierec.indexer.catalogue import MOVIE_COLUMNS, load_catalogue, load_credits, movie_text
 
 # Kaggle's "TMDB 5000" movies header, in its own column order (genres/keywords come before overview).
-KAGGLE_MOVIE_HEADER = ("budget", "genres", "homepage", "id", "keywords", "original_language", "original_title",
-                       "overview", "popularity", "production_companies", "production_countries", "release_date",
-                       "revenue", "runtime", "spoken_languages", "status", "tagline", "title", "vote_average",
-                       "vote_count")
+KAGGLE_MOVIE_HEADER = (
+    "budget",
+    "genres",
+    "homepage",
+    "id",
+    "keywords",
+    "original_language",
+    "original_title",
+    "overview",
+    "popularity",
+    "production_companies",
+    "production_countries",
+    "release_date",
+    "revenue",
+    "runtime",
+    "spoken_languages",
+    "status",
+    "tagline",
+    "title",
+    "vote_average",
+    "vote_count",
+)
 CREDITS_HEADER = ("movie_id", "title", "cast", "crew")
 
 
@@ -26,11 +44,25 @@ def _objects(*names: str) -> str:
 
 def movie_row(movie_id: Any, title: str, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "budget": "1000", "genres": _objects("Drama"), "homepage": "", "id": movie_id, "keywords": _objects("river"),
-        "original_language": "en", "original_title": title, "overview": f"An overview of {title}.",
-        "popularity": "12.5", "production_companies": "[]", "production_countries": "[]",
-        "release_date": "1999-03-31", "revenue": "0", "runtime": "100", "spoken_languages": "[]",
-        "status": "Released", "tagline": f"The tagline of {title}", "title": title, "vote_average": "7.5",
+        "budget": "1000",
+        "genres": _objects("Drama"),
+        "homepage": "",
+        "id": movie_id,
+        "keywords": _objects("river"),
+        "original_language": "en",
+        "original_title": title,
+        "overview": f"An overview of {title}.",
+        "popularity": "12.5",
+        "production_companies": "[]",
+        "production_countries": "[]",
+        "release_date": "1999-03-31",
+        "revenue": "0",
+        "runtime": "100",
+        "spoken_languages": "[]",
+        "status": "Released",
+        "tagline": f"The tagline of {title}",
+        "title": title,
+        "vote_average": "7.5",
         "vote_count": "321",
     }
     row.update(fields)
@@ -40,7 +72,8 @@ def movie_row(movie_id: Any, title: str, **fields: Any) -> dict[str, Any]:
 def reduced_credits(movie_id: Any, title: str, cast: list[str], directors: list[str]) -> dict[str, Any]:
     """The reduced format: cast objects with only name/order, crew with only the director(s)."""
     return {
-        "movie_id": movie_id, "title": title,
+        "movie_id": movie_id,
+        "title": title,
         "cast": json.dumps([{"name": n, "order": i} for i, n in enumerate(cast)]),
         "crew": json.dumps([{"department": "Directing", "job": "Director", "name": d} for d in directors]),
     }
@@ -65,13 +98,26 @@ def write_credits(tmp_path: Path, rows: list[dict[str, Any]], header: tuple[str,
 
 # Kaggle's full credits format: many keys per cast object, the whole crew.
 def _kaggle_cast(name: str, order: int, cast_id: int) -> dict[str, Any]:
-    return {"cast_id": cast_id, "character": f"Character of {name}", "credit_id": f"52fe48{cast_id:06d}",
-            "gender": 2, "id": 1000 + cast_id, "name": name, "order": order}
+    return {
+        "cast_id": cast_id,
+        "character": f"Character of {name}",
+        "credit_id": f"52fe48{cast_id:06d}",
+        "gender": 2,
+        "id": 1000 + cast_id,
+        "name": name,
+        "order": order,
+    }
 
 
 def _kaggle_crew(name: str, job: str, department: str, n: int) -> dict[str, Any]:
-    return {"credit_id": f"5602a8a7{n:06d}", "department": department, "gender": 0, "id": 5000 + n,
-            "job": job, "name": name}
+    return {
+        "credit_id": f"5602a8a7{n:06d}",
+        "department": department,
+        "gender": 0,
+        "id": 5000 + n,
+        "job": job,
+        "name": name,
+    }
 
 
 FULL_CAST = [  # deliberately out of billing order in the file
@@ -98,12 +144,16 @@ def full_credits(movie_id: Any, title: str) -> dict[str, Any]:
 
 # --- credits formats ---------------------------------------------------------------------------------------------
 
+
 def test_reduced_credits_format(tmp_path: Path) -> None:
-    path = write_credits(tmp_path, [
-        reduced_credits(10, "One", ["A1", "A2", "A3", "A4"], ["D1"]),
-        reduced_credits(20, "Two", ["B1"], ["D2", "D3"]),
-        reduced_credits(30, "Three", [], []),
-    ])
+    path = write_credits(
+        tmp_path,
+        [
+            reduced_credits(10, "One", ["A1", "A2", "A3", "A4"], ["D1"]),
+            reduced_credits(20, "Two", ["B1"], ["D2", "D3"]),
+            reduced_credits(30, "Three", [], []),
+        ],
+    )
     credits, report = load_credits(path)
     assert credits == {10: (["D1"], ["A1", "A2", "A3", "A4"]), 20: (["D2", "D3"], ["B1"]), 30: ([], [])}
     assert (report.rows_read, report.rows_used) == (3, 3)
@@ -121,18 +171,20 @@ def test_full_kaggle_credits_format_takes_only_directors_and_cast_by_order(tmp_p
 
 
 def test_credits_cast_without_order_keeps_file_order(tmp_path: Path) -> None:
-    row = {"movie_id": 5, "title": "X", "cast": json.dumps([{"name": n} for n in ("Z", "Y", "X", "W")]),
-           "crew": "[]"}
+    row = {"movie_id": 5, "title": "X", "cast": json.dumps([{"name": n} for n in ("Z", "Y", "X", "W")]), "crew": "[]"}
     credits, _ = load_credits(write_credits(tmp_path, [row]))
     assert credits[5] == ([], ["Z", "Y", "X", "W"])
 
 
 def test_credits_duplicate_and_bad_movie_id_counted(tmp_path: Path) -> None:
-    path = write_credits(tmp_path, [
-        reduced_credits(1, "One", ["First"], ["D"]),
-        reduced_credits("abc", "Bad", ["X"], ["D"]),
-        reduced_credits(1, "One again", ["Second"], ["E"]),
-    ])
+    path = write_credits(
+        tmp_path,
+        [
+            reduced_credits(1, "One", ["First"], ["D"]),
+            reduced_credits("abc", "Bad", ["X"], ["D"]),
+            reduced_credits(1, "One again", ["Second"], ["E"]),
+        ],
+    )
     credits, report = load_credits(path)
     assert credits == {1: (["D"], ["First"])}  # first row kept
     assert report.rows_read == 3 and report.rows_used == 1
@@ -143,11 +195,22 @@ def test_credits_duplicate_and_bad_movie_id_counted(tmp_path: Path) -> None:
 
 # --- merged catalogue and the embedded text ----------------------------------------------------------------------
 
+
 def test_catalogue_text_contains_everything_that_describes_the_movie(tmp_path: Path) -> None:
-    movies = write_movies(tmp_path, [movie_row(
-        19995, "Lanterns Over Tide", release_date="2009-12-10", tagline="Every light has a keeper.",
-        overview="A lighthouse keeper's daughter charts the storms that hide a smuggler's route.",
-        genres=_objects("Action", "Adventure", "Fantasy"), keywords=_objects("culture clash", "space war"))])
+    movies = write_movies(
+        tmp_path,
+        [
+            movie_row(
+                19995,
+                "Lanterns Over Tide",
+                release_date="2009-12-10",
+                tagline="Every light has a keeper.",
+                overview="A lighthouse keeper's daughter charts the storms that hide a smuggler's route.",
+                genres=_objects("Action", "Adventure", "Fantasy"),
+                keywords=_objects("culture clash", "space war"),
+            )
+        ],
+    )
     credits = write_credits(tmp_path, [full_credits(19995, "Lanterns Over Tide")])
     catalogue = load_catalogue(movies, credits)
     assert catalogue.movie_ids == [19995]
@@ -159,20 +222,33 @@ def test_catalogue_text_contains_everything_that_describes_the_movie(tmp_path: P
 
     text = entry.text
     assert text.startswith("Lanterns Over Tide (2009)")
-    for part in ("Every light has a keeper",
-                 "A lighthouse keeper's daughter charts the storms that hide a smuggler's route",
-                 "Genres: Action, Adventure, Fantasy", "Keywords: culture clash, space war",
-                 "Directed by Dora Director, Dan Director", "Starring Alice First, Bob Second, Carol Third"):
+    for part in (
+        "Every light has a keeper",
+        "A lighthouse keeper's daughter charts the storms that hide a smuggler's route",
+        "Genres: Action, Adventure, Fantasy",
+        "Keywords: culture clash, space war",
+        "Directed by Dora Director, Dan Director",
+        "Starring Alice First, Bob Second, Carol Third",
+    ):
         assert part in text, part
-    for absent in ("Dana Fourth", "Eve Fifth", "Paula Producer", "Sam Screenwriter", "Ed Editor",
-                   "Carl Codirector", "Eli Executive"):
+    for absent in (
+        "Dana Fourth",
+        "Eve Fifth",
+        "Paula Producer",
+        "Sam Screenwriter",
+        "Ed Editor",
+        "Carl Codirector",
+        "Eli Executive",
+    ):
         assert absent not in text, absent
 
 
 def test_catalogue_with_reduced_credits(tmp_path: Path) -> None:
     movies = write_movies(tmp_path, [movie_row(1, "One"), movie_row(2, "Two")])
-    credits = write_credits(tmp_path, [reduced_credits(2, "Two", ["P", "Q", "R", "S"], ["Dir Two"]),
-                                       reduced_credits(1, "One", ["K"], ["Dir One"])])
+    credits = write_credits(
+        tmp_path,
+        [reduced_credits(2, "Two", ["P", "Q", "R", "S"], ["Dir Two"]), reduced_credits(1, "One", ["K"], ["Dir One"])],
+    )
     catalogue = load_catalogue(movies, credits)
     assert catalogue.movie_ids == [1, 2]  # movies file order
     one, two = (e.text for e in catalogue.entries)
@@ -182,10 +258,20 @@ def test_catalogue_with_reduced_credits(tmp_path: Path) -> None:
 
 
 def test_movie_text_exact() -> None:
-    text = movie_text("Heat", 1995, "A Los Angeles crime saga.", "  Cops and robbers.  ", ["Crime", "Drama"],
-                      ["heist"], ["Michael Mann"], ["Al Pacino", "Robert De Niro"])
-    assert text == ("Heat (1995). A Los Angeles crime saga. Cops and robbers. Genres: Crime, Drama. "
-                    "Keywords: heist. Directed by Michael Mann. Starring Al Pacino, Robert De Niro.")
+    text = movie_text(
+        "Heat",
+        1995,
+        "A Los Angeles crime saga.",
+        "  Cops and robbers.  ",
+        ["Crime", "Drama"],
+        ["heist"],
+        ["Michael Mann"],
+        ["Al Pacino", "Robert De Niro"],
+    )
+    assert text == (
+        "Heat (1995). A Los Angeles crime saga. Cops and robbers. Genres: Crime, Drama. "
+        "Keywords: heist. Directed by Michael Mann. Starring Al Pacino, Robert De Niro."
+    )
 
 
 def test_movie_text_leaves_out_empty_parts_and_unknown_year() -> None:
@@ -193,6 +279,7 @@ def test_movie_text_leaves_out_empty_parts_and_unknown_year() -> None:
 
 
 # --- problems in the files ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("column", ["id", "title", "overview", "genres", "release_date", "vote_count"])
 def test_missing_movies_column_is_a_data_error(tmp_path: Path, column: str) -> None:
@@ -228,13 +315,17 @@ def test_all_required_movie_columns_are_checked(tmp_path: Path) -> None:
 
 
 def test_malformed_genres_json_counts_a_warning_and_keeps_the_row(tmp_path: Path) -> None:
-    movies = write_movies(tmp_path, [
-        movie_row(1, "Multi", overview="First line of the overview,\nsecond line of the overview."),  # lines 2-3
-        movie_row(2, "Broken", genres='[{"id": 18, "name": "Drama"'),  # line 4
-        movie_row(3, "Fine"),  # line 5
-    ])
-    credits = write_credits(tmp_path, [reduced_credits(i, t, ["A"], ["D"]) for i, t in
-                                       ((1, "Multi"), (2, "Broken"), (3, "Fine"))])
+    movies = write_movies(
+        tmp_path,
+        [
+            movie_row(1, "Multi", overview="First line of the overview,\nsecond line of the overview."),  # lines 2-3
+            movie_row(2, "Broken", genres='[{"id": 18, "name": "Drama"'),  # line 4
+            movie_row(3, "Fine"),  # line 5
+        ],
+    )
+    credits = write_credits(
+        tmp_path, [reduced_credits(i, t, ["A"], ["D"]) for i, t in ((1, "Multi"), (2, "Broken"), (3, "Fine"))]
+    )
     catalogue = load_catalogue(movies, credits)
     report = catalogue.movies_report
     assert catalogue.movie_ids == [1, 2, 3]
@@ -271,9 +362,12 @@ def test_malformed_cast_json_in_credits_counts_a_warning(tmp_path: Path) -> None
 
 
 def test_malformed_genres_line_number_within_a_multiline_record(tmp_path: Path) -> None:
-    movies = write_movies(tmp_path, [
-        movie_row(1, "Broken", genres="[{oops", overview="Line one\nline two\nline three"),  # lines 2-4
-    ])
+    movies = write_movies(
+        tmp_path,
+        [
+            movie_row(1, "Broken", genres="[{oops", overview="Line one\nline two\nline three"),  # lines 2-4
+        ],
+    )
     credits = write_credits(tmp_path, [reduced_credits(1, "Broken", ["A"], ["D"])])
     report = load_catalogue(movies, credits).movies_report
     assert sum(report.warnings.values()) == 1
@@ -282,15 +376,18 @@ def test_malformed_genres_line_number_within_a_multiline_record(tmp_path: Path) 
 
 
 def test_bad_and_duplicate_ids_empty_date_and_missing_credits(tmp_path: Path) -> None:
-    movies = write_movies(tmp_path, [
-        movie_row(1, "First"),                           # line 2
-        movie_row("12x", "Not an id"),                   # line 3: skipped
-        movie_row("", "Empty id"),                       # line 4: skipped
-        movie_row(1, "First again"),                     # line 5: duplicate, skipped
-        movie_row(4, "No date", release_date=""),        # line 6: year 0
-        movie_row(5, "No credits"),                      # line 7: warning, empty cast
-        movie_row(6, "  "),                              # line 8: empty title, skipped
-    ])
+    movies = write_movies(
+        tmp_path,
+        [
+            movie_row(1, "First"),  # line 2
+            movie_row("12x", "Not an id"),  # line 3: skipped
+            movie_row("", "Empty id"),  # line 4: skipped
+            movie_row(1, "First again"),  # line 5: duplicate, skipped
+            movie_row(4, "No date", release_date=""),  # line 6: year 0
+            movie_row(5, "No credits"),  # line 7: warning, empty cast
+            movie_row(6, "  "),  # line 8: empty title, skipped
+        ],
+    )
     credits = write_credits(tmp_path, [reduced_credits(i, "t", ["Actor"], ["Director"]) for i in (1, 4, 6)])
     catalogue = load_catalogue(movies, credits)
     report = catalogue.movies_report
@@ -342,7 +439,7 @@ def test_file_that_does_not_exist_is_a_data_error(tmp_path: Path, which: str) ->
 def test_byte_order_mark_header_spaces_and_ragged_rows(tmp_path: Path) -> None:
     good = write_movies(tmp_path, [movie_row(1, "Fine"), movie_row(2, "Also fine")])
     text = good.read_text(encoding="utf-8").splitlines()
-    header = ", ".join(text[0].split(","))                     # spaces after the commas
+    header = ", ".join(text[0].split(","))  # spaces after the commas
     ragged = text[2] + ',"one field too many"'
     bommed = tmp_path / "bom.csv"
     bommed.write_text("\ufeff" + "\n".join([header, text[1], ragged]) + "\n", encoding="utf-8")

@@ -27,8 +27,12 @@ def test_kaggle_names_are_found(tmp_path: Path) -> None:
     assert files.credits == data / "tmdb_5000_credits.csv"
     assert files.ratings == data / "ratings_small.csv"
     assert files.links == data / "links_small.csv"
-    assert files.as_dict() == {"movies": files.movies, "credits": files.credits,
-                               "ratings": files.ratings, "links": files.links}
+    assert files.as_dict() == {
+        "movies": files.movies,
+        "credits": files.credits,
+        "ratings": files.ratings,
+        "links": files.links,
+    }
 
 
 def test_movielens_names_are_found(tmp_path: Path) -> None:
@@ -56,19 +60,28 @@ def test_explicit_paths_win(tmp_path: Path) -> None:
 
 def test_all_explicit_paths_need_no_data_folder(tmp_path: Path) -> None:
     elsewhere = make(tmp_path / "elsewhere", "a.csv", "b.csv", "c.csv", "d.csv")
-    settings = Settings(data_dir=tmp_path / "does-not-exist", movies_csv=elsewhere / "a.csv",
-                        credits_csv=elsewhere / "b.csv", ratings_csv=elsewhere / "c.csv", links_csv=elsewhere / "d.csv")
+    settings = Settings(
+        data_dir=tmp_path / "does-not-exist",
+        movies_csv=elsewhere / "a.csv",
+        credits_csv=elsewhere / "b.csv",
+        ratings_csv=elsewhere / "c.csv",
+        links_csv=elsewhere / "d.csv",
+    )
     files = find_data_files(settings)
-    assert [files.movies, files.credits, files.ratings, files.links] == [elsewhere / n for n in
-                                                                         ("a.csv", "b.csv", "c.csv", "d.csv")]
+    assert [files.movies, files.credits, files.ratings, files.links] == [
+        elsewhere / n for n in ("a.csv", "b.csv", "c.csv", "d.csv")
+    ]
 
 
-@pytest.mark.parametrize("absent,expected", [
-    ("tmdb_5000_movies.csv", ["tmdb_5000_movies.csv"]),
-    ("tmdb_5000_credits.csv", ["tmdb_5000_credits.csv"]),
-    ("ratings.csv", ["ratings_small.csv", "ratings.csv"]),
-    ("links.csv", ["links_small.csv", "links.csv"]),
-])
+@pytest.mark.parametrize(
+    "absent,expected",
+    [
+        ("tmdb_5000_movies.csv", ["tmdb_5000_movies.csv"]),
+        ("tmdb_5000_credits.csv", ["tmdb_5000_credits.csv"]),
+        ("ratings.csv", ["ratings_small.csv", "ratings.csv"]),
+        ("links.csv", ["links_small.csv", "links.csv"]),
+    ],
+)
 def test_missing_file_names_the_expected_names(tmp_path: Path, absent: str, expected: list[str]) -> None:
     names = [n for n in (*TMDB, "ratings.csv", "links.csv") if n != absent]
     data = make(tmp_path / "data", *names)

@@ -47,8 +47,9 @@ def test_max_items_keeps_the_most_rated_movies_and_solves_ease_over_them() -> No
     p = np.linalg.inv(sub.T @ sub + lam * np.eye(cap))
     np.testing.assert_allclose(weights, np.eye(cap) - p / np.diag(p), atol=1e-5)
     # No cap, or a cap above the rated count: every rated movie, as before.
-    assert len(fit_ease(group_by_user(owner, n_users), rows.astype(np.int32), n_movies, lam, max_items=100)[0]) \
-        == int((counts > 0).sum())
+    assert len(fit_ease(group_by_user(owner, n_users), rows.astype(np.int32), n_movies, lam, max_items=100)[0]) == int(
+        (counts > 0).sum()
+    )
 
 
 def rated_matrix(seed: int, n_users: int = 70, n_movies: int = 40) -> np.ndarray:

@@ -31,13 +31,31 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict:
     index_dir = tmp_path_factory.mktemp("faiss-index")
     building = index_dir / ".building-v1"
     manifest = {"index_version": "v1", "dimensions": D, "counts": {"movies": N_MOVIES, "users": N_USERS}}
-    write_artifact(building, manifest, movies, movie_vectors, user_ids, user_vectors, rated_ptr, rated_rows,
-                   rated_values, np.zeros(len(rated_rows), np.int64), np.zeros(0, np.int32),
-                   np.zeros((0, 0), np.float32))
+    write_artifact(
+        building,
+        manifest,
+        movies,
+        movie_vectors,
+        user_ids,
+        user_vectors,
+        rated_ptr,
+        rated_rows,
+        rated_values,
+        np.zeros(len(rated_rows), np.int64),
+        np.zeros(0, np.int32),
+        np.zeros((0, 0), np.float32),
+    )
     publish(index_dir, building, "v1")
-    return {"index_dir": index_dir, "movie_vectors": movie_vectors, "user_vectors": user_vectors,
-            "movie_ids": movie_ids, "user_ids": user_ids, "rated_ptr": rated_ptr, "rated_rows": rated_rows,
-            "rated_values": rated_values}
+    return {
+        "index_dir": index_dir,
+        "movie_vectors": movie_vectors,
+        "user_vectors": user_vectors,
+        "movie_ids": movie_ids,
+        "user_ids": user_ids,
+        "rated_ptr": rated_ptr,
+        "rated_rows": rated_rows,
+        "rated_values": rated_values,
+    }
 
 
 def check_search(index, vectors: np.ndarray, queries: np.ndarray, k: int) -> None:  # noqa: ANN001
@@ -65,8 +83,9 @@ def test_artifact_roundtrip(written: dict) -> None:
     np.testing.assert_array_equal(artifact.rated_rows, written["rated_rows"])
     np.testing.assert_array_equal(artifact.rated_values, written["rated_values"])
     j = 17
-    np.testing.assert_array_equal(artifact.rated(j),
-                                  written["rated_rows"][written["rated_ptr"][j]:written["rated_ptr"][j + 1]])
+    np.testing.assert_array_equal(
+        artifact.rated(j), written["rated_rows"][written["rated_ptr"][j] : written["rated_ptr"][j + 1]]
+    )
     assert artifact.movie_row[int(written["movie_ids"][5])] == 5
     assert artifact.user_row[int(written["user_ids"][9])] == 9
 

@@ -34,7 +34,8 @@ def build(index_dir: Path, encoder: Encoder, cache: Path, **changes: object) -> 
 
 
 def test_a_build_trains_a_model_and_two_builds_of_the_same_data_train_the_same_one(
-        tmp_path: Path, encoder: Encoder, cache: Path) -> None:
+    tmp_path: Path, encoder: Encoder, cache: Path
+) -> None:
     path, manifest = build(tmp_path / "a", encoder, cache)
     entry = manifest["learned"]
     assert entry["file"] == "learned.npz" and (path / "learned.npz").is_file() and len(entry["sha256"]) == 64
@@ -79,16 +80,25 @@ def test_without_training_the_index_has_no_model(tmp_path: Path, encoder: Encode
 
 def test_the_training_index_holds_only_each_users_older_ratings() -> None:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"user_id": rng.integers(1, 30, 600), "movie_id": rng.integers(0, 50, 600),
-                          "rating": rng.integers(1, 11, 600) / 2, "timestamp": rng.integers(0, 10**6, 600)})
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(1, 30, 600),
+            "movie_id": rng.integers(0, 50, 600),
+            "rating": rng.integers(1, 11, 600) / 2,
+            "timestamp": rng.integers(0, 10**6, 600),
+        }
+    )
     frame = frame.drop_duplicates(["user_id", "movie_id"])
     earlier, later = temporal_split(frame)
     newest_earlier = earlier.groupby("user_id")["timestamp"].max()
     oldest_later = later.groupby("user_id")["timestamp"].min()
     assert (newest_earlier <= oldest_later.reindex(newest_earlier.index)).all()
     from movierec.domain import Movie
-    movies = [Movie(movie_id=m, title=str(m), year=2000, genres=("Drama",), vote_average=5.0, vote_count=10)
-              for m in range(50)]
+
+    movies = [
+        Movie(movie_id=m, title=str(m), year=2000, genres=("Drama",), vote_average=5.0, vote_count=10)
+        for m in range(50)
+    ]
     vectors = rng.standard_normal((50, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     inner = memory_artifact(movies, vectors, earlier, "centred", 10.0, 1000)

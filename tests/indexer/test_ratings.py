@@ -44,6 +44,7 @@ def rows(ratings) -> list[tuple[int, int, float, int]]:  # noqa: ANN001
 
 # --- links ---------------------------------------------------------------------------------------------------------
 
+
 def test_links_float_tmdb_id_and_empty_tmdb_id(tmp_path: Path) -> None:
     links, report = load_links(links_file(tmp_path, ["1,0114709,862.0", "2,0113497,8844", "3,0113228,", "x,1,5"]))
     assert links == {1: 862, 2: 8844}
@@ -71,6 +72,7 @@ def test_links_missing_column_is_a_data_error(tmp_path: Path) -> None:
 
 # --- ratings -------------------------------------------------------------------------------------------------------
 
+
 def test_crlf_line_endings_parse(tmp_path: Path) -> None:
     links = links_file(tmp_path, ["1,0114709,862", "2,0113497,8844.0"], newline="\r\n")
     ratings = ratings_file(tmp_path, ["1,1,4.0,964982703", "1,2,3.5,964981247", "2,2,5,964982224"], newline="\r\n")
@@ -91,13 +93,16 @@ def test_frame_columns_and_dtypes(tmp_path: Path) -> None:
 
 def test_unlinked_movies_and_movies_outside_the_catalogue_are_counted(tmp_path: Path) -> None:
     links = links_file(tmp_path, ["1,1,862", "2,2,", "3,3,11"])
-    ratings = ratings_file(tmp_path, [
-        "1,1,4,10",   # kept
-        "1,2,4,11",   # movieId 2 has an empty tmdbId -> unmapped
-        "1,99,4,12",  # movieId 99 is not in links -> unmapped
-        "2,3,4,13",   # tmdb 11 not in the catalogue
-        "2,1,3,14",   # kept
-    ])
+    ratings = ratings_file(
+        tmp_path,
+        [
+            "1,1,4,10",  # kept
+            "1,2,4,11",  # movieId 2 has an empty tmdbId -> unmapped
+            "1,99,4,12",  # movieId 99 is not in links -> unmapped
+            "2,3,4,13",  # tmdb 11 not in the catalogue
+            "2,1,3,14",  # kept
+        ],
+    )
     result = load_ratings(ratings, links, {862})
     report = result.ratings_report
     assert rows(result) == [(1, 862, 4.0, 10), (2, 862, 3.0, 14)]
@@ -115,8 +120,9 @@ def test_non_numeric_rating_is_counted_with_its_line_and_column(tmp_path: Path) 
     report = result.ratings_report
     assert report.skipped[NOT_A_NUMBER] == 2
     assert report.rows_used == 2
-    assert any(e.startswith(f"{ratings}, line 4, column 'rating'") and "four" in e for e in report.examples), \
+    assert any(e.startswith(f"{ratings}, line 4, column 'rating'") and "four" in e for e in report.examples), (
         report.examples
+    )
     assert any("line 5, column 'rating'" in e for e in report.examples), report.examples
     assert balanced(report)
 
@@ -169,8 +175,9 @@ def test_rows_read_equals_used_plus_skipped_on_messy_seeded_data(tmp_path: Path)
     movies = ["1", "2", "3", "4", "5", "6", "7", "?"]
     values = ["0.5", "1", "3.5", "5", "5.0", "0", "7", "-2", "abc", ""]
     times = ["100", "200", "300", "100", "t", ""]
-    lines = [",".join((rng.choice(users), rng.choice(movies), rng.choice(values), rng.choice(times)))
-             for _ in range(500)]
+    lines = [
+        ",".join((rng.choice(users), rng.choice(movies), rng.choice(values), rng.choice(times))) for _ in range(500)
+    ]
     result = load_ratings(ratings_file(tmp_path, lines), links_file(tmp_path, links), {862, 8844, 550})
     report = result.ratings_report
     assert report.rows_read == 500
@@ -220,8 +227,9 @@ def test_missing_ratings_or_links_file_is_a_data_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["1.5", "1e30"])
 def test_fractional_or_huge_user_ids_are_counted_not_truncated(tmp_path: Path, value: str) -> None:
-    result = load_ratings(ratings_file(tmp_path, ["2,1,4,9", f"{value},1,4,10"]), links_file(tmp_path, ["1,1,862"]),
-                          {862})
+    result = load_ratings(
+        ratings_file(tmp_path, ["2,1,4,9", f"{value},1,4,10"]), links_file(tmp_path, ["1,1,862"]), {862}
+    )
     assert rows(result) == [(2, 862, 4.0, 9)]
     assert result.ratings_report.skipped["userId is not a whole number"] == 1
     assert balanced(result.ratings_report)

@@ -38,16 +38,33 @@ def test_ray_vectors_equal_the_in_process_ones_row_for_row(encoder: Encoder) -> 
     assert RayEncoder(encoder.model_dir, workers=1).encode([]).shape == (0, encoder.dimensions)
 
 
-def test_movierec_index_with_ray_builds_the_same_movie_vectors(tmp_path: Path, sample_settings: Settings,
-                                                               encoder: Encoder) -> None:
+def test_movierec_index_with_ray_builds_the_same_movie_vectors(
+    tmp_path: Path, sample_settings: Settings, encoder: Encoder
+) -> None:
     """`movierec-index --ray` with an empty cache: the build embeds every movie on Ray (two actors of a local
     instance) and its movie vectors equal those of the session's in-process build (made with the session's
     encoder, so the Ray actors load the same backend)."""
     index_dir = tmp_path / "ray-index"
-    run = subprocess.run([sys.executable, "-m", "movierec.indexer.cli", "--data-dir", str(SAMPLE), "--index-dir",
-                          str(index_dir), "--ray", "--ray-workers", "2", "--no-learned", "--quiet"],
-                         capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "MOVIEREC_INDEX_ENCODER_BACKEND": encoder.backend})
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.indexer.cli",
+            "--data-dir",
+            str(SAMPLE),
+            "--index-dir",
+            str(index_dir),
+            "--ray",
+            "--ray-workers",
+            "2",
+            "--no-learned",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MOVIEREC_INDEX_ENCODER_BACKEND": encoder.backend},
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     movies = len(load_catalogue(SAMPLE / "tmdb_5000_movies.csv", SAMPLE / "tmdb_5000_credits.csv").entries)
     assert f"({movies} movie texts embedded" in run.stdout
@@ -61,8 +78,22 @@ def test_movierec_index_with_ray_builds_the_same_movie_vectors(tmp_path: Path, s
 
 
 def test_an_unreachable_cluster_is_a_clear_error(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "movierec.indexer.cli", "--data-dir", str(SAMPLE), "--index-dir",
-                          str(tmp_path / "i"), "--ray-address", "127.0.0.1:1", "--quiet"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.indexer.cli",
+            "--data-dir",
+            str(SAMPLE),
+            "--index-dir",
+            str(tmp_path / "i"),
+            "--ray-address",
+            "127.0.0.1:1",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 1
     assert "could not start or reach Ray (127.0.0.1:1)" in run.stderr

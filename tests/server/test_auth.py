@@ -39,12 +39,15 @@ def test_no_token_value_appears_in_an_error(table: TokenTable) -> None:
         assert READ not in str(refused.value)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "names no token"),
-    ("onlyonefield\n", "line 1"),
-    (f"{READ} read\n{WRITE} admin\n", "line 2: unknown scope 'admin'"),
-    ("short read\n", "at least 16 characters"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "names no token"),
+        ("onlyonefield\n", "line 1"),
+        (f"{READ} read\n{WRITE} admin\n", "line 2: unknown scope 'admin'"),
+        ("short read\n", "at least 16 characters"),
+    ],
+)
 def test_a_malformed_tokens_file_is_refused_naming_the_line(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "tokens"
     path.write_text(text)

@@ -76,7 +76,7 @@ def test_an_idle_batcher_runs_solo_and_a_busy_one_shares_the_threads() -> None:
     assert seen == [(2, 1)] and batcher.solo_batches == 1
     futures = [batcher.submit(i) for i in range(40)]
     assert [f.result(5) for f in futures] == list(range(40))
-    assert (1, 2) in seen                                    # two shared batches ran at once
+    assert (1, 2) in seen  # two shared batches ran at once
     assert all(concurrent == 1 for threads, concurrent in seen if threads == 2)  # solo ran alone
     assert all(threads in (1, 2) for threads, _ in seen)
     batcher.close()

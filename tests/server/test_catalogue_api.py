@@ -37,14 +37,18 @@ def test_search_and_details(sample_server: tuple[grpc.Server, int]) -> None:
     assert 0 < len(movie.cast) <= 5 and movie.language == "en" and movie.vote_count == int(inception["vote_count"])
 
 
-@pytest.mark.parametrize("method, request_, code, words", [
-    ("SearchMovies", pb.SearchMoviesRequest(query="  "), grpc.StatusCode.INVALID_ARGUMENT, ["query is empty"]),
-    ("SearchMovies", pb.SearchMoviesRequest(query="x" * 201), grpc.StatusCode.INVALID_ARGUMENT, ["201", "200"]),
-    ("SearchMovies", pb.SearchMoviesRequest(query="toy", limit=51), grpc.StatusCode.INVALID_ARGUMENT, ["51"]),
-    ("GetMovie", pb.GetMovieRequest(movie_id=987654321), grpc.StatusCode.NOT_FOUND, ["987654321"]),
-])
-def test_bad_catalogue_requests(sample_channel: grpc.Channel, method: str, request_: object,
-                                code: grpc.StatusCode, words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "method, request_, code, words",
+    [
+        ("SearchMovies", pb.SearchMoviesRequest(query="  "), grpc.StatusCode.INVALID_ARGUMENT, ["query is empty"]),
+        ("SearchMovies", pb.SearchMoviesRequest(query="x" * 201), grpc.StatusCode.INVALID_ARGUMENT, ["201", "200"]),
+        ("SearchMovies", pb.SearchMoviesRequest(query="toy", limit=51), grpc.StatusCode.INVALID_ARGUMENT, ["51"]),
+        ("GetMovie", pb.GetMovieRequest(movie_id=987654321), grpc.StatusCode.NOT_FOUND, ["987654321"]),
+    ],
+)
+def test_bad_catalogue_requests(
+    sample_channel: grpc.Channel, method: str, request_: object, code: grpc.StatusCode, words: list[str]
+) -> None:
     with pytest.raises(grpc.RpcError) as e:
         getattr(pb_grpc.RecommenderStub(sample_channel), method)(request_, timeout=30)
     assert e.value.code() == code and all(w in e.value.details() for w in words), e.value.details()
@@ -79,13 +83,19 @@ def test_a_list_with_details(sample_channel: grpc.Channel) -> None:
         assert d.overview == overview or d.overview[-1] in ".!?"
 
 
-@pytest.mark.parametrize("text, first", [
-    ("One. Two.", "One."), ("Mr. Smith goes to Washington. He stays.", "Mr. Smith goes to Washington."),
-    ("No end here", "No end here"), ("Is it? Yes.", "Is it?"), ("A 2.5 hour epic. Then more.", "A 2.5 hour epic."),
-    ("Mrs. Doubtfire is a nanny. Then more.", "Mrs. Doubtfire is a nanny."),
-    ("Army Capt. John Miller leads them. Then more.", "Army Capt. John Miller leads them."),
-    ("Written by J. R. Tolkien. More.", "Written by J. R. Tolkien."),
-])
+@pytest.mark.parametrize(
+    "text, first",
+    [
+        ("One. Two.", "One."),
+        ("Mr. Smith goes to Washington. He stays.", "Mr. Smith goes to Washington."),
+        ("No end here", "No end here"),
+        ("Is it? Yes.", "Is it?"),
+        ("A 2.5 hour epic. Then more.", "A 2.5 hour epic."),
+        ("Mrs. Doubtfire is a nanny. Then more.", "Mrs. Doubtfire is a nanny."),
+        ("Army Capt. John Miller leads them. Then more.", "Army Capt. John Miller leads them."),
+        ("Written by J. R. Tolkien. More.", "Written by J. R. Tolkien."),
+    ],
+)
 def test_first_sentence(text: str, first: str) -> None:
     from movierec.server.convert import first_sentence
 
@@ -94,9 +104,23 @@ def test_first_sentence(text: str, first: str) -> None:
 
 def test_details_on_the_command_line(sample_server: tuple[grpc.Server, int]) -> None:
     _, port = sample_server
-    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "recommend",
-                           "an animated movie about toys", "--limit", "3", "--details"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.clients.cli",
+            "--target",
+            f"127.0.0.1:{port}",
+            "recommend",
+            "an animated movie about toys",
+            "--limit",
+            "3",
+            "--details",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     with RecommenderClient(f"127.0.0.1:{port}") as client:
         listed = client.recommend("an animated movie about toys", limit=3, with_details=True).movies

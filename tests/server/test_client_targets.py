@@ -9,25 +9,31 @@ import pytest
 from movierec.clients.client import channel_arguments, channel_target
 
 
-@pytest.mark.parametrize("given, target, balanced", [
-    ("127.0.0.1:50051", "127.0.0.1:50051", False),
-    ("localhost:50051", "localhost:50051", False),                   # one server: as given, any syntax
-    ("dns:///movierec.internal:50051", "dns:///movierec.internal:50051", False),
-    ("127.0.0.1:50051, 127.0.0.1:50052", "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),
-    (["127.0.0.1:50051", "127.0.0.2:50052"], "ipv4:127.0.0.1:50051,127.0.0.2:50052", True),
-    (["localhost:50051", "127.0.0.1:50052"], "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),  # names resolved once
-    ("[::1]:50051,[::1]:50052", "ipv6:[::1]:50051,[::1]:50052", True),
-    ("ipv4:127.0.0.1:50051,127.0.0.1:50052", "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),  # gRPC's own syntax
-])
+@pytest.mark.parametrize(
+    "given, target, balanced",
+    [
+        ("127.0.0.1:50051", "127.0.0.1:50051", False),
+        ("localhost:50051", "localhost:50051", False),  # one server: as given, any syntax
+        ("dns:///movierec.internal:50051", "dns:///movierec.internal:50051", False),
+        ("127.0.0.1:50051, 127.0.0.1:50052", "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),
+        (["127.0.0.1:50051", "127.0.0.2:50052"], "ipv4:127.0.0.1:50051,127.0.0.2:50052", True),
+        (["localhost:50051", "127.0.0.1:50052"], "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),  # names resolved once
+        ("[::1]:50051,[::1]:50052", "ipv6:[::1]:50051,[::1]:50052", True),
+        ("ipv4:127.0.0.1:50051,127.0.0.1:50052", "ipv4:127.0.0.1:50051,127.0.0.1:50052", True),  # gRPC's own syntax
+    ],
+)
 def test_several_servers_become_one_balanced_target(given: str | list[str], target: str, balanced: bool) -> None:
     assert channel_target(given) == (target, balanced)
 
 
-@pytest.mark.parametrize("given, says", [
-    ("", "no server given"),
-    ("127.0.0.1:50051,50052", "is not host:port"),
-    ("127.0.0.1:50051,[::1]:50052", "mix IPv4 and IPv6"),
-])
+@pytest.mark.parametrize(
+    "given, says",
+    [
+        ("", "no server given"),
+        ("127.0.0.1:50051,50052", "is not host:port"),
+        ("127.0.0.1:50051,[::1]:50052", "mix IPv4 and IPv6"),
+    ],
+)
 def test_bad_server_lists_are_one_clear_error(given: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         channel_target(given)

@@ -32,9 +32,11 @@ def turn(role: int, text: str, user_id: int | None = None) -> pb.Turn:
 
 
 def test_a_three_person_group_conversation(sample_channel: grpc.Channel) -> None:
-    conversation = [turn(SEEKER, "something funny tonight", 1),
-                    turn(SEEKER, "nothing scary for me please", 2),
-                    turn(SEEKER, "I loved Knives Out (2019)", 3)]
+    conversation = [
+        turn(SEEKER, "something funny tonight", 1),
+        turn(SEEKER, "nothing scary for me please", 2),
+        turn(SEEKER, "I loved Knives Out (2019)", 3),
+    ]
     reply = call(sample_channel, conversation=conversation, limit=8)
     assert len(reply.movies) == 8 and reply.group_strategy
     genres = {m.movie_id: set(m.genres) for m in reply.movies}
@@ -48,11 +50,13 @@ def test_a_three_person_group_conversation(sample_channel: grpc.Channel) -> None
 
 
 def test_liked_disliked_seen_and_suggested_are_read_and_left_out(sample_channel: grpc.Channel) -> None:
-    conversation = [turn(SEEKER, "a tense thriller"),
-                    turn(SEEKER, "I loved Gone Girl (2014) but I hated Se7en (1995)"),
-                    turn(RECOMMENDER, "Have you seen Zodiac (2007)?"),
-                    turn(SEEKER, "seen it"),
-                    turn(RECOMMENDER, "What about Memento (2000)?")]
+    conversation = [
+        turn(SEEKER, "a tense thriller"),
+        turn(SEEKER, "I loved Gone Girl (2014) but I hated Se7en (1995)"),
+        turn(RECOMMENDER, "Have you seen Zodiac (2007)?"),
+        turn(SEEKER, "seen it"),
+        turn(RECOMMENDER, "What about Memento (2000)?"),
+    ]
     reply = call(sample_channel, conversation=conversation, limit=10)
     readings = {n.movie.title: n.reading for n in reply.understood.named_movies}
     assert readings == {"Gone Girl": "liked", "Se7en": "disliked", "Zodiac": "seen", "Memento": "suggested"}
@@ -67,9 +71,12 @@ def test_liked_disliked_seen_and_suggested_are_read_and_left_out(sample_channel:
 def test_a_disliked_movie_pushes_its_neighbours_down(sample_channel: grpc.Channel) -> None:
     base = [turn(SEEKER, "a space movie")]
     before = [m.movie_id for m in call(sample_channel, conversation=base, limit=20).movies]
-    after = [m.movie_id for m in call(sample_channel, conversation=[*base, turn(SEEKER, "not Interstellar (2014), "
-                                                                                       "I hated it")],
-                                      limit=20).movies]
+    after = [
+        m.movie_id
+        for m in call(
+            sample_channel, conversation=[*base, turn(SEEKER, "not Interstellar (2014), I hated it")], limit=20
+        ).movies
+    ]
     assert tmdb_id("Interstellar") not in after and before != after
 
 
@@ -85,28 +92,43 @@ def test_the_prompt_is_the_last_seeker_turn(sample_channel: grpc.Channel) -> Non
 def test_the_client_sends_a_conversation(sample_server: tuple[grpc.Server, int]) -> None:
     _, port = sample_server
     with RecommenderClient(f"127.0.0.1:{port}") as client:
-        result = client.recommend(conversation=[ChatTurn("seeker", "a cartoon for the kids"),
-                                                ChatTurn("recommender", "Shrek (2001)?"),
-                                                ChatTurn("seeker", "seen it")], limit=5)
+        result = client.recommend(
+            conversation=[
+                ChatTurn("seeker", "a cartoon for the kids"),
+                ChatTurn("recommender", "Shrek (2001)?"),
+                ChatTurn("seeker", "seen it"),
+            ],
+            limit=5,
+        )
         with pytest.raises(ValueError, match="'seeker' or 'recommender'"):
             client.recommend(conversation=[ChatTurn("bot", "hi")])
     assert result.movies and "Shrek (2001) seen [turn 2]" in describe_understood(result.understood)
 
 
-@pytest.mark.parametrize("fields, code, words", [
-    ({"conversation": [turn(SEEKER, "hi")] * 51}, grpc.StatusCode.INVALID_ARGUMENT, ["51 turns", "50"]),
-    ({"conversation": [turn(SEEKER, "x" * 1001)]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "1001", "1000"]),
-    ({"conversation": [turn(SEEKER, "x" * 900)] * 23}, grpc.StatusCode.INVALID_ARGUMENT, ["20700", "20000"]),
-    ({"conversation": [turn(SEEKER, "a comedy"), turn(SEEKER, "  ")]}, grpc.StatusCode.INVALID_ARGUMENT,
-     ["turn 1", "empty"]),
-    ({"conversation": [pb.Turn(text="a comedy")]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "role"]),
-    ({"conversation": [turn(RECOMMENDER, "Shrek?", 1)]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "user_id"]),
-    ({"conversation": [turn(RECOMMENDER, "Shrek?")]}, grpc.StatusCode.INVALID_ARGUMENT, ["no SEEKER turn"]),
-    ({"conversation": [turn(SEEKER, "a comedy", 1), turn(SEEKER, "me too", 987654321)]}, grpc.StatusCode.NOT_FOUND,
-     ["turn 1", "987654321"]),
-])
-def test_bad_conversations_get_precise_statuses(sample_channel: grpc.Channel, fields: dict, code: grpc.StatusCode,
-                                                words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "fields, code, words",
+    [
+        ({"conversation": [turn(SEEKER, "hi")] * 51}, grpc.StatusCode.INVALID_ARGUMENT, ["51 turns", "50"]),
+        ({"conversation": [turn(SEEKER, "x" * 1001)]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "1001", "1000"]),
+        ({"conversation": [turn(SEEKER, "x" * 900)] * 23}, grpc.StatusCode.INVALID_ARGUMENT, ["20700", "20000"]),
+        (
+            {"conversation": [turn(SEEKER, "a comedy"), turn(SEEKER, "  ")]},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["turn 1", "empty"],
+        ),
+        ({"conversation": [pb.Turn(text="a comedy")]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "role"]),
+        ({"conversation": [turn(RECOMMENDER, "Shrek?", 1)]}, grpc.StatusCode.INVALID_ARGUMENT, ["turn 0", "user_id"]),
+        ({"conversation": [turn(RECOMMENDER, "Shrek?")]}, grpc.StatusCode.INVALID_ARGUMENT, ["no SEEKER turn"]),
+        (
+            {"conversation": [turn(SEEKER, "a comedy", 1), turn(SEEKER, "me too", 987654321)]},
+            grpc.StatusCode.NOT_FOUND,
+            ["turn 1", "987654321"],
+        ),
+    ],
+)
+def test_bad_conversations_get_precise_statuses(
+    sample_channel: grpc.Channel, fields: dict, code: grpc.StatusCode, words: list[str]
+) -> None:
     user = pb_grpc.RecommenderStub(sample_channel).GetUser(pb.GetUserRequest(user_id=1), timeout=30)
     got, message = status_of(sample_channel, **fields)
     assert got == code and all(w in message for w in words), message
@@ -116,11 +138,36 @@ def test_bad_conversations_get_precise_statuses(sample_channel: grpc.Channel, fi
 
 def test_movierec_chat_in_another_process(sample_server: tuple[grpc.Server, int]) -> None:
     _, port = sample_server
-    lines = "\n".join(["1: something funny", "2: nothing scary for me", "/seen 1", "/no 99", "/like 2",
-                       "3: " + "x" * 1001, "/quit", "never read"])
-    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "chat",
-                           "--group", "1,2,3", "--limit", "5"], input=lines, capture_output=True, text=True,
-                          timeout=120)
+    lines = "\n".join(
+        [
+            "1: something funny",
+            "2: nothing scary for me",
+            "/seen 1",
+            "/no 99",
+            "/like 2",
+            "3: " + "x" * 1001,
+            "/quit",
+            "never read",
+        ]
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.clients.cli",
+            "--target",
+            f"127.0.0.1:{port}",
+            "chat",
+            "--group",
+            "1,2,3",
+            "--limit",
+            "5",
+        ],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.count("understood:") == 4  # four turns answered; the bad number and the long turn were not
@@ -136,7 +183,7 @@ def test_a_person_named_in_passing_earlier_gives_way_when_the_list_is_short(samp
     assert len(reply.movies) == 10
     with_him = [m for m in reply.movies if not m.unmet]
     assert all("Thriller" in m.genres for m in reply.movies)
-    assert [m.unmet for m in reply.movies[len(with_him):]] == [["people"]] * (10 - len(with_him))
+    assert [m.unmet for m in reply.movies[len(with_him) :]] == [["people"]] * (10 - len(with_him))
     # Named in the last turn, he holds.
     last = call(sample_channel, conversation=[turn(SEEKER, "now a thriller with Tom Hanks")], limit=10)
     assert last.movies and all("people" not in m.unmet for m in last.movies)
@@ -157,9 +204,24 @@ def test_a_long_chat_sends_its_newest_turns() -> None:
 def test_a_chat_survives_odd_lines_and_reacts_by_id(sample_server: tuple[grpc.Server, int]) -> None:
     _, port = sample_server
     lines = "\n".join(["a thriller", "/seen ²", "²: hi", "/no 1", *(["/seen 1"] * 30), "still a thriller"])
-    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}", "chat",
-                           "--group", "1,2", "--limit", "3"], input=lines, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.clients.cli",
+            "--target",
+            f"127.0.0.1:{port}",
+            "chat",
+            "--group",
+            "1,2",
+            "--limit",
+            "3",
+        ],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "takes the number of a movie" in done.stdout and "Traceback" not in done.stderr
     # every line after the odd ones was answered, past the API's 50 turns (each reaction adds two)

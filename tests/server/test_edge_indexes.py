@@ -63,18 +63,26 @@ def all_rated(folder: Path) -> Path:
     """Five movies; the first user rated all of them, two others rated some."""
     ids = MOVIES["id"].iloc[:5].tolist()
     rows = [(1, movielens_id(m), 4.0 - i / 2, 1_600_000_000 + i) for i, m in enumerate(ids)]
-    rows += [(2, movielens_id(ids[0]), 5.0, 1_600_000_100), (2, movielens_id(ids[3]), 2.0, 1_600_000_101),
-             (3, movielens_id(ids[1]), 3.5, 1_600_000_200)]
+    rows += [
+        (2, movielens_id(ids[0]), 5.0, 1_600_000_100),
+        (2, movielens_id(ids[3]), 2.0, 1_600_000_101),
+        (3, movielens_id(ids[1]), 3.5, 1_600_000_200),
+    ]
     return write_data(folder, ids, pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]))
 
 
-EDGES: dict[str, Callable[[Path], Path]] = {"empty ratings": empty_ratings, "one user": one_user,
-                                            "one movie": one_movie, "every movie rated": all_rated}
+EDGES: dict[str, Callable[[Path], Path]] = {
+    "empty ratings": empty_ratings,
+    "one user": one_user,
+    "one movie": one_movie,
+    "every movie rated": all_rated,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(EDGES))
-def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-         encoder: Encoder) -> Iterator[tuple[str, pb_grpc.RecommenderStub, Settings]]:
+def edge(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, encoder: Encoder
+) -> Iterator[tuple[str, pb_grpc.RecommenderStub, Settings]]:
     from movierec.server.app import create_server
 
     root = tmp_path_factory.mktemp("edge")
@@ -100,7 +108,8 @@ def call(method: Callable[..., object], request: object) -> tuple[grpc.StatusCod
 def recommend_requests(users: list[int]) -> Iterator[pb.RecommendRequest]:
     """Every shape of valid request: with and without a prompt, anonymous and per user, both flags, limits."""
     for prompt, user, include_rated, limit in itertools.product(
-            ("a story about growing up in a small town", ""), [None, *users], (False, True), (0, 1, 100)):
+        ("a story about growing up in a small town", ""), [None, *users], (False, True), (0, 1, 100)
+    ):
         if not prompt and user is None:
             continue
         request = pb.RecommendRequest(prompt=prompt, limit=limit, include_rated=include_rated)
@@ -131,12 +140,17 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
 
     # Groups of the known users, every strategy: a list for all of them, without what any of them rated.
     rated = pd.read_csv(edge[2].data_dir / "ratings.csv").merge(
-        pd.read_csv(edge[2].data_dir / "links.csv"), on="movieId")
+        pd.read_csv(edge[2].data_dir / "links.csv"), on="movieId"
+    )
     for members, prompt, include_rated, strategy in itertools.product(
-            [known[:2], known[:3]] if len(known) >= 2 else [], ("a story about growing up", ""), (False, True),
-            ("", "average", "least_misery", "average_without_misery", "average_and_best", "fair")):
-        request = pb.RecommendRequest(prompt=prompt, group_user_ids=members, include_rated=include_rated,
-                                      group_strategy=strategy)
+        [known[:2], known[:3]] if len(known) >= 2 else [],
+        ("a story about growing up", ""),
+        (False, True),
+        ("", "average", "least_misery", "average_without_misery", "average_and_best", "fair"),
+    ):
+        request = pb.RecommendRequest(
+            prompt=prompt, group_user_ids=members, include_rated=include_rated, group_strategy=strategy
+        )
         code, reply = call(stub.Recommend, request)
         assert code == grpc.StatusCode.OK, (request, reply)
         ids = [m.movie_id for m in reply.movies]  # type: ignore[attr-defined]
@@ -152,8 +166,10 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
     # An unknown user is NOT_FOUND; then their first rating makes them known, on every edge.
     assert call(stub.Recommend, pb.RecommendRequest(prompt="x", user_id=NEW_USER))[0] == grpc.StatusCode.NOT_FOUND
     assert call(stub.GetUser, pb.GetUserRequest(user_id=NEW_USER))[0] == grpc.StatusCode.NOT_FOUND
-    assert call(stub.RecordFeedback, pb.FeedbackRequest(user_id=NEW_USER, movie_id=-5, rating=3))[0] == \
-        grpc.StatusCode.NOT_FOUND
+    assert (
+        call(stub.RecordFeedback, pb.FeedbackRequest(user_id=NEW_USER, movie_id=-5, rating=3))[0]
+        == grpc.StatusCode.NOT_FOUND
+    )
     for i, movie in enumerate(catalogue[:3]):
         code, ack = call(stub.RecordFeedback, pb.FeedbackRequest(user_id=NEW_USER, movie_id=movie, rating=4.5 - i))
         assert code == grpc.StatusCode.OK and ack.ratings == i + 1  # type: ignore[attr-defined]
@@ -168,9 +184,10 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
             if request.include_rated:
                 assert len(ids) == min(request.limit or 10, len(catalogue))
             else:  # what they rated is left out, so a catalogue they rated whole answers an empty list
-                assert not ids & set(catalogue[:i + 1])
+                assert not ids & set(catalogue[: i + 1])
                 assert len(ids) == min(request.limit or 10, len(catalogue) - (i + 1))
     for user in known:  # a known user rating again (a movie they may already have rated)
-        assert call(stub.RecordFeedback, pb.FeedbackRequest(user_id=user, movie_id=catalogue[-1], rating=1))[0] == \
-            grpc.StatusCode.OK
-
+        assert (
+            call(stub.RecordFeedback, pb.FeedbackRequest(user_id=user, movie_id=catalogue[-1], rating=1))[0]
+            == grpc.StatusCode.OK
+        )

@@ -32,16 +32,19 @@ def code_of(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:  # noqa: ANN0
     return e.value.code(), e.value.details()
 
 
-@pytest.mark.parametrize("user, movie, rating, request_id, code, words", [
-    (1, TOY_STORY, 0.0, "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
-    (1, TOY_STORY, 5.5, "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
-    (1, TOY_STORY, 3.3, "", grpc.StatusCode.INVALID_ARGUMENT, "steps of 0.5"),
-    (1, TOY_STORY, float("nan"), "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
-    (0, TOY_STORY, 4.0, "", grpc.StatusCode.INVALID_ARGUMENT, "user_id must be a positive"),
-    (-3, TOY_STORY, 4.0, "", grpc.StatusCode.INVALID_ARGUMENT, "user_id must be a positive"),
-    (1, 424242424, 4.0, "", grpc.StatusCode.NOT_FOUND, "movie 424242424"),
-    (1, TOY_STORY, 4.0, "x" * 129, grpc.StatusCode.INVALID_ARGUMENT, "request_id is 129"),
-])
+@pytest.mark.parametrize(
+    "user, movie, rating, request_id, code, words",
+    [
+        (1, TOY_STORY, 0.0, "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
+        (1, TOY_STORY, 5.5, "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
+        (1, TOY_STORY, 3.3, "", grpc.StatusCode.INVALID_ARGUMENT, "steps of 0.5"),
+        (1, TOY_STORY, float("nan"), "", grpc.StatusCode.INVALID_ARGUMENT, "0.5 to 5.0"),
+        (0, TOY_STORY, 4.0, "", grpc.StatusCode.INVALID_ARGUMENT, "user_id must be a positive"),
+        (-3, TOY_STORY, 4.0, "", grpc.StatusCode.INVALID_ARGUMENT, "user_id must be a positive"),
+        (1, 424242424, 4.0, "", grpc.StatusCode.NOT_FOUND, "movie 424242424"),
+        (1, TOY_STORY, 4.0, "x" * 129, grpc.StatusCode.INVALID_ARGUMENT, "request_id is 129"),
+    ],
+)
 def test_bad_feedback_gets_a_precise_status(served, user, movie, rating, request_id, code, words) -> None:  # noqa: ANN001
     client, _ = served
     got, details = code_of(client.record_feedback, user, movie, rating, request_id)
@@ -60,14 +63,18 @@ def test_get_user_statuses(served) -> None:  # noqa: ANN001
 def test_the_next_recommendation_reflects_a_rating(served) -> None:  # noqa: ANN001
     client, settings = served
     index = load_artifact(settings.index_dir)
-    user = next(u for u in index.user_ids.tolist()
-                if TOY_STORY not in {int(index.movie_ids[r]) for r in index.rated(index.user_row[u])})
+    user = next(
+        u
+        for u in index.user_ids.tolist()
+        if TOY_STORY not in {int(index.movie_ids[r]) for r in index.rated(index.user_row[u])}
+    )
     rated = {int(index.movie_ids[r]) for r in index.rated(index.user_row[user])}
     # The ten unrated movies nearest Toy Story: a 5-star Toy Story must lift them in the user's whole
     # list (their mean position; the top 10 alone moves too little to be read on every CPU's rounding).
     closeness = index.movie_vectors @ index.movie_vectors[index.movie_row[TOY_STORY]]
-    neighbours = [int(index.movie_ids[r]) for r in np.argsort(-closeness)
-                  if int(index.movie_ids[r]) not in rated | {TOY_STORY}][:10]
+    neighbours = [
+        int(index.movie_ids[r]) for r in np.argsort(-closeness) if int(index.movie_ids[r]) not in rated | {TOY_STORY}
+    ][:10]
     whole = 100  # the most a request may ask for: the sample's unrated movies nearly all
 
     def mean_position(result) -> float:  # noqa: ANN001 - a neighbour below the list counts as its end
@@ -122,7 +129,7 @@ def test_reindex_folds_feedback_in_and_feedback_during_it_is_kept(served, encode
     client.record_feedback(newcomer, TOY_STORY, 5.0)
     before = client.index_info().index_version
     build_index(settings, encoder=encoder, progress=False)  # reads the store: the newcomer is in the index now
-    client.record_feedback(newcomer, 603, 4.0)               # after the build read the store: replayed on swap
+    client.record_feedback(newcomer, 603, 4.0)  # after the build read the store: replayed on swap
     deadline = time.monotonic() + 20
     while client.index_info().index_version == before and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -147,7 +154,8 @@ def _mount_tmpfs(path: Path, size: str) -> None:
 
 @pytest.mark.parametrize("failure", ["disk full", "read-only"])
 def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on(
-        tmp_path: Path, sample_settings: Settings, encoder: Encoder, failure: str) -> None:
+    tmp_path: Path, sample_settings: Settings, encoder: Encoder, failure: str
+) -> None:
     mount = tmp_path / "small-disk"
     _mount_tmpfs(mount, "512k")
     server = None
@@ -182,7 +190,8 @@ def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on
 
 
 def test_a_postgresql_store_that_cannot_be_reached_is_unavailable_and_recommendations_go_on(
-        sample_settings: Settings, encoder: Encoder) -> None:
+    sample_settings: Settings, encoder: Encoder
+) -> None:
     url = f"postgresql://movierec:do-not-show-me@127.0.0.1:{free_port()}/movierec"  # nothing listens there
     server, port = create_server(sample_settings.replace(store_url=url), "127.0.0.1:0", encoder=encoder)
     try:

@@ -73,11 +73,21 @@ class Reply:
         return error["code"], error["message"]
 
 
-def http(port: int, method: str, path: str, body: bytes | dict | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 30) -> Reply:
+def http(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | dict | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Reply:
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return Reply(reply.status, reply.headers, reply.read())
@@ -92,8 +102,9 @@ def _index_copy(sample_settings: Settings, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings,
-           encoder: Encoder) -> Iterator[tuple[grpc.Server, int, int, Settings]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings, encoder: Encoder
+) -> Iterator[tuple[grpc.Server, int, int, Settings]]:
     """A server of its own (feedback writes) with the HTTP API on: (server, gRPC port, HTTP port, settings)."""
     index_dir = _index_copy(sample_settings, tmp_path_factory.mktemp("http") / "index")
     settings = sample_settings.replace(index_dir=index_dir, http_port=0)
@@ -104,14 +115,19 @@ def served(tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings,
 
 
 @pytest.fixture(scope="module")
-def guarded_server(tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings,
-                   encoder: Encoder) -> Iterator[int]:
+def guarded_server(
+    tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings, encoder: Encoder
+) -> Iterator[int]:
     """A server with tokens and one CORS origin; its HTTP port."""
     folder = tmp_path_factory.mktemp("http-tokens")
     tokens = folder / "tokens"
     tokens.write_text(f"{READ_TOKEN} read\n{WRITE_TOKEN} write\n")
-    settings = sample_settings.replace(index_dir=_index_copy(sample_settings, folder / "index"), http_port=0,
-                                       tokens_path=tokens, http_cors_origins=[ALLOWED_ORIGIN])
+    settings = sample_settings.replace(
+        index_dir=_index_copy(sample_settings, folder / "index"),
+        http_port=0,
+        tokens_path=tokens,
+        http_cors_origins=[ALLOWED_ORIGIN],
+    )
     server, _ = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
     yield server.http_port  # type: ignore[attr-defined]
     server.stop(None).wait(30)
@@ -126,10 +142,22 @@ def sample_state(sample_settings: Settings, encoder: Encoder) -> Iterator[Servin
     state.close()
 
 
-def serve_app(state: ServingState, servicer: RecommenderServicer | None = None, *,
-              drainer: DrainInterceptor | None = None, admission: AdmissionInterceptor | None = None) -> HttpServer:
-    app = create_app(state, servicer or RecommenderServicer(state), tokens=None, drainer=drainer or DrainInterceptor(),
-                     admission=admission, access=AccessInterceptor(state.metrics), workers=8)
+def serve_app(
+    state: ServingState,
+    servicer: RecommenderServicer | None = None,
+    *,
+    drainer: DrainInterceptor | None = None,
+    admission: AdmissionInterceptor | None = None,
+) -> HttpServer:
+    app = create_app(
+        state,
+        servicer or RecommenderServicer(state),
+        tokens=None,
+        drainer=drainer or DrainInterceptor(),
+        admission=admission,
+        access=AccessInterceptor(state.metrics),
+        workers=8,
+    )
     server = HttpServer(app, "127.0.0.1", 0)
     server.start()
     return server
@@ -170,13 +198,25 @@ def test_every_endpoint_answers_json(served: tuple[grpc.Server, int, int, Settin
 
 def test_recommend_answers_as_grpc_does(served: tuple[grpc.Server, int, int, Settings]) -> None:
     _, grpc_port, port, _ = served
-    requests = [{"prompt": "a suspenseful detective film", "limit": 7},
-                {"prompt": "something funny", "user_id": 1, "limit": 5, "with_details": True},
-                {"prompt": "space adventure", "genres": ["Science Fiction"], "year_min": 1970, "year_max": 2010,
-                 "excluded_movie_ids": [11]},
-                {"conversation": [{"role": "SEEKER", "text": "a heist movie"},
-                                  {"role": "RECOMMENDER", "text": "Ocean's Eleven?"},
-                                  {"role": "SEEKER", "text": "seen it, something older"}], "limit": 5}]
+    requests = [
+        {"prompt": "a suspenseful detective film", "limit": 7},
+        {"prompt": "something funny", "user_id": 1, "limit": 5, "with_details": True},
+        {
+            "prompt": "space adventure",
+            "genres": ["Science Fiction"],
+            "year_min": 1970,
+            "year_max": 2010,
+            "excluded_movie_ids": [11],
+        },
+        {
+            "conversation": [
+                {"role": "SEEKER", "text": "a heist movie"},
+                {"role": "RECOMMENDER", "text": "Ocean's Eleven?"},
+                {"role": "SEEKER", "text": "seen it, something older"},
+            ],
+            "limit": 5,
+        },
+    ]
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
         stub = pb_grpc.RecommenderStub(channel)
         for fields in requests:
@@ -202,7 +242,8 @@ def test_feedback_is_durable_and_shows_in_the_user(served: tuple[grpc.Server, in
     assert user.status == 200 and user.json["ratings"] == 1
     assert [(r["movie_id"], r["rating"]) for r in user.json["recent"]] == [(TOY_STORY, 4.5)]
     assert [row for row in stored_feedback(settings.effective_store_url) if row[1] == 900_001] == [
-        ("http-feedback-1", 900_001, TOY_STORY, 4.5)]  # committed to the store, not only applied
+        ("http-feedback-1", 900_001, TOY_STORY, 4.5)
+    ]  # committed to the store, not only applied
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the same state behind both edges
         reply = pb_grpc.RecommenderStub(channel).GetUser(pb.GetUserRequest(user_id=900_001), timeout=30)
     assert [r.movie_id for r in reply.recent] == [TOY_STORY]
@@ -220,61 +261,160 @@ def test_an_enum_goes_by_its_name_both_ways(served: tuple[grpc.Server, int, int,
 
 
 # -- errors ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("method, path, body, status, code, words", [
-    ("POST", "/v1/recommend", {"prompt": "a heist", "limit": 500}, 400, "INVALID_ARGUMENT", ["limit", "500"]),
-    ("GET", "/v1/movies?q=toy&limit=51", None, 400, "INVALID_ARGUMENT", ["51"]),
-    ("GET", "/v1/movies/987654321", None, 404, "NOT_FOUND", ["987654321"]),
-    ("GET", "/v1/users/987654321", None, 404, "NOT_FOUND", ["987654321"]),
-    ("POST", "/v1/recommend", {"prompt": "x", "user_id": 987654321}, 404, "NOT_FOUND", ["987654321"]),
-    ("POST", "/v1/feedback", {"user_id": 1, "movie_id": 424242424, "rating": 4.0}, 404, "NOT_FOUND", ["424242424"]),
-    ("POST", "/v1/feedback", {"user_id": 1, "movie_id": TOY_STORY, "rating": 3.3}, 400, "INVALID_ARGUMENT",
-     ["steps of 0.5"]),
-    ("POST", "/v1/recommend", b'{"prompt": "a heist",', 400, "INVALID_ARGUMENT", ["not valid JSON", "column"]),
-    ("POST", "/v1/recommend", b"", 400, "INVALID_ARGUMENT", ["empty"]),
-    ("POST", "/v1/recommend", b"[1, 2]", 400, "INVALID_ARGUMENT", ["expected an object"]),
-    ("POST", "/v1/recommend", b'\xff\xfe{"prompt": "x"}', 400, "INVALID_ARGUMENT", ["not UTF-8", "0xff"]),
-    ("POST", "/v1/recommend", {"promt": "a heist"}, 400, "INVALID_ARGUMENT", ["promt: unknown field",
-                                                                              "did you mean 'prompt'"]),
-    ("POST", "/v1/recommend", {"conversation": [{"role": "SEEKER", "txt": "hi"}]}, 400, "INVALID_ARGUMENT",
-     ["conversation[0].txt: unknown field"]),
-    ("POST", "/v1/recommend", {"prompt": "a heist", "limit": "ten"}, 400, "INVALID_ARGUMENT",
-     ["limit: expected an integer, got the string \"ten\""]),
-    ("POST", "/v1/recommend", {"prompt": "a heist", "include_rated": 1}, 400, "INVALID_ARGUMENT",
-     ["include_rated: expected true or false"]),
-    ("POST", "/v1/recommend", {"conversation": [{"role": "CRITIC", "text": "hi"}]}, 400, "INVALID_ARGUMENT",
-     ["conversation[0].role: expected one of", "'SEEKER'"]),
-    ("POST", "/v1/recommend", {"prompt": "a heist", "limit": 2**40}, 400, "INVALID_ARGUMENT",
-     ["limit: out of range", "2147483647"]),
-    ("POST", "/v1/feedback", {"user_id": 1, "movie_id": TOY_STORY, "rating": "4"}, 400, "INVALID_ARGUMENT",
-     ["rating: expected a number"]),
-    ("GET", "/v1/movies?q=toy&limt=3", None, 400, "INVALID_ARGUMENT", ["unknown parameter 'limt'",
-                                                                       "did you mean 'limit'"]),
-    ("GET", "/v1/movies/toy", None, 400, "INVALID_ARGUMENT", ["movie_id: expected an integer"]),
-    ("GET", "/v1/index?verbose=1", None, 400, "INVALID_ARGUMENT", ["unknown parameter 'verbose'"]),
-    ("GET", "/v1/nothing-here", None, 404, "NOT_FOUND", ["/openapi.json"]),
-    ("POST", "/v1/index", b"{}", 405, "UNIMPLEMENTED", ["GET"]),
-    ("PUT", "/v1/recommend", b"{}", 405, "UNIMPLEMENTED", ["PUT is not supported", "allowed: POST"]),
-    ("OPTIONS", "/v1/index", None, 405, "UNIMPLEMENTED", ["OPTIONS is not supported", "GET"]),
-    # proto3 JSON: a key given twice, or a field under both of its names, is refused, not guessed at.
-    ("POST", "/v1/recommend", b'{"prompt": "a", "prompt": "b"}', 400, "INVALID_ARGUMENT",
-     ['the key "prompt" is given twice']),
-    ("POST", "/v1/feedback", b'{"movie_id": 862, "rating": 4, "user_id": 1, "userId": "1"}', 400, "INVALID_ARGUMENT",
-     ["user_id is given twice, as user_id and userId"]),
-    ("POST", "/v1/recommend", {"prompt": "a heist", "limit": "5"}, 400, "INVALID_ARGUMENT",  # strings: 64-bit only
-     ["limit: expected an integer"]),
-    ("POST", "/v1/recommend", {"prompt": "a heist", "userId": "１"}, 400, "INVALID_ARGUMENT",
-     ["userId: expected an integer"]),
-    # Digits are ASCII's: an Arabic-Indic five or a full-width five is not the number 5.
-    ("GET", "/v1/movies/%D9%A5", None, 400, "INVALID_ARGUMENT", ["movie_id: expected an integer"]),
-    ("GET", "/v1/movies?q=toy&limit=%EF%BC%95", None, 400, "INVALID_ARGUMENT", ["limit: expected an integer"]),
-    ("GET", "/v1/users/1?user_id=5", None, 400, "INVALID_ARGUMENT",
-     ["user_id is a path parameter", "cannot also be given in the query"]),
-    ("GET", "/v1/movies?q=" + "a" * (MAX_URL_BYTES + 5000), None, 400, "INVALID_ARGUMENT",
-     [f"over the limit of {MAX_URL_BYTES:,}"]),
-])
-def test_each_error_has_its_status_and_json_body(served: tuple[grpc.Server, int, int, Settings], method: str,
-                                                path: str, body: Any, status: int, code: str,
-                                                words: list[str]) -> None:
+@pytest.mark.parametrize(
+    "method, path, body, status, code, words",
+    [
+        ("POST", "/v1/recommend", {"prompt": "a heist", "limit": 500}, 400, "INVALID_ARGUMENT", ["limit", "500"]),
+        ("GET", "/v1/movies?q=toy&limit=51", None, 400, "INVALID_ARGUMENT", ["51"]),
+        ("GET", "/v1/movies/987654321", None, 404, "NOT_FOUND", ["987654321"]),
+        ("GET", "/v1/users/987654321", None, 404, "NOT_FOUND", ["987654321"]),
+        ("POST", "/v1/recommend", {"prompt": "x", "user_id": 987654321}, 404, "NOT_FOUND", ["987654321"]),
+        ("POST", "/v1/feedback", {"user_id": 1, "movie_id": 424242424, "rating": 4.0}, 404, "NOT_FOUND", ["424242424"]),
+        (
+            "POST",
+            "/v1/feedback",
+            {"user_id": 1, "movie_id": TOY_STORY, "rating": 3.3},
+            400,
+            "INVALID_ARGUMENT",
+            ["steps of 0.5"],
+        ),
+        ("POST", "/v1/recommend", b'{"prompt": "a heist",', 400, "INVALID_ARGUMENT", ["not valid JSON", "column"]),
+        ("POST", "/v1/recommend", b"", 400, "INVALID_ARGUMENT", ["empty"]),
+        ("POST", "/v1/recommend", b"[1, 2]", 400, "INVALID_ARGUMENT", ["expected an object"]),
+        ("POST", "/v1/recommend", b'\xff\xfe{"prompt": "x"}', 400, "INVALID_ARGUMENT", ["not UTF-8", "0xff"]),
+        (
+            "POST",
+            "/v1/recommend",
+            {"promt": "a heist"},
+            400,
+            "INVALID_ARGUMENT",
+            ["promt: unknown field", "did you mean 'prompt'"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"conversation": [{"role": "SEEKER", "txt": "hi"}]},
+            400,
+            "INVALID_ARGUMENT",
+            ["conversation[0].txt: unknown field"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"prompt": "a heist", "limit": "ten"},
+            400,
+            "INVALID_ARGUMENT",
+            ['limit: expected an integer, got the string "ten"'],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"prompt": "a heist", "include_rated": 1},
+            400,
+            "INVALID_ARGUMENT",
+            ["include_rated: expected true or false"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"conversation": [{"role": "CRITIC", "text": "hi"}]},
+            400,
+            "INVALID_ARGUMENT",
+            ["conversation[0].role: expected one of", "'SEEKER'"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"prompt": "a heist", "limit": 2**40},
+            400,
+            "INVALID_ARGUMENT",
+            ["limit: out of range", "2147483647"],
+        ),
+        (
+            "POST",
+            "/v1/feedback",
+            {"user_id": 1, "movie_id": TOY_STORY, "rating": "4"},
+            400,
+            "INVALID_ARGUMENT",
+            ["rating: expected a number"],
+        ),
+        (
+            "GET",
+            "/v1/movies?q=toy&limt=3",
+            None,
+            400,
+            "INVALID_ARGUMENT",
+            ["unknown parameter 'limt'", "did you mean 'limit'"],
+        ),
+        ("GET", "/v1/movies/toy", None, 400, "INVALID_ARGUMENT", ["movie_id: expected an integer"]),
+        ("GET", "/v1/index?verbose=1", None, 400, "INVALID_ARGUMENT", ["unknown parameter 'verbose'"]),
+        ("GET", "/v1/nothing-here", None, 404, "NOT_FOUND", ["/openapi.json"]),
+        ("POST", "/v1/index", b"{}", 405, "UNIMPLEMENTED", ["GET"]),
+        ("PUT", "/v1/recommend", b"{}", 405, "UNIMPLEMENTED", ["PUT is not supported", "allowed: POST"]),
+        ("OPTIONS", "/v1/index", None, 405, "UNIMPLEMENTED", ["OPTIONS is not supported", "GET"]),
+        # proto3 JSON: a key given twice, or a field under both of its names, is refused, not guessed at.
+        (
+            "POST",
+            "/v1/recommend",
+            b'{"prompt": "a", "prompt": "b"}',
+            400,
+            "INVALID_ARGUMENT",
+            ['the key "prompt" is given twice'],
+        ),
+        (
+            "POST",
+            "/v1/feedback",
+            b'{"movie_id": 862, "rating": 4, "user_id": 1, "userId": "1"}',
+            400,
+            "INVALID_ARGUMENT",
+            ["user_id is given twice, as user_id and userId"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"prompt": "a heist", "limit": "5"},
+            400,
+            "INVALID_ARGUMENT",  # strings: 64-bit only
+            ["limit: expected an integer"],
+        ),
+        (
+            "POST",
+            "/v1/recommend",
+            {"prompt": "a heist", "userId": "１"},
+            400,
+            "INVALID_ARGUMENT",
+            ["userId: expected an integer"],
+        ),
+        # Digits are ASCII's: an Arabic-Indic five or a full-width five is not the number 5.
+        ("GET", "/v1/movies/%D9%A5", None, 400, "INVALID_ARGUMENT", ["movie_id: expected an integer"]),
+        ("GET", "/v1/movies?q=toy&limit=%EF%BC%95", None, 400, "INVALID_ARGUMENT", ["limit: expected an integer"]),
+        (
+            "GET",
+            "/v1/users/1?user_id=5",
+            None,
+            400,
+            "INVALID_ARGUMENT",
+            ["user_id is a path parameter", "cannot also be given in the query"],
+        ),
+        (
+            "GET",
+            "/v1/movies?q=" + "a" * (MAX_URL_BYTES + 5000),
+            None,
+            400,
+            "INVALID_ARGUMENT",
+            [f"over the limit of {MAX_URL_BYTES:,}"],
+        ),
+    ],
+)
+def test_each_error_has_its_status_and_json_body(
+    served: tuple[grpc.Server, int, int, Settings],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    code: str,
+    words: list[str],
+) -> None:
     _, _, port, _ = served
     reply = http(port, method, path, body)
     assert reply.status == status, reply.body
@@ -329,8 +469,9 @@ def test_admission_bounds_http_recommend_calls_with_429(sample_state: ServingSta
     server = serve_app(sample_state, Blocked(sample_state), admission=admission)
     try:
         first: list[Reply] = []
-        caller = threading.Thread(target=lambda: first.append(http(server.port, "POST", "/v1/recommend",
-                                                                   {"prompt": "a heist"})))
+        caller = threading.Thread(
+            target=lambda: first.append(http(server.port, "POST", "/v1/recommend", {"prompt": "a heist"}))
+        )
         caller.start()
         deadline = time.monotonic() + 10
         while admission.in_server < 1 and time.monotonic() < deadline:
@@ -352,8 +493,10 @@ def test_admission_bounds_http_recommend_calls_with_429(sample_state: ServingSta
 def _stalled_post(port: int) -> socket.socket:
     """A connection that sends a Recommend POST's headers and the first byte of its 20-byte body, then nothing."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(f"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                 "Content-Length: 20\r\n\r\n{".encode())
+    sock.sendall(
+        f"POST /v1/recommend HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 20\r\n\r\n{".encode()
+    )
     return sock
 
 
@@ -368,13 +511,19 @@ def _raw_reply(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
-def test_stalled_bodies_take_no_admission_slot_from_either_edge(tmp_path: Path, sample_settings: Settings,
-                                                                encoder: Encoder) -> None:
+def test_stalled_bodies_take_no_admission_slot_from_either_edge(
+    tmp_path: Path, sample_settings: Settings, encoder: Encoder
+) -> None:
     """Clients that send headers and never all of their body hold no admission slot (shared by both
     edges' Recommend calls): gRPC and HTTP calls are answered meanwhile, and each stalled one gets a
     JSON 400 once BODY_TIMEOUT_S has passed, on a connection then closed."""
-    settings = sample_settings.replace(index_dir=_index_copy(sample_settings, tmp_path / "index"), http_port=0,
-                                       max_queued_requests=1, batch_lanes=1, batch_max_size=1)
+    settings = sample_settings.replace(
+        index_dir=_index_copy(sample_settings, tmp_path / "index"),
+        http_port=0,
+        max_queued_requests=1,
+        batch_lanes=1,
+        batch_max_size=1,
+    )
     assert settings.admitted_requests == 2
     server, grpc_port = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
     port = server.http_port  # type: ignore[attr-defined]
@@ -383,8 +532,9 @@ def test_stalled_bodies_take_no_admission_slot_from_either_edge(tmp_path: Path, 
         started = time.monotonic()
         time.sleep(0.5)  # time for the stalled calls to reach the handler, where they used to take a slot
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
-            reply = pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(prompt="a heist", limit=3),
-                                                               timeout=30)
+            reply = pb_grpc.RecommenderStub(channel).Recommend(
+                pb.RecommendRequest(prompt="a heist", limit=3), timeout=30
+            )
         assert len(reply.movies) == 3
         listed = http(port, "POST", "/v1/recommend", {"prompt": "a heist", "limit": 3})
         assert listed.status == 200, listed.body
@@ -406,8 +556,16 @@ def test_a_loopback_server_answers_only_requests_for_a_loopback_host(sample_stat
     """DNS rebinding: a page whose name points at 127.0.0.1 sends its own name as the Host; refused."""
     server = serve_app(sample_state)
     try:
-        for host in ("localhost", f"localhost:{server.port}", "LocalHost:80", "127.0.0.1", f"127.0.0.1:{server.port}",
-                     "127.1.2.3:8080", "[::1]", f"[::1]:{server.port}"):
+        for host in (
+            "localhost",
+            f"localhost:{server.port}",
+            "LocalHost:80",
+            "127.0.0.1",
+            f"127.0.0.1:{server.port}",
+            "127.1.2.3:8080",
+            "[::1]",
+            f"[::1]:{server.port}",
+        ):
             assert http(server.port, "GET", "/healthz", headers={"Host": host}).status == 200, host
         for path in ("/v1/index", "/", "/healthz", "/openapi.json", "/metrics"):
             refused = http(server.port, "GET", path, headers={"Host": f"rebound.example:{server.port}"})
@@ -416,14 +574,26 @@ def test_a_loopback_server_answers_only_requests_for_a_loopback_host(sample_stat
             assert code == "INVALID_ARGUMENT" and "localhost, 127.x.x.x or [::1]" in message
             assert "rebound.example" in message
             assert refused.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-        posted = http(server.port, "POST", "/v1/feedback", {"user_id": 1, "movie_id": TOY_STORY, "kind": "SEEN"},
-                      headers={"Host": "rebound.example"})
+        posted = http(
+            server.port,
+            "POST",
+            "/v1/feedback",
+            {"user_id": 1, "movie_id": TOY_STORY, "kind": "SEEN"},
+            headers={"Host": "rebound.example"},
+        )
         assert posted.status == 400 and "Host" in posted.error[1]
     finally:
         server.stop()
     # A server on every address is reached by other names on purpose: no check there.
-    app = create_app(sample_state, RecommenderServicer(sample_state), tokens=None, drainer=DrainInterceptor(),
-                     admission=None, access=AccessInterceptor(sample_state.metrics), workers=2)
+    app = create_app(
+        sample_state,
+        RecommenderServicer(sample_state),
+        tokens=None,
+        drainer=DrainInterceptor(),
+        admission=None,
+        access=AccessInterceptor(sample_state.metrics),
+        workers=2,
+    )
     everywhere = HttpServer(app, "0.0.0.0", 0)
     everywhere.start()
     try:
@@ -432,18 +602,36 @@ def test_a_loopback_server_answers_only_requests_for_a_loopback_host(sample_stat
         everywhere.stop()
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("localhost", True), ("localhost:65535", True), ("127.0.0.1", True), ("127.255.0.9:1", True), ("[::1]", True),
-    ("[0:0:0:0:0:0:0:1]:80", True), ("", False), ("localhost.example", False), ("127.0.0.1.example", False),
-    ("evil.localhost.example", False), ("::1", False), ("[::2]", False), ("[::1]x", False), ("128.0.0.1", False),
-    ("10.0.0.1", False), ("localhost:http", False), ("127.0.0.1:", False), ("127.0.0.1@evil.example", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("localhost", True),
+        ("localhost:65535", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9:1", True),
+        ("[::1]", True),
+        ("[0:0:0:0:0:0:0:1]:80", True),
+        ("", False),
+        ("localhost.example", False),
+        ("127.0.0.1.example", False),
+        ("evil.localhost.example", False),
+        ("::1", False),
+        ("[::2]", False),
+        ("[::1]x", False),
+        ("128.0.0.1", False),
+        ("10.0.0.1", False),
+        ("localhost:http", False),
+        ("127.0.0.1:", False),
+        ("127.0.0.1@evil.example", False),
+    ],
+)
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert loopback_host(host) is loopback
 
 
-def test_a_bug_is_500_with_the_generic_message_and_logged(sample_state: ServingState,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_a_bug_is_500_with_the_generic_message_and_logged(
+    sample_state: ServingState, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken(RecommenderServicer):
         def GetIndexInfo(self, request: pb.GetIndexInfoRequest, context: grpc.ServicerContext) -> pb.IndexInfo:
             raise KeyError("a secret detail")
@@ -460,8 +648,9 @@ def test_a_bug_is_500_with_the_generic_message_and_logged(sample_state: ServingS
         server.stop()
 
 
-def test_draining_and_no_index_answer_503(sample_state: ServingState, sample_settings: Settings, encoder: Encoder,
-                                          tmp_path: Path) -> None:
+def test_draining_and_no_index_answer_503(
+    sample_state: ServingState, sample_settings: Settings, encoder: Encoder, tmp_path: Path
+) -> None:
     drainer = DrainInterceptor()
     server = serve_app(sample_state, drainer=drainer)
     try:
@@ -486,28 +675,43 @@ def test_draining_and_no_index_answer_503(sample_state: ServingState, sample_set
 
 
 # -- the browser's side: CORS, headers, the page, data that stays data -----------------------------------
-def test_cors_is_off_by_default_and_on_for_a_configured_origin(served: tuple[grpc.Server, int, int, Settings],
-                                                               guarded_server: int) -> None:
+def test_cors_is_off_by_default_and_on_for_a_configured_origin(
+    served: tuple[grpc.Server, int, int, Settings], guarded_server: int
+) -> None:
     _, _, port, _ = served
-    preflight = {"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization, content-type"}
+    preflight = {
+        "Origin": ALLOWED_ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
     plain = http(port, "GET", "/v1/index", headers={"Origin": ALLOWED_ORIGIN})
     assert plain.status == 200 and not any(h.lower().startswith("access-control-") for h in plain.headers)
-    assert not any(h.lower().startswith("access-control-")
-                   for h in http(port, "OPTIONS", "/v1/recommend", headers=preflight).headers)
+    assert not any(
+        h.lower().startswith("access-control-")
+        for h in http(port, "OPTIONS", "/v1/recommend", headers=preflight).headers
+    )
 
     allowed = http(guarded_server, "OPTIONS", "/v1/recommend", headers=preflight)
     assert allowed.status == 200 and allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert "POST" in allowed.headers["access-control-allow-methods"]
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
-    answered = http(guarded_server, "GET", "/v1/index",
-                    headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {READ_TOKEN}"})
+    answered = http(
+        guarded_server, "GET", "/v1/index", headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {READ_TOKEN}"}
+    )
     assert answered.status == 200 and answered.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
-    other = http(guarded_server, "GET", "/v1/index",
-                 headers={"Origin": "https://elsewhere.example", "Authorization": f"Bearer {READ_TOKEN}"})
+    other = http(
+        guarded_server,
+        "GET",
+        "/v1/index",
+        headers={"Origin": "https://elsewhere.example", "Authorization": f"Bearer {READ_TOKEN}"},
+    )
     assert "access-control-allow-origin" not in other.headers
-    assert http(guarded_server, "OPTIONS", "/v1/recommend",
-                headers={**preflight, "Origin": "https://elsewhere.example"}).status == 400
+    assert (
+        http(
+            guarded_server, "OPTIONS", "/v1/recommend", headers={**preflight, "Origin": "https://elsewhere.example"}
+        ).status
+        == 400
+    )
 
 
 def test_a_body_must_be_sent_as_json(served: tuple[grpc.Server, int, int, Settings]) -> None:
@@ -537,8 +741,9 @@ def test_markup_in_a_request_comes_back_as_inert_json_data(served: tuple[grpc.Se
     assert "\\u003cscript\\u003e" in refused.body.decode()
 
 
-def test_the_page_and_its_files_are_served_with_security_headers(served: tuple[grpc.Server, int, int, Settings]
-                                                                 ) -> None:
+def test_the_page_and_its_files_are_served_with_security_headers(
+    served: tuple[grpc.Server, int, int, Settings],
+) -> None:
     _, _, port, _ = served
     page = http(port, "GET", "/")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
@@ -553,14 +758,18 @@ def test_the_page_and_its_files_are_served_with_security_headers(served: tuple[g
         assert reply.status == 404 and b"import" not in reply.body, escape
 
 
-def test_request_ids_access_lines_and_metrics_cover_http_calls(served: tuple[grpc.Server, int, int, Settings],
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_request_ids_access_lines_and_metrics_cover_http_calls(
+    served: tuple[grpc.Server, int, int, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
     _, _, port, _ = served
 
     def recommend_count() -> float:
         lines = http(port, "GET", "/metrics").body.decode().splitlines()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in lines
-                   if line.startswith('movierec_requests_total{code="OK",method="Recommend"}'))
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith('movierec_requests_total{code="OK",method="Recommend"}')
+        )
 
     before = recommend_count()
     with caplog.at_level(logging.INFO, logger="movierec.access"):
@@ -577,16 +786,22 @@ def test_request_ids_access_lines_and_metrics_cover_http_calls(served: tuple[grp
 
 
 # -- the OpenAPI document and the models behind it -----------------------------------------------------------
-def test_the_openapi_document_is_valid_and_lists_every_endpoint(served: tuple[grpc.Server, int, int, Settings],
-                                                                guarded_server: int) -> None:
+def test_the_openapi_document_is_valid_and_lists_every_endpoint(
+    served: tuple[grpc.Server, int, int, Settings], guarded_server: int
+) -> None:
     from openapi_spec_validator import validate
 
     _, _, port, _ = served
     document = http(port, "GET", "/openapi.json").json
     validate(document)
     operations = {(path, method.upper()) for path, item in document["paths"].items() for method in item}
-    assert operations == {*((e.path, e.http_method) for e in ENDPOINTS), ("/healthz", "GET"), ("/metrics", "GET"),
-                          ("/openapi.json", "GET"), ("/", "GET")}
+    assert operations == {
+        *((e.path, e.http_method) for e in ENDPOINTS),
+        ("/healthz", "GET"),
+        ("/metrics", "GET"),
+        ("/openapi.json", "GET"),
+        ("/", "GET"),
+    }
     schemas = document["components"]["schemas"]
     for endpoint in ENDPOINTS:  # every field of every request and response message, as the proto has it
         for message in (endpoint.request_type, endpoint.response_type):
@@ -652,16 +867,18 @@ def test_the_json_form_is_proto3_json_with_int64_numbers() -> None:
     response.understood.mood = "a heist"
     response.understood.year_min = 1990
     response.understood.named_movies.add(reading="liked", turn=2).movie.movie_id = 2**40
-    movie = response.movies.add(movie_id=680, title="Pulp Fiction", year=1994, genres=["Crime"], score=0.1,
-                                reason="Because")
+    movie = response.movies.add(
+        movie_id=680, title="Pulp Fiction", year=1994, genres=["Crime"], score=0.1, reason="Because"
+    )
     movie.signals.update({"prompt": 0.3, "taste": -1.25})
     movie.member_fit.update({7: 0.5, 2**35: 1.0})
     movie.details.vote_count = 2**33
     response.movies.add(movie_id=13, title="Forrest Gump")
     turn = pb.Turn(role=pb.Turn.SEEKER, text="hi")
     for message in (response, turn, pb.IndexInfo(movies=4800, users=671), pb.User(user_id=5)):
-        expected = json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                             always_print_fields_with_no_presence=True)
+        expected = json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
         assert jsonpb.to_dict(message) == _int64_as_numbers(expected, message.DESCRIPTOR), type(message).__name__
     out = json.loads(jsonpb.to_json(response))
     assert out["movies"][0]["score"] == 0.1 and out["movies"][0]["member_fit"] == {"7": 0.5, str(2**35): 1.0}
@@ -671,8 +888,15 @@ def test_the_json_form_is_proto3_json_with_int64_numbers() -> None:
 
 
 READ_BACK = [
-    pb.RecommendRequest(prompt="x", user_id=5, genres=["Comedy"], year_min=1990, group_user_ids=[2**40, 7],
-                        with_details=True, conversation=[pb.Turn(role=pb.Turn.SEEKER, text="hi", user_id=3)]),
+    pb.RecommendRequest(
+        prompt="x",
+        user_id=5,
+        genres=["Comedy"],
+        year_min=1990,
+        group_user_ids=[2**40, 7],
+        with_details=True,
+        conversation=[pb.Turn(role=pb.Turn.SEEKER, text="hi", user_id=3)],
+    ),
     pb.FeedbackRequest(user_id=1, movie_id=862, rating=4.5, request_id="r1"),
     pb.GetUserRequest(user_id=2**40, limit=3),
 ]
@@ -698,30 +922,55 @@ def test_protobufs_own_json_is_taken_over_http(served: tuple[grpc.Server, int, i
     stored = http(port, "POST", "/v1/feedback", json_format.MessageToJson(rating).encode())
     assert stored.status == 200, stored.body
     assert http(port, "GET", "/v1/users/900005").json["recent"][0]["movie_id"] == TOY_STORY
-    listed = http(port, "POST", "/v1/recommend", {"prompt": "a heist", "userId": "1", "excludedMovieIds": ["11"],
-                                                  "limit": 2})
+    listed = http(
+        port, "POST", "/v1/recommend", {"prompt": "a heist", "userId": "1", "excludedMovieIds": ["11"], "limit": 2}
+    )
     assert listed.status == 200, listed.body
     assert isinstance(listed.json["movies"][0]["movie_id"], int)  # written as numbers, whatever was read
 
 
 def test_with_tls_the_http_api_speaks_https_only(sample_settings: Settings, encoder: Encoder, tmp_path: Path) -> None:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out",
-                    "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   cwd=tmp_path, check=True, capture_output=True)
-    settings = sample_settings.replace(index_dir=_index_copy(sample_settings, tmp_path / "index"), http_port=0,
-                                       tls_cert_path=tmp_path / "cert.pem", tls_key_path=tmp_path / "key.pem")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    settings = sample_settings.replace(
+        index_dir=_index_copy(sample_settings, tmp_path / "index"),
+        http_port=0,
+        tls_cert_path=tmp_path / "cert.pem",
+        tls_key_path=tmp_path / "key.pem",
+    )
     server, _ = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
     port = server.http_port  # type: ignore[attr-defined]
     try:
         trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/v1/movies/{TOY_STORY}", context=trusted,
-                                    timeout=30) as reply:
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/v1/movies/{TOY_STORY}", context=trusted, timeout=30
+        ) as reply:
             assert reply.status == 200 and json.loads(reply.read())["title"] == "Toy Story"
         with pytest.raises(OSError):
             http(port, "GET", "/healthz", timeout=5)  # plaintext is not answered
         with pytest.raises(urllib.error.URLError):  # nor is a client that does not trust the certificate
-            urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ssl.create_default_context(),
-                                   timeout=5)
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ssl.create_default_context(), timeout=5)
     finally:
         server.stop(None).wait(30)
 
@@ -732,8 +981,21 @@ def test_movierec_serve_takes_an_http_port(sample_settings: Settings, tmp_path: 
     grpc_port, http_port = free_port(), free_port()
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([BIN / "movierec-serve", "--index-dir", index_dir, "--port", str(grpc_port),
-                                    "--http-port", str(http_port), "--metrics-address", ""], stdout=out, stderr=out)
+        process = subprocess.Popen(
+            [
+                BIN / "movierec-serve",
+                "--index-dir",
+                index_dir,
+                "--port",
+                str(grpc_port),
+                "--http-port",
+                str(http_port),
+                "--metrics-address",
+                "",
+            ],
+            stdout=out,
+            stderr=out,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -766,4 +1028,3 @@ def test_each_endpoint_is_checked_with_its_grpc_method_scope(tmp_path: Path) -> 
         else:
             table.check(endpoint.full_method, f"Bearer {READ_TOKEN}")
     assert {e.http_method for e in ENDPOINTS if e.rpc in ("Recommend", "RecordFeedback")} == {"POST"}
-

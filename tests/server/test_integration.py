@@ -82,17 +82,21 @@ def test_limits(sample_channel: grpc.Channel, limit: int, expected: int | None) 
     assert len(response.movies) == (expected if expected is not None else min(100, catalogue))
 
 
-@pytest.mark.parametrize("fields, code, words", [
-    ({"prompt": ""}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
-    ({"prompt": "   \n\t "}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
-    ({"prompt": "x" * 1001}, grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000"),
-    ({"prompt": "comedy", "limit": -1}, grpc.StatusCode.INVALID_ARGUMENT, "got -1"),
-    ({"prompt": "comedy", "limit": 101}, grpc.StatusCode.INVALID_ARGUMENT, "got 101"),
-    ({"prompt": "comedy", "user_id": 987654}, grpc.StatusCode.NOT_FOUND, "user 987654"),
-    ({"user_id": -5}, grpc.StatusCode.NOT_FOUND, "user -5"),
-])
-def test_bad_requests_get_precise_statuses(sample_channel: grpc.Channel, fields: dict, code: grpc.StatusCode,
-                                           words: str) -> None:
+@pytest.mark.parametrize(
+    "fields, code, words",
+    [
+        ({"prompt": ""}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
+        ({"prompt": "   \n\t "}, grpc.StatusCode.INVALID_ARGUMENT, "prompt is empty"),
+        ({"prompt": "x" * 1001}, grpc.StatusCode.INVALID_ARGUMENT, "limit is 1000"),
+        ({"prompt": "comedy", "limit": -1}, grpc.StatusCode.INVALID_ARGUMENT, "got -1"),
+        ({"prompt": "comedy", "limit": 101}, grpc.StatusCode.INVALID_ARGUMENT, "got 101"),
+        ({"prompt": "comedy", "user_id": 987654}, grpc.StatusCode.NOT_FOUND, "user 987654"),
+        ({"user_id": -5}, grpc.StatusCode.NOT_FOUND, "user -5"),
+    ],
+)
+def test_bad_requests_get_precise_statuses(
+    sample_channel: grpc.Channel, fields: dict, code: grpc.StatusCode, words: str
+) -> None:
     got, details = status_of(sample_channel, **fields)
     assert got == code
     assert words in details
@@ -105,13 +109,17 @@ def test_a_one_megabyte_prompt_is_refused_quickly(sample_channel: grpc.Channel) 
     assert time.monotonic() - started < 2.0
 
 
-@pytest.mark.parametrize("payload, words", [
-    (b"\x0a\x04\xff\xfe\xfd\xfc", "UTF-8"),      # field 1 (prompt) with bytes that are not UTF-8
-    (b"\x0a\x10abc", "not a valid"),            # truncated: length 16, 3 bytes follow
-    (b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", "not a valid"),  # not protobuf at all
-])
-def test_undecodable_requests_are_invalid_argument_not_internal(sample_channel: grpc.Channel, payload: bytes,
-                                                                 words: str) -> None:
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        (b"\x0a\x04\xff\xfe\xfd\xfc", "UTF-8"),  # field 1 (prompt) with bytes that are not UTF-8
+        (b"\x0a\x10abc", "not a valid"),  # truncated: length 16, 3 bytes follow
+        (b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", "not a valid"),  # not protobuf at all
+    ],
+)
+def test_undecodable_requests_are_invalid_argument_not_internal(
+    sample_channel: grpc.Channel, payload: bytes, words: str
+) -> None:
     raw = sample_channel.unary_unary("/movierec.v1.Recommender/Recommend")  # no serializer: raw bytes
     with pytest.raises(grpc.RpcError) as e:
         raw(payload, timeout=10)
@@ -138,10 +146,26 @@ def test_health_and_reflection(sample_channel: grpc.Channel) -> None:
 
 
 def test_concurrent_requests_are_batched_and_answered_like_single_ones(
-        sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel) -> None:
+    sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel
+) -> None:
     server, _ = sample_server
-    prompts = [f"{mood} movie" for mood in ("funny", "scary", "romantic", "epic", "sad", "musical",
-                                            "space", "heist", "war", "western", "animated", "detective")] * 2
+    prompts = [
+        f"{mood} movie"
+        for mood in (
+            "funny",
+            "scary",
+            "romantic",
+            "epic",
+            "sad",
+            "musical",
+            "space",
+            "heist",
+            "war",
+            "western",
+            "animated",
+            "detective",
+        )
+    ] * 2
     expected = {p: [m.movie_id for m in call(sample_channel, prompt=p).movies] for p in set(prompts)}
     batcher = server.state.batcher
     batches_before, items_before = batcher.batches, batcher.items
@@ -189,7 +213,8 @@ def test_no_index_yet_is_unavailable_then_the_first_build_is_picked_up(tmp_path:
 
 
 def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(
-        tmp_path: Path, sample_settings: Settings, encoder: Encoder) -> None:
+    tmp_path: Path, sample_settings: Settings, encoder: Encoder
+) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(sample_settings.index_dir, index_dir)
     settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
@@ -215,26 +240,36 @@ def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(
 
 def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Server, int]) -> None:
     cli = [str(Path(sys.executable).parent / "movierec"), "--target", f"127.0.0.1:{sample_server[1]}"]
-    ok = subprocess.run([*cli, "recommend", "a feel-good romcom", "--user", "2", "--limit", "5"],
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [*cli, "recommend", "a feel-good romcom", "--user", "2", "--limit", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
     rows = [line for line in ok.stdout.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == 5 and "taste" in ok.stdout and "prompt" in ok.stdout
     bad = subprocess.run([*cli, "recommend", "x", "--user", "424242"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "NOT_FOUND" in bad.stderr and "424242" in bad.stderr
     # No prompt: the learned ranker answers, and its table has the baseline column.
-    taste = subprocess.run([*cli, "recommend", "--user", "2", "--limit", "5"], capture_output=True, text=True,
-                           timeout=60)
+    taste = subprocess.run(
+        [*cli, "recommend", "--user", "2", "--limit", "5"], capture_output=True, text=True, timeout=60
+    )
     assert taste.returncode == 0 and "baselin" in taste.stdout, taste.stderr  # names are cut to 7 characters
     info = subprocess.run([*cli, "info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "ranker: learned" in info.stdout, info.stderr
     # What was read from other words than a constraint's name is shown with those words, to be checked.
-    read = subprocess.run([*cli, "recommend", "a thriller tonight, but no bounty hunters", "--limit", "3"],
-                          capture_output=True, text=True, timeout=60)
+    read = subprocess.run(
+        [*cli, "recommend", "a thriller tonight, but no bounty hunters", "--limit", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert read.returncode == 0 and "not Western (from 'bounty hunters')" in read.stdout, read.stdout
     # A list the constraints left short says where the movies stop meeting everything, and what they miss.
-    short = subprocess.run([*cli, "recommend", "a Tom Hanks war film", "--limit", "3"], capture_output=True,
-                           text=True, timeout=60)
+    short = subprocess.run(
+        [*cli, "recommend", "a Tom Hanks war film", "--limit", "3"], capture_output=True, text=True, timeout=60
+    )
     lines = short.stdout.splitlines()
     note = next(i for i, line in enumerate(lines) if "too few movies meet everything" in line)
     row_before = next(line for line in reversed(lines[:note]) if line.strip()[:1].isdigit())  # past its reason
@@ -254,7 +289,7 @@ def test_what_the_prompt_asks_is_understood_and_honoured(sample_channel: grpc.Ch
     assert (u.year_min, u.year_max) == (1990, 1999)
     assert response.movies
     met = [m for m in response.movies if not m.unmet]
-    assert met and response.movies[:len(met)] == met  # every movie that meets it all comes first
+    assert met and response.movies[: len(met)] == met  # every movie that meets it all comes first
     for m in response.movies:
         assert "Romance" not in m.genres and 1990 <= m.year <= 1999  # exclusions and explicit years hold
         assert ("Comedy" in m.genres) == (list(m.unmet) != ["genre"]), (m.title, m.unmet)
@@ -262,14 +297,23 @@ def test_what_the_prompt_asks_is_understood_and_honoured(sample_channel: grpc.Ch
     named = call(sample_channel, prompt="something like The Matrix", limit=10)
     assert [e.title for e in named.understood.examples] == ["The Matrix"]
     assert "The Matrix" not in {m.title for m in named.movies}  # not recommended back
-    assert "The Matrix" in {m.title for m in call(sample_channel, prompt="something like The Matrix", limit=100,
-                                                   include_rated=True).movies}
+    assert "The Matrix" in {
+        m.title for m in call(sample_channel, prompt="something like The Matrix", limit=100, include_rated=True).movies
+    }
 
 
 def test_explicit_fields_win_over_the_text(sample_channel: grpc.Channel) -> None:
     movies = sample_movies()
-    response = call(sample_channel, prompt="a comedy from the 90s", genres=["drama"], year_min=2000,
-                    max_runtime=130, languages=["en"], excluded_movie_ids=[13], limit=20)
+    response = call(
+        sample_channel,
+        prompt="a comedy from the 90s",
+        genres=["drama"],
+        year_min=2000,
+        max_runtime=130,
+        languages=["en"],
+        excluded_movie_ids=[13],
+        limit=20,
+    )
     u = response.understood
     assert list(u.genres) == ["Drama"] and u.year_min == 2000 and not u.HasField("year_max")
     assert response.movies
@@ -292,21 +336,25 @@ def test_an_impossible_request_is_an_empty_list_with_what_was_understood(sample_
     assert list(response.understood.genres) == ["Western"] and list(response.understood.languages) == ["ko"]
 
 
-@pytest.mark.parametrize("fields, field_name", [
-    ({"prompt": "x", "year_min": 2001, "year_max": 1990}, "year_min"),
-    ({"prompt": "x", "year_min": 1200}, "year_min"),
-    ({"prompt": "x", "genres": ["Comedy"], "excluded_genres": ["comedy"]}, "excluded_genres"),
-    ({"prompt": "x", "genres": ["Comdy"]}, "genres"),
-    ({"prompt": "x", "excluded_genres": ["Nonsense"]}, "excluded_genres"),
-    ({"prompt": "x", "example_movie_ids": [987654321]}, "example_movie_ids"),
-    ({"prompt": "x", "excluded_movie_ids": [-1]}, "excluded_movie_ids"),
-    ({"prompt": "x", "languages": ["klingon"]}, "languages"),
-    ({"prompt": "x", "languages": ["zz"]}, "languages"),
-    ({"prompt": "x", "max_runtime": 0}, "max_runtime"),
-    ({"prompt": "x", "year_max": 30000}, "year_max"),
-])
-def test_bad_constraints_are_invalid_argument_naming_the_field(sample_channel: grpc.Channel,
-                                                               fields: dict, field_name: str) -> None:
+@pytest.mark.parametrize(
+    "fields, field_name",
+    [
+        ({"prompt": "x", "year_min": 2001, "year_max": 1990}, "year_min"),
+        ({"prompt": "x", "year_min": 1200}, "year_min"),
+        ({"prompt": "x", "genres": ["Comedy"], "excluded_genres": ["comedy"]}, "excluded_genres"),
+        ({"prompt": "x", "genres": ["Comdy"]}, "genres"),
+        ({"prompt": "x", "excluded_genres": ["Nonsense"]}, "excluded_genres"),
+        ({"prompt": "x", "example_movie_ids": [987654321]}, "example_movie_ids"),
+        ({"prompt": "x", "excluded_movie_ids": [-1]}, "excluded_movie_ids"),
+        ({"prompt": "x", "languages": ["klingon"]}, "languages"),
+        ({"prompt": "x", "languages": ["zz"]}, "languages"),
+        ({"prompt": "x", "max_runtime": 0}, "max_runtime"),
+        ({"prompt": "x", "year_max": 30000}, "year_max"),
+    ],
+)
+def test_bad_constraints_are_invalid_argument_naming_the_field(
+    sample_channel: grpc.Channel, fields: dict, field_name: str
+) -> None:
     code, message = status_of(sample_channel, **fields)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert field_name in message, message
@@ -323,11 +371,14 @@ def test_a_group_gets_one_list_with_each_members_fit(sample_channel: grpc.Channe
     scores = [m.score for m in reply.movies]
     assert scores == sorted(scores, reverse=True)
     # Each strategy names itself; without misery, nobody's fit is in the bottom share the setting vetoes.
-    lists = {s: call(sample_channel, group_user_ids=members, group_strategy=s, limit=10)
-             for s in ("average", "least_misery", "average_without_misery", "fair")}
+    lists = {
+        s: call(sample_channel, group_user_ids=members, group_strategy=s, limit=10)
+        for s in ("average", "least_misery", "average_without_misery", "fair")
+    }
     assert all(r.group_strategy == s for s, r in lists.items())
-    assert all(min(m.member_fit.values()) >= Settings().group_misery_threshold
-               for m in lists["average_without_misery"].movies)
+    assert all(
+        min(m.member_fit.values()) >= Settings().group_misery_threshold for m in lists["average_without_misery"].movies
+    )
     # A group of one is that user's own request.
     alone = call(sample_channel, prompt="something fun", user_id=2, limit=5)
     same = call(sample_channel, prompt="something fun", group_user_ids=[2], limit=5)
@@ -351,15 +402,44 @@ def test_bad_groups_get_precise_statuses(sample_channel: grpc.Channel) -> None:
 
 def test_the_command_line_shows_a_groups_fits(sample_server: tuple[grpc.Server, int]) -> None:
     _, port = sample_server
-    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}",
-                           "recommend", "something fun", "--group", "1,2,3", "--limit", "4"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.clients.cli",
+            "--target",
+            f"127.0.0.1:{port}",
+            "recommend",
+            "something fun",
+            "--group",
+            "1,2,3",
+            "--limit",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     header = next(line for line in done.stdout.splitlines() if "title" in line)
     assert all(f"fit {u}" in header for u in (1, 2, 3))
     assert "group strategy:" in done.stdout and "for users 1, 2, 3" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "movierec.clients.cli", "--target", f"127.0.0.1:{port}",
-                           "recommend", "x", "--group", "1,123456789"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "movierec.clients.cli",
+            "--target",
+            f"127.0.0.1:{port}",
+            "recommend",
+            "x",
+            "--group",
+            "1,123456789",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "NOT_FOUND" in done.stderr and "123456789" in done.stderr
 
 
@@ -394,8 +474,11 @@ def test_global_options_go_before_or_after_the_subcommand(sample_server: tuple[g
 
 
 def test_requests_past_their_deadline_answer_deadline_exceeded_and_are_dropped_unranked(
-        sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_server: tuple[grpc.Server, int],
+    sample_channel: grpc.Channel,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """40 concurrent calls with a 4 ms deadline (they used to be logged as bugs and answered INTERNAL
     by the server, and all ranked): each is OK or DEADLINE_EXCEEDED, none is a bug, and the ones the
     server gave up on while queued are never ranked."""
@@ -453,7 +536,8 @@ def test_a_short_list_continues_without_the_genre_wish(sample_channel: grpc.Chan
     assert [list(m.unmet) for m in war.movies] == [[], ["genre"], ["genre"], ["genre"]]
     # The request's own genres field never gives way.
     assert [m.title for m in call(sample_channel, prompt="a Tom Hanks film", genres=["War"]).movies] == [
-        "Saving Private Ryan"]
+        "Saving Private Ryan"
+    ]
     western = call(sample_channel, prompt="a Tom Hanks western")
     assert sorted(m.title for m in western.movies) == sorted(titles), western.movies
     # Constraints other than the genre wish are never relaxed: the one Korean film, nothing else.

@@ -23,8 +23,10 @@ def test_admission_refuses_recommend_calls_beyond_the_limit_and_never_health_che
         release.wait(10)
         return request
 
-    handlers = {"Recommend": grpc.unary_unary_rpc_method_handler(blocked),
-                "GetUser": grpc.unary_unary_rpc_method_handler(blocked)}
+    handlers = {
+        "Recommend": grpc.unary_unary_rpc_method_handler(blocked),
+        "GetUser": grpc.unary_unary_rpc_method_handler(blocked),
+    }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[admission])
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("movierec.v1.Recommender", handlers),))
     health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)

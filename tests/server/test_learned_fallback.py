@@ -32,9 +32,11 @@ def serve(settings: Settings, encoder: Encoder, ask: Callable[[pb_grpc.Recommend
 
 
 def taste_and_mood(stub: pb_grpc.RecommenderStub) -> tuple[pb.IndexInfo, pb.RecommendResponse, pb.RecommendResponse]:
-    return (stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10),
-            stub.Recommend(pb.RecommendRequest(user_id=3, limit=10), timeout=30),
-            stub.Recommend(pb.RecommendRequest(user_id=3, prompt="a comedy", limit=10), timeout=30))
+    return (
+        stub.GetIndexInfo(pb.GetIndexInfoRequest(), timeout=10),
+        stub.Recommend(pb.RecommendRequest(user_id=3, limit=10), timeout=30),
+        stub.Recommend(pb.RecommendRequest(user_id=3, prompt="a comedy", limit=10), timeout=30),
+    )
 
 
 def taste_and_mood_of(port: int) -> tuple[pb.IndexInfo, pb.RecommendResponse, pb.RecommendResponse]:
@@ -48,8 +50,7 @@ def copy_index(sample_settings: Settings, to: Path) -> tuple[Settings, Path]:
     return sample_settings.replace(index_dir=to), to / version
 
 
-def test_the_learned_ranker_serves_prompt_less_requests_of_known_users(
-        sample_server: tuple[grpc.Server, int]) -> None:
+def test_the_learned_ranker_serves_prompt_less_requests_of_known_users(sample_server: tuple[grpc.Server, int]) -> None:
     with RecommenderClient(f"127.0.0.1:{sample_server[1]}") as client:
         assert client.index_info().ranker == "learned"
     info, taste, mood = taste_and_mood_of(sample_server[1])
@@ -63,8 +64,8 @@ def test_the_learned_ranker_serves_prompt_less_requests_of_known_users(
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_a_broken_model_falls_back_to_the_weighted_sum_and_the_server_keeps_serving(
-        damage: str, tmp_path: Path, sample_settings: Settings, encoder: Encoder,
-        caplog: pytest.LogCaptureFixture) -> None:
+    damage: str, tmp_path: Path, sample_settings: Settings, encoder: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
     settings, version = copy_index(sample_settings, tmp_path / "index")
     weighted = serve(sample_settings.replace(ranker="weighted_sum"), encoder, taste_and_mood)
     if damage == "corrupt":

@@ -40,7 +40,8 @@ def test_a_seen_movie_leaves_the_list_at_once_and_returns_on_undo(served: tuple[
 
 
 def test_not_interested_holds_even_with_include_rated_and_binds_a_group(
-        served: tuple[RecommenderClient, Settings]) -> None:
+    served: tuple[RecommenderClient, Settings],
+) -> None:
     client, _ = served
     prompt = "a heartwarming family film"
     group = ids(client, prompt=prompt, user_id=1, group_user_ids=[2], limit=5)
@@ -73,18 +74,22 @@ def test_a_retried_mark_is_stored_once(served: tuple[RecommenderClient, Settings
 
     with sqlite3.connect(settings.index_dir / "feedback.sqlite") as db:
         assert db.execute("SELECT COUNT(*), MIN(kind) FROM feedback WHERE request_id = 'mark-once'").fetchone() == (
-            1, "seen")
+            1,
+            "seen",
+        )
 
 
-@pytest.mark.parametrize("fields, words", [
-    (dict(kind=pb.SEEN, rating=4.0), "a SEEN mark carries no rating"),
-    (dict(kind=pb.NOT_INTERESTED, rating=0.5), "a NOT_INTERESTED mark carries no rating"),
-    (dict(kind=pb.RATING, rating=4.0, undo=True), "undo takes back a SEEN or NOT_INTERESTED mark"),
-    (dict(kind=7), "kind must be one of RATING, SEEN, NOT_INTERESTED; got 'number 7'"),
-    (dict(kind=pb.SEEN, user_id=0), "user_id must be a positive number"),
-])
-def test_bad_marks_get_invalid_argument(served: tuple[RecommenderClient, Settings], fields: dict,
-                                        words: str) -> None:
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        (dict(kind=pb.SEEN, rating=4.0), "a SEEN mark carries no rating"),
+        (dict(kind=pb.NOT_INTERESTED, rating=0.5), "a NOT_INTERESTED mark carries no rating"),
+        (dict(kind=pb.RATING, rating=4.0, undo=True), "undo takes back a SEEN or NOT_INTERESTED mark"),
+        (dict(kind=7), "kind must be one of RATING, SEEN, NOT_INTERESTED; got 'number 7'"),
+        (dict(kind=pb.SEEN, user_id=0), "user_id must be a positive number"),
+    ],
+)
+def test_bad_marks_get_invalid_argument(served: tuple[RecommenderClient, Settings], fields: dict, words: str) -> None:
     client, _ = served
     request = pb.FeedbackRequest(**{"user_id": 1, "movie_id": 862, "request_id": "bad", **fields})
     with pytest.raises(grpc.RpcError) as e:
@@ -103,8 +108,8 @@ def test_a_dropped_constraint_is_left_out_and_the_others_hold(served: tuple[Reco
     assert "1990-1999" not in dropped.understood.constraints
     assert [c for c in dropped.understood.constraints] == [c for c in constraints if c != "1990-1999"]
     assert not dropped.understood.HasField("year_min") and not dropped.understood.HasField("year_max")
-    assert any(not 1990 <= m.year <= 1999 for m in dropped.movies)       # the years no longer bind
-    assert all("Animation" in m.genres for m in dropped.movies)          # the rest still does
+    assert any(not 1990 <= m.year <= 1999 for m in dropped.movies)  # the years no longer bind
+    assert all("Animation" in m.genres for m in dropped.movies)  # the rest still does
     assert client.recommend(prompt, limit=10, dropped=["Western"]).understood.constraints == constraints
     with pytest.raises(grpc.RpcError) as e:
         client.recommend(prompt, dropped=["x" * 201])
@@ -112,7 +117,8 @@ def test_a_dropped_constraint_is_left_out_and_the_others_hold(served: tuple[Reco
 
 
 def test_marks_the_store_could_not_give_at_a_swap_come_back_once_it_answers(
-        tmp_path, sample_settings: Settings, encoder, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    tmp_path, sample_settings: Settings, encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     """A new index version is loaded while the store cannot be read: its marks are missing for that while,
     then loaded by the index watcher (here with the store follower off) as soon as the store answers."""
     import shutil

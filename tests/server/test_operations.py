@@ -29,8 +29,16 @@ from processes import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 TOY_STORY = 862
-PROMPTS = ["a funny heist", "space adventure with friends", "a sad romance", "animated film for kids",
-           "a tense thriller", "superheroes saving the world", "a courtroom drama", "a road trip comedy"]
+PROMPTS = [
+    "a funny heist",
+    "space adventure with friends",
+    "a sad romance",
+    "animated film for kids",
+    "a tense thriller",
+    "superheroes saving the world",
+    "a courtroom drama",
+    "a road trip comedy",
+]
 
 
 @pytest.fixture()
@@ -47,7 +55,8 @@ def plain_stub(target: str) -> tuple[grpc.Channel, pb_grpc.RecommenderStub]:
 
 
 def test_sigterm_finishes_every_accepted_request_and_exits_within_the_grace_period(
-        index_copy: Path, tmp_path: Path) -> None:
+    index_copy: Path, tmp_path: Path
+) -> None:
     grace = 4.0
     server = ServerProcess(index_copy, tmp_path / "server.log", env={"MOVIEREC_SHUTDOWN_GRACE_S": str(grace)})
     server.start()
@@ -61,8 +70,9 @@ def test_sigterm_finishes_every_accepted_request_and_exits_within_the_grace_peri
             while not stop.is_set():
                 sent = time.monotonic()
                 try:
-                    stub.Recommend(pb.RecommendRequest(prompt=PROMPTS[i % len(PROMPTS)], user_id=1 + i % 50,
-                                                       limit=10), timeout=10)
+                    stub.Recommend(
+                        pb.RecommendRequest(prompt=PROMPTS[i % len(PROMPTS)], user_id=1 + i % 50, limit=10), timeout=10
+                    )
                     code = grpc.StatusCode.OK
                 except grpc.RpcError as e:
                     code = e.code()
@@ -99,8 +109,11 @@ def test_sigterm_finishes_every_accepted_request_and_exits_within_the_grace_peri
     assert in_flight, "no call sent before the signal was answered after it: the drain was not exercised"
     later = {c[2] for c in calls if c[0] > signalled + 0.05}
     assert later <= {grpc.StatusCode.UNAVAILABLE}, f"calls after the signal got {later}"
-    around = [(round(c[0] - signalled, 3), round(c[1] - signalled, 3), c[2].name) for c in calls
-              if abs(c[0] - signalled) < 0.25 and c[2] != grpc.StatusCode.OK]
+    around = [
+        (round(c[0] - signalled, 3), round(c[1] - signalled, 3), c[2].name)
+        for c in calls
+        if abs(c[0] - signalled) < 0.25 and c[2] != grpc.StatusCode.OK
+    ]
     assert not [c for c in around if c[2] != "UNAVAILABLE"], around
     assert exited - signalled <= grace + 1.0, f"exited {exited - signalled:.2f} s after SIGTERM"
     assert server.process.returncode == 0
@@ -109,8 +122,9 @@ def test_sigterm_finishes_every_accepted_request_and_exits_within_the_grace_peri
 
 def test_overload_is_shed_with_resource_exhausted_while_health_checks_answer(index_copy: Path, tmp_path: Path) -> None:
     # One request per batch and at most two waiting: a burst of 48 concurrent calls cannot all queue.
-    server = ServerProcess(index_copy, tmp_path / "server.log",
-                           env={"MOVIEREC_MAX_QUEUED_REQUESTS": "2", "MOVIEREC_BATCH_MAX_SIZE": "1"})
+    server = ServerProcess(
+        index_copy, tmp_path / "server.log", env={"MOVIEREC_MAX_QUEUED_REQUESTS": "2", "MOVIEREC_BATCH_MAX_SIZE": "1"}
+    )
     server.start()
 
     async def burst() -> tuple[list[grpc.StatusCode], list[float]]:
@@ -119,8 +133,9 @@ def test_overload_is_shed_with_resource_exhausted_while_health_checks_answer(ind
 
             async def call(i: int) -> grpc.StatusCode:
                 try:
-                    await stub.Recommend(pb.RecommendRequest(prompt=PROMPTS[i % len(PROMPTS)] + f" {i}", limit=10),
-                                         timeout=30)
+                    await stub.Recommend(
+                        pb.RecommendRequest(prompt=PROMPTS[i % len(PROMPTS)] + f" {i}", limit=10), timeout=30
+                    )
                     return grpc.StatusCode.OK
                 except grpc.aio.AioRpcError as e:
                     return e.code()
@@ -129,8 +144,9 @@ def test_overload_is_shed_with_resource_exhausted_while_health_checks_answer(ind
                 waits = []
                 for _ in range(10):
                     started = time.monotonic()
-                    reply = await health.Check(health_pb2.HealthCheckRequest(service="movierec.v1.Recommender"),
-                                               timeout=2)
+                    reply = await health.Check(
+                        health_pb2.HealthCheckRequest(service="movierec.v1.Recommender"), timeout=2
+                    )
                     assert reply.status == health_pb2.HealthCheckResponse.SERVING
                     waits.append(time.monotonic() - started)
                     await asyncio.sleep(0.02)
@@ -160,19 +176,73 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
 
     for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-                "-days", "2", "-subj", f"/CN=movierec test {ca}")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=localhost")
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{ca}.key",
+            "-out",
+            f"{ca}.pem",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN=movierec test {ca}",
+        )
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"
+    )
     (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
-            "-subj", "/CN=a movierec client")
-    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "client.pem", "-days", "2")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=a movierec client",
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+    )
     return {name: folder / f"{name}.pem" for name in ("ca", "other-ca", "server", "client")} | {
-        "key": folder / "server.key", "client-key": folder / "client.key"}
+        "key": folder / "server.key",
+        "client-key": folder / "client.key",
+    }
 
 
 READ_TOKEN, WRITE_TOKEN = "reader-0123456789abcdef", "writer-0123456789abcdef"
@@ -182,16 +252,24 @@ def test_tls_tokens_metrics_and_json_access_log(index_copy: Path, tmp_path: Path
     tokens = tmp_path / "tokens"
     tokens.write_text(f"# token scope\n{READ_TOKEN} read\n{WRITE_TOKEN} write\n")
     metrics_port = free_port()
-    server = ServerProcess(index_copy, tmp_path / "server.log", env={
-        "MOVIEREC_TLS_CERT_PATH": str(pki["server"]), "MOVIEREC_TLS_KEY_PATH": str(pki["key"]),
-        "MOVIEREC_TOKENS_PATH": str(tokens), "MOVIEREC_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
-        "MOVIEREC_LOG_FORMAT": "json"})
+    server = ServerProcess(
+        index_copy,
+        tmp_path / "server.log",
+        env={
+            "MOVIEREC_TLS_CERT_PATH": str(pki["server"]),
+            "MOVIEREC_TLS_KEY_PATH": str(pki["key"]),
+            "MOVIEREC_TOKENS_PATH": str(tokens),
+            "MOVIEREC_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
+            "MOVIEREC_LOG_FORMAT": "json",
+        },
+    )
     server.start(tls_ca=pki["ca"])
     try:
         # TLS: plaintext, and TLS trusting another CA, cannot connect; the right CA can.
         for options in ({}, {"tls_ca": pki["other-ca"]}):
-            with RecommenderClient(server.target, timeout_s=3, wait_for_ready=False, token=READ_TOKEN,
-                                   **options) as client:  # type: ignore[arg-type]
+            with RecommenderClient(
+                server.target, timeout_s=3, wait_for_ready=False, token=READ_TOKEN, **options
+            ) as client:  # type: ignore[arg-type]
                 with pytest.raises(grpc.RpcError) as refused:
                     client.index_info()
                 assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -227,8 +305,10 @@ def test_tls_tokens_metrics_and_json_access_log(index_copy: Path, tmp_path: Path
             stub = pb_grpc.RecommenderStub(channel)
             for i in range(3):
                 _, call = stub.Recommend.with_call(
-                    pb.RecommendRequest(prompt="a secret prompt about pirates", limit=5), timeout=30,
-                    metadata=(("authorization", f"Bearer {READ_TOKEN}"), ("x-request-id", f"trace-{i}-abc")))
+                    pb.RecommendRequest(prompt="a secret prompt about pirates", limit=5),
+                    timeout=30,
+                    metadata=(("authorization", f"Bearer {READ_TOKEN}"), ("x-request-id", f"trace-{i}-abc")),
+                )
                 assert ("x-request-id", f"trace-{i}-abc") in call.trailing_metadata()
 
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as reply:
@@ -245,9 +325,14 @@ def test_tls_tokens_metrics_and_json_access_log(index_copy: Path, tmp_path: Path
     assert value('movierec_requests_total{code="UNAUTHENTICATED",method="RecordFeedback"}') == 2
     assert value('movierec_requests_total{code="PERMISSION_DENIED",method="RecordFeedback"}') == 1
     assert value('movierec_request_duration_seconds_count{code="OK",method="Recommend"}') >= 3
-    for name in ("movierec_batch_size_count", "movierec_encode_seconds_count", "movierec_rank_seconds_count",
-                 'movierec_feedback_writes_total{result="stored"}', "movierec_index_load_seconds",
-                 "process_resident_memory_bytes"):
+    for name in (
+        "movierec_batch_size_count",
+        "movierec_encode_seconds_count",
+        "movierec_rank_seconds_count",
+        'movierec_feedback_writes_total{result="stored"}',
+        "movierec_index_load_seconds",
+        "process_resident_memory_bytes",
+    ):
         assert value(name) > 0, name
     assert value("movierec_index_info{") == 1 and "movierec_queue_depth " in metrics
 
@@ -264,20 +349,23 @@ def test_tls_tokens_metrics_and_json_access_log(index_copy: Path, tmp_path: Path
     assert READ_TOKEN not in text and WRITE_TOKEN not in text, "a token was logged"
 
 
-def test_mutual_tls_refuses_a_client_without_a_certificate(sample_settings: Settings, encoder: object,
-                                                          pki: dict[str, Path]) -> None:
+def test_mutual_tls_refuses_a_client_without_a_certificate(
+    sample_settings: Settings, encoder: object, pki: dict[str, Path]
+) -> None:
     from movierec.server.app import create_server
 
-    settings = sample_settings.replace(tls_cert_path=pki["server"], tls_key_path=pki["key"],
-                                       tls_client_ca_path=pki["ca"])
+    settings = sample_settings.replace(
+        tls_cert_path=pki["server"], tls_key_path=pki["key"], tls_client_ca_path=pki["ca"]
+    )
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)  # type: ignore[arg-type]
     try:
         with RecommenderClient(f"127.0.0.1:{port}", timeout_s=3, tls_ca=pki["ca"], wait_for_ready=False) as client:
             with pytest.raises(grpc.RpcError) as refused:
                 client.index_info()
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-        with RecommenderClient(f"127.0.0.1:{port}", tls_ca=pki["ca"], tls_cert=pki["client"],
-                               tls_key=pki["client-key"]) as client:
+        with RecommenderClient(
+            f"127.0.0.1:{port}", tls_ca=pki["ca"], tls_cert=pki["client"], tls_key=pki["client-key"]
+        ) as client:
             assert client.wait_until_serving(60) and client.index_info().movies > 0
     finally:
         server.stop(None).wait(10)

@@ -44,8 +44,9 @@ class PageServer:
 
 
 @pytest.fixture(scope="module")
-def page_server(tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings,
-                encoder: Encoder) -> Iterator[PageServer]:
+def page_server(
+    tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings, encoder: Encoder
+) -> Iterator[PageServer]:
     """A server with HTTP on port 0 over a copy of the sample index."""
     from movierec.server.app import create_server
 
@@ -123,7 +124,8 @@ def recommend_bodies(page: Page) -> list[dict[str, Any]]:
 
 
 def test_a_group_asks_and_sees_cards_with_details_reasons_and_each_members_fit(
-        page: Page, page_server: PageServer) -> None:
+    page: Page, page_server: PageServer
+) -> None:
     bodies = recommend_bodies(page)
     ask(page, page_server.url, [3, "Sam", 4], "a funny adventure")
     assert bodies[-1]["user_id"] == 3 and bodies[-1]["group_user_ids"] == [4]  # the guest adds nothing
@@ -146,7 +148,8 @@ def test_a_group_asks_and_sees_cards_with_details_reasons_and_each_members_fit(
 
 
 def test_removing_a_chip_asks_again_without_it_and_an_edited_one_replaces_it(
-        page: Page, page_server: PageServer) -> None:
+    page: Page, page_server: PageServer
+) -> None:
     bodies = recommend_bodies(page)
     ask(page, page_server.url, [], "a comedy from the 90s")
     in_the_90s = card_ids(page)
@@ -193,7 +196,8 @@ def test_seen_it_takes_the_movie_off_the_list_and_into_the_store(page: Page, pag
 
 
 def test_the_notice_is_a_live_region_and_undo_hands_the_focus_to_the_movie_back(
-        page: Page, page_server: PageServer) -> None:
+    page: Page, page_server: PageServer
+) -> None:
     ask(page, page_server.url, [12], "a gripping thriller")
     notice = page.locator("#notice")
     # A live region is heard when what is in it changes: it is in the page before it has anything to say.
@@ -246,8 +250,11 @@ def test_a_form_sent_before_the_script_has_loaded_goes_nowhere(browser: Browser,
         page.route("**/static/app.js", lambda route: route.abort())
         urls: list[str] = []
         page.on("request", lambda request: urls.append(request.url))
-        for label, typed in (("Bearer token", "a-secret-token"), ("What do you feel like?", "a comedy"),
-                             ("User id, or a guest's name", "Sam")):
+        for label, typed in (
+            ("Bearer token", "a-secret-token"),
+            ("What do you feel like?", "a comedy"),
+            ("User id, or a guest's name", "Sam"),
+        ):
             page.goto(page_server.url)
             if label == "Bearer token":
                 page.get_by_text("Access token").click()
@@ -274,8 +281,7 @@ def test_a_rating_given_on_a_card_is_stored_for_the_chosen_member(page: Page, pa
     assert movie not in [r.movie_id for r in page_server.client.user(6, 1000).recent]
 
 
-def test_the_prompt_and_what_the_server_echoes_are_shown_as_text_never_run(
-        page: Page, page_server: PageServer) -> None:
+def test_the_prompt_and_what_the_server_echoes_are_shown_as_text_never_run(page: Page, page_server: PageServer) -> None:
     ask(page, page_server.url, [], f"{XSS} a comedy")
     expect(page.locator("#asked")).to_have_text(f"“{XSS} a comedy”")
     expect(page.locator("#mood")).to_contain_text("script")  # the server's reading, as text too
@@ -301,8 +307,12 @@ def test_an_error_from_the_api_is_shown_in_the_alert(page: Page, page_server: Pa
 
 def test_the_token_is_kept_for_the_tab_and_sent_as_a_bearer_token(page: Page, page_server: PageServer) -> None:
     headers: list[str | None] = []
-    page.on("request", lambda request: headers.append(request.headers.get("authorization"))
-            if request.url.endswith("/v1/recommend") else None)
+    page.on(
+        "request",
+        lambda request: (
+            headers.append(request.headers.get("authorization")) if request.url.endswith("/v1/recommend") else None
+        ),
+    )
     page.goto(page_server.url)
     page.get_by_text("Access token").click()
     page.get_by_label("Bearer token").fill("let-me-in")

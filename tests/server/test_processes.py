@@ -46,14 +46,17 @@ def store_env(store_url: str) -> dict[str, str]:
     return {} if store_url.startswith("sqlite:") else {"MOVIEREC_STORE_URL": store_url}
 
 
-def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy: Path, tmp_path: Path,
-                                                                     store_url: str) -> None:
+def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(
+    index_copy: Path, tmp_path: Path, store_url: str
+) -> None:
     index = load_artifact(index_copy)
     rng = random.Random(11)
     users = [600_001, 600_002, 600_003, int(index.user_ids[0]), int(index.user_ids[1])]
     movies = [int(m) for m in index.movie_ids.tolist()]
-    plan = [(f"durable-{i}", u, m, rng.choice([x / 2 for x in range(1, 11)]))
-            for i, (u, m) in enumerate((u, m) for u in users for m in rng.sample(movies, 32))]  # 160 ratings
+    plan = [
+        (f"durable-{i}", u, m, rng.choice([x / 2 for x in range(1, 11)]))
+        for i, (u, m) in enumerate((u, m) for u in users for m in rng.sample(movies, 32))
+    ]  # 160 ratings
     pending: queue.Queue = queue.Queue()
     for item in plan:
         pending.put(item)
@@ -111,12 +114,13 @@ def test_no_acknowledged_rating_is_lost_or_duplicated_across_sigkills(index_copy
         server.stop()
     rows = stored_feedback(store_url)
     assert kills == 4
-    assert len(rows) == len(plan)                               # zero duplicated
-    assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked    # zero lost, every value as acknowledged
+    assert len(rows) == len(plan)  # zero duplicated
+    assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked  # zero lost, every value as acknowledged
 
 
-def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(index_copy: Path, tmp_path: Path,
-                                                                   store_url: str) -> None:
+def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(
+    index_copy: Path, tmp_path: Path, store_url: str
+) -> None:
     """`movierec seen` / `not-interested` against a server process: each acknowledged mark holds after a
     SIGKILL right after the ack, and after a reindex (which reads ratings only: the new version loads the
     marks from the store); an undone mark stays undone."""
@@ -126,8 +130,9 @@ def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(index_copy: Pat
     user, prompt = 5, "a thrilling adventure"
 
     def cli(*args: object) -> str:
-        done = subprocess.run([BIN / "movierec", *map(str, args), "--target", server.target], capture_output=True,
-                              text=True, timeout=60)
+        done = subprocess.run(
+            [BIN / "movierec", *map(str, args), "--target", server.target], capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -153,9 +158,13 @@ def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(index_copy: Pat
 
         with RecommenderClient(server.target) as client:
             before = client.index_info().index_version
-            reindex = subprocess.run([BIN / "movierec-index", "--data-dir", SAMPLE_DATA, "--index-dir", index_copy,
-                                      "--quiet"], capture_output=True, text=True, timeout=300,
-                                     env={**os.environ, **env})
+            reindex = subprocess.run(
+                [BIN / "movierec-index", "--data-dir", SAMPLE_DATA, "--index-dir", index_copy, "--quiet"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={**os.environ, **env},
+            )
             assert reindex.returncode == 0, reindex.stderr[-2000:]
             deadline = time.monotonic() + 30
             while client.index_info().index_version == before and time.monotonic() < deadline:
@@ -192,8 +201,9 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
             while not stop.is_set():
                 prompt = rng.choice(prompts)
                 try:
-                    result = client.recommend(prompt, user_id=rng.randint(1, 50) if not prompt or rng.random() < 0.5
-                                              else None, limit=10)
+                    result = client.recommend(
+                        prompt, user_id=rng.randint(1, 50) if not prompt or rng.random() < 0.5 else None, limit=10
+                    )
                     # "space adventure" keeps to Adventure movies: for some users fewer than 10 of the
                     # sample's 110 are unrated, so a full list is not always there to give.
                     assert 0 < len(result.movies) <= 10 and (len(result.movies) == 10 or prompt == "space adventure")
@@ -211,8 +221,12 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
             for t in threads:
                 t.start()
             time.sleep(1.0)
-            reindex = subprocess.Popen(["make", "-s", "reindex", f"DATA_DIR={SAMPLE_DATA}", f"INDEX_DIR={index_copy}"],
-                                       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            reindex = subprocess.Popen(
+                ["make", "-s", "reindex", f"DATA_DIR={SAMPLE_DATA}", f"INDEX_DIR={index_copy}"],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             # Feedback while the reindex runs is kept and shows after the switch.
             ack = client.record_feedback(610_000, 862, 5.0, "during-reindex")
             output, _ = reindex.communicate(timeout=300)
@@ -251,13 +265,16 @@ def test_hot_reindex_under_load_fails_no_request(index_copy: Path, tmp_path: Pat
         server.stop()
 
 
-def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: Path, tmp_path: Path,
-                                                                   store_url: str) -> None:
+def test_killed_after_every_ack_every_acknowledged_rating_survives(
+    index_copy: Path, tmp_path: Path, store_url: str
+) -> None:
     """Three concurrent clients; after each acknowledged rating the server is SIGKILLed and restarted,
     and every rating acknowledged so far must be there before the next one."""
     movies = [int(m) for m in load_artifact(index_copy).movie_ids[:2]]
-    plan = {client: [(f"every-{client}-{i}", 620_000 + client, movie, 0.5 + i / 2)
-                     for i, movie in enumerate(movies)] for client in range(3)}  # 6 ratings, 6 kills
+    plan = {
+        client: [(f"every-{client}-{i}", 620_000 + client, movie, 0.5 + i / 2) for i, movie in enumerate(movies)]
+        for client in range(3)
+    }  # 6 ratings, 6 kills
     acked: dict[str, tuple[int, int, float]] = {}
     failures: list[str] = []
     lock = threading.Lock()
@@ -300,10 +317,10 @@ def test_killed_after_every_ack_every_acknowledged_rating_survives(index_copy: P
                 if len(acked) == total and kills and kills >= 1 and not new_ack.is_set():
                     break
             assert new_ack.wait(timeout=60), "no acknowledgement within a minute"
-            gate.clear()                                    # no new sends; in-flight ones may still land
+            gate.clear()  # no new sends; in-flight ones may still land
             new_ack.clear()
             assert not failures, failures
-            server.kill()                                   # right after an ack
+            server.kill()  # right after an ack
             kills += 1
             with lock:
                 expected = dict(acked)
@@ -335,8 +352,12 @@ def test_a_catalogue_without_ratings_serves_new_users_before_and_after_a_reindex
     index_dir = tmp_path / "index"
 
     def reindex() -> str:
-        done = subprocess.run([BIN / "movierec-index", "--data-dir", data, "--index-dir", index_dir],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [BIN / "movierec-index", "--data-dir", data, "--index-dir", index_dir],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         return (index_dir / "CURRENT").read_text().strip()
 

@@ -14,13 +14,23 @@ from conftest import call
 from movierec.reasons import GROUP_HIGH_FIT
 
 pytestmark = pytest.mark.slow
-GROUP_OPENINGS = ("A strong match for everyone in the group", "Among the best matches of ",
-                  "In the top half for everyone in the group", "Picked for the group")
+GROUP_OPENINGS = (
+    "A strong match for everyone in the group",
+    "Among the best matches of ",
+    "In the top half for everyone in the group",
+    "Picked for the group",
+)
 
 
-@pytest.mark.parametrize("fields", [{"prompt": "something cozy and heartwarming"}, {"user_id": 1},
-                                    {"prompt": "a feel-good romcom", "user_id": 2},
-                                    {"prompt": "a Tom Hanks war film"}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"prompt": "something cozy and heartwarming"},
+        {"user_id": 1},
+        {"prompt": "a feel-good romcom", "user_id": 2},
+        {"prompt": "a Tom Hanks war film"},
+    ],
+)
 def test_every_recommended_movie_has_a_reason(sample_channel: grpc.Channel, fields: dict) -> None:
     reply = call(sample_channel, limit=10, **fields)
     assert reply.movies
@@ -51,15 +61,21 @@ def test_a_groups_reasons_are_group_reasons_and_true_of_its_fits(sample_channel:
             assert fits[named] >= GROUP_HIGH_FIT
 
 
-def test_the_command_line_prints_each_reason_under_its_row(sample_server: tuple[grpc.Server, int],
-                                                           sample_channel: grpc.Channel) -> None:
+def test_the_command_line_prints_each_reason_under_its_row(
+    sample_server: tuple[grpc.Server, int], sample_channel: grpc.Channel
+) -> None:
     cli = [str(Path(sys.executable).parent / "movierec"), "--target", f"127.0.0.1:{sample_server[1]}"]
-    done = subprocess.run([*cli, "recommend", "something like Die Hard", "--limit", "5"], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [*cli, "recommend", "something like Die Hard", "--limit", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert done.returncode == 0, done.stderr
     reply = call(sample_channel, prompt="something like Die Hard", limit=5)
     lines = done.stdout.splitlines()
     rows = [i for i, line in enumerate(lines) if line.strip()[:1].isdigit()]
     assert len(rows) == len(reply.movies) == 5
     for i, m in zip(rows, reply.movies):
-        assert m.title in lines[i] and lines[i + 1] == f"     {m.reason}", lines[i:i + 2]
+        assert m.title in lines[i] and lines[i + 1] == f"     {m.reason}", lines[i : i + 2]

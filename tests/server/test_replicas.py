@@ -52,8 +52,9 @@ class Replicas:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings,
-             postgres: PostgresServer) -> Iterator[Replicas]:
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory, sample_settings: Settings, postgres: PostgresServer
+) -> Iterator[Replicas]:
     root = tmp_path_factory.mktemp("replicas")
     index_dir = root / "index"
     shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
@@ -132,8 +133,7 @@ def check_after_kill(victim: ServerProcess, survivor: ServerProcess, acked: dict
         assert all_visible(client, acked), "an acknowledged rating is missing on the restarted replica"
 
 
-def test_a_client_with_both_replicas_gets_every_answer_while_one_is_killed_and_restarted(
-        replicas: Replicas) -> None:
+def test_a_client_with_both_replicas_gets_every_answer_while_one_is_killed_and_restarted(replicas: Replicas) -> None:
     """Two clients given both addresses (round robin) ask and rate, paced; right after an acknowledged
     rating replica A is SIGKILLed, then restarted. No call fails (gRPC retries a call cut by the kill
     on B; RecordFeedback's request_id makes that safe), both replicas served calls, A gets calls again
@@ -147,7 +147,7 @@ def test_a_client_with_both_replicas_gets_every_answer_while_one_is_killed_and_r
     stop = threading.Event()
 
     def load(seed: int) -> None:
-        movies = [int(m) for m in load_artifact(replicas.index_dir).movie_ids[20 * seed:20 * seed + 20]]
+        movies = [int(m) for m in load_artifact(replicas.index_dir).movie_ids[20 * seed : 20 * seed + 20]]
         with RecommenderClient(replicas.target, timeout_s=10) as client:
             for n in itertools.count():
                 if stop.is_set():
@@ -195,8 +195,10 @@ def test_a_client_with_both_replicas_gets_every_answer_while_one_is_killed_and_r
         stop.set()
         for t in threads:
             t.join()
-    print(f"round robin: {counts['ok']} answers, {counts['failed']} failed; {counts['ok'] - answered_at_kill} in "
-          f"the {episode_s:.1f} s from the kill until A answered again; served before the kill: {served_before}")
+    print(
+        f"round robin: {counts['ok']} answers, {counts['failed']} failed; {counts['ok'] - answered_at_kill} in "
+        f"the {episode_s:.1f} s from the kill until A answered again; served before the kill: {served_before}"
+    )
     assert counts["failed"] == 0, errors[:5]
     assert all(n >= 3 for n in served_before.values()), served_before  # both replicas served calls
     assert counts["ok"] > answered_at_kill + 10
@@ -204,12 +206,21 @@ def test_a_client_with_both_replicas_gets_every_answer_while_one_is_killed_and_r
     check_after_kill(a, b, acked)
 
 
-def write_ratings(victim: ServerProcess, survivor: ServerProcess, user: int, movies: list[int], prefix: str,
-                  acked: dict[str, tuple[int, int, float]], lock: threading.Lock) -> None:
+def write_ratings(
+    victim: ServerProcess,
+    survivor: ServerProcess,
+    user: int,
+    movies: list[int],
+    prefix: str,
+    acked: dict[str, tuple[int, int, float]],
+    lock: threading.Lock,
+) -> None:
     """Rate `movies` through the victim; once a call fails (it was killed), through the survivor, starting
     with that same rating and request_id."""
-    with RecommenderClient(victim.target, timeout_s=5, wait_for_ready=False) as to_victim, \
-            RecommenderClient(survivor.target, timeout_s=5) as to_survivor:
+    with (
+        RecommenderClient(victim.target, timeout_s=5, wait_for_ready=False) as to_victim,
+        RecommenderClient(survivor.target, timeout_s=5) as to_survivor,
+    ):
         client = to_victim
         for i, movie in enumerate(movies):
             request_id, rating = f"{prefix}-{i}", 0.5 + movie % 10 / 2
@@ -232,8 +243,10 @@ def test_sigkill_of_the_other_replica_right_after_acks_loses_no_rating(replicas:
     movies = [int(m) for m in load_artifact(replicas.index_dir).movie_ids[:10]]
     acked: dict[str, tuple[int, int, float]] = {}
     lock = threading.Lock()
-    writers = [threading.Thread(target=write_ratings, args=(b, a, 710_000 + w, movies, f"kill-{w}", acked, lock))
-               for w in range(3)]
+    writers = [
+        threading.Thread(target=write_ratings, args=(b, a, 710_000 + w, movies, f"kill-{w}", acked, lock))
+        for w in range(3)
+    ]
     for t in writers:
         t.start()
     while len(acked) < 5:
@@ -243,8 +256,8 @@ def test_sigkill_of_the_other_replica_right_after_acks_loses_no_rating(replicas:
         t.join()
     check_after_kill(b, a, acked)
     rows = [row for row in stored_feedback(replicas.store_url) if row[0].startswith("kill-")]
-    assert len(rows) == len(acked) == 30                        # none duplicated
-    assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked     # none lost, each as acknowledged
+    assert len(rows) == len(acked) == 30  # none duplicated
+    assert {r[0]: (r[1], r[2], r[3]) for r in rows} == acked  # none lost, each as acknowledged
 
 
 def test_the_async_client_balances_over_both_replicas_too(replicas: Replicas) -> None:
@@ -262,9 +275,20 @@ def test_make_reindex_reads_the_postgresql_store_and_both_replicas_switch(replic
         newcomer = 730_001
         a.record_feedback(newcomer, 862, 5.0, "reindex-1")
         before = a.index_info().index_version
-        done = subprocess.run(["make", "-s", "reindex", f"DATA_DIR={SAMPLE_DATA}", f"INDEX_DIR={replicas.index_dir}",
-                               f"STORE_URL={replicas.store_url}"], cwd=REPO, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [
+                "make",
+                "-s",
+                "reindex",
+                f"DATA_DIR={SAMPLE_DATA}",
+                f"INDEX_DIR={replicas.index_dir}",
+                f"STORE_URL={replicas.store_url}",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         b.record_feedback(newcomer, 603, 4.0, "reindex-2")  # after the build read the store: replayed on the swap
         index = load_artifact(replicas.index_dir)
@@ -283,6 +307,9 @@ def seqs(store_url: str, *request_ids: str) -> list[int]:
     import psycopg
 
     with psycopg.connect(store_url) as conn:
-        found = dict(conn.execute("SELECT request_id, seq FROM feedback WHERE request_id = ANY(%s)",
-                                  (list(request_ids),)).fetchall())
+        found = dict(
+            conn.execute(
+                "SELECT request_id, seq FROM feedback WHERE request_id = ANY(%s)", (list(request_ids),)
+            ).fetchall()
+        )
     return [found[r] for r in request_ids]
