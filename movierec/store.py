@@ -268,13 +268,14 @@ def _read_only_filesystem(path: Path) -> bool:
 def _unavailable(path: Path, error: sqlite3.Error, writing: bool = True) -> Unavailable:
     """What a SQLite error means: for a write, feedback not recorded (a retry is safe); else the store
     cannot be opened."""
-    text = str(error)
-    if "full" in text:
+    # SQLite's primary result code (the low byte of the extended one) says what went wrong.
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
         why = "the disk is full"
-    elif "readonly" in text or "read-only" in text or _read_only_filesystem(path):
+    elif code == sqlite3.SQLITE_READONLY or _read_only_filesystem(path):
         why = "it is read-only"
     else:
-        why = text
+        why = str(error)
     if not writing:
         return Unavailable(f"the ratings store {path} cannot be opened ({why})")
     return NotRecorded(
