@@ -18,19 +18,14 @@ gathering every candidate's vector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any
-
-import faiss
 import numpy as np
-from scipy import sparse
 
 from movierec import combine, explain, group, learned, retrieval, signals
 from movierec.artifact import IndexArtifact
 from movierec.batch import Batch, GroupRankRequest, Ranked, RankRequest, UserProfile
 from movierec.combine import standardise
-from movierec.lexical import TagMatcher
-from movierec.settings import Settings
+from movierec.features import IndexFeatures, quality_prior
+from movierec.ranking_config import RankingConfig
 from movierec.signals import SIGNALS
 from movierec.topk import top_k, top_k_set
 
@@ -49,136 +44,6 @@ __all__ = [
 ]
 
 
-RANKERS = ("learned", "weighted_sum")
-_DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
-
-
-@dataclass(frozen=True)
-class RankingConfig:
-    """The ranking's knobs; the defaults are the settings' (chosen on validation by `make eval`)."""
-
-    candidate_movies: int = _DEFAULTS["candidate_movies"]
-    match_candidates: int = _DEFAULTS["match_candidates"]
-    collaborative_candidates: int = _DEFAULTS["collaborative_candidates"]
-    similar_users: int = _DEFAULTS["similar_users"]
-    weight_prompt: float = _DEFAULTS["weight_prompt"]
-    weight_match: float = _DEFAULTS["weight_match"]
-    weight_genre_fit: float = _DEFAULTS["weight_genre_fit"]
-    weight_collaborative: float = _DEFAULTS["weight_collaborative"]
-    weight_community: float = _DEFAULTS["weight_community"]
-    weight_taste: float = _DEFAULTS["weight_taste"]
-    weight_quality: float = _DEFAULTS["weight_quality"]
-    weight_popularity: float = _DEFAULTS["weight_popularity"]
-    anonymous_weight_prompt: float = _DEFAULTS["anonymous_weight_prompt"]
-    anonymous_weight_match: float = _DEFAULTS["anonymous_weight_match"]
-    anonymous_weight_genre_fit: float = _DEFAULTS["anonymous_weight_genre_fit"]
-    anonymous_weight_collaborative: float = _DEFAULTS["anonymous_weight_collaborative"]
-    anonymous_weight_community: float = _DEFAULTS["anonymous_weight_community"]
-    anonymous_weight_quality: float = _DEFAULTS["anonymous_weight_quality"]
-    anonymous_weight_popularity: float = _DEFAULTS["anonymous_weight_popularity"]
-    conversation_weight_prompt: float = _DEFAULTS["conversation_weight_prompt"]
-    conversation_weight_popularity: float = _DEFAULTS["conversation_weight_popularity"]
-    # "standard", "percentile" or "z" (movierec.combine).
-    calibration: str = "standard"
-    # "learned" (the index's MLP re-scores the weighted sum's shortlist where it applies) or "weighted_sum".
-    ranker: str = _DEFAULTS["ranker"]
-    learned_candidates: int = _DEFAULTS["learned_candidates"]
-    # A group's aggregation (movierec.group), when its request does not name one.
-    group_strategy: str = _DEFAULTS["group_strategy"]
-    group_misery_threshold: float = _DEFAULTS["group_misery_threshold"]
-    group_fair_depth: int = _DEFAULTS["group_fair_depth"]
-    group_pleasure_weight: float = _DEFAULTS["group_pleasure_weight"]
-    negative_example_weight: float = _DEFAULTS["negative_example_weight"]
-    not_interested_weight: float = _DEFAULTS["not_interested_weight"]
-    conversation_mood_words: int = _DEFAULTS["conversation_mood_words"]
-
-    def __post_init__(self) -> None:
-        if self.group_strategy not in group.STRATEGY_NAMES:
-            raise ValueError(
-                f"setting group_strategy: {self.group_strategy!r} is not one of {', '.join(group.STRATEGY_NAMES)}"
-            )
-        if not 0.0 <= self.group_misery_threshold < 1.0:
-            raise ValueError(f"setting group_misery_threshold: must be in [0, 1), got {self.group_misery_threshold}")
-        if self.group_pleasure_weight < 0:
-            raise ValueError(f"setting group_pleasure_weight: must be at least 0, got {self.group_pleasure_weight}")
-        if self.group_fair_depth < 1:
-            raise ValueError(f"setting group_fair_depth: must be at least 1, got {self.group_fair_depth}")
-        if self.ranker not in RANKERS:
-            raise ValueError(f"setting ranker: {self.ranker!r} is not one of {', '.join(RANKERS)}")
-        if self.learned_candidates < 1:
-            raise ValueError(f"setting learned_candidates: must be at least 1, got {self.learned_candidates}")
-
-    def weight(self, signal: str, anonymous: bool = False, conversation: bool = False) -> float:
-        """A signal's weight for requests with a user, or for anonymous ones (which have no taste), and
-        for anonymous conversations (their own weight where they have one, else the anonymous one)."""
-        if anonymous:
-            anonymous_weight = float(getattr(self, f"anonymous_weight_{signal}", 0.0))
-            return (
-                float(getattr(self, f"conversation_weight_{signal}", anonymous_weight))
-                if conversation
-                else anonymous_weight
-            )
-        return float(getattr(self, f"weight_{signal}"))
-
-    def weights(self, anonymous: bool = False) -> dict[str, float]:
-        return {s: self.weight(s, anonymous) for s in SIGNALS}
-
-    def with_weights(self, **weights: float) -> RankingConfig:
-        """This config with only the named signals on (others weight 0), for every request: for ablations."""
-        return self.with_user_weights(**weights).with_anonymous_weights(**weights)
-
-    def with_user_weights(self, **weights: float) -> RankingConfig:
-        """Only the weights for requests with a user replaced (unnamed signals 0); a plain weighted sum."""
-        changes: dict[str, Any] = {f"weight_{s}": float(weights.get(s, 0.0)) for s in SIGNALS}
-        return replace(self, ranker="weighted_sum", **changes)
-
-    def with_anonymous_weights(self, **weights: float) -> RankingConfig:
-        """Only the weights for anonymous requests (conversations too) replaced (unnamed signals 0); a plain
-        weighted sum."""
-        names = {f.name for f in fields(self)}
-        changes: dict[str, Any] = {
-            f"{kind}_weight_{s}": float(weights.get(s, 0.0))
-            for s in SIGNALS
-            for kind in ("anonymous", "conversation")
-            if f"{kind}_weight_{s}" in names
-        }
-        return replace(self, ranker="weighted_sum", **changes)
-
-
-def quality_prior(vote_average: np.ndarray, vote_count: np.ndarray) -> np.ndarray:
-    """Bayesian average of TMDB votes: (v * R + m * C) / (v + m), m = median vote count, C = mean vote.
-
-    vote_average float (n,), vote_count int (n,) -> float32 (n,). Few votes pull a movie towards C.
-    """
-    votes = vote_count.astype(np.float64)
-    voted = votes > 0
-    m = float(np.median(votes[voted])) if voted.any() else 1.0
-    c = float(np.average(vote_average[voted], weights=votes[voted])) if voted.any() else 0.0
-    return ((votes * vote_average + m * c) / (votes + m)).astype(np.float32)
-
-
-def genre_prototypes(index: IndexArtifact) -> tuple[np.ndarray, sparse.csr_matrix]:
-    """(centroids float32 (G, d): each genre's mean movie embedding, unit length; share CSR (n_movies, G):
-    1/k for each of a movie's k genres), for the genre_fit signal."""
-    genres = sorted({g for m in index.movies for g in m.genres})
-    column = {g: j for j, g in enumerate(genres)}
-    rows, cols, values = [], [], []
-    for i, m in enumerate(index.movies):
-        for g in m.genres:
-            rows.append(i)
-            cols.append(column[g])
-            values.append(1.0 / len(m.genres))
-    share = sparse.csr_matrix((np.array(values, np.float32), (rows, cols)), shape=(len(index.movies), len(genres)))
-    members = sparse.csr_matrix((np.ones(len(rows), np.float32), (cols, rows)), shape=(len(genres), len(index.movies)))
-    centroids = (
-        np.asarray(members @ index.movie_vectors, dtype=np.float32)
-        if len(genres)
-        else np.zeros((0, index.dimensions), np.float32)
-    )
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
-    return centroids, share
-
-
 def flatten(
     requests: list[RankRequest | GroupRankRequest],
 ) -> tuple[list[RankRequest], list[tuple[GroupRankRequest, np.ndarray]]]:
@@ -194,40 +59,20 @@ def flatten(
     return rows, groups
 
 
-def centred_ratings(index: IndexArtifact) -> sparse.csr_matrix:
-    """Each user's ratings minus their mean: float32 CSR (n_users, n_movies), absent where unrated."""
-    n_users, n_movies = len(index.user_ids), len(index.movies)
-    counts = np.diff(index.rated_ptr)
-    owner = np.repeat(np.arange(n_users), counts)
-    means = np.bincount(owner, weights=index.rated_values, minlength=n_users) / np.maximum(counts, 1)
-    values = (index.rated_values - means[owner]).astype(np.float32)
-    return sparse.csr_matrix(
-        (values, index.rated_rows.astype(np.int64), index.rated_ptr.astype(np.int64)), shape=(n_users, n_movies)
-    )
-
-
 class Ranker:
     """Ranks batches of requests against one loaded index artifact."""
 
     def __init__(self, index: IndexArtifact, config: RankingConfig):
         self.index = index
         self.config = config
-        # An exact (flat) movie index is searched with one matrix product per batch; an approximate
-        # one (large catalogues) through FAISS.
-        self.exact = isinstance(index.movie_index, faiss.IndexFlat)
-        votes = np.array([m.vote_count for m in index.movies])
-        self.quality = quality_prior(np.array([m.vote_average for m in index.movies]), votes)
-        self.popularity = np.log1p(np.maximum(votes, 0)).astype(np.float32)
-        self.matcher = TagMatcher([(*m.genres, *m.keywords) for m in index.movies])
-        self.genre_centroids, self.genre_share = genre_prototypes(index)
-        self.ratings = centred_ratings(index)
-        # Where each movie's collaborative score sits in a profile's scores (-1: it has none).
-        self.collaborative_items = index.collaborative_items
-        self.collaborative_position = np.full(len(index.movies), -1, dtype=np.int64)
-        self.collaborative_position[self.collaborative_items] = np.arange(len(self.collaborative_items))
-        self.ease_position = np.full(len(index.movies), -1, dtype=np.int64)
-        self.ease_position[index.ease_items] = np.arange(len(index.ease_items))
-        self.movie_ratings = np.bincount(index.rated_rows, minlength=len(index.movies))
+        self.features = features = IndexFeatures.of(index)
+        # The features the Ranker's own methods read, by their short names.
+        self.exact, self.quality, self.popularity = features.exact, features.quality, features.popularity
+        self.matcher, self.ratings = features.matcher, features.ratings
+        self.genre_centroids, self.genre_share = features.genre_centroids, features.genre_share
+        self.collaborative_items = features.collaborative_items
+        self.collaborative_position, self.ease_position = features.collaborative_position, features.ease_position
+        self.movie_ratings = features.movie_ratings
 
     @property
     def scorer(self) -> learned.LearnedScorer | None:
@@ -421,8 +266,8 @@ class Ranker:
         shared: groups of request positions that share one candidate pool (a group's members)."""
         batch = self._batch(requests)
         batch.shared = list(shared or [])
-        retrieval.retrieve(self, batch)
-        return batch, signals.compute(self, batch)
+        retrieval.retrieve(self.features, self.config, batch)
+        return batch, signals.compute(self.features, self.config, batch)
 
     def _batch(self, requests: list[RankRequest]) -> Batch:
         index = self.index

@@ -19,7 +19,8 @@ from movierec.batch import Batch
 from movierec.topk import positive_top_k, top_k_set
 
 if TYPE_CHECKING:
-    from movierec.ranking import Ranker
+    from movierec.features import IndexFeatures
+    from movierec.ranking_config import RankingConfig
 
 # Above this many allowed movies an approximate index is searched wider and filtered, rather
 # than every allowed movie scored.
@@ -46,17 +47,17 @@ def nearest_allowed(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> n
     return rows[top_k_set(scores[rows], k)]
 
 
-def retrieve(ranker: Ranker, batch: Batch) -> None:
+def retrieve(features: IndexFeatures, cfg: RankingConfig, batch: Batch) -> None:
     """Fill batch.candidates int64 (B, C) and batch.valid bool (B, C) (and batch.prompt_all for an exact index)."""
-    index, cfg = ranker.index, ranker.config
+    index = features.index
     n_movies = len(index.movies)
     k = min(cfg.candidate_movies, n_movies)
     requests, queries = batch.requests, batch.queries
-    if ranker.exact:
+    if features.exact:
         # What IndexFlatIP.search computes, with a partition in place of its heap.
         batch.prompt_all = products(index.movie_vectors, queries)  # (B, n_movies)
         nearest = [
-            nearest_allowed(batch.prompt_all[i] if batch.has_query[i] else ranker.quality, r.allowed, k)
+            nearest_allowed(batch.prompt_all[i] if batch.has_query[i] else features.quality, r.allowed, k)
             for i, r in enumerate(requests)
         ]
     else:
@@ -69,7 +70,7 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
                 found = index.movie_index.search(queries[i : i + 1], 8 * k)[1][0]
                 nearest[i] = found[(found >= 0) & r.allowed[np.maximum(found, 0)]][:k]  # type: ignore[index]
                 continue
-            scores = (index.movie_vectors[allowed] @ queries[i]) if batch.has_query[i] else ranker.quality[allowed]
+            scores = (index.movie_vectors[allowed] @ queries[i]) if batch.has_query[i] else features.quality[allowed]
             nearest[i] = allowed[top_k_set(scores, k)]
     pools = []
     chosen = np.zeros(n_movies, dtype=bool)
@@ -81,9 +82,9 @@ def retrieve(ranker: Ranker, batch: Batch) -> None:
         collaborative = batch.collaborative[i]
         if collaborative is not None:
             if batch.has_examples[i] or r.user is None:
-                chosen[positive_top_k(collaborative, cfg.collaborative_candidates, ranker.collaborative_items)] = True
+                chosen[positive_top_k(collaborative, cfg.collaborative_candidates, features.collaborative_items)] = True
             else:
-                chosen[r.user.top_collaborative(cfg.collaborative_candidates, ranker.collaborative_items)] = True
+                chosen[r.user.top_collaborative(cfg.collaborative_candidates, features.collaborative_items)] = True
         if r.user is not None and not r.include_rated:
             chosen[r.user.rated_rows] = False
         if r.allowed is not None:

@@ -36,7 +36,7 @@ LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
 ]
-# The names movierec.ranking.RANKERS, movierec.group.STRATEGIES and the indexer's taste vectors use
+# The names movierec.ranking_config.RANKERS, movierec.group.STRATEGIES and the indexer's taste vectors use
 # (a test keeps them equal; importing those modules here would load numpy into every settings read).
 Ranker = Literal["learned", "weighted_sum"]
 GroupStrategy = Literal["average", "least_misery", "average_without_misery", "average_and_best", "fair"]

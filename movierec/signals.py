@@ -24,7 +24,8 @@ import numpy as np
 from movierec.batch import Batch
 
 if TYPE_CHECKING:
-    from movierec.ranking import Ranker
+    from movierec.features import IndexFeatures
+    from movierec.ranking_config import RankingConfig
 
 # The most values the community signal makes dense at once (rows of the batch's sparse product).
 DENSE_ROWS_MAX_VALUES = 4_000_000
@@ -80,9 +81,9 @@ def applies(name: str, batch: Batch) -> np.ndarray:
     return np.ones(len(batch.requests), dtype=bool)
 
 
-def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
+def compute(features: IndexFeatures, config: RankingConfig, batch: Batch) -> dict[str, np.ndarray]:
     """The active signals that apply to any request of the batch: name -> float32 (B, C)."""
-    index, candidates = ranker.index, batch.candidates
+    index, candidates = features.index, batch.candidates
     b, width = candidates.shape
     out: dict[str, np.ndarray] = {}
     wanted = [s for s in SIGNALS if s in batch.active and applies(s, batch).any()]
@@ -97,18 +98,18 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
     if "genre_fit" in wanted:
         # Each genre's closeness to the query, averaged over each candidate's genres (only the
         # candidates' rows of the sparse movie x genre shares are read).
-        fit = batch.queries @ ranker.genre_centroids.T  # (B, G)
-        if ranker.exact:  # a catalogue small enough to score whole: one sparse product
-            per_movie = np.asarray(ranker.genre_share @ fit.T, dtype=np.float32).T  # (B, n_movies)
+        fit = batch.queries @ features.genre_centroids.T  # (B, G)
+        if features.exact:  # a catalogue small enough to score whole: one sparse product
+            per_movie = np.asarray(features.genre_share @ fit.T, dtype=np.float32).T  # (B, n_movies)
             out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
         else:
-            shares = ranker.genre_share[candidates.ravel()]  # (B*C, G)
+            shares = features.genre_share[candidates.ravel()]  # (B*C, G)
             weighted = shares.multiply(np.repeat(fit, width, axis=0))
             out["genre_fit"] = np.asarray(weighted.sum(axis=1), dtype=np.float32).reshape(b, width)
     if "collaborative" in wanted:
         # Position -1 (a movie outside the model, or every movie when the model is empty) reads
         # the 0 appended to each request's scores.
-        position = ranker.collaborative_position[candidates]  # (B, C)
+        position = features.collaborative_position[candidates]  # (B, C)
         out["collaborative"] = np.stack(
             [
                 np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
@@ -116,9 +117,9 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
             ]
         )
     if "community" in wanted:
-        out["community"] = community(ranker, batch)
+        out["community"] = community(features, config, batch)
     if "taste" in wanted:
-        if ranker.exact:  # each profile scored the whole catalogue once
+        if features.exact:  # each profile scored the whole catalogue once
             out["taste"] = np.stack(
                 [
                     r.user.taste_scores[candidates[i]]  # type: ignore[index]
@@ -133,9 +134,9 @@ def compute(ranker: Ranker, batch: Batch) -> dict[str, np.ndarray]:
             )  # (B, d)
             out["taste"] = gathered_products(index.movie_vectors, candidates, tastes)
     if "quality" in wanted:
-        out["quality"] = ranker.quality[candidates]
+        out["quality"] = features.quality[candidates]
     if "popularity" in wanted:
-        out["popularity"] = ranker.popularity[candidates]
+        out["popularity"] = features.popularity[candidates]
     return out
 
 
@@ -144,12 +145,12 @@ def gathered_products(vectors: np.ndarray, candidates: np.ndarray, queries: np.n
     return np.matmul(vectors[candidates], queries[:, :, None])[:, :, 0]
 
 
-def community(ranker: Ranker, batch: Batch) -> np.ndarray:
+def community(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
     """Similarity-weighted centred ratings of the candidates by the K users nearest each query: (B, C).
     Zero for requests without a query vector, and when the index has no users."""
-    index, candidates = ranker.index, batch.candidates
+    index, candidates = features.index, batch.candidates
     out = np.zeros(candidates.shape, dtype=np.float32)
-    k = min(ranker.config.similar_users, index.user_index.ntotal)
+    k = min(config.similar_users, index.user_index.ntotal)
     if k == 0 or not batch.has_query.any():
         return out
     # One more than K, since the requester is usually among their own nearest users.
@@ -160,7 +161,7 @@ def community(ranker: Ranker, batch: Batch) -> np.ndarray:
     keep &= np.cumsum(keep, axis=1) <= k
     weights = np.where(keep, np.maximum(sims, 0), 0)
     weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-    ratings, n_movies = ranker.ratings, len(index.movies)
+    ratings, n_movies = features.ratings, len(index.movies)
     step = max(1, DENSE_ROWS_MAX_VALUES // max(1, n_movies))  # a few requests at a time on big catalogues
     for lo in range(0, len(out), step):
         # The neighbours' rows of the CSR ratings, each value times its weight, summed per (request, movie)

@@ -25,7 +25,7 @@ from movierec.runtime import tune_process
 from movierec.server.auth import TokenTable
 from movierec.server.convert import parser
 from movierec.server.errors import guarded
-from movierec.server.http import create_app, serve_http
+from movierec.server.http import HttpServer, create_app, serve_http
 from movierec.server.interceptors import AccessInterceptor, AdmissionInterceptor, DrainInterceptor, TokenInterceptor
 from movierec.server.logs import configure_logging
 from movierec.server.metrics import ServerMetrics, serve_metrics
@@ -91,9 +91,76 @@ def _is_loopback(address: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 
+class MovierecServer:
+    """A running server: gRPC, and the HTTP/JSON API and the metrics endpoint when configured, over one
+    ServingState. It owns their shutdown: `stop` drains and stops for a server in a process that goes on
+    (tests, benchmarks), `release` drains for a process about to exit."""
+
+    def __init__(
+        self,
+        grpc_server: grpc.Server,
+        state: ServingState,
+        health_servicer: health.HealthServicer,
+        drainer: DrainInterceptor,
+        metrics_http: Any,
+        http_server: HttpServer | None,
+    ):
+        self.grpc_server = grpc_server
+        self.state = state
+        self._health = health_servicer
+        self._drainer = drainer
+        self._metrics_http = metrics_http
+        self._http = http_server
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The Prometheus endpoint's port, or None without one."""
+        return self._metrics_http.server_port if self._metrics_http is not None else None
+
+    @property
+    def http_port(self) -> int | None:
+        """The HTTP/JSON API's port (settings.http_port; None: off), on the address's host."""
+        return self._http.port if self._http is not None else None
+
+    def release(self, grace: float) -> bool:
+        """Drain without gRPC's stop: NOT_SERVING, new calls UNAVAILABLE, those in flight get up to `grace`
+        seconds; then the batcher, the store, the metrics endpoint and the HTTP server close. True if every
+        call finished. For a process about to exit: its sockets then close under the remaining calls, which
+        clients see as UNAVAILABLE, where gRPC's stop would answer some CANCELLED (DrainInterceptor)."""
+        self._health.enter_graceful_shutdown()  # NOT_SERVING for every service, and it stays so
+        self._drainer.start()  # new calls: UNAVAILABLE from here on
+        finished = self._drainer.wait_idle(grace)
+        self.state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+        if self._http is not None:
+            self._http.stop()
+        return finished
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Drain, then stop gRPC and release the rest: health NOT_SERVING and new calls refused at once,
+        calls in flight get `grace` seconds (None: as long as they take). The event is set when all is done."""
+        self._health.enter_graceful_shutdown()
+        self._drainer.start()
+        started = time.monotonic()
+        done = threading.Event()
+
+        def finish() -> None:
+            # gRPC's stop only once the calls in flight are done (DrainInterceptor says why).
+            if grace:
+                self._drainer.wait_idle(grace)
+            left = None if grace is None else max(0.0, grace - (time.monotonic() - started))
+            self.grpc_server.stop(left).wait()
+            self.release(0.0)
+            done.set()
+
+        threading.Thread(target=finish, name="movierec-drain", daemon=True).start()
+        return done
+
+
 def create_server(
     settings: Settings, address: str | None = None, *, encoder: Encoder | None = None, wait_for_index_s: float = 0.0
-) -> tuple[grpc.Server, int]:
+) -> tuple[MovierecServer, int]:
     """Start a server on `address` (default: the settings' address; port 0 picks a free port).
 
     Returns (server, bound port). The index loads in the background: until then the health service
@@ -195,48 +262,7 @@ def create_server(
             " and replay tokens" if tokens else " and, without tokens_path, write ratings",
         )
     server.start()
-
-    stop = server.stop
-
-    def release(grace: float) -> bool:
-        """Drain without gRPC's stop: NOT_SERVING, new calls UNAVAILABLE, those in flight get up to `grace`
-        seconds; then the batcher, the store and the metrics endpoint close. True if every call finished.
-        For a process about to exit: its sockets then close under the remaining calls, which clients see
-        as UNAVAILABLE, where gRPC's stop would answer some CANCELLED (DrainInterceptor)."""
-        health_servicer.enter_graceful_shutdown()  # NOT_SERVING for every service, and it stays so
-        drainer.start()  # new calls: UNAVAILABLE from here on
-        finished = drainer.wait_idle(grace)
-        state.close(timeout_s=1.0)  # the calls are over: what is left in the batcher has no one waiting
-        if metrics_http is not None:
-            metrics_http.shutdown()
-        if http_server is not None:
-            http_server.stop()
-        return finished
-
-    def drain(grace: float | None = None) -> threading.Event:
-        health_servicer.enter_graceful_shutdown()
-        drainer.start()
-        started = time.monotonic()
-        done = threading.Event()
-
-        def finish() -> None:
-            # gRPC's stop only once the calls in flight are done (DrainInterceptor says why).
-            if grace:
-                drainer.wait_idle(grace)
-            left = None if grace is None else max(0.0, grace - (time.monotonic() - started))
-            stop(left).wait()
-            release(0.0)
-            done.set()
-
-        threading.Thread(target=finish, name="movierec-drain", daemon=True).start()
-        return done
-
-    server.stop = drain  # type: ignore[method-assign]
-    server.release = release  # type: ignore[attr-defined]
-    server.state = state  # type: ignore[attr-defined]
-    server.metrics_port = metrics_http.server_port if metrics_http is not None else None  # type: ignore[attr-defined]
-    server.http_port = http_server.port if http_server is not None else None  # type: ignore[attr-defined]
-    return server, port
+    return MovierecServer(server, state, health_servicer, drainer, metrics_http, http_server), port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,14 +310,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{server.http_port}/"
         if server.http_port is not None
         else "",
-    )  # type: ignore[attr-defined]
+    )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
     grace = settings.shutdown_grace_s
     log.info("draining: refusing new calls, giving those in flight %.1f s", grace)
-    finished = server.release(grace)  # type: ignore[attr-defined]
+    finished = server.release(grace)
     log.info("stopped%s", "" if finished else " (some work was still running at the end of the grace period)")
     # Exit without gRPC's stop (server.release says why): the listening socket and the connections close
     # with the process.

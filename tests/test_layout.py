@@ -64,3 +64,13 @@ def test_the_layer_contract_lists_every_core_module() -> None:
     core = next(c for c in config if c["name"] == "the core imports no program built on it")
     modules = {f"movierec.{p.stem}" for p in (REPO / "movierec").glob("*.py") if p.stem != "__init__"}
     assert set(core["source_modules"]) == modules
+
+
+def test_the_stages_take_typed_inputs_not_the_ranker() -> None:
+    """Each ranking stage reads what it needs (IndexFeatures, RankingConfig, the batch), never the Ranker."""
+    import re
+
+    stages = ["understanding", "constraints", "retrieval", "signals", "combine", "learned", "group", "explain"]
+    for stage in stages:
+        text = (REPO / "movierec" / f"{stage}.py").read_text()
+        assert not re.search(r"\bRanker\b|from movierec\.ranking import", text), stage

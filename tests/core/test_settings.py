@@ -166,7 +166,7 @@ def test_allowed_names_are_the_ones_the_code_uses() -> None:
     from typing import get_args
 
     from movierec.group import STRATEGIES
-    from movierec.ranking import RANKERS
+    from movierec.ranking_config import RANKERS
     from movierec.settings import GroupStrategy, Ranker
 
     assert set(get_args(GroupStrategy)) == {s.name for s in STRATEGIES}

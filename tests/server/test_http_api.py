@@ -109,8 +109,8 @@ def served(
     index_dir = _index_copy(sample_settings, tmp_path_factory.mktemp("http") / "index")
     settings = sample_settings.replace(index_dir=index_dir, http_port=0)
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
-    assert server.http_port  # type: ignore[attr-defined]
-    yield server, port, server.http_port, settings  # type: ignore[attr-defined]
+    assert server.http_port
+    yield server, port, server.http_port, settings
     server.stop(None).wait(30)
 
 
@@ -129,7 +129,7 @@ def guarded_server(
         http_cors_origins=[ALLOWED_ORIGIN],
     )
     server, _ = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
-    yield server.http_port  # type: ignore[attr-defined]
+    yield server.http_port
     server.stop(None).wait(30)
 
 
@@ -526,7 +526,7 @@ def test_stalled_bodies_take_no_admission_slot_from_either_edge(
     )
     assert settings.admitted_requests == 2
     server, grpc_port = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
-    port = server.http_port  # type: ignore[attr-defined]
+    port = server.http_port
     stalled = [_stalled_post(port) for _ in range(3 * settings.admitted_requests)]
     try:
         started = time.monotonic()
@@ -960,7 +960,7 @@ def test_with_tls_the_http_api_speaks_https_only(sample_settings: Settings, enco
         tls_key_path=tmp_path / "key.pem",
     )
     server, _ = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
-    port = server.http_port  # type: ignore[attr-defined]
+    port = server.http_port
     try:
         trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
         with urllib.request.urlopen(

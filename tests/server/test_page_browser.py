@@ -56,7 +56,7 @@ def page_server(
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
     client = RecommenderClient(f"127.0.0.1:{port}")
     assert client.wait_until_serving(30)
-    yield PageServer(f"http://127.0.0.1:{server.http_port}/", client)  # type: ignore[attr-defined]
+    yield PageServer(f"http://127.0.0.1:{server.http_port}/", client)
     client.close()
     server.stop(None)
 
