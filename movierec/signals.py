@@ -16,7 +16,8 @@ Each signal is a (B, C) array over the candidates, computed with one batched pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,113 +32,87 @@ if TYPE_CHECKING:
 DENSE_ROWS_MAX_VALUES = 4_000_000
 
 
+# A signal's computation: the batch's values over its candidates, float32 (B, C), or None when it has
+# nothing to say for this batch.
+SignalFn = Callable[["IndexFeatures", "RankingConfig", Batch], "np.ndarray | None"]
+
+
 @dataclass(frozen=True)
 class Signal:
-    """needs: "prompt" (a mood or examples), "user", "user or examples", "query" (any of them), or ""
-    (always applies);
-    scale: "dense" (standardised over the candidates) or "share" (already 0..1, kept as it is)."""
+    """One signal, registered with its computation.
+
+    needs: "prompt" (a mood or examples), "user", "user or examples", "query" (any of them), or ""
+    (always applies); scale: "dense" (standardised over the candidates) or "share" (already 0..1, kept
+    as it is); compute: its values for a batch (called only when it applies to some request)."""
 
     name: str
     needs: str
     scale: str
     meaning: str
+    compute: SignalFn = field(compare=False, repr=False)
 
 
-REGISTRY: tuple[Signal, ...] = (
-    Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)"),
-    Signal("match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)"),
-    Signal(
-        "genre_fit",
-        "prompt",
-        "dense",
-        "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them",
-    ),
-    Signal(
-        "collaborative",
-        "user or examples",
-        "dense",
-        "what people who watched the examples, or this user's movies, also watched (EASE)",
-    ),
-    Signal("community", "query", "dense", "how users with a similar taste rated it"),
-    Signal("taste", "user", "dense", "how close it is to the user's own taste vector"),
-    Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes"),
-    Signal("popularity", "", "dense", "how many people voted for it on TMDB (log)"),
-)
-SIGNALS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
-BY_NAME: dict[str, Signal] = {s.name: s for s in REGISTRY}
+def _prompt(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    if batch.prompt_all is not None:
+        return np.take_along_axis(batch.prompt_all, batch.candidates, axis=1)
+    return gathered_products(features.index.movie_vectors, batch.candidates, batch.queries)
 
 
-def applies(name: str, batch: Batch) -> np.ndarray:
-    """bool (B,): the requests a signal applies to."""
-    needs = BY_NAME[name].needs
-    if needs == "prompt":
-        return batch.has_prompt
-    if needs == "user":
-        return batch.has_user
-    if needs == "user or examples":
-        return batch.has_user | batch.has_examples
-    if needs == "query":
-        return batch.has_query
-    return np.ones(len(batch.requests), dtype=bool)
+def _match(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray | None:
+    return np.take_along_axis(batch.match, batch.candidates, axis=1) if batch.match is not None else None
 
 
-def compute(features: IndexFeatures, config: RankingConfig, batch: Batch) -> dict[str, np.ndarray]:
-    """The active signals that apply to any request of the batch: name -> float32 (B, C)."""
-    index, candidates = features.index, batch.candidates
+def _genre_fit(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    # Each genre's closeness to the query, averaged over each candidate's genres (only the candidates'
+    # rows of the sparse movie x genre shares are read).
+    candidates = batch.candidates
     b, width = candidates.shape
-    out: dict[str, np.ndarray] = {}
-    wanted = [s for s in SIGNALS if s in batch.active and applies(s, batch).any()]
-    if "prompt" in wanted:
-        out["prompt"] = (
-            np.take_along_axis(batch.prompt_all, candidates, axis=1)
-            if batch.prompt_all is not None
-            else gathered_products(index.movie_vectors, candidates, batch.queries)
-        )
-    if "match" in wanted and batch.match is not None:
-        out["match"] = np.take_along_axis(batch.match, candidates, axis=1)
-    if "genre_fit" in wanted:
-        # Each genre's closeness to the query, averaged over each candidate's genres (only the
-        # candidates' rows of the sparse movie x genre shares are read).
-        fit = batch.queries @ features.genre_centroids.T  # (B, G)
-        if features.exact:  # a catalogue small enough to score whole: one sparse product
-            per_movie = np.asarray(features.genre_share @ fit.T, dtype=np.float32).T  # (B, n_movies)
-            out["genre_fit"] = np.take_along_axis(per_movie, candidates, axis=1)
-        else:
-            shares = features.genre_share[candidates.ravel()]  # (B*C, G)
-            weighted = shares.multiply(np.repeat(fit, width, axis=0))
-            out["genre_fit"] = np.asarray(weighted.sum(axis=1), dtype=np.float32).reshape(b, width)
-    if "collaborative" in wanted:
-        # Position -1 (a movie outside the model, or every movie when the model is empty) reads
-        # the 0 appended to each request's scores.
-        position = features.collaborative_position[candidates]  # (B, C)
-        out["collaborative"] = np.stack(
+    fit = batch.queries @ features.genre_centroids.T  # (B, G)
+    if features.exact:  # a catalogue small enough to score whole: one sparse product
+        per_movie = np.asarray(features.genre_share @ fit.T, dtype=np.float32).T  # (B, n_movies)
+        return np.take_along_axis(per_movie, candidates, axis=1)
+    shares = features.genre_share[candidates.ravel()]  # (B*C, G)
+    weighted = shares.multiply(np.repeat(fit, width, axis=0))
+    return np.asarray(weighted.sum(axis=1), dtype=np.float32).reshape(b, width)
+
+
+def _collaborative(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    # Position -1 (a movie outside the model, or every movie when the model is empty) reads the 0
+    # appended to each request's scores.
+    width = batch.candidates.shape[1]
+    position = features.collaborative_position[batch.candidates]  # (B, C)
+    return np.stack(
+        [
+            np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
+            for i, c in enumerate(batch.collaborative)
+        ]
+    )
+
+
+def _taste(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    candidates, width = batch.candidates, batch.candidates.shape[1]
+    if features.exact:  # each profile scored the whole catalogue once
+        return np.stack(
             [
-                np.append(c, np.float32(0))[position[i]] if c is not None else np.zeros(width, np.float32)
-                for i, c in enumerate(batch.collaborative)
+                r.user.taste_scores[candidates[i]]  # type: ignore[index]
+                if r.user is not None
+                else np.zeros(width, np.float32)
+                for i, r in enumerate(batch.requests)
             ]
         )
-    if "community" in wanted:
-        out["community"] = community(features, config, batch)
-    if "taste" in wanted:
-        if features.exact:  # each profile scored the whole catalogue once
-            out["taste"] = np.stack(
-                [
-                    r.user.taste_scores[candidates[i]]  # type: ignore[index]
-                    if r.user is not None
-                    else np.zeros(width, np.float32)
-                    for i, r in enumerate(batch.requests)
-                ]
-            )
-        else:
-            tastes = np.stack(
-                [r.user.taste if r.user is not None else np.zeros(index.dimensions, np.float32) for r in batch.requests]
-            )  # (B, d)
-            out["taste"] = gathered_products(index.movie_vectors, candidates, tastes)
-    if "quality" in wanted:
-        out["quality"] = features.quality[candidates]
-    if "popularity" in wanted:
-        out["popularity"] = features.popularity[candidates]
-    return out
+    dimensions = features.index.dimensions
+    tastes = np.stack(
+        [r.user.taste if r.user is not None else np.zeros(dimensions, np.float32) for r in batch.requests]
+    )
+    return gathered_products(features.index.movie_vectors, candidates, tastes)
+
+
+def _quality(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    return features.quality[batch.candidates]
+
+
+def _popularity(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
+    return features.popularity[batch.candidates]
 
 
 def gathered_products(vectors: np.ndarray, candidates: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -175,4 +150,57 @@ def community(features: IndexFeatures, config: RankingConfig, batch: Batch) -> n
         rows = min(step, len(out) - lo)
         mixed = np.bincount(cells, weights=values, minlength=rows * n_movies).reshape(rows, n_movies)
         out[lo : lo + step] = np.take_along_axis(mixed, candidates[lo : lo + step], axis=1)
+    return out
+
+
+REGISTRY: tuple[Signal, ...] = (
+    Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)", _prompt),
+    Signal(
+        "match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)", _match
+    ),
+    Signal(
+        "genre_fit",
+        "prompt",
+        "dense",
+        "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them",
+        _genre_fit,
+    ),
+    Signal(
+        "collaborative",
+        "user or examples",
+        "dense",
+        "what people who watched the examples, or this user's movies, also watched (EASE)",
+        _collaborative,
+    ),
+    Signal("community", "query", "dense", "how users with a similar taste rated it", community),
+    Signal("taste", "user", "dense", "how close it is to the user's own taste vector", _taste),
+    Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes", _quality),
+    Signal("popularity", "", "dense", "how many people voted for it on TMDB (log)", _popularity),
+)
+SIGNALS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
+BY_NAME: dict[str, Signal] = {s.name: s for s in REGISTRY}
+
+
+def applies(name: str, batch: Batch) -> np.ndarray:
+    """bool (B,): the requests a signal applies to."""
+    needs = BY_NAME[name].needs
+    if needs == "prompt":
+        return batch.has_prompt
+    if needs == "user":
+        return batch.has_user
+    if needs == "user or examples":
+        return batch.has_user | batch.has_examples
+    if needs == "query":
+        return batch.has_query
+    return np.ones(len(batch.requests), dtype=bool)
+
+
+def compute(features: IndexFeatures, config: RankingConfig, batch: Batch) -> dict[str, np.ndarray]:
+    """The active signals that apply to any request of the batch, in the registry's order: name -> float32 (B, C)."""
+    out: dict[str, np.ndarray] = {}
+    for signal in REGISTRY:
+        if signal.name in batch.active and applies(signal.name, batch).any():
+            values = signal.compute(features, config, batch)
+            if values is not None:
+                out[signal.name] = values
     return out
