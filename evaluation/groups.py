@@ -242,11 +242,12 @@ def headroom_lists(scored: Sequence[tuple[np.ndarray, np.ndarray]], groups: Sequ
     return best[1] if best is not None else []
 
 
-def ranked_rows(recommender: Recommender, queries: Sequence[RecommendQuery]) -> list[list[int]]:
-    """Each query's list as movie rows, through Recommender.recommend_batch in chunks."""
+def ranked_rows(recommender: Recommender, queries: Sequence[RecommendQuery], label: str = "") -> list[list[int]]:
+    """Each query's list as movie rows, through Recommender.recommend_batch in chunks (a progress bar with
+    `label`, when given)."""
     movie_row = recommender.index.movie_row
     out = []
-    for start in range(0, len(queries), CHUNK):
+    for start in tqdm(range(0, len(queries), CHUNK), desc=label, disable=not label, leave=False):
         for result in recommender.recommend_batch(list(queries[start : start + CHUNK])):
             out.append([movie_row[m.movie.movie_id] for m in result.movies])
     return out

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.embedding import TextEncoder
 from movierec.evaluation import metrics
+from movierec.evaluation.groups import ranked_rows
 from movierec.evaluation.tasks import LIKED
 from movierec.recommender import Recommender
 from movierec.settings import Settings
@@ -36,21 +36,16 @@ from movierec.store import NOT_INTERESTED, StoredRating
 
 LIST_LENGTH = 10
 DISLIKED = 3.0  # a held-out rating below this: a movie the user would say "not for me" to
-CHUNK = 32
 # The weights tried on validation (the setting not_interested_weight).
 WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 IGNORED = "marks ignored"
 METRICS = ("NDCG@10", "Recall@10", "disliked share@10")
 
 
-def _lists(recommender: Recommender, users: Sequence[int], limit: int, progress: bool, label: str) -> list[list[int]]:
-    """Each user's prompt-less list as movie rows (Recommender.recommend_batch, in chunks)."""
-    out: list[list[int]] = []
-    row_of = recommender.index.movie_row
-    for start in tqdm(range(0, len(users), CHUNK), desc=label, disable=not progress, leave=False):
-        queries = [RecommendQuery(prompt="", user_id=u, limit=limit) for u in users[start : start + CHUNK]]
-        out += [[row_of[m.movie.movie_id] for m in r.movies] for r in recommender.recommend_batch(queries)]
-    return out
+def _lists(recommender: Recommender, users: Sequence[int], progress: bool, label: str) -> list[list[int]]:
+    """Each user's prompt-less list as movie rows (the server's path, in chunks)."""
+    queries = [RecommendQuery(prompt="", user_id=u, limit=LIST_LENGTH) for u in users]
+    return ranked_rows(recommender, queries, label if progress else "")
 
 
 def _scores(lists: list[list[int]], liked: list[set[int]], disliked: list[set[int]]) -> dict[str, np.ndarray]:
@@ -103,7 +98,7 @@ def evaluate(
             marked.append(set(bad[: len(bad) // 2]))
             disliked.append(set(bad[len(bad) // 2 :]))
     per_weight: dict[str, dict[str, np.ndarray]] = {
-        IGNORED: _scores(_lists(base, kept, LIST_LENGTH, progress, f"{label}: {IGNORED}"), liked, disliked)
+        IGNORED: _scores(_lists(base, kept, progress, f"{label}: {IGNORED}"), liked, disliked)
     }
     seq = 0
     for user, rows in zip(kept, marked):
@@ -112,7 +107,7 @@ def evaluate(
             base.apply(StoredRating(seq, user, int(index.movie_ids[row]), 0.0, 0, kind=NOT_INTERESTED))
     for weight in weights:
         weighted = base.with_config(replace(config, not_interested_weight=weight))
-        lists = _lists(weighted, kept, LIST_LENGTH, progress, f"{label}: weight {weight:g}")
+        lists = _lists(weighted, kept, progress, f"{label}: weight {weight:g}")
         assert not any(set(r) & m for r, m in zip(lists, marked)), "a marked movie came back"
         per_weight[f"{weight:g}"] = _scores(lists, liked, disliked)
     zero = per_weight[f"{0.0:g}"]

@@ -66,13 +66,9 @@ class Ranker:
         self.index = index
         self.config = config
         self.features = features = IndexFeatures.of(index)
-        # The features the Ranker's own methods read, by their short names.
-        self.exact, self.quality, self.popularity = features.exact, features.quality, features.popularity
-        self.matcher, self.ratings = features.matcher, features.ratings
-        self.genre_centroids, self.genre_share = features.genre_centroids, features.genre_share
-        self.collaborative_items = features.collaborative_items
-        self.collaborative_position, self.ease_position = features.collaborative_position, features.ease_position
-        self.movie_ratings = features.movie_ratings
+        # The features the Ranker's own methods (and its callers) read, by their short names.
+        self.exact, self.matcher, self.movie_ratings = features.exact, features.matcher, features.movie_ratings
+        self.collaborative_items, self.ease_position = features.collaborative_items, features.ease_position
 
     @property
     def scorer(self) -> learned.LearnedScorer | None:

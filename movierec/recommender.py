@@ -269,9 +269,9 @@ class Recommender:
         # (user id, movie row) -> (timestamp, seq) of the store row that `_live` holds for it.
         self._live_order: dict[tuple[int, int], tuple[int, int]] = {}
         # Marks (seen, not interested), which no index holds: user id -> kind -> movie row -> timestamp
-        # of the mark in force; and (user id, movie row, kind) -> (timestamp, seq) of the last row applied.
+        # of the mark in force; and (user id, movie row, kind) -> seq of the last row applied.
         self._marks: dict[int, dict[str, dict[int, int]]] = {}
-        self._mark_order: dict[tuple[int, int, str], tuple[int, int]] = {}
+        self._mark_seq: dict[tuple[int, int, str], int] = {}
         # Recently used profiles (history, taste vector, EASE scores), so a returning user costs a
         # lookup; a rating drops the user's entry. Least recently used go first.
         self._profiles: OrderedDict[int, UserProfile] = OrderedDict()
@@ -449,12 +449,11 @@ class Recommender:
     def _apply_mark(self, mark: StoredRating, movie_row: int) -> bool:
         # Marks are ordered by seq alone (commit order): no reindex merges them with dated CSV rows, and
         # an undo must win over the mark before it even when the clocks of two replicas disagree.
-        key, order = (mark.user_id, movie_row, mark.kind), (0, mark.seq)
+        key = (mark.user_id, movie_row, mark.kind)
         with self._lock:
-            applied = self._mark_order.get(key)
-            if applied is not None and applied >= order:
+            if self._mark_seq.get(key, 0) >= mark.seq:
                 return False
-            self._mark_order[key] = order
+            self._mark_seq[key] = mark.seq
             if mark.undo:  # taking back a mark that was never set makes no one a user
                 self._marks.get(mark.user_id, {}).get(mark.kind, {}).pop(movie_row, None)
             else:
@@ -690,12 +689,15 @@ class Recommender:
                 vector = (vector / max(float(np.linalg.norm(vector)), 1e-9)).astype(np.float32)
             named = () if q.include_rated else (*u.examples, *(row for row, _, _ in u.named))
             allowed = self.facets.allowed(u, exclude_rows=named)
+            # A member's marks bind the whole list (most users have none: nothing is built for them).
             marked = [
-                p.unwanted_rows if q.include_rated else np.concatenate([p.unwanted_rows, p.seen_rows])
+                rows
                 for p in members
                 if p is not None
+                for rows in (p.unwanted_rows, () if q.include_rated else p.seen_rows)
+                if len(rows)
             ]
-            if any(len(rows) for rows in marked):  # a member's marks bind the whole list
+            if marked:
                 allowed = np.ones(len(self.index.movies), bool) if allowed is None else allowed.copy()
                 for rows in marked:
                     allowed[rows] = False

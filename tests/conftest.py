@@ -100,10 +100,15 @@ def call(channel: grpc.Channel, **fields: object) -> pb.RecommendResponse:
     return pb_grpc.RecommenderStub(channel).Recommend(pb.RecommendRequest(**fields), timeout=30)
 
 
-def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
+def code_of(rpc, *args, **kwargs) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001
+    """The status code and message a call that must fail ends with."""
     with pytest.raises(grpc.RpcError) as e:
-        call(channel, **fields)
+        rpc(*args, **kwargs)
     return e.value.code(), e.value.details()
+
+
+def status_of(channel: grpc.Channel, **fields: object) -> tuple[grpc.StatusCode, str]:
+    return code_of(call, channel, **fields)
 
 
 def sample_rated(user_id: int) -> set[int]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from conftest import code_of
 
 from movierec.artifact import load_artifact
 from movierec.clients.client import RecommenderClient
@@ -24,12 +25,6 @@ from processes import free_port
 pytestmark = pytest.mark.slow
 
 TOY_STORY = 862
-
-
-def code_of(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001
-    with pytest.raises(grpc.RpcError) as e:
-        call(*args, **kwargs)
-    return e.value.code(), e.value.details()
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from conftest import code_of
 
 from movierec.clients.client import RecommenderClient
 from movierec.settings import Settings
@@ -16,12 +17,6 @@ pytestmark = pytest.mark.slow
 
 def ids(client: RecommenderClient, **fields: object) -> list[int]:
     return [m.movie_id for m in client.recommend(**fields).movies]  # type: ignore[arg-type]
-
-
-def code_of(call, *args, **kwargs) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001
-    with pytest.raises(grpc.RpcError) as e:
-        call(*args, **kwargs)
-    return e.value.code(), e.value.details()
 
 
 def test_a_seen_movie_leaves_the_list_at_once_and_returns_on_undo(served: tuple[RecommenderClient, Settings]) -> None:
