@@ -50,7 +50,7 @@ test-fast: install ## Run the tests not marked slow
 
 # mypy and lint-imports find modules by folder, and the subpackages live in folders named after their job
 # (pyproject's package-dir): a tree of links under var/typecheck gives them their import names.
-lint: install ## ruff check and format --check, mypy over the movierec packages, the layer contracts (lint-imports)
+lint: install ## ruff check and format --check, mypy over the movierec packages, the layer contracts (lint-imports), the settings reference is current
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	rm -rf var/typecheck/movierec && mkdir -p var/typecheck/movierec
@@ -59,6 +59,7 @@ lint: install ## ruff check and format --check, mypy over the movierec packages,
 		ln -s $(abspath .)/$${pair#*:} var/typecheck/movierec/$${pair%%:*}; done
 	cd var/typecheck && $(abspath $(BIN))/mypy --config-file $(abspath pyproject.toml) -p movierec
 	cd var/typecheck && PYTHONPATH=. $(abspath $(BIN))/lint-imports --no-cache $(abspath pyproject.toml)
+	$(BIN)/python -m movierec.settings_reference --check
 
 eval: install ## Evaluate rankings on REAL_DATA_DIR (+ ml-latest-small): reports/eval.md, .json, .png
 	$(BIN)/movierec eval --data-dir $(REAL_DATA_DIR) --second-ratings $(dir $(REAL_DATA_DIR))ml-latest-small

@@ -36,7 +36,10 @@ def run(index_dir: Path, conversations: Path, copies: int, seed: int = 0) -> dic
     catalogue = real_geometry(movies, len(movies) * (copies + 1), np.random.default_rng(seed))
     settings = load_settings()
     encoder = Encoder(
-        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+        settings.encoder.model_dir,
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
     )
     held_out, _ = held_out_prompts(encoder, conversations, seed)
     truth = exact_top(catalogue, held_out, 100)

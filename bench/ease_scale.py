@@ -82,7 +82,7 @@ def fit_once(n_items: int, n_users: int, per_user: int, max_items: int, seed: in
         settings = Settings()
         started = time.perf_counter()
         tail, tail_weights = fit_tail(
-            ptr, rows, n_items, items, weights, settings.tail_neighbours, settings.tail_shrink
+            ptr, rows, n_items, items, weights, settings.index.tail_neighbours, settings.index.tail_shrink
         )
         out.update(
             tail=int(len(tail)),
@@ -139,9 +139,11 @@ def tail_quality(path: Path, cap: int, k: int = 20) -> dict[str, Any]:
 
     settings = Settings()
     ptr, rows, n, targets = real_split(path)
-    items, weights = fit_ease(ptr, rows, n, settings.ease_lambda, cap)
+    items, weights = fit_ease(ptr, rows, n, settings.index.ease_lambda, cap)
     started = time.perf_counter()
-    tail, tail_weights = fit_tail(ptr, rows, n, items, weights, settings.tail_neighbours, settings.tail_shrink)
+    tail, tail_weights = fit_tail(
+        ptr, rows, n, items, weights, settings.index.tail_neighbours, settings.index.tail_shrink
+    )
     tail_s = time.perf_counter() - started
     position = np.full(n, -1, np.int64)
     position[items] = np.arange(len(items))
@@ -371,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from movierec.settings import Settings
 
-    cap = args.cap if args.cap is not None else Settings().ease_max_items
+    cap = args.cap if args.cap is not None else Settings().index.ease_max_items
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     sizes = list(zip((int(x) for x in args.items.split(",")), (int(x) for x in args.users.split(","))))
     report = (

@@ -51,26 +51,29 @@ def run(data_dir: Path, n: int, rounds: int, project: int, workers_projected: tu
     from movierec.settings import load_settings
 
     settings = load_settings(None)
-    threads = tune_process(settings.torch_threads)
+    threads = tune_process(settings.encoder.torch_threads)
     texts = _texts(data_dir, n)
     small = texts[:SMALL_JOB]
     in_process = Encoder(
-        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+        settings.encoder.model_dir,
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
     )
     encoders: dict[str, Any] = {
         f"in process ({threads} torch threads)": lambda t: in_process.encode(t, threads=threads),
         "Ray, 1 worker": RayEncoder(
-            settings.model_dir,
-            settings.max_seq_length,
-            settings.embed_batch_size,
-            settings.embed_batch_tokens,
+            settings.encoder.model_dir,
+            settings.encoder.max_seq_length,
+            settings.encoder.embed_batch_size,
+            settings.encoder.embed_batch_tokens,
             workers=1,
         ).encode,
         "Ray, 2 workers": RayEncoder(
-            settings.model_dir,
-            settings.max_seq_length,
-            settings.embed_batch_size,
-            settings.embed_batch_tokens,
+            settings.encoder.model_dir,
+            settings.encoder.max_seq_length,
+            settings.encoder.embed_batch_size,
+            settings.encoder.embed_batch_tokens,
             workers=2,
         ).encode,
     }

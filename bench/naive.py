@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers))
-    naive = NaiveRecommender(args.index_dir, settings.model_dir)  # type: ignore[abstract]  # serves Recommend only
+    naive = NaiveRecommender(args.index_dir, settings.encoder.model_dir)  # type: ignore[abstract]  # serves Recommend only
     pb_grpc.add_RecommenderServicer_to_server(naive, server)
     server.add_insecure_port(args.address)
     server.start()

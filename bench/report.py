@@ -453,7 +453,7 @@ def _why_overload(report: dict[str, Any]) -> list[str]:
     """The overload targets missed, explained from this run's own rows."""
     from movierec.settings import Settings
 
-    s, queue = report["serving"], Settings().max_queued_requests
+    s, queue = report["serving"], Settings().server.max_queued_requests
     rows = {row["multiple"]: row for row in report["overload"] if row["max_queued_requests"] == queue}
     if not rows:
         return []

@@ -247,7 +247,6 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
     (shortlist, features, forward, each result's parts), and what it adds to the whole ranking (the
     same batch ranked with and without it, alternating; the median of the paired differences). Also
     the training time the cold build recorded."""
-    from dataclasses import replace
 
     from movierec import learned
     from movierec.ranking import RankRequest
@@ -262,7 +261,7 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
     }
     if ranker.scorer is None:
         return out | {"serving": None}
-    weighted = ranker.with_config(replace(ranker.config, ranker="weighted_sum"))
+    weighted = ranker.with_config(ranker.config.replace(ranker="weighted_sum"))
     rng = random.Random(5)
     users = recommender.index.user_ids.tolist()
     repeats = max(5, durations.floor_repeats * 2)
@@ -291,7 +290,7 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
             ranker.config.learned_candidates,
         )
         after = time.perf_counter()
-        features = np.zeros((*shortlist.shape, learned.N_FEATURES), np.float32)
+        features = np.zeros((*shortlist.shape, learned.n_features(len(ranker.scorer.inputs))), np.float32)
         forward_start = time.perf_counter()
         ranker.scorer.score(features)
         forward_end = time.perf_counter()
@@ -638,26 +637,26 @@ def stage_backends(
         {
             "key": "catalogue",
             "stage": "cold builds (the catalogue, `movierec-index`)",
-            "asked": settings.index_encoder_backend,
+            "asked": settings.encoder.index_encoder_backend,
             "ran": ", ".join(builds),
         },
         {
             "key": "prompts",
             "stage": "the server's prompts (`movierec-serve`, GetIndexInfo)",
-            "asked": settings.encoder_backend,
+            "asked": settings.encoder.encoder_backend,
             "ran": served.prompt_encoder_backend,
         },
         {
             "key": "served catalogue",
             "stage": "the served index's catalogue (GetIndexInfo)",
-            "asked": settings.index_encoder_backend,
+            "asked": settings.encoder.index_encoder_backend,
             "ran": served.catalogue_encoder_backend,
         },
         {"key": "floors", "stage": "floors (the reference forward)", "asked": "torch", "ran": floor_backend},
         {
             "key": "in process",
             "stage": "in-process stages and ablations",
-            "asked": settings.encoder_backend,
+            "asked": settings.encoder.encoder_backend,
             "ran": in_process_backend,
         },
     ]
@@ -668,7 +667,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     from movierec.artifact import load_artifact
     from movierec.clients.client import RecommenderClient
     from movierec.embedding import Encoder, settings_encoder
-    from movierec.recommender import Recommender, ranking_config
+    from movierec.recommender import Recommender
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
 
@@ -710,8 +709,9 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     phases.update()
 
     settings = load_settings(index_dir=index_dir)
+    flat = settings.flat()
     report["settings"] = {
-        k: getattr(settings, k)
+        k: flat[k]
         for k in (
             "torch_threads",
             "batch_max_size",
@@ -724,10 +724,13 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
             "prompt_cache_mb",
         )
     }
-    report["settings"]["torch_threads_used"] = tune_process(settings.torch_threads)
+    report["settings"]["torch_threads_used"] = tune_process(settings.encoder.torch_threads)
     # The floors are always fp32 PyTorch forwards; the in-process stages use what the server uses.
     encoder = Encoder(
-        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+        settings.encoder.model_dir,
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
     )
 
     phases.set_postfix_str("serving")
@@ -871,7 +874,7 @@ def run(data_dir: Path, work_dir: Path, durations: Durations, ratings_added: int
     phases.set_postfix_str("ablations")
     serving_encoder = settings_encoder(settings, index_dir)  # loaded only now: not beside the servers above
     report["backends"] = stage_backends(settings, rounds, served, encoder.backend, serving_encoder.backend)
-    recommender = Recommender(index, serving_encoder, ranking_config(settings))  # the index loaded after the reindex
+    recommender = Recommender(index, serving_encoder, settings.ranking)  # the index loaded after the reindex
     report["stages"] = stage_profile(recommender, durations)
     report["understanding"] = understanding_cost(recommender, 300 if durations.floor_repeats < 20 else 3000)
     report["conversation"] = conversation_cost(recommender, n=40 if durations.floor_repeats < 20 else 200)
@@ -1001,7 +1004,7 @@ def _target_values(report: dict[str, Any]) -> list[tuple[str, float, str, float]
         )
     from movierec.settings import Settings
 
-    default_queue = Settings().max_queued_requests
+    default_queue = Settings().server.max_queued_requests
     for row in report.get("overload", []):
         if row["max_queued_requests"] == default_queue and row["multiple"] == max(OVERLOAD_MULTIPLES):
             rows += [

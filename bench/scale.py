@@ -110,10 +110,10 @@ def latency(artifact: Any, encoder: Any, repeats: int, seed: int) -> dict[str, f
     """Recommend in-process, one request at a time: total and ranking-only ms (medians, p99)."""
     from movierec.domain import RecommendQuery
     from movierec.ranking import RankRequest
-    from movierec.recommender import Recommender, ranking_config
+    from movierec.recommender import Recommender
     from movierec.settings import Settings
 
-    recommender = Recommender(artifact, encoder, ranking_config(Settings()))
+    recommender = Recommender(artifact, encoder, Settings().ranking)
     rng = np.random.default_rng(seed)
     texts = prompts("short", repeats + 3, seed)
     totals, ranks = [], []
@@ -184,9 +184,12 @@ def run(
     from movierec.settings import load_settings
 
     settings = load_settings()
-    tune_process(settings.torch_threads)
+    tune_process(settings.encoder.torch_threads)
     encoder = Encoder(
-        settings.model_dir, settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens
+        settings.encoder.model_dir,
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
     )
     real = load_artifact(index_dir)
     base_movies, base_users = real.movie_vectors.astype(np.float32), real.user_vectors.astype(np.float32)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         from movierec.runtime import tune_process
 
-        tune_process(settings.torch_threads)
+        tune_process(settings.encoder.torch_threads)
         datasets = [Dataset(args.data_dir.name, settings.replace(data_dir=args.data_dir))]
         second = args.second_ratings
         if str(second) not in ("", ".") and second.is_dir():

@@ -26,7 +26,7 @@ from movierec.evaluation import conversation_turns as ct
 from movierec.evaluation.conversation_verdicts import DEV, questionnaire_verdict
 from movierec.evaluation.conversations import TitleMapper, read_conversations
 from movierec.evaluation.rankers import MemoEncoder, ProductionRanker
-from movierec.recommender import Recommender, ranking_config
+from movierec.recommender import Recommender
 from movierec.settings import Settings
 from movierec.understanding import Understood
 
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     index = load_artifact(args.index_dir)
-    config = ranking_config(settings)
+    config = settings.ranking
     recommender = Recommender(index, MemoEncoder(settings_encoder(settings, args.index_dir)), config)
     even, odd = ct.halves(ct.load_turn_cases(args.conversations, index.movies))
     for name, half in (("even ids (tuning)", even), ("odd ids (test)", odd)):
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.grid:
         for values in itertools.product(*GRID.values()):
             changes: dict[str, Any] = dict(zip(GRID, values))
-            scores = ct.score(ProductionRanker("grid", recommender, replace(config, **changes)), even.cases)
+            scores = ct.score(ProductionRanker("grid", recommender, settings.replace(**changes).ranking), even.cases)
             print(
                 "even ids",
                 " ".join(f"{k}={v:g}" for k, v in changes.items()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from movierec import signals
 from movierec.artifact import IndexArtifact, load_artifact
 from movierec.embedding import TextEncoder, settings_backend, settings_encoder
 from movierec.evaluation import conversation_turns, independent_requests, paraphrases
@@ -52,9 +53,8 @@ from movierec.indexer.catalogue import load_catalogue
 from movierec.indexer.datafiles import find_data_files
 from movierec.indexer.ratings import load_ratings
 from movierec.ranking import RankingConfig
-from movierec.recommender import Recommender, ranking_config
+from movierec.recommender import Recommender
 from movierec.settings import Settings
-from movierec.signals import SIGNALS
 from movierec.understanding import Understander
 
 log = logging.getLogger(__name__)
@@ -143,9 +143,9 @@ def build_training_index(
         dataset.settings
         if settings is None
         else settings.replace(
-            data_dir=dataset.settings.data_dir,
-            ratings_csv=dataset.settings.ratings_csv,
-            links_csv=dataset.settings.links_csv,
+            data_dir=dataset.settings.data.data_dir,
+            ratings_csv=dataset.settings.data.ratings_csv,
+            links_csv=dataset.settings.data.links_csv,
         )
     )
     settings = base.replace(index_dir=index_dir, cache_dir=cache_dir, keep_versions=0)
@@ -191,16 +191,16 @@ def _renamed(task: Task, name: str) -> Task:
 
 
 def last_round_config(config: RankingConfig) -> RankingConfig:
-    return replace(config.with_weights(**LAST_ROUND_WEIGHTS), calibration="z")
+    return config.with_weights(**LAST_ROUND_WEIGHTS).replace(calibration="z")
 
 
 def rankers(index: IndexArtifact, encoder: MemoEncoder, settings: Settings, texts: list[str]) -> dict[str, EvalRanker]:
-    config = ranking_config(settings)
+    config = settings.ranking
     recommender = Recommender(index, encoder, config)  # type: ignore[arg-type]  # MemoEncoder is an Encoder
-    z = replace(config, calibration="z")
+    z = config.replace(calibration="z")
     production: dict[str, EvalRanker] = {
         DEFAULT: ProductionRanker(DEFAULT, recommender),
-        WEIGHTED: ProductionRanker(WEIGHTED, recommender, replace(config, ranker="weighted_sum")),
+        WEIGHTED: ProductionRanker(WEIGHTED, recommender, config.replace(ranker="weighted_sum")),
         "prompt only": ProductionRanker("prompt only", recommender, config.with_weights(prompt=1)),
         "taste only": ProductionRanker("taste only", recommender, config.with_weights(taste=1)),
         # The earlier combinations, reading the whole prompt as the mood (no understanding stage).
@@ -215,7 +215,7 @@ def rankers(index: IndexArtifact, encoder: MemoEncoder, settings: Settings, text
     references: dict[str, EvalRanker] = {
         "popularity": Popularity(index),
         "ItemKNN": ItemKNN(index),
-        "EASE": EaseReference(index, settings.ease_lambda),
+        "EASE": EaseReference(index, settings.index.ease_lambda),
         "original design": OriginalDesign(index, encoder),
         "cosine": PlainCosine(index, encoder),
         "cosine+log(votes)": PlainCosine(index, encoder, votes_weight=1.0),
@@ -394,10 +394,10 @@ def tune(
     weights for anonymous requests on the anonymous tasks (and on `conversations`, the tuning half of
     the ReDial conversations, when given)."""
     tasks: dict[str, Any] = dict(make_tasks(held_out, index, movies, per_user=1, prompts="tuning"))
-    config = ranking_config(settings)
+    config = settings.ranking
     recommender = Recommender(index, encoder, config)  # type: ignore[arg-type]
-    z = replace(config, calibration="z")
-    ease = EaseReference(index, settings.ease_lambda)
+    z = config.replace(calibration="z")
+    ease = EaseReference(index, settings.index.ease_lambda)
     rivals_with_user = (
         ease,
         ProductionRanker("z", recommender, z.with_weights(match=1, collaborative=1), understand=False),
@@ -440,7 +440,11 @@ def tune(
                 trace.append({"weights": dict(weights), "objective": cache[key], "scores": scores})  # noqa: B023
             return cache[key]  # noqa: B023
 
-        weights = {s: config.weight(s, anonymous) for s in SIGNALS if not (anonymous and s == "taste")}
+        weights = {
+            s: config.weight(s, anonymous)
+            for s in signals.names()
+            if not (anonymous and signals.by_name(s).needs == "user")
+        }
         start = dict(weights)
         best = measure(weights)
         steps = [(s, v) for s, values in TUNING_GRID.items() for v in values if s in weights]
@@ -483,23 +487,23 @@ def ablations(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The default ranking with one ingredient taken out at a time, on the test split."""
     tasks = make_tasks(held_out, index, movies)
-    config = ranking_config(settings)
+    config = settings.ranking
     recommender = Recommender(index, encoder, config)  # type: ignore[arg-type]
     variants: dict[str, EvalRanker] = {DEFAULT: recommender_rankers[DEFAULT], WEIGHTED: recommender_rankers[WEIGHTED]}
     # Leaving a signal out changes the learned ranker's inputs, on which it was not trained: these
     # variants are of the weighted sum (compare them with WEIGHTED).
-    for signal in SIGNALS:
+    for signal in signals.names():
         if config.weight(signal):
-            weights = {s: config.weight(s) for s in SIGNALS if s != signal}
+            weights = {s: config.weight(s) for s in signals.names() if s != signal}
             variants[f"without {signal}"] = ProductionRanker(
                 f"without {signal}", recommender, config.with_weights(**weights)
             )
     variants["without the understanding stage"] = ProductionRanker("no understanding", recommender, understand=False)
     variants["percentile ranks for dense signals"] = ProductionRanker(
-        "percentile", recommender, replace(config, calibration="percentile")
+        "percentile", recommender, config.replace(calibration="percentile")
     )
     variants["z-scored tag match (last round's combination)"] = ProductionRanker(
-        "z", recommender, replace(config, calibration="z")
+        "z", recommender, config.replace(calibration="z")
     )
     centroid_index = build_training_index(
         dataset,
@@ -552,7 +556,7 @@ def seed_noise(
     from movierec.indexer.learn import train_learned_ranker
 
     task = taste_task(test, index.user_row, index.movie_row)
-    config = ranking_config(settings)
+    config = settings.ranking
     frame = train[["user_id", "movie_id", "rating", "timestamp"]]
     served, out = index.learned, {}
     try:
@@ -562,14 +566,14 @@ def seed_noise(
                 index.movie_vectors,
                 frame,
                 config,
-                settings.taste_vectors,
-                settings.ease_lambda,
-                settings.exact_search_max,
+                settings.index.taste_vectors,
+                settings.index.ease_lambda,
+                settings.index.exact_search_max,
                 seed,
-                settings.learned_epochs,
+                settings.index.learned_epochs,
                 progress=False,
-                ease_max_items=settings.ease_max_items,
-                tail=(settings.tail_neighbours, settings.tail_shrink),
+                ease_max_items=settings.index.ease_max_items,
+                tail=(settings.index.tail_neighbours, settings.index.tail_shrink),
             )
             index.learned = scorer
             out[str(seed)] = task.score(ProductionRanker("seed", Recommender(index, encoder, config)))  # type: ignore[arg-type]
@@ -601,11 +605,11 @@ def run(
     )
     memo = MemoEncoder(encoder or settings_encoder(settings, work_dir), catalogue)
     report: dict[str, Any] = {
-        "settings": {f"weight_{s}": getattr(settings, f"weight_{s}") for s in SIGNALS}
+        "settings": {"weights": dict(settings.ranking.weights)}
         | {
-            "candidate_movies": settings.candidate_movies,
-            "similar_users": settings.similar_users,
-            "ease_lambda": settings.ease_lambda,
+            "candidate_movies": settings.ranking.candidate_movies,
+            "similar_users": settings.ranking.similar_users,
+            "ease_lambda": settings.index.ease_lambda,
         },
         "splits": [],
         "tuning": None,
@@ -648,7 +652,7 @@ def run(
                 progress,
                 settings,
             )
-            recommender = Recommender(index, memo, ranking_config(settings))  # type: ignore[arg-type]
+            recommender = Recommender(index, memo, settings.ranking)  # type: ignore[arg-type]
             scores = group_eval.evaluate(
                 recommender,
                 index,
@@ -681,7 +685,7 @@ def run(
             report["learned"][dataset.name]["seeds"] = seed_noise(
                 index, train, test, movies, memo, settings, learned_seeds, progress
             )
-        config = ranking_config(settings)
+        config = settings.ranking
         report.setdefault("groups", {})[dataset.name] = {
             "default": group_eval.label_of(config),
             "scores": group_eval.evaluate(
@@ -694,20 +698,20 @@ def run(
             ),
         }
         report.setdefault("marks", {})[dataset.name] = {
-            "weight": settings.not_interested_weight,
+            "weight": settings.ranking.not_interested_weight,
             **marks_eval.evaluate(
                 index,
                 memo,
                 settings,
                 test,
-                weights=sorted({0.0, settings.not_interested_weight}),  # type: ignore[arg-type]
+                weights=sorted({0.0, settings.ranking.not_interested_weight}),  # type: ignore[arg-type]
                 progress=progress,
                 label=f"{dataset.name}/test marks",
             ),
         }
         report["splits"].append(
             result.__dict__
-            | {"data": str(dataset.settings.data_dir), "ratings": str(find_data_files(dataset.settings).ratings)}
+            | {"data": str(dataset.settings.data.data_dir), "ratings": str(find_data_files(dataset.settings).ratings)}
         )
         if position == 0:
             constraints = constraint_task(index)

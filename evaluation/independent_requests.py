@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     from movierec.artifact import load_artifact
     from movierec.embedding import settings_encoder
     from movierec.evaluation.rankers import ProductionRanker
-    from movierec.recommender import Recommender, ranking_config
+    from movierec.recommender import Recommender
     from movierec.runtime import tune_process
     from movierec.settings import load_settings
 
@@ -367,9 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", action="store_true", help="every family is a test family")
     args = parser.parse_args(argv)
     settings = load_settings(index_dir=args.index_dir)
-    tune_process(settings.torch_threads)
+    tune_process(settings.encoder.torch_threads)
     index = load_artifact(args.index_dir)
-    recommender = Recommender(index, settings_encoder(settings, args.index_dir), ranking_config(settings))
+    recommender = Recommender(index, settings_encoder(settings, args.index_dir), settings.ranking)
     task = independent_task(index, load_requests(args.requests), held_out=args.held_out)
     scores = task.score(ProductionRanker("service", recommender))
     path = write_report(scores, task, index, args.out, args.label, args.requests, args.held_out)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +67,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Scores per weight (and IGNORED), the paired difference of each weight against 0, and the users."""
     from movierec.evaluation.harness import paired_difference
-    from movierec.recommender import ranking_config
 
-    config = ranking_config(settings)
-    base = Recommender(index, encoder, replace(config, not_interested_weight=0.0))  # type: ignore[arg-type]
+    config = settings.ranking
+    base = Recommender(index, encoder, config.replace(not_interested_weight=0.0))  # type: ignore[arg-type]
     row_of, user_row = index.movie_row, index.user_row
     rng = random.Random(seed)
     kept, liked, marked, disliked = [], [], [], []
@@ -106,7 +104,7 @@ def evaluate(
             seq += 1
             base.apply(StoredRating(seq, user, int(index.movie_ids[row]), 0.0, 0, kind=NOT_INTERESTED))
     for weight in weights:
-        weighted = base.with_config(replace(config, not_interested_weight=weight))
+        weighted = base.with_config(config.replace(not_interested_weight=weight))
         lists = _lists(weighted, kept, progress, f"{label}: weight {weight:g}")
         assert not any(set(r) & m for r, m in zip(lists, marked)), "a marked movie came back"
         per_weight[f"{weight:g}"] = _scores(lists, liked, disliked)

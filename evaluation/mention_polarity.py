@@ -230,7 +230,7 @@ def run(index_dir: Path) -> dict[str, Any]:
     apply_torch_threads()
     index = load_artifact(index_dir)
     understander = Understander(index.movies)
-    vectors = ContextVectors(Settings().model_dir)
+    vectors = ContextVectors(Settings().encoder.model_dir)
     redial = redial_mentions(rp.mine(rp.DEV, index.movies, progress=True), index.movies, understander, vectors)
     xr, yr, rr, _ = redial.arrays()
     requests = ir.load_requests()

@@ -28,7 +28,6 @@ from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
 from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ray_embedding import RayEncoder
-from movierec.recommender import ranking_config
 from movierec.settings import Settings
 from movierec.store import describe, read_store
 from movierec.taste import group_by_user, taste_vectors
@@ -75,15 +74,15 @@ def embed_catalogue(
 def catalogue_encoder(settings: Settings, encoder: TextEncoder, index_dir: Path) -> TextEncoder:
     """What embeds the catalogue: `encoder`, or with `embed_on_ray` the same model on Ray (the prompts the
     build embeds itself, for calibration, are few and stay in process)."""
-    if not settings.embed_on_ray:
+    if not settings.index.embed_on_ray:
         return encoder
     return RayEncoder(
         encoder.model_dir,
-        settings.max_seq_length,
-        settings.embed_batch_size,
-        settings.embed_batch_tokens,
-        workers=settings.ray_workers,
-        address=settings.ray_address or None,
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
+        workers=settings.index.ray_workers,
+        address=settings.index.ray_address or None,
         backend=encoder.backend,  # the backend the cache is keyed by
         onnx_dir=onnx_folder(settings, index_dir),
     )
@@ -158,9 +157,9 @@ def build_index(
     builds on a training split this way); `ratings_note` says how, in the manifest.
     """
     started = time.monotonic()
-    if settings.taste_vectors not in ("centred", "centroid"):
-        raise ValueError(f"setting taste_vectors: {settings.taste_vectors!r} is not 'centred' or 'centroid'")
-    index_dir = settings.index_dir
+    if settings.index.taste_vectors not in ("centred", "centroid"):
+        raise ValueError(f"setting taste_vectors: {settings.index.taste_vectors!r} is not 'centred' or 'centroid'")
+    index_dir = settings.index.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as lock:
         try:
@@ -190,7 +189,7 @@ def build_index(
         encoder = encoder or settings_encoder(settings, index_dir, lazy=True, catalogue=True)
         choice: BackendChoice | None = getattr(encoder, "choice", None)  # the lazy encoder's, with its CPU
         fingerprint = encoder.fingerprint
-        cache = EmbeddingCache(settings.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
+        cache = EmbeddingCache(settings.index.cache_dir or index_dir / "cache", fingerprint, encoder.dimensions)
         try:
             movie_vectors, embedded = embed_catalogue(
                 catalogue, catalogue_encoder(settings, encoder, index_dir), cache, progress
@@ -201,13 +200,13 @@ def build_index(
         movies = [e.movie for e in catalogue.entries]
         movie_row = {m.movie_id: i for i, m in enumerate(movies)}
         user_ids, rated_ptr, rated_rows, rated_values, rated_timestamps = user_arrays(ratings.frame, movie_row)
-        user_vectors = taste_vectors(settings.taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
+        user_vectors = taste_vectors(settings.index.taste_vectors, movie_vectors, rated_ptr, rated_rows, rated_values)
         started_ease = time.monotonic()
         # The inversion is the one dense linear algebra of the build: give BLAS every core for it (the
         # process keeps BLAS single-threaded otherwise; movierec.runtime says why).
         with threadpool_limits(limits=usable_cores(), user_api="blas"):
             ease_items, ease_weights = fit_ease(
-                rated_ptr, rated_rows, len(movies), settings.ease_lambda, settings.ease_max_items
+                rated_ptr, rated_rows, len(movies), settings.index.ease_lambda, settings.index.ease_max_items
             )
             tail = fit_tail(
                 rated_ptr,
@@ -215,42 +214,42 @@ def build_index(
                 len(movies),
                 ease_items,
                 ease_weights,
-                settings.tail_neighbours,
-                settings.tail_shrink,
-                seed=settings.learned_seed,
+                settings.index.tail_neighbours,
+                settings.index.tail_shrink,
+                seed=settings.index.learned_seed,
             )
         log.info(
             "EASE over %d rated movies (lambda %g, at most %s), item-kNN over %d beyond, in %.1fs",
             len(ease_items),
-            settings.ease_lambda,
-            settings.ease_max_items or "all",
+            settings.index.ease_lambda,
+            settings.index.ease_max_items or "all",
             len(tail[0]),
             time.monotonic() - started_ease,
         )
 
         learned, learned_info = None, None
-        if settings.learned_train:
-            config = ranking_config(settings)
+        if settings.index.learned_train:
+            config = settings.ranking
             previous = current_version(index_dir)
             # The ratings file and any filter on it: a model is carried over only from the same source.
             source = {
                 "ratings": sha256_file(files.ratings),
                 "filter": ratings_note or "",
                 "encoder": fingerprint,
-                "exact_search_max": str(settings.exact_search_max),
+                "exact_search_max": str(settings.index.exact_search_max),
             }
             learned, learned_info = carried_model(
                 index_dir / previous if previous else None,
                 training_config(
                     config,
-                    settings.taste_vectors,
-                    settings.ease_lambda,
-                    settings.learned_seed,
-                    settings.learned_epochs,
+                    settings.index.taste_vectors,
+                    settings.index.ease_lambda,
+                    settings.index.learned_seed,
+                    settings.index.learned_epochs,
                     source,
                 ),
                 len(ratings.frame),
-                settings.learned_retrain_share,
+                settings.index.learned_retrain_share,
             )
             if learned is None:
                 learned, learned_info = train_learned_ranker(
@@ -258,15 +257,15 @@ def build_index(
                     movie_vectors,
                     ratings.frame,
                     config,
-                    settings.taste_vectors,
-                    settings.ease_lambda,
-                    settings.exact_search_max,
-                    settings.learned_seed,
-                    settings.learned_epochs,
+                    settings.index.taste_vectors,
+                    settings.index.ease_lambda,
+                    settings.index.exact_search_max,
+                    settings.index.learned_seed,
+                    settings.index.learned_epochs,
                     progress,
                     source,
-                    ease_max_items=settings.ease_max_items,
-                    tail=(settings.tail_neighbours, settings.tail_shrink),
+                    ease_max_items=settings.index.ease_max_items,
+                    tail=(settings.index.tail_neighbours, settings.index.tail_shrink),
                 )
 
         version = new_version()
@@ -279,8 +278,8 @@ def build_index(
         inputs["store"] = {"path": describe(store_url), "seq": store_seq, **store_counts}  # no password
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         calibration = None
-        if max(len(movies), len(user_ids)) > settings.exact_search_max:  # an approximate index: calibrate it
-            calibration = calibration_queries(encoder, user_vectors, settings.learned_seed)
+        if max(len(movies), len(user_ids)) > settings.index.exact_search_max:  # an approximate index: calibrate it
+            calibration = calibration_queries(encoder, user_vectors, settings.index.learned_seed)
         write_artifact(
             building,
             manifest,
@@ -294,14 +293,14 @@ def build_index(
             rated_timestamps,
             ease_items,
             ease_weights,
-            settings.exact_search_max,
+            settings.index.exact_search_max,
             learned,
             learned_info,
             calibration,
             tail,
         )
         path = publish(index_dir, building, version)
-        removed = prune(index_dir, settings.keep_versions)
+        removed = prune(index_dir, settings.index.keep_versions)
         if removed:
             log.info("pruned old versions: %s", ", ".join(removed))
     learned_note = (
@@ -352,12 +351,12 @@ def _manifest(
         "dimensions": encoder.dimensions,
         "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
         "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(
-            settings.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"
+            settings.index.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"
         ),
-        "ease_lambda": settings.ease_lambda,
-        "ease_max_items": settings.ease_max_items,
-        "tail_neighbours": settings.tail_neighbours,
-        "tail_shrink": settings.tail_shrink,
+        "ease_lambda": settings.index.ease_lambda,
+        "ease_max_items": settings.index.ease_max_items,
+        "tail_neighbours": settings.index.tail_neighbours,
+        "tail_shrink": settings.index.tail_shrink,
         "inputs": {
             name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
             for name, path in files.as_dict().items()

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         from movierec.indexer.build import build_index
         from movierec.runtime import tune_process
 
-        tune_process(settings.torch_threads)
+        tune_process(settings.encoder.torch_threads)
         result = build_index(settings, progress=not args.quiet)
     except (MovierecError, ValueError, OSError) as e:
         print(f"movierec-index: {e}", file=sys.stderr)

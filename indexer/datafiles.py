@@ -39,17 +39,17 @@ def _find(data_dir: Path, explicit: Path | None, names: tuple[str, ...], what: s
 
 def find_data_files(settings: Settings) -> DataFiles:
     """The four input files: explicit paths from the settings, else found in `data_dir`."""
-    data_dir = settings.data_dir
+    data_dir = settings.data.data_dir
     if not data_dir.is_dir() and None in (
-        settings.movies_csv,
-        settings.credits_csv,
-        settings.ratings_csv,
-        settings.links_csv,
+        settings.data.movies_csv,
+        settings.data.credits_csv,
+        settings.data.ratings_csv,
+        settings.data.links_csv,
     ):
         raise DataError(data_dir, "data folder not found")
     return DataFiles(
-        movies=_find(data_dir, settings.movies_csv, MOVIES_NAMES, "TMDB movies"),
-        credits=_find(data_dir, settings.credits_csv, CREDITS_NAMES, "TMDB credits"),
-        ratings=_find(data_dir, settings.ratings_csv, RATINGS_NAMES, "ratings"),
-        links=_find(data_dir, settings.links_csv, LINKS_NAMES, "links"),
+        movies=_find(data_dir, settings.data.movies_csv, MOVIES_NAMES, "TMDB movies"),
+        credits=_find(data_dir, settings.data.credits_csv, CREDITS_NAMES, "TMDB credits"),
+        ratings=_find(data_dir, settings.data.ratings_csv, RATINGS_NAMES, "ratings"),
+        links=_find(data_dir, settings.data.links_csv, LINKS_NAMES, "links"),
     )

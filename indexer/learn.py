@@ -23,16 +23,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from movierec import signals
 from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
 from movierec.batch import RankRequest
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.learned import (
-    FEATURES,
-    N_FEATURES,
     LearnedScorer,
     candidate_features,
     listed,
+    n_features,
     read_scorer,
     shortlist_of,
     train_scorer,
@@ -57,7 +57,7 @@ NEGATIVES = 256
 @dataclass
 class TrainingLists:
     """Each training user's shortlist: candidates int64 (U, K) movie rows, valid bool (U, K),
-    features float32 (U, K, N_FEATURES), positive bool (U, K)."""
+    features float32 (U, K, F) over the registered signals, positive bool (U, K)."""
 
     user_ids: list[int]
     candidates: np.ndarray
@@ -128,6 +128,7 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
                 candidates,
                 keep,
                 candidate_features(
+                    signals.names(),
                     listed(calibrated, rows, positions),
                     listed(values, rows, positions),
                     keep,
@@ -141,7 +142,9 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
 
     def stacked(i: int, fill: float) -> np.ndarray:
         if not parts:
-            return np.zeros((0, 0) if i < 2 else (0, 0, N_FEATURES), dtype=[np.int64, bool, np.float32][i])
+            return np.zeros(
+                (0, 0) if i < 2 else (0, 0, n_features(len(signals.names()))), dtype=[np.int64, bool, np.float32][i]
+            )
         return np.concatenate(
             [
                 np.pad(p[i], [(0, 0), (0, width - p[i].shape[1])] + [(0, 0)] * (p[i].ndim - 2), constant_values=fill)
@@ -197,7 +200,7 @@ def train_learned_ranker(
         ease_max_items=ease_max_items,
         tail=tail,
     )
-    ranker = Ranker(inner, replace(config, ranker="weighted_sum"))
+    ranker = Ranker(inner, config.replace(ranker="weighted_sum"))
     lists = mark_positives(training_lists(ranker, sorted(inner.user_row)), later, inner.movie_row)
     trained_on = int(lists.positive.any(axis=1).sum())
     info: dict[str, Any] = {
@@ -220,6 +223,7 @@ def train_learned_ranker(
         return None, info
     with tqdm(total=epochs, desc="training the learned ranker", unit="epoch", disable=not progress) as bar:
         scorer = train_scorer(
+            signals.names(),
             lists.features,
             lists.valid,
             lists.positive,
@@ -260,7 +264,7 @@ def training_config(
         "source": source or {},
         "match_candidates": config.match_candidates,
         "collaborative_candidates": config.collaborative_candidates,
-        "features": list(FEATURES),
+        "features": list(signals.names()),
         "hidden": list(HIDDEN),
         "epochs": epochs,
         "seed": seed,
@@ -269,7 +273,7 @@ def training_config(
         "ease_lambda": ease_lambda,
         "candidate_movies": config.candidate_movies,
         "similar_users": config.similar_users,
-        "weights": {**config.weights(), **{f"anonymous {k}": v for k, v in config.weights(True).items()}},
+        "weights": {**config.weights_for(), **{f"anonymous {k}": v for k, v in config.weights_for(True).items()}},
     }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from movierec.signals import BY_NAME
+from movierec import signals as registry
 
 
 def percentile_ranks(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -71,7 +71,7 @@ def calibrate(
 ) -> np.ndarray:
     """A signal's values over the candidates (R, C) on the common scale (see the module docstring);
     `reference` as for standardise."""
-    if BY_NAME[name].scale == "share" and calibration != "z":
+    if registry.by_name(name).scale == "share" and calibration != "z":
         return np.where(valid & _varies(x, valid)[:, None], np.clip(x, 0.0, 1.0), 0.0).astype(np.float32)
     if calibration == "percentile":
         return percentile_ranks(x, valid)
@@ -88,7 +88,7 @@ def calibrate_all(
     reference bool (B, C): the candidates whose spread sets each request's scale (a group member's own
     retrieved ones, so that their scale is the one their single-user request has); None: the valid ones."""
     # The dense signals' z-scores in one pass over a (S, B, C) stack (the same numbers as one at a time).
-    dense = [n for n in signals if BY_NAME[n].scale != "share"] if calibration == "standard" else []
+    dense = [n for n in signals if registry.by_name(n).scale != "share"] if calibration == "standard" else []
     together = dict(zip(dense, standardise(np.stack([signals[n] for n in dense]), valid, reference))) if dense else {}
     return {
         name: together[name] if name in together else calibrate(name, values, valid, calibration, reference)

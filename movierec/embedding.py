@@ -328,25 +328,29 @@ def settings_encoder(
     """The encoder the settings ask for: the server's (`encoder_backend`), the indexer's with
     `catalogue` (`index_encoder_backend`), or `backend`; its ONNX files in onnx_dir (default:
     cache_dir/onnx, cache_dir's default index_dir/cache); `lazy`: loaded on its first encode."""
-    backend = backend or (settings.index_encoder_backend if catalogue else settings.encoder_backend)
-    arguments = (settings.max_seq_length, settings.embed_batch_size, settings.embed_batch_tokens)
+    backend = backend or (settings.encoder.index_encoder_backend if catalogue else settings.encoder.encoder_backend)
+    arguments = (
+        settings.encoder.max_seq_length,
+        settings.encoder.embed_batch_size,
+        settings.encoder.embed_batch_tokens,
+    )
     onnx_dir = onnx_folder(settings, index_dir)
     cpu = _deciding_cpu(settings, backend)
     if lazy:
-        return EncoderOnDemand(settings.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir, cpu=cpu)
-    return load_encoder(settings.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
+        return EncoderOnDemand(settings.encoder.model_dir, *arguments, backend=backend, onnx_dir=onnx_dir, cpu=cpu)
+    return load_encoder(settings.encoder.model_dir, backend, onnx_dir, *arguments, cpu=cpu)
 
 
 def settings_backend(settings: Settings, *, catalogue: bool = False) -> BackendChoice:
     """The backend the settings ask for (the server's, or the indexer's with `catalogue`) as it runs on
     this CPU, with cpu_flags_off applied."""
-    requested = settings.index_encoder_backend if catalogue else settings.encoder_backend
+    requested = settings.encoder.index_encoder_backend if catalogue else settings.encoder.encoder_backend
     return resolve_backend(requested, _deciding_cpu(settings, requested))
 
 
 def settings_cpu(settings: Settings) -> CpuInfo:
     """This machine's CPU with the settings' cpu_flags_off hidden."""
-    return detect_cpu(settings.cpu_flags_off.split(","))
+    return detect_cpu(settings.encoder.cpu_flags_off.split(","))
 
 
 def _deciding_cpu(settings: Settings, requested: str) -> CpuInfo | None:
@@ -356,7 +360,10 @@ def _deciding_cpu(settings: Settings, requested: str) -> CpuInfo | None:
 
 def onnx_folder(settings: Settings, index_dir: Path | None = None) -> Path:
     """Where the ONNX encoder files are: onnx_dir, else cache_dir/onnx, else index_dir/cache/onnx."""
-    return settings.onnx_dir or (settings.cache_dir or (index_dir or settings.index_dir) / "cache") / "onnx"
+    return (
+        settings.encoder.onnx_dir
+        or (settings.index.cache_dir or (index_dir or settings.index.index_dir) / "cache") / "onnx"
+    )
 
 
 def encoder_fingerprint(model_dir: Path, backend: str = "torch") -> str:

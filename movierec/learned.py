@@ -4,13 +4,16 @@ Where it applies (a request of a known user with no mood and no examples: what i
 the weighted sum (movierec.combine) picks the `learned_candidates` best candidates and the MLP
 re-scores them; every other request keeps the weighted sum.
 
-Input per (request, shortlisted candidate): each signal of `FEATURES` twice, as combine calibrates
+Input per (request, shortlisted candidate): each signal the scorer was trained on (its `inputs`, the
+signal registry's names when it was trained) twice, as combine calibrates
 it over the request's whole candidate pool (the z-score; the 0..1 share for the sparse tag match)
 and as its raw value (where a movie stands among the candidates, and how
 strong the evidence is); a signal that does not apply is 0 in both. Then two counts from the
 index's ratings, log(1 + n): how many users rated the movie, and how many movies the user rated
-(how much evidence stands behind the collaborative signals on either side). Shapes:
-    features  float32 (B, K, N_FEATURES), N_FEATURES = 2 * len(FEATURES) + 2
+(how much evidence stands behind the collaborative signals on either side). A signal registered after
+the scorer was trained is not among its inputs: the scorer ignores it (the weighted sum still counts
+it). Shapes:
+    features  float32 (B, K, F), F = n_features(len(inputs)) = 2 * len(inputs) + 2
     scores    float32 (B, K)
 
 Training is listwise (train_scorer): for each training user, a softmax over the user's shortlist,
@@ -26,7 +29,7 @@ its two features; `BASELINE` is the rest (the offset and the two rating counts).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +39,20 @@ import numpy as np
 
 from movierec.batch import Batch, Ranked
 
-# The signals the scorer reads, in feature order.
-FEATURES = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
-N_FEATURES = 2 * len(FEATURES) + 2
+# The inputs of a scorer saved before scorers kept their inputs' names, in feature order.
+UNNAMED_INPUTS = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
 # The name of a learned score's part that no signal explains (see the module docstring).
 BASELINE = "baseline"
 MODEL_FILE = "learned.npz"
 
 
+def n_features(inputs: int) -> int:
+    """The width F of the features of a scorer over this many signals."""
+    return 2 * inputs + 2
+
+
 def candidate_features(
+    inputs: Sequence[str],
     calibrated: dict[str, np.ndarray],
     values: dict[str, np.ndarray],
     valid: np.ndarray,
@@ -52,19 +60,20 @@ def candidate_features(
     user_ratings: np.ndarray,
     applies: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Features float32 (B, K, N_FEATURES) of K listed candidates per request, from each signal as
+    """Features float32 (B, K, F) of K listed candidates per request over the signals `inputs` (in
+    feature order; one absent from `values` is 0), from each signal as
     combine calibrates it over the request's whole pool (name -> (B, K): the z-score, or the 0..1 share
     of a sparse signal) and raw (name -> (B, K)), the valid mask bool (B, K), each candidate's rating
     count (B, K) and each request's user's rating count (B,) (0 for anonymous). `applies` (name -> bool
     (B,)): a signal is 0 for the requests it does not apply to, whatever the batch computed for them
     (a batch with one mood computes the prompt signal for every row)."""
     b, k = valid.shape
-    out = np.zeros((b, k, N_FEATURES), np.float32)
-    for s, name in enumerate(FEATURES):
+    out = np.zeros((b, k, n_features(len(inputs))), np.float32)
+    for s, name in enumerate(inputs):
         if name in values:
             on = np.ones(b, bool) if applies is None or name not in applies else np.asarray(applies[name], bool)
             out[:, :, s] = np.where(on[:, None], calibrated[name], 0)
-            out[:, :, len(FEATURES) + s] = np.where(on[:, None], values[name], 0)
+            out[:, :, len(inputs) + s] = np.where(on[:, None], values[name], 0)
     out[:, :, -2] = np.log1p(movie_ratings.astype(np.float32))
     out[:, :, -1] = np.log1p(np.asarray(user_ratings, np.float32))[:, None]
     out[~valid] = 0
@@ -80,10 +89,12 @@ def listed(arrays: dict[str, np.ndarray], rows: np.ndarray, positions: np.ndarra
 
 @dataclass
 class LearnedScorer:
-    """An MLP's weights: layers[i] = (W float32 (in, out), b float32 (out,)), ReLU between layers."""
+    """An MLP's weights: layers[i] = (W float32 (in, out), b float32 (out,)), ReLU between layers, over
+    the features of the signals `inputs` (in feature order)."""
 
     layers: list[tuple[np.ndarray, np.ndarray]]
     curve: list[dict[str, float]] = field(default_factory=list)  # per epoch: train and validation loss
+    inputs: tuple[str, ...] = UNNAMED_INPUTS
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """features float32 (B, C, F) -> scores float32 (B, C)."""
@@ -113,21 +124,23 @@ class LearnedScorer:
         out: dict[str, np.ndarray] = {}
         for i, (w, bias) in enumerate(self.layers):
             out[f"w{i}"], out[f"b{i}"] = w, bias
+        out["inputs"] = np.array(self.inputs, dtype=np.str_)
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LearnedScorer:
+        inputs = tuple(str(n) for n in arrays["inputs"]) if "inputs" in arrays else UNNAMED_INPUTS
         layers: list[tuple[np.ndarray, np.ndarray]] = []
-        for i in range(len(arrays) // 2):
+        for i in range(sum(1 for name in arrays if name.startswith("w"))):
             w, bias = np.asarray(arrays[f"w{i}"], np.float32), np.asarray(arrays[f"b{i}"], np.float32)
             if (layers and layers[-1][0].shape[1] != w.shape[0]) or w.shape[1] != bias.shape[0]:
                 raise ValueError(f"layer {i} of the learned scorer does not fit the one before it")
             if not (np.isfinite(w).all() and np.isfinite(bias).all()):
                 raise ValueError(f"layer {i} of the learned scorer has weights that are not finite numbers")
             layers.append((w, bias))
-        if not layers or layers[0][0].shape[0] != N_FEATURES or layers[-1][0].shape[1] != 1:
+        if not layers or layers[0][0].shape[0] != n_features(len(inputs)) or layers[-1][0].shape[1] != 1:
             raise ValueError("the learned scorer's weights do not match its features")
-        return cls(layers)
+        return cls(layers, inputs=inputs)
 
 
 def write_scorer(path: Path, scorer: LearnedScorer) -> None:
@@ -184,15 +197,16 @@ def second_phase(
     contribution = (scorer.gradients(flat) * flat).reshape(chosen.shape)  # (R, L, F)
     best = np.take_along_axis(scores, top, axis=1)  # (R, L)
     movies = np.take_along_axis(movies, top, axis=1)
-    n_signals = len(FEATURES)
-    shown = np.array([[name in applies and bool(applies[name][i]) for name in FEATURES] for i in rows])  # (R, S)
+    inputs = scorer.inputs
+    n_signals = len(inputs)
+    shown = np.array([[name in applies and bool(applies[name][i]) for name in inputs] for i in rows])  # (R, S)
     per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals : 2 * n_signals]) * shown[:, None, :]
     baseline = best - per_signal.sum(axis=2)  # (R, L)
     available = np.isfinite(best).sum(axis=1)
     out: dict[int, Ranked] = {}
     for r, i in enumerate(rows):
         n = min(limits[r], int(available[r]))
-        signals = {name: per_signal[r, :n, s] for s, name in enumerate(FEATURES) if shown[r, s]}
+        signals = {name: per_signal[r, :n, s] for s, name in enumerate(inputs) if shown[r, s]}
         signals[BASELINE] = baseline[r, :n]
         out[int(i)] = Ranked(rows=movies[r, :n], scores=best[r, :n], signals=signals)
     return out
@@ -219,7 +233,7 @@ def rescore(
     (positions int64 (R, K) into the candidates, keep bool (R, K), features float32 (R, K, F),
     scores float32 (R, K), -inf where not kept; movie rows int64 (R, K))."""
     positions, keep = shortlist_of(total[rows], k)  # (R, K)
-    inputs = [n for n in FEATURES if n in values]
+    inputs = [n for n in scorer.inputs if n in values]
     gathered = listed(
         {
             "candidates": batch.candidates,
@@ -231,6 +245,7 @@ def rescore(
     )
     user_ratings = np.array([len(batch.requests[i].user.rated_rows) for i in rows])  # type: ignore[union-attr]
     features = candidate_features(
+        scorer.inputs,
         {n: gathered[f"z {n}"] for n in inputs},
         {n: gathered[f"raw {n}"] for n in inputs},
         keep,
@@ -298,6 +313,7 @@ def one_torch_thread(torch: Any) -> Iterator[None]:
 
 
 def train_scorer(
+    inputs: Sequence[str],
     features: np.ndarray,
     valid: np.ndarray,
     positive: np.ndarray,
@@ -309,7 +325,8 @@ def train_scorer(
 ) -> LearnedScorer:
     """Fit the MLP with a listwise softmax loss.
 
-    features float32 (U, C, F); valid bool (U, C); positive bool (U, C): the candidates the user
+    inputs: the signals the features are of (candidate_features); features float32 (U, C, F); valid
+    bool (U, C); positive bool (U, C): the candidates the user
     liked later. Users without a valid positive are left out. A fifth of the users (seeded) is held
     out for the validation curve (loss over whole lists; the training loss beside it is over as
     many training users' whole lists). `negatives`: each training step's
@@ -384,4 +401,4 @@ def train_scorer(
         (m.weight.detach().numpy().T.astype(np.float32).copy(), m.bias.detach().numpy().astype(np.float32).copy())
         for m in linear
     ]
-    return LearnedScorer(layers, curve)
+    return LearnedScorer(layers, curve, tuple(inputs))

@@ -25,12 +25,10 @@ from movierec.artifact import IndexArtifact
 from movierec.batch import Batch, GroupRankRequest, Ranked, RankRequest, UserProfile
 from movierec.combine import standardise
 from movierec.features import IndexFeatures, quality_prior
-from movierec.ranking_config import RankingConfig
-from movierec.signals import SIGNALS
+from movierec.settings import RankingConfig
 from movierec.topk import top_k, top_k_set
 
 __all__ = [
-    "SIGNALS",
     "GroupRankRequest",
     "Ranked",
     "RankRequest",
@@ -272,7 +270,7 @@ class Ranker:
         has_examples = np.array([len(r.examples) > 0 for r in requests])
         active = frozenset(
             s
-            for s in SIGNALS
+            for s in signals.names()
             if self.config.weight(s) != 0
             or self.config.weight(s, anonymous=True) != 0
             or self.config.weight(s, anonymous=True, conversation=True) != 0

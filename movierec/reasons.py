@@ -40,6 +40,7 @@ from functools import lru_cache
 import numpy as np
 import pycountry
 
+from movierec import signals as registry
 from movierec.conversation import LIKED
 from movierec.domain import Movie
 from movierec.understanding import Understood, normalise
@@ -74,8 +75,6 @@ _GENRE_WORDS = {
     "TV Movie": "TV",
     "History": "historical",
 }
-# The signals of closeness to the words asked (to the examples when no words were): one clause says it for all.
-_MOOD_SIGNALS = ("prompt", "genre_fit", "match")
 FALLBACK = "Among the best matches for your request"
 
 
@@ -301,7 +300,7 @@ class Reasoner:
             )
         if name == "popularity":
             return f"A popular pick ({movie.vote_count:,} votes on TMDB)" if movie.vote_count >= POPULAR_VOTES else ""
-        if name in _MOOD_SIGNALS:
+        if _about_the_mood(name):  # closeness to the words asked (or the examples): one clause for all
             if name == "match" and asked:  # the tags it matched are what the asked clause names
                 return ""
             return "Close to what you described" if self.has_mood else self.example_clause
@@ -352,3 +351,11 @@ def reason(
 ) -> str:
     """One movie's reason (Reasoner's, for a single movie; a request's list builds one Reasoner)."""
     return Reasoner(understood, examples, for_user)(movie, signals, member_fit, unmet, favourites)
+
+
+def _about_the_mood(name: str) -> bool:
+    """Whether the signal called `name` measures closeness to the mood or the examples (it needs a prompt)."""
+    try:
+        return registry.by_name(name).needs == "prompt"
+    except KeyError:  # "baseline", the learned ranker's part no signal explains
+        return False

@@ -11,7 +11,7 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -36,7 +36,6 @@ from movierec.group import MAX_MEMBERS, STRATEGY_NAMES
 from movierec.ranking import GroupRankRequest, Ranked, Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.reasons import Reasoner, nearest_favourites
 from movierec.search import MAX_QUERY_CHARS, MovieSearch
-from movierec.settings import Settings
 from movierec.store import KINDS, NOT_INTERESTED, RATING, SEEN, StoredRating
 from movierec.taste import centred_taste_vectors
 from movierec.understanding import Understander, Understood, with_example_genres
@@ -86,12 +85,6 @@ def validate_conversation(conversation: tuple[Turn, ...], prompt: str, max_promp
                 "user ids are the seekers, who form the group)"
             )
     return conversation
-
-
-def ranking_config(settings: Settings) -> RankingConfig:
-    return RankingConfig(
-        **{f.name: getattr(settings, f.name) for f in fields(RankingConfig) if hasattr(settings, f.name)}
-    )
 
 
 def validate_query(

@@ -20,7 +20,7 @@ from movierec.topk import positive_top_k, top_k_set
 
 if TYPE_CHECKING:
     from movierec.features import IndexFeatures
-    from movierec.ranking_config import RankingConfig
+    from movierec.settings import RankingConfig
 
 # Above this many allowed movies an approximate index is searched wider and filtered, rather
 # than every allowed movie scored.

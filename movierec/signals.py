@@ -1,7 +1,9 @@
 """The signals: one registry of their names and meanings, and their computation over a batch's candidates.
 
-The server, the CLI and the evaluation report read `REGISTRY`; a signal's `scale` says how the
-combine stage puts it on the common scale (movierec.combine).
+`REGISTRY` is the one place a signal is declared: its computation, what it needs, its scale (how the
+combine stage puts it on the common scale, movierec.combine), its meaning and its default weights. The
+settings (movierec.settings), combine, the learned scorer's inputs, the explanations and the
+server's index description read it when they run, so adding a signal is adding an entry (and its tests).
 
 Each signal is a (B, C) array over the candidates, computed with one batched product:
     prompt         candidates . query (the mood's embedding, moved towards any examples)
@@ -26,7 +28,7 @@ from movierec.batch import Batch
 
 if TYPE_CHECKING:
     from movierec.features import IndexFeatures
-    from movierec.ranking_config import RankingConfig
+    from movierec.settings import RankingConfig
 
 # The most values the community signal makes dense at once (rows of the batch's sparse product).
 DENSE_ROWS_MAX_VALUES = 4_000_000
@@ -39,17 +41,23 @@ SignalFn = Callable[["IndexFeatures", "RankingConfig", Batch], "np.ndarray | Non
 
 @dataclass(frozen=True)
 class Signal:
-    """One signal, registered with its computation.
+    """One signal, registered with its computation and its default weights.
 
     needs: "prompt" (a mood or examples), "user", "user or examples", "query" (any of them), or ""
     (always applies); scale: "dense" (standardised over the candidates) or "share" (already 0..1, kept
-    as it is); compute: its values for a batch (called only when it applies to some request)."""
+    as it is); compute: its values for a batch (called only when it applies to some request).
+    weight: its default weight for requests with a user; anonymous_weight: for requests without one;
+    conversation_weight: for anonymous conversations, None to use anonymous_weight (the defaults are
+    the ones `make eval` chose on validation; settings override them by name)."""
 
     name: str
     needs: str
     scale: str
     meaning: str
     compute: SignalFn = field(compare=False, repr=False)
+    weight: float = 0.0
+    anonymous_weight: float = 0.0
+    conversation_weight: float | None = None
 
 
 def _prompt(features: IndexFeatures, config: RankingConfig, batch: Batch) -> np.ndarray:
@@ -154,9 +162,24 @@ def community(features: IndexFeatures, config: RankingConfig, batch: Batch) -> n
 
 
 REGISTRY: tuple[Signal, ...] = (
-    Signal("prompt", "prompt", "dense", "how close the movie's text is to the mood (and any example movies)", _prompt),
     Signal(
-        "match", "prompt", "share", "share of the genres and keywords the mood names (and the examples carry)", _match
+        "prompt",
+        "prompt",
+        "dense",
+        "how close the movie's text is to the mood (and any example movies)",
+        _prompt,
+        weight=0.5,
+        anonymous_weight=0.25,
+        conversation_weight=1.0,
+    ),
+    Signal(
+        "match",
+        "prompt",
+        "share",
+        "share of the genres and keywords the mood names (and the examples carry)",
+        _match,
+        weight=0.5,
+        anonymous_weight=0.5,
     ),
     Signal(
         "genre_fit",
@@ -164,6 +187,8 @@ REGISTRY: tuple[Signal, ...] = (
         "dense",
         "how well the movie's genres fit the mood: the mood's closeness to the typical movie of each of them",
         _genre_fit,
+        weight=0.25,
+        anonymous_weight=0.5,
     ),
     Signal(
         "collaborative",
@@ -171,19 +196,58 @@ REGISTRY: tuple[Signal, ...] = (
         "dense",
         "what people who watched the examples, or this user's movies, also watched (EASE)",
         _collaborative,
+        weight=1.0,
+        anonymous_weight=1.0,
     ),
-    Signal("community", "query", "dense", "how users with a similar taste rated it", community),
-    Signal("taste", "user", "dense", "how close it is to the user's own taste vector", _taste),
-    Signal("quality", "", "dense", "TMDB review score, shrunk towards the mean for few votes", _quality),
-    Signal("popularity", "", "dense", "how many people voted for it on TMDB (log)", _popularity),
+    Signal(
+        "community",
+        "query",
+        "dense",
+        "how users with a similar taste rated it",
+        community,
+        weight=0.25,
+        anonymous_weight=0.25,
+    ),
+    # An anonymous request has no taste vector: its anonymous weight stays 0.
+    Signal("taste", "user", "dense", "how close it is to the user's own taste vector", _taste, weight=1.0),
+    Signal(
+        "quality",
+        "",
+        "dense",
+        "TMDB review score, shrunk towards the mean for few votes",
+        _quality,
+        weight=0.25,
+        anonymous_weight=0.25,
+    ),
+    Signal(
+        "popularity",
+        "",
+        "dense",
+        "how many people voted for it on TMDB (log)",
+        _popularity,
+        weight=0.25,
+        anonymous_weight=2.0,
+        conversation_weight=3.0,
+    ),
 )
-SIGNALS: tuple[str, ...] = tuple(s.name for s in REGISTRY)
-BY_NAME: dict[str, Signal] = {s.name: s for s in REGISTRY}
+
+
+def names() -> tuple[str, ...]:
+    """The registered signals' names, in the registry's order (read when called, so an entry added later counts)."""
+    return tuple(s.name for s in REGISTRY)
+
+
+def by_name(name: str) -> Signal:
+    """The registered signal called `name` (KeyError when there is none)."""
+    for signal in REGISTRY:
+        if signal.name == name:
+            return signal
+    raise KeyError(name)
 
 
 def applies(name: str, batch: Batch) -> np.ndarray:
     """bool (B,): the requests a signal applies to."""
-    needs = BY_NAME[name].needs
+    needs = by_name(name).needs
     if needs == "prompt":
         return batch.has_prompt
     if needs == "user":

@@ -65,15 +65,15 @@ def _handlers(servicer: RecommenderServicer) -> grpc.GenericRpcHandler:
 
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     """TLS credentials from the settings' PEM files (mutual TLS when a client CA is given); None: plaintext."""
-    if settings.tls_cert_path is None and settings.tls_key_path is None:
-        if settings.tls_client_ca_path is not None:
+    if settings.server.tls_cert_path is None and settings.server.tls_key_path is None:
+        if settings.server.tls_client_ca_path is not None:
             raise MovierecError("tls_client_ca_path needs tls_cert_path and tls_key_path too")
         return None
-    if settings.tls_cert_path is None or settings.tls_key_path is None:
+    if settings.server.tls_cert_path is None or settings.server.tls_key_path is None:
         raise MovierecError("TLS needs both tls_cert_path and tls_key_path")
     try:
-        chain, key = settings.tls_cert_path.read_bytes(), settings.tls_key_path.read_bytes()
-        client_ca = settings.tls_client_ca_path.read_bytes() if settings.tls_client_ca_path else None
+        chain, key = settings.server.tls_cert_path.read_bytes(), settings.server.tls_key_path.read_bytes()
+        client_ca = settings.server.tls_client_ca_path.read_bytes() if settings.server.tls_client_ca_path else None
     except OSError as e:
         raise MovierecError(f"cannot read a TLS file: {e.filename}: {e.strerror}") from None
     return grpc.ssl_server_credentials(
@@ -119,7 +119,7 @@ class MovierecServer:
 
     @property
     def http_port(self) -> int | None:
-        """The HTTP/JSON API's port (settings.http_port; None: off), on the address's host."""
+        """The HTTP/JSON API's port (settings.server.http_port; None: off), on the address's host."""
         return self._http.port if self._http is not None else None
 
     def release(self, grace: float) -> bool:
@@ -169,24 +169,24 @@ def create_server(
     it. `server.stop(grace)` drains: health NOT_SERVING and new calls refused at once, calls in flight
     get `grace` seconds, then the batcher, the store and the metrics endpoint close; the returned
     event is set when all of that is done. `server.metrics_port` is the metrics endpoint's port (or None),
-    `server.http_port` the HTTP/JSON API's (settings.http_port; None: off), on the address's host.
+    `server.http_port` the HTTP/JSON API's (settings.server.http_port; None: off), on the address's host.
     """
-    address = address or settings.address
+    address = address or settings.server.address
     credentials = _credentials(settings)
-    tokens = TokenTable.load(settings.tokens_path) if settings.tokens_path else None
-    threads = tune_process(settings.torch_threads)
+    tokens = TokenTable.load(settings.server.tokens_path) if settings.server.tokens_path else None
+    threads = tune_process(settings.encoder.torch_threads)
     metrics = ServerMetrics()
     drainer = DrainInterceptor()
-    access = AccessInterceptor(metrics, settings.log_prompts)
+    access = AccessInterceptor(metrics, settings.logging.log_prompts)
     interceptors: list[grpc.ServerInterceptor] = [access, drainer]
     if tokens is not None:
         interceptors.append(TokenInterceptor(tokens))
     admission = None
-    if settings.admitted_requests:
-        admission = AdmissionInterceptor(settings.admitted_requests, on_shed=metrics.shed.inc)
+    if settings.server.admitted_requests:
+        admission = AdmissionInterceptor(settings.server.admitted_requests, on_shed=metrics.shed.inc)
         interceptors.append(admission)
     # Workers beyond the admitted calls, so a health check never waits behind them.
-    workers = max(settings.max_workers, settings.admitted_requests + 16)
+    workers = max(settings.server.max_workers, settings.server.admitted_requests + 16)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"), interceptors=interceptors
     )
@@ -208,8 +208,8 @@ def create_server(
         state.first_load_tried.wait(wait_for_index_s)
     metrics_http = None
     try:
-        if settings.metrics_address:
-            metrics_http, _ = serve_metrics(metrics, settings.metrics_address)
+        if settings.server.metrics_address:
+            metrics_http, _ = serve_metrics(metrics, settings.server.metrics_address)
         port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError as e:
         port, reason = 0, str(e)
@@ -226,7 +226,7 @@ def create_server(
             metrics_http.shutdown()
         raise MovierecError(f"cannot listen on {address}: {reason}")
     http_server = None
-    if settings.http_port is not None:
+    if settings.server.http_port is not None:
         # The HTTP edge shares the servicer, the drain, the tokens, the admission bound and the access metrics.
         app = create_app(
             state,
@@ -236,16 +236,16 @@ def create_server(
             admission=admission,
             access=access,
             workers=workers,
-            cors_origins=settings.http_cors_origins,
+            cors_origins=settings.server.http_cors_origins,
         )
         try:
             http_server = serve_http(
                 app,
                 _host(address),
-                settings.http_port,
-                certificate=settings.tls_cert_path,
-                key=settings.tls_key_path,
-                client_ca=settings.tls_client_ca_path,
+                settings.server.http_port,
+                certificate=settings.server.tls_cert_path,
+                key=settings.server.tls_key_path,
+                client_ca=settings.server.tls_client_ca_path,
             )
         except MovierecError:
             server.stop(None)  # never started: releases the port
@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             http_port=args.http_port,
         )
         if args.port is not None:
-            settings = settings.replace(address=f"{settings.address.rsplit(':', 1)[0]}:{args.port}")
-        configure_logging(settings.log_format, settings.log_level)
+            settings = settings.replace(address=f"{settings.server.address.rsplit(':', 1)[0]}:{args.port}")
+        configure_logging(settings.logging.log_format, settings.logging.log_level)
         # The port opens once the current index is loaded (or its load failed), so clients that
         # wait for the port across a restart find a server that answers.
         server, port = create_server(settings, wait_for_index_s=600)
@@ -300,14 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info(
         "listening on %s (port %d%s), index dir %s, ratings store %s%s%s",
-        settings.address,
+        settings.server.address,
         port,
-        ", TLS" if settings.tls_cert_path else "",
-        settings.index_dir,
+        ", TLS" if settings.server.tls_cert_path else "",
+        settings.index.index_dir,
         describe(settings.effective_store_url),
-        f", metrics on http://{settings.metrics_address}/metrics" if settings.metrics_address else "",
-        f", HTTP API on {'https' if settings.tls_cert_path else 'http'}://{settings.address.rsplit(':', 1)[0]}:"
-        f"{server.http_port}/"
+        f", metrics on http://{settings.server.metrics_address}/metrics" if settings.server.metrics_address else "",
+        f", HTTP API on {'https' if settings.server.tls_cert_path else 'http'}://"
+        f"{settings.server.address.rsplit(':', 1)[0]}:{server.http_port}/"
         if server.http_port is not None
         else "",
     )
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
-    grace = settings.shutdown_grace_s
+    grace = settings.server.shutdown_grace_s
     log.info("draining: refusing new calls, giving those in flight %.1f s", grace)
     finished = server.release(grace)
     log.info("stopped%s", "" if finished else " (some work was still running at the end of the grace period)")

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from movierec.settings import load_settings
 
-    threads = replica_threads(args.replicas, load_settings(args.config).torch_threads)
+    threads = replica_threads(args.replicas, load_settings(args.config).encoder.torch_threads)
     env = dict(os.environ, MOVIEREC_TORCH_THREADS=str(threads))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -33,7 +33,9 @@ class RecommenderServicer:
         self.state = state
 
     def Recommend(self, request: pb.RecommendRequest, context: grpc.ServicerContext) -> pb.RecommendResponse:
-        query = validate_query(**recommend_args_from_pb(request), max_prompt_chars=self.state.settings.max_prompt_chars)
+        query = validate_query(
+            **recommend_args_from_pb(request), max_prompt_chars=self.state.settings.server.max_prompt_chars
+        )
         return recommend_response_to_pb(
             self.state.recommend(query, timeout_s=_deadline_s(context)), details=request.with_details
         )

@@ -17,7 +17,7 @@ from movierec.diagnostics import DeadlineExceeded, MovierecError, NotRecorded, R
 from movierec.domain import IndexInfo, RecommendQuery, RecommendResult
 from movierec.embedding import TextEncoder, settings_encoder
 from movierec.prompt_cache import PromptCache
-from movierec.recommender import Feedback, Recommender, UserSummary, ranking_config
+from movierec.recommender import Feedback, Recommender, UserSummary
 from movierec.server.batcher import MicroBatcher
 from movierec.server.interceptors import current_call
 from movierec.server.metrics import ServerMetrics
@@ -82,7 +82,7 @@ class ServingState:
             metrics.prompt_cache.labels("miss").inc(misses)
             metrics.prompt_cache_bytes.set(prompts.bytes)
 
-        prompts = PromptCache(self._encoder, int(self.settings.prompt_cache_mb * 2**20), counted)  # type: ignore[arg-type]
+        prompts = PromptCache(self._encoder, int(self.settings.encoder.prompt_cache_mb * 2**20), counted)  # type: ignore[arg-type]
         return prompts
 
     def __init__(
@@ -112,17 +112,17 @@ class ServingState:
         self.load_error: str | None = "the index is loading"
         self.batcher: MicroBatcher[tuple[Recommender, RecommendQuery], RecommendResult | MovierecError] = MicroBatcher(
             self._run_batch,
-            settings.batch_max_size,
-            settings.batch_max_wait_ms / 1000,
-            lanes=settings.batch_lanes,
+            settings.server.batch_max_size,
+            settings.server.batch_max_wait_ms / 1000,
+            lanes=settings.server.batch_lanes,
             threads=threads,
-            max_waiting=settings.admitted_requests,
+            max_waiting=settings.server.admitted_requests,
         )
         self.metrics.watch_queue(lambda: self.batcher.waiting)
         self._watcher = threading.Thread(target=self._watch, name="movierec-index-watcher", daemon=True)
         self._watcher.start()
         self._follower: threading.Thread | None = None
-        if settings.store_poll_interval_s > 0:
+        if settings.store.store_poll_interval_s > 0:
             self._follower = threading.Thread(target=self._follow, name="movierec-store-follower", daemon=True)
             self._follower.start()
 
@@ -251,7 +251,7 @@ class ServingState:
     # -- loading --------------------------------------------------------------------------
     def reload(self) -> bool:
         """Load CURRENT's version if it is not the one being served. True when a new version was swapped in."""
-        index_dir = self.settings.index_dir
+        index_dir = self.settings.index.index_dir
         try:
             version = current_version(index_dir)
         except MovierecError as e:
@@ -271,8 +271,8 @@ class ServingState:
             recommender = Recommender(
                 load_artifact(index_dir / version),
                 self._prompts,  # type: ignore[arg-type]
-                ranking_config(self.settings),
-                self.settings.profile_cache_mb,
+                self.settings.ranking,
+                self.settings.server.profile_cache_mb,
             )
         except (MovierecError, OSError) as e:
             self._failed_version = version
@@ -321,7 +321,7 @@ class ServingState:
             except Exception:
                 log.exception("bug while reloading the index")
             self.first_load_tried.set()
-            interval = self.settings.reload_interval_s
+            interval = self.settings.index.reload_interval_s
             if interval <= 0 and self._recommender is not None and not self._marks_missing:
                 return
             self._stop.wait(interval if interval > 0 else 1.0)
@@ -372,7 +372,7 @@ class ServingState:
                 )
 
     def _follow(self) -> None:
-        interval = self.settings.store_poll_interval_s
+        interval = self.settings.store.store_poll_interval_s
         failure: str | None = None
         while not self._stop.is_set():
             try:

@@ -50,7 +50,7 @@ def encoder() -> TextEncoder:
 @pytest.fixture(scope="session")
 def torch_encoder() -> Encoder:
     """The fp32 PyTorch encoder, the reference the other backends are held to."""
-    return Encoder(Settings().model_dir)
+    return Encoder(Settings().encoder.model_dir)
 
 
 def _settings(data_dir: Path, index_dir: Path, **changes: object) -> Settings:
@@ -152,7 +152,7 @@ def served(tmp_path: Path, sample_settings: Settings, encoder: Encoder) -> Itera
     from movierec.server.app import create_server
 
     index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
     client = RecommenderClient(f"127.0.0.1:{port}")

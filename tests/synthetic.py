@@ -9,7 +9,7 @@ import numpy as np
 from movierec.artifact import IndexArtifact, load_artifact, write_artifact
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease, fit_tail
-from movierec.learned import N_FEATURES, LearnedScorer
+from movierec.learned import UNNAMED_INPUTS, LearnedScorer, n_features
 from movierec.taste import centred_taste_vectors, group_by_user
 
 
@@ -88,7 +88,7 @@ def synthetic_artifact(
 def random_scorer(seed: int, hidden: tuple[int, ...] = (8, 4)) -> LearnedScorer:
     """An MLP with random weights over the learned ranker's features (for exact checks of serving)."""
     rng = np.random.default_rng(seed)
-    sizes = (N_FEATURES, *hidden, 1)
+    sizes = (n_features(len(UNNAMED_INPUTS)), *hidden, 1)
     return LearnedScorer(
         [
             (

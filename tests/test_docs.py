@@ -54,3 +54,16 @@ def test_every_relative_link_resolves() -> None:
 def test_no_issue_numbers_in_the_docs() -> None:
     for doc in DOCS:
         assert not re.search(r"\bissue \d+", doc.read_text(), re.IGNORECASE), doc.name
+
+
+def test_the_settings_reference_is_generated_from_the_code(tmp_path: Path) -> None:
+    from movierec import settings_reference
+
+    assert settings_reference.current(), "run python -m movierec.settings_reference --write"
+    # The check can fail: a document whose reference misses a setting is not current, and --write mends it.
+    stale = tmp_path / "configuration.md"
+    stale.write_text((REPO / "docs" / "configuration.md").read_text().replace("| `similar_users` |", "| `gone` |"))
+    assert not settings_reference.current(stale) and settings_reference.main(["--check", "--document", str(stale)]) == 1
+    settings_reference.main(["--write", "--document", str(stale)])
+    assert settings_reference.current(stale)
+    assert stale.read_text() == (REPO / "docs" / "configuration.md").read_text()

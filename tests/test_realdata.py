@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import wait_serving
 
+from movierec import signals
 from movierec.artifact import load_artifact
 from movierec.embedding import Encoder
 from movierec.server.app import create_server
 from movierec.settings import Settings
-from movierec.signals import SIGNALS
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
@@ -28,7 +28,7 @@ def real_channel(real_settings: Settings, encoder: Encoder):
 
 
 def test_the_index_covers_every_movie_and_user(real_settings: Settings) -> None:
-    index = load_artifact(real_settings.index_dir)
+    index = load_artifact(real_settings.index.index_dir)
     assert len(index.movies) == 4803
     assert len(index.user_ids) == 671
     counts = index.manifest["counts"]
@@ -52,7 +52,7 @@ def test_toy_story_for_toys_that_come_to_life(real_channel: grpc.Channel) -> Non
 def test_a_real_user_gets_explained_results_without_rated_movies(
     real_channel: grpc.Channel, real_settings: Settings
 ) -> None:
-    index = load_artifact(real_settings.index_dir)
+    index = load_artifact(real_settings.index.index_dir)
     row = index.user_row[42]
     rated = {int(index.movie_ids[r]) for r in index.rated(row)}
     stub = pb_grpc.RecommenderStub(real_channel)
@@ -61,7 +61,7 @@ def test_a_real_user_gets_explained_results_without_rated_movies(
     )
     assert len(response.movies) == 20
     assert not {m.movie_id for m in response.movies} & rated
-    assert all(set(m.signals) == set(SIGNALS) for m in response.movies)
+    assert all(set(m.signals) == set(signals.names()) for m in response.movies)
     # The mood holds: most results carry a crime/mystery/thriller genre.
     fitting = sum(bool({"Crime", "Mystery", "Thriller"} & set(m.genres)) for m in response.movies)
     assert fitting >= 14, [(m.title, list(m.genres)) for m in response.movies]
@@ -71,7 +71,7 @@ def test_everyday_requests_are_honoured_on_the_real_catalogue(
     real_channel: grpc.Channel, real_settings: Settings
 ) -> None:
     """The requests the understanding stage was built for, anonymously and for a real user."""
-    index = load_artifact(real_settings.index_dir)
+    index = load_artifact(real_settings.index.index_dir)
     by_id = {m.movie_id: m for m in index.movies}
     stub = pb_grpc.RecommenderStub(real_channel)
     for user in (None, 42):
@@ -102,7 +102,7 @@ def test_kids_requests_never_return_horror_even_to_horror_fans(
     on (phrasings written for this test)."""
     from movierec.evaluation.independent_requests import load_requests
 
-    index = load_artifact(real_settings.index_dir)
+    index = load_artifact(real_settings.index.index_dir)
     by_id = {m.movie_id: m for m in index.movies}
     horror = np.array(["Horror" in m.genres for m in index.movies])
     counts = np.diff(index.rated_ptr)

@@ -25,7 +25,7 @@ def test_the_replica_benchmark_runs_end_to_end(tmp_path: Path, sample_settings: 
         [
             Path(sys.executable).parent / "movierec-bench-replicas",
             "--index-dir",
-            sample_settings.index_dir,
+            sample_settings.index.index_dir,
             "--work-dir",
             tmp_path / "work",
             "--clients",

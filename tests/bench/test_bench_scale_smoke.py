@@ -24,7 +24,7 @@ def test_the_scale_benchmark_runs_end_to_end_at_small_sizes(tmp_path: Path, samp
         [
             Path(sys.executable).parent / "movierec-bench-scale",
             "--index-dir",
-            sample_settings.index_dir,
+            sample_settings.index.index_dir,
             "--movies",
             "20000",
             "--users",
@@ -43,7 +43,7 @@ def test_the_scale_benchmark_runs_end_to_end_at_small_sizes(tmp_path: Path, samp
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "bench-scale.json").read_text())
     small, large = report["sizes"]
-    base = load_artifact(sample_settings.index_dir)
+    base = load_artifact(sample_settings.index.index_dir)
     assert (small["movies"], small["users"]) == (len(base.movie_vectors), len(base.user_vectors))
     assert (large["movies"], large["users"]) == (20000, 5000)
     assert set(small) >= {"exact"} and set(large) >= {"exact", "approximate"}

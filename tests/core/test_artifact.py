@@ -19,10 +19,10 @@ from synthetic import synthetic_artifact
 @pytest.fixture()
 def version_copy(sample_settings: Settings, tmp_path: Path) -> Path:
     """A private copy of the sample index's current version folder (the fixture's own is never touched)."""
-    name = current_version(sample_settings.index_dir)
+    name = current_version(sample_settings.index.index_dir)
     assert name is not None
     copy = tmp_path / "index" / name
-    shutil.copytree(sample_settings.index_dir / name, copy)
+    shutil.copytree(sample_settings.index.index_dir / name, copy)
     return copy
 
 

@@ -36,7 +36,7 @@ def test_meaning_is_captured(encoder: Encoder) -> None:
 
 def test_empty_input_and_fingerprint(encoder: Encoder) -> None:
     assert encoder.encode([]).shape == (0, 384)
-    model_dir = Settings().model_dir
+    model_dir = Settings().encoder.model_dir
     assert model_fingerprint(model_dir) == model_fingerprint(model_dir)
     assert len(model_fingerprint(model_dir)) == 16
 

@@ -131,7 +131,7 @@ def test_the_settings_choose_per_cpu_and_the_lazy_encoder_knows_its_cache_key_be
     """The indexer keys its embedding cache by the lazy encoder's fingerprint: it must be the backend
     that will run, not the one asked for."""
     both = {"encoder_backend": "onnx", "index_encoder_backend": "torch-bf16", "onnx_dir": Path("unused")}
-    model_dir = Settings().model_dir
+    model_dir = Settings().encoder.model_dir
     without = settings_encoder(Settings(**both, cpu_flags_off="avx512_bf16,amx_bf16"), lazy=True, catalogue=True)
     assert without.backend == "torch" and without.fingerprint == encoder_fingerprint(model_dir, "torch")
     assert "avx512_bf16" in without.choice.cpu.hidden or "avx512_bf16" not in detect_cpu().flags

@@ -17,10 +17,7 @@ CONFIG = RankingConfig(
     candidate_movies=60,
     collaborative_candidates=30,
     similar_users=10,
-    weight_quality=0.2,
-    weight_popularity=0.2,
-    weight_match=0.5,
-    weight_genre_fit=0.3,
+    weights={"quality": 0.2, "popularity": 0.2, "match": 0.5, "genre_fit": 0.3},
 )
 
 
@@ -141,7 +138,7 @@ def test_a_member_ranks_the_shared_pool_as_they_would_their_own(
     """Each member's scores over the group's pool, restricted to what they retrieved themselves, order those
     movies as their own single-user request does (signals are scaled over the member's own candidates). With
     the learned ranker, its shortlist here covers every candidate, so the two orders are comparable whole."""
-    config = replace(CONFIG, learned_candidates=10_000) if learned else CONFIG
+    config = CONFIG.replace(learned_candidates=10_000) if learned else CONFIG
     ranker = Ranker(learned_index if learned else index, config)
     q = unit_rows(np.random.default_rng(4), 1, 16)[0] if with_prompt else None
     members = member_requests(ranker, [2, 9, 17], q)

@@ -56,8 +56,8 @@ def test_flags_turned_off_are_absent_and_named() -> None:
 
 
 def test_the_setting_takes_known_flags_only() -> None:
-    assert Settings(cpu_flags_off=" AVX512_bf16, amx_bf16 ,").cpu_flags_off == "amx_bf16,avx512_bf16"
-    assert Settings().cpu_flags_off == "" and parse_flag_list("") == ()
+    assert Settings(cpu_flags_off=" AVX512_bf16, amx_bf16 ,").encoder.cpu_flags_off == "amx_bf16,avx512_bf16"
+    assert Settings().encoder.cpu_flags_off == "" and parse_flag_list("") == ()
     with pytest.raises(ValidationError, match="avx512bf16"):
         Settings(cpu_flags_off="avx512bf16")
     with pytest.raises(ValueError, match="cpu_flags_off.*unknown CPU flag avx512bf16"):

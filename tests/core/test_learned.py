@@ -7,18 +7,19 @@ import pytest
 
 from movierec.combine import calibrate_all
 from movierec.learned import (
-    FEATURES,
-    N_FEATURES,
+    UNNAMED_INPUTS,
     LearnedScorer,
     candidate_features,
     listed,
+    n_features,
     read_scorer,
     shortlist_of,
     train_scorer,
     write_scorer,
 )
 
-F = N_FEATURES
+FEATURES = UNNAMED_INPUTS
+F = n_features(len(FEATURES))
 
 
 def planted(users: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def planted(users: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
 
 def test_a_planted_interaction_is_learned_and_ranked_first() -> None:
     x, valid, positive = planted(600, 20, seed=1)
-    scorer = train_scorer(x, valid, positive, epochs=40, seed=0)
+    scorer = train_scorer(FEATURES, x, valid, positive, epochs=40, seed=0)
     test_x, test_valid, test_positive = planted(300, 20, seed=2)
     scores = np.where(test_valid, scorer.score(test_x), -np.inf)
     first = (np.argmax(scores, axis=1) == np.argmax(test_positive, axis=1)).mean()
@@ -49,7 +50,7 @@ def test_a_planted_interaction_is_learned_and_ranked_first() -> None:
 
 def test_training_is_reproducible_for_a_seed() -> None:
     x, valid, positive = planted(100, 10, seed=3)
-    a, b = (train_scorer(x, valid, positive, epochs=3, seed=7) for _ in range(2))
+    a, b = (train_scorer(FEATURES, x, valid, positive, epochs=3, seed=7) for _ in range(2))
     for (wa, ba), (wb, bb) in zip(a.layers, b.layers):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(ba, bb, rtol=1e-5, atol=1e-6)
@@ -57,7 +58,7 @@ def test_training_is_reproducible_for_a_seed() -> None:
 
 def test_weights_round_trip_and_mismatched_weights_are_refused() -> None:
     x, valid, positive = planted(50, 8, seed=4)
-    scorer = train_scorer(x, valid, positive, epochs=1)
+    scorer = train_scorer(FEATURES, x, valid, positive, epochs=1)
     again = LearnedScorer.from_arrays(scorer.arrays())
     np.testing.assert_array_equal(again.score(x), scorer.score(x))
     broken = scorer.arrays()
@@ -79,6 +80,7 @@ def test_features_are_the_pools_calibrated_values_and_raw_values_of_the_listed_c
     rows, positions = np.arange(3), np.tile(np.arange(10), (3, 1))
     keep = valid[:, :10]
     out = candidate_features(
+        FEATURES,
         listed(calibrated, rows, positions),
         listed(values, rows, positions),
         keep,
@@ -102,7 +104,7 @@ def test_features_are_the_pools_calibrated_values_and_raw_values_of_the_listed_c
 
 def test_gradient_times_input_plus_the_offset_is_the_score() -> None:
     x, valid, positive = planted(200, 10, seed=6)
-    scorer = train_scorer(x, valid, positive, epochs=5, seed=0)
+    scorer = train_scorer(FEATURES, x, valid, positive, epochs=5, seed=0)
     rows = x.reshape(-1, F)[:50]
     g = scorer.gradients(rows)
     # Against central finite differences (the ReLU pattern rarely flips within a small step).
@@ -143,9 +145,11 @@ def test_shortlist_holds_each_rows_best_valid_entries() -> None:
 
 def test_a_model_file_round_trips_and_garbage_is_refused(tmp_path: Path) -> None:
     x, valid, positive = planted(50, 8, seed=8)
-    scorer = train_scorer(x, valid, positive, epochs=1)
+    scorer = train_scorer(FEATURES, x, valid, positive, epochs=1)
     write_scorer(tmp_path / "m.npz", scorer)
-    np.testing.assert_array_equal(read_scorer(tmp_path / "m.npz").score(x), scorer.score(x))
+    read = read_scorer(tmp_path / "m.npz")
+    np.testing.assert_array_equal(read.score(x), scorer.score(x))
+    assert read.inputs == FEATURES
     (tmp_path / "bad.npz").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a learned scorer"):
         read_scorer(tmp_path / "bad.npz")
@@ -153,7 +157,22 @@ def test_a_model_file_round_trips_and_garbage_is_refused(tmp_path: Path) -> None
 
 def test_weights_that_are_not_finite_are_refused(tmp_path: Path) -> None:
     x, valid, positive = planted(50, 8, seed=9)
-    broken = train_scorer(x, valid, positive, epochs=1).arrays()
+    broken = train_scorer(FEATURES, x, valid, positive, epochs=1).arrays()
     broken["w0"][0, 0] = np.nan
     with pytest.raises(ValueError, match="not finite"):
         LearnedScorer.from_arrays(broken)
+
+
+def test_a_model_saved_without_its_inputs_names_reads_the_signals_it_was_trained_on() -> None:
+    x, valid, positive = planted(50, 8, seed=10)
+    arrays = train_scorer(FEATURES, x, valid, positive, epochs=1).arrays()
+    del arrays["inputs"]
+    assert LearnedScorer.from_arrays(arrays).inputs == UNNAMED_INPUTS
+
+
+def test_a_model_whose_inputs_do_not_fit_its_first_layer_is_refused() -> None:
+    x, valid, positive = planted(50, 8, seed=11)
+    arrays = train_scorer(FEATURES, x, valid, positive, epochs=1).arrays()
+    arrays["inputs"] = np.array([*FEATURES, "another"], dtype=np.str_)
+    with pytest.raises(ValueError, match="do not match its features"):
+        LearnedScorer.from_arrays(arrays)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
+from movierec import signals as registry
 from movierec.artifact import IndexArtifact
-from movierec.ranking import SIGNALS, Ranker, RankingConfig, RankRequest, UserProfile, quality_prior, standardise
+from movierec.ranking import Ranker, RankingConfig, RankRequest, UserProfile, quality_prior, standardise
 
 from synthetic import synthetic_artifact, unit_rows
 
@@ -30,11 +31,8 @@ def collaborative_matrix(index: IndexArtifact) -> np.ndarray:
 CONFIG = RankingConfig(
     candidate_movies=120,
     similar_users=10,
-    weight_quality=0.2,
-    weight_popularity=0.2,
-    weight_match=0.5,
-    weight_genre_fit=0.3,
-    anonymous_weight_match=0.5,
+    weights={"quality": 0.2, "popularity": 0.2, "match": 0.5, "genre_fit": 0.3},
+    anonymous_weights={"match": 0.5},
 )
 
 
@@ -50,7 +48,7 @@ def prompt(seed: int, d: int = 16) -> np.ndarray:
 def test_scores_are_the_sum_of_signals_and_sorted(index: IndexArtifact) -> None:
     ranked = Ranker(index, CONFIG).rank([RankRequest("a drama", prompt(1), user=P(index, 3), limit=25)])[0]
     assert len(ranked.rows) == 25
-    assert set(ranked.signals) == set(SIGNALS)
+    assert set(ranked.signals) == set(registry.names())
     np.testing.assert_allclose(sum(ranked.signals.values()), ranked.scores, rtol=1e-5, atol=1e-5)
     assert np.all(np.diff(ranked.scores) <= 1e-6)
 
@@ -65,14 +63,16 @@ def test_matches_a_brute_force_reference(index: IndexArtifact) -> None:
         match_candidates=40,
         collaborative_candidates=30,
         similar_users=10,
-        weight_prompt=0.7,
-        weight_match=1.3,
-        weight_collaborative=1.0,
-        weight_community=0.4,
-        weight_taste=0.3,
-        weight_quality=0.2,
-        weight_popularity=0.25,
-        weight_genre_fit=0.35,
+        weights={
+            "prompt": 0.7,
+            "match": 1.3,
+            "collaborative": 1.0,
+            "community": 0.4,
+            "taste": 0.3,
+            "quality": 0.2,
+            "popularity": 0.25,
+            "genre_fit": 0.35,
+        },
     )
     ranked = Ranker(index, cfg).rank([RankRequest(text, q, user=P(index, user), limit=30)])[0]
 
@@ -300,9 +300,7 @@ def test_an_approximate_index_ranks_like_the_exact_one_where_both_see_the_same_c
         match_candidates=300,
         collaborative_candidates=300,
         similar_users=10,
-        weight_genre_fit=0.5,
-        weight_quality=0.2,
-        weight_popularity=0.2,
+        weights={"genre_fit": 0.5, "quality": 0.2, "popularity": 0.2},
     )
     request = RankRequest("a comedy", prompt(40), None, 20)
     a = Ranker(exact, cfg).rank([request])[0]

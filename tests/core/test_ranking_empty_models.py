@@ -14,9 +14,9 @@ import faiss
 import numpy as np
 import pytest
 
+from movierec import signals as registry
 from movierec.artifact import IndexArtifact
-from movierec.ranking import SIGNALS, Ranker, RankingConfig, RankRequest, UserProfile
-from movierec.signals import BY_NAME
+from movierec.ranking import Ranker, RankingConfig, RankRequest, UserProfile
 from movierec.taste import centred_taste_vectors
 
 from synthetic import synthetic_artifact, unit_rows
@@ -26,15 +26,17 @@ CONFIG = RankingConfig(
     match_candidates=40,
     collaborative_candidates=40,
     similar_users=10,
-    weight_prompt=0.5,
-    weight_match=1.0,
-    weight_collaborative=1.0,
-    weight_community=0.5,
-    weight_taste=0.5,
-    weight_quality=0.3,
-    weight_popularity=0.3,
-    weight_genre_fit=0.3,
-    anonymous_weight_match=1.0,
+    weights={
+        "prompt": 0.5,
+        "match": 1.0,
+        "collaborative": 1.0,
+        "community": 0.5,
+        "taste": 0.5,
+        "quality": 0.3,
+        "popularity": 0.3,
+        "genre_fit": 0.3,
+    },
+    anonymous_weights={"match": 1.0},
 )
 
 
@@ -109,9 +111,9 @@ def test_an_empty_model_leaves_the_order_to_the_other_signals(index: IndexArtifa
     ranker = Ranker(emptied, CONFIG)
     batch = requests(ranker, signal)
     with_it = ranker.rank(batch)
-    without_it = Ranker(emptied, dataclasses.replace(CONFIG, **{f"weight_{signal}": 0.0})).rank(batch)
+    without_it = Ranker(emptied, CONFIG.replace(weights={signal: 0.0})).rank(batch)
     for request, ranked, reference in zip(batch, with_it, without_it):
-        needs = BY_NAME[signal].needs
+        needs = registry.by_name(signal).needs
         applies = (needs != "prompt" or request.prompt_vector is not None) and (
             needs not in ("user", "user or examples") or request.user is not None
         )
@@ -129,13 +131,15 @@ def test_an_empty_model_leaves_the_order_to_the_other_signals(index: IndexArtifa
 def test_the_same_signal_is_not_zero_when_its_model_is_full(index: IndexArtifact, signal: str) -> None:
     """The check above can fail: with the model in place the signal does move the scores."""
     ranker = Ranker(index, CONFIG)
-    batch = [r for r in requests(ranker, "full") if BY_NAME[signal].needs != "prompt" or r.prompt_vector is not None]
+    batch = [
+        r for r in requests(ranker, "full") if registry.by_name(signal).needs != "prompt" or r.prompt_vector is not None
+    ]
     parts = [ranked.signals.get(signal) for ranked in ranker.rank(batch)]
     assert any(p is not None and np.any(p != 0) for p in parts)
 
 
 def test_every_signal_is_covered() -> None:
-    assert set(EMPTIED) | {"prompt"} == set(SIGNALS)  # the prompt's model is the movie vectors themselves
+    assert set(EMPTIED) | {"prompt"} == set(registry.names())  # the prompt's model is the movie vectors themselves
 
 
 def test_a_user_whose_history_the_model_never_saw_gets_no_arbitrary_favourites(index: IndexArtifact) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -37,6 +35,7 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
         best = np.argsort(-np.where(batch.valid[i], total[i], -np.inf), kind="stable")[:30]
         row, at = np.array([i]), best[None]
         features = candidate_features(
+            index.learned.inputs,
             listed(calibrated, row, at),
             listed(values, row, at),
             batch.valid[i : i + 1, best],
@@ -53,7 +52,7 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
 
 
 def test_requests_outside_its_training_keep_the_weighted_sum(index: IndexArtifact) -> None:
-    learned, weighted = Ranker(index, CONFIG), Ranker(index, replace(CONFIG, ranker="weighted_sum"))
+    learned, weighted = Ranker(index, CONFIG), Ranker(index, CONFIG.replace(ranker="weighted_sum"))
     query = unit_rows(np.random.default_rng(3), 1, 16)[0]
     requests = [
         RankRequest("a drama", query, learned.profile(2), limit=10),  # a mood
@@ -77,14 +76,14 @@ def test_requests_outside_its_training_keep_the_weighted_sum(index: IndexArtifac
 
 
 def test_weighted_sum_setting_and_unknown_rankers(index: IndexArtifact) -> None:
-    assert Ranker(index, replace(CONFIG, ranker="weighted_sum")).scorer is None
+    assert Ranker(index, CONFIG.replace(ranker="weighted_sum")).scorer is None
     assert Ranker(index, CONFIG).scorer is index.learned
     with pytest.raises(ValueError, match="ranker"):
         RankingConfig(ranker="mlp")
 
 
 def test_a_list_longer_than_the_shortlist_is_still_full(index: IndexArtifact) -> None:
-    ranker = Ranker(index, replace(CONFIG, learned_candidates=5))
+    ranker = Ranker(index, CONFIG.replace(learned_candidates=5))
     ranked = ranker.rank([RankRequest("", None, ranker.profile(0), limit=40)])[0]
     assert len(ranked.rows) == 40 and len(set(ranked.rows.tolist())) == 40 and BASELINE in ranked.signals
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,7 @@ import pytest
 from movierec.artifact import IndexArtifact
 from movierec.domain import RecommendQuery
 from movierec.evaluation.marks import IGNORED, choose, evaluate
-from movierec.recommender import Recommender, ranking_config
+from movierec.recommender import Recommender
 from movierec.settings import Settings
 from movierec.store import NOT_INTERESTED, SEEN, StoredRating
 
@@ -81,10 +79,10 @@ def test_choose_takes_the_best_weight_that_is_not_worse_beyond_noise() -> None:
 
 
 def test_a_not_interested_mark_subtracts_its_collaborative_scores(index: IndexArtifact) -> None:
-    config = ranking_config(Settings())
+    config = Settings().ranking
     user = int(index.user_ids[3])
     unwanted = [int(index.movie_ids[r]) for r in (5, 17)]
-    recommender = Recommender(index, NoEncoder(), replace(config, not_interested_weight=0.7))  # type: ignore[arg-type]
+    recommender = Recommender(index, NoEncoder(), config.replace(not_interested_weight=0.7))  # type: ignore[arg-type]
     before = recommender.profile(user)
     for seq, movie in enumerate(unwanted, 1):
         recommender.apply(StoredRating(seq, user, movie, 0.0, 10, kind=NOT_INTERESTED))
@@ -101,7 +99,7 @@ def test_a_not_interested_mark_subtracts_its_collaborative_scores(index: IndexAr
     np.testing.assert_allclose(after.collaborative, expected, rtol=1e-5, atol=1e-6)
     assert sorted(after.unwanted_rows.tolist()) == sorted(rows.tolist()) and after.seen_rows.tolist() == [40]
     np.testing.assert_array_equal(after.taste, before.taste)  # the taste itself is the user's ratings alone
-    unweighted = recommender.with_config(replace(config, not_interested_weight=0.0)).profile(user)
+    unweighted = recommender.with_config(config.replace(not_interested_weight=0.0)).profile(user)
     assert unweighted is not None
     np.testing.assert_array_equal(unweighted.collaborative, before.collaborative)  # marks only leave the list
     listed = recommender.recommend_batch([RecommendQuery(prompt="", user_id=user, limit=100)])[0]
@@ -109,7 +107,7 @@ def test_a_not_interested_mark_subtracts_its_collaborative_scores(index: IndexAr
 
 
 def test_an_undo_wins_by_commit_order_whatever_the_clocks(index: IndexArtifact) -> None:
-    recommender = Recommender(index, NoEncoder(), ranking_config(Settings()))  # type: ignore[arg-type]
+    recommender = Recommender(index, NoEncoder(), Settings().ranking)  # type: ignore[arg-type]
     user, movie = int(index.user_ids[2]), int(index.movie_ids[7])
     assert recommender.apply(StoredRating(1, user, movie, 0.0, 1000, kind=SEEN))
     assert recommender.apply(StoredRating(2, user, movie, 0.0, 999, kind=SEEN, undo=True))  # a replica a second behind
@@ -121,7 +119,7 @@ def test_an_undo_wins_by_commit_order_whatever_the_clocks(index: IndexArtifact) 
 def test_taking_back_a_mark_never_set_makes_no_one_a_user(index: IndexArtifact) -> None:
     from movierec.diagnostics import NotFound
 
-    recommender = Recommender(index, NoEncoder(), ranking_config(Settings()))  # type: ignore[arg-type]
+    recommender = Recommender(index, NoEncoder(), Settings().ranking)  # type: ignore[arg-type]
     recommender.apply(StoredRating(1, 990_123, int(index.movie_ids[0]), 0.0, 10, kind=SEEN, undo=True))
     with pytest.raises(NotFound, match="user 990123 is not known"):
         recommender.check_user(990_123)

@@ -7,7 +7,6 @@ indexer trains the learned ranker inside that build, from the training part only
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from movierec.evaluation.harness import Dataset, build_training_index, load_data
 from movierec.evaluation.rankers import EaseReference, MemoEncoder, Popularity, ProductionRanker
 from movierec.evaluation.splits import temporal_split
 from movierec.evaluation.tasks import taste_task
-from movierec.recommender import Recommender, ranking_config
+from movierec.recommender import Recommender
 from movierec.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
@@ -26,13 +25,13 @@ USERS = 250
 
 
 def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, encoder: Encoder, tmp_path: Path) -> None:
-    settings = Settings(data_dir=real_settings.data_dir)
+    settings = Settings(data_dir=real_settings.data.data_dir)
     dataset = Dataset("seed", settings)
     _, ratings, _ = load_dataset(dataset)
     train, held_out = temporal_split(ratings[ratings["user_id"] <= USERS])
     memo = MemoEncoder(encoder)
     index = build_training_index(
-        dataset, train, tmp_path / "index", real_settings.index_dir / "cache", memo, "test subset", progress=False
+        dataset, train, tmp_path / "index", real_settings.index.index_dir / "cache", memo, "test subset", progress=False
     )
     task = taste_task(held_out, index.user_row, index.movie_row)
     assert len(task.requests) > 200
@@ -41,16 +40,16 @@ def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, enc
     assert index.learned is not None and learned["ratings"] == len(train)
     assert learned["training"]["earlier ratings"] + learned["training"]["later ratings"] == len(train)
     assert learned["training"]["users with a later liked movie in their pool"] > 150
-    config = ranking_config(settings)
+    config = settings.ranking
     default_ranker = ProductionRanker("default", Recommender(index, memo, config))
     default = task.score(default_ranker)
-    ease = task.score(EaseReference(index, settings.ease_lambda))
+    ease = task.score(EaseReference(index, settings.index.ease_lambda))
     popularity = task.score(Popularity(index))
     assert popularity["NDCG@10"] < ease["NDCG@10"]  # the harness itself separates rankers
     assert default["NDCG@10"] >= ease["NDCG@10"], (default, ease)
     assert default["NDCG@10"] > 1.5 * popularity["NDCG@10"], (default, popularity)
     # The second phase does re-rank: most users' lists differ from the weighted sum's.
-    weighted = ProductionRanker("weighted", Recommender(index, memo, replace(config, ranker="weighted_sum")))
+    weighted = ProductionRanker("weighted", Recommender(index, memo, config.replace(ranker="weighted_sum")))
     requests = task.requests[:100]
     changed = sum(a != b for a, b in zip(default_ranker.rank(requests, 10), weighted.rank(requests, 10)))
     assert changed > 50

@@ -36,7 +36,7 @@ def settings_for(index_dir: Path, **changes: object) -> Settings:
 def warm_settings(tmp_path: Path, sample_settings: Settings) -> Settings:
     """A fresh index_dir whose embedding cache is a copy of the session sample index's (so builds are quick)."""
     index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir / "cache", index_dir / "cache")
+    shutil.copytree(sample_settings.index.index_dir / "cache", index_dir / "cache")
     return settings_for(index_dir)
 
 
@@ -59,7 +59,7 @@ def sample_counts() -> tuple[int, int]:
 def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> None:
     started = datetime.now(UTC)
     result = build_index(warm_settings, encoder=encoder, progress=False)
-    index_dir = warm_settings.index_dir
+    index_dir = warm_settings.index.index_dir
     n_movies, n_users = sample_counts()
     assert (result.movies, result.users) == (n_movies, n_users)
 
@@ -87,7 +87,7 @@ def test_an_approximate_index_is_calibrated_on_prompts_and_tastes(encoder: Encod
     # Above exact_search_max the movie index is IVF: its probes are chosen on what the server will send.
     settings = warm_settings.replace(exact_search_max=100, learned_train=False)
     build_index(settings, encoder=encoder, progress=False)
-    artifact = load_artifact(settings.index_dir)
+    artifact = load_artifact(settings.index.index_dir)
     movies = artifact.manifest["search"]["movies"]
     assert movies["kind"] == "ivf" and movies["calibrated_on"] == "queries"
     assert movies["recall_at_100"] >= 0.95 or movies["nprobe"] == movies["lists"], movies
@@ -103,8 +103,8 @@ def test_second_build_reembeds_nothing_and_gives_a_new_version(tmp_path: Path, e
     second = build_index(settings, encoder=encoder, progress=False)
     assert second.embedded == 0
     assert second.version != first.version and second.version > first.version
-    assert current_version(settings.index_dir) == second.version
-    assert load_artifact(settings.index_dir).version == second.version
+    assert current_version(settings.index.index_dir) == second.version
+    assert load_artifact(settings.index.index_dir).version == second.version
     # Same inputs, same vectors.
     a, b = load_artifact(first.path), load_artifact(second.path)
     assert (a.movie_vectors == b.movie_vectors).all() and (a.user_vectors == b.user_vectors).all()
@@ -128,7 +128,7 @@ def _crash_in_publish(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("crash", [_crash_in_write_artifact, _crash_in_publish], ids=["write_artifact", "publish"])
 def test_crash_leaves_the_previous_version_serving(encoder: Encoder, warm_settings: Settings, crash) -> None:  # noqa: ANN001
-    index_dir = warm_settings.index_dir
+    index_dir = warm_settings.index.index_dir
     first = build_index(warm_settings, encoder=encoder, progress=False)
     with pytest.MonkeyPatch.context() as mp:
         crash(mp)
@@ -152,20 +152,20 @@ def test_pruning_keeps_current_and_keep_versions_others(encoder: Encoder, warm_s
     settings = warm_settings.replace(keep_versions=1)
     versions = [build_index(settings, encoder=encoder, progress=False).version for _ in range(4)]
     assert len(set(versions)) == 4 and versions == sorted(versions)
-    assert version_folders(settings.index_dir) == {versions[2], versions[3]}
-    assert current_version(settings.index_dir) == versions[3]
-    assert (settings.index_dir / "cache").is_dir()  # the cache is not a version
-    assert load_artifact(settings.index_dir / versions[2]).version == versions[2]
+    assert version_folders(settings.index.index_dir) == {versions[2], versions[3]}
+    assert current_version(settings.index.index_dir) == versions[3]
+    assert (settings.index.index_dir / "cache").is_dir()  # the cache is not a version
+    assert load_artifact(settings.index.index_dir / versions[2]).version == versions[2]
 
 
 def test_keep_versions_zero_keeps_only_current(encoder: Encoder, warm_settings: Settings) -> None:
     settings = warm_settings.replace(keep_versions=0)
     versions = [build_index(settings, encoder=encoder, progress=False).version for _ in range(2)]
-    assert version_folders(settings.index_dir) == {versions[1]}
+    assert version_folders(settings.index.index_dir) == {versions[1]}
 
 
 def test_a_second_concurrent_build_is_refused(encoder: Encoder, warm_settings: Settings) -> None:
-    index_dir = warm_settings.index_dir
+    index_dir = warm_settings.index.index_dir
     first = build_index(warm_settings, encoder=encoder, progress=False)
     with open(index_dir / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -198,15 +198,15 @@ def test_a_reindex_with_every_text_cached_never_loads_the_model(warm_settings: S
         "from movierec.settings import Settings\n"
         "tune_process()\n"
         f"result = build_index(Settings(data_dir=Path({str(SAMPLE)!r}),"
-        f" index_dir=Path({str(warm_settings.index_dir)!r})),"
+        f" index_dir=Path({str(warm_settings.index.index_dir)!r})),"
         " progress=False)\n"
         "print(result.embedded, 'torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "False"]
-    newest = max(version_folders(warm_settings.index_dir))
-    manifest = json.loads((warm_settings.index_dir / newest / "manifest.json").read_text())
+    newest = max(version_folders(warm_settings.index.index_dir))
+    manifest = json.loads((warm_settings.index.index_dir / newest / "manifest.json").read_text())
     assert manifest["learned"]["carried over from"] == first.version
 
 
@@ -228,7 +228,7 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(
     finally:
         store.close()
     build_index(settings, encoder=encoder, progress=False)
-    index = load_artifact(settings.index_dir)
+    index = load_artifact(settings.index.index_dir)
     assert index.manifest["store_seq"] == last.seq > newcomer.seq
     assert index.manifest["inputs"]["store"] == {
         "path": redact_url(postgres_url),
@@ -241,7 +241,7 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(
     assert [int(index.movie_ids[r]) for r in index.rated(index.user_row[990_301])] == [862]
     assert ":***@" in index.manifest["inputs"]["store"]["path"]
     assert postgres_url.split(":")[2].split("@")[0] not in json.dumps(index.manifest)  # the password
-    assert not (settings.index_dir / "feedback.sqlite").exists() and sqlite_path(postgres_url) is None
+    assert not (settings.index.index_dir / "feedback.sqlite").exists() and sqlite_path(postgres_url) is None
 
 
 @pytest.mark.parametrize("flags_off", ["avx512_bf16,amx_bf16", ""])

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def cache(sample_settings: Settings) -> Path:
     """The session sample index's embedding cache: the builds here embed nothing."""
-    return sample_settings.index_dir / "cache"
+    return sample_settings.index.index_dir / "cache"
 
 
 def build(index_dir: Path, encoder: Encoder, cache: Path, **changes: object) -> tuple[Path, dict]:

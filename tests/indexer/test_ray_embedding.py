@@ -71,7 +71,7 @@ def test_movierec_index_with_ray_builds_the_same_movie_vectors(
     from movierec.artifact import current_version
 
     on_ray = load_artifact(index_dir / str(current_version(index_dir)))
-    reference = load_artifact(sample_settings.index_dir / str(current_version(sample_settings.index_dir)))
+    reference = load_artifact(sample_settings.index.index_dir / str(current_version(sample_settings.index.index_dir)))
     assert on_ray.movie_ids.tolist() == reference.movie_ids.tolist()
     cosines = (on_ray.movie_vectors * reference.movie_vectors).sum(axis=1)
     assert cosines.min() >= 1 - 1e-5

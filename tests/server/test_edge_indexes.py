@@ -122,9 +122,9 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
     name, stub, _ = edge
     code, info = call(stub.GetIndexInfo, pb.GetIndexInfoRequest())
     assert code == grpc.StatusCode.OK
-    known = sorted(int(u) for u in pd.read_csv(edge[2].data_dir / "ratings.csv")["userId"].unique())
+    known = sorted(int(u) for u in pd.read_csv(edge[2].data.data_dir / "ratings.csv")["userId"].unique())
     assert info.users == len(known) and info.movies >= 1  # type: ignore[attr-defined]
-    catalogue = pd.read_csv(edge[2].data_dir / "tmdb_5000_movies.csv")["id"].astype(int).tolist()
+    catalogue = pd.read_csv(edge[2].data.data_dir / "tmdb_5000_movies.csv")["id"].astype(int).tolist()
 
     for request in recommend_requests(known):
         code, reply = call(stub.Recommend, request)
@@ -139,8 +139,8 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
             assert ids == []
 
     # Groups of the known users, every strategy: a list for all of them, without what any of them rated.
-    rated = pd.read_csv(edge[2].data_dir / "ratings.csv").merge(
-        pd.read_csv(edge[2].data_dir / "links.csv"), on="movieId"
+    rated = pd.read_csv(edge[2].data.data_dir / "ratings.csv").merge(
+        pd.read_csv(edge[2].data.data_dir / "links.csv"), on="movieId"
     )
     for members, prompt, include_rated, strategy in itertools.product(
         [known[:2], known[:3]] if len(known) >= 2 else [],
@@ -156,7 +156,7 @@ def test_every_rpc_answers_ok_or_a_precise_status(edge: tuple[str, pb_grpc.Recom
         ids = [m.movie_id for m in reply.movies]  # type: ignore[attr-defined]
         assert len(ids) == len(set(ids))
         assert all(sorted(m.member_fit) == sorted(members) for m in reply.movies)  # type: ignore[attr-defined]
-        assert reply.group_strategy == (strategy or edge[2].group_strategy)  # type: ignore[attr-defined]
+        assert reply.group_strategy == (strategy or edge[2].ranking.group_strategy)  # type: ignore[attr-defined]
         seen = set(rated.loc[rated["userId"].isin(members), "tmdbId"].astype(int))
         if include_rated:
             assert len(ids) == min(10, len(catalogue))

@@ -57,7 +57,7 @@ def test_get_user_statuses(served) -> None:  # noqa: ANN001
 
 def test_the_next_recommendation_reflects_a_rating(served) -> None:  # noqa: ANN001
     client, settings = served
-    index = load_artifact(settings.index_dir)
+    index = load_artifact(settings.index.index_dir)
     user = next(
         u
         for u in index.user_ids.tolist()
@@ -114,7 +114,7 @@ def test_retries_with_the_same_request_id_are_stored_once(served) -> None:  # no
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "already used" in details
     import sqlite3
 
-    with sqlite3.connect(settings.index_dir / "feedback.sqlite") as db:
+    with sqlite3.connect(settings.index.index_dir / "feedback.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM feedback WHERE request_id = 'retry-me'").fetchone()[0] == 1
 
 
@@ -129,7 +129,7 @@ def test_reindex_folds_feedback_in_and_feedback_during_it_is_kept(served, encode
     while client.index_info().index_version == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.index_info().index_version != before
-    index = load_artifact(settings.index_dir)
+    index = load_artifact(settings.index.index_dir)
     assert newcomer in index.user_row and index.manifest["store_seq"] >= 1
     described = client.user(newcomer)
     assert described.ratings == 2
@@ -157,7 +157,7 @@ def test_a_store_that_cannot_be_written_is_unavailable_and_recommendations_go_on
     try:
         settings = sample_settings.replace(store_path=mount / "feedback.sqlite", reload_interval_s=0.1)
         if failure == "read-only":  # a store with a rating in it, on a disk that is then made read-only
-            store = SqliteRatingsStore(settings.store_path)
+            store = SqliteRatingsStore(settings.store.store_path)
             store.record(3, TOY_STORY, 4.0)
             store.close()
             subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)

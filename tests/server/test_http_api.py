@@ -97,7 +97,7 @@ def http(
 
 # -- servers ------------------------------------------------------------------------------------------
 def _index_copy(sample_settings: Settings, folder: Path) -> Path:
-    shutil.copytree(sample_settings.index_dir, folder, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, folder, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     return folder
 
 
@@ -524,10 +524,10 @@ def test_stalled_bodies_take_no_admission_slot_from_either_edge(
         batch_lanes=1,
         batch_max_size=1,
     )
-    assert settings.admitted_requests == 2
+    assert settings.server.admitted_requests == 2
     server, grpc_port = create_server(settings, "127.0.0.1:0", encoder=encoder, wait_for_index_s=60)
     port = server.http_port
-    stalled = [_stalled_post(port) for _ in range(3 * settings.admitted_requests)]
+    stalled = [_stalled_post(port) for _ in range(3 * settings.server.admitted_requests)]
     try:
         started = time.monotonic()
         time.sleep(0.5)  # time for the stalled calls to reach the handler, where they used to take a slot

@@ -216,7 +216,7 @@ def test_a_corrupt_new_version_is_refused_and_the_old_one_keeps_serving(
     tmp_path: Path, sample_settings: Settings, encoder: Encoder
 ) -> None:
     index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir)
+    shutil.copytree(sample_settings.index.index_dir, index_dir)
     settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1)
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
     try:
@@ -363,7 +363,7 @@ def test_bad_constraints_are_invalid_argument_naming_the_field(
 def test_a_group_gets_one_list_with_each_members_fit(sample_channel: grpc.Channel) -> None:
     members = [1, 2, 3]
     reply = call(sample_channel, prompt="something fun", user_id=1, group_user_ids=[2, 3], limit=8)
-    assert len(reply.movies) == 8 and reply.group_strategy == Settings().group_strategy
+    assert len(reply.movies) == 8 and reply.group_strategy == Settings().ranking.group_strategy
     rated = set().union(*(sample_rated(u) for u in members))
     assert not {m.movie_id for m in reply.movies} & rated  # nobody's rated movies
     for m in reply.movies:
@@ -377,7 +377,8 @@ def test_a_group_gets_one_list_with_each_members_fit(sample_channel: grpc.Channe
     }
     assert all(r.group_strategy == s for s, r in lists.items())
     assert all(
-        min(m.member_fit.values()) >= Settings().group_misery_threshold for m in lists["average_without_misery"].movies
+        min(m.member_fit.values()) >= Settings().ranking.group_misery_threshold
+        for m in lists["average_without_misery"].movies
     )
     # A group of one is that user's own request.
     alone = call(sample_channel, prompt="something fun", user_id=2, limit=5)

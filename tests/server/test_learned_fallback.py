@@ -45,7 +45,7 @@ def taste_and_mood_of(port: int) -> tuple[pb.IndexInfo, pb.RecommendResponse, pb
 
 
 def copy_index(sample_settings: Settings, to: Path) -> tuple[Settings, Path]:
-    shutil.copytree(sample_settings.index_dir, to)
+    shutil.copytree(sample_settings.index.index_dir, to)
     version = (to / "CURRENT").read_text().strip()
     return sample_settings.replace(index_dir=to), to / version
 

@@ -67,7 +67,7 @@ def test_a_retried_mark_is_stored_once(served: tuple[RecommenderClient, Settings
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "already used for user 3, movie 862, seen" in details
     import sqlite3
 
-    with sqlite3.connect(settings.index_dir / "feedback.sqlite") as db:
+    with sqlite3.connect(settings.index.index_dir / "feedback.sqlite") as db:
         assert db.execute("SELECT COUNT(*), MIN(kind) FROM feedback WHERE request_id = 'mark-once'").fetchone() == (
             1,
             "seen",
@@ -125,7 +125,7 @@ def test_marks_the_store_could_not_give_at_a_swap_come_back_once_it_answers(
     from movierec.store import SqliteRatingsStore
 
     index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     settings = sample_settings.replace(index_dir=index_dir, reload_interval_s=0.1, store_poll_interval_s=0)
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
     client = RecommenderClient(f"127.0.0.1:{port}")

@@ -51,7 +51,7 @@ def page_server(
     from movierec.server.app import create_server
 
     index_dir = tmp_path_factory.mktemp("page") / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     settings = sample_settings.replace(index_dir=index_dir, http_port=0)
     server, port = create_server(settings, "127.0.0.1:0", encoder=encoder)
     client = RecommenderClient(f"127.0.0.1:{port}")

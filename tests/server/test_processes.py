@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def index_copy(tmp_path: Path, sample_settings: Settings) -> Path:
     index_dir = tmp_path / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     return index_dir
 
 

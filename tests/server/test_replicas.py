@@ -57,7 +57,7 @@ def replicas(
 ) -> Iterator[Replicas]:
     root = tmp_path_factory.mktemp("replicas")
     index_dir = root / "index"
-    shutil.copytree(sample_settings.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
+    shutil.copytree(sample_settings.index.index_dir, index_dir, ignore=shutil.ignore_patterns("feedback.sqlite*"))
     pair = Replicas(index_dir, postgres.new_database(), root)
     for server in pair.both:
         server.start(wait=False)  # both load at once
