@@ -276,19 +276,10 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
         with_model = next(t for is_learned, t in timed if is_learned)
         without = next(t for is_learned, t in timed if not is_learned)
         batch, values = ranker.candidates_and_signals(requests)
-        total, _, applies, calibrated = ranker.weighted_sum(batch, values)
-        shortlist = learned.shortlist_of(total, ranker.config.learned_candidates)[0]
+        scored = ranker.weighted_sum(batch, values)
+        shortlist = learned.shortlist_of(scored.total, ranker.config.learned_candidates)[0]
         before = time.perf_counter()
-        learned.second_phase(
-            ranker.scorer,
-            batch,
-            values,
-            calibrated,
-            total,
-            applies,
-            ranker.movie_ratings,
-            ranker.config.learned_candidates,
-        )
+        learned.second_phase(ranker.scorer, batch, scored, ranker.movie_ratings, ranker.config.learned_candidates)
         after = time.perf_counter()
         features = np.zeros((*shortlist.shape, learned.n_features(len(ranker.scorer.inputs))), np.float32)
         forward_start = time.perf_counter()

@@ -157,8 +157,6 @@ def build_index(
     builds on a training split this way); `ratings_note` says how, in the manifest.
     """
     started = time.monotonic()
-    if settings.index.taste_vectors not in ("centred", "centroid"):
-        raise ValueError(f"setting taste_vectors: {settings.index.taste_vectors!r} is not 'centred' or 'centroid'")
     index_dir = settings.index.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "w") as lock:

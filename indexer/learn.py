@@ -118,8 +118,8 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
     for start in range(0, len(user_ids), BATCH):
         profiles = [ranker.profile(index.user_row[u]) for u in user_ids[start : start + BATCH]]
         batch, values = ranker.candidates_and_signals([RankRequest("", None, p, 10) for p in profiles])
-        total, _, applies, calibrated = ranker.weighted_sum(batch, values)
-        positions, keep = shortlist_of(total, width or batch.valid.shape[1])
+        scored = ranker.weighted_sum(batch, values)
+        positions, keep = shortlist_of(scored.total, width or batch.valid.shape[1])
         rows = np.arange(len(profiles))
         candidates = listed({"c": batch.candidates}, rows, positions)["c"]
         user_ratings = np.array([len(p.rated_rows) for p in profiles])
@@ -129,12 +129,12 @@ def training_lists(ranker: Ranker, user_ids: Sequence[int], width: int | None = 
                 keep,
                 candidate_features(
                     signals.names(),
-                    listed(calibrated, rows, positions),
+                    listed(scored.calibrated, rows, positions),
                     listed(values, rows, positions),
                     keep,
                     ranker.movie_ratings[candidates],
                     user_ratings,
-                    applies,
+                    scored.applies,
                 ),
             )
         )

@@ -149,3 +149,22 @@ class Ranked:
             },
             member_fit=fit,
         )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The combine stage's first phase over a batch (B requests, C candidates each), what the learned
+    second phase, the aggregate stage and the explanations read:
+
+    values      name -> float32 (B, C)   each active signal's raw values
+    calibrated  name -> float32 (B, C)   the same on the common scale (movierec.combine), before weighting
+    applies     name -> bool (B,)        the requests a signal takes part in (it applies and is weighted)
+    parts       name -> float32 (B, C)   each signal's part of the weighted sum
+    total       float32 (B, C)           the weighted sum, -inf where not a candidate
+    """
+
+    values: dict[str, np.ndarray]
+    calibrated: dict[str, np.ndarray]
+    applies: dict[str, np.ndarray]
+    parts: dict[str, np.ndarray]
+    total: np.ndarray

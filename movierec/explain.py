@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from movierec.batch import Batch, Ranked
+from movierec.batch import Batch, Ranked, Scored
 from movierec.topk import top_k
 
 
 def explain(
     batch: Batch,
-    total: np.ndarray,
-    parts: dict[str, np.ndarray],
-    applies: dict[str, np.ndarray],
+    scored: Scored,
     ready: dict[int, Ranked] | None = None,
     skip: set[int] | None = None,
 ) -> list[Ranked]:
-    """The top `limit` of each request (total float32 (B, C), -inf where not valid), best first, with
-    every applicable signal's part (they sum to the score). `ready`: requests (by position) that an
+    """The top `limit` of each request by the weighted sum, best first, with every applicable signal's
+    part (they sum to the score). `ready`: requests (by position) that an
     earlier phase has already ranked and explained (the learned ranker's, a group's); `skip`: positions
     with no list of their own (a group's members), given an empty one."""
     out = []
@@ -28,12 +26,16 @@ def explain(
         if skip and i in skip:
             out.append(Ranked(rows=np.zeros(0, np.int64), scores=np.zeros(0, np.float32), signals={}))
             continue
-        top = top_k(total[i], min(r.limit, int(batch.valid[i].sum())))
+        top = top_k(scored.total[i], min(r.limit, int(batch.valid[i].sum())))
         out.append(
             Ranked(
                 rows=batch.candidates[i, top],
-                scores=total[i, top].astype(np.float32),
-                signals={name: part[i, top].astype(np.float32) for name, part in parts.items() if applies[name][i]},
+                scores=scored.total[i, top].astype(np.float32),
+                signals={
+                    name: part[i, top].astype(np.float32)
+                    for name, part in scored.parts.items()
+                    if scored.applies[name][i]
+                },
             )
         )
     return out

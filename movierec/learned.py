@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from movierec.batch import Batch, Ranked
+from movierec.batch import Batch, Ranked, Scored
 
 # The inputs of a scorer saved before scorers kept their inputs' names, in feature order.
 UNNAMED_INPUTS = ("prompt", "match", "genre_fit", "collaborative", "community", "taste", "quality", "popularity")
@@ -166,21 +166,17 @@ def in_domain(batch: Batch) -> np.ndarray:
 def second_phase(
     scorer: LearnedScorer,
     batch: Batch,
-    values: dict[str, np.ndarray],
-    calibrated: dict[str, np.ndarray],
-    total: np.ndarray,
-    applies: dict[str, np.ndarray],
+    scored: Scored,
     movie_ratings: np.ndarray,
     shortlist: int,
     rows: np.ndarray | None = None,
 ) -> dict[int, Ranked]:
-    """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum `total`) with the
-    MLP, and explain them: request position in the batch -> its ranked list (best first; each signal's
-    part of the score, plus BASELINE; they sum to the score). The other requests are left to explain.
+    """Re-score the in-domain requests' `shortlist` best candidates (by the weighted sum) with the MLP,
+    and explain them: request position in the batch -> its ranked list (best first; each signal's part
+    of the score, plus BASELINE; they sum to the score). The other requests are left to explain.
 
-    values: raw signals name -> float32 (B, C); calibrated: the same on combine's common scale; total
-    float32 (B, C), -inf where not valid; applies name -> bool (B,); movie_ratings int (n_movies,):
-    ratings per movie in the index; rows: the positions to consider (None: all).
+    scored: the combine stage's first phase; movie_ratings int (n_movies,): ratings per movie in the
+    index; rows: the positions to consider (None: all).
     """
     rows = in_domain_rows(batch, rows)
     if not len(rows):
@@ -188,7 +184,7 @@ def second_phase(
     limits = [batch.requests[i].limit for i in rows]
     # The shortlist holds at least as many as the longest list asked for.
     positions, keep, features, scores, movies = rescore(
-        scorer, batch, values, calibrated, total, applies, movie_ratings, max(shortlist, *limits), rows
+        scorer, batch, scored, movie_ratings, max(shortlist, *limits), rows
     )
     # The top `limit` of each request, with each signal's part (gradient x its two features).
     top = np.argsort(-scores, axis=1, kind="stable")[:, : max(limits)]  # (R, L)
@@ -199,6 +195,7 @@ def second_phase(
     movies = np.take_along_axis(movies, top, axis=1)
     inputs = scorer.inputs
     n_signals = len(inputs)
+    applies = scored.applies
     shown = np.array([[name in applies and bool(applies[name][i]) for name in inputs] for i in rows])  # (R, S)
     per_signal = (contribution[:, :, :n_signals] + contribution[:, :, n_signals : 2 * n_signals]) * shown[:, None, :]
     baseline = best - per_signal.sum(axis=2)  # (R, L)
@@ -221,18 +218,16 @@ def in_domain_rows(batch: Batch, rows: np.ndarray | None = None) -> np.ndarray:
 def rescore(
     scorer: LearnedScorer,
     batch: Batch,
-    values: dict[str, np.ndarray],
-    calibrated: dict[str, np.ndarray],
-    total: np.ndarray,
-    applies: dict[str, np.ndarray],
+    scored: Scored,
     movie_ratings: np.ndarray,
     k: int,
     rows: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The MLP's scores for the k best candidates (by `total`) of the requests at `rows` int (R,):
+    """The MLP's scores for the k best candidates (by the weighted sum) of the requests at `rows` int (R,):
     (positions int64 (R, K) into the candidates, keep bool (R, K), features float32 (R, K, F),
     scores float32 (R, K), -inf where not kept; movie rows int64 (R, K))."""
-    positions, keep = shortlist_of(total[rows], k)  # (R, K)
+    values, calibrated, applies = scored.values, scored.calibrated, scored.applies
+    positions, keep = shortlist_of(scored.total[rows], k)  # (R, K)
     inputs = [n for n in scorer.inputs if n in values]
     gathered = listed(
         {
@@ -260,25 +255,21 @@ def rescore(
 def reorder_shortlists(
     scorer: LearnedScorer,
     batch: Batch,
-    values: dict[str, np.ndarray],
-    calibrated: dict[str, np.ndarray],
-    total: np.ndarray,
-    applies: dict[str, np.ndarray],
+    scored: Scored,
     movie_ratings: np.ndarray,
     shortlist: int,
     rows: np.ndarray,
 ) -> np.ndarray:
-    """`total` (B, C) with the in-domain requests among `rows` reordered by the MLP: each one's
+    """The weighted sum (B, C) with the in-domain requests among `rows` reordered by the MLP: each one's
     `shortlist` best values are dealt out again in the order the MLP ranks those candidates, so the
     values keep the weighted sum's scale and the order within the shortlist is the learned one (what
     a group's aggregation reads for its members). A copy; the other rows unchanged."""
+    total = scored.total
     out = total.copy()
     rows = in_domain_rows(batch, rows)
     if not len(rows):
         return out
-    positions, keep, _, scores, _ = rescore(
-        scorer, batch, values, calibrated, total, applies, movie_ratings, shortlist, rows
-    )
+    positions, keep, _, scores, _ = rescore(scorer, batch, scored, movie_ratings, shortlist, rows)
     for r, i in enumerate(rows):
         kept = positions[r][keep[r]]
         if not len(kept):

@@ -22,7 +22,7 @@ import numpy as np
 
 from movierec import combine, explain, group, learned, retrieval, signals
 from movierec.artifact import IndexArtifact
-from movierec.batch import Batch, GroupRankRequest, Ranked, RankRequest, UserProfile
+from movierec.batch import Batch, GroupRankRequest, Ranked, RankRequest, Scored, UserProfile
 from movierec.combine import standardise
 from movierec.features import IndexFeatures, quality_prior
 from movierec.settings import RankingConfig
@@ -133,30 +133,20 @@ class Ranker:
             return out  # type: ignore[return-value]
         rows, groups = flatten(requests)
         batch, values = self.candidates_and_signals(rows, [positions for _, positions in groups])
-        total, parts, applies, calibrated = self.weighted_sum(batch, values)
+        scored = self.weighted_sum(batch, values)
         members = np.concatenate([positions for _, positions in groups]) if groups else np.zeros(0, np.int64)
         singles = np.setdiff1d(np.arange(len(rows)), members)
         scorer = self.scorer
         ready = (
-            learned.second_phase(
-                scorer,
-                batch,
-                values,
-                calibrated,
-                total,
-                applies,
-                self.movie_ratings,
-                self.config.learned_candidates,
-                singles,
-            )
+            learned.second_phase(scorer, batch, scored, self.movie_ratings, self.config.learned_candidates, singles)
             if scorer is not None
             else {}
         )
         if groups:
-            scores = self._member_scores(batch, values, calibrated, total, applies, members)
+            scores = self._member_scores(batch, scored, members)
             for request, positions in groups:
-                ready[int(positions[0])] = self._group_list(request, batch, positions, scores, parts, applies)
-        explained = explain.explain(batch, total, parts, applies, ready, skip=set(members.tolist()))
+                ready[int(positions[0])] = self._group_list(request, batch, positions, scores, scored)
+        explained = explain.explain(batch, scored, ready, skip=set(members.tolist()))
         listed: list[Ranked] = []
         position = 0
         for r in requests:
@@ -170,29 +160,19 @@ class Ranker:
         on the same member scores (the evaluation); `rank` is this followed by movierec.group.aggregate."""
         rows, groups = flatten(list(requests))
         batch, values = self.candidates_and_signals(rows, [positions for _, positions in groups])
-        total, _, applies, calibrated = self.weighted_sum(batch, values)
+        scored = self.weighted_sum(batch, values)
         members = np.concatenate([positions for _, positions in groups]) if groups else np.zeros(0, np.int64)
-        scores = self._member_scores(batch, values, calibrated, total, applies, members)
+        scores = self._member_scores(batch, scored, members)
         return [(batch.candidates[p[0]][batch.valid[p[0]]], scores[p][:, batch.valid[p[0]]]) for _, p in groups]
 
-    def _member_scores(
-        self,
-        batch: Batch,
-        values: dict[str, np.ndarray],
-        calibrated: dict[str, np.ndarray],
-        total: np.ndarray,
-        applies: dict[str, np.ndarray],
-        members: np.ndarray,
-    ) -> np.ndarray:
+    def _member_scores(self, batch: Batch, scored: Scored, members: np.ndarray) -> np.ndarray:
         """Each group member's scores (B, C): the weighted sum, in the learned order where it applies."""
         scorer = self.scorer
         if scorer is None or not len(members):
-            return total
+            return scored.total
         # As for a single user: the shortlist holds at least as many as the longest list asked for.
         shortlist = max(self.config.learned_candidates, *(batch.requests[i].limit for i in members))
-        return learned.reorder_shortlists(
-            scorer, batch, values, calibrated, total, applies, self.movie_ratings, shortlist, members
-        )
+        return learned.reorder_shortlists(scorer, batch, scored, self.movie_ratings, shortlist, members)
 
     @staticmethod
     def _group_list(
@@ -200,11 +180,10 @@ class Ranker:
         batch: Batch,
         rows: np.ndarray,
         scores: np.ndarray,
-        parts: dict[str, np.ndarray],
-        applies: dict[str, np.ndarray],
+        scored: Scored,
     ) -> Ranked:
         """The aggregate stage for the group whose members are at `rows` of the batch: scores (B, C) are
-        the members' (the learned order where it applies), parts the weighted sum's."""
+        the members' (the learned order where it applies); the parts shown are the weighted sum's."""
         valid = batch.valid[rows[0]]
         chosen = group.aggregate(
             scores[rows],
@@ -217,8 +196,8 @@ class Ranker:
         )
         signals = {
             name: part[rows][:, chosen.positions].mean(axis=0).astype(np.float32)
-            for name, part in parts.items()
-            if applies[name][rows].any()
+            for name, part in scored.parts.items()
+            if scored.applies[name][rows].any()
         }
         return Ranked(
             rows=batch.candidates[rows[0], chosen.positions],
@@ -227,11 +206,8 @@ class Ranker:
             member_fit=chosen.fit,
         )
 
-    def weighted_sum(
-        self, batch: Batch, values: dict[str, np.ndarray]
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The combine stage's first phase: (total float32 (B, C), parts name -> (B, C), applies name -> bool (B,),
-        calibrated name -> (B, C): each signal on the common scale, before weighting)."""
+    def weighted_sum(self, batch: Batch, values: dict[str, np.ndarray]) -> Scored:
+        """The combine stage's first phase over the signals' raw values (name -> float32 (B, C))."""
         # Each request's weights: the user profile's, or the anonymous one's; a signal weighted 0 for a
         # request does not take part in it.
         conversation = np.array([r.conversation for r in batch.requests])
@@ -250,7 +226,7 @@ class Ranker:
         applies = {name: signals.applies(name, batch) & (weights[name] != 0) for name in values}
         calibrated = combine.calibrate_all(values, batch.valid, self.config.calibration, batch.own)
         total, parts = combine.weigh(calibrated, applies, batch.valid, weights)
-        return total, parts, applies, calibrated
+        return Scored(values=values, calibrated=calibrated, applies=applies, parts=parts, total=total)
 
     def candidates_and_signals(
         self, requests: list[RankRequest], shared: list[np.ndarray] | None = None

@@ -30,7 +30,8 @@ def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_short
     got = ranker.rank(requests)
     # Reference: the weighted sum's 30 best, the features by hand, the model's order over them.
     batch, values = ranker.candidates_and_signals(requests)
-    total, _, _, calibrated = ranker.weighted_sum(batch, values)
+    scored = ranker.weighted_sum(batch, values)
+    total, calibrated = scored.total, scored.calibrated
     for i, ranked in enumerate(got):
         best = np.argsort(-np.where(batch.valid[i], total[i], -np.inf), kind="stable")[:30]
         row, at = np.array([i]), best[None]
