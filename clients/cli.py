@@ -455,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{info.catalogue_encoder_backend or 'unknown'}, prompts with {info.prompt_encoder_backend}); "
                     f"ranker: {info.ranker}; server movierec {info.server_version}"
                 )
+                print("signals (weight with a user / anonymous):")
+                for name, meaning, weight, anonymous_weight in info.signals:
+                    print(f"  {name:<14} {weight:>5g} / {anonymous_weight:<5g} {meaning}")
             elif args.command == "wait":
                 if not client.wait_until_serving(args.wait_s):
                     print(f"movierec: {target} is not SERVING after {args.wait_s:.0f}s", file=sys.stderr)

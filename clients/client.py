@@ -175,6 +175,8 @@ class IndexDescription:
     server_version: str = ""
     prompt_encoder_backend: str = ""  # as it runs in the server
     catalogue_encoder_backend: str = ""  # as it ran in the indexer
+    # The signals a movie's parts may name: (name, meaning, weight, anonymous weight), in the server's order.
+    signals: tuple[tuple[str, str, float, float], ...] = ()
 
 
 SERVICE = "movierec.v1.Recommender"
@@ -411,6 +413,7 @@ def index_description(info: pb.IndexInfo) -> IndexDescription:
         info.server_version,
         info.prompt_encoder_backend,
         info.catalogue_encoder_backend,
+        tuple((s.name, s.meaning, s.weight, s.anonymous_weight) for s in info.signals),
     )
 
 

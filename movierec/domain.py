@@ -132,6 +132,16 @@ class RecommendResult:
 
 
 @dataclass(frozen=True)
+class SignalInfo:
+    """A registered signal as a client sees it: its name, meaning and this server's weights."""
+
+    name: str
+    meaning: str
+    weight: float
+    anonymous_weight: float
+
+
+@dataclass(frozen=True)
 class IndexInfo:
     index_version: str
     model: str
@@ -141,3 +151,4 @@ class IndexInfo:
     ranker: str = "weighted sum"  # "learned", or "weighted sum (why)"
     prompt_encoder_backend: str = ""  # the backend this server embeds prompts with, as it runs here
     catalogue_encoder_backend: str = ""  # the backend the indexer embedded the catalogue with, as it ran there
+    signals: tuple[SignalInfo, ...] = ()  # in the registry's order

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from movierec import signals as registry
 from movierec.artifact import IndexArtifact
 from movierec.constraints import CatalogueFacets
 from movierec.conversation import read_conversation, without_constraints
@@ -29,6 +30,7 @@ from movierec.domain import (
     Recommendation,
     RecommendQuery,
     RecommendResult,
+    SignalInfo,
     Turn,
 )
 from movierec.embedding import TextEncoder
@@ -292,7 +294,7 @@ class Recommender:
         return int(self.index.manifest.get("store_seq", 0))
 
     def info(self) -> IndexInfo:
-        m = self.index.manifest
+        m, config = self.index.manifest, self.ranker.config
         new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
         return IndexInfo(
             index_version=self.version,
@@ -303,6 +305,10 @@ class Recommender:
             ranker=self.ranker_in_use(),
             prompt_encoder_backend=self.encoder.backend,
             catalogue_encoder_backend=str(m["model"].get("backend", "")),
+            signals=tuple(
+                SignalInfo(s.name, s.meaning, config.weight(s.name), config.weight(s.name, anonymous=True))
+                for s in registry.REGISTRY
+            ),
         )
 
     def ranker_in_use(self) -> str:

@@ -178,6 +178,10 @@ def index_info_to_pb(info: IndexInfo) -> pb.IndexInfo:
         ranker=info.ranker,
         prompt_encoder_backend=info.prompt_encoder_backend,
         catalogue_encoder_backend=info.catalogue_encoder_backend,
+        signals=[
+            pb.SignalInfo(name=s.name, meaning=s.meaning, weight=s.weight, anonymous_weight=s.anonymous_weight)
+            for s in info.signals
+        ],
     )
 
 

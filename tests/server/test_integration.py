@@ -16,6 +16,7 @@ from conftest import SAMPLE_DATA, call, sample_rated, status_of, wait_serving
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from movierec import signals
 from movierec.clients.client import RecommenderClient
 from movierec.embedding import Encoder, TextEncoder
 from movierec.indexer.build import build_index
@@ -38,6 +39,13 @@ def test_index_info_describes_the_sample(sample_channel: grpc.Channel, encoder: 
     assert info.index_version
     # the session's index and server both use the session's encoder, as it runs on this CPU
     assert info.prompt_encoder_backend == info.catalogue_encoder_backend == encoder.backend
+    # The signals a movie's parts may name: the registry's, with this server's weights (the defaults).
+    ranking = Settings().ranking
+    assert [s.name for s in info.signals] == [s.name for s in signals.REGISTRY]
+    for s in info.signals:
+        assert s.meaning == signals.by_name(s.name).meaning
+        assert (s.weight, s.anonymous_weight) == (ranking.weight(s.name), ranking.weight(s.name, anonymous=True))
+    assert next(s for s in info.signals if s.name == "taste").anonymous_weight == 0  # no taste without a user
 
 
 def test_anonymous_recommendation_is_ranked_and_explained(sample_channel: grpc.Channel) -> None:
@@ -258,6 +266,7 @@ def test_the_command_line_client_in_another_process(sample_server: tuple[grpc.Se
     assert taste.returncode == 0 and "baselin" in taste.stdout, taste.stderr  # names are cut to 7 characters
     info = subprocess.run([*cli, "info"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "ranker: learned" in info.stdout, info.stderr
+    assert all(s.meaning in info.stdout for s in signals.REGISTRY), info.stdout
     # What was read from other words than a constraint's name is shown with those words, to be checked.
     read = subprocess.run(
         [*cli, "recommend", "a thriller tonight, but no bounty hunters", "--limit", "3"],

@@ -753,7 +753,8 @@ class ScoredMovie(_message.Message):
         With the learned ranker (prompt-less requests of known users; GetIndexInfo's `ranker` says
         whether it serves): `score` is the MLP's score and each signal's part is its gradient times its
         input (exact: the network is linear around each movie's inputs), plus an entry "baseline" for
-        the rest (the network's offset there and the rating-count inputs). The names (the registry is
+        the rest (the network's offset there and the rating-count inputs). GetIndexInfo's `signals`
+        lists the names a server uses, with their meanings; today they are (the registry is
         movierec.signals):
           "prompt"         closeness of the movie's text embedding to the mood (moved towards any
                            example movies). Absent without a mood or examples.
@@ -847,6 +848,7 @@ class IndexInfo(_message.Message):
     SERVER_VERSION_FIELD_NUMBER: _builtins.int
     PROMPT_ENCODER_BACKEND_FIELD_NUMBER: _builtins.int
     CATALOGUE_ENCODER_BACKEND_FIELD_NUMBER: _builtins.int
+    SIGNALS_FIELD_NUMBER: _builtins.int
     index_version: _builtins.str
     """Identifies one build of the index; changes with every reindex."""
     model: _builtins.str
@@ -870,6 +872,12 @@ class IndexInfo(_message.Message):
     the catalogue with ("torch-bf16" asked for on a CPU without native bf16 runs as "torch").
     """
     catalogue_encoder_backend: _builtins.str
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedCompositeFieldContainer[Global___SignalInfo]:
+        """The signals a ScoredMovie's `signals` may name, in the server's order (its signal registry), each
+        with what it measures and the weights this server gives it.
+        """
+
     def __init__(
         self,
         *,
@@ -882,14 +890,44 @@ class IndexInfo(_message.Message):
         server_version: _builtins.str = ...,
         prompt_encoder_backend: _builtins.str = ...,
         catalogue_encoder_backend: _builtins.str = ...,
+        signals: _abc.Iterable[Global___SignalInfo] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue_encoder_backend", b"catalogue_encoder_backend", "dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "prompt_encoder_backend", b"prompt_encoder_backend", "ranker", b"ranker", "server_version", b"server_version", "users", b"users"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue_encoder_backend", b"catalogue_encoder_backend", "dimensions", b"dimensions", "index_version", b"index_version", "model", b"model", "movies", b"movies", "prompt_encoder_backend", b"prompt_encoder_backend", "ranker", b"ranker", "server_version", b"server_version", "signals", b"signals", "users", b"users"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IndexInfo: _TypeAlias = IndexInfo  # noqa: Y015
+
+@_typing.final
+class SignalInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MEANING_FIELD_NUMBER: _builtins.int
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    ANONYMOUS_WEIGHT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    meaning: _builtins.str
+    weight: _builtins.float
+    """Its weight for requests with a user, and for anonymous ones (0: it takes no part in them)."""
+    anonymous_weight: _builtins.float
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        meaning: _builtins.str = ...,
+        weight: _builtins.float = ...,
+        anonymous_weight: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["anonymous_weight", b"anonymous_weight", "meaning", b"meaning", "name", b"name", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignalInfo: _TypeAlias = SignalInfo  # noqa: Y015
 
 @_typing.final
 class FeedbackRequest(_message.Message):
