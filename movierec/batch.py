@@ -6,7 +6,7 @@ understand (movierec.understanding) -> RankRequest -> retrieve (movierec.retriev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -82,18 +82,33 @@ class GroupRankRequest:
     pleasure_weight: float
 
 
-@dataclass
+@dataclass(frozen=True)
+class Candidates:
+    """The retrieve stage's output for a batch of B requests.
+
+    candidates int64 (B, C): movie rows, padded; valid bool (B, C): which are candidates; own bool
+    (B, C): the candidates a request retrieved itself (a group member's own share of the pool; the same
+    as valid otherwise), over which combine sets each signal's scale; prompt_all float32 (B, n_movies)
+    or None: every movie's product with the query (an exact index only; the prompt signal reads it).
+    """
+
+    candidates: np.ndarray
+    valid: np.ndarray
+    own: np.ndarray
+    prompt_all: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Batch:
-    """B requests on their way through the stages.
+    """B requests on their way through the stages; no stage changes it (retrieval's output joins it by
+    `with_candidates`, a new batch).
 
     queries float32 (B, d): the prompt vector, else the user's taste, else zeros (has_query False:
     a request with constraints only); collaborative[i] float32 (a,) or None: the EASE scores the
     request uses (its examples', else its user's); match float32 (B, n_movies) or None: tag match
-    per movie; prompt_all float32 (B, n_movies) or None: every movie's product with the query (exact
-    index only); shared: groups of request positions (int64 arrays) that retrieval gives one
-    candidate pool, the union of theirs (a group's members). Retrieval fills candidates int64 (B, C),
-    valid bool (B, C), and own bool (B, C): the candidates a request retrieved itself (a group member's
-    own share of the pool; the same as valid otherwise), over which combine sets each signal's scale.
+    per movie; shared: groups of request positions (int64 arrays) that retrieval gives one candidate
+    pool, the union of theirs (a group's members). candidates, valid, own, prompt_all: the retrieve
+    stage's (Candidates), empty before it.
     """
 
     requests: list[RankRequest]
@@ -110,6 +125,16 @@ class Batch:
     candidates: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
     valid: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), bool))
     own: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), bool))
+
+    def with_candidates(self, retrieved: Candidates) -> Batch:
+        """This batch with the retrieve stage's output."""
+        return replace(
+            self,
+            candidates=retrieved.candidates,
+            valid=retrieved.valid,
+            own=retrieved.own,
+            prompt_all=retrieved.prompt_all,
+        )
 
 
 @dataclass(frozen=True)

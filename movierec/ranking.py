@@ -234,12 +234,11 @@ class Ranker:
         """The first two stages: the batch with its candidates (B, C) and valid mask, and each active
         signal's raw values over them, name -> float32 (B, C) (what combine and the learned scorer read).
         shared: groups of request positions that share one candidate pool (a group's members)."""
-        batch = self._batch(requests)
-        batch.shared = list(shared or [])
-        retrieval.retrieve(self.features, self.config, batch)
+        batch = self._batch(requests, list(shared or []))
+        batch = batch.with_candidates(retrieval.retrieve(self.features, self.config, batch))
         return batch, signals.compute(self.features, self.config, batch)
 
-    def _batch(self, requests: list[RankRequest]) -> Batch:
+    def _batch(self, requests: list[RankRequest], shared: list[np.ndarray]) -> Batch:
         index = self.index
         has_prompt = np.array([r.prompt_vector is not None for r in requests])
         has_user = np.array([r.user is not None for r in requests])
@@ -262,7 +261,13 @@ class Ranker:
                 for r in requests
             ]
         ).astype(np.float32)  # (B, d)
-        batch = Batch(
+        match = None
+        if "match" in active:
+            match = self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
+            for i in np.flatnonzero(has_examples):  # "like X": X's genres and keywords are wanted too
+                alike = self.matcher.similar_to(requests[i].examples)
+                match[i] = (match[i] + alike) / 2 if match[i].any() else alike
+        return Batch(
             requests=requests,
             queries=queries,
             has_prompt=has_prompt,
@@ -271,13 +276,9 @@ class Ranker:
             has_query=has_prompt | has_user,
             active=active,
             collaborative=[self._collaborative(r) if "collaborative" in active else None for r in requests],
+            match=match,
+            shared=shared,
         )
-        if "match" in active:
-            batch.match = self.matcher.scores([r.prompt if r.prompt_vector is not None else "" for r in requests])
-            for i in np.flatnonzero(has_examples):  # "like X": X's genres and keywords are wanted too
-                alike = self.matcher.similar_to(requests[i].examples)
-                batch.match[i] = (batch.match[i] + alike) / 2 if batch.match[i].any() else alike
-        return batch
 
     def _collaborative(self, request: RankRequest) -> np.ndarray | None:
         """EASE scores float32 (a,): of the examples when the request names some (what was asked for

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from movierec.batch import Batch
+from movierec.batch import Batch, Candidates
 from movierec.topk import positive_top_k, top_k_set
 
 if TYPE_CHECKING:
@@ -47,20 +47,21 @@ def nearest_allowed(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> n
     return rows[top_k_set(scores[rows], k)]
 
 
-def retrieve(features: IndexFeatures, cfg: RankingConfig, batch: Batch) -> None:
-    """Fill batch.candidates int64 (B, C) and batch.valid bool (B, C) (and batch.prompt_all for an exact index)."""
+def retrieve(features: IndexFeatures, cfg: RankingConfig, batch: Batch) -> Candidates:
+    """The batch's candidates (see Candidates)."""
     index = features.index
     n_movies = len(index.movies)
     k = min(cfg.candidate_movies, n_movies)
     requests, queries = batch.requests, batch.queries
     if features.exact:
         # What IndexFlatIP.search computes, with a partition in place of its heap.
-        batch.prompt_all = products(index.movie_vectors, queries)  # (B, n_movies)
+        prompt_all = products(index.movie_vectors, queries)  # (B, n_movies)
         nearest = [
-            nearest_allowed(batch.prompt_all[i] if batch.has_query[i] else features.quality, r.allowed, k)
+            nearest_allowed(prompt_all[i] if batch.has_query[i] else features.quality, r.allowed, k)
             for i, r in enumerate(requests)
         ]
     else:
+        prompt_all = None
         nearest = list(index.movie_index.search(queries, k)[1])
         for i, r in enumerate(requests):
             if r.allowed is None and batch.has_query[i]:
@@ -97,14 +98,15 @@ def retrieve(features: IndexFeatures, cfg: RankingConfig, batch: Batch) -> None:
         for i in rows:
             pools[i] = union
     width = max(1, max(len(p) for p in pools))
-    batch.candidates = np.zeros((len(requests), width), dtype=np.int64)
-    batch.valid = np.zeros((len(requests), width), dtype=bool)
+    candidates = np.zeros((len(requests), width), dtype=np.int64)
+    valid = np.zeros((len(requests), width), dtype=bool)
     for i, pool in enumerate(pools):
-        batch.candidates[i, : len(pool)] = pool
-        batch.valid[i, : len(pool)] = True
-    batch.own = batch.valid
+        candidates[i, : len(pool)] = pool
+        valid[i, : len(pool)] = True
+    own_mask = valid
     if batch.shared:
-        batch.own = batch.valid.copy()
+        own_mask = valid.copy()
         for rows in batch.shared:
             for i in rows:
-                batch.own[i, : len(pools[i])] = np.isin(pools[i], own[i], assume_unique=True)
+                own_mask[i, : len(pools[i])] = np.isin(pools[i], own[i], assume_unique=True)
+    return Candidates(candidates, valid, own_mask, prompt_all)
