@@ -123,14 +123,18 @@ def timed_index(data_dir: Path, index_dir: Path) -> float:
 def built_with(index_dir: Path) -> dict[str, Any]:
     """The encoder backend the current version's catalogue was embedded with (asked for, and as it ran)
     and the CPU flags that decided it, from its manifest."""
-    from movierec.artifact import MANIFEST, current_version
+    from movierec.artifact import current_version
+    from movierec.diagnostics import ArtifactError
+    from movierec.manifest import read_manifest
 
-    manifest = json.loads((index_dir / str(current_version(index_dir)) / MANIFEST).read_text())
-    model = manifest["model"]
+    manifest = read_manifest(index_dir / str(current_version(index_dir)))
+    model, cpu = manifest.model, manifest.cpu
+    if model is None or model.backend is None:  # the indexer records both; this index is not its
+        raise ArtifactError(f"{index_dir}: the manifest does not say which encoder backend embedded the catalogue")
     return {
-        "asked": model.get("backend_requested", model["backend"]),
-        "ran": model["backend"],
-        "cpu": manifest.get("cpu", {}),
+        "asked": model.backend_requested or model.backend,
+        "ran": model.backend,
+        "cpu": cpu.to_dict() if cpu else {},
     }
 
 
@@ -249,16 +253,18 @@ def learned_stage(recommender: Any, durations: Durations) -> dict[str, Any]:
     the training time the cold build recorded."""
 
     from movierec import learned
+    from movierec.manifest import LearnedRecord
     from movierec.ranking import RankRequest
 
     ranker = recommender.ranker
-    out: dict[str, Any] = {
-        "training": {
-            k: v
-            for k, v in (ranker.index.manifest.get("learned") or {}).items()
-            if k in ("seconds", "carried over from", "training", "skipped")
-        }
+    record = ranker.index.manifest.learned or LearnedRecord()
+    training = {
+        "seconds": record.seconds,
+        "carried over from": record.carried_over_from,
+        "training": record.training,
+        "skipped": record.skipped,
     }
+    out: dict[str, Any] = {"training": {k: v for k, v in training.items() if v is not None}}
     if ranker.scorer is None:
         return out | {"serving": None}
     weighted = ranker.with_config(ranker.config.replace(ranker="weighted_sum"))

@@ -63,6 +63,7 @@ def synthetic_artifact(
     `queries` (q, d) calibrate an approximate index."""
     from movierec.artifact import IndexArtifact
     from movierec.domain import Movie
+    from movierec.manifest import Counts, Manifest, ModelRecord
     from movierec.vectorindex import build_index
 
     n_movies, n_users = len(movie_vectors), len(user_vectors)
@@ -82,7 +83,12 @@ def synthetic_artifact(
     movies = [Movie(movie_id=i + 1, title=f"movie {i + 1}", year=2000, genres=()) for i in range(n_movies)]
     artifact = IndexArtifact(
         path=Path("synthetic"),
-        manifest={"index_version": f"synthetic-{n_movies}", "dimensions": D, "model": {"name": "synthetic"}},
+        manifest=Manifest(
+            index_version=f"synthetic-{n_movies}",
+            dimensions=D,
+            counts=Counts(movies=n_movies, users=n_users, ratings=0),
+            model=ModelRecord(name="synthetic"),
+        ),
         movies=movies,
         movie_ids=np.arange(1, n_movies + 1, dtype=np.int64),
         movie_vectors=movie_vectors,

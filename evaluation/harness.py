@@ -678,8 +678,9 @@ def run(
         result, index, all_rankers = evaluate_split(
             dataset, "test", train, test, movies, texts, work_dir, memo, settings, progress
         )
+        learned = index.manifest.learned
         report.setdefault("learned", {})[dataset.name] = dict(
-            index.manifest.get("learned") or {}, loaded=index.learned is not None
+            learned.to_dict() if learned else {}, loaded=index.learned is not None
         )
         if index.learned is not None and learned_seeds:
             report["learned"][dataset.name]["seeds"] = seed_noise(

@@ -17,7 +17,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from movierec.artifact import BUILDING_PREFIX, current_version, prune, publish, sha256_file, write_artifact
+from movierec.artifact import BUILDING_PREFIX, IndexData, current_version, prune, publish, sha256_file, write_artifact
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import BackendChoice, TextEncoder, onnx_folder, settings_cpu, settings_encoder
 from movierec.hardware import usable_cores
@@ -28,6 +28,17 @@ from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.indexer.learn import carried_model, train_learned_ranker, training_config
 from movierec.indexer.ratings import Ratings, load_ratings
 from movierec.indexer.ray_embedding import RayEncoder
+from movierec.manifest import (
+    BuilderRecord,
+    Counts,
+    CpuRecord,
+    InputFile,
+    Inputs,
+    LearnedRecord,
+    Manifest,
+    ModelRecord,
+    StoreInput,
+)
 from movierec.settings import Settings
 from movierec.store import describe, read_store
 from movierec.taste import group_by_user, taste_vectors
@@ -267,35 +278,51 @@ def build_index(
                 )
 
         version = new_version()
-        manifest = _manifest(version, settings, encoder, choice, fingerprint, files, catalogue, ratings, len(user_ids))
-        if ratings_note:
-            manifest["ratings_filter"] = ratings_note
-        manifest["store_seq"] = store_seq
-        inputs = manifest["inputs"]
-        assert isinstance(inputs, dict)  # _manifest builds it
-        inputs["store"] = {"path": describe(store_url), "seq": store_seq, **store_counts}  # no password
+        store = StoreInput(
+            path=describe(store_url),  # no password
+            seq=store_seq,
+            rows=store_counts["rows"],
+            not_in_catalogue=store_counts["not in the catalogue"],
+            replaced_by_a_later_rating=store_counts["replaced by a later rating"],
+        )
+        manifest = _manifest(
+            version,
+            settings,
+            encoder,
+            choice,
+            fingerprint,
+            files,
+            catalogue,
+            ratings,
+            len(user_ids),
+            store=store,
+            ratings_note=ratings_note,
+            learned=learned_info,
+        )
         building = index_dir / f"{BUILDING_PREFIX}{version}"
         calibration = None
         if max(len(movies), len(user_ids)) > settings.index.exact_search_max:  # an approximate index: calibrate it
             calibration = calibration_queries(encoder, user_vectors, settings.index.learned_seed)
         write_artifact(
             building,
-            manifest,
-            movies,
-            movie_vectors,
-            user_ids,
-            user_vectors,
-            rated_ptr,
-            rated_rows,
-            rated_values,
-            rated_timestamps,
-            ease_items,
-            ease_weights,
-            settings.index.exact_search_max,
-            learned,
-            learned_info,
-            calibration,
-            tail,
+            IndexData(
+                manifest=manifest,
+                movies=movies,
+                movie_vectors=movie_vectors,
+                user_ids=user_ids,
+                user_vectors=user_vectors,
+                rated_ptr=rated_ptr,
+                rated_rows=rated_rows,
+                rated_values=rated_values,
+                rated_timestamps=rated_timestamps,
+                ease_items=ease_items,
+                ease_weights=ease_weights,
+                tail_items=tail[0],
+                tail_weights=tail[1],
+                learned=learned,
+                exact_search_max=settings.index.exact_search_max,
+                calibration_queries=calibration,
+            ),
         )
         path = publish(index_dir, building, version)
         removed = prune(index_dir, settings.index.keep_versions)
@@ -304,11 +331,11 @@ def build_index(
     learned_note = (
         "none (learned_train is off)"
         if learned_info is None
-        else f"carried over from {learned_info['carried over from']}"
-        if "carried over from" in learned_info
+        else f"carried over from {learned_info.carried_over_from}"
+        if learned_info.carried_over_from is not None
         else "trained"
         if learned is not None
-        else f"none ({learned_info.get('skipped')})"
+        else f"none ({learned_info.skipped})"
     )
     return BuildResult(
         version, path, len(movies), len(user_ids), len(rated_rows), embedded, time.monotonic() - started, learned_note
@@ -325,38 +352,49 @@ def _manifest(
     catalogue: Catalogue,
     ratings: Ratings,
     n_users: int,
-) -> dict[str, object]:
+    *,
+    store: StoreInput,
+    ratings_note: str | None,
+    learned: LearnedRecord | None,
+) -> Manifest:
+    """The build's manifest; write_artifact adds the file checksums and how each index searches."""
     reports = {
         "movies": catalogue.movies_report,
         "credits": catalogue.credits_report,
         "ratings": ratings.ratings_report,
         "links": ratings.links_report,
     }
-    return {
-        "index_version": version,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "builder": {"movierec": __import__("movierec").__version__, "pid": os.getpid()},
-        "model": {
-            "name": encoder.name,
-            "path": str(encoder.model_dir),
-            "fingerprint": fingerprint,
-            "backend": encoder.backend,
-            "backend_requested": choice.requested if choice else encoder.backend,
-            "max_seq_length": encoder.max_seq_length,
-        },
+    return Manifest(
+        index_version=version,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        builder=BuilderRecord(movierec=__import__("movierec").__version__, pid=os.getpid()),
+        model=ModelRecord(
+            name=encoder.name,
+            path=str(encoder.model_dir),
+            fingerprint=fingerprint,
+            backend=encoder.backend,
+            backend_requested=choice.requested if choice else encoder.backend,
+            max_seq_length=encoder.max_seq_length,
+        ),
         # The CPU that chose the backend (a "torch-bf16" asked for runs as "torch" without native bf16).
-        "cpu": ((choice and choice.cpu) or settings_cpu(settings)).as_dict(),
-        "dimensions": encoder.dimensions,
-        "counts": {"movies": len(catalogue.entries), "users": n_users, "ratings": len(ratings.frame)},
-        "user_vectors": {"centroid": "centroid of rated movies' embeddings, unit length"}.get(
+        cpu=CpuRecord.of((choice and choice.cpu) or settings_cpu(settings)),
+        dimensions=encoder.dimensions,
+        counts=Counts(movies=len(catalogue.entries), users=n_users, ratings=len(ratings.frame)),
+        user_vectors={"centroid": "centroid of rated movies' embeddings, unit length"}.get(
             settings.index.taste_vectors, "sum of (rating - user's mean) x movie embedding, unit length"
         ),
-        "ease_lambda": settings.index.ease_lambda,
-        "ease_max_items": settings.index.ease_max_items,
-        "tail_neighbours": settings.index.tail_neighbours,
-        "tail_shrink": settings.index.tail_shrink,
-        "inputs": {
-            name: {"path": str(path), "sha256": sha256_file(path), "report": reports[name].as_dict()}
-            for name, path in files.as_dict().items()
-        },
-    }
+        ease_lambda=settings.index.ease_lambda,
+        ease_max_items=settings.index.ease_max_items,
+        tail_neighbours=settings.index.tail_neighbours,
+        tail_shrink=settings.index.tail_shrink,
+        inputs=Inputs(
+            files={
+                name: InputFile(path=str(path), sha256=sha256_file(path), report=reports[name].record())
+                for name, path in files.as_dict().items()
+            },
+            store=store,
+        ),
+        store_seq=store.seq,
+        ratings_filter=ratings_note or None,
+        learned=learned,
+    )

@@ -11,7 +11,6 @@ and no prompts (the model serves prompt-less requests only).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -24,8 +23,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from movierec import signals
-from movierec.artifact import MANIFEST, IndexArtifact, sha256_file
+from movierec.artifact import IndexArtifact, sha256_file
 from movierec.batch import RankRequest
+from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.learned import (
@@ -37,6 +37,7 @@ from movierec.learned import (
     shortlist_of,
     train_scorer,
 )
+from movierec.manifest import Counts, LearnedRecord, Manifest, read_manifest
 from movierec.ranking import Ranker, RankingConfig
 from movierec.splits import temporal_split
 from movierec.taste import taste_vectors as taste_vectors_of
@@ -91,7 +92,11 @@ def memory_artifact(
     user_index, _ = build_index(user_vectors, exact_search_max)
     return IndexArtifact(
         path=None,  # type: ignore[arg-type]
-        manifest={"index_version": "training", "dimensions": movie_vectors.shape[1]},
+        manifest=Manifest(
+            index_version="training",
+            dimensions=movie_vectors.shape[1],
+            counts=Counts(movies=len(movies), users=len(user_ids), ratings=len(frame)),
+        ),
         movies=movies,
         movie_ids=np.array([m.movie_id for m in movies], dtype=np.int64),
         movie_vectors=movie_vectors,
@@ -185,7 +190,7 @@ def train_learned_ranker(
     *,
     ease_max_items: int = 0,
     tail: tuple[int, float] = (0, 0.0),
-) -> tuple[LearnedScorer | None, dict[str, Any]]:
+) -> tuple[LearnedScorer | None, LearnedRecord]:
     """Train on the ratings `frame` (see the module docstring). Returns (model or None, the manifest's
     record: how it was trained, the loss curve, or why no model was trained)."""
     started = time.monotonic()
@@ -203,23 +208,26 @@ def train_learned_ranker(
     ranker = Ranker(inner, config.replace(ranker="weighted_sum"))
     lists = mark_positives(training_lists(ranker, sorted(inner.user_row)), later, inner.movie_row)
     trained_on = int(lists.positive.any(axis=1).sum())
-    info: dict[str, Any] = {
-        "config": training_config(config, taste_vectors, ease_lambda, seed, epochs, source),
-        "ratings": len(frame),
-        "trained on ratings": len(frame),
-        "training": {
+    info = LearnedRecord(
+        config=training_config(config, taste_vectors, ease_lambda, seed, epochs, source),
+        ratings=len(frame),
+        trained_on_ratings=len(frame),
+        training={
             "users": len(lists.user_ids),
             "users with a later liked movie in their pool": trained_on,
             "earlier ratings": len(earlier),
             "later ratings": len(later),
         },
-    }
+    )
     if trained_on < MIN_TRAINING_USERS:
-        info["skipped"] = (
-            f"only {trained_on} users have a later liked movie in their shortlist "
-            f"(at least {MIN_TRAINING_USERS} are needed): no model, the weighted sum serves"
+        info = replace(
+            info,
+            skipped=(
+                f"only {trained_on} users have a later liked movie in their shortlist "
+                f"(at least {MIN_TRAINING_USERS} are needed): no model, the weighted sum serves"
+            ),
         )
-        log.info("learned ranker: %s", info["skipped"])
+        log.info("learned ranker: %s", info.skipped)
         return None, info
     with tqdm(total=epochs, desc="training the learned ranker", unit="epoch", disable=not progress) as bar:
         scorer = train_scorer(
@@ -236,15 +244,14 @@ def train_learned_ranker(
     try:
         LearnedScorer.from_arrays(scorer.arrays())  # checks the shapes and that every weight is finite
     except ValueError as e:  # training diverged: no model rather than a broken one
-        info["skipped"] = f"training did not give a usable model ({e}): the weighted sum serves"
-        log.warning("learned ranker: %s", info["skipped"])
+        info = replace(info, skipped=f"training did not give a usable model ({e}): the weighted sum serves")
+        log.warning("learned ranker: %s", info.skipped)
         return None, info
-    info["curve"] = scorer.curve
-    info["seconds"] = round(time.monotonic() - started, 2)
+    info = replace(info, curve=tuple(scorer.curve), seconds=round(time.monotonic() - started, 2))
     log.info(
         "learned ranker trained on %d users in %.1fs (final validation loss %.4f)",
         trained_on,
-        info["seconds"],
+        info.seconds,
         scorer.curve[-1]["validation"],
     )
     return scorer, info
@@ -279,7 +286,7 @@ def training_config(
 
 def carried_model(
     previous: Path | None, config: dict[str, Any], ratings: int, retrain_share: float
-) -> tuple[LearnedScorer | None, dict[str, Any] | None]:
+) -> tuple[LearnedScorer | None, LearnedRecord | None]:
     """The previous version's model, when it was trained the same way (`config`, which includes the
     ratings source) on nearly the same ratings (the count moved by less than `retrain_share` of it,
     as feedback does between reindexes): a reindex need not pay for training. (None, None) when it
@@ -287,32 +294,34 @@ def carried_model(
     if previous is None or retrain_share <= 0:
         return None, None
     try:
-        manifest = json.loads((previous / MANIFEST).read_text(encoding="utf-8"))
-        entry = manifest.get("learned") or {}
-        if "file" not in entry or entry.get("config") != config:
+        manifest = read_manifest(previous)
+        entry = manifest.learned
+        if entry is None or entry.file is None or entry.config != config:
             return None, None
-        then = int(entry.get("trained on ratings", entry.get("ratings", 0)))
+        # Older manifests record only "ratings" (then the same count).
+        then = entry.trained_on_ratings if entry.trained_on_ratings is not None else entry.ratings or 0
         if not then or abs(ratings - then) >= retrain_share * then:
             return None, None
-        file = previous / str(entry["file"])
-        if sha256_file(file) != entry.get("sha256"):
+        file = previous / entry.file
+        if sha256_file(file) != entry.sha256:
             log.warning("learned ranker of %s does not match its checksum: training a new one", previous)
             return None, None
         scorer = read_scorer(file)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ArtifactError) as e:
         log.warning("learned ranker of %s unusable (%s): training a new one", previous, e)
         return None, None
-    info = {k: v for k, v in entry.items() if k not in ("file", "sha256")}
-    info.update(
-        {
-            "carried over from": manifest.get("index_version", previous.name),
-            "ratings": ratings,
-            "trained on ratings": then,
-        }
+    # The same training record, now for this index (the writer adds the new file and checksum).
+    info = replace(
+        entry,
+        file=None,
+        sha256=None,
+        carried_over_from=manifest.index_version,
+        ratings=ratings,
+        trained_on_ratings=then,
     )
     log.info(
         "learned ranker carried over from %s (trained on %d ratings, now %d; retrain_share %.2f)",
-        info["carried over from"],
+        info.carried_over_from,
         then,
         ratings,
         retrain_share,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from movierec.manifest import InputReport
+
 # How many example problems to keep per report; the counts cover all of them.
 MAX_EXAMPLES = 20
 
@@ -42,11 +44,15 @@ class LoadReport:
             parts.append(f"  warning {n}: {reason}")
         return "\n".join(parts)
 
+    def record(self) -> InputReport:
+        """The report as the index manifest records it (without the examples)."""
+        return InputReport(
+            path=self.path,
+            rows_read=self.rows_read,
+            rows_used=self.rows_used,
+            skipped=dict(sorted(self.skipped.items())),
+            warnings=dict(sorted(self.warnings.items())),
+        )
+
     def as_dict(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "rows_read": self.rows_read,
-            "rows_used": self.rows_used,
-            "skipped": dict(sorted(self.skipped.items())),
-            "warnings": dict(sorted(self.warnings.items())),
-        }
+        return self.record().to_dict()

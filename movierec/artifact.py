@@ -4,7 +4,7 @@ Layout of `index_dir`::
 
     CURRENT                  name of the version being served (replaced atomically)
     <version>/               one complete build
-        manifest.json        model, dimensions, counts, input checksums, file checksums
+        manifest.json        model, dimensions, counts, input checksums, file checksums (movierec.manifest)
         movies.faiss         inner-product index over movie embeddings, row i = movies.jsonl line i
                              (exact IndexFlatIP, or IVF above a size: movierec.vectorindex)
         users.faiss          the same over user taste vectors, row j = users.npz user_ids[j]
@@ -12,7 +12,7 @@ Layout of `index_dir`::
         users.npz            user ids and each user's rated movies (CSR)
         ease.npz             the EASE item-item weights over the movies that have ratings
         learned.npz          optional: the learned ranker's weights (movierec.learned), checksum and
-                             training record under the manifest's "learned"
+                             training record in the manifest's `learned`
     .building-<version>/     a build in progress (never read; removed by the next build)
     cache/                   embedding cache (see movierec.indexer.cache)
 
@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,9 @@ import scipy.sparse
 from movierec.diagnostics import ArtifactError
 from movierec.domain import Movie
 from movierec.learned import MODEL_FILE, LearnedScorer, read_scorer, write_scorer
+from movierec.manifest import MANIFEST, LearnedRecord, Manifest, SearchRecord, read_manifest
 from movierec.vectorindex import build_index, stored_vectors
 
-FORMAT = 3
-MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 MOVIES_INDEX = "movies.faiss"
 USERS_INDEX = "users.faiss"
@@ -87,7 +86,7 @@ class IndexArtifact:
     """
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     movies: list[Movie]
     movie_ids: np.ndarray
     movie_vectors: np.ndarray
@@ -120,11 +119,11 @@ class IndexArtifact:
 
     @property
     def version(self) -> str:
-        return str(self.manifest["index_version"])
+        return self.manifest.index_version
 
     @property
     def dimensions(self) -> int:
-        return int(self.manifest["dimensions"])
+        return self.manifest.dimensions
 
     def rated(self, user_row: int) -> np.ndarray:
         """Movie rows rated by the user at `user_row`: int32 (k,)."""
@@ -136,41 +135,49 @@ class IndexArtifact:
         return self.rated_rows[span], self.rated_values[span], self.rated_timestamps[span]
 
 
-def write_artifact(
-    folder: Path,
-    manifest: dict[str, Any],
-    movies: list[Movie],
-    movie_vectors: np.ndarray,
-    user_ids: np.ndarray,
-    user_vectors: np.ndarray,
-    rated_ptr: np.ndarray,
-    rated_rows: np.ndarray,
-    rated_values: np.ndarray,
-    rated_timestamps: np.ndarray,
-    ease_items: np.ndarray,
-    ease_weights: np.ndarray,
-    exact_search_max: int = 200_000,
-    learned: LearnedScorer | None = None,
-    learned_info: dict[str, Any] | None = None,
-    calibration_queries: list[np.ndarray] | None = None,
-    tail: tuple[np.ndarray, scipy.sparse.csr_matrix] | None = None,
-) -> None:
-    """Write one version's files into `folder` (which must be new) and fsync them.
+@dataclass(frozen=True)
+class IndexData:
+    """What one version's files are written from (write_artifact).
 
-    movie_vectors: float32 (n_movies, d); user_vectors: float32 (n_users, d); see IndexArtifact.
-    Each index is exact up to `exact_search_max` vectors, IVF above (the manifest's "search" says).
-    `learned` (optional) is saved as MODEL_FILE, its checksum and `learned_info` under the manifest's "learned".
+    manifest: the build's record; the writer fills in its `files` and `search`, and adds the model's
+    file and checksum to its `learned` (how the model was trained, or why there is none).
+    movies: n_movies, movie i is movie_vectors row i; movie_vectors float32 (n_movies, d);
+    user_ids int64 (n_users,); user_vectors float32 (n_users, d); the ratings, EASE and tail arrays
+    as IndexArtifact has them (tail_weights None: no tail).
+    learned: the learned ranker, saved as MODEL_FILE (None: the manifest's `learned` says why not).
+    Each index is exact up to `exact_search_max` vectors, IVF above (the manifest's `search` says);
     `calibration_queries`: groups of what the server will search both indexes with (prompt
     embeddings, taste vectors; float32 (q, d) each), for calibrating an approximate index
-    (movierec.vectorindex). `tail`: (tail_items, tail_weights) as IndexArtifact has them.
+    (movierec.vectorindex).
     """
+
+    manifest: Manifest
+    movies: list[Movie]
+    movie_vectors: np.ndarray
+    user_ids: np.ndarray
+    user_vectors: np.ndarray
+    rated_ptr: np.ndarray
+    rated_rows: np.ndarray
+    rated_values: np.ndarray
+    rated_timestamps: np.ndarray
+    ease_items: np.ndarray
+    ease_weights: np.ndarray
+    tail_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    tail_weights: scipy.sparse.csr_matrix | None = None
+    learned: LearnedScorer | None = None
+    exact_search_max: int = 200_000
+    calibration_queries: list[np.ndarray] | None = None
+
+
+def write_artifact(folder: Path, data: IndexData) -> None:
+    """Write one version's files from `data` into `folder` (which must be new) and fsync them."""
     folder.mkdir(parents=True)
-    movie_index, movie_choice = build_index(movie_vectors, exact_search_max, queries=calibration_queries)
+    movie_index, movie_choice = build_index(data.movie_vectors, data.exact_search_max, queries=data.calibration_queries)
     faiss.write_index(movie_index, str(folder / MOVIES_INDEX))
-    user_index, user_choice = build_index(user_vectors, exact_search_max, queries=calibration_queries)
+    user_index, user_choice = build_index(data.user_vectors, data.exact_search_max, queries=data.calibration_queries)
     faiss.write_index(user_index, str(folder / USERS_INDEX))
     with open(folder / MOVIES_META, "w", encoding="utf-8") as f:
-        for m in movies:
+        for m in data.movies:
             f.write(
                 json.dumps(
                     {
@@ -196,40 +203,40 @@ def write_artifact(
     with open(folder / USERS_DATA, "wb") as f:
         np.savez(
             f,
-            user_ids=user_ids.astype(np.int64),
-            rated_ptr=rated_ptr.astype(np.int64),
-            rated_rows=rated_rows.astype(np.int32),
-            rated_values=rated_values.astype(np.float32),
-            rated_timestamps=rated_timestamps.astype(np.int64),
+            user_ids=data.user_ids.astype(np.int64),
+            rated_ptr=data.rated_ptr.astype(np.int64),
+            rated_rows=data.rated_rows.astype(np.int32),
+            rated_values=data.rated_values.astype(np.float32),
+            rated_timestamps=data.rated_timestamps.astype(np.int64),
         )
     with open(folder / EASE_DATA, "wb") as f:
-        tail_items, tail_weights = tail or (np.zeros(0, np.int32), scipy.sparse.csr_matrix((len(movies), 0)))
-        tail_weights = scipy.sparse.csr_matrix(tail_weights, dtype=np.float32)
+        tail_weights = scipy.sparse.csr_matrix(
+            data.tail_weights if data.tail_weights is not None else (len(data.movies), len(data.tail_items)),
+            dtype=np.float32,
+        )
         np.savez(
             f,
-            items=ease_items.astype(np.int32),
-            weights=ease_weights.astype(np.float32),
-            tail_items=tail_items.astype(np.int32),
+            items=data.ease_items.astype(np.int32),
+            weights=data.ease_weights.astype(np.float32),
+            tail_items=data.tail_items.astype(np.int32),
             tail_data=tail_weights.data,
             tail_indices=tail_weights.indices.astype(np.int32),
             tail_indptr=tail_weights.indptr.astype(np.int64),
         )
-    manifest = dict(
-        manifest,
-        format=FORMAT,
-        files={name: sha256_file(folder / name) for name in DATA_FILES},
-        search={"movies": movie_choice.as_dict(), "users": user_choice.as_dict()},
-    )
     written = list(DATA_FILES)
-    if learned is not None:
-        write_scorer(folder / MODEL_FILE, learned)
-        manifest["learned"] = {"file": MODEL_FILE, "sha256": sha256_file(folder / MODEL_FILE), **(learned_info or {})}
+    learned = data.manifest.learned
+    if data.learned is not None:
+        write_scorer(folder / MODEL_FILE, data.learned)
+        learned = replace(learned or LearnedRecord(), file=MODEL_FILE, sha256=sha256_file(folder / MODEL_FILE))
         written.append(MODEL_FILE)
-    elif learned_info is not None:
-        manifest["learned"] = dict(learned_info)  # why there is no model
+    manifest = replace(
+        data.manifest,
+        files={name: sha256_file(folder / name) for name in DATA_FILES},
+        search=SearchRecord(movies=movie_choice, users=user_choice),
+        learned=learned,
+    )
     with open(folder / MANIFEST, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(manifest.to_json())
     for name in (*written, MANIFEST):
         fsync_path(folder / name)
     fsync_path(folder)
@@ -297,16 +304,9 @@ def load_artifact(path: Path) -> IndexArtifact:
         path = path / version
     if not path.is_dir():
         raise ArtifactError(f"{path}: index version folder not found")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: no {MANIFEST} (incomplete build?)") from None
-    except (OSError, ValueError) as e:
-        raise ArtifactError(f"{path / MANIFEST}: unreadable: {e}") from e
-    if manifest.get("format") != FORMAT:
-        raise ArtifactError(f"{path / MANIFEST}: format {manifest.get('format')!r}, this server reads format {FORMAT}")
+    manifest = read_manifest(path)
     for name in DATA_FILES:
-        expected = manifest.get("files", {}).get(name)
+        expected = manifest.files.get(name)
         if not (path / name).is_file():
             raise ArtifactError(f"{path / name}: missing")
         if expected != sha256_file(path / name):
@@ -325,8 +325,7 @@ def load_artifact(path: Path) -> IndexArtifact:
             )
     except (RuntimeError, OSError, ValueError, KeyError) as e:
         raise ArtifactError(f"{path}: cannot read index files: {e}") from e
-    d = int(manifest["dimensions"])
-    n_movies, n_users = int(manifest["counts"]["movies"]), int(manifest["counts"]["users"])
+    d, n_movies, n_users = manifest.dimensions, manifest.counts.movies, manifest.counts.users
     if (
         (movie_index.d, movie_index.ntotal, len(movies)) != (d, n_movies, n_movies)
         or (user_index.d, user_index.ntotal, len(arrays["user_ids"])) != (d, n_users, n_users)
@@ -343,12 +342,13 @@ def load_artifact(path: Path) -> IndexArtifact:
         )
     except ValueError as e:
         raise ArtifactError(f"{path / EASE_DATA}: unreadable tail model: {e}") from e
-    for index, name in ((movie_index, "movies"), (user_index, "users")):
-        if isinstance(index, faiss.IndexIVF):  # the probe count calibrated at build time
-            index.nprobe = int(manifest.get("search", {}).get(name, {}).get("nprobe") or index.nprobe)
+    if manifest.search is not None:  # an IVF index's probe count, calibrated at build time
+        for index, choice in ((movie_index, manifest.search.movies), (user_index, manifest.search.users)):
+            if isinstance(index, faiss.IndexIVF) and choice.nprobe:
+                index.nprobe = choice.nprobe
     movie_vectors = stored_vectors(movie_index)
     user_vectors = stored_vectors(user_index)
-    scorer, problem = _learned(path, manifest)
+    scorer, problem = _learned(path, manifest.learned)
     return IndexArtifact(
         path=path,
         manifest=manifest,
@@ -372,15 +372,14 @@ def load_artifact(path: Path) -> IndexArtifact:
     )
 
 
-def _learned(path: Path, manifest: dict[str, Any]) -> tuple[LearnedScorer | None, str | None]:
-    """The learned ranker named by the manifest, or (None, why not). A model that is missing or does
-    not match its checksum leaves the index usable: the ranking falls back to the weighted sum."""
-    entry = manifest.get("learned") or {}
-    if "file" not in entry:
+def _learned(path: Path, entry: LearnedRecord | None) -> tuple[LearnedScorer | None, str | None]:
+    """The learned ranker named by the manifest's entry, or (None, why not). A model that is missing or
+    does not match its checksum leaves the index usable: the ranking falls back to the weighted sum."""
+    if entry is None or entry.file is None:
         return None, None  # built without one: nothing to report
-    file = path / str(entry["file"])
+    file = path / entry.file
     try:
-        if entry.get("sha256") != sha256_file(file):
+        if entry.sha256 != sha256_file(file):
             problem = f"{file}: checksum does not match the manifest (corrupt or half-written)"
         else:
             return read_scorer(file), None

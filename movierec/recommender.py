@@ -291,20 +291,20 @@ class Recommender:
     @property
     def store_seq(self) -> int:
         """The last ratings-store row the index already contains."""
-        return int(self.index.manifest.get("store_seq", 0))
+        return self.index.manifest.store_seq
 
     def info(self) -> IndexInfo:
-        m, config = self.index.manifest, self.ranker.config
+        model, config = self.index.manifest.model, self.ranker.config
         new_users = sum(1 for u in list(self._live) if u not in self.index.user_row)
         return IndexInfo(
             index_version=self.version,
-            model=m["model"]["name"],
+            model=model.name if model else "",
             dimensions=self.index.dimensions,
             movies=len(self.index.movies),
             users=len(self.index.user_ids) + new_users,
             ranker=self.ranker_in_use(),
             prompt_encoder_backend=self.encoder.backend,
-            catalogue_encoder_backend=str(m["model"].get("backend", "")),
+            catalogue_encoder_backend=(model and model.backend) or "",
             signals=tuple(
                 SignalInfo(s.name, s.meaning, config.weight(s.name), config.weight(s.name, anonymous=True))
                 for s in registry.REGISTRY
@@ -317,8 +317,8 @@ class Recommender:
             return "learned"
         if self.ranker.config.ranker != "learned":
             return "weighted sum (setting ranker)"
-        entry = self.index.manifest.get("learned") or {}
-        reason = self.index.learned_problem or entry.get("skipped") or "the index has no learned model"
+        entry = self.index.manifest.learned
+        reason = self.index.learned_problem or (entry and entry.skipped) or "the index has no learned model"
         return f"weighted sum ({reason})"
 
     # -- users --------------------------------------------------------------------------------

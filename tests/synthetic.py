@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from movierec.artifact import IndexArtifact, load_artifact, write_artifact
+from movierec.artifact import IndexArtifact, IndexData, load_artifact, write_artifact
 from movierec.domain import Movie
 from movierec.indexer.ease import fit_ease, fit_tail
 from movierec.learned import UNNAMED_INPUTS, LearnedScorer, n_features
+from movierec.manifest import Counts, Manifest, ModelRecord
 from movierec.taste import centred_taste_vectors, group_by_user
 
 
@@ -57,30 +58,32 @@ def synthetic_artifact(
     ease_items, ease_weights = fit_ease(rated_ptr, rated_rows, n_movies, lam=50.0, max_items=ease_max_items)
     tail = fit_tail(rated_ptr, rated_rows, n_movies, ease_items, ease_weights, neighbours=20)
     user_ids = np.arange(1, n_users + 1, dtype=np.int64) * 7
-    manifest = {
-        "index_version": f"synthetic-{seed}",
-        "dimensions": d,
-        "counts": {"movies": n_movies, "users": n_users, "ratings": len(rated_rows)},
-        "model": {"name": "synthetic"},
-    }
+    manifest = Manifest(
+        index_version=f"synthetic-{seed}",
+        dimensions=d,
+        counts=Counts(movies=n_movies, users=n_users, ratings=len(rated_rows)),
+        model=ModelRecord(name="synthetic"),
+    )
     rated_timestamps = (1_500_000_000 + np.arange(len(rated_rows)) * 60).astype(np.int64)
     write_artifact(
         folder,
-        manifest,
-        movies,
-        movie_vectors,
-        user_ids,
-        user_vectors,
-        rated_ptr,
-        rated_rows,
-        rated_values,
-        rated_timestamps,
-        ease_items,
-        ease_weights,
-        exact_search_max,
-        learned,
-        {"note": "synthetic"} if learned is not None else None,
-        tail=tail,
+        IndexData(
+            manifest=manifest,
+            movies=movies,
+            movie_vectors=movie_vectors,
+            user_ids=user_ids,
+            user_vectors=user_vectors,
+            rated_ptr=rated_ptr,
+            rated_rows=rated_rows,
+            rated_values=rated_values,
+            rated_timestamps=rated_timestamps,
+            ease_items=ease_items,
+            ease_weights=ease_weights,
+            tail_items=tail[0],
+            tail_weights=tail[1],
+            learned=learned,
+            exact_search_max=exact_search_max,
+        ),
     )
     return load_artifact(folder)
 

@@ -10,6 +10,7 @@ from conftest import wait_serving
 from movierec import signals
 from movierec.artifact import load_artifact
 from movierec.embedding import Encoder
+from movierec.manifest import Counts
 from movierec.server.app import create_server
 from movierec.settings import Settings
 from movierec.v1 import recommender_pb2 as pb
@@ -31,13 +32,13 @@ def test_the_index_covers_every_movie_and_user(real_settings: Settings) -> None:
     index = load_artifact(real_settings.index.index_dir)
     assert len(index.movies) == 4803
     assert len(index.user_ids) == 671
-    counts = index.manifest["counts"]
-    assert counts == {"movies": 4803, "users": 671, "ratings": 66947}
-    reports = index.manifest["inputs"]
-    assert reports["links"]["report"]["skipped"] == {"no tmdbId": 13}
-    ratings = reports["ratings"]["report"]
-    assert ratings["rows_read"] == 100004
-    assert ratings["rows_used"] + sum(ratings["skipped"].values()) == ratings["rows_read"]
+    assert index.manifest.counts == Counts(movies=4803, users=671, ratings=66947)
+    inputs = index.manifest.inputs
+    assert inputs is not None
+    links, ratings = inputs.files["links"].report, inputs.files["ratings"].report
+    assert links is not None and links.skipped == {"no tmdbId": 13}
+    assert ratings is not None and ratings.rows_read == 100004
+    assert ratings.rows_used + sum(ratings.skipped.values()) == ratings.rows_read
 
 
 def test_toy_story_for_toys_that_come_to_life(real_channel: grpc.Channel) -> None:

@@ -21,7 +21,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> IndexArtifact:
 
 def test_the_index_carries_its_model(index: IndexArtifact) -> None:
     assert index.learned is not None and index.learned_problem is None
-    assert index.manifest["learned"]["file"] == "learned.npz" and len(index.manifest["learned"]["sha256"]) == 64
+    entry = index.manifest.learned
+    assert entry is not None and entry.file == "learned.npz" and entry.sha256 is not None and len(entry.sha256) == 64
 
 
 def test_prompt_less_requests_of_known_users_are_the_models_order_over_the_shortlist(index: IndexArtifact) -> None:

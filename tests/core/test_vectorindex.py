@@ -81,8 +81,9 @@ def test_chunked_exact_top_matches_a_full_sort() -> None:
 def test_an_ivf_artifact_round_trips_and_ranks(tmp_path: Path) -> None:
     index = synthetic_artifact(tmp_path / "v1", n_movies=3_000, n_users=40, exact_search_max=1_000)
     assert isinstance(index.movie_index, faiss.IndexIVF) and isinstance(index.user_index, faiss.IndexFlat)
-    assert index.manifest["search"]["movies"]["kind"] == "ivf"
-    assert index.movie_index.nprobe == index.manifest["search"]["movies"]["nprobe"]  # restored on load
+    search = index.manifest.search
+    assert search is not None and search.movies.kind == "ivf"
+    assert index.movie_index.nprobe == search.movies.nprobe  # restored on load
     ranker = Ranker(index, RankingConfig(candidate_movies=200, similar_users=10))
     assert not ranker.exact
     q = index.movie_vectors[17]

@@ -36,10 +36,11 @@ def test_default_ranking_is_not_below_ease_on_taste(real_settings: Settings, enc
     task = taste_task(held_out, index.user_row, index.movie_row)
     assert len(task.requests) > 200
     # The model was trained on the training part only (split again by time), never on a held-out rating.
-    learned = index.manifest["learned"]
-    assert index.learned is not None and learned["ratings"] == len(train)
-    assert learned["training"]["earlier ratings"] + learned["training"]["later ratings"] == len(train)
-    assert learned["training"]["users with a later liked movie in their pool"] > 150
+    learned = index.manifest.learned
+    assert index.learned is not None and learned is not None and learned.ratings == len(train)
+    training = learned.training
+    assert training is not None and training["earlier ratings"] + training["later ratings"] == len(train)
+    assert training["users with a later liked movie in their pool"] > 150
     config = settings.ranking
     default_ranker = ProductionRanker("default", Recommender(index, memo, config))
     default = task.score(default_ranker)

@@ -16,6 +16,7 @@ from movierec.artifact import BUILDING_PREFIX, CURRENT, current_version, load_ar
 from movierec.diagnostics import ArtifactError
 from movierec.embedding import Encoder
 from movierec.indexer.build import build_index
+from movierec.manifest import Counts, StoreInput
 from movierec.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,20 +66,20 @@ def test_manifest(tmp_path: Path, encoder: Encoder, warm_settings: Settings) -> 
 
     artifact = load_artifact(index_dir)
     manifest = artifact.manifest
-    assert manifest["model"]["name"] == encoder.name and manifest["model"]["name"]
-    assert manifest["dimensions"] == 384 == encoder.dimensions
-    assert manifest["counts"]["movies"] == n_movies
-    assert manifest["counts"]["users"] == n_users
-    assert manifest["counts"]["ratings"] == result.ratings > 0
+    assert manifest.model is not None and manifest.model.name == encoder.name and manifest.model.name
+    assert manifest.dimensions == 384 == encoder.dimensions
+    assert manifest.counts == Counts(movies=n_movies, users=n_users, ratings=result.ratings) and result.ratings > 0
+    assert manifest.inputs is not None
     for name, filename in INPUTS.items():
         data = (SAMPLE / filename).read_bytes()
-        assert Path(manifest["inputs"][name]["path"]) == SAMPLE / filename
-        assert manifest["inputs"][name]["sha256"] == hashlib.sha256(data).hexdigest(), name
-    built_at = datetime.fromisoformat(manifest["built_at"])
+        assert Path(manifest.inputs.files[name].path) == SAMPLE / filename
+        assert manifest.inputs.files[name].sha256 == hashlib.sha256(data).hexdigest(), name
+    assert manifest.built_at is not None
+    built_at = datetime.fromisoformat(manifest.built_at)
     assert started - timedelta(seconds=2) <= built_at <= datetime.now(UTC) + timedelta(seconds=2)
 
     current = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    assert manifest["index_version"] == current == result.version == artifact.version
+    assert manifest.index_version == current == result.version == artifact.version
     assert result.path == index_dir / current and artifact.path == result.path
     assert building_folders(index_dir) == []
 
@@ -88,9 +89,10 @@ def test_an_approximate_index_is_calibrated_on_prompts_and_tastes(encoder: Encod
     settings = warm_settings.replace(exact_search_max=100, learned_train=False)
     build_index(settings, encoder=encoder, progress=False)
     artifact = load_artifact(settings.index.index_dir)
-    movies = artifact.manifest["search"]["movies"]
-    assert movies["kind"] == "ivf" and movies["calibrated_on"] == "queries"
-    assert movies["recall_at_100"] >= 0.95 or movies["nprobe"] == movies["lists"], movies
+    assert artifact.manifest.search is not None
+    movies = artifact.manifest.search.movies
+    assert movies.kind == "ivf" and movies.calibrated_on == "queries"
+    assert movies.recall_at_100 >= 0.95 or movies.nprobe == movies.lists, movies
     queries = encoder.encode(["a gritty heist movie with a twist ending", "something funny for the kids"])
     _, found = artifact.movie_index.search(queries, 10)
     assert (found >= 0).all()  # the calibrated index answers
@@ -215,8 +217,6 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(
 ) -> None:
     """store_url names the store a build reads (here a real PostgreSQL server); the manifest records its
     last seq, and names it without the password."""
-    import json
-
     from movierec.store import open_store, redact_url, sqlite_path
 
     settings = warm_settings.replace(store_url=postgres_url, learned_train=False)
@@ -229,18 +229,15 @@ def test_the_indexer_reads_the_ratings_from_a_postgresql_store(
         store.close()
     build_index(settings, encoder=encoder, progress=False)
     index = load_artifact(settings.index.index_dir)
-    assert index.manifest["store_seq"] == last.seq > newcomer.seq
-    assert index.manifest["inputs"]["store"] == {
-        "path": redact_url(postgres_url),
-        "seq": last.seq,
-        "rows": 3,
-        "not in the catalogue": 1,
-        "replaced by a later rating": 0,
-    }
+    assert index.manifest.store_seq == last.seq > newcomer.seq
+    assert index.manifest.inputs is not None
+    assert index.manifest.inputs.store == StoreInput(
+        path=redact_url(postgres_url), seq=last.seq, rows=3, not_in_catalogue=1, replaced_by_a_later_rating=0
+    )
     assert {990_301, 990_302} <= set(index.user_row)
     assert [int(index.movie_ids[r]) for r in index.rated(index.user_row[990_301])] == [862]
-    assert ":***@" in index.manifest["inputs"]["store"]["path"]
-    assert postgres_url.split(":")[2].split("@")[0] not in json.dumps(index.manifest)  # the password
+    assert ":***@" in index.manifest.inputs.store.path
+    assert postgres_url.split(":")[2].split("@")[0] not in index.manifest.to_json()  # the password
     assert not (settings.index.index_dir / "feedback.sqlite").exists() and sqlite_path(postgres_url) is None
 
 

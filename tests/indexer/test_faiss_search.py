@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.artifact import load_artifact, publish, write_artifact
+from movierec.artifact import IndexData, load_artifact, publish, write_artifact
 from movierec.domain import Movie
+from movierec.manifest import Counts, Manifest
 
 N_MOVIES, N_USERS, D = 2000, 300, 64
 
@@ -30,20 +31,22 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict:
     user_ids = np.arange(1, N_USERS + 1, dtype=np.int64) * 3
     index_dir = tmp_path_factory.mktemp("faiss-index")
     building = index_dir / ".building-v1"
-    manifest = {"index_version": "v1", "dimensions": D, "counts": {"movies": N_MOVIES, "users": N_USERS}}
+    manifest = Manifest(index_version="v1", dimensions=D, counts=Counts(movies=N_MOVIES, users=N_USERS))
     write_artifact(
         building,
-        manifest,
-        movies,
-        movie_vectors,
-        user_ids,
-        user_vectors,
-        rated_ptr,
-        rated_rows,
-        rated_values,
-        np.zeros(len(rated_rows), np.int64),
-        np.zeros(0, np.int32),
-        np.zeros((0, 0), np.float32),
+        IndexData(
+            manifest=manifest,
+            movies=movies,
+            movie_vectors=movie_vectors,
+            user_ids=user_ids,
+            user_vectors=user_vectors,
+            rated_ptr=rated_ptr,
+            rated_rows=rated_rows,
+            rated_values=rated_values,
+            rated_timestamps=np.zeros(len(rated_rows), np.int64),
+            ease_items=np.zeros(0, np.int32),
+            ease_weights=np.zeros((0, 0), np.float32),
+        ),
     )
     publish(index_dir, building, "v1")
     return {

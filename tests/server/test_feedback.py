@@ -130,7 +130,7 @@ def test_reindex_folds_feedback_in_and_feedback_during_it_is_kept(served, encode
         time.sleep(0.1)
     assert client.index_info().index_version != before
     index = load_artifact(settings.index.index_dir)
-    assert newcomer in index.user_row and index.manifest["store_seq"] >= 1
+    assert newcomer in index.user_row and index.manifest.store_seq >= 1
     described = client.user(newcomer)
     assert described.ratings == 2
     assert {r.movie_id for r in described.recent} == {TOY_STORY, 603}

@@ -170,7 +170,7 @@ def test_marks_survive_sigkill_and_a_reindex_and_undo_is_durable(
             while client.index_info().index_version == before and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert client.index_info().index_version != before
-        assert load_artifact(index_copy).manifest["store_seq"] >= 2  # the marks' seqs are in the index's past
+        assert load_artifact(index_copy).manifest.store_seq >= 2  # the marks' seqs are in the index's past
         assert not {first, second} & set(listed()) and marks() == ([first], [second])
         server.kill()
         server.start()  # a fresh process on the new index: the marks come from the store, not a replay

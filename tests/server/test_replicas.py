@@ -293,8 +293,10 @@ def test_make_reindex_reads_the_postgresql_store_and_both_replicas_switch(replic
         b.record_feedback(newcomer, 603, 4.0, "reindex-2")  # after the build read the store: replayed on the swap
         index = load_artifact(replicas.index_dir)
         first, second = seqs(replicas.store_url, "reindex-1", "reindex-2")
-        assert newcomer in index.user_row and first <= index.manifest["store_seq"] < second
-        assert index.manifest["inputs"]["store"]["path"].startswith("postgresql://postgres:***@")
+        assert newcomer in index.user_row and first <= index.manifest.store_seq < second
+        inputs = index.manifest.inputs
+        assert inputs is not None and inputs.store is not None
+        assert inputs.store.path.startswith("postgresql://postgres:***@")
         for client in (a, b):
             deadline = time.monotonic() + 20
             while client.index_info().index_version == before and time.monotonic() < deadline:
