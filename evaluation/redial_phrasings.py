@@ -562,7 +562,7 @@ def _revision() -> dict[str, Any]:
     import movierec.understanding
 
     digest = hashlib.sha256(Path(movierec.understanding.__file__).read_bytes()).hexdigest()[:12]
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]  # the checkout: evaluation/ is a top-level folder
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True

@@ -66,3 +66,8 @@ def test_the_base_package_is_a_working_client_without_torch(
     assert "understood:" in reply.stdout and len(rows) == 3
     refused = subprocess.run([env_dir / "bin" / "movierec", "eval"], capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode == 2 and "pip install 'movierec[eval]'" in refused.stderr
+    # The programs installed beside the client say which extra they need, instead of a traceback.
+    for program, extra in (("movierec-serve", "server"), ("movierec-index", "indexer"), ("movierec-bench", "eval")):
+        missing = subprocess.run([env_dir / "bin" / program], capture_output=True, text=True, cwd=tmp_path)
+        assert missing.returncode == 2 and f"pip install 'movierec[{extra}]'" in missing.stderr, missing.stderr
+        assert "Traceback" not in missing.stderr
