@@ -95,7 +95,7 @@ class OracleVerdicts(Recommender):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph, whole
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--conversations", type=Path, default=DEV)
     parser.add_argument("--grid", action="store_true", help="the weight grid on the even ids")

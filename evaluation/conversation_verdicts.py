@@ -124,7 +124,7 @@ def report(result: dict[str, Any], out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph, whole
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--conversations", type=Path, default=DEV)
     parser.add_argument("--out", type=Path, default=Path("reports"))

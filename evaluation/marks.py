@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     from movierec.evaluation.splits import temporal_split
     from movierec.settings import load_settings
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])  # the first paragraph, whole
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, default=Path("var/eval-marks"))
     parser.add_argument("--split", choices=("validation", "test"), default="validation")
