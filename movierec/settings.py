@@ -22,6 +22,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -133,10 +134,7 @@ class Section(BaseModel):
 
     def replace(self, **changes: Any) -> Any:
         """A copy with some fields changed, checked like any other (weights merge into the current ones)."""
-        values = self.model_dump()
-        for name, value in changes.items():
-            values[name] = {**values[name], **value} if isinstance(values.get(name), dict) else value
-        return type(self).model_validate(values)
+        return type(self).model_validate(_merged(self.model_dump(), changes))
 
 
 class DataSettings(Section):
@@ -474,7 +472,7 @@ def nested_path(name: str) -> tuple[str, ...] | None:
     name = name.lower()
     if name in FLAT_FIELDS:
         return (FLAT_FIELDS[name], name)
-    for prefix, kind in sorted(WEIGHT_PREFIXES.items(), key=lambda p: -len(p[0])):
+    for prefix, kind in WEIGHT_PREFIXES.items():  # no prefix starts another
         if name.startswith(prefix):
             from movierec import signals
 
@@ -496,19 +494,10 @@ def flat_name(path: tuple[str | int, ...]) -> str:
 def nest(values: dict[str, Any], where: str = "") -> dict[str, Any]:
     """Flat and nested settings as one nested dict (flat names applied over the nested tables); a name
     that is no setting is a ValueError naming it (and `where` it came from)."""
-    nested: dict[str, Any] = {}
-    flat: list[tuple[str, Any]] = []
+    nested = _merged({}, {key: value for key, value in values.items() if key in SECTIONS and isinstance(value, dict)})
     for key, value in values.items():
-        if key in SECTIONS and isinstance(value, dict):
-            section = nested.setdefault(key, {})
-            for field, inner in value.items():
-                if isinstance(inner, dict) and isinstance(section.get(field), dict):
-                    section[field] = {**section[field], **inner}
-                else:
-                    section[field] = dict(inner) if isinstance(inner, dict) else inner
-        else:
-            flat.append((key, value))
-    for key, value in flat:
+        if key in nested:
+            continue
         path = nested_path(key)
         if path is None:
             raise ValueError(f"unknown setting {key!r}{where}")
@@ -551,27 +540,13 @@ class Settings(BaseSettings):
 
     def flat(self) -> dict[str, Any]:
         """Every setting by its flat name (weights as weight_<signal> and so on)."""
-        out: dict[str, Any] = {}
-        for section, fields in self.model_dump().items():
-            for field, value in fields.items():
-                if field in WEIGHT_PREFIXES.values():
-                    out.update({flat_name((section, field, signal)): w for signal, w in value.items()})
-                else:
-                    out[field] = value
-        return out
+        return dict(_flat_items(self.model_dump()))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed, by flat name or by section (None values are ignored),
         checked like any other."""
         given = {k: v for k, v in changes.items() if v is not None}
-        current = self.model_dump()
-        for section, fields in nest(given).items():
-            for field, value in fields.items():
-                old = current[section].get(field)
-                current[section][field] = (
-                    {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
-                )
-        return _checked(current, dict.fromkeys(given, "replace()"))
+        return _checked(_merged(self.model_dump(), nest(given)), dict.fromkeys(given, "replace()"))
 
     @classmethod
     def settings_customise_sources(
@@ -586,23 +561,24 @@ class Settings(BaseSettings):
 
 
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """base with extra's values over it, nested tables merged."""
+    """A new dict: base with extra's values over it, nested tables merged (and copied, never shared)."""
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        if isinstance(value, dict):
+            out[key] = _merged(out[key] if isinstance(out.get(key), dict) else {}, value)
+        else:
+            out[key] = value
     return out
 
 
-def _leaf_names(nested: dict[str, Any]) -> list[str]:
-    """The flat names of the settings a nested dict gives."""
-    names: list[str] = []
+def _flat_items(nested: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(flat name, value) of each setting a nested dict gives."""
     for section, fields in nested.items():
         for field, value in fields.items():
             if field in WEIGHT_PREFIXES.values() and isinstance(value, dict):
-                names.extend(flat_name((section, field, signal)) for signal in value)
+                yield from ((flat_name((section, field, signal)), w) for signal, w in value.items())
             else:
-                names.append(field)
-    return names
+                yield field, value
 
 
 def _checked(values: dict[str, Any], origins: dict[str, str]) -> Settings:
@@ -641,7 +617,7 @@ def load_settings(toml_path: Path | None = None, **overrides: Any) -> Settings:
             doc = tomllib.load(f)
         from_toml = nest(doc.get("movierec", doc), f" (from {toml_path})")
         values = _merged(values, from_toml)
-        origins.update(dict.fromkeys(_leaf_names(from_toml), str(toml_path)))
+        origins.update({name: str(toml_path) for name, _ in _flat_items(from_toml)})
 
     from_env: dict[str, Any] = {}
     for key, value in env.items():
